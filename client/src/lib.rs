@@ -1,0 +1,8 @@
+//! Async clients for RabbitMQ (AMQP 0-9-1) and Apache Kafka.
+//!
+//! `mq-client` wraps the sans-IO cores from `amqp-proto` and `kafka-proto`
+//! in tokio driver tasks: one task per broker connection owns the socket and
+//! the protocol state, and cheap handles (channels, producers, consumers)
+//! talk to it through bounded queues. Recovery after failures, timeouts on
+//! every operation and structured tracing live here.
+#![warn(missing_docs)]

@@ -1,0 +1,13 @@
+//! Support code for the integration tests that run against real brokers.
+//!
+//! - [`endpoints`]: where the brokers started by `scripts/brokers` listen.
+//! - [`names`]: unique queue, exchange, topic and group names, so tests can
+//!   run in parallel and re-run cleanly.
+//! - [`proxy`]: a fault-injecting TCP proxy that sits between a client and a
+//!   broker and can cut, stall, slow, truncate or refuse connections.
+//! - [`probe`]: raw-byte probes that prove a broker speaks its protocol.
+
+pub mod endpoints;
+pub mod names;
+pub mod probe;
+pub mod proxy;
