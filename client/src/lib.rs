@@ -6,3 +6,7 @@
 //! talk to it through bounded queues. Recovery after failures, timeouts on
 //! every operation and structured tracing live here.
 #![warn(missing_docs)]
+
+pub mod amqp;
+pub mod backoff;
+pub mod kafka;

@@ -1,0 +1,5 @@
+//! The RabbitMQ (AMQP 0-9-1) client.
+
+pub mod uri;
+
+pub use uri::{AmqpUri, Secret, UriError};

@@ -1,0 +1,3 @@
+//! The Apache Kafka client.
+
+pub mod partitioner;
