@@ -8,3 +8,9 @@
 //! drives it over tokio.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod error;
+pub mod primitives;
+
+pub use error::{DecodeError, DecodeErrorKind, EncodeError, ErrorCode};
+pub use primitives::{RawTaggedField, Uuid};
