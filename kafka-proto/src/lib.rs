@@ -14,3 +14,8 @@ pub mod primitives;
 
 pub use error::{DecodeError, DecodeErrorKind, EncodeError, ErrorCode};
 pub use primitives::{RawTaggedField, Uuid};
+
+#[macro_use]
+mod codec;
+pub mod api;
+pub mod schema;
