@@ -18,4 +18,11 @@ pub use primitives::{RawTaggedField, Uuid};
 #[macro_use]
 mod codec;
 pub mod api;
+pub mod connection;
+#[doc(hidden)]
+pub mod fuzz;
+pub mod header;
 pub mod schema;
+
+pub use api::{ApiKey, Message, Request};
+pub use connection::{Config, Connection, ConnectionError, Event, Response};

@@ -121,6 +121,22 @@ macro_rules! all_apis {
             )*]
         }
 
+        /// A random response of `api_key`, valid at `version` (tests only).
+        #[cfg(test)]
+        pub(crate) fn generate_response(
+            api_key: ApiKey,
+            version: i16,
+            g: &mut crate::codec::testgen::Gen,
+        ) -> Option<AnyResponse> {
+            $(
+                if api_key == <$resp as Message>::API_KEY {
+                    let v = crate::codec::Ver { version, flexible: <$resp as Message>::is_flexible(version) };
+                    return Some(AnyResponse::$variant(<$resp as crate::codec::Wire>::generate(g, v)));
+                }
+            )*
+            None
+        }
+
         #[cfg(test)]
         mod round_trip {
             use super::*;
