@@ -217,12 +217,14 @@ impl<T: Wire> Nullable for Vec<T> {
         }
     }
     fn read_nullable(buf: &mut Bytes, v: Ver) -> Result<Option<Self>, DecodeError> {
-        // The count is checked against the bytes left, so it bounds the
-        // allocation by the input size.
+        // The count is checked against the bytes left. Room is reserved for
+        // at most PREALLOC elements up front: a large struct decoded from a
+        // few bytes must not let a short input reserve `n` of them.
+        const PREALLOC: usize = 256;
         let Some(n) = p::read_array_len(buf, v.flexible)? else {
             return Ok(None);
         };
-        let mut items = Vec::with_capacity(n);
+        let mut items = Vec::with_capacity(n.min(PREALLOC));
         for _ in 0..n {
             items.push(T::read(buf, v)?);
         }

@@ -325,7 +325,7 @@ impl Connection {
                 InFlight {
                     api_key: R::API_KEY,
                     api_version: version,
-                    deadline: now + timeout,
+                    deadline: deadline(now, timeout),
                     purpose,
                 },
             );
@@ -573,6 +573,12 @@ impl Connection {
         self.state = State::Ready;
         self.events.push_back(Event::Ready);
     }
+}
+
+/// `now + timeout`, saturating at a year for absurd timeouts.
+fn deadline(now: Instant, timeout: Duration) -> Instant {
+    const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
+    now.checked_add(timeout.min(YEAR)).unwrap_or(now)
 }
 
 /// For every API this crate implements that the broker supports, the
