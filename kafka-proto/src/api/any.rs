@@ -171,6 +171,27 @@ macro_rules! all_apis {
                 Ok(())
             }
 
+            /// The generator reaches deep: nested arrays, tagged structs and
+            /// unknown tagged fields all get non-default values.
+            #[test]
+            fn generated_values_are_not_trivial() {
+                use crate::api::fetch::{FetchResponse, LeaderIdAndEpoch};
+                let (mut tagged, mut nested, mut unknown, mut null_records) = (0, 0, 0, 0);
+                for seed in 0..200 {
+                    let mut g = Gen::new(seed);
+                    let r = FetchResponse::generate(&mut g, Ver { version: 16, flexible: true });
+                    unknown += usize::from(!r.unknown_tagged_fields.is_empty());
+                    tagged += usize::from(!r.node_endpoints.is_empty());
+                    for p in r.responses.iter().flat_map(|t| &t.partitions) {
+                        nested += 1;
+                        tagged += usize::from(p.current_leader != LeaderIdAndEpoch::default());
+                        null_records += usize::from(p.records.is_none());
+                    }
+                }
+                assert!(tagged > 50 && nested > 100 && unknown > 50 && null_records > 10,
+                    "tagged {tagged}, nested {nested}, unknown {unknown}, null {null_records}");
+            }
+
             $(
                 #[allow(non_snake_case)]
                 mod $variant {
