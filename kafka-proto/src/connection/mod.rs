@@ -287,6 +287,26 @@ impl Connection {
         self.send_at_version(now, request, version)
     }
 
+    /// Like [`send`](Self::send), with a deadline of `now + timeout` instead
+    /// of the configured request timeout (for a Fetch whose `max_wait_ms`
+    /// is long, say).
+    pub fn send_with_timeout<R: Request>(
+        &mut self,
+        now: Instant,
+        request: &R,
+        timeout: Duration,
+    ) -> Result<i32, ConnectionError> {
+        match self.state {
+            State::Ready => {}
+            State::Failed => return Err(ConnectionError::Failed),
+            _ => return Err(ConnectionError::NotReady),
+        }
+        let version = self
+            .version_for(R::API_KEY)
+            .ok_or(ConnectionError::UnsupportedApi(R::API_KEY))?;
+        self.enqueue(now, request, version, timeout, Purpose::User)
+    }
+
     /// Sends `request` at an explicit `version`, in any state but failed.
     pub fn send_at_version<R: Request>(
         &mut self,

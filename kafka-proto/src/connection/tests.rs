@@ -307,6 +307,30 @@ fn requests_time_out_and_late_responses_are_dropped() {
 }
 
 #[test]
+fn per_request_timeouts() {
+    let now = t0();
+    let mut conn = ready_connection(Config::default(), now);
+    let _ = conn.poll_event();
+    let long = conn
+        .send_with_timeout(now, &MetadataRequest::default(), Duration::from_secs(120))
+        .unwrap();
+    let short = conn
+        .send_with_timeout(now, &MetadataRequest::default(), Duration::from_secs(1))
+        .unwrap();
+    assert_eq!(conn.poll_timeout(), Some(now + Duration::from_secs(1)));
+    conn.handle_timeout(now + Duration::from_secs(60));
+    assert!(matches!(
+        conn.poll_event(),
+        Some(Event::RequestFailed { correlation_id, .. }) if correlation_id == short
+    ));
+    assert_eq!(conn.poll_event(), None);
+    assert_eq!(conn.poll_timeout(), Some(now + Duration::from_secs(120)));
+    conn.handle_input(now, &mut reply(long, 12, &MetadataResponse::default()))
+        .unwrap();
+    assert!(matches!(conn.poll_event(), Some(Event::Response(r)) if r.correlation_id == long));
+}
+
+#[test]
 fn setup_timeout_fails_the_connection() {
     let now = t0();
     let mut conn = Connection::new(Config::default(), now);
