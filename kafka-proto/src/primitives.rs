@@ -292,13 +292,13 @@ pub fn read_nullable_string(
     let start = buf.clone();
     match read_len(buf, flexible, false)? {
         None => Ok(None),
-        Some(len) => match std::str::from_utf8(&buf[..len]) {
-            Ok(s) => {
+        Some(len) => match std::str::from_utf8(buf.get(..len).unwrap_or_default()) {
+            Ok(s) if s.len() == len => {
                 let s = s.to_owned();
                 buf.advance(len);
                 Ok(Some(s))
             }
-            Err(_) => {
+            _ => {
                 *buf = start;
                 Err(DecodeErrorKind::InvalidUtf8.into())
             }

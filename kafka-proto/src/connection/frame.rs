@@ -36,10 +36,10 @@ impl FrameDecoder {
     /// the size is known to be within the limit. A negative or oversized
     /// size is an error; nothing is consumed then.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, DecodeError> {
-        let Some(prefix) = buf.get(..4) else {
+        let Some(prefix) = buf.first_chunk::<4>() else {
             return Ok(None);
         };
-        let size = i32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]);
+        let size = i32::from_be_bytes(*prefix);
         let size = usize::try_from(size)
             .map_err(|_| DecodeError::new(DecodeErrorKind::NegativeFrameSize(size)))?;
         if size > self.max_frame_size {
