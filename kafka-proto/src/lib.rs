@@ -6,5 +6,46 @@
 //! frames requests, matches responses by correlation id and negotiates API
 //! versions. It performs no IO and reads no clock; the `mq-client` crate
 //! drives it over tokio.
+//!
+//! - [`primitives`]: varints, (compact) strings/bytes/arrays, uuid, tagged fields.
+//! - [`header`]: request/response headers and which version each API uses.
+//! - [`api`]: one module per API; every message implements [`Message`], every
+//!   request [`Request`] (tying it to its response type).
+//! - [`error`]: [`ErrorCode`] with every Kafka code, [`DecodeError`], [`EncodeError`].
+//! - [`connection`]: the sans-IO [`Connection`]: framing, correlation ids,
+//!   ApiVersions negotiation, SASL PLAIN, request deadlines.
+//! - [`schema`]: the DSL's field metadata, checked against Kafka's schema files.
+//!
+//! ```
+//! use bytes::BytesMut;
+//! use kafka_proto::api::{MetadataRequest, MetadataResponse};
+//! use kafka_proto::Message;
+//!
+//! let request = MetadataRequest { topics: None, ..Default::default() };
+//! let mut buf = BytesMut::new();
+//! request.encode(12, &mut buf).unwrap();
+//! assert_eq!(&buf[..], &[0x00, 0x01, 0x00, 0x00]); // null topics, auto-create, no auth ops, no tags
+//! let back = MetadataRequest::decode(&mut buf.freeze(), 12).unwrap();
+//! assert_eq!(back, request);
+//! # let _ = MetadataResponse::default();
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod error;
+pub mod primitives;
+
+pub use error::{DecodeError, DecodeErrorKind, EncodeError, ErrorCode};
+pub use primitives::{RawTaggedField, Uuid};
+
+#[macro_use]
+mod codec;
+pub mod api;
+pub mod connection;
+#[doc(hidden)]
+pub mod fuzz;
+pub mod header;
+pub mod schema;
+
+pub use api::{ApiKey, Message, Request};
+pub use connection::{Config, Connection, ConnectionError, Event, Response};

@@ -5,9 +5,12 @@
 //!   run in parallel and re-run cleanly.
 //! - [`proxy`]: a fault-injecting TCP proxy that sits between a client and a
 //!   broker and can cut, stall, slow, truncate or refuse connections.
+//! - [`kafka_wire`]: a blocking driver for `kafka_proto`'s sans-IO connection
+//!   over a plain `TcpStream`, for protocol-core tests.
 //! - [`probe`]: raw-byte probes that prove a broker speaks its protocol.
 
 pub mod endpoints;
+pub mod kafka_wire;
 pub mod names;
 pub mod probe;
 pub mod proxy;

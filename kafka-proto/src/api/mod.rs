@@ -1,0 +1,257 @@
+//! Request and response messages, one module per API.
+//!
+//! Every message is a plain struct with public fields and a `Default` that
+//! holds the schema's defaults; [`Message::encode`] and [`Message::decode`]
+//! handle every supported version. [`Request`] ties a request to its response
+//! type. Fields are declared by hand in a small DSL (`kafka_struct!`) that
+//! lists each field's versions, nullability and tag, as in Kafka's schema
+//! files; [`Message::schema`] exposes that for the conformance test.
+//!
+//! Produce request records and Fetch response records stay opaque [`Bytes`]
+//! slices of the input; the `record` module decodes them lazily.
+//!
+//! [`Bytes`]: bytes::Bytes
+
+use std::fmt;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
+use crate::schema::StructMeta;
+
+/// A Kafka API key (the `int16` that starts every request header).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct ApiKey(pub i16);
+
+macro_rules! api_keys {
+    ($($name:ident = $code:literal, $text:literal;)*) => {
+        impl ApiKey {
+            $(
+                #[doc = concat!("`", $text, "` (", $code, ").")]
+                pub const $name: ApiKey = ApiKey($code);
+            )*
+
+            /// The API's name (`"Metadata"`), or `"Unknown"`.
+            pub fn name(self) -> &'static str {
+                match self.0 {
+                    $($code => $text,)*
+                    _ => "Unknown",
+                }
+            }
+        }
+    };
+}
+
+api_keys! {
+    PRODUCE = 0, "Produce";
+    FETCH = 1, "Fetch";
+    LIST_OFFSETS = 2, "ListOffsets";
+    METADATA = 3, "Metadata";
+    OFFSET_COMMIT = 8, "OffsetCommit";
+    OFFSET_FETCH = 9, "OffsetFetch";
+    FIND_COORDINATOR = 10, "FindCoordinator";
+    JOIN_GROUP = 11, "JoinGroup";
+    HEARTBEAT = 12, "Heartbeat";
+    LEAVE_GROUP = 13, "LeaveGroup";
+    SYNC_GROUP = 14, "SyncGroup";
+    DESCRIBE_GROUPS = 15, "DescribeGroups";
+    LIST_GROUPS = 16, "ListGroups";
+    SASL_HANDSHAKE = 17, "SaslHandshake";
+    API_VERSIONS = 18, "ApiVersions";
+    CREATE_TOPICS = 19, "CreateTopics";
+    DELETE_TOPICS = 20, "DeleteTopics";
+    DELETE_RECORDS = 21, "DeleteRecords";
+    INIT_PRODUCER_ID = 22, "InitProducerId";
+    OFFSET_FOR_LEADER_EPOCH = 23, "OffsetForLeaderEpoch";
+    DESCRIBE_CONFIGS = 32, "DescribeConfigs";
+    SASL_AUTHENTICATE = 36, "SaslAuthenticate";
+    CREATE_PARTITIONS = 37, "CreatePartitions";
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}({})", self.name(), self.0)
+    }
+}
+
+impl fmt::Display for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.name(), self.0)
+    }
+}
+
+/// A request or response body of one API.
+pub trait Message:
+    Sized + Default + Clone + fmt::Debug + PartialEq + Send + Sync + 'static
+{
+    /// The API this message belongs to.
+    const API_KEY: ApiKey;
+    /// Lowest version this crate implements (the KIP-896 floor).
+    const MIN_VERSION: i16;
+    /// Highest version this crate implements (the newest in the schema).
+    const MAX_VERSION: i16;
+    /// The first flexible version (KIP-482), if any.
+    const FLEXIBLE_VERSION: Option<i16>;
+
+    /// Whether `version` uses the flexible encoding.
+    fn is_flexible(version: i16) -> bool {
+        matches!(Self::FLEXIBLE_VERSION, Some(f) if version >= f)
+    }
+
+    /// Appends the body, encoded at `version`, to `buf`.
+    fn encode(&self, version: i16, buf: &mut BytesMut) -> Result<(), EncodeError>;
+
+    /// Reads a body encoded at `version` from the front of `buf`, advancing
+    /// it. Bytes fields are zero-copy slices of `buf`. Bytes after the body
+    /// are left in `buf`.
+    fn decode(buf: &mut Bytes, version: i16) -> Result<Self, DecodeError>;
+
+    /// The message's fields as declared, for conformance checks.
+    fn schema() -> StructMeta;
+}
+
+/// A request: a [`Message`] that the broker answers with `Response`.
+pub trait Request: Message {
+    /// The response's type.
+    type Response: Message;
+
+    /// Whether the broker sends a response (false only for a Produce with
+    /// `acks = 0`).
+    fn expects_response(&self) -> bool {
+        true
+    }
+}
+
+pub(crate) fn check_encode_version(
+    api_key: ApiKey,
+    version: i16,
+    min: i16,
+    max: i16,
+) -> Result<(), EncodeError> {
+    if (min..=max).contains(&version) {
+        Ok(())
+    } else {
+        Err(EncodeError::UnsupportedVersion {
+            api_key: api_key.0,
+            version,
+            min,
+            max,
+        })
+    }
+}
+
+pub(crate) fn check_decode_version(
+    api_key: ApiKey,
+    version: i16,
+    min: i16,
+    max: i16,
+) -> Result<(), DecodeError> {
+    if (min..=max).contains(&version) {
+        Ok(())
+    } else {
+        Err(DecodeErrorKind::UnsupportedVersion {
+            api_key: api_key.0,
+            version,
+            min,
+            max,
+        }
+        .into())
+    }
+}
+
+/// Implements [`Message`] for a request and its response, and [`Request`].
+macro_rules! kafka_api {
+    (
+        $req:ident => $resp:ident, key $key:ident, versions $min:literal ..= $max:literal,
+        flexible $flex:expr $(, expects_response |$r:ident| $expects:expr)?
+    ) => {
+        kafka_api!(@message $req, $key, $min, $max, $flex);
+        kafka_api!(@message $resp, $key, $min, $max, $flex);
+        impl $crate::api::Request for $req {
+            type Response = $resp;
+            $(
+                fn expects_response(&self) -> bool {
+                    let $r = self;
+                    $expects
+                }
+            )?
+        }
+    };
+    (@message $ty:ident, $key:ident, $min:literal, $max:literal, $flex:expr) => {
+        impl $crate::api::Message for $ty {
+            const API_KEY: $crate::api::ApiKey = $crate::api::ApiKey::$key;
+            const MIN_VERSION: i16 = $min;
+            const MAX_VERSION: i16 = $max;
+            const FLEXIBLE_VERSION: Option<i16> = $flex;
+
+            fn encode(&self, version: i16, buf: &mut ::bytes::BytesMut) -> Result<(), $crate::error::EncodeError> {
+                $crate::api::check_encode_version(Self::API_KEY, version, $min, $max)?;
+                let v = $crate::codec::Ver { version, flexible: <Self as $crate::api::Message>::is_flexible(version) };
+                $crate::codec::Wire::write(self, buf, v)
+            }
+
+            fn decode(buf: &mut ::bytes::Bytes, version: i16) -> Result<Self, $crate::error::DecodeError> {
+                $crate::api::check_decode_version(Self::API_KEY, version, $min, $max)?;
+                let v = $crate::codec::Ver { version, flexible: <Self as $crate::api::Message>::is_flexible(version) };
+                let total = buf.len();
+                <Self as $crate::codec::Wire>::read(buf, v)
+                    .map_err(|e| e.at_offset(total.saturating_sub(buf.len())))
+            }
+
+            fn schema() -> $crate::schema::StructMeta {
+                Self::struct_meta()
+            }
+        }
+    };
+}
+
+pub mod api_versions;
+pub mod create_partitions;
+pub mod create_topics;
+pub mod delete_records;
+pub mod delete_topics;
+pub mod describe_configs;
+pub mod describe_groups;
+pub mod fetch;
+pub mod find_coordinator;
+pub mod heartbeat;
+pub mod init_producer_id;
+pub mod join_group;
+pub mod leave_group;
+pub mod list_groups;
+pub mod list_offsets;
+pub mod metadata;
+pub mod offset_commit;
+pub mod offset_fetch;
+pub mod offset_for_leader_epoch;
+pub mod produce;
+pub mod sasl_authenticate;
+pub mod sasl_handshake;
+pub mod sync_group;
+
+mod any;
+pub use any::*;
+
+pub use api_versions::{ApiVersionsRequest, ApiVersionsResponse};
+pub use create_partitions::{CreatePartitionsRequest, CreatePartitionsResponse};
+pub use create_topics::{CreateTopicsRequest, CreateTopicsResponse};
+pub use delete_records::{DeleteRecordsRequest, DeleteRecordsResponse};
+pub use delete_topics::{DeleteTopicsRequest, DeleteTopicsResponse};
+pub use describe_configs::{DescribeConfigsRequest, DescribeConfigsResponse};
+pub use describe_groups::{DescribeGroupsRequest, DescribeGroupsResponse};
+pub use fetch::{FetchRequest, FetchResponse};
+pub use find_coordinator::{FindCoordinatorRequest, FindCoordinatorResponse};
+pub use heartbeat::{HeartbeatRequest, HeartbeatResponse};
+pub use init_producer_id::{InitProducerIdRequest, InitProducerIdResponse};
+pub use join_group::{JoinGroupRequest, JoinGroupResponse};
+pub use leave_group::{LeaveGroupRequest, LeaveGroupResponse};
+pub use list_groups::{ListGroupsRequest, ListGroupsResponse};
+pub use list_offsets::{ListOffsetsRequest, ListOffsetsResponse};
+pub use metadata::{MetadataRequest, MetadataResponse};
+pub use offset_commit::{OffsetCommitRequest, OffsetCommitResponse};
+pub use offset_fetch::{OffsetFetchRequest, OffsetFetchResponse};
+pub use offset_for_leader_epoch::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
+pub use produce::{ProduceRequest, ProduceResponse};
+pub use sasl_authenticate::{SaslAuthenticateRequest, SaslAuthenticateResponse};
+pub use sasl_handshake::{SaslHandshakeRequest, SaslHandshakeResponse};
+pub use sync_group::{SyncGroupRequest, SyncGroupResponse};

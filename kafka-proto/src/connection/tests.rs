@@ -1,0 +1,464 @@
+//! The connection against a scripted broker built from this crate's own
+//! encoders (the broker's side of each message).
+
+use super::*;
+use crate::api::api_versions::ApiVersion;
+use crate::api::{
+    AnyRequest, JoinGroupRequest, MetadataRequest, MetadataResponse, ProduceRequest,
+    SaslAuthenticateResponse, SaslHandshakeResponse,
+};
+use crate::header::RequestHeader;
+
+fn t0() -> Instant {
+    Instant::now()
+}
+
+/// Everything the connection wants to send, decoded as a broker would.
+fn requests(conn: &mut Connection) -> Vec<(RequestHeader, AnyRequest)> {
+    let mut out = BytesMut::new();
+    conn.poll_transmit(&mut out);
+    let mut frames = FrameDecoder::new(1 << 20);
+    let mut got = Vec::new();
+    while let Some(frame) = frames.decode(&mut out).unwrap() {
+        got.push(read_request_frame(frame).unwrap());
+    }
+    assert!(out.is_empty(), "a partial frame was left");
+    got
+}
+
+fn api(key: ApiKey, min: i16, max: i16) -> ApiVersion {
+    ApiVersion {
+        api_key: key,
+        min_version: min,
+        max_version: max,
+        ..Default::default()
+    }
+}
+
+fn broker_apis() -> Vec<ApiVersion> {
+    vec![
+        api(ApiKey::PRODUCE, 3, 13),
+        api(ApiKey::FETCH, 4, 18),
+        api(ApiKey::LIST_OFFSETS, 1, 5),
+        api(ApiKey::METADATA, 0, 13),
+        api(ApiKey::API_VERSIONS, 0, 4),
+        api(ApiKey::SASL_HANDSHAKE, 0, 1),
+        api(ApiKey::SASL_AUTHENTICATE, 0, 2),
+    ]
+}
+
+fn reply<M: Message>(correlation_id: i32, version: i16, body: &M) -> BytesMut {
+    let mut b = BytesMut::new();
+    write_response_frame(&mut b, correlation_id, version, body).unwrap();
+    b
+}
+
+/// Runs ApiVersions to completion with the given broker table.
+fn ready_connection(config: Config, now: Instant) -> Connection {
+    let mut conn = Connection::new(config, now);
+    let reqs = requests(&mut conn);
+    assert_eq!(reqs.len(), 1);
+    let (h, body) = &reqs[0];
+    assert_eq!(h.request_api_key, ApiKey::API_VERSIONS);
+    assert_eq!(h.request_api_version, 4);
+    assert!(matches!(body, AnyRequest::ApiVersions(r) if r.client_software_name == "mq-rust"));
+    let resp = ApiVersionsResponse {
+        api_keys: broker_apis(),
+        ..Default::default()
+    };
+    conn.handle_input(now, &mut reply(h.correlation_id, 4, &resp))
+        .unwrap();
+    conn
+}
+
+#[test]
+fn negotiation_picks_the_highest_common_version() {
+    let now = t0();
+    let mut conn = ready_connection(Config::default(), now);
+    assert_eq!(conn.poll_event(), Some(Event::Ready));
+    assert!(conn.is_ready());
+    assert_eq!(conn.version_for(ApiKey::PRODUCE), Some(11));
+    assert_eq!(conn.version_for(ApiKey::FETCH), Some(17));
+    assert_eq!(conn.version_for(ApiKey::METADATA), Some(12));
+    assert_eq!(conn.version_for(ApiKey::LIST_OFFSETS), Some(5));
+    assert_eq!(conn.version_for(ApiKey::JOIN_GROUP), None);
+    assert_eq!(
+        conn.send(now, &JoinGroupRequest::default()),
+        Err(ConnectionError::UnsupportedApi(ApiKey::JOIN_GROUP))
+    );
+}
+
+#[test]
+fn no_common_version_means_unsupported() {
+    let broker = ApiVersionsResponse {
+        api_keys: vec![api(ApiKey::PRODUCE, 0, 2), api(ApiKey::FETCH, 18, 20)],
+        ..Default::default()
+    };
+    let n = negotiate(&broker);
+    assert_eq!(n.get(&ApiKey::PRODUCE), None);
+    assert_eq!(n.get(&ApiKey::FETCH), None);
+}
+
+#[test]
+fn send_before_ready_is_refused() {
+    let now = t0();
+    let mut conn = Connection::new(Config::default(), now);
+    assert_eq!(
+        conn.send(now, &MetadataRequest::default()),
+        Err(ConnectionError::NotReady)
+    );
+}
+
+#[test]
+fn unsupported_api_versions_is_retried_at_the_brokers_version() {
+    let now = t0();
+    let mut conn = Connection::new(Config::default(), now);
+    let (h, _) = requests(&mut conn).remove(0);
+    assert_eq!(h.request_api_version, 4);
+    // An older broker answers in the v0 format with its ApiVersions range.
+    let v0 = ApiVersionsResponse {
+        error_code: ErrorCode::UNSUPPORTED_VERSION,
+        api_keys: vec![api(ApiKey::API_VERSIONS, 0, 2)],
+        ..Default::default()
+    };
+    conn.handle_input(now, &mut reply(h.correlation_id, 0, &v0))
+        .unwrap();
+    assert_eq!(conn.poll_event(), None);
+    let (h2, _) = requests(&mut conn).remove(0);
+    assert_eq!(h2.request_api_version, 2);
+    assert_ne!(h2.correlation_id, h.correlation_id);
+    let ok = ApiVersionsResponse {
+        api_keys: broker_apis(),
+        ..Default::default()
+    };
+    conn.handle_input(now, &mut reply(h2.correlation_id, 2, &ok))
+        .unwrap();
+    assert_eq!(conn.poll_event(), Some(Event::Ready));
+}
+
+#[test]
+fn unsupported_api_versions_without_a_range_retries_at_v0() {
+    let now = t0();
+    let mut conn = Connection::new(Config::default(), now);
+    let (h, _) = requests(&mut conn).remove(0);
+    let v0 = ApiVersionsResponse {
+        error_code: ErrorCode::UNSUPPORTED_VERSION,
+        ..Default::default()
+    };
+    conn.handle_input(now, &mut reply(h.correlation_id, 0, &v0))
+        .unwrap();
+    let (h2, _) = requests(&mut conn).remove(0);
+    assert_eq!(h2.request_api_version, 0);
+    // And an error at v0 is final.
+    conn.handle_input(now, &mut reply(h2.correlation_id, 0, &v0))
+        .unwrap_err();
+    assert!(conn.is_failed());
+}
+
+#[test]
+fn api_versions_error_fails_the_connection() {
+    let now = t0();
+    let mut conn = Connection::new(Config::default(), now);
+    let (h, _) = requests(&mut conn).remove(0);
+    let bad = ApiVersionsResponse {
+        error_code: ErrorCode::CLUSTER_AUTHORIZATION_FAILED,
+        ..Default::default()
+    };
+    assert_eq!(
+        conn.handle_input(now, &mut reply(h.correlation_id, 4, &bad)),
+        Err(ConnectionError::ApiVersions(
+            ErrorCode::CLUSTER_AUTHORIZATION_FAILED
+        ))
+    );
+    assert_eq!(
+        conn.send(now, &MetadataRequest::default()),
+        Err(ConnectionError::Failed)
+    );
+}
+
+#[test]
+fn api_versions_response_uses_header_v0_even_when_flexible() {
+    let now = t0();
+    let mut conn = Connection::new(Config::default(), now);
+    let (h, _) = requests(&mut conn).remove(0);
+    // Built by hand: size, correlation id (header v0: no tagged fields),
+    // then the flexible v4 body.
+    let mut body = BytesMut::new();
+    ApiVersionsResponse {
+        api_keys: broker_apis(),
+        ..Default::default()
+    }
+    .encode(4, &mut body)
+    .unwrap();
+    let mut frame = BytesMut::new();
+    frame.extend_from_slice(&((body.len() + 4) as i32).to_be_bytes());
+    frame.extend_from_slice(&h.correlation_id.to_be_bytes());
+    frame.extend_from_slice(&body);
+    conn.handle_input(now, &mut frame).unwrap();
+    assert_eq!(conn.poll_event(), Some(Event::Ready));
+}
+
+#[test]
+fn responses_are_matched_by_correlation_id_in_any_order_and_byte_by_byte() {
+    let now = t0();
+    let mut conn = ready_connection(Config::default(), now);
+    assert_eq!(conn.poll_event(), Some(Event::Ready));
+    let a = conn.send(now, &MetadataRequest::default()).unwrap();
+    let b = conn
+        .send(
+            now,
+            &MetadataRequest {
+                topics: Some(vec![]),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_ne!(a, b);
+    assert_eq!(conn.in_flight(), 2);
+    let sent = requests(&mut conn);
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[0].0.request_api_version, 12);
+    assert_eq!(sent[0].0.client_id.as_deref(), Some("mq"));
+    let resp_a = MetadataResponse {
+        cluster_id: Some("a".into()),
+        ..Default::default()
+    };
+    let resp_b = MetadataResponse {
+        cluster_id: Some("b".into()),
+        ..Default::default()
+    };
+    // Answer b first, then a, fed one byte at a time.
+    let mut wire = reply(b, 12, &resp_b);
+    wire.extend_from_slice(&reply(a, 12, &resp_a));
+    let mut inbuf = BytesMut::new();
+    for byte in wire.iter() {
+        inbuf.extend_from_slice(&[*byte]);
+        conn.handle_input(now, &mut inbuf).unwrap();
+    }
+    assert!(inbuf.is_empty());
+    let mut got = Vec::new();
+    while let Some(Event::Response(r)) = conn.poll_event() {
+        assert_eq!(r.api_key, ApiKey::METADATA);
+        assert_eq!(r.api_version, 12);
+        got.push((r.correlation_id, r.decode::<MetadataResponse>().unwrap()));
+    }
+    assert_eq!(got, vec![(b, resp_b), (a, resp_a)]);
+    assert_eq!(conn.in_flight(), 0);
+}
+
+#[test]
+fn unknown_correlation_id_is_a_typed_error() {
+    let now = t0();
+    let mut conn = ready_connection(Config::default(), now);
+    let e = conn
+        .handle_input(now, &mut reply(999, 12, &MetadataResponse::default()))
+        .unwrap_err();
+    assert_eq!(e, ConnectionError::UnknownCorrelationId(999));
+    assert!(conn.is_failed());
+}
+
+#[test]
+fn oversized_responses_are_refused() {
+    let now = t0();
+    let config = Config {
+        max_response_size: 64,
+        ..Config::default()
+    };
+    let mut conn = Connection::new(config, now);
+    let mut buf = BytesMut::from(&[0, 0, 1, 0][..]);
+    assert!(matches!(
+        conn.handle_input(now, &mut buf),
+        Err(ConnectionError::Decode(DecodeError {
+            kind: DecodeErrorKind::FrameTooLarge { size: 256, max: 64 },
+            ..
+        }))
+    ));
+}
+
+#[test]
+fn requests_time_out_and_late_responses_are_dropped() {
+    let now = t0();
+    let config = Config {
+        request_timeout: Duration::from_secs(10),
+        ..Config::default()
+    };
+    let mut conn = ready_connection(config, now);
+    assert_eq!(conn.poll_event(), Some(Event::Ready));
+    let later = now + Duration::from_secs(2);
+    let id = conn.send(later, &MetadataRequest::default()).unwrap();
+    assert_eq!(conn.poll_timeout(), Some(later + Duration::from_secs(10)));
+    conn.handle_timeout(later + Duration::from_secs(9));
+    assert_eq!(conn.poll_event(), None);
+    conn.handle_timeout(later + Duration::from_secs(10));
+    assert_eq!(
+        conn.poll_event(),
+        Some(Event::RequestFailed {
+            correlation_id: id,
+            api_key: ApiKey::METADATA,
+            error: RequestError::TimedOut,
+        })
+    );
+    assert_eq!(conn.poll_timeout(), None);
+    // The broker answers after all: dropped, not an error.
+    conn.handle_input(now, &mut reply(id, 12, &MetadataResponse::default()))
+        .unwrap();
+    assert_eq!(conn.poll_event(), None);
+    assert!(!conn.is_failed());
+}
+
+#[test]
+fn per_request_timeouts() {
+    let now = t0();
+    let mut conn = ready_connection(Config::default(), now);
+    let _ = conn.poll_event();
+    let long = conn
+        .send_with_timeout(now, &MetadataRequest::default(), Duration::from_secs(120))
+        .unwrap();
+    let short = conn
+        .send_with_timeout(now, &MetadataRequest::default(), Duration::from_secs(1))
+        .unwrap();
+    assert_eq!(conn.poll_timeout(), Some(now + Duration::from_secs(1)));
+    conn.handle_timeout(now + Duration::from_secs(60));
+    assert!(matches!(
+        conn.poll_event(),
+        Some(Event::RequestFailed { correlation_id, .. }) if correlation_id == short
+    ));
+    assert_eq!(conn.poll_event(), None);
+    assert_eq!(conn.poll_timeout(), Some(now + Duration::from_secs(120)));
+    conn.handle_input(now, &mut reply(long, 12, &MetadataResponse::default()))
+        .unwrap();
+    assert!(matches!(conn.poll_event(), Some(Event::Response(r)) if r.correlation_id == long));
+}
+
+#[test]
+fn setup_timeout_fails_the_connection() {
+    let now = t0();
+    let mut conn = Connection::new(Config::default(), now);
+    let deadline = conn.poll_timeout().unwrap();
+    assert_eq!(deadline, now + Duration::from_secs(30));
+    conn.handle_timeout(deadline);
+    assert_eq!(
+        conn.poll_event(),
+        Some(Event::Failed(ConnectionError::SetupTimedOut(
+            ApiKey::API_VERSIONS
+        )))
+    );
+    assert!(conn.is_failed());
+    assert_eq!(conn.poll_timeout(), None);
+}
+
+#[test]
+fn produce_with_acks_zero_expects_no_response() {
+    let now = t0();
+    let mut conn = ready_connection(Config::default(), now);
+    let _ = conn.poll_event();
+    conn.send(
+        now,
+        &ProduceRequest {
+            acks: 0,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(conn.in_flight(), 0);
+    conn.send(
+        now,
+        &ProduceRequest {
+            acks: -1,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(conn.in_flight(), 1);
+    assert_eq!(requests(&mut conn).len(), 2);
+}
+
+fn sasl_config() -> Config {
+    Config {
+        sasl: Some(Sasl::Plain(SaslPlain::new("alice", "s3cret"))),
+        ..Config::default()
+    }
+}
+
+#[test]
+fn sasl_plain_handshake_then_authenticate() {
+    let now = t0();
+    let mut conn = ready_connection(sasl_config(), now);
+    assert_eq!(conn.poll_event(), None, "not ready before SASL");
+    let (h, body) = requests(&mut conn).remove(0);
+    assert_eq!(h.request_api_key, ApiKey::SASL_HANDSHAKE);
+    assert_eq!(h.request_api_version, 1);
+    assert!(matches!(&body, AnyRequest::SaslHandshake(r) if r.mechanism == "PLAIN"));
+    let ok = SaslHandshakeResponse {
+        mechanisms: vec!["PLAIN".into()],
+        ..Default::default()
+    };
+    conn.handle_input(now, &mut reply(h.correlation_id, 1, &ok))
+        .unwrap();
+    let (h, body) = requests(&mut conn).remove(0);
+    assert_eq!(h.request_api_key, ApiKey::SASL_AUTHENTICATE);
+    assert_eq!(h.request_api_version, 2);
+    match body {
+        AnyRequest::SaslAuthenticate(r) => assert_eq!(&r.auth_bytes[..], b"\0alice\0s3cret"),
+        other => panic!("{other:?}"),
+    }
+    let done = SaslAuthenticateResponse {
+        session_lifetime_ms: 3_600_000,
+        ..Default::default()
+    };
+    conn.handle_input(now, &mut reply(h.correlation_id, 2, &done))
+        .unwrap();
+    assert_eq!(conn.poll_event(), Some(Event::Ready));
+    assert_eq!(conn.sasl_session_lifetime_ms(), Some(3_600_000));
+}
+
+#[test]
+fn sasl_failures_are_typed() {
+    let now = t0();
+    // The mechanism is refused at the handshake.
+    let mut conn = ready_connection(sasl_config(), now);
+    let (h, _) = requests(&mut conn).remove(0);
+    let refused = SaslHandshakeResponse {
+        error_code: ErrorCode::UNSUPPORTED_SASL_MECHANISM,
+        mechanisms: vec!["SCRAM-SHA-512".into()],
+        ..Default::default()
+    };
+    let e = conn
+        .handle_input(now, &mut reply(h.correlation_id, 1, &refused))
+        .unwrap_err();
+    assert!(matches!(
+        e,
+        ConnectionError::Sasl {
+            stage: "handshake",
+            code: ErrorCode::UNSUPPORTED_SASL_MECHANISM,
+            ..
+        }
+    ));
+
+    // Bad credentials at authenticate.
+    let mut conn = ready_connection(sasl_config(), now);
+    let (h, _) = requests(&mut conn).remove(0);
+    conn.handle_input(
+        now,
+        &mut reply(h.correlation_id, 1, &SaslHandshakeResponse::default()),
+    )
+    .unwrap();
+    let (h, _) = requests(&mut conn).remove(0);
+    let denied = SaslAuthenticateResponse {
+        error_code: ErrorCode::SASL_AUTHENTICATION_FAILED,
+        error_message: Some("Invalid username or password".into()),
+        ..Default::default()
+    };
+    let e = conn
+        .handle_input(now, &mut reply(h.correlation_id, 2, &denied))
+        .unwrap_err();
+    assert_eq!(
+        e,
+        ConnectionError::Sasl {
+            stage: "authenticate",
+            code: ErrorCode::SASL_AUTHENTICATION_FAILED,
+            message: Some("Invalid username or password".into()),
+        }
+    );
+    assert!(!format!("{:?}", conn.config()).contains("s3cret"));
+}
