@@ -289,15 +289,6 @@ pub enum ConnectionError {
         /// Revision offered.
         revision: u8,
     },
-    /// The server offers none of the SASL mechanisms configured. The socket
-    /// should be closed (the spec has no close before start-ok).
-    #[error("server offers SASL mechanisms {offered:?}, not {wanted}")]
-    NoCommonMechanism {
-        /// What the server offered.
-        offered: String,
-        /// What the client was configured with.
-        wanted: &'static str,
-    },
 }
 
 /// A command that could not be queued. Nothing was sent.

@@ -86,6 +86,8 @@ pub struct RawFrame {
 }
 
 /// A frame with its payload decoded.
+// Not boxed: decoding a header must not allocate.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Frame {
     /// A method.
