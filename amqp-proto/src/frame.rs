@@ -247,9 +247,11 @@ impl FrameDecoder {
                 found: end,
             });
         }
-        let mut frame = buf.split_to(total);
-        frame.truncate(total - 1);
-        let payload = frame.split_off(7).freeze();
+        // Header and end octet are dropped by advancing, so the payload is
+        // the only new handle on the buffer.
+        bytes::Buf::advance(buf, 7);
+        let payload = buf.split_to(head.size).freeze();
+        bytes::Buf::advance(buf, 1);
         Ok(Some(RawFrame {
             kind: head.kind,
             channel: head.channel,
@@ -384,6 +386,42 @@ pub fn encode_body_frames(out: &mut BytesMut, channel: u16, body: &[u8], frame_m
         out.put_slice(chunk);
         out.put_u8(FRAME_END);
     }
+}
+
+/// Writes basic.publish, its content header and its body frames (split by
+/// `frame_max`) in one pass: the hot path of publishing.
+///
+/// # Panics
+/// Never; an exchange or routing key over 255 bytes is cut at 255 (the
+/// connection's [`basic_publish`](crate::Connection::basic_publish) checks
+/// them first).
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub fn encode_publish(
+    out: &mut BytesMut,
+    channel: u16,
+    exchange: &str,
+    routing_key: &str,
+    mandatory: bool,
+    properties: &BasicProperties,
+    body: &[u8],
+    frame_max: u32,
+) {
+    crate::connection::encode_publish(
+        out,
+        channel,
+        cut255(exchange),
+        cut255(routing_key),
+        mandatory,
+        properties,
+        body,
+        frame_max,
+    );
+}
+
+fn cut255(s: &str) -> &[u8] {
+    let b = s.as_bytes();
+    b.get(..255).unwrap_or(b)
 }
 
 /// Writes a heartbeat frame.

@@ -45,6 +45,7 @@ mod heartbeat;
 pub use handshake::SaslMechanism;
 
 use channel::Channel;
+pub(crate) use content::encode_publish;
 use heartbeat::Heartbeat;
 
 /// A channel number (1 to channel_max; 0 is the connection itself).
