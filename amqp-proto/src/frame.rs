@@ -258,35 +258,6 @@ impl FrameDecoder {
             payload,
         }))
     }
-
-    /// Walks the complete frames at the start of `buf` and returns their
-    /// total length, with the error that stopped the walk if one did (the
-    /// frames before it are good).
-    pub(crate) fn complete_prefix(&self, buf: &[u8]) -> (usize, Option<DecodeError>) {
-        let mut at = 0usize;
-        loop {
-            let rest = buf.get(at..).unwrap_or_default();
-            let head = match peek_head(rest, self.frame_max) {
-                Ok(Some(h)) => h,
-                Ok(None) => return (at, None),
-                Err(e) => return (at, Some(e)),
-            };
-            let total = head.size + FRAME_OVERHEAD;
-            match rest.get(total - 1) {
-                None => return (at, None),
-                Some(&FRAME_END) => at += total,
-                Some(&found) => {
-                    return (
-                        at,
-                        Some(DecodeError::FrameEnd {
-                            channel: head.channel,
-                            found,
-                        }),
-                    );
-                }
-            }
-        }
-    }
 }
 
 /// A frame inside a validated chunk: the payload is `start..end` of it.
@@ -300,7 +271,7 @@ pub(crate) struct FrameRef {
 
 /// Iterates the frames of a chunk that [`FrameDecoder::complete_prefix`]
 /// validated, without slicing each one off.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct ChunkFrames<'a> {
     chunk: &'a [u8],
     at: usize,
@@ -457,15 +428,6 @@ pub(crate) fn method_in(chunk: &Bytes, f: &FrameRef) -> Result<Method, DecodeErr
     Ok(m)
 }
 
-/// Decodes a content header from a frame inside a chunk, in place.
-#[inline]
-pub(crate) fn header_in(chunk: &Bytes, f: &FrameRef) -> Result<ContentHeader, DecodeError> {
-    let mut r = Reader::window(chunk, f.start, f.end);
-    let h = ContentHeader::read(&mut r)?;
-    r.finish("content header")?;
-    Ok(h)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -571,10 +533,6 @@ mod tests {
     #[test]
     fn chunk_walk_matches_the_decoder() {
         let full = sample();
-        let d = FrameDecoder::new(4096);
-        let (len, err) = d.complete_prefix(&full[..full.len() - 3]);
-        assert!(err.is_none());
-        assert_eq!(len, full.len() - 8, "the heartbeat is incomplete");
         let kinds: Vec<FrameKind> = ChunkFrames::new(&full).map(|f| f.kind).collect();
         assert_eq!(
             kinds,

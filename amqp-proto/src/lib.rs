@@ -24,14 +24,15 @@ pub mod error;
 pub mod frame;
 #[doc(hidden)]
 pub mod fuzz;
+pub mod message;
 pub mod method;
 pub mod properties;
 pub mod strings;
 pub mod table;
 
 pub use connection::{
-    ChannelId, ClientConfig, Connection, Delivery, Event, GetMessage, Initiator, RequestId,
-    Returned, Role, SaslMechanism, ServerConfig, Tune,
+    ChannelId, ClientConfig, Connection, Delivery, Event, GetMessage, Initiator, Published,
+    RequestId, Returned, Role, SaslMechanism, ServerConfig, Tune,
 };
 pub use error::{CommandError, ConnectionError, DecodeError, ProtocolError, ReplyCode, Scope};
 pub use frame::{FrameDecoder, FrameKind, PROTOCOL_HEADER, RawFrame};

@@ -203,6 +203,101 @@ impl BasicProperties {
         Ok(p)
     }
 
+    /// Checks encoded properties (flags and values) without building them:
+    /// no allocation, no reference counts. What passes reads back with
+    /// [`BasicProperties::read`].
+    pub(crate) fn validate(buf: &[u8]) -> Result<(), DecodeError> {
+        let mut pos = 0usize;
+        let mut take = |n: usize, what: &'static str| -> Result<&[u8], DecodeError> {
+            let s = buf.get(pos..pos + n).ok_or(DecodeError::Truncated {
+                what,
+                offset: pos + 12,
+            })?;
+            pos += n;
+            Ok(s)
+        };
+        let word = |s: &[u8]| {
+            u16::from_be_bytes([
+                s.first().copied().unwrap_or(0),
+                s.get(1).copied().unwrap_or(0),
+            ])
+        };
+        let flags = word(take(2, "property flags")?);
+        if flags & CONTINUATION != 0 {
+            loop {
+                let more = word(take(2, "property flags")?);
+                if more & !CONTINUATION != 0 {
+                    return Err(DecodeError::InvalidValue {
+                        what: "property flags",
+                        value: u64::from(more),
+                    });
+                }
+                if more & CONTINUATION == 0 {
+                    break;
+                }
+            }
+        }
+        if flags & !KNOWN & !CONTINUATION != 0 {
+            return Err(DecodeError::InvalidValue {
+                what: "property flags",
+                value: u64::from(flags),
+            });
+        }
+        let mut short = |bit: u16, what: &'static str| -> Result<(), DecodeError> {
+            if flags & bit != 0 {
+                let len = take(1, what)?.first().copied().unwrap_or(0);
+                take(usize::from(len), what)?;
+            }
+            Ok(())
+        };
+        short(CONTENT_TYPE, "content-type")?;
+        short(CONTENT_ENCODING, "content-encoding")?;
+        if flags & HEADERS != 0 {
+            let mut l = [0u8; 4];
+            l.copy_from_slice(take(4, "headers")?);
+            let len = u32::from_be_bytes(l) as usize;
+            crate::table::validate_table(take(len, "headers")?, 0)?;
+        }
+        if flags & DELIVERY_MODE != 0 {
+            take(1, "delivery-mode")?;
+        }
+        if flags & PRIORITY != 0 {
+            take(1, "priority")?;
+        }
+        let mut short = |bit: u16, what: &'static str| -> Result<(), DecodeError> {
+            if flags & bit != 0 {
+                let len = take(1, what)?.first().copied().unwrap_or(0);
+                take(usize::from(len), what)?;
+            }
+            Ok(())
+        };
+        short(CORRELATION_ID, "correlation-id")?;
+        short(REPLY_TO, "reply-to")?;
+        short(EXPIRATION, "expiration")?;
+        short(MESSAGE_ID, "message-id")?;
+        if flags & TIMESTAMP != 0 {
+            take(8, "timestamp")?;
+        }
+        let mut short = |bit: u16, what: &'static str| -> Result<(), DecodeError> {
+            if flags & bit != 0 {
+                let len = take(1, what)?.first().copied().unwrap_or(0);
+                take(usize::from(len), what)?;
+            }
+            Ok(())
+        };
+        short(TYPE, "type")?;
+        short(USER_ID, "user-id")?;
+        short(APP_ID, "app-id")?;
+        short(CLUSTER_ID, "cluster-id")?;
+        match buf.len() - pos.min(buf.len()) {
+            0 => Ok(()),
+            extra => Err(DecodeError::TrailingBytes {
+                what: "basic properties",
+                extra,
+            }),
+        }
+    }
+
     /// Decodes the flags and properties from the rest of a header payload.
     pub fn decode(buf: &Bytes) -> Result<Self, DecodeError> {
         let mut r = Reader::new(buf);

@@ -264,7 +264,7 @@ impl<'a> Walk<'a> {
     }
 }
 
-fn validate_table(buf: &[u8], depth: usize) -> Result<(), DecodeError> {
+pub(crate) fn validate_table(buf: &[u8], depth: usize) -> Result<(), DecodeError> {
     if depth > MAX_DEPTH {
         return Err(DecodeError::NestingTooDeep { max: MAX_DEPTH });
     }

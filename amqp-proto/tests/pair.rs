@@ -1,148 +1,19 @@
 //! A client connection against a server connection, in memory, with
-//! simulated time: everything issue 3 asks the pair to show.
+//! simulated time: the handshake, channels, confirms, large messages,
+//! consume and ack, returns, server-side closes, heartbeats and close.
 
-use std::time::{Duration, Instant};
+mod support;
 
-use amqp_proto::connection::{CloseReason, Published};
+use std::time::Duration;
+
+use amqp_proto::connection::CloseReason;
 use amqp_proto::method::{basic, channel as chan, confirm, connection as conn, queue};
 use amqp_proto::{
-    BasicProperties, ClientConfig, Connection, ConnectionError, Event, FieldValue, Initiator,
-    Method, ReplyCode, SaslMechanism, ServerConfig, ShortStr,
+    BasicProperties, ClientConfig, Event, FieldValue, Initiator, Method, Published, ReplyCode,
+    SaslMechanism, ServerConfig, ShortStr,
 };
 use bytes::{Bytes, BytesMut};
-
-struct Pair {
-    client: Connection,
-    server: Connection,
-    now: Instant,
-    /// Bytes the client sent, for checks on the wire.
-    client_wire: Vec<u8>,
-    client_errors: Vec<ConnectionError>,
-    server_errors: Vec<ConnectionError>,
-}
-
-impl Pair {
-    fn new(client: ClientConfig, server: ServerConfig) -> Self {
-        let now = Instant::now();
-        Pair {
-            client: Connection::client(client, now),
-            server: Connection::server(server, now),
-            now,
-            client_wire: Vec::new(),
-            client_errors: Vec::new(),
-            server_errors: Vec::new(),
-        }
-    }
-
-    fn connected() -> (Self, Vec<Event>) {
-        let mut p = Pair::new(
-            ClientConfig {
-                frame_max: 4096,
-                heartbeat: 10,
-                ..ClientConfig::default()
-            },
-            ServerConfig::default(),
-        );
-        p.pump();
-        let ev = p.client_events();
-        (p, ev)
-    }
-
-    /// Moves bytes both ways until neither side has anything to send.
-    fn pump(&mut self) {
-        for _ in 0..64 {
-            let mut a = BytesMut::new();
-            self.client.poll_transmit(&mut a);
-            self.client_wire.extend_from_slice(&a);
-            let quiet = a.is_empty();
-            if !a.is_empty() {
-                if let Err(e) = self.server.handle_input(self.now, &mut a) {
-                    self.server_errors.push(e);
-                }
-            }
-            let mut b = BytesMut::new();
-            self.server.poll_transmit(&mut b);
-            let quiet = quiet && b.is_empty();
-            if !b.is_empty() {
-                if let Err(e) = self.client.handle_input(self.now, &mut b) {
-                    self.client_errors.push(e);
-                }
-            }
-            if quiet {
-                return;
-            }
-        }
-        panic!("the pair never went quiet");
-    }
-
-    fn client_events(&mut self) -> Vec<Event> {
-        std::iter::from_fn(|| self.client.poll_event()).collect()
-    }
-
-    fn server_events(&mut self) -> Vec<Event> {
-        std::iter::from_fn(|| self.server.poll_event()).collect()
-    }
-
-    /// Advances simulated time, firing the timers that are due.
-    fn advance(&mut self, d: Duration) {
-        self.now += d;
-        for c in [&mut self.client, &mut self.server] {
-            if c.poll_timeout().is_some_and(|t| t <= self.now) {
-                c.handle_timeout(self.now);
-            }
-        }
-    }
-
-    /// Opens a channel and answers the server's side.
-    fn open_channel(&mut self) -> u16 {
-        let ch = self.client.open_channel().unwrap();
-        self.pump();
-        assert!(
-            self.client_events()
-                .contains(&Event::ChannelOpened { channel: ch })
-        );
-        assert!(
-            self.server_events()
-                .contains(&Event::ChannelOpened { channel: ch })
-        );
-        ch
-    }
-
-    /// Makes the server answer every request it has with `answer`.
-    fn serve(&mut self, mut answer: impl FnMut(&mut Connection, u16, Method)) -> Vec<Event> {
-        let mut other = Vec::new();
-        for ev in self.server_events() {
-            match ev {
-                Event::Request { channel, method } => answer(&mut self.server, channel, method),
-                e => other.push(e),
-            }
-        }
-        self.pump();
-        other
-    }
-}
-
-fn ok_reply(server: &mut Connection, channel: u16, m: Method) {
-    let reply: Method = match m {
-        Method::ConfirmSelect(_) => confirm::SelectOk {}.into(),
-        Method::QueueDeclare(d) => queue::DeclareOk {
-            queue: if d.queue.is_empty() {
-                ShortStr::from_static("amq.gen-1")
-            } else {
-                d.queue
-            },
-            ..Default::default()
-        }
-        .into(),
-        Method::BasicConsume(c) => basic::ConsumeOk {
-            consumer_tag: c.consumer_tag,
-        }
-        .into(),
-        Method::BasicQos(_) => basic::QosOk {}.into(),
-        _ => return,
-    };
-    server.send_method(channel, reply).unwrap();
-}
+use support::{IntoRequest, Pair, assert_frames_within, ok_reply};
 
 #[test]
 fn handshake_negotiates_and_reports_both_sides() {
@@ -297,22 +168,8 @@ fn channels_open_and_requests_queue_one_at_a_time_in_order() {
     p.pump();
     assert!(matches!(&p.client_events()[..], [Event::Reply { request, .. }] if *request == r2));
     // Now the publish, after declare b.
-    assert!(
-        matches!(&p.server_events()[..], [Event::Published(Published { body, .. })] if body == "after b")
-    );
+    assert!(matches!(&p.server_events()[..], [Event::Published(m)] if m.body_ref() == b"after b"));
     assert_eq!(p.client.pending_transmit_bytes(), 0);
-}
-
-trait IntoRequest {
-    fn into_request(self) -> Method;
-}
-impl IntoRequest for Event {
-    fn into_request(self) -> Method {
-        match self {
-            Event::Request { method, .. } => method,
-            e => panic!("not a request: {e:?}"),
-        }
-    }
 }
 
 #[test]
@@ -363,8 +220,8 @@ fn confirms_large_messages_consume_and_ack() {
         })
         .collect();
     assert_eq!(published.len(), 5);
-    assert_eq!(published[2].body, big);
-    assert_eq!(published[2].properties, props);
+    assert_eq!(published[2].body(), big);
+    assert_eq!(published[2].properties(), props);
     // The server confirms: a single ack, a multiple ack, and a nack.
     p.server
         .send_method(
@@ -449,7 +306,7 @@ fn confirms_large_messages_consume_and_ack() {
             routing_key: ShortStr::from_static("q"),
         };
         p.server
-            .send_content(ch, deliver.into(), &m.properties, &m.body)
+            .send_content(ch, deliver.into(), &m.properties(), m.body_ref())
             .unwrap();
     }
     p.pump();
@@ -462,9 +319,9 @@ fn confirms_large_messages_consume_and_ack() {
         })
         .collect();
     assert_eq!(deliveries.len(), 5);
-    assert_eq!(deliveries[2].body, big);
-    assert_eq!(deliveries[2].properties, props);
-    assert_eq!(deliveries[4].body, "m4");
+    assert_eq!(deliveries[2].body(), big);
+    assert_eq!(deliveries[2].properties(), props);
+    assert_eq!(deliveries[4].body_ref(), b"m4");
     for d in &deliveries {
         p.client.basic_ack(ch, d.delivery_tag, false).unwrap();
     }
@@ -495,17 +352,6 @@ fn confirms_large_messages_consume_and_ack() {
     );
 }
 
-fn assert_frames_within(wire: &[u8], frame_max: usize) {
-    let mut rest = wire.strip_prefix(b"AMQP\x00\x00\x09\x01").unwrap();
-    while rest.len() >= 7 {
-        let size = u32::from_be_bytes([rest[3], rest[4], rest[5], rest[6]]) as usize;
-        assert!(size + 8 <= frame_max, "frame of {} bytes", size + 8);
-        assert_eq!(rest[7 + size], 0xCE);
-        rest = &rest[size + 8..];
-    }
-    assert!(rest.is_empty());
-}
-
 #[test]
 fn a_returned_mandatory_message_comes_before_its_confirm() {
     let (mut p, _) = Pair::connected();
@@ -534,15 +380,20 @@ fn a_returned_mandatory_message_comes_before_its_confirm() {
         Some(Event::Published(m)) => m,
         e => panic!("{e:?}"),
     };
-    assert!(published.method.mandatory);
+    assert!(published.mandatory);
     let ret = basic::Return {
         reply_code: ReplyCode::NO_ROUTE.0,
         reply_text: ShortStr::from_static("NO_ROUTE"),
-        exchange: published.method.exchange.clone(),
-        routing_key: published.method.routing_key.clone(),
+        exchange: published.exchange(),
+        routing_key: published.routing_key(),
     };
     p.server
-        .send_content(ch, ret.into(), &published.properties, &published.body)
+        .send_content(
+            ch,
+            ret.into(),
+            &published.properties(),
+            published.body_ref(),
+        )
         .unwrap();
     p.server
         .send_method(
@@ -557,7 +408,7 @@ fn a_returned_mandatory_message_comes_before_its_confirm() {
     p.pump();
     let ev = p.client_events();
     assert!(
-        matches!(&ev[0], Event::Returned(r) if r.reply_code == ReplyCode::NO_ROUTE && r.body == "lost" && r.routing_key == "nowhere"),
+        matches!(&ev[0], Event::Returned(r) if r.reply_code == ReplyCode::NO_ROUTE && r.body_ref() == b"lost" && r.routing_key() == "nowhere"),
         "{ev:?}"
     );
     assert_eq!(
@@ -613,7 +464,7 @@ fn get_ok_get_empty_cancel_flow_and_blocked() {
     p.pump();
     let ev = p.client_events();
     assert!(
-        matches!(&ev[..], [Event::GetOk { request, message }] if *request == g1 && message.body.is_empty()),
+        matches!(&ev[..], [Event::GetOk { request, message }] if *request == g1 && message.body_ref().is_empty()),
         "{ev:?}"
     );
     assert!(matches!(
@@ -846,122 +697,4 @@ fn orderly_close_from_either_side() {
         p.client.open_channel(),
         Err(amqp_proto::CommandError::Closed)
     ));
-}
-
-/// Feeds the client raw server bytes after a good handshake and returns the
-/// error and the close the client sent.
-fn violate(raw: &[u8]) -> (ConnectionError, u16) {
-    let (mut p, _) = Pair::connected();
-    p.server_events();
-    let ch = p.open_channel();
-    assert_eq!(ch, 1);
-    p.server.send_raw(raw);
-    p.pump();
-    let e = p.client_errors.pop().expect("the client saw a violation");
-    let close = p.server_events().into_iter().find_map(|e| match e {
-        Event::ConnectionClosed { reason, .. } => Some(reason.code.0),
-        _ => None,
-    });
-    (e, close.expect("the client closed the connection"))
-}
-
-#[test]
-fn protocol_violations_get_the_right_connection_close() {
-    // 501: bad frame-end octet.
-    let (e, code) = violate(&[8, 0, 0, 0, 0, 0, 0, 0xAB]);
-    assert_eq!(code, 501, "{e}");
-    // 501: heartbeat on channel 1.
-    assert_eq!(violate(&[8, 0, 1, 0, 0, 0, 0, 0xCE]).1, 501);
-    // 501: unknown frame type.
-    assert_eq!(violate(&[7, 0, 1, 0, 0, 0, 0, 0xCE]).1, 501);
-    // 502: a truncated method (basic.deliver with no arguments).
-    assert_eq!(violate(&[1, 0, 1, 0, 0, 0, 4, 0, 60, 0, 60, 0xCE]).1, 502);
-    // 503: a method a server may not send (basic.publish).
-    let mut f = BytesMut::new();
-    amqp_proto::frame::encode_method_frame(&mut f, 1, &basic::Publish::default().into());
-    assert_eq!(violate(&f).1, 503);
-    // 503: a reply nobody asked for.
-    let mut f = BytesMut::new();
-    amqp_proto::frame::encode_method_frame(&mut f, 1, &queue::DeclareOk::default().into());
-    assert_eq!(violate(&f).1, 503);
-    // 504: a method on a channel that is not open.
-    let mut f = BytesMut::new();
-    amqp_proto::frame::encode_method_frame(&mut f, 9, &chan::Flow { active: true }.into());
-    assert_eq!(violate(&f).1, 504);
-    // 505: a body frame with no content method before it.
-    assert_eq!(violate(&[3, 0, 1, 0, 0, 0, 1, b'x', 0xCE]).1, 505);
-    // 505: a method where a content header was due.
-    let mut f = BytesMut::new();
-    let d = basic::Deliver {
-        consumer_tag: ShortStr::from_static("c"),
-        ..Default::default()
-    };
-    amqp_proto::frame::encode_method_frame(&mut f, 1, &d.into());
-    amqp_proto::frame::encode_method_frame(&mut f, 1, &chan::Flow { active: true }.into());
-    assert_eq!(violate(&f).1, 505);
-    // 540: an unknown method.
-    assert_eq!(violate(&[1, 0, 1, 0, 0, 0, 4, 0, 60, 0, 99, 0xCE]).1, 540);
-    // A frame over frame_max (4096) is refused from its header alone.
-    let (e, code) = violate(&[3, 0, 1, 0, 0, 0x20, 0, 0]);
-    assert_eq!(code, 501, "{e}");
-}
-
-#[test]
-fn a_server_that_speaks_another_version_is_reported() {
-    let now = Instant::now();
-    let mut c = Connection::client(
-        ClientConfig {
-            frame_max: 4096,
-            heartbeat: 10,
-            ..ClientConfig::default()
-        },
-        now,
-    );
-    let mut buf = BytesMut::from(&b"AMQP\x00\x00\x08\x00"[..]);
-    assert_eq!(
-        c.handle_input(now, &mut buf),
-        Err(ConnectionError::UnsupportedProtocol {
-            major: 0,
-            minor: 8,
-            revision: 0
-        })
-    );
-    // A server that gets a bad header answers with the one it wants.
-    let mut s = Connection::server(ServerConfig::default(), now);
-    let mut buf = BytesMut::from(&b"AMQP\x01\x01\x00\x0a"[..]);
-    assert!(s.handle_input(now, &mut buf).is_err());
-    let mut out = BytesMut::new();
-    s.poll_transmit(&mut out);
-    assert_eq!(&out[..], b"AMQP\x00\x00\x09\x01");
-}
-
-#[test]
-fn oversized_bodies_close_only_their_channel() {
-    let mut p = Pair::new(
-        ClientConfig {
-            max_body_size: 100,
-            frame_max: 4096,
-            ..ClientConfig::default()
-        },
-        ServerConfig::default(),
-    );
-    p.pump();
-    p.client_events();
-    p.server_events();
-    let ch = p.open_channel();
-    let d = basic::Deliver {
-        consumer_tag: ShortStr::from_static("c"),
-        delivery_tag: 1,
-        ..Default::default()
-    };
-    p.server
-        .send_content(ch, d.into(), &BasicProperties::default(), &[0u8; 5000])
-        .unwrap();
-    p.pump();
-    let ev = p.client_events();
-    assert!(
-        matches!(&ev[..], [Event::ChannelClosed { initiator: Initiator::Local, reason, .. }] if reason.code == ReplyCode::CONTENT_TOO_LARGE),
-        "{ev:?}"
-    );
-    assert!(p.client.is_open());
 }

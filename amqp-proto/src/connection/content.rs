@@ -1,25 +1,37 @@
 //! Content: a content method, then a header frame, then body frames
-//! adding up to the header's body size (spec 4.2.6). Inbound, the pieces
-//! are assembled per channel (frames of other channels may come between);
-//! a body that arrives in one frame stays a zero-copy slice of the read
-//! buffer. Outbound, a publish is written straight into the transmit buffer
-//! with bodies split by frame_max.
+//! adding up to the header's body size (spec 4.2.6).
+//!
+//! Inbound there are two paths. The fast one: when the method, the header
+//! and a one-frame body lie back to back in the read chunk (RabbitMQ writes
+//! them so), the message becomes one slice of the chunk, checked in place;
+//! [`Connection::keep_groups_whole`] makes sure such a group is never split
+//! across two reads. The general one assembles the pieces per channel, as
+//! frames of other channels may come between them, copying only when the
+//! body spans several frames. Outbound, a publish is written straight into
+//! the transmit buffer with bodies split by frame_max.
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::{ChannelId, Connection, Delivery, Event, GetMessage, Published, RequestId, Returned};
-use crate::error::{ProtocolError, ReplyCode};
-use crate::frame::{FRAME_METHOD, FrameRef, begin_frame, encode_body_frames, end_frame};
-use crate::method::basic;
-use crate::properties::{BasicProperties, ContentHeader, encode_header_payload};
+use super::channel::ChannelState;
+use super::{ChannelId, Connection, Event, RequestId, Role, State};
+use crate::error::{DecodeError, ProtocolError, ReplyCode};
+use crate::frame::{
+    FRAME_METHOD, FRAME_OVERHEAD, FrameHead, FrameKind, FrameRef, begin_frame, encode_body_frames,
+    end_frame, peek_head,
+};
+use crate::message::{
+    BodyRepr, Head, Message, Raw, assemble, header_body_size, is_content_method, parse_head,
+};
+use crate::method::{Method, basic};
+use crate::properties::{BasicProperties, encode_header_payload};
 
-/// The method that opened a content sequence.
+/// A content method waiting for its header and body.
 #[derive(Debug)]
-pub(crate) enum ContentMethod {
-    Deliver(basic::Deliver),
-    Return(basic::Return),
-    GetOk(basic::GetOk, RequestId),
-    Publish(basic::Publish),
+pub(crate) struct Pending {
+    head: Head,
+    /// The method's arguments (after the ids); the head's offsets point here.
+    args: Bytes,
+    request: Option<RequestId>,
 }
 
 #[derive(Debug)]
@@ -29,18 +41,17 @@ pub(crate) enum Body {
     Many(BytesMut),
 }
 
-// Boxing the large variant would cost an allocation per message.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Default)]
 pub(crate) enum Inbound {
     #[default]
     Idle,
     /// The method came; the header is next.
-    Header(ContentMethod),
+    Header(Pending),
     /// The header came; body frames are next.
     Body {
-        method: ContentMethod,
-        properties: BasicProperties,
+        pending: Pending,
+        /// The properties part of the header payload.
+        props: Bytes,
         size: u64,
         received: u64,
         body: Body,
@@ -56,8 +67,261 @@ fn unexpected(channel: ChannelId, what: &str) -> ProtocolError {
     )
 }
 
+/// The class and method ids at the start of a payload.
+fn ids(payload: &[u8]) -> Option<(u16, u16)> {
+    let p = payload.first_chunk::<4>()?;
+    Some((
+        u16::from_be_bytes([p[0], p[1]]),
+        u16::from_be_bytes([p[2], p[3]]),
+    ))
+}
+
+/// The next complete frame at `at`: its header and where it ends.
+fn frame_at(
+    buf: &[u8],
+    at: usize,
+    frame_max: u32,
+) -> Result<Option<(FrameHead, usize)>, DecodeError> {
+    let rest = buf.get(at..).unwrap_or_default();
+    let Some(head) = peek_head(rest, frame_max)? else {
+        return Ok(None);
+    };
+    let end = at + head.size + FRAME_OVERHEAD;
+    match buf.get(end - 1) {
+        None => Ok(None),
+        Some(&crate::frame::FRAME_END) => Ok(Some((head, end))),
+        Some(&found) => Err(DecodeError::FrameEnd {
+            channel: head.channel,
+            found,
+        }),
+    }
+}
+
+enum Group {
+    /// Not a fast-path group; handle frame by frame.
+    No,
+    /// The group is not all in yet.
+    Incomplete,
+    /// The group ends here.
+    End(usize),
+}
+
 impl Connection {
-    /// A content header frame arrived.
+    /// The length of the complete frames at the start of `buf`, keeping a
+    /// content method, its header and its one-frame body together: if only
+    /// part of such a group is in, it stays in `buf` for the next read.
+    pub(super) fn keep_groups_whole(&self, buf: &[u8]) -> (usize, Option<DecodeError>) {
+        let frame_max = self.decoder.frame_max();
+        let mut at = 0usize;
+        loop {
+            let (head, end) = match frame_at(buf, at, frame_max) {
+                Ok(Some(f)) => f,
+                Ok(None) => return (at, None),
+                Err(e) => return (at, Some(e)),
+            };
+            if head.kind == FrameKind::Method {
+                let payload = buf.get(at + 7..end - 1).unwrap_or_default();
+                if ids(payload).is_some_and(|(c, m)| is_content_method(c, m)) {
+                    match self.group_end(buf, end, head.channel, frame_max) {
+                        Group::Incomplete => return (at, None),
+                        Group::End(e) => {
+                            at = e;
+                            continue;
+                        }
+                        Group::No => {}
+                    }
+                }
+            }
+            at = end;
+        }
+    }
+
+    fn group_end(&self, buf: &[u8], from: usize, channel: u16, frame_max: u32) -> Group {
+        let (h, h_end) = match frame_at(buf, from, frame_max) {
+            Ok(Some(f)) => f,
+            Ok(None) => return Group::Incomplete,
+            Err(_) => return Group::No,
+        };
+        if h.kind != FrameKind::Header || h.channel != channel {
+            return Group::No;
+        }
+        let payload = buf.get(from + 7..h_end - 1).unwrap_or_default();
+        let Ok(size) = header_body_size(payload) else {
+            return Group::No;
+        };
+        if size == 0 {
+            return Group::End(h_end);
+        }
+        if size > u64::from(frame_max) - FRAME_OVERHEAD as u64 {
+            return Group::No;
+        }
+        match frame_at(buf, h_end, frame_max) {
+            Ok(Some((b, b_end))) if b.kind == FrameKind::Body && b.channel == channel => {
+                Group::End(b_end)
+            }
+            Ok(None) => Group::Incomplete,
+            _ => Group::No,
+        }
+    }
+
+    /// The fast path: a content method whose header and one-frame body
+    /// follow it in `chunk`. Returns how many more frames it consumed
+    /// (after `f`), or `None` to handle `f` frame by frame.
+    pub(super) fn fast_content(
+        &mut self,
+        chunk: &Bytes,
+        f: &FrameRef,
+        next: &mut crate::frame::ChunkFrames<'_>,
+    ) -> Result<Option<usize>, ProtocolError> {
+        if self.state != State::Open {
+            return Ok(None);
+        }
+        let payload = chunk.get(f.start..f.end).unwrap_or_default();
+        let Some((class_id, method_id)) = ids(payload) else {
+            return Ok(None);
+        };
+        let client_side = matches!(method_id, 50 | 60 | 71);
+        if (self.role() == Role::Client) != client_side {
+            return Ok(None);
+        }
+        let Some(h) = next.next() else {
+            return Ok(None);
+        };
+        if h.kind != FrameKind::Header || h.channel != f.channel {
+            return Ok(None);
+        }
+        let header = chunk.get(h.start..h.end).unwrap_or_default();
+        let Ok(size) = header_body_size(header) else {
+            return Ok(None);
+        };
+        let (end, body, frames) = if size == 0 {
+            (h.end, None, 1)
+        } else {
+            match next.next() {
+                Some(b)
+                    if b.kind == FrameKind::Body
+                        && b.channel == f.channel
+                        && (b.end - b.start) as u64 == size =>
+                {
+                    (b.end, Some(b), 2)
+                }
+                _ => return Ok(None),
+            }
+        };
+        if size > self.max_body_size() {
+            return Ok(None);
+        }
+        let channel = f.channel;
+        let Some(ch) = self
+            .channels
+            .get_mut(usize::from(channel))
+            .and_then(Option::as_mut)
+        else {
+            return Ok(None);
+        };
+        if ch.state != ChannelState::Open || !matches!(ch.inbound, Inbound::Idle) {
+            return Ok(None);
+        }
+        let request = if method_id == 71 {
+            match &ch.awaiting {
+                Some((_, Method::BasicGet(_))) => ch.awaiting.take().map(|(id, _)| id),
+                _ => return Ok(None),
+            }
+        } else {
+            None
+        };
+        let fail = |e: DecodeError| ProtocolError::from(e).with_method(class_id, method_id);
+        // Offsets within the message: it starts at the method payload.
+        let args = payload.get(4..).unwrap_or_default();
+        let head = parse_head(method_id, args, 4).map_err(fail)?;
+        let props_at = h.start + 12 - f.start;
+        BasicProperties::validate(header.get(12..).unwrap_or_default()).map_err(fail)?;
+        let raw = Raw {
+            bytes: chunk.slice(f.start..end),
+            props_at: props_at as u32,
+            props_end: (h.end - f.start) as u32,
+            body: match body {
+                Some(b) => BodyRepr::InRaw {
+                    at: (b.start - f.start) as u32,
+                    len: (b.end - b.start) as u32,
+                },
+                None => BodyRepr::Owned(Bytes::new()),
+            },
+        };
+        let message = assemble(channel, head, raw);
+        self.push_message(message, request);
+        if request.is_some() {
+            self.pump(channel);
+        }
+        Ok(Some(frames))
+    }
+
+    /// A content method arrived on the general path.
+    pub(super) fn on_content_method(
+        &mut self,
+        channel: ChannelId,
+        chunk: &Bytes,
+        f: &FrameRef,
+    ) -> Result<(), ProtocolError> {
+        let payload = chunk.get(f.start..f.end).unwrap_or_default();
+        let (class_id, method_id) = ids(payload).unwrap_or_default();
+        let fail = |e: DecodeError| ProtocolError::from(e).with_method(class_id, method_id);
+        let head = parse_head(method_id, payload.get(4..).unwrap_or_default(), 0).map_err(fail)?;
+        let client_side = matches!(method_id, 50 | 60 | 71);
+        if (self.role() == Role::Client) != client_side {
+            let who = if client_side { "server" } else { "client" };
+            return Err(ProtocolError::connection(
+                ReplyCode::COMMAND_INVALID,
+                format!("only the {who} sends basic method {method_id}"),
+            )
+            .with_method(class_id, method_id));
+        }
+        let Some(ch) = self
+            .channels
+            .get_mut(usize::from(channel))
+            .and_then(Option::as_mut)
+        else {
+            return Err(ProtocolError::connection(
+                ReplyCode::CHANNEL_ERROR,
+                format!("content on channel {channel}, which is not open"),
+            )
+            .with_method(class_id, method_id));
+        };
+        if !matches!(ch.inbound, Inbound::Idle) {
+            return Err(unexpected(channel, "content method").with_method(class_id, method_id));
+        }
+        let request = if method_id == 71 {
+            match ch.awaiting.take() {
+                Some((id, Method::BasicGet(_))) => Some(id),
+                other => {
+                    ch.awaiting = other;
+                    // On a closing channel the get may have been dropped;
+                    // the content is consumed and discarded.
+                    if ch.state != ChannelState::Closing {
+                        return Err(ProtocolError::connection(
+                            ReplyCode::COMMAND_INVALID,
+                            format!("basic.get-ok on channel {channel} without a basic.get"),
+                        )
+                        .with_method(class_id, method_id));
+                    }
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        ch.inbound = Inbound::Header(Pending {
+            head,
+            args: chunk.slice(f.start + 4..f.end),
+            request,
+        });
+        if request.is_some() {
+            self.pump(channel);
+        }
+        Ok(())
+    }
+
+    /// A content header frame arrived on the general path.
     pub(super) fn on_header_frame(
         &mut self,
         channel: ChannelId,
@@ -65,38 +329,47 @@ impl Connection {
         f: &FrameRef,
     ) -> Result<(), ProtocolError> {
         let max_body = self.max_body_size();
-        let Some(ch) = self.channel_mut(channel) else {
+        let Some(ch) = self
+            .channels
+            .get_mut(usize::from(channel))
+            .and_then(Option::as_mut)
+        else {
             return Err(unexpected(channel, "content header"));
         };
-        let method = match std::mem::take(&mut ch.inbound) {
-            Inbound::Header(m) => m,
+        let pending = match std::mem::take(&mut ch.inbound) {
+            Inbound::Header(p) => p,
             _ => return Err(unexpected(channel, "content header")),
         };
-        let header: ContentHeader =
-            crate::frame::header_in(chunk, f).map_err(ProtocolError::from)?;
-        let discard = header.body_size > max_body;
+        let payload = chunk.get(f.start..f.end).unwrap_or_default();
+        let size = header_body_size(payload).map_err(ProtocolError::from)?;
+        BasicProperties::validate(payload.get(12..).unwrap_or_default())
+            .map_err(ProtocolError::from)?;
         ch.inbound = Inbound::Body {
-            method,
-            properties: header.properties,
-            size: header.body_size,
+            pending,
+            props: chunk.slice(f.start + 12..f.end),
+            size,
             received: 0,
             body: Body::Empty,
-            discard,
+            discard: size > max_body,
         };
-        if header.body_size == 0 {
+        if size == 0 {
             self.complete_content(channel);
         }
         Ok(())
     }
 
-    /// A body frame arrived.
+    /// A body frame arrived on the general path.
     pub(super) fn on_body_frame(
         &mut self,
         channel: ChannelId,
         chunk: &Bytes,
         f: &FrameRef,
     ) -> Result<(), ProtocolError> {
-        let Some(ch) = self.channel_mut(channel) else {
+        let Some(ch) = self
+            .channels
+            .get_mut(usize::from(channel))
+            .and_then(Option::as_mut)
+        else {
             return Err(unexpected(channel, "content body"));
         };
         let Inbound::Body {
@@ -119,7 +392,7 @@ impl Connection {
         }
         *received = total;
         if !*discard {
-            let piece = chunk.as_ref().get(f.start..f.end).unwrap_or_default();
+            let piece = chunk.get(f.start..f.end).unwrap_or_default();
             *body = match std::mem::replace(body, Body::Empty) {
                 Body::Empty if total == *size => Body::One(chunk.slice(f.start..f.end)),
                 Body::Empty => {
@@ -149,12 +422,16 @@ impl Connection {
 
     /// The last body byte is in: emit the message.
     fn complete_content(&mut self, channel: ChannelId) {
-        let Some(ch) = self.channel_mut(channel) else {
+        let Some(ch) = self
+            .channels
+            .get_mut(usize::from(channel))
+            .and_then(Option::as_mut)
+        else {
             return;
         };
         let Inbound::Body {
-            method,
-            properties,
+            pending,
+            props,
             body,
             discard,
             ..
@@ -179,55 +456,39 @@ impl Connection {
             // After channel.close, content is discarded.
             return;
         }
-        let body = match body {
-            Body::Empty => Bytes::new(),
-            Body::One(b) => b,
-            Body::Many(b) => b.freeze(),
+        // The method arguments and the properties into one buffer, so the
+        // message has one handle, as on the fast path.
+        let mut joined = BytesMut::with_capacity(pending.args.len() + props.len());
+        joined.extend_from_slice(&pending.args);
+        joined.extend_from_slice(&props);
+        let raw = Raw {
+            bytes: joined.freeze(),
+            props_at: pending.args.len() as u32,
+            props_end: (pending.args.len() + props.len()) as u32,
+            body: BodyRepr::Owned(match body {
+                Body::Empty => Bytes::new(),
+                Body::One(b) => b,
+                Body::Many(b) => b.freeze(),
+            }),
         };
-        let event = match method {
-            ContentMethod::Deliver(d) => Event::Delivery(Delivery {
-                channel,
-                consumer_tag: d.consumer_tag,
-                delivery_tag: d.delivery_tag,
-                redelivered: d.redelivered,
-                exchange: d.exchange,
-                routing_key: d.routing_key,
-                properties,
-                body,
-            }),
-            ContentMethod::Return(r) => Event::Returned(Returned {
-                channel,
-                reply_code: ReplyCode(r.reply_code),
-                reply_text: r.reply_text,
-                exchange: r.exchange,
-                routing_key: r.routing_key,
-                properties,
-                body,
-            }),
-            ContentMethod::GetOk(g, request) => Event::GetOk {
-                request,
-                message: GetMessage {
-                    channel,
-                    delivery_tag: g.delivery_tag,
-                    redelivered: g.redelivered,
-                    exchange: g.exchange,
-                    routing_key: g.routing_key,
-                    message_count: g.message_count,
-                    properties,
-                    body,
-                },
+        let message = assemble(channel, pending.head, raw);
+        self.push_message(message, pending.request);
+    }
+
+    fn push_message(&mut self, message: Message, request: Option<RequestId>) {
+        let event = match message {
+            Message::Delivery(d) => Event::Delivery(d),
+            Message::Returned(r) => Event::Returned(r),
+            Message::Published(p) => Event::Published(p),
+            Message::Get(message) => Event::GetOk {
+                request: request.unwrap_or(RequestId(0)),
+                message,
             },
-            ContentMethod::Publish(method) => Event::Published(Published {
-                channel,
-                method,
-                properties,
-                body,
-            }),
         };
         self.events.push_back(event);
     }
 
-    fn max_body_size(&self) -> u64 {
+    pub(super) fn max_body_size(&self) -> u64 {
         match &self.role {
             super::RoleConfig::Client(c) => c.max_body_size,
             super::RoleConfig::Server(c) => c.max_body_size,
@@ -268,7 +529,7 @@ pub(crate) fn encode_publish(
 pub(crate) fn encode_content(
     out: &mut BytesMut,
     channel: ChannelId,
-    method: &crate::method::Method,
+    method: &Method,
     properties: &BasicProperties,
     body: &[u8],
     frame_max: u32,

@@ -14,7 +14,7 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use super::channel::{Channel, ChannelState};
-use super::content::{ContentMethod, Inbound};
+use super::content::Inbound;
 use super::{ChannelId, CloseReason, Connection, Event, Initiator, Role, State};
 use crate::error::{ProtocolError, ReplyCode};
 use crate::frame::{FrameKind, FrameRef, encode_method_frame};
@@ -55,11 +55,24 @@ impl Connection {
                 }
                 Ok(())
             }
+            // "After sending connection.close, any received methods except
+            // close and close-ok MUST be discarded", and content with them.
+            _ if self.state == State::Closing && f.channel != 0 => Ok(()),
             FrameKind::Method => {
-                let method = crate::frame::method_in(chunk, &f).map_err(|e| {
-                    let (c, m) = peek_ids(chunk, &f);
-                    ProtocolError::from(e).with_method(c, m)
-                })?;
+                let (class_id, method_id) = peek_ids(chunk, &f);
+                if crate::message::is_content_method(class_id, method_id) && f.channel != 0 {
+                    if self.state != State::Open {
+                        return Err(err(
+                            ReplyCode::CHANNEL_ERROR,
+                            format!("content on channel {} during the handshake", f.channel),
+                            None,
+                        )
+                        .with_method(class_id, method_id));
+                    }
+                    return self.on_content_method(f.channel, chunk, &f);
+                }
+                let method = crate::frame::method_in(chunk, &f)
+                    .map_err(|e| ProtocolError::from(e).with_method(class_id, method_id))?;
                 self.on_method(now, f.channel, method)
             }
             FrameKind::Header => {
@@ -317,41 +330,6 @@ impl Connection {
                     reason,
                     failed,
                 });
-                Ok(())
-            }
-            // Content methods start a content sequence even on a closing
-            // channel, so its frames are consumed; they are dropped at the end.
-            Method::BasicDeliver(d) => {
-                ch.inbound = Inbound::Header(ContentMethod::Deliver(d));
-                Ok(())
-            }
-            Method::BasicReturn(r) => {
-                ch.inbound = Inbound::Header(ContentMethod::Return(r));
-                Ok(())
-            }
-            Method::BasicPublish(p) => {
-                ch.inbound = Inbound::Header(ContentMethod::Publish(p));
-                Ok(())
-            }
-            Method::BasicGetOk(g) => {
-                let request = match ch.awaiting.take() {
-                    Some((id, Method::BasicGet(_))) => id,
-                    other => {
-                        ch.awaiting = other;
-                        if ch.state == ChannelState::Closing {
-                            ch.inbound =
-                                Inbound::Header(ContentMethod::GetOk(g, super::RequestId(0)));
-                            return Ok(());
-                        }
-                        return Err(err(
-                            ReplyCode::COMMAND_INVALID,
-                            format!("basic.get-ok on channel {channel} without a basic.get"),
-                            Some(&Method::BasicGetOk(g)),
-                        ));
-                    }
-                };
-                ch.inbound = Inbound::Header(ContentMethod::GetOk(g, request));
-                self.pump(channel);
                 Ok(())
             }
             // "After sending channel.close, the peer MUST discard all

@@ -42,6 +42,7 @@ mod dispatch;
 mod handshake;
 mod heartbeat;
 
+pub use crate::message::{Delivery, GetMessage, Published, Returned};
 pub use handshake::SaslMechanism;
 
 use channel::Channel;
@@ -223,80 +224,6 @@ impl fmt::Debug for ServerConfig {
             .field("heartbeat", &self.heartbeat)
             .finish_non_exhaustive()
     }
-}
-
-/// A message delivered to a consumer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Delivery {
-    /// The channel.
-    pub channel: ChannelId,
-    /// The consumer.
-    pub consumer_tag: ShortStr,
-    /// The delivery tag, for acks.
-    pub delivery_tag: u64,
-    /// Delivered before.
-    pub redelivered: bool,
-    /// Exchange it was published to.
-    pub exchange: ShortStr,
-    /// Routing key it was published with.
-    pub routing_key: ShortStr,
-    /// Its properties.
-    pub properties: BasicProperties,
-    /// Its body: a slice of the read buffer when it came in one frame.
-    pub body: Bytes,
-}
-
-/// A message fetched with basic.get.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GetMessage {
-    /// The channel.
-    pub channel: ChannelId,
-    /// The delivery tag, for acks.
-    pub delivery_tag: u64,
-    /// Delivered before.
-    pub redelivered: bool,
-    /// Exchange it was published to.
-    pub exchange: ShortStr,
-    /// Routing key it was published with.
-    pub routing_key: ShortStr,
-    /// Messages left in the queue.
-    pub message_count: u32,
-    /// Its properties.
-    pub properties: BasicProperties,
-    /// Its body.
-    pub body: Bytes,
-}
-
-/// A mandatory message the server could not route.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Returned {
-    /// The channel.
-    pub channel: ChannelId,
-    /// Why (312 NO_ROUTE, usually).
-    pub reply_code: ReplyCode,
-    /// Reply text.
-    pub reply_text: ShortStr,
-    /// Exchange it was published to.
-    pub exchange: ShortStr,
-    /// Routing key it was published with.
-    pub routing_key: ShortStr,
-    /// Its properties.
-    pub properties: BasicProperties,
-    /// Its body.
-    pub body: Bytes,
-}
-
-/// A message a client published (server role).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Published {
-    /// The channel.
-    pub channel: ChannelId,
-    /// The publish method.
-    pub method: crate::method::basic::Publish,
-    /// Its properties.
-    pub properties: BasicProperties,
-    /// Its body.
-    pub body: Bytes,
 }
 
 /// What happened, in order.
@@ -641,7 +568,7 @@ impl Connection {
             }
             _ => {}
         }
-        let (len, err) = self.decoder.complete_prefix(buf);
+        let (len, err) = self.keep_groups_whole(buf);
         if len > 0 {
             let chunk = buf.split_to(len).freeze();
             if let Err(e) = self.handle_chunk(now, &chunk) {
@@ -663,9 +590,17 @@ impl Connection {
     }
 
     fn handle_chunk(&mut self, now: Instant, chunk: &Bytes) -> Result<(), crate::ProtocolError> {
-        for f in crate::frame::ChunkFrames::new(chunk) {
+        let mut frames = crate::frame::ChunkFrames::new(chunk);
+        while let Some(f) = frames.next() {
             if self.state == State::Closed {
                 break;
+            }
+            if f.kind == crate::frame::FrameKind::Method {
+                let mut ahead = frames.clone();
+                if self.fast_content(chunk, &f, &mut ahead)?.is_some() {
+                    frames = ahead;
+                    continue;
+                }
             }
             self.handle_frame(now, chunk, f)?;
         }
