@@ -38,6 +38,8 @@ fn protocol_violations_get_the_right_connection_close() {
     assert_eq!(code, 501, "{e}");
     // 501: heartbeat on channel 1.
     assert_eq!(violate(&[8, 0, 1, 0, 0, 0, 0, 0xCE]).1, 501);
+    // 501: heartbeat with a payload.
+    assert_eq!(violate(&[8, 0, 0, 0, 0, 0, 1, 0, 0xCE]).1, 501);
     // 501: unknown frame type.
     assert_eq!(violate(&[7, 0, 1, 0, 0, 0, 0, 0xCE]).1, 501);
     // 502: a truncated method (basic.consume-ok with no arguments).

@@ -153,7 +153,11 @@ impl Connection {
     ///
     /// The frames are written straight into the transmit buffer, the body
     /// split by the negotiated frame_max; if a synchronous request is in
-    /// flight on the channel, they wait behind it.
+    /// flight on the channel, they wait behind it. Flow control is the
+    /// driver's: check [`is_blocked`](Self::is_blocked) (connection.blocked),
+    /// [`Event::Flow`](super::Event::Flow) and
+    /// [`pending_transmit_bytes`](Self::pending_transmit_bytes) before
+    /// publishing; this method does not refuse.
     pub fn basic_publish(
         &mut self,
         channel: ChannelId,

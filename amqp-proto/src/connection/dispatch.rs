@@ -53,6 +53,13 @@ impl Connection {
                         None,
                     ));
                 }
+                if f.end > f.start {
+                    return Err(err(
+                        ReplyCode::FRAME_ERROR,
+                        format!("heartbeat frame with a {}-byte payload", f.end - f.start),
+                        None,
+                    ));
+                }
                 Ok(())
             }
             // "After sending connection.close, any received methods except
