@@ -2,10 +2,10 @@
 //! adding up to the header's body size (spec 4.2.6).
 //!
 //! Inbound there are two paths. The fast one: when the method, the header
-//! and a one-frame body lie back to back in the read chunk (RabbitMQ writes
-//! them so), the message becomes one slice of the chunk, checked in place;
-//! [`Connection::keep_groups_whole`] makes sure such a group is never split
-//! across two reads. The general one assembles the pieces per channel, as
+//! and a one-frame body lie back to back in the read buffer (RabbitMQ
+//! writes them so), the message is split off as one handle, checked in
+//! place ([`Connection::take_group`]); until all of it is in, it waits in
+//! the buffer. The general one assembles the pieces per channel, as
 //! frames of other channels may come between them, copying only when the
 //! body spans several frames. Outbound, a publish is written straight into
 //! the transmit buffer with bodies split by frame_max.
@@ -97,163 +97,150 @@ fn frame_at(
     }
 }
 
-enum Group {
-    /// Not a fast-path group; handle frame by frame.
-    No,
-    /// The group is not all in yet.
+/// Why [`Connection::scan_run`] stopped.
+pub(super) enum Stop {
+    /// The next frame is not all in.
     Incomplete,
-    /// The group ends here.
-    End(usize),
+    /// The next frame is malformed.
+    Error(DecodeError),
+    /// The next frame is a content method of this length.
+    Content(usize),
+}
+
+/// What [`Connection::take_group`] did.
+pub(super) enum Group {
+    /// The group was taken as one message.
+    Done,
+    /// Part of the group is still to come.
+    Incomplete,
+    /// Not a one-frame group this side can take whole.
+    No,
 }
 
 impl Connection {
-    /// The length of the complete frames at the start of `buf`, keeping a
-    /// content method, its header and its one-frame body together: if only
-    /// part of such a group is in, it stays in `buf` for the next read.
-    pub(super) fn keep_groups_whole(&self, buf: &[u8]) -> (usize, Option<DecodeError>) {
+    /// The length of the complete ordinary frames at the start of `buf`, up
+    /// to the first content method, incomplete frame or bad frame.
+    pub(super) fn scan_run(&self, buf: &[u8]) -> (usize, Stop) {
         let frame_max = self.decoder.frame_max();
         let mut at = 0usize;
         loop {
             let (head, end) = match frame_at(buf, at, frame_max) {
                 Ok(Some(f)) => f,
-                Ok(None) => return (at, None),
-                Err(e) => return (at, Some(e)),
+                Ok(None) => return (at, Stop::Incomplete),
+                Err(e) => return (at, Stop::Error(e)),
             };
-            if head.kind == FrameKind::Method {
+            if head.kind == FrameKind::Method && head.channel != 0 {
                 let payload = buf.get(at + 7..end - 1).unwrap_or_default();
                 if ids(payload).is_some_and(|(c, m)| is_content_method(c, m)) {
-                    match self.group_end(buf, end, head.channel, frame_max) {
-                        Group::Incomplete => return (at, None),
-                        Group::End(e) => {
-                            at = e;
-                            continue;
-                        }
-                        Group::No => {}
-                    }
+                    return (at, Stop::Content(end - at));
                 }
             }
             at = end;
         }
     }
 
-    fn group_end(&self, buf: &[u8], from: usize, channel: u16, frame_max: u32) -> Group {
-        let (h, h_end) = match frame_at(buf, from, frame_max) {
+    /// `buf` starts with a complete content method frame of `len` bytes:
+    /// takes it with its header and one-frame body as one message when this
+    /// side can (see [`Group`]). RabbitMQ writes a message's frames back to
+    /// back, so this is the path every delivery that fits a frame takes.
+    pub(super) fn take_group(
+        &mut self,
+        buf: &mut BytesMut,
+        len: usize,
+    ) -> Result<Group, ProtocolError> {
+        let frame_max = self.decoder.frame_max();
+        let channel = match buf.get(1..3) {
+            Some(&[a, b]) => u16::from_be_bytes([a, b]),
+            _ => return Ok(Group::No),
+        };
+        let (h, h_end) = match frame_at(buf, len, frame_max) {
             Ok(Some(f)) => f,
-            Ok(None) => return Group::Incomplete,
-            Err(_) => return Group::No,
+            Ok(None) => return Ok(Group::Incomplete),
+            Err(_) => return Ok(Group::No),
         };
         if h.kind != FrameKind::Header || h.channel != channel {
-            return Group::No;
+            return Ok(Group::No);
         }
-        let payload = buf.get(from + 7..h_end - 1).unwrap_or_default();
-        let Ok(size) = header_body_size(payload) else {
-            return Group::No;
+        let header = buf.get(len + 7..h_end - 1).unwrap_or_default();
+        let Ok(size) = header_body_size(header) else {
+            return Ok(Group::No);
         };
-        if size == 0 {
-            return Group::End(h_end);
-        }
-        if size > u64::from(frame_max) - FRAME_OVERHEAD as u64 {
-            return Group::No;
-        }
-        match frame_at(buf, h_end, frame_max) {
-            Ok(Some((b, b_end))) if b.kind == FrameKind::Body && b.channel == channel => {
-                Group::End(b_end)
+        let end = if size == 0 {
+            h_end
+        } else {
+            if size > u64::from(frame_max) - FRAME_OVERHEAD as u64 {
+                return Ok(Group::No);
             }
-            Ok(None) => Group::Incomplete,
-            _ => Group::No,
+            match frame_at(buf, h_end, frame_max) {
+                Ok(Some((b, b_end)))
+                    if b.kind == FrameKind::Body
+                        && b.channel == channel
+                        && b.size as u64 == size =>
+                {
+                    b_end
+                }
+                Ok(None) => return Ok(Group::Incomplete),
+                _ => return Ok(Group::No),
+            }
+        };
+        if self.state != State::Open || size > self.max_body_size() {
+            return Ok(Group::No);
         }
-    }
-
-    /// The fast path: a content method whose header and one-frame body
-    /// follow it in `chunk`. Returns how many more frames it consumed
-    /// (after `f`), or `None` to handle `f` frame by frame.
-    pub(super) fn fast_content(
-        &mut self,
-        chunk: &Bytes,
-        f: &FrameRef,
-        next: &mut crate::frame::ChunkFrames<'_>,
-    ) -> Result<Option<usize>, ProtocolError> {
-        if self.state != State::Open {
-            return Ok(None);
-        }
-        let payload = chunk.get(f.start..f.end).unwrap_or_default();
+        let payload = buf.get(7..len - 1).unwrap_or_default();
         let Some((class_id, method_id)) = ids(payload) else {
-            return Ok(None);
+            return Ok(Group::No);
         };
         let client_side = matches!(method_id, 50 | 60 | 71);
         if (self.role() == Role::Client) != client_side {
-            return Ok(None);
+            return Ok(Group::No);
         }
-        let Some(h) = next.next() else {
-            return Ok(None);
-        };
-        if h.kind != FrameKind::Header || h.channel != f.channel {
-            return Ok(None);
-        }
-        let header = chunk.get(h.start..h.end).unwrap_or_default();
-        let Ok(size) = header_body_size(header) else {
-            return Ok(None);
-        };
-        let (end, body, frames) = if size == 0 {
-            (h.end, None, 1)
-        } else {
-            match next.next() {
-                Some(b)
-                    if b.kind == FrameKind::Body
-                        && b.channel == f.channel
-                        && (b.end - b.start) as u64 == size =>
-                {
-                    (b.end, Some(b), 2)
-                }
-                _ => return Ok(None),
-            }
-        };
-        if size > self.max_body_size() {
-            return Ok(None);
-        }
-        let channel = f.channel;
         let Some(ch) = self
             .channels
             .get_mut(usize::from(channel))
             .and_then(Option::as_mut)
         else {
-            return Ok(None);
+            return Ok(Group::No);
         };
         if ch.state != ChannelState::Open || !matches!(ch.inbound, Inbound::Idle) {
-            return Ok(None);
+            return Ok(Group::No);
         }
+        if method_id == 71 && !matches!(ch.awaiting, Some((_, Method::BasicGet(_)))) {
+            return Ok(Group::No);
+        }
+        let fail = |e: DecodeError| ProtocolError::from(e).with_method(class_id, method_id);
+        // Offsets within the message, which starts at the method payload.
+        let head = parse_head(method_id, payload.get(4..).unwrap_or_default(), 4).map_err(fail)?;
+        BasicProperties::validate(header.get(12..).unwrap_or_default()).map_err(fail)?;
         let request = if method_id == 71 {
-            match &ch.awaiting {
-                Some((_, Method::BasicGet(_))) => ch.awaiting.take().map(|(id, _)| id),
-                _ => return Ok(None),
-            }
+            ch.awaiting.take().map(|(id, _)| id)
         } else {
             None
         };
-        let fail = |e: DecodeError| ProtocolError::from(e).with_method(class_id, method_id);
-        // Offsets within the message: it starts at the method payload.
-        let args = payload.get(4..).unwrap_or_default();
-        let head = parse_head(method_id, args, 4).map_err(fail)?;
-        let props_at = h.start + 12 - f.start;
-        BasicProperties::validate(header.get(12..).unwrap_or_default()).map_err(fail)?;
+        let body = if size == 0 {
+            BodyRepr::Owned(Bytes::new())
+        } else {
+            BodyRepr::InRaw {
+                at: h_end as u32,
+                len: size as u32,
+            }
+        };
+        // The message's bytes run from the method payload to the end of
+        // the last payload; offsets above are relative to that start.
+        bytes::Buf::advance(buf, 7);
+        let bytes = buf.split_to(end - 8).freeze();
+        bytes::Buf::advance(buf, 1);
         let raw = Raw {
-            bytes: chunk.slice(f.start..end),
-            props_at: props_at as u32,
-            props_end: (h.end - f.start) as u32,
-            body: match body {
-                Some(b) => BodyRepr::InRaw {
-                    at: (b.start - f.start) as u32,
-                    len: (b.end - b.start) as u32,
-                },
-                None => BodyRepr::Owned(Bytes::new()),
-            },
+            bytes,
+            props_at: (len + 12) as u32,
+            props_end: (h_end - 8) as u32,
+            body,
         };
         let message = assemble(channel, head, raw);
         self.push_message(message, request);
         if request.is_some() {
             self.pump(channel);
         }
-        Ok(Some(frames))
+        Ok(Group::Done)
     }
 
     /// A content method arrived on the general path.

@@ -26,7 +26,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 
 use crate::error::{CommandError, ConnectionError, ReplyCode};
 use crate::frame::{FRAME_MIN_SIZE, FrameDecoder};
@@ -568,20 +568,9 @@ impl Connection {
             }
             _ => {}
         }
-        let (len, err) = self.keep_groups_whole(buf);
-        if len > 0 {
-            let chunk = buf.split_to(len).freeze();
-            if let Err(e) = self.handle_chunk(now, &chunk) {
-                buf.clear();
-                return Err(self.fail(e));
-            }
-        }
-        if let Some(e) = err {
+        if let Err(e) = self.read_frames(now, buf) {
             buf.clear();
-            if self.state == State::Closed {
-                return Ok(());
-            }
-            return Err(self.fail(e.into()));
+            return Err(self.fail(e));
         }
         if self.state == State::Closed {
             buf.clear();
@@ -589,22 +578,45 @@ impl Connection {
         Ok(())
     }
 
-    fn handle_chunk(&mut self, now: Instant, chunk: &Bytes) -> Result<(), crate::ProtocolError> {
-        let mut frames = crate::frame::ChunkFrames::new(chunk);
-        while let Some(f) = frames.next() {
+    /// Consumes complete frames: runs of ordinary frames are split off
+    /// together and handled in place; a content group (method, header,
+    /// one-frame body) is split off as one message, and waits in `buf` until
+    /// all of it is in.
+    fn read_frames(
+        &mut self,
+        now: Instant,
+        buf: &mut BytesMut,
+    ) -> Result<(), crate::ProtocolError> {
+        loop {
             if self.state == State::Closed {
-                break;
+                return Ok(());
             }
-            if f.kind == crate::frame::FrameKind::Method {
-                let mut ahead = frames.clone();
-                if self.fast_content(chunk, &f, &mut ahead)?.is_some() {
-                    frames = ahead;
-                    continue;
+            let (run, stop) = self.scan_run(buf);
+            if run > 0 {
+                let chunk = buf.split_to(run).freeze();
+                for f in crate::frame::ChunkFrames::new(&chunk) {
+                    if self.state == State::Closed {
+                        return Ok(());
+                    }
+                    self.handle_frame(now, &chunk, f)?;
                 }
             }
-            self.handle_frame(now, chunk, f)?;
+            match stop {
+                content::Stop::Incomplete => return Ok(()),
+                content::Stop::Error(e) => return Err(e.into()),
+                content::Stop::Content(len) => match self.take_group(buf, len)? {
+                    content::Group::Done => {}
+                    content::Group::Incomplete => return Ok(()),
+                    content::Group::No => {
+                        // Frame by frame: the general path.
+                        let chunk = buf.split_to(len).freeze();
+                        if let Some(f) = crate::frame::ChunkFrames::new(&chunk).next() {
+                            self.handle_frame(now, &chunk, f)?;
+                        }
+                    }
+                },
+            }
         }
-        Ok(())
     }
 
     /// Starts closing after the peer broke the protocol.
