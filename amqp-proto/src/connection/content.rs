@@ -168,7 +168,7 @@ impl Connection {
         let end = if size == 0 {
             h_end
         } else {
-            if size > u64::from(frame_max) - FRAME_OVERHEAD as u64 {
+            if size > u64::from(frame_max).saturating_sub(FRAME_OVERHEAD as u64) {
                 return Ok(Group::No);
             }
             match frame_at(buf, h_end, frame_max) {
@@ -370,7 +370,7 @@ impl Connection {
             return Err(unexpected(channel, "content body"));
         };
         let len = (f.end - f.start) as u64;
-        let total = *received + len;
+        let total = received.saturating_add(len);
         if total > *size {
             return Err(ProtocolError::connection(
                 ReplyCode::FRAME_ERROR,
