@@ -1,0 +1,283 @@
+//! Wire primitives: a bounds-checked reader over a frame payload that hands
+//! out zero-copy slices, and a writer that packs bits the way 0-9-1 does.
+//!
+//! Spec 4.2.5.2: "Bits are accumulated into whole octets. When two or more
+//! bits are contiguous in a frame these will be packed into one or more
+//! octets, starting from the low bit in each octet."
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::error::DecodeError;
+use crate::strings::{LongStr, ShortStr};
+use crate::table::FieldTable;
+
+/// Reads fields from one frame payload. Every read is bounds-checked and
+/// reports truncation as [`DecodeError::Truncated`] with the offset.
+#[derive(Debug)]
+pub(crate) struct Reader<'a> {
+    buf: &'a Bytes,
+    base: usize,
+    pos: usize,
+    end: usize,
+    bits: u8,
+    mask: u8,
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) fn new(buf: &'a Bytes) -> Self {
+        Reader {
+            buf,
+            base: 0,
+            pos: 0,
+            end: buf.len(),
+            bits: 0,
+            mask: 0,
+        }
+    }
+
+    /// Reads only `start..end` of `buf` (clamped to the buffer), so a frame
+    /// can be decoded in place without slicing it off first.
+    pub(crate) fn window(buf: &'a Bytes, start: usize, end: usize) -> Self {
+        let end = end.min(buf.len());
+        let start = start.min(end);
+        Reader {
+            buf,
+            base: start,
+            pos: start,
+            end,
+            bits: 0,
+            mask: 0,
+        }
+    }
+
+    /// The offset from the start of the window.
+    pub(crate) fn pos(&self) -> usize {
+        self.pos - self.base
+    }
+
+    pub(crate) fn remaining(&self) -> usize {
+        self.end.saturating_sub(self.pos)
+    }
+
+    #[inline]
+    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], DecodeError> {
+        self.mask = 0;
+        let start = self.pos;
+        let buf: &'a [u8] = self.buf.as_ref();
+        match start
+            .checked_add(n)
+            .filter(|&end| end <= self.end)
+            .and_then(|end| buf.get(start..end))
+        {
+            Some(s) => {
+                self.pos = start + n;
+                Ok(s)
+            }
+            None => Err(DecodeError::Truncated {
+                what,
+                offset: start - self.base,
+            }),
+        }
+    }
+
+    #[inline]
+    fn take_array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], DecodeError> {
+        let s = self.take(N, what)?;
+        let mut a = [0u8; N];
+        a.copy_from_slice(s);
+        Ok(a)
+    }
+
+    #[inline]
+    pub(crate) fn slice(&mut self, n: usize, what: &'static str) -> Result<Bytes, DecodeError> {
+        let start = self.pos;
+        self.take(n, what)?;
+        Ok(self.buf.slice(start..start + n))
+    }
+
+    #[inline]
+    pub(crate) fn octet(&mut self, what: &'static str) -> Result<u8, DecodeError> {
+        Ok(self.take_array::<1>(what)?[0])
+    }
+
+    #[inline]
+    pub(crate) fn short(&mut self, what: &'static str) -> Result<u16, DecodeError> {
+        Ok(u16::from_be_bytes(self.take_array(what)?))
+    }
+
+    #[inline]
+    pub(crate) fn long(&mut self, what: &'static str) -> Result<u32, DecodeError> {
+        Ok(u32::from_be_bytes(self.take_array(what)?))
+    }
+
+    #[inline]
+    pub(crate) fn longlong(&mut self, what: &'static str) -> Result<u64, DecodeError> {
+        Ok(u64::from_be_bytes(self.take_array(what)?))
+    }
+
+    #[inline]
+    pub(crate) fn bit(&mut self, what: &'static str) -> Result<bool, DecodeError> {
+        if self.mask == 0 {
+            let b = self.take_array::<1>(what)?[0];
+            self.bits = b;
+            self.mask = 1;
+        }
+        let v = self.bits & self.mask != 0;
+        self.mask <<= 1;
+        Ok(v)
+    }
+
+    #[inline]
+    pub(crate) fn shortstr(&mut self, what: &'static str) -> Result<ShortStr, DecodeError> {
+        let len = self.octet(what)?;
+        let b = self.slice(usize::from(len), what)?;
+        Ok(ShortStr::from_wire(b))
+    }
+
+    #[inline]
+    pub(crate) fn longstr(&mut self, what: &'static str) -> Result<LongStr, DecodeError> {
+        let len = self.long(what)?;
+        let len = usize::try_from(len).map_err(|_| DecodeError::Truncated {
+            what,
+            offset: self.pos(),
+        })?;
+        let b = self.slice(len, what)?;
+        Ok(LongStr::from(b))
+    }
+
+    #[inline]
+    pub(crate) fn table(&mut self, what: &'static str) -> Result<FieldTable, DecodeError> {
+        let len = self.long(what)?;
+        let len = usize::try_from(len).map_err(|_| DecodeError::Truncated {
+            what,
+            offset: self.pos(),
+        })?;
+        let b = self.slice(len, what)?;
+        FieldTable::from_wire(b)
+    }
+
+    /// Fails unless every byte was consumed.
+    pub(crate) fn finish(&self, what: &'static str) -> Result<(), DecodeError> {
+        match self.remaining() {
+            0 => Ok(()),
+            extra => Err(DecodeError::TrailingBytes { what, extra }),
+        }
+    }
+}
+
+/// Writes fields into an output buffer, packing consecutive bits.
+#[derive(Debug)]
+pub(crate) struct Writer<'a> {
+    out: &'a mut BytesMut,
+    bits: u8,
+    mask: u8,
+}
+
+impl<'a> Writer<'a> {
+    pub(crate) fn new(out: &'a mut BytesMut) -> Self {
+        Writer {
+            out,
+            bits: 0,
+            mask: 0,
+        }
+    }
+
+    #[inline]
+    fn flush_bits(&mut self) {
+        if self.mask != 0 {
+            self.out.put_u8(self.bits);
+            self.mask = 0;
+            self.bits = 0;
+        }
+    }
+
+    #[inline]
+    pub(crate) fn octet(&mut self, v: u8) {
+        self.flush_bits();
+        self.out.put_u8(v);
+    }
+
+    #[inline]
+    pub(crate) fn short(&mut self, v: u16) {
+        self.flush_bits();
+        self.out.put_u16(v);
+    }
+
+    #[inline]
+    pub(crate) fn long(&mut self, v: u32) {
+        self.flush_bits();
+        self.out.put_u32(v);
+    }
+
+    #[inline]
+    pub(crate) fn longlong(&mut self, v: u64) {
+        self.flush_bits();
+        self.out.put_u64(v);
+    }
+
+    #[inline]
+    pub(crate) fn bit(&mut self, v: bool) {
+        if self.mask == 0 {
+            self.mask = 1;
+            self.bits = 0;
+        }
+        if v {
+            self.bits |= self.mask;
+        }
+        self.mask <<= 1;
+        if self.mask == 0 {
+            // Eight bits: the octet is full.
+            self.out.put_u8(self.bits);
+            self.bits = 0;
+        }
+    }
+
+    #[inline]
+    pub(crate) fn shortstr(&mut self, v: &ShortStr) {
+        self.flush_bits();
+        put_shortstr(self.out, v.as_bytes());
+    }
+
+    #[inline]
+    pub(crate) fn longstr(&mut self, v: &LongStr) {
+        self.flush_bits();
+        put_longstr(self.out, v.as_bytes());
+    }
+
+    #[inline]
+    pub(crate) fn table(&mut self, v: &FieldTable) {
+        self.flush_bits();
+        v.encode(self.out);
+    }
+
+    /// Writes any bits still pending.
+    #[inline]
+    pub(crate) fn finish(mut self) {
+        self.flush_bits();
+    }
+}
+
+/// Writes a short string whose length the caller has checked (<= 255).
+#[inline]
+pub(crate) fn put_shortstr(out: &mut BytesMut, s: &[u8]) {
+    debug_assert!(s.len() <= 255);
+    out.put_u8(s.len() as u8);
+    out.put_slice(s);
+}
+
+/// Writes a long string. Longer than `u32::MAX` is truncated in its length
+/// field; callers only pass lengths that fit.
+#[inline]
+pub(crate) fn put_longstr(out: &mut BytesMut, s: &[u8]) {
+    out.put_u32(u32::try_from(s.len()).unwrap_or(u32::MAX));
+    out.put_slice(s);
+}
+
+/// Writes a 4-byte big-endian length at `at`, back-patching a placeholder
+/// written earlier into the same buffer.
+#[inline]
+pub(crate) fn patch_u32(out: &mut BytesMut, at: usize, v: u32) {
+    if let Some(slot) = out.get_mut(at..at + 4) {
+        slot.copy_from_slice(&v.to_be_bytes());
+    }
+}
