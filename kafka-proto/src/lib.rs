@@ -8,3 +8,8 @@
 //! drives it over tokio.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod compression;
+#[doc(hidden)]
+pub mod fuzz;
+pub mod record;

@@ -23,7 +23,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         versions.error_code,
         versions.apis.len()
     );
-    for (key, name) in [(0, "Produce"), (1, "Fetch"), (3, "Metadata"), (18, "ApiVersions")] {
+    for (key, name) in [
+        (0, "Produce"),
+        (1, "Fetch"),
+        (3, "Metadata"),
+        (18, "ApiVersions"),
+    ] {
         if let Some(api) = versions.apis.iter().find(|a| a.api_key == key) {
             println!("  {name:<12} v{}..=v{}", api.min, api.max);
         }

@@ -1,0 +1,615 @@
+//! Records of a batch, read lazily as zero-copy views.
+//!
+//! ```text
+//! length: varint
+//! attributes: int8
+//! timestampDelta: varlong
+//! offsetDelta: varint
+//! keyLength: varint
+//! key: byte[]
+//! valueLength: varint
+//! value: byte[]
+//! headersCount: varint
+//! Headers => [Header]
+//!
+//! headerKeyLength: varint
+//! headerKey: String
+//! headerValueLength: varint
+//! Value: byte[]
+//! ```
+//!
+//! As in Java's `DefaultRecord.readFrom`: a negative key or value length
+//! means null, a negative header key length or header count is an error, and
+//! the fields must fill the record's length exactly. Each record is fully
+//! checked (headers included) before it is yielded, so a yielded [`Record`]
+//! never fails later.
+
+use std::fmt;
+use std::str::Utf8Error;
+
+use bytes::Bytes;
+
+use super::control::{ControlRecordKey, EndTxnMarker};
+use super::legacy::{LegacyIter, LegacyWrapper};
+use super::varint::{VarintError, read_varint, read_varlong};
+use super::{DecodeError, RecordProblem};
+
+/// The records of one batch, decompressed, ready to iterate.
+///
+/// Holds the (decompressed) records section as `Bytes`; the views that
+/// [`Records::iter`] yields borrow it.
+#[derive(Clone)]
+pub struct Records {
+    data: Bytes,
+    format: Format,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Format {
+    V2 {
+        base_offset: i64,
+        base_timestamp: i64,
+        log_append_time: Option<i64>,
+        count: u32,
+    },
+    Legacy(LegacyWrapper),
+}
+
+impl Records {
+    pub(crate) fn v2(
+        data: Bytes,
+        base_offset: i64,
+        base_timestamp: i64,
+        log_append_time: Option<i64>,
+        count: i32,
+    ) -> Records {
+        Records {
+            data,
+            format: Format::V2 {
+                base_offset,
+                base_timestamp,
+                log_append_time,
+                count: u32::try_from(count).unwrap_or(0),
+            },
+        }
+    }
+
+    pub(crate) fn legacy(data: Bytes, wrapper: LegacyWrapper) -> Records {
+        Records {
+            data,
+            format: Format::Legacy(wrapper),
+        }
+    }
+
+    /// A lazy iterator over the records.
+    pub fn iter(&self) -> RecordIter<'_> {
+        let inner = match self.format {
+            Format::V2 {
+                base_offset,
+                base_timestamp,
+                log_append_time,
+                count,
+            } => Inner::V2(V2Iter {
+                source: &self.data,
+                data: &self.data,
+                pos: 0,
+                index: 0,
+                remaining: count,
+                base_offset,
+                base_timestamp,
+                log_append_time,
+            }),
+            Format::Legacy(wrapper) => Inner::Legacy(LegacyIter::new(&self.data, wrapper)),
+        };
+        RecordIter { inner }
+    }
+
+    /// The records section, decompressed (for legacy batches, the message
+    /// set that holds the records).
+    pub fn as_bytes(&self) -> &Bytes {
+        &self.data
+    }
+}
+
+impl fmt::Debug for Records {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Records")
+            .field("bytes", &self.data.len())
+            .field("format", &self.format)
+            .finish()
+    }
+}
+
+impl<'a> IntoIterator for &'a Records {
+    type Item = Result<Record<'a>, DecodeError>;
+    type IntoIter = RecordIter<'a>;
+
+    fn into_iter(self) -> RecordIter<'a> {
+        self.iter()
+    }
+}
+
+/// Iterator over the records of a batch, yielding [`Record`] views.
+///
+/// After an error it yields nothing more.
+pub struct RecordIter<'a> {
+    inner: Inner<'a>,
+}
+
+enum Inner<'a> {
+    V2(V2Iter<'a>),
+    Legacy(LegacyIter<'a>),
+    Done,
+}
+
+impl<'a> Iterator for RecordIter<'a> {
+    type Item = Result<Record<'a>, DecodeError>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        let item = match &mut self.inner {
+            Inner::V2(iter) => iter.next(),
+            Inner::Legacy(iter) => iter.next(),
+            Inner::Done => None,
+        };
+        if let Some(Err(_)) = item {
+            self.inner = Inner::Done;
+        }
+        item
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match &self.inner {
+            Inner::V2(iter) => (0, Some(iter.remaining as usize)),
+            Inner::Legacy(_) => (0, None),
+            Inner::Done => (0, Some(0)),
+        }
+    }
+}
+
+impl fmt::Debug for RecordIter<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.inner {
+            Inner::V2(iter) => format!("v2 record {} at byte {}", iter.index, iter.pos),
+            Inner::Legacy(_) => "legacy".to_owned(),
+            Inner::Done => "done".to_owned(),
+        };
+        f.debug_struct("RecordIter").field("state", &state).finish()
+    }
+}
+
+struct V2Iter<'a> {
+    source: &'a Bytes,
+    data: &'a [u8],
+    pos: usize,
+    index: u32,
+    remaining: u32,
+    base_offset: i64,
+    base_timestamp: i64,
+    log_append_time: Option<i64>,
+}
+
+impl<'a> V2Iter<'a> {
+    #[inline]
+    fn next(&mut self) -> Option<Result<Record<'a>, DecodeError>> {
+        if self.remaining == 0 {
+            let extra = self.data.len().saturating_sub(self.pos);
+            if extra == 0 {
+                return None;
+            }
+            self.pos = self.data.len();
+            return Some(Err(DecodeError::TrailingBytes {
+                base_offset: self.base_offset,
+                extra,
+            }));
+        }
+        if self.pos >= self.data.len() {
+            let found = self.index;
+            let declared =
+                i32::try_from(u64::from(found) + u64::from(self.remaining)).unwrap_or(i32::MAX);
+            self.remaining = 0;
+            return Some(Err(DecodeError::RecordCountMismatch {
+                base_offset: self.base_offset,
+                declared,
+                found,
+            }));
+        }
+        match parse_record(self.data, self.pos) {
+            Ok((parts, end)) => {
+                self.pos = end;
+                self.index += 1;
+                self.remaining -= 1;
+                let timestamp = match self.log_append_time {
+                    Some(time) => time,
+                    None => self.base_timestamp.wrapping_add(parts.timestamp_delta),
+                };
+                Some(Ok(Record {
+                    source: self.source,
+                    offset: self.base_offset.wrapping_add(i64::from(parts.offset_delta)),
+                    timestamp,
+                    attributes: parts.attributes,
+                    key: parts.key,
+                    value: parts.value,
+                    headers: parts.headers,
+                    header_count: parts.header_count,
+                }))
+            }
+            Err((problem, position)) => {
+                self.remaining = 0;
+                self.pos = self.data.len();
+                Some(Err(DecodeError::Record {
+                    base_offset: self.base_offset,
+                    index: self.index,
+                    position,
+                    problem,
+                }))
+            }
+        }
+    }
+}
+
+/// The fields of one record, as parsed.
+struct RecordParts<'a> {
+    attributes: i8,
+    timestamp_delta: i64,
+    offset_delta: i32,
+    key: Option<&'a [u8]>,
+    value: Option<&'a [u8]>,
+    headers: &'a [u8],
+    header_count: u32,
+}
+
+#[cold]
+fn varint_problem(err: VarintError, field: &'static str) -> RecordProblem {
+    match err {
+        VarintError::Truncated => RecordProblem::Truncated(field),
+        VarintError::TooLong => RecordProblem::VarintTooLong(field),
+    }
+}
+
+/// Reads a varint length-prefixed byte string; a negative length is null.
+#[inline(always)]
+fn nullable_bytes<'a>(
+    body: &'a [u8],
+    pos: &mut usize,
+    field: &'static str,
+) -> Result<Option<&'a [u8]>, RecordProblem> {
+    let length = read_varint(body, pos).map_err(|e| varint_problem(e, field))?;
+    let Ok(length) = usize::try_from(length) else {
+        return Ok(None);
+    };
+    let end = pos
+        .checked_add(length)
+        .ok_or(RecordProblem::Truncated(field))?;
+    let bytes = body.get(*pos..end).ok_or(RecordProblem::Truncated(field))?;
+    *pos = end;
+    Ok(Some(bytes))
+}
+
+/// Parses the record starting at `start`; on success returns its fields and
+/// the position after it, on failure the problem and where it was found.
+#[inline(always)]
+fn parse_record(
+    data: &[u8],
+    start: usize,
+) -> Result<(RecordParts<'_>, usize), (RecordProblem, usize)> {
+    let mut pos = start;
+    let length =
+        read_varint(data, &mut pos).map_err(|e| (varint_problem(e, "record length"), start))?;
+    let Ok(length) = usize::try_from(length) else {
+        return Err((
+            RecordProblem::NegativeLength {
+                field: "record length",
+                length: i64::from(length),
+            },
+            start,
+        ));
+    };
+    let body_start = pos;
+    let body = pos
+        .checked_add(length)
+        .and_then(|end| data.get(body_start..end))
+        .ok_or((RecordProblem::Truncated("record"), start))?;
+    let at = |p: usize| body_start + p;
+
+    let mut p = 0;
+    let attributes = *body
+        .first()
+        .ok_or((RecordProblem::Truncated("record attributes"), body_start))?
+        as i8;
+    p += 1;
+    let timestamp_delta =
+        read_varlong(body, &mut p).map_err(|e| (varint_problem(e, "timestamp delta"), at(p)))?;
+    let offset_delta =
+        read_varint(body, &mut p).map_err(|e| (varint_problem(e, "offset delta"), at(p)))?;
+    let key = nullable_bytes(body, &mut p, "key").map_err(|e| (e, at(p)))?;
+    let value = nullable_bytes(body, &mut p, "value").map_err(|e| (e, at(p)))?;
+    let count =
+        read_varint(body, &mut p).map_err(|e| (varint_problem(e, "header count"), at(p)))?;
+    let Ok(header_count) = u32::try_from(count) else {
+        return Err((
+            RecordProblem::NegativeLength {
+                field: "header count",
+                length: i64::from(count),
+            },
+            at(p),
+        ));
+    };
+    let headers = body.get(p..).unwrap_or_default();
+    let mut h = 0;
+    for _ in 0..header_count {
+        parse_header(headers, &mut h).map_err(|e| (e, at(p + h)))?;
+    }
+    if h != headers.len() {
+        return Err((
+            RecordProblem::LengthMismatch {
+                declared: length,
+                actual: p + h,
+            },
+            start,
+        ));
+    }
+    Ok((
+        RecordParts {
+            attributes,
+            timestamp_delta,
+            offset_delta,
+            key,
+            value,
+            headers,
+            header_count,
+        },
+        body_start + length,
+    ))
+}
+
+/// Parses one header at `pos` of `data`.
+#[inline]
+fn parse_header<'a>(
+    data: &'a [u8],
+    pos: &mut usize,
+) -> Result<(&'a [u8], Option<&'a [u8]>), RecordProblem> {
+    let key_length = read_varint(data, pos).map_err(|e| varint_problem(e, "header key length"))?;
+    let Ok(key_length) = usize::try_from(key_length) else {
+        return Err(RecordProblem::NegativeLength {
+            field: "header key length",
+            length: i64::from(key_length),
+        });
+    };
+    let end = pos
+        .checked_add(key_length)
+        .ok_or(RecordProblem::Truncated("header key"))?;
+    let key = data
+        .get(*pos..end)
+        .ok_or(RecordProblem::Truncated("header key"))?;
+    *pos = end;
+    let value = nullable_bytes(data, pos, "header value")?;
+    Ok((key, value))
+}
+
+/// A record: a view into the records section of its batch.
+///
+/// Accessors return slices of the batch; the `*_bytes` forms return `Bytes`
+/// sharing the batch's buffer (a reference-count increment, no copy).
+#[derive(Clone, Copy)]
+pub struct Record<'a> {
+    source: &'a Bytes,
+    offset: i64,
+    timestamp: i64,
+    attributes: i8,
+    key: Option<&'a [u8]>,
+    value: Option<&'a [u8]>,
+    headers: &'a [u8],
+    header_count: u32,
+}
+
+impl<'a> Record<'a> {
+    /// Builds a legacy message's view (no headers).
+    pub(crate) fn legacy(
+        source: &'a Bytes,
+        offset: i64,
+        timestamp: i64,
+        attributes: i8,
+        key: Option<&'a [u8]>,
+        value: Option<&'a [u8]>,
+    ) -> Record<'a> {
+        Record {
+            source,
+            offset,
+            timestamp,
+            attributes,
+            key,
+            value,
+            headers: &[],
+            header_count: 0,
+        }
+    }
+
+    /// The record's offset in the partition.
+    #[inline]
+    pub fn offset(&self) -> i64 {
+        self.offset
+    }
+
+    /// The record's timestamp in milliseconds since the epoch (the batch's
+    /// log-append time if it uses one; -1 for magic-0 messages).
+    #[inline]
+    pub fn timestamp(&self) -> i64 {
+        self.timestamp
+    }
+
+    /// The record's own attributes byte (unused in v2; a legacy message's
+    /// attributes).
+    #[inline]
+    pub fn attributes(&self) -> i8 {
+        self.attributes
+    }
+
+    /// The key, `None` if null.
+    #[inline]
+    pub fn key(&self) -> Option<&'a [u8]> {
+        self.key
+    }
+
+    /// The value, `None` if null (a tombstone).
+    #[inline]
+    pub fn value(&self) -> Option<&'a [u8]> {
+        self.value
+    }
+
+    /// The key as a `Bytes` slice of the batch.
+    #[inline]
+    pub fn key_bytes(&self) -> Option<Bytes> {
+        self.key.map(|key| self.source.slice_ref(key))
+    }
+
+    /// The value as a `Bytes` slice of the batch.
+    #[inline]
+    pub fn value_bytes(&self) -> Option<Bytes> {
+        self.value.map(|value| self.source.slice_ref(value))
+    }
+
+    /// The headers, in order, duplicates kept.
+    #[inline]
+    pub fn headers(&self) -> Headers<'a> {
+        Headers {
+            source: self.source,
+            data: self.headers,
+            pos: 0,
+            remaining: self.header_count,
+        }
+    }
+
+    /// The control key, for a record of a control batch.
+    pub fn control_key(&self) -> Result<ControlRecordKey, DecodeError> {
+        ControlRecordKey::decode(self.key)
+    }
+
+    /// The commit/abort marker, for a control record whose key says it is
+    /// one; `Ok(None)` for other control records.
+    pub fn end_txn_marker(&self) -> Result<Option<EndTxnMarker>, DecodeError> {
+        if self.control_key()?.record_type.is_transaction_marker() {
+            EndTxnMarker::decode(self.value).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+impl fmt::Debug for Record<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Record")
+            .field("offset", &self.offset)
+            .field("timestamp", &self.timestamp)
+            .field("key", &self.key.map(Bytes::copy_from_slice))
+            .field("value_len", &self.value.map(<[u8]>::len))
+            .field("headers", &self.header_count)
+            .finish()
+    }
+}
+
+/// The headers of a record, in wire order.
+#[derive(Clone)]
+pub struct Headers<'a> {
+    source: &'a Bytes,
+    data: &'a [u8],
+    pos: usize,
+    remaining: u32,
+}
+
+impl<'a> Headers<'a> {
+    /// Values of every header with this key, in order.
+    pub fn get_all(&self, key: &'a [u8]) -> impl Iterator<Item = Option<&'a [u8]>> + 'a {
+        self.clone()
+            .filter(move |h| h.key() == key)
+            .map(|h| h.value())
+    }
+
+    /// The value of the last header with this key (Java's `lastHeader`).
+    pub fn last(&self, key: &[u8]) -> Option<Header<'a>> {
+        self.clone().filter(|h| h.key() == key).last()
+    }
+}
+
+impl<'a> Iterator for Headers<'a> {
+    type Item = Header<'a>;
+
+    fn next(&mut self) -> Option<Header<'a>> {
+        if self.remaining == 0 {
+            return None;
+        }
+        // Validated when the record was parsed; a failure cannot happen,
+        // and would end the iteration rather than panic.
+        match parse_header(self.data, &mut self.pos) {
+            Ok((key, value)) => {
+                self.remaining -= 1;
+                Some(Header {
+                    source: self.source,
+                    key,
+                    value,
+                })
+            }
+            Err(_) => {
+                self.remaining = 0;
+                None
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.remaining as usize, Some(self.remaining as usize))
+    }
+}
+
+impl ExactSizeIterator for Headers<'_> {}
+
+impl fmt::Debug for Headers<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.clone()).finish()
+    }
+}
+
+/// One record header: a key (a UTF-8 string in Kafka's clients) and a
+/// nullable value.
+#[derive(Clone, Copy)]
+pub struct Header<'a> {
+    source: &'a Bytes,
+    key: &'a [u8],
+    value: Option<&'a [u8]>,
+}
+
+impl<'a> Header<'a> {
+    /// The key's bytes.
+    pub fn key(&self) -> &'a [u8] {
+        self.key
+    }
+
+    /// The key as UTF-8 (Java clients always write UTF-8; others may not).
+    pub fn key_str(&self) -> Result<&'a str, Utf8Error> {
+        std::str::from_utf8(self.key)
+    }
+
+    /// The value, `None` if null.
+    pub fn value(&self) -> Option<&'a [u8]> {
+        self.value
+    }
+
+    /// The key as a `Bytes` slice of the batch.
+    pub fn key_bytes(&self) -> Bytes {
+        self.source.slice_ref(self.key)
+    }
+
+    /// The value as a `Bytes` slice of the batch.
+    pub fn value_bytes(&self) -> Option<Bytes> {
+        self.value.map(|value| self.source.slice_ref(value))
+    }
+}
+
+impl fmt::Debug for Header<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Header")
+            .field("key", &String::from_utf8_lossy(self.key))
+            .field("value", &self.value.map(Bytes::copy_from_slice))
+            .finish()
+    }
+}
