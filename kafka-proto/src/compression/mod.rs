@@ -15,7 +15,7 @@
 mod gzip;
 mod lz4;
 mod snappy;
-mod xxhash32;
+pub(crate) mod xxhash32;
 mod zstd;
 
 use std::fmt;

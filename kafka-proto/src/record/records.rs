@@ -526,7 +526,7 @@ impl<'a> Headers<'a> {
     }
 
     /// The value of the last header with this key (Java's `lastHeader`).
-    pub fn last(&self, key: &[u8]) -> Option<Header<'a>> {
+    pub fn last_header(&self, key: &[u8]) -> Option<Header<'a>> {
         self.clone().filter(|h| h.key() == key).last()
     }
 }
