@@ -7,20 +7,27 @@
 //       Legacy message sets (magic 0 and 1, each codec Kafka allowed there),
 //       written by Java's own MemoryRecords builder, since Kafka 4 brokers no
 //       longer write them.
+//   java -cp ... scripts/lib/KafkaRecordGoldens.java dump <segment>
+//       Reads a segment with Java's record classes (CRC check, Java's own
+//       decompressors) and prints every batch and record, bytes in hex,
+//       header values included (DumpLogSegments prints only header keys).
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Properties;
 
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.compress.Compression;
-import org.apache.kafka.common.header.internals.RecordHeader;
+import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.record.TimestampType;
 import org.apache.kafka.common.record.internal.MemoryRecords;
+import org.apache.kafka.common.record.internal.MutableRecordBatch;
+import org.apache.kafka.common.record.internal.Record;
 import org.apache.kafka.common.record.internal.SimpleRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 
@@ -33,6 +40,7 @@ public class KafkaRecordGoldens {
         switch (args[0]) {
             case "txn" -> txn(args[1], args[2], args[3]);
             case "legacy" -> legacy(Path.of(args[1]));
+            case "dump" -> dump(Path.of(args[1]));
             default -> throw new IllegalArgumentException(args[0]);
         }
     }
@@ -86,6 +94,37 @@ public class KafkaRecordGoldens {
                 byte[] bytes = new byte[buffer.remaining()];
                 buffer.get(bytes);
                 Files.write(out.resolve("java-legacy-v" + magic + "-" + codec + ".log"), bytes);
+            }
+        }
+    }
+
+    static String hex(ByteBuffer buffer) {
+        if (buffer == null) {
+            return "null";
+        }
+        byte[] bytes = new byte[buffer.remaining()];
+        buffer.duplicate().get(bytes);
+        return HexFormat.of().formatHex(bytes);
+    }
+
+    static String hex(byte[] bytes) {
+        return bytes == null ? "null" : HexFormat.of().formatHex(bytes);
+    }
+
+    static void dump(Path segment) throws Exception {
+        MemoryRecords records = MemoryRecords.readableRecords(ByteBuffer.wrap(Files.readAllBytes(segment)));
+        for (MutableRecordBatch batch : records.batches()) {
+            batch.ensureValid();
+            System.out.println("batch " + batch.baseOffset() + " " + batch.lastOffset() + " "
+                    + batch.compressionType().name + " control=" + batch.isControlBatch() + " valid");
+            for (Record record : batch) {
+                record.ensureValid();
+                StringBuilder headers = new StringBuilder();
+                for (Header header : record.headers()) {
+                    headers.append(headers.length() == 0 ? "" : ";").append(header.key()).append('=').append(hex(header.value()));
+                }
+                System.out.println("record " + record.offset() + " " + record.timestamp() + " " + hex(record.key())
+                        + " " + hex(record.value()) + " " + (headers.length() == 0 ? "-" : headers));
             }
         }
     }
