@@ -10,7 +10,7 @@ use bytes::Bytes;
 
 use super::batch::at;
 use super::control::{ControlRecordKey, ControlRecordType, EndTxnMarker};
-use super::varint::{put_varint, put_varlong, varint_len, varlong_len};
+use super::varint::{put_uvarint64, put_varint, varint_len, zigzag32, zigzag64};
 use super::{
     Attributes, EncodeError, MAGIC_V2, NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH,
     NO_PRODUCER_ID, NO_SEQUENCE, RECORD_BATCH_OVERHEAD,
@@ -172,12 +172,103 @@ impl RecordBatchBuilder {
         key: Option<&[u8]>,
         value: Option<&[u8]>,
     ) -> Result<(), EncodeError> {
+        if !self.options.control && self.append_small(timestamp, key, value) {
+            return Ok(());
+        }
+        self.append_general(timestamp, key, value)
+    }
+
+    /// [`RecordBatchBuilder::append`] for whatever the fast path declines.
+    #[inline(never)]
+    fn append_general(
+        &mut self,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+    ) -> Result<(), EncodeError> {
         if self.options.control {
             return Err(EncodeError::ControlMismatch(
                 "a control batch holds only control records",
             ));
         }
         self.append_record(timestamp, key, value, 0, 0, |_| {})
+    }
+
+    /// The encode fast path: a record without headers whose varints all fit
+    /// in two bytes (keys and values under 8 KiB, timestamps within 8 s of
+    /// the first, fewer than 8192 records so far). Writes it and returns
+    /// true, or writes nothing and returns false.
+    #[inline(always)]
+    fn append_small(&mut self, timestamp: i64, key: Option<&[u8]>, value: Option<&[u8]>) -> bool {
+        const SMALL: u64 = 0x4000;
+        let Some(base) = self.base_timestamp else {
+            return false;
+        };
+        let Some(delta) = timestamp.checked_sub(base) else {
+            return false;
+        };
+        let ts = zigzag64(delta);
+        let offset = u64::from(zigzag32(self.count));
+        // zigzag(-1) = 1 for null; zigzag(n) = 2n.
+        let key_len = key.map_or(0, <[u8]>::len);
+        let value_len = value.map_or(0, <[u8]>::len);
+        let key_z = if key.is_some() {
+            (key_len as u64) << 1
+        } else {
+            1
+        };
+        let value_z = if value.is_some() {
+            (value_len as u64) << 1
+        } else {
+            1
+        };
+        // (A slice is at most isize::MAX bytes, so the shifts cannot wrap.)
+        if (ts | offset | key_z | value_z) >= SMALL {
+            return false;
+        }
+        let body_len = 2 // attributes, header count
+            + small_len(ts)
+            + small_len(offset)
+            + small_len(key_z)
+            + key_len
+            + small_len(value_z)
+            + value_len;
+        let body_z = (body_len as u64) << 1;
+        if body_z >= SMALL {
+            return false;
+        }
+        // length, attributes (0), timestamp delta, offset delta (at most 7
+        // bytes) and, if it fits, the key length: built in a register and
+        // written with one store.
+        let mut at = small_len(body_z);
+        let mut head = small_word(body_z);
+        at += 1;
+        head |= small_word(ts) << (8 * at);
+        at += small_len(ts);
+        head |= small_word(offset) << (8 * at);
+        at += small_len(offset);
+
+        // (No `reserve`: each write below checks the capacity anyway, and
+        // the buffer grows geometrically.)
+        let buf = &mut self.buf;
+        if at + small_len(key_z) <= 8 {
+            head |= small_word(key_z) << (8 * at);
+            put_word(buf, head, at + small_len(key_z));
+        } else {
+            put_word(buf, head, at);
+            put_word(buf, small_word(key_z), small_len(key_z));
+        }
+        if let Some(key) = key {
+            buf.extend_from_slice(key);
+        }
+        put_word(buf, small_word(value_z), small_len(value_z));
+        if let Some(value) = value {
+            buf.extend_from_slice(value);
+        }
+        buf.push(0); // no headers
+        self.count += 1;
+        self.max_timestamp = self.max_timestamp.max(timestamp);
+        true
     }
 
     /// Appends a record with headers, kept in the given order (a key may
@@ -282,10 +373,13 @@ impl RecordBatchBuilder {
             .ok_or(EncodeError::TimestampOutOfRange { timestamp, base })?;
         let key_len = length_of("key", key)?;
         let value_len = length_of("value", value)?;
-        let body_len = (1 + varlong_len(timestamp_delta) + varint_len(offset_delta))
-            .saturating_add(varint_len(key_len))
+        // Each varint once: its bytes as a little-endian word, and its length.
+        let timestamp_varint = Varint::new(zigzag64(timestamp_delta));
+        let offset = Varint::new(u64::from(zigzag32(offset_delta)));
+        let key_length = Varint::new(u64::from(zigzag32(key_len)));
+        let value_length = Varint::new(u64::from(zigzag32(value_len)));
+        let body_len = (1 + timestamp_varint.len + offset.len + key_length.len + value_length.len)
             .saturating_add(key.map_or(0, <[u8]>::len))
-            .saturating_add(varint_len(value_len))
             .saturating_add(value.map_or(0, <[u8]>::len))
             .saturating_add(varint_len(header_count))
             .saturating_add(headers_len);
@@ -293,23 +387,44 @@ impl RecordBatchBuilder {
             field: "record",
             length: body_len,
         })?;
+        let length = Varint::new(u64::from(zigzag32(body_len_i32)));
 
         let buf = &mut self.buf;
-        buf.reserve(body_len + 5);
-        put_varint(buf, body_len_i32);
-        buf.push(0); // record attributes: unused
-        put_varlong(buf, timestamp_delta);
-        put_varint(buf, offset_delta);
-        put_varint(buf, key_len);
+        buf.reserve(body_len + 5 + 8);
+        // length, attributes (unused, 0), timestamp delta, offset delta, key
+        // length: for small records at most 8 bytes, written as one store.
+        let head_len = length.len + 1 + timestamp_varint.len + offset.len + key_length.len;
+        if head_len <= 8 {
+            let mut at = length.len;
+            let mut word = length.word;
+            at += 1;
+            for varint in [timestamp_varint, offset, key_length] {
+                word |= varint.word << (8 * at);
+                at += varint.len;
+            }
+            let end = buf.len() + head_len;
+            buf.extend_from_slice(&word.to_le_bytes());
+            buf.truncate(end);
+        } else {
+            length.write(buf);
+            buf.push(0);
+            timestamp_varint.write(buf);
+            offset.write(buf);
+            key_length.write(buf);
+        }
         if let Some(key) = key {
             buf.extend_from_slice(key);
         }
-        put_varint(buf, value_len);
+        value_length.write(buf);
         if let Some(value) = value {
             buf.extend_from_slice(value);
         }
-        put_varint(buf, header_count);
-        write_headers(buf);
+        if header_count == 0 {
+            buf.push(0);
+        } else {
+            put_varint(buf, header_count);
+            write_headers(buf);
+        }
 
         self.count += 1;
         self.max_timestamp = self.max_timestamp.max(timestamp);
@@ -351,6 +466,92 @@ impl RecordBatchBuilder {
         };
         header.write(&mut buf);
         Ok(Bytes::from(buf))
+    }
+}
+
+/// Bytes of a varint below 2^14.
+#[inline(always)]
+fn small_len(raw: u64) -> usize {
+    1 + usize::from(raw >= 0x80)
+}
+
+/// The bytes of a varint below 2^14, little-endian in a word.
+#[inline(always)]
+fn small_word(raw: u64) -> u64 {
+    if raw < 0x80 {
+        raw
+    } else {
+        (raw & 0x7f) | 0x80 | (raw >> 7) << 8
+    }
+}
+
+/// Appends the low `len` (at most 8) bytes of `word`: one 8-byte store, then
+/// the length set back.
+#[inline(always)]
+fn put_word(buf: &mut Vec<u8>, word: u64, len: usize) {
+    let end = buf.len() + len;
+    buf.extend_from_slice(&word.to_le_bytes());
+    buf.truncate(end);
+}
+
+/// An unsigned varint, encoded: its bytes as a little-endian word (when it
+/// has at most 8) and its length.
+#[derive(Clone, Copy)]
+struct Varint {
+    raw: u64,
+    word: u64,
+    len: usize,
+}
+
+impl Varint {
+    #[inline(always)]
+    fn new(raw: u64) -> Varint {
+        if raw < 0x80 {
+            Varint {
+                raw,
+                word: raw,
+                len: 1,
+            }
+        } else if raw < 0x4000 {
+            Varint {
+                raw,
+                word: (raw & 0x7f) | 0x80 | (raw >> 7) << 8,
+                len: 2,
+            }
+        } else {
+            Self::long(raw)
+        }
+    }
+
+    #[inline(never)]
+    fn long(raw: u64) -> Varint {
+        let mut word = 0u64;
+        let mut len = 0;
+        let mut rest = raw;
+        while rest >= 0x80 {
+            word |= ((rest & 0x7f) | 0x80).wrapping_shl(8 * len as u32);
+            rest >>= 7;
+            len += 1;
+        }
+        word |= rest.wrapping_shl(8 * len as u32);
+        // Past 8 bytes the word is incomplete; `write` then uses `raw`.
+        Varint {
+            raw,
+            word,
+            len: len + 1,
+        }
+    }
+
+    /// Appends the varint to `buf` (with one 8-byte store when it fits).
+    #[inline(always)]
+    fn write(self, buf: &mut Vec<u8>) {
+        if self.len <= 8 {
+            let end = buf.len() + self.len;
+            buf.extend_from_slice(&self.word.to_le_bytes());
+            buf.truncate(end);
+        } else {
+            put_uvarint64(buf, self.raw);
+        }
     }
 }
 

@@ -31,7 +31,7 @@ use bytes::Bytes;
 
 use super::control::{ControlRecordKey, EndTxnMarker};
 use super::legacy::{LegacyIter, LegacyWrapper};
-use super::varint::{VarintError, read_varint, read_varlong};
+use super::varint::{VarintError, read_varint, read_varlong, take_varint, take_varlong};
 use super::{DecodeError, RecordProblem};
 
 /// The records of one batch, decompressed, ready to iterate.
@@ -92,7 +92,7 @@ impl Records {
             } => Inner::V2(V2Iter {
                 source: &self.data,
                 data: &self.data,
-                pos: 0,
+                rest: &self.data,
                 index: 0,
                 remaining: count,
                 base_offset,
@@ -170,7 +170,11 @@ impl<'a> Iterator for RecordIter<'a> {
 impl fmt::Debug for RecordIter<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.inner {
-            Inner::V2(iter) => format!("v2 record {} at byte {}", iter.index, iter.pos),
+            Inner::V2(iter) => format!(
+                "v2 record {} at byte {}",
+                iter.index,
+                iter.data.len() - iter.rest.len()
+            ),
             Inner::Legacy(_) => "legacy".to_owned(),
             Inner::Done => "done".to_owned(),
         };
@@ -181,7 +185,8 @@ impl fmt::Debug for RecordIter<'_> {
 struct V2Iter<'a> {
     source: &'a Bytes,
     data: &'a [u8],
-    pos: usize,
+    /// The bytes after the records read so far.
+    rest: &'a [u8],
     index: u32,
     remaining: u32,
     base_offset: i64,
@@ -192,31 +197,12 @@ struct V2Iter<'a> {
 impl<'a> V2Iter<'a> {
     #[inline]
     fn next(&mut self) -> Option<Result<Record<'a>, DecodeError>> {
-        if self.remaining == 0 {
-            let extra = self.data.len().saturating_sub(self.pos);
-            if extra == 0 {
-                return None;
-            }
-            self.pos = self.data.len();
-            return Some(Err(DecodeError::TrailingBytes {
-                base_offset: self.base_offset,
-                extra,
-            }));
+        if self.remaining == 0 || self.rest.is_empty() {
+            return self.finish();
         }
-        if self.pos >= self.data.len() {
-            let found = self.index;
-            let declared =
-                i32::try_from(u64::from(found) + u64::from(self.remaining)).unwrap_or(i32::MAX);
-            self.remaining = 0;
-            return Some(Err(DecodeError::RecordCountMismatch {
-                base_offset: self.base_offset,
-                declared,
-                found,
-            }));
-        }
-        match parse_record(self.data, self.pos) {
-            Ok((parts, end)) => {
-                self.pos = end;
+        match parse_record_fast(self.rest) {
+            Some((parts, rest)) => {
+                self.rest = rest;
                 self.index += 1;
                 self.remaining -= 1;
                 let timestamp = match self.log_append_time {
@@ -234,18 +220,115 @@ impl<'a> V2Iter<'a> {
                     header_count: parts.header_count,
                 }))
             }
-            Err((problem, position)) => {
-                self.remaining = 0;
-                self.pos = self.data.len();
-                Some(Err(DecodeError::Record {
-                    base_offset: self.base_offset,
-                    index: self.index,
-                    position,
-                    problem,
-                }))
-            }
+            None => Some(Err(self.diagnose())),
         }
     }
+
+    /// The end: nothing, or bytes left over, or records missing.
+    #[cold]
+    fn finish(&mut self) -> Option<Result<Record<'a>, DecodeError>> {
+        let extra = self.rest.len();
+        let remaining = self.remaining;
+        self.rest = &[];
+        self.remaining = 0;
+        if remaining > 0 {
+            let found = self.index;
+            let declared =
+                i32::try_from(u64::from(found) + u64::from(remaining)).unwrap_or(i32::MAX);
+            return Some(Err(DecodeError::RecordCountMismatch {
+                base_offset: self.base_offset,
+                declared,
+                found,
+            }));
+        }
+        if extra == 0 {
+            return None;
+        }
+        Some(Err(DecodeError::TrailingBytes {
+            base_offset: self.base_offset,
+            extra,
+        }))
+    }
+
+    /// The fast path refused a record: find out why, and where.
+    #[cold]
+    #[inline(never)]
+    fn diagnose(&mut self) -> DecodeError {
+        let start = self.data.len() - self.rest.len();
+        self.rest = &[];
+        self.remaining = 0;
+        let (problem, position) = match parse_record(self.data, start) {
+            Err(found) => found,
+            // The two parsers accept the same records; should they ever
+            // disagree, the record is still refused.
+            Ok(_) => (RecordProblem::Truncated("record"), start),
+        };
+        DecodeError::Record {
+            base_offset: self.base_offset,
+            index: self.index,
+            position,
+            problem,
+        }
+    }
+}
+
+/// Splits a varint-length-prefixed nullable byte string off the front of
+/// `cur`; a negative length is null.
+#[inline(always)]
+fn take_nullable<'a>(cur: &mut &'a [u8]) -> Option<Option<&'a [u8]>> {
+    let length = take_varint(cur)?;
+    let Ok(length) = usize::try_from(length) else {
+        return Some(None);
+    };
+    let (bytes, rest) = cur.split_at_checked(length)?;
+    *cur = rest;
+    Some(Some(bytes))
+}
+
+/// Splits one header off the front of `cur`.
+#[inline(always)]
+fn take_header<'a>(cur: &mut &'a [u8]) -> Option<(&'a [u8], Option<&'a [u8]>)> {
+    let key_length = usize::try_from(take_varint(cur)?).ok()?;
+    let (key, rest) = cur.split_at_checked(key_length)?;
+    *cur = rest;
+    let value = take_nullable(cur)?;
+    Some((key, value))
+}
+
+/// The decode fast path: parses the record at the front of `cur` and
+/// returns it and the bytes after it, or `None` if it is malformed (then
+/// [`parse_record`] says how). Both accept exactly the same records.
+#[inline(always)]
+fn parse_record_fast(cur: &[u8]) -> Option<(RecordParts<'_>, &[u8])> {
+    let mut cur = cur;
+    let length = usize::try_from(take_varint(&mut cur)?).ok()?;
+    let (mut body, rest) = cur.split_at_checked(length)?;
+    let (&attributes, after) = body.split_first()?;
+    body = after;
+    let timestamp_delta = take_varlong(&mut body)?;
+    let offset_delta = take_varint(&mut body)?;
+    let key = take_nullable(&mut body)?;
+    let value = take_nullable(&mut body)?;
+    let header_count = u32::try_from(take_varint(&mut body)?).ok()?;
+    let headers = body;
+    for _ in 0..header_count {
+        take_header(&mut body)?;
+    }
+    if !body.is_empty() {
+        return None;
+    }
+    Some((
+        RecordParts {
+            attributes: attributes as i8,
+            timestamp_delta,
+            offset_delta,
+            key,
+            value,
+            headers,
+            header_count,
+        },
+        rest,
+    ))
 }
 
 /// The fields of one record, as parsed.
@@ -474,8 +557,7 @@ impl<'a> Record<'a> {
     pub fn headers(&self) -> Headers<'a> {
         Headers {
             source: self.source,
-            data: self.headers,
-            pos: 0,
+            rest: self.headers,
             remaining: self.header_count,
         }
     }
@@ -512,8 +594,7 @@ impl fmt::Debug for Record<'_> {
 #[derive(Clone)]
 pub struct Headers<'a> {
     source: &'a Bytes,
-    data: &'a [u8],
-    pos: usize,
+    rest: &'a [u8],
     remaining: u32,
 }
 
@@ -540,8 +621,8 @@ impl<'a> Iterator for Headers<'a> {
         }
         // Validated when the record was parsed; a failure cannot happen,
         // and would end the iteration rather than panic.
-        match parse_header(self.data, &mut self.pos) {
-            Ok((key, value)) => {
+        match take_header(&mut self.rest) {
+            Some((key, value)) => {
                 self.remaining -= 1;
                 Some(Header {
                     source: self.source,
@@ -549,7 +630,7 @@ impl<'a> Iterator for Headers<'a> {
                     value,
                 })
             }
-            Err(_) => {
+            None => {
                 self.remaining = 0;
                 None
             }
@@ -611,5 +692,61 @@ impl fmt::Debug for Header<'_> {
             .field("key", &String::from_utf8_lossy(self.key))
             .field("value", &self.value.map(Bytes::copy_from_slice))
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::{parse_record, parse_record_fast};
+    use crate::record::tests::RawRecord;
+
+    proptest! {
+        /// The fast parser and the diagnosing one accept the same records
+        /// and agree on where each ends.
+        #[test]
+        fn fast_and_diagnosing_parsers_agree(
+            bytes in prop::collection::vec(
+                prop_oneof![Just(0u8), Just(1), Just(2), Just(0x7f), Just(0x80), Just(0xff), any::<u8>()],
+                0..40,
+            ),
+        ) {
+            let fast = parse_record_fast(&bytes).map(|(_, rest)| bytes.len() - rest.len());
+            let detailed = parse_record(&bytes, 0).ok().map(|(_, end)| end);
+            prop_assert_eq!(fast, detailed);
+        }
+
+        /// The same, on valid records with one byte changed or cut short.
+        #[test]
+        fn parsers_agree_on_damaged_records(
+            key in prop::option::of(prop::collection::vec(any::<u8>(), 0..20)),
+            value in prop::option::of(prop::collection::vec(any::<u8>(), 0..200)),
+            headers in 0usize..3,
+            at in any::<prop::sample::Index>(),
+            byte: u8,
+            cut: bool,
+        ) {
+            let header_list: Vec<(&[u8], Option<&[u8]>)> = (0..headers).map(|_| (&b"h"[..], Some(&b"v"[..]))).collect();
+            let record = RawRecord {
+                timestamp_delta: 5,
+                offset_delta: 1,
+                key: key.as_deref(),
+                value: value.as_deref(),
+                headers: &header_list,
+            };
+            let mut bytes = Vec::new();
+            record.encode(&mut bytes);
+            prop_assert!(parse_record_fast(&bytes).is_some());
+            let at = at.index(bytes.len());
+            if cut {
+                bytes.truncate(at);
+            } else {
+                bytes[at] = byte;
+            }
+            let fast = parse_record_fast(&bytes).map(|(_, rest)| bytes.len() - rest.len());
+            let detailed = parse_record(&bytes, 0).ok().map(|(_, end)| end);
+            prop_assert_eq!(fast, detailed);
+        }
     }
 }

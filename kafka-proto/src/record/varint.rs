@@ -83,6 +83,61 @@ fn read_uvarlong_slow(buf: &[u8], pos: &mut usize) -> Result<u64, VarintError> {
     Err(VarintError::TooLong)
 }
 
+/// Reads an unsigned varint of at most 5 bytes from the front of `cur`,
+/// advancing it; `None` if truncated or too long. The decode fast path:
+/// one- and two-byte varints (nearly every length and delta of small
+/// records) are read inline.
+#[inline(always)]
+pub(crate) fn take_uvarint(cur: &mut &[u8]) -> Option<u32> {
+    let bytes: &[u8] = cur;
+    match bytes {
+        [b0, rest @ ..] if *b0 < 0x80 => {
+            *cur = rest;
+            Some(u32::from(*b0))
+        }
+        [b0, b1, rest @ ..] if *b1 < 0x80 => {
+            *cur = rest;
+            Some(u32::from(*b0 & 0x7f) | u32::from(*b1) << 7)
+        }
+        _ => {
+            let mut pos = 0;
+            let value = read_uvarint_slow(cur, &mut pos).ok()?;
+            *cur = cur.get(pos..)?;
+            Some(value)
+        }
+    }
+}
+
+/// [`take_uvarint`], zigzag-decoded (`int32`).
+#[inline(always)]
+pub(crate) fn take_varint(cur: &mut &[u8]) -> Option<i32> {
+    let raw = take_uvarint(cur)?;
+    Some(((raw >> 1) as i32) ^ -((raw & 1) as i32))
+}
+
+/// A zigzag varlong (`int64`) of at most 10 bytes from the front of `cur`.
+#[inline(always)]
+pub(crate) fn take_varlong(cur: &mut &[u8]) -> Option<i64> {
+    let bytes: &[u8] = cur;
+    let raw = match bytes {
+        [b0, rest @ ..] if *b0 < 0x80 => {
+            *cur = rest;
+            u64::from(*b0)
+        }
+        [b0, b1, rest @ ..] if *b1 < 0x80 => {
+            *cur = rest;
+            u64::from(*b0 & 0x7f) | u64::from(*b1) << 7
+        }
+        _ => {
+            let mut pos = 0;
+            let value = read_uvarlong_slow(cur, &mut pos).ok()?;
+            *cur = cur.get(pos..)?;
+            value
+        }
+    };
+    Some(((raw >> 1) as i64) ^ -((raw & 1) as i64))
+}
+
 /// Zigzag-encodes an `i32`.
 #[inline(always)]
 pub(crate) fn zigzag32(value: i32) -> u32 {
@@ -102,7 +157,7 @@ pub(crate) fn varint_len(value: i32) -> usize {
 }
 
 /// Bytes a zigzag varlong of `value` takes.
-#[inline(always)]
+#[cfg(test)]
 pub(crate) fn varlong_len(value: i64) -> usize {
     uvarint64_len(zigzag64(value))
 }
@@ -135,8 +190,8 @@ pub(crate) fn put_varint(out: &mut Vec<u8>, value: i32) {
     }
 }
 
-/// Appends a zigzag varlong.
-#[inline(always)]
+/// Appends a zigzag varlong (tests write records by hand with it).
+#[cfg(test)]
 pub(crate) fn put_varlong(out: &mut Vec<u8>, value: i64) {
     let raw = zigzag64(value);
     if raw < 0x80 {
@@ -203,7 +258,52 @@ mod tests {
         );
     }
 
+    #[test]
+    fn take_matches_read() {
+        let cases: [&[u8]; 8] = [
+            &[0x00],
+            &[0x7f, 0x01],
+            &[0x80, 0x01],
+            &[0xff, 0x7f, 0x09],
+            &[0x80, 0x80, 0x01],
+            &[0xff, 0xff, 0xff, 0xff, 0x0f],
+            &[0x80, 0x80, 0x80, 0x80, 0x80, 0x01],
+            &[0x80],
+        ];
+        for bytes in cases {
+            let mut pos = 0;
+            let read = read_varint(bytes, &mut pos).ok();
+            let mut cur = bytes;
+            assert_eq!(take_varint(&mut cur), read, "{bytes:?}");
+            if read.is_some() {
+                assert_eq!(cur.len(), bytes.len() - pos);
+            }
+            let mut pos = 0;
+            let read = read_varlong(bytes, &mut pos).ok();
+            let mut cur = bytes;
+            assert_eq!(take_varlong(&mut cur), read, "{bytes:?}");
+        }
+    }
+
     proptest! {
+        #[test]
+        fn take_and_read_agree(bytes in proptest::collection::vec(any::<u8>(), 0..12)) {
+            let mut pos = 0;
+            let read = read_varint(&bytes, &mut pos).ok();
+            let mut cur = bytes.as_slice();
+            prop_assert_eq!(take_varint(&mut cur), read);
+            if read.is_some() {
+                prop_assert_eq!(cur.len(), bytes.len() - pos);
+            }
+            let mut pos = 0;
+            let read = read_varlong(&bytes, &mut pos).ok();
+            let mut cur = bytes.as_slice();
+            prop_assert_eq!(take_varlong(&mut cur), read);
+            if read.is_some() {
+                prop_assert_eq!(cur.len(), bytes.len() - pos);
+            }
+        }
+
         #[test]
         fn varint_round_trip(value: i32) {
             let mut out = vec![0xaa];

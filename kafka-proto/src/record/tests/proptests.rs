@@ -215,3 +215,27 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// `append` takes a fast path for small records without headers; it
+    /// must write exactly what the general path writes.
+    #[test]
+    fn fast_and_general_append_write_the_same_bytes(
+        options in options(),
+        inputs in prop::collection::vec(
+            (prop_oneof![timestamp(), -20_000i64..20_000], nullable(300), prop_oneof![nullable(300), nullable(9000)]),
+            1..30,
+        ),
+    ) {
+        let mut fast = RecordBatchBuilder::new(options);
+        let mut general = RecordBatchBuilder::new(options);
+        let none: &[(&str, Option<&[u8]>)] = &[];
+        for (timestamp, key, value) in &inputs {
+            let a = fast.append(*timestamp, key.as_deref(), value.as_deref());
+            let b = general.append_with_headers(*timestamp, key.as_deref(), value.as_deref(), none);
+            prop_assert_eq!(a, b);
+            prop_assert_eq!(fast.encoded_size(), general.encoded_size());
+        }
+        prop_assert_eq!(fast.finish(), general.finish());
+    }
+}
