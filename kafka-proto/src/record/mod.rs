@@ -42,6 +42,7 @@ mod batch;
 mod builder;
 mod control;
 mod error;
+mod headers;
 mod legacy;
 mod reader;
 mod records;
@@ -60,9 +61,10 @@ pub use builder::{
 };
 pub use control::{ControlRecordKey, ControlRecordType, EndTxnMarker};
 pub use error::{DecodeError, EncodeError, RecordProblem};
+pub use headers::{Header, Headers};
 pub use legacy::LegacyBatch;
 pub use reader::{Batch, BatchReader};
-pub use records::{Header, Headers, Record, RecordIter, Records};
+pub use records::{Record, RecordIter, Records};
 
 /// Bytes before a batch's `magic` that every format shares: base offset
 /// (int64) and batch length (int32). The length counts the bytes after it.

@@ -25,11 +25,11 @@
 //! never fails later.
 
 use std::fmt;
-use std::str::Utf8Error;
 
 use bytes::Bytes;
 
 use super::control::{ControlRecordKey, EndTxnMarker};
+use super::headers::{Headers, parse_header, take_header};
 use super::legacy::{LegacyIter, LegacyWrapper};
 use super::varint::{VarintError, read_varint, read_varlong, take_varint, take_varlong};
 use super::{DecodeError, RecordProblem};
@@ -275,7 +275,7 @@ impl<'a> V2Iter<'a> {
 /// Splits a varint-length-prefixed nullable byte string off the front of
 /// `cur`; a negative length is null.
 #[inline(always)]
-fn take_nullable<'a>(cur: &mut &'a [u8]) -> Option<Option<&'a [u8]>> {
+pub(crate) fn take_nullable<'a>(cur: &mut &'a [u8]) -> Option<Option<&'a [u8]>> {
     let length = take_varint(cur)?;
     let Ok(length) = usize::try_from(length) else {
         return Some(None);
@@ -283,16 +283,6 @@ fn take_nullable<'a>(cur: &mut &'a [u8]) -> Option<Option<&'a [u8]>> {
     let (bytes, rest) = cur.split_at_checked(length)?;
     *cur = rest;
     Some(Some(bytes))
-}
-
-/// Splits one header off the front of `cur`.
-#[inline(always)]
-fn take_header<'a>(cur: &mut &'a [u8]) -> Option<(&'a [u8], Option<&'a [u8]>)> {
-    let key_length = usize::try_from(take_varint(cur)?).ok()?;
-    let (key, rest) = cur.split_at_checked(key_length)?;
-    *cur = rest;
-    let value = take_nullable(cur)?;
-    Some((key, value))
 }
 
 /// The decode fast path: parses the record at the front of `cur` and
@@ -343,7 +333,7 @@ struct RecordParts<'a> {
 }
 
 #[cold]
-fn varint_problem(err: VarintError, field: &'static str) -> RecordProblem {
+pub(crate) fn varint_problem(err: VarintError, field: &'static str) -> RecordProblem {
     match err {
         VarintError::Truncated => RecordProblem::Truncated(field),
         VarintError::TooLong => RecordProblem::VarintTooLong(field),
@@ -352,7 +342,7 @@ fn varint_problem(err: VarintError, field: &'static str) -> RecordProblem {
 
 /// Reads a varint length-prefixed byte string; a negative length is null.
 #[inline(always)]
-fn nullable_bytes<'a>(
+pub(crate) fn nullable_bytes<'a>(
     body: &'a [u8],
     pos: &mut usize,
     field: &'static str,
@@ -444,30 +434,6 @@ fn parse_record(
         },
         body_start + length,
     ))
-}
-
-/// Parses one header at `pos` of `data`.
-#[inline]
-fn parse_header<'a>(
-    data: &'a [u8],
-    pos: &mut usize,
-) -> Result<(&'a [u8], Option<&'a [u8]>), RecordProblem> {
-    let key_length = read_varint(data, pos).map_err(|e| varint_problem(e, "header key length"))?;
-    let Ok(key_length) = usize::try_from(key_length) else {
-        return Err(RecordProblem::NegativeLength {
-            field: "header key length",
-            length: i64::from(key_length),
-        });
-    };
-    let end = pos
-        .checked_add(key_length)
-        .ok_or(RecordProblem::Truncated("header key"))?;
-    let key = data
-        .get(*pos..end)
-        .ok_or(RecordProblem::Truncated("header key"))?;
-    *pos = end;
-    let value = nullable_bytes(data, pos, "header value")?;
-    Ok((key, value))
 }
 
 /// A record: a view into the records section of its batch.
@@ -586,111 +552,6 @@ impl fmt::Debug for Record<'_> {
             .field("key", &self.key.map(Bytes::copy_from_slice))
             .field("value_len", &self.value.map(<[u8]>::len))
             .field("headers", &self.header_count)
-            .finish()
-    }
-}
-
-/// The headers of a record, in wire order.
-#[derive(Clone)]
-pub struct Headers<'a> {
-    source: &'a Bytes,
-    rest: &'a [u8],
-    remaining: u32,
-}
-
-impl<'a> Headers<'a> {
-    /// Values of every header with this key, in order.
-    pub fn get_all(&self, key: &'a [u8]) -> impl Iterator<Item = Option<&'a [u8]>> + 'a {
-        self.clone()
-            .filter(move |h| h.key() == key)
-            .map(|h| h.value())
-    }
-
-    /// The value of the last header with this key (Java's `lastHeader`).
-    pub fn last_header(&self, key: &[u8]) -> Option<Header<'a>> {
-        self.clone().filter(|h| h.key() == key).last()
-    }
-}
-
-impl<'a> Iterator for Headers<'a> {
-    type Item = Header<'a>;
-
-    fn next(&mut self) -> Option<Header<'a>> {
-        if self.remaining == 0 {
-            return None;
-        }
-        // Validated when the record was parsed; a failure cannot happen,
-        // and would end the iteration rather than panic.
-        match take_header(&mut self.rest) {
-            Some((key, value)) => {
-                self.remaining -= 1;
-                Some(Header {
-                    source: self.source,
-                    key,
-                    value,
-                })
-            }
-            None => {
-                self.remaining = 0;
-                None
-            }
-        }
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.remaining as usize, Some(self.remaining as usize))
-    }
-}
-
-impl ExactSizeIterator for Headers<'_> {}
-
-impl fmt::Debug for Headers<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.clone()).finish()
-    }
-}
-
-/// One record header: a key (a UTF-8 string in Kafka's clients) and a
-/// nullable value.
-#[derive(Clone, Copy)]
-pub struct Header<'a> {
-    source: &'a Bytes,
-    key: &'a [u8],
-    value: Option<&'a [u8]>,
-}
-
-impl<'a> Header<'a> {
-    /// The key's bytes.
-    pub fn key(&self) -> &'a [u8] {
-        self.key
-    }
-
-    /// The key as UTF-8 (Java clients always write UTF-8; others may not).
-    pub fn key_str(&self) -> Result<&'a str, Utf8Error> {
-        std::str::from_utf8(self.key)
-    }
-
-    /// The value, `None` if null.
-    pub fn value(&self) -> Option<&'a [u8]> {
-        self.value
-    }
-
-    /// The key as a `Bytes` slice of the batch.
-    pub fn key_bytes(&self) -> Bytes {
-        self.source.slice_ref(self.key)
-    }
-
-    /// The value as a `Bytes` slice of the batch.
-    pub fn value_bytes(&self) -> Option<Bytes> {
-        self.value.map(|value| self.source.slice_ref(value))
-    }
-}
-
-impl fmt::Debug for Header<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Header")
-            .field("key", &String::from_utf8_lossy(self.key))
-            .field("value", &self.value.map(Bytes::copy_from_slice))
             .finish()
     }
 }
