@@ -15,6 +15,10 @@
 //! - [`connection`]: the sans-IO [`Connection`]: framing, correlation ids,
 //!   ApiVersions negotiation, SASL PLAIN, request deadlines.
 //! - [`schema`]: the DSL's field metadata, checked against Kafka's schema files.
+//! - [`record`]: record batch v2 and legacy message sets, read lazily as
+//!   zero-copy views, and a builder for producers.
+//! - [`compression`]: gzip, snappy (raw and xerial), LZ4 frames and zstd, all
+//!   pure Rust, with capped output.
 //!
 //! ```
 //! use bytes::BytesMut;
@@ -41,11 +45,14 @@ pub use primitives::{RawTaggedField, Uuid};
 #[macro_use]
 mod codec;
 pub mod api;
+pub mod compression;
 pub mod connection;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod header;
+pub mod record;
 pub mod schema;
 
 pub use api::{ApiKey, Message, Request};
+pub use compression::Compression;
 pub use connection::{Config, Connection, ConnectionError, Event, Response};

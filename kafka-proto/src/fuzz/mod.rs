@@ -1,0 +1,10 @@
+//! Entry points for the fuzz targets in `fuzz/` (one-line wrappers call
+//! these). Hidden from the docs: not an API, but public so the
+//! out-of-workspace fuzz crate can reach it. Each function takes arbitrary
+//! bytes and must never panic, loop without bound or allocate without bound.
+
+mod messages;
+mod records;
+
+pub use messages::{frame_decoder, response_decoder};
+pub use records::record_batch_decoder;
