@@ -8,9 +8,11 @@
 //! - [`kafka_wire`]: a blocking driver for `kafka_proto`'s sans-IO connection
 //!   over a plain `TcpStream`, for protocol-core tests.
 //! - [`probe`]: raw-byte probes that prove a broker speaks its protocol.
+//! - [`tools`]: other clients as interop peers (Kafka's Java tools, kcat).
 
 pub mod endpoints;
 pub mod kafka_wire;
 pub mod names;
 pub mod probe;
 pub mod proxy;
+pub mod tools;

@@ -1,0 +1,67 @@
+//! Other clients as interop peers: Kafka's Java tools (from the jars that
+//! `scripts/brokers up` fetches) and `kcat`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The directory holding the Kafka jars: `$KAFKA_LIBS`, else
+/// `.brokers/kafka-dist/$KAFKA_VERSION/lib` of this checkout (or of
+/// `$BROKERS_STATE`).
+///
+/// # Panics
+/// If the jars are not there: run `scripts/brokers up` first.
+pub fn kafka_libs() -> PathBuf {
+    if let Ok(dir) = std::env::var("KAFKA_LIBS") {
+        return PathBuf::from(dir);
+    }
+    let version = std::env::var("KAFKA_VERSION").unwrap_or_else(|_| "4.3.1".to_owned());
+    let state = std::env::var("BROKERS_STATE").map_or_else(
+        |_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.brokers"),
+        PathBuf::from,
+    );
+    let lib = state.join("kafka-dist").join(&version).join("lib");
+    assert!(
+        lib.join(format!("kafka-clients-{version}.jar")).is_file(),
+        "Kafka {version} jars not found in {}: run scripts/brokers up or set KAFKA_LIBS",
+        lib.display()
+    );
+    lib
+}
+
+/// Runs a Java main class with the Kafka jars on the class path.
+pub fn kafka_java(main_class: &str, args: &[&str]) -> Output {
+    Command::new("java")
+        .arg("-cp")
+        .arg(format!("{}/*", kafka_libs().display()))
+        .arg(main_class)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("java must be installed")
+}
+
+/// Runs `kcat` with `args`, feeding `stdin`.
+pub fn kcat(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new("kcat")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kcat must be installed (scripts/brokers up installs it)");
+    if let Some(mut input) = child.stdin.take() {
+        input.write_all(stdin).expect("write to kcat");
+    }
+    child.wait_with_output().expect("kcat output")
+}
+
+/// Panics with the tool's stderr unless it exited successfully.
+pub fn check(what: &str, out: &Output) {
+    assert!(
+        out.status.success(),
+        "{what} failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
