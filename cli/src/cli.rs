@@ -1,0 +1,561 @@
+//! The command tree (clap derive): every subcommand of the `mq` command
+//! line with its full option set and help with examples.
+//!
+//! Options that only one protocol understands are checked against the URL's
+//! scheme in [`crate::commands`], after parsing, so that a bad URL or a
+//! misplaced option gets one clear line instead of clap's usage dump.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::error::exit_status_help;
+
+const ABOUT: &str = "A command line for RabbitMQ and Kafka: produce, consume, bench and decode";
+
+const LONG_ABOUT: &str = "\
+A command line for RabbitMQ and Kafka: produce, consume, bench and decode.
+
+The URL picks the protocol:
+  kafka://host:port[,host:port...]/topic      a Kafka bootstrap list and a topic
+  amqp://user:pass@host:port/vhost            a RabbitMQ broker ('/' as vhost is %2f)
+
+Passwords in URLs are never printed, in output or in errors.";
+
+fn top_after_help() -> String {
+    format!(
+        "\
+Examples:
+  printf 'k1:hello\\nk2:world\\n' | mq produce kafka://localhost:9092/orders --key-delimiter :
+  mq consume kafka://localhost:9092/orders --from earliest --exit-at-end --format json
+  echo hello | mq produce amqp://guest:guest@localhost:5672/%2f --routing-key orders
+  mq consume amqp://guest:guest@localhost:5672/%2f --queue orders --count 1
+  mq decode amqp < capture.bin
+  xxd capture.bin | mq decode kafka --hex
+
+{}",
+        exit_status_help()
+    )
+}
+
+/// `mq`: the command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "mq",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = top_after_help(),
+    subcommand_required = true,
+    disable_help_subcommand = true,
+)]
+pub(crate) struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Read messages from stdin, one per line, and publish them.
+    #[command(long_about = PRODUCE_ABOUT, after_help = PRODUCE_EXAMPLES)]
+    Produce(ProduceArgs),
+    /// Write messages from a topic or queue to stdout.
+    #[command(long_about = CONSUME_ABOUT, after_help = CONSUME_EXAMPLES)]
+    Consume(ConsumeArgs),
+    /// List a Kafka cluster's topics with partitions, leaders and replicas.
+    #[command(after_help = TOPICS_EXAMPLES)]
+    Topics(TopicsArgs),
+    /// Create or delete a Kafka topic.
+    #[command(after_help = TOPIC_EXAMPLES, subcommand_required = true)]
+    Topic(TopicArgs),
+    /// Declare a RabbitMQ exchange or queue.
+    #[command(long_about = DECLARE_ABOUT, after_help = DECLARE_EXAMPLES)]
+    Declare(DeclareArgs),
+    /// Measure produce and consume throughput and end-to-end latency.
+    #[command(long_about = BENCH_ABOUT, after_help = BENCH_EXAMPLES)]
+    Bench(BenchArgs),
+    /// Print raw AMQP or Kafka bytes from stdin in readable form.
+    #[command(long_about = DECODE_ABOUT, after_help = DECODE_EXAMPLES)]
+    Decode(DecodeArgs),
+    /// Print a shell completion script.
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions(CompletionsArgs),
+}
+
+const PRODUCE_ABOUT: &str = "\
+Read messages from stdin, one per line, and publish them.
+
+Kafka: each line is a record's value, or 'key<delimiter>value' with
+--key-delimiter. AMQP: each line is a message body, published to --exchange
+with --routing-key; publisher confirms are on unless --no-confirms.
+
+The exit status is non-zero if any message was not confirmed (AMQP) or not
+acknowledged (Kafka, unless --acks 0).";
+
+const PRODUCE_EXAMPLES: &str = "\
+Examples:
+  printf 'k1:v1\\nk2:v2\\n' | mq produce kafka://localhost:9092/orders --key-delimiter :
+  seq 100 | mq produce kafka://localhost:9092/orders --compression zstd --acks all --header source=seq
+  echo '{\"id\":1}' | mq produce amqp://guest:guest@localhost:5672/%2f --exchange orders --routing-key new --persistent";
+
+/// `mq produce`.
+#[derive(Debug, Args)]
+pub(crate) struct ProduceArgs {
+    /// kafka://host:port/topic or amqp://user:pass@host:port/vhost
+    #[arg(value_name = "URL")]
+    pub(crate) url: String,
+    /// Split each line at the first C into key and value.
+    #[arg(long, value_name = "C")]
+    pub(crate) key_delimiter: Option<String>,
+    /// Add a header to every message (repeatable).
+    #[arg(long = "header", value_name = "K=V", value_parser = parse_key_value)]
+    pub(crate) headers: Vec<(String, String)>,
+    /// Kafka: write to this partition instead of the partitioner's choice.
+    #[arg(long, value_name = "N", help_heading = "Kafka")]
+    pub(crate) partition: Option<u32>,
+    /// Kafka: compress record batches with this codec [default: none].
+    #[arg(long, value_name = "CODEC", help_heading = "Kafka")]
+    pub(crate) compression: Option<CompressionArg>,
+    /// Kafka: acknowledgements to wait for [default: all].
+    #[arg(long, value_name = "ACKS", help_heading = "Kafka")]
+    pub(crate) acks: Option<AcksArg>,
+    /// AMQP: the exchange to publish to [default: the default exchange].
+    #[arg(long, value_name = "X", help_heading = "AMQP")]
+    pub(crate) exchange: Option<String>,
+    /// AMQP: the routing key.
+    #[arg(long, value_name = "K", help_heading = "AMQP")]
+    pub(crate) routing_key: Option<String>,
+    /// AMQP: fail the message if no queue is bound to take it.
+    #[arg(long, help_heading = "AMQP")]
+    pub(crate) mandatory: bool,
+    /// AMQP: delivery mode 2, so durable queues keep the message on disk.
+    #[arg(long, help_heading = "AMQP")]
+    pub(crate) persistent: bool,
+    /// AMQP: publish without waiting for publisher confirms.
+    #[arg(long, help_heading = "AMQP")]
+    pub(crate) no_confirms: bool,
+}
+
+const CONSUME_ABOUT: &str = "\
+Write messages from a Kafka topic or a RabbitMQ queue to stdout.
+
+Output is the raw payload per line (--format raw) or one JSON object per line
+(--format json): topic or queue, partition, offset or delivery tag, key,
+headers, timestamp, and the payload as UTF-8 (\"value\") or base64
+(\"value_base64\"). AMQP deliveries are acknowledged after they are written.";
+
+const CONSUME_EXAMPLES: &str = "\
+Examples:
+  mq consume kafka://localhost:9092/orders --from earliest --exit-at-end
+  mq consume kafka://localhost:9092/orders --group billing --count 10 --format json
+  mq consume amqp://guest:guest@localhost:5672/%2f --queue orders --prefetch 50";
+
+/// `mq consume`.
+#[derive(Debug, Args)]
+pub(crate) struct ConsumeArgs {
+    /// kafka://host:port/topic or amqp://user:pass@host:port/vhost
+    #[arg(value_name = "URL")]
+    pub(crate) url: String,
+    /// Stop after N messages.
+    #[arg(long, value_name = "N")]
+    pub(crate) count: Option<u64>,
+    /// Output format.
+    #[arg(long, value_name = "FORMAT", default_value = "raw")]
+    pub(crate) format: OutputFormat,
+    /// Kafka: consume as a member of this consumer group, committing offsets.
+    #[arg(long, value_name = "G", help_heading = "Kafka")]
+    pub(crate) group: Option<String>,
+    /// Kafka: where to start: earliest, latest or an offset [default: latest, or the group's offset].
+    #[arg(long, value_name = "WHERE", value_parser = parse_start, help_heading = "Kafka")]
+    pub(crate) from: Option<StartArg>,
+    /// Kafka: exit once every partition has been read to its end.
+    #[arg(long, help_heading = "Kafka")]
+    pub(crate) exit_at_end: bool,
+    /// AMQP: the queue to consume from.
+    #[arg(long, value_name = "Q", help_heading = "AMQP")]
+    pub(crate) queue: Option<String>,
+    /// AMQP: unacknowledged deliveries allowed in flight.
+    #[arg(long, value_name = "N", help_heading = "AMQP")]
+    pub(crate) prefetch: Option<u16>,
+}
+
+const TOPICS_EXAMPLES: &str = "\
+Examples:
+  mq topics kafka://localhost:9092
+  mq topics kafka://broker1:9092,broker2:9092";
+
+/// `mq topics`.
+#[derive(Debug, Args)]
+pub(crate) struct TopicsArgs {
+    /// kafka://host:port[,host:port...]
+    #[arg(value_name = "URL")]
+    pub(crate) url: String,
+}
+
+const TOPIC_EXAMPLES: &str = "\
+Examples:
+  mq topic create kafka://localhost:9092/orders --partitions 6 --replication-factor 1
+  mq topic delete kafka://localhost:9092/orders";
+
+/// `mq topic`.
+#[derive(Debug, Args)]
+pub(crate) struct TopicArgs {
+    /// create or delete.
+    #[command(subcommand)]
+    pub(crate) action: TopicAction,
+}
+
+/// `mq topic create|delete`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum TopicAction {
+    /// Create a topic.
+    #[command(
+        after_help = "Example:\n  mq topic create kafka://localhost:9092/orders --partitions 6"
+    )]
+    Create(TopicCreateArgs),
+    /// Delete a topic.
+    #[command(after_help = "Example:\n  mq topic delete kafka://localhost:9092/orders")]
+    Delete(TopicDeleteArgs),
+}
+
+/// `mq topic create`.
+#[derive(Debug, Args)]
+pub(crate) struct TopicCreateArgs {
+    /// kafka://host:port/topic
+    #[arg(value_name = "URL")]
+    pub(crate) url: String,
+    /// Number of partitions.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub(crate) partitions: u32,
+    /// Replicas of each partition.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) replication_factor: u16,
+    /// A topic config, such as retention.ms=86400000 (repeatable).
+    #[arg(long = "config", value_name = "K=V", value_parser = parse_key_value)]
+    pub(crate) configs: Vec<(String, String)>,
+}
+
+/// `mq topic delete`.
+#[derive(Debug, Args)]
+pub(crate) struct TopicDeleteArgs {
+    /// kafka://host:port/topic
+    #[arg(value_name = "URL")]
+    pub(crate) url: String,
+}
+
+const DECLARE_ABOUT: &str = "\
+Declare a RabbitMQ exchange (--exchange) or queue (--queue). Declaring what
+already exists with the same options succeeds; with other options the broker
+refuses it.";
+
+const DECLARE_EXAMPLES: &str = "\
+Examples:
+  mq declare amqp://guest:guest@localhost:5672/%2f --exchange orders --type topic --durable
+  mq declare amqp://guest:guest@localhost:5672/%2f --queue billing --durable --bind orders --routing-key 'order.*'";
+
+/// `mq declare`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("what").required(true).args(["exchange", "queue"]))]
+pub(crate) struct DeclareArgs {
+    /// amqp://user:pass@host:port/vhost
+    #[arg(value_name = "URL")]
+    pub(crate) url: String,
+    /// Declare this exchange.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) exchange: Option<String>,
+    /// Declare this queue.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) queue: Option<String>,
+    /// Exchange type.
+    #[arg(
+        long = "type",
+        value_name = "TYPE",
+        default_value = "direct",
+        requires = "exchange"
+    )]
+    pub(crate) kind: ExchangeKind,
+    /// Survive a broker restart.
+    #[arg(long)]
+    pub(crate) durable: bool,
+    /// Delete when the last queue unbinds (exchange) or the last consumer leaves (queue).
+    #[arg(long)]
+    pub(crate) auto_delete: bool,
+    /// Queue: only this connection may use it, and it goes away with it.
+    #[arg(long, requires = "queue")]
+    pub(crate) exclusive: bool,
+    /// Queue: bind it to this exchange.
+    #[arg(long, value_name = "EXCHANGE", requires = "queue")]
+    pub(crate) bind: Option<String>,
+    /// Queue: the binding's routing key (with --bind).
+    #[arg(long, value_name = "K", requires = "bind")]
+    pub(crate) routing_key: Option<String>,
+    /// A declare argument, such as x-max-length=1000 (repeatable).
+    #[arg(long = "argument", value_name = "K=V", value_parser = parse_key_value)]
+    pub(crate) arguments: Vec<(String, String)>,
+}
+
+const BENCH_ABOUT: &str = "\
+Measure produce (publish) and consume throughput and end-to-end latency.
+
+Sends --count messages of --size bytes, consumes them back, and prints a
+summary: msgs/s, MB/s, latency p50/p99/max and client CPU per message
+(--json for machines). A progress bar runs on stderr meanwhile. Without a
+topic (Kafka) or --queue (AMQP) a temporary one is created and deleted.";
+
+const BENCH_EXAMPLES: &str = "\
+Examples:
+  mq bench kafka://localhost:9092 --size 100 --count 1000000 --compression lz4
+  mq bench amqp://guest:guest@localhost:5672/%2f --size 1024 --count 100000 --window 500 --json";
+
+/// `mq bench`.
+#[derive(Debug, Args)]
+pub(crate) struct BenchArgs {
+    /// kafka://host:port[/topic] or amqp://user:pass@host:port/vhost
+    #[arg(value_name = "URL")]
+    pub(crate) url: String,
+    /// Message size in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 100)]
+    pub(crate) size: u32,
+    /// Number of messages.
+    #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) count: u64,
+    /// Messages in flight: unconfirmed publishes (AMQP) or produce requests (Kafka).
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) window: u32,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Kafka: compression codec [default: none].
+    #[arg(long, value_name = "CODEC", help_heading = "Kafka")]
+    pub(crate) compression: Option<CompressionArg>,
+    /// Kafka: acknowledgements to wait for [default: all].
+    #[arg(long, value_name = "ACKS", help_heading = "Kafka")]
+    pub(crate) acks: Option<AcksArg>,
+    /// AMQP: the queue to use instead of a temporary one.
+    #[arg(long, value_name = "Q", help_heading = "AMQP")]
+    pub(crate) queue: Option<String>,
+}
+
+const DECODE_ABOUT: &str = "\
+Print raw AMQP 0-9-1 or Kafka protocol bytes from stdin in readable form:
+a dissector for debugging. One block per frame, request or response, each
+starting with its byte offset in the input.
+
+Input is binary, or hex text with --hex: whitespace, 0x prefixes, commas and
+xxd's offsets and text column are ignored, so `xxd capture.bin` output works.
+
+AMQP: client bytes start with the protocol header 'AMQP 0 0 9 1'; --direction
+is taken from it when not given. Method arguments, content headers with their
+properties and field tables, and bodies are shown.
+
+Kafka: a stream of size-prefixed frames. Requests name their API and version;
+a response does not, so it is matched by correlation id to a request earlier
+in the same input (both directions interleaved, the default), or decoded as
+--api NAME --version N. Record batches in Produce and Fetch are shown as
+batch summaries with their records. --records reads a bare sequence of record
+batches instead, such as a partition's .log segment file.
+
+On malformed or truncated input, what decoded is printed, then one error line
+naming the byte offset, and the exit status is 1. SASL passwords are shown
+as ***.";
+
+const DECODE_EXAMPLES: &str = "\
+Examples:
+  mq decode amqp < client-to-rabbitmq.bin
+  mq decode amqp --direction server < rabbitmq-to-client.bin
+  mq decode kafka < both-directions.bin
+  mq decode kafka --direction server --api Metadata --version 12 < responses.bin
+  mq decode kafka --records < /var/lib/kafka/orders-0/00000000000000000000.log
+  echo '00000008 0012 0004 00000001 ffff 00' | mq decode kafka --hex";
+
+/// `mq decode`.
+#[derive(Debug, Args)]
+pub(crate) struct DecodeArgs {
+    /// The protocol of the bytes.
+    #[arg(value_name = "PROTOCOL")]
+    pub(crate) protocol: DecodeProtocol,
+    /// Read hex text instead of binary.
+    #[arg(long)]
+    pub(crate) hex: bool,
+    /// Whose bytes these are: the client's or the server's [default: detected].
+    #[arg(long, value_name = "WHO")]
+    pub(crate) direction: Option<Direction>,
+    /// Kafka: decode responses with no matching request as this API (name or key).
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "api_version",
+        help_heading = "Kafka"
+    )]
+    pub(crate) api: Option<String>,
+    /// Kafka: the API version of those responses.
+    #[arg(
+        long = "version",
+        id = "api_version",
+        value_name = "N",
+        requires = "api",
+        help_heading = "Kafka"
+    )]
+    pub(crate) api_version: Option<i16>,
+    /// Kafka: the input is a sequence of record batches (a log segment), not frames.
+    #[arg(long, help_heading = "Kafka", conflicts_with_all = ["direction", "api"])]
+    pub(crate) records: bool,
+}
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  mq completions bash > ~/.local/share/bash-completion/completions/mq
+  mq completions zsh > ~/.zfunc/_mq
+  mq completions fish > ~/.config/fish/completions/mq.fish";
+
+/// `mq completions`.
+#[derive(Debug, Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_name = "SHELL")]
+    pub(crate) shell: ShellArg,
+}
+
+/// Shells with completion scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ShellArg {
+    /// GNU bash.
+    Bash,
+    /// Z shell.
+    Zsh,
+    /// The friendly interactive shell.
+    Fish,
+}
+
+/// Protocols `mq decode` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum DecodeProtocol {
+    /// AMQP 0-9-1 (RabbitMQ).
+    Amqp,
+    /// The Kafka wire protocol.
+    Kafka,
+}
+
+/// Whose bytes `mq decode` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Direction {
+    /// Sent by the client (AMQP: starts with the protocol header; Kafka: requests).
+    Client,
+    /// Sent by the broker (Kafka: responses).
+    Server,
+}
+
+/// Kafka compression codecs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum CompressionArg {
+    /// No compression.
+    None,
+    /// gzip.
+    Gzip,
+    /// Snappy.
+    Snappy,
+    /// LZ4 frames.
+    Lz4,
+    /// Zstandard.
+    Zstd,
+}
+
+/// Kafka producer acknowledgements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum AcksArg {
+    /// Do not wait for the broker.
+    #[value(name = "0")]
+    None,
+    /// The leader has written it.
+    #[value(name = "1")]
+    Leader,
+    /// Every in-sync replica has written it.
+    All,
+}
+
+/// RabbitMQ exchange types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ExchangeKind {
+    /// Routing key equals binding key.
+    Direct,
+    /// Every bound queue.
+    Fanout,
+    /// Routing key matches a pattern.
+    Topic,
+    /// Message headers match.
+    Headers,
+}
+
+/// `mq consume --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OutputFormat {
+    /// The payload, one message per line.
+    Raw,
+    /// One JSON object per message per line.
+    Json,
+}
+
+/// Where a Kafka consumer starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StartArg {
+    /// The oldest offset kept.
+    Earliest,
+    /// After the newest record.
+    Latest,
+    /// This offset.
+    Offset(u64),
+}
+
+fn parse_start(s: &str) -> Result<StartArg, String> {
+    match s {
+        "earliest" | "beginning" => Ok(StartArg::Earliest),
+        "latest" | "end" => Ok(StartArg::Latest),
+        n => n
+            .parse()
+            .map(StartArg::Offset)
+            .map_err(|_| "expected earliest, latest or an offset (a whole number)".to_owned()),
+    }
+}
+
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err("expected KEY=VALUE".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_tree_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_command_has_examples() {
+        let cmd = Cli::command();
+        let mut stack = vec![cmd];
+        let mut seen = 0;
+        while let Some(mut c) = stack.pop() {
+            let help = c.render_long_help().to_string();
+            assert!(help.contains("Example"), "{}: {help}", c.get_name());
+            seen += 1;
+            stack.extend(c.get_subcommands().cloned());
+        }
+        assert_eq!(seen, 1 + 8 + 2);
+    }
+
+    #[test]
+    fn start_and_key_values_parse() {
+        assert_eq!(parse_start("earliest"), Ok(StartArg::Earliest));
+        assert_eq!(parse_start("latest"), Ok(StartArg::Latest));
+        assert_eq!(parse_start("42"), Ok(StartArg::Offset(42)));
+        assert!(parse_start("-1").is_err());
+        assert_eq!(parse_key_value("a=b=c"), Ok(("a".into(), "b=c".into())));
+        assert!(parse_key_value("=x").is_err());
+        assert!(parse_key_value("x").is_err());
+    }
+}

@@ -1,0 +1,152 @@
+//! Checks of the broker commands' command lines that clap cannot make:
+//! the URL parses, it names what the command needs (a topic, a queue), and
+//! no option of the other protocol was given.
+//!
+//! Each `check_*` returns the parsed [`Target`]; the clients (issues 5 and 6)
+//! take it from there. Until they land, [`crate::gate`] stops the command.
+
+use crate::cli::{BenchArgs, ConsumeArgs, DeclareArgs, ProduceArgs, TopicAction, TopicsArgs};
+use crate::error::CliError;
+use crate::url::{Protocol, Target};
+
+/// Options given on the command line that only `protocol` understands: if
+/// the URL is of the other protocol, the first one is a usage error.
+fn only_for(target: &Target, protocol: Protocol, options: &[(&str, bool)]) -> Result<(), CliError> {
+    if target.protocol() == protocol {
+        return Ok(());
+    }
+    let scheme = match protocol {
+        Protocol::Kafka => "kafka://",
+        Protocol::Amqp => "amqp://",
+    };
+    match options.iter().find(|(_, given)| *given) {
+        Some((name, _)) => Err(CliError::usage(format!(
+            "{name} applies to {scheme} URLs only"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// A command that speaks one protocol only.
+fn require(target: &Target, protocol: Protocol, command: &str) -> Result<(), CliError> {
+    if target.protocol() == protocol {
+        return Ok(());
+    }
+    let (scheme, example) = match protocol {
+        Protocol::Kafka => ("kafka://", "kafka://localhost:9092"),
+        Protocol::Amqp => ("amqp://", "amqp://localhost:5672/%2f"),
+    };
+    Err(CliError::usage(format!(
+        "'mq {command}' works with {scheme} URLs only, such as {example}"
+    )))
+}
+
+/// A Kafka URL must name the topic.
+fn require_topic(target: &Target, command: &str) -> Result<(), CliError> {
+    match target {
+        Target::Kafka(k) if k.topic.is_none() => Err(CliError::usage(format!(
+            "'mq {command}' needs a topic: kafka://host:port/TOPIC"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// `mq produce`.
+pub(crate) fn check_produce(a: &ProduceArgs) -> Result<Target, CliError> {
+    let t = Target::parse(&a.url)?;
+    require_topic(&t, "produce")?;
+    if a.key_delimiter.as_deref() == Some("") {
+        return Err(CliError::usage("--key-delimiter must not be empty"));
+    }
+    only_for(
+        &t,
+        Protocol::Kafka,
+        &[
+            ("--partition", a.partition.is_some()),
+            ("--compression", a.compression.is_some()),
+            ("--acks", a.acks.is_some()),
+        ],
+    )?;
+    only_for(
+        &t,
+        Protocol::Amqp,
+        &[
+            ("--exchange", a.exchange.is_some()),
+            ("--routing-key", a.routing_key.is_some()),
+            ("--mandatory", a.mandatory),
+            ("--persistent", a.persistent),
+            ("--no-confirms", a.no_confirms),
+        ],
+    )?;
+    Ok(t)
+}
+
+/// `mq consume`.
+pub(crate) fn check_consume(a: &ConsumeArgs) -> Result<Target, CliError> {
+    let t = Target::parse(&a.url)?;
+    require_topic(&t, "consume")?;
+    only_for(
+        &t,
+        Protocol::Kafka,
+        &[
+            ("--group", a.group.is_some()),
+            ("--from", a.from.is_some()),
+            ("--exit-at-end", a.exit_at_end),
+        ],
+    )?;
+    only_for(
+        &t,
+        Protocol::Amqp,
+        &[
+            ("--queue", a.queue.is_some()),
+            ("--prefetch", a.prefetch.is_some()),
+        ],
+    )?;
+    if t.protocol() == Protocol::Amqp && a.queue.is_none() {
+        return Err(CliError::usage(
+            "'mq consume amqp://...' needs --queue NAME",
+        ));
+    }
+    Ok(t)
+}
+
+/// `mq topics`.
+pub(crate) fn check_topics(a: &TopicsArgs) -> Result<Target, CliError> {
+    let t = Target::parse(&a.url)?;
+    require(&t, Protocol::Kafka, "topics")?;
+    Ok(t)
+}
+
+/// `mq topic create|delete`.
+pub(crate) fn check_topic(action: &TopicAction) -> Result<Target, CliError> {
+    let (url, name) = match action {
+        TopicAction::Create(a) => (&a.url, "topic create"),
+        TopicAction::Delete(a) => (&a.url, "topic delete"),
+    };
+    let t = Target::parse(url)?;
+    require(&t, Protocol::Kafka, name)?;
+    require_topic(&t, name)?;
+    Ok(t)
+}
+
+/// `mq declare`.
+pub(crate) fn check_declare(a: &DeclareArgs) -> Result<Target, CliError> {
+    let t = Target::parse(&a.url)?;
+    require(&t, Protocol::Amqp, "declare")?;
+    Ok(t)
+}
+
+/// `mq bench`.
+pub(crate) fn check_bench(a: &BenchArgs) -> Result<Target, CliError> {
+    let t = Target::parse(&a.url)?;
+    only_for(
+        &t,
+        Protocol::Kafka,
+        &[
+            ("--compression", a.compression.is_some()),
+            ("--acks", a.acks.is_some()),
+        ],
+    )?;
+    only_for(&t, Protocol::Amqp, &[("--queue", a.queue.is_some())])?;
+    Ok(t)
+}

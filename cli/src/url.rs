@@ -1,0 +1,292 @@
+//! Broker URLs: the scheme picks the protocol.
+//!
+//! - `kafka://host:port[,host:port...][/topic]`: a bootstrap list (port 9092
+//!   when left out, IPv6 hosts in brackets) and an optional topic.
+//! - `amqp://user:pass@host:port/vhost` (or `amqps://`): parsed by
+//!   [`mq_client::amqp::AmqpUri`], which never prints the password.
+//!
+//! Error messages never repeat the URL, so no password can leak through them.
+
+use std::fmt;
+
+use mq_client::amqp::AmqpUri;
+
+use crate::error::{CliError, Failure};
+
+/// The broker a command talks to.
+#[derive(Debug, Clone)]
+pub(crate) enum Target {
+    /// A Kafka cluster.
+    Kafka(KafkaUrl),
+    /// A RabbitMQ broker.
+    Amqp(AmqpUri),
+}
+
+/// Which protocol a [`Target`] speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Protocol {
+    /// Apache Kafka.
+    Kafka,
+    /// RabbitMQ, AMQP 0-9-1.
+    Amqp,
+}
+
+impl Target {
+    /// Parses a URL; the scheme says which protocol.
+    pub(crate) fn parse(url: &str) -> Result<Target, CliError> {
+        let bad = |why: String| CliError::new(Failure::BadUrl, format!("bad URL: {why}"));
+        match url.split_once("://") {
+            Some(("kafka", _)) => KafkaUrl::parse(url).map(Target::Kafka).map_err(bad),
+            Some(("amqp" | "amqps", _)) => url
+                .parse::<AmqpUri>()
+                .map(Target::Amqp)
+                .map_err(|e| bad(e.to_string())),
+            Some((scheme, _)) if is_scheme(scheme) => Err(bad(format!(
+                "unknown scheme '{scheme}://'; use kafka://host:port/topic or amqp://user:pass@host:port/vhost"
+            ))),
+            _ => Err(bad(
+                "a URL starts with kafka:// or amqp://, as in kafka://localhost:9092/orders or amqp://guest:guest@localhost:5672/%2f"
+                    .to_owned(),
+            )),
+        }
+    }
+
+    /// The protocol.
+    pub(crate) fn protocol(&self) -> Protocol {
+        match self {
+            Target::Kafka(_) => Protocol::Kafka,
+            Target::Amqp(_) => Protocol::Amqp,
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    /// The URL as parsed, the password shown as `***`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Kafka(k) => k.fmt(f),
+            Target::Amqp(a) => a.fmt(f),
+        }
+    }
+}
+
+fn is_scheme(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
+/// One `host:port` of a bootstrap list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HostPort {
+    /// Host name or address (IPv6 without brackets).
+    pub(crate) host: String,
+    /// TCP port.
+    pub(crate) port: u16,
+}
+
+impl fmt::Display for HostPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// A parsed `kafka://` URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct KafkaUrl {
+    /// The bootstrap brokers, at least one.
+    pub(crate) bootstrap: Vec<HostPort>,
+    /// The topic, if the URL names one.
+    pub(crate) topic: Option<String>,
+}
+
+/// Kafka's default port.
+pub(crate) const KAFKA_PORT: u16 = 9092;
+/// The longest topic name Kafka accepts.
+const MAX_TOPIC_LEN: usize = 249;
+
+impl KafkaUrl {
+    /// Parses `kafka://host:port[,host:port...][/topic]`. The error says
+    /// what is wrong without repeating the URL.
+    pub(crate) fn parse(url: &str) -> Result<KafkaUrl, String> {
+        let rest = url
+            .strip_prefix("kafka://")
+            .ok_or("the scheme must be kafka://")?;
+        if rest.contains(['?', '#']) {
+            return Err("kafka:// URLs take no query parameters or fragment".into());
+        }
+        let (hosts, path) = match rest.split_once('/') {
+            Some((hosts, path)) => (hosts, Some(path)),
+            None => (rest, None),
+        };
+        if hosts.contains('@') {
+            return Err(
+                "kafka:// URLs take no user name or password (SASL is not supported by mq yet)"
+                    .into(),
+            );
+        }
+        let bootstrap = hosts
+            .split(',')
+            .map(parse_host_port)
+            .collect::<Result<Vec<_>, _>>()?;
+        let topic = match path {
+            None | Some("") => None,
+            Some(p) if p.contains('/') => {
+                return Err("the path of a kafka:// URL is one topic name".into());
+            }
+            Some(p) => Some(validate_topic(p)?),
+        };
+        Ok(KafkaUrl { bootstrap, topic })
+    }
+}
+
+impl fmt::Display for KafkaUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("kafka://")?;
+        for (i, hp) in self.bootstrap.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{hp}")?;
+        }
+        if let Some(t) = &self.topic {
+            write!(f, "/{t}")?;
+        }
+        Ok(())
+    }
+}
+
+fn parse_host_port(s: &str) -> Result<HostPort, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("the bootstrap list has an empty host".into());
+    }
+    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+        let (h, after) = rest
+            .split_once(']')
+            .ok_or("an IPv6 host has no closing ']'")?;
+        match after.strip_prefix(':') {
+            Some(p) => (h, Some(p)),
+            None if after.is_empty() => (h, None),
+            None => return Err(format!("unexpected '{after}' after the IPv6 host")),
+        }
+    } else {
+        match s.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (s, None),
+        }
+    };
+    if host.is_empty() {
+        return Err("the bootstrap list has an empty host".into());
+    }
+    let ipv6 = s.starts_with('[');
+    if !host
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_') || (ipv6 && c == ':'))
+    {
+        return Err(format!("'{host}' is not a host name or address"));
+    }
+    let port = match port {
+        None => KAFKA_PORT,
+        Some(p) => match p.parse::<u16>() {
+            Ok(n) if n > 0 => n,
+            _ => {
+                return Err(format!(
+                    "port '{p}' of host {host} is not a number in 1..65535"
+                ));
+            }
+        },
+    };
+    Ok(HostPort {
+        host: host.to_owned(),
+        port,
+    })
+}
+
+/// Checks a topic name as Kafka does: 1 to 249 of `[a-zA-Z0-9._-]`, and
+/// neither `.` nor `..`.
+pub(crate) fn validate_topic(name: &str) -> Result<String, String> {
+    let legal = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if name.is_empty() || name.len() > MAX_TOPIC_LEN || !legal || name == "." || name == ".." {
+        return Err(format!(
+            "'{}' is not a valid topic name: use 1 to {MAX_TOPIC_LEN} ASCII letters, digits, '.', '_' or '-'",
+            name.escape_debug()
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kafka(s: &str) -> KafkaUrl {
+        KafkaUrl::parse(s).unwrap()
+    }
+
+    #[test]
+    fn kafka_urls() {
+        let u = kafka("kafka://localhost:9092/orders");
+        assert_eq!(u.bootstrap.len(), 1);
+        assert_eq!(u.bootstrap[0].to_string(), "localhost:9092");
+        assert_eq!(u.topic.as_deref(), Some("orders"));
+        let u = kafka("kafka://a:1,b,[::1]:3/t.x_y-z");
+        let hosts: Vec<String> = u.bootstrap.iter().map(ToString::to_string).collect();
+        assert_eq!(hosts, ["a:1", "b:9092", "[::1]:3"]);
+        assert_eq!(u.to_string(), "kafka://a:1,b:9092,[::1]:3/t.x_y-z");
+        assert_eq!(kafka("kafka://h").topic, None);
+        assert_eq!(kafka("kafka://h/").topic, None);
+        assert_eq!(kafka("kafka://[::1]").bootstrap[0].port, 9092);
+    }
+
+    #[test]
+    fn kafka_url_errors() {
+        for (url, why) in [
+            ("kafka://", "empty host"),
+            ("kafka://h:0/t", "not a number"),
+            ("kafka://h:99999/t", "not a number"),
+            ("kafka://h:x/t", "not a number"),
+            ("kafka://a,,b/t", "empty host"),
+            ("kafka://h/a/b", "one topic name"),
+            ("kafka://h/bad topic", "not a valid topic"),
+            ("kafka://h/..", "not a valid topic"),
+            ("kafka://h/t?x=1", "no query"),
+            ("kafka://u:secret@h/t", "no user name"),
+            ("kafka://[::1/t", "closing"),
+            ("kafka://h%20/t", "not a host"),
+        ] {
+            let e = KafkaUrl::parse(url).unwrap_err();
+            assert!(e.contains(why), "{url}: {e}");
+            assert!(!e.contains("secret"), "{e}");
+        }
+        let long = format!("kafka://h/{}", "a".repeat(250));
+        assert!(KafkaUrl::parse(&long).is_err());
+        assert!(KafkaUrl::parse(&format!("kafka://h/{}", "a".repeat(249))).is_ok());
+    }
+
+    #[test]
+    fn scheme_picks_the_protocol() {
+        let t = Target::parse("kafka://h:1/t").unwrap();
+        assert_eq!(t.protocol(), Protocol::Kafka);
+        let t = Target::parse("amqp://u:p@h:5672/%2f").unwrap();
+        assert_eq!(t.protocol(), Protocol::Amqp);
+        let t = Target::parse("amqps://h").unwrap();
+        assert_eq!(t.protocol(), Protocol::Amqp);
+        for url in ["http://h", "localhost:9092", "", "u:pw@h"] {
+            let e = Target::parse(url).unwrap_err();
+            assert_eq!(e.kind(), Failure::BadUrl);
+            assert!(!e.to_string().contains("pw"), "{e}");
+        }
+        let t = Target::parse("amqp://alice:s3cret@h/v").unwrap();
+        assert_eq!(t.to_string(), "amqp://alice:***@h:5672/v");
+        let e = Target::parse("amqp://alice:s3cret@h:bad/v").unwrap_err();
+        assert_eq!(e.kind(), Failure::BadUrl);
+        assert!(!e.to_string().contains("s3cret"), "{e}");
+    }
+}
