@@ -135,6 +135,19 @@ struct Dissector {
     opts: Options,
 }
 
+/// A frame read as a request, and what is known about that reading.
+struct RequestTry {
+    decoded: Decoded,
+    /// `kafka_proto` implements the API and version, and decoded the body.
+    supported: bool,
+    /// Bytes after the decoded body.
+    trailing: usize,
+    /// The header looks like a client's.
+    plausible: bool,
+    /// The correlation id and request whose response will follow.
+    waits: Option<(i32, Pending)>,
+}
+
 /// A frame read as a request or response, ready to print.
 struct Decoded {
     block: Block,
@@ -147,7 +160,10 @@ impl Dissector {
     fn frame(&mut self, offset: usize, frame: Bytes, sink: &mut Sink<'_>) -> Result<(), CliError> {
         let fault = |f: Fault| malformed(&f.what, offset + 4 + f.at, f.why);
         let decoded = match self.opts.direction {
-            Some(Direction::Client) => self.request(offset, &frame).map_err(fault)?,
+            Some(Direction::Client) => {
+                let r = self.request(offset, &frame).map_err(fault)?;
+                self.accept(r)
+            }
             Some(Direction::Server) => {
                 let Some((api, version)) = self.opts.api else {
                     return Err(CliError::usage("responses need --api NAME --version N"));
@@ -164,7 +180,10 @@ impl Dissector {
         }
     }
 
-    /// A frame of a stream with both directions.
+    /// A frame of a stream with both directions: a response to an
+    /// unanswered request, else a request that decodes whole, else a
+    /// response as `--api` says, else a request of an API or version that
+    /// is not implemented but whose header looks like a client's.
     fn either(&mut self, offset: usize, frame: &Bytes) -> Result<Decoded, Fault> {
         let correlation_id = frame.first_chunk::<4>().map(|c| i32::from_be_bytes(*c));
         let pending = correlation_id.and_then(|id| self.pending.get(&id).copied());
@@ -175,15 +194,33 @@ impl Dissector {
             },
             None => None,
         };
-        let request_fault = match self.request(offset, frame) {
-            Ok(decoded) => return Ok(decoded),
+        let request = match self.request(offset, frame) {
+            Ok(r) if r.supported && r.trailing == 0 => return Ok(self.accept(r)),
+            other => other,
+        };
+        let api_fault = match self.opts.api {
+            Some((api, version)) => match self.response(offset, frame, Pending { api, version }) {
+                Ok(decoded) => return Ok(decoded),
+                Err(fault) => Some(fault),
+            },
+            None => None,
+        };
+        let request_fault = match request {
+            Ok(r) if r.supported || r.plausible => return Ok(self.accept(r)),
+            Ok(r) => Fault {
+                at: 0,
+                what: "Kafka frame".to_owned(),
+                why: format!(
+                    "reads neither as a response nor as a request (its header would say {})",
+                    r.decoded.block.texts().next().unwrap_or_default()
+                ),
+            },
             Err(fault) => fault,
         };
-        match (response_fault, self.opts.api) {
+        match response_fault.or(api_fault) {
             // A matched response that did not decode is the likelier story.
-            (Some(fault), _) => Err(fault),
-            (None, Some((api, version))) => self.response(offset, frame, Pending { api, version }),
-            (None, None) => Err(Fault {
+            Some(fault) => Err(fault),
+            None => Err(Fault {
                 why: format!(
                     "{}; nor does it answer an earlier request (correlation id {})",
                     request_fault.why,
@@ -194,8 +231,10 @@ impl Dissector {
         }
     }
 
-    /// A request frame.
-    fn request(&mut self, offset: usize, frame: &Bytes) -> Result<Decoded, Fault> {
+    /// A request frame: decoded, or shown raw if its API or version is not
+    /// one `kafka_proto` implements. Nothing is remembered until the caller
+    /// [`accept`](Dissector::accept)s it.
+    fn request(&self, offset: usize, frame: &Bytes) -> Result<RequestTry, Fault> {
         let mut buf = frame.clone();
         let header = RequestHeader::decode_any(&mut buf).map_err(|e| Fault {
             at: e.offset.unwrap_or(0),
@@ -221,6 +260,7 @@ impl Dissector {
             ),
         );
         let mut expects_response = true;
+        let mut supported = true;
         let records_error = match AnyRequest::decode(api, version, &mut body) {
             Ok(request) => {
                 if let AnyRequest::Produce(p) = &request {
@@ -238,6 +278,7 @@ impl Dissector {
                 error
             }
             Err(e) if unsupported(&e) => {
+                supported = false;
                 not_decoded(&mut block, &e, &buf);
                 None
             }
@@ -249,14 +290,32 @@ impl Dissector {
                 });
             }
         };
-        if expects_response {
-            self.pending
-                .insert(header.correlation_id, Pending { api, version });
-        }
-        Ok(Decoded {
-            block,
-            records_error,
+        // A real client's id is text; a response read as a request header
+        // rarely has one that is.
+        let plausible = api.0 >= 0
+            && version >= 0
+            && header
+                .client_id
+                .as_deref()
+                .is_none_or(|c| !c.chars().any(char::is_control));
+        Ok(RequestTry {
+            decoded: Decoded {
+                block,
+                records_error,
+            },
+            supported,
+            trailing: buf.len(),
+            plausible,
+            waits: expects_response.then_some((header.correlation_id, Pending { api, version })),
         })
+    }
+
+    /// Takes `r` as the frame's reading, remembering the response it waits for.
+    fn accept(&mut self, r: RequestTry) -> Decoded {
+        if let Some((id, pending)) = r.waits {
+            self.pending.insert(id, pending);
+        }
+        r.decoded
     }
 
     /// A response frame, as the answer to `to`.

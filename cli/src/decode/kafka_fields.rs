@@ -214,7 +214,7 @@ impl Walk {
                 let v = p::read_i16(buf)?;
                 if name.ends_with("error_code") {
                     format!("{v} ({})", ErrorCode(v).name())
-                } else if name.ends_with("api_key") {
+                } else if name.ends_with("api_key") && ApiKey(v).name() != "Unknown" {
                     format!("{v} ({})", ApiKey(v).name())
                 } else {
                     v.to_string()
