@@ -10,8 +10,8 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
 
 mod cli;
 mod commands;
@@ -61,38 +61,58 @@ fn run(cli: Cli, out: &mut Output) -> Result<(), CliError> {
 
 /// Help and version go to stdout; every other clap error becomes one line.
 fn clap_error(e: &clap::Error, out: &mut Output) -> Result<(), CliError> {
+    let (path, command) = invoked_command();
     match e.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
             out.write_all(e.render().to_string().as_bytes())
         }
-        _ => Err(CliError::usage(usage_line(e))),
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand => {
+            let names: Vec<&str> = command.get_subcommands().map(|c| c.get_name()).collect();
+            Err(CliError::usage(format!(
+                "'{path}' needs a subcommand: {} (see '{path} --help')",
+                names.join(", ")
+            )))
+        }
+        _ => Err(CliError::usage(format!(
+            "{} (see '{path} --help')",
+            first_paragraph(e)
+        ))),
     }
 }
 
-/// clap's message, first line only, with a pointer to the right `--help`.
-fn usage_line(e: &clap::Error) -> String {
+/// The (sub)command the arguments name, as far as they name one: its path
+/// (`mq topic create`) and its definition.
+fn invoked_command() -> (String, clap::Command) {
+    let mut command = Cli::command();
+    let mut path = vec!["mq".to_owned()];
+    for arg in std::env::args_os().skip(1) {
+        let Some(arg) = arg.to_str() else { break };
+        match command.find_subcommand(arg) {
+            Some(sub) => {
+                path.push(sub.get_name().to_owned());
+                let sub = sub.clone();
+                command = sub;
+            }
+            None if arg.starts_with('-') => continue,
+            None => break,
+        }
+    }
+    (path.join(" "), command)
+}
+
+/// clap's message without its usage and tips: the first paragraph, on
+/// one line.
+fn first_paragraph(e: &clap::Error) -> String {
     let rendered = e.render().to_string();
-    let first = rendered
+    let paragraph: Vec<&str> = rendered
         .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("invalid command line");
-    let first = first.strip_prefix("error: ").unwrap_or(first);
-    // "Usage: mq decode [OPTIONS] <PROTOCOL>" names the command.
-    let command = match e.get(ContextKind::Usage) {
-        Some(ContextValue::StyledStr(usage)) => usage
-            .to_string()
-            .trim()
-            .trim_start_matches("Usage:")
-            .split_whitespace()
-            .take_while(|w| !w.starts_with(['[', '<', '-']))
-            .collect::<Vec<_>>()
-            .join(" "),
-        _ => String::new(),
-    };
-    let command = if command.is_empty() {
-        "mq".to_owned()
-    } else {
-        command
-    };
-    format!("{first} (see '{command} --help')")
+        .map(str::trim)
+        .skip_while(|l| l.is_empty())
+        .take_while(|l| !l.is_empty())
+        .collect();
+    let text = paragraph.join(" ");
+    match text.strip_prefix("error: ") {
+        Some(rest) => rest.to_owned(),
+        None => text,
+    }
 }

@@ -42,10 +42,10 @@ impl Target {
                 .map(Target::Amqp)
                 .map_err(|e| bad(e.to_string())),
             Some((scheme, _)) if is_scheme(scheme) => Err(bad(format!(
-                "unknown scheme '{scheme}://'; use kafka://host:port/topic or amqp://user:pass@host:port/vhost"
+                "unknown scheme '{scheme}://'; use kafka://host:port/topic or amqp://host:port/vhost"
             ))),
             _ => Err(bad(
-                "a URL starts with kafka:// or amqp://, as in kafka://localhost:9092/orders or amqp://guest:guest@localhost:5672/%2f"
+                "a URL starts with kafka:// or amqp://, as in kafka://localhost:9092/orders or amqp://localhost:5672/%2f"
                     .to_owned(),
             )),
         }

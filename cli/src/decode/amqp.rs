@@ -201,11 +201,11 @@ fn method_fields(block: &mut Block, info: &MethodInfo, payload: &Bytes) {
     };
     let mut mechanism = String::new();
     for &(name, ty) in info.fields {
-        let secret = match (info.name, name) {
-            ("connection.start-ok" | "connection.secure-ok", "response") => true,
-            ("connection.update-secret", "new-secret") => true,
-            _ => false,
-        };
+        let secret = matches!(
+            (info.name, name),
+            ("connection.start-ok" | "connection.secure-ok", "response")
+                | ("connection.update-secret", "new-secret")
+        );
         let shown = match ty {
             "bit" => r.bit().map(|b| b.to_string()),
             "octet" => r.take::<1>().map(|[b]| b.to_string()),
