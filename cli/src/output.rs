@@ -1,21 +1,31 @@
 //! Standard output, written through a buffer; every write error becomes a
 //! [`CliError`], and a closed pipe (`mq decode ... | head -1`) a silent one.
 
-use std::io::{self, BufWriter, StdoutLock, Write};
+use std::io::{self, BufWriter, Write};
 
 use crate::error::CliError;
 
-/// Buffered stdout.
-#[derive(Debug)]
+/// Buffered stdout (or, in tests, any writer).
 pub(crate) struct Output {
-    out: BufWriter<StdoutLock<'static>>,
+    out: BufWriter<Box<dyn Write>>,
+}
+
+impl std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Output")
+    }
 }
 
 impl Output {
     /// Locks stdout.
     pub(crate) fn stdout() -> Self {
+        Output::to(Box::new(io::stdout().lock()))
+    }
+
+    /// Output to `w`.
+    pub(crate) fn to(w: Box<dyn Write>) -> Self {
         Output {
-            out: BufWriter::with_capacity(64 * 1024, io::stdout().lock()),
+            out: BufWriter::with_capacity(64 * 1024, w),
         }
     }
 

@@ -431,6 +431,21 @@ fn malformed_input_names_the_offset() {
         "mq: malformed AMQP frame at byte 8: frame on channel 0 ends with 0x00, not 0xce"
     );
     assert_eq!(run.stdout, "[0] protocol header AMQP 0-9-1\n");
+    // A method whose routing key runs past its frame: the frame's offset,
+    // where its payload starts, and what the core found there.
+    let mut input = data("amqp-publish.client.bin");
+    input[385 + 7 + 4 + 2 + 1] = 200;
+    let run = fails(&["decode", "amqp"], &input, BAD_INPUT, "");
+    assert_eq!(
+        run.stderr.trim(),
+        "mq: malformed AMQP frame at byte 385: (payload from byte 392) routing-key truncated at byte 8 of the frame payload"
+    );
+    assert!(
+        run.stdout
+            .ends_with("method channel.open (20.10)\n  out-of-band: \"\"\n"),
+        "{}",
+        run.stdout
+    );
     // Client bytes must start with the protocol header.
     fails(
         &["decode", "amqp", "--direction", "client"],

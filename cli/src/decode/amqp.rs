@@ -116,7 +116,7 @@ fn frame_block(
         malformed(
             "AMQP frame",
             offset,
-            format!("payload at byte {}: {e}", offset + 7),
+            format!("(payload from byte {}) {e}", offset + 7),
         )
     })?;
     Ok(match frame {
