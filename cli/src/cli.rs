@@ -110,28 +110,28 @@ pub(crate) struct ProduceArgs {
     /// Add a header to every message (repeatable).
     #[arg(long = "header", value_name = "K=V", value_parser = parse_key_value)]
     pub(crate) headers: Vec<(String, String)>,
-    /// Kafka: write to this partition instead of the partitioner's choice.
+    /// Write to this partition instead of the partitioner's choice.
     #[arg(long, value_name = "N", help_heading = "Kafka")]
     pub(crate) partition: Option<u32>,
-    /// Kafka: compress record batches with this codec [default: none].
+    /// Compress record batches with this codec [default: none].
     #[arg(long, value_name = "CODEC", help_heading = "Kafka")]
     pub(crate) compression: Option<CompressionArg>,
-    /// Kafka: acknowledgements to wait for [default: all].
+    /// Acknowledgements to wait for [default: all].
     #[arg(long, value_name = "ACKS", help_heading = "Kafka")]
     pub(crate) acks: Option<AcksArg>,
-    /// AMQP: the exchange to publish to [default: the default exchange].
+    /// The exchange to publish to [default: the default exchange].
     #[arg(long, value_name = "X", help_heading = "AMQP")]
     pub(crate) exchange: Option<String>,
-    /// AMQP: the routing key.
+    /// The routing key.
     #[arg(long, value_name = "K", help_heading = "AMQP")]
     pub(crate) routing_key: Option<String>,
-    /// AMQP: fail the message if no queue is bound to take it.
+    /// Fail the message if no queue is bound to take it.
     #[arg(long, help_heading = "AMQP")]
     pub(crate) mandatory: bool,
-    /// AMQP: delivery mode 2, so durable queues keep the message on disk.
+    /// Delivery mode 2, so durable queues keep the message on disk.
     #[arg(long, help_heading = "AMQP")]
     pub(crate) persistent: bool,
-    /// AMQP: publish without waiting for publisher confirms.
+    /// Publish without waiting for publisher confirms.
     #[arg(long, help_heading = "AMQP")]
     pub(crate) no_confirms: bool,
 }
@@ -162,19 +162,19 @@ pub(crate) struct ConsumeArgs {
     /// Output format.
     #[arg(long, value_name = "FORMAT", default_value = "raw")]
     pub(crate) format: OutputFormat,
-    /// Kafka: consume as a member of this consumer group, committing offsets.
+    /// Consume as a member of this consumer group, committing offsets.
     #[arg(long, value_name = "G", help_heading = "Kafka")]
     pub(crate) group: Option<String>,
-    /// Kafka: where to start: earliest, latest or an offset [default: latest, or the group's offset].
+    /// Where to start: earliest, latest or an offset [default: latest, or the group's offset].
     #[arg(long, value_name = "WHERE", value_parser = parse_start, help_heading = "Kafka")]
     pub(crate) from: Option<StartArg>,
-    /// Kafka: exit once every partition has been read to its end.
+    /// Exit once every partition has been read to its end.
     #[arg(long, help_heading = "Kafka")]
     pub(crate) exit_at_end: bool,
-    /// AMQP: the queue to consume from.
+    /// The queue to consume from.
     #[arg(long, value_name = "Q", help_heading = "AMQP")]
     pub(crate) queue: Option<String>,
-    /// AMQP: unacknowledged deliveries allowed in flight.
+    /// Unacknowledged deliveries allowed in flight.
     #[arg(long, value_name = "N", help_heading = "AMQP")]
     pub(crate) prefetch: Option<u16>,
 }
@@ -325,13 +325,13 @@ pub(crate) struct BenchArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     pub(crate) json: bool,
-    /// Kafka: compression codec [default: none].
+    /// Compression codec [default: none].
     #[arg(long, value_name = "CODEC", help_heading = "Kafka")]
     pub(crate) compression: Option<CompressionArg>,
-    /// Kafka: acknowledgements to wait for [default: all].
+    /// Acknowledgements to wait for [default: all].
     #[arg(long, value_name = "ACKS", help_heading = "Kafka")]
     pub(crate) acks: Option<AcksArg>,
-    /// AMQP: the queue to use instead of a temporary one.
+    /// The queue to use instead of a temporary one.
     #[arg(long, value_name = "Q", help_heading = "AMQP")]
     pub(crate) queue: Option<String>,
 }
@@ -366,7 +366,7 @@ Examples:
   mq decode kafka < both-directions.bin
   mq decode kafka --direction server --api Metadata --version 12 < responses.bin
   mq decode kafka --records < /var/lib/kafka/orders-0/00000000000000000000.log
-  echo '00000008 0012 0004 00000001 ffff 00' | mq decode kafka --hex";
+  echo '0000000a 0012 0000 00000001 ffff' | mq decode kafka --hex";
 
 /// `mq decode`.
 #[derive(Debug, Args)]
@@ -380,7 +380,7 @@ pub(crate) struct DecodeArgs {
     /// Whose bytes these are: the client's or the server's [default: detected].
     #[arg(long, value_name = "WHO")]
     pub(crate) direction: Option<Direction>,
-    /// Kafka: decode responses with no matching request as this API (name or key).
+    /// Decode responses with no matching request as this API (name or key).
     #[arg(
         long,
         value_name = "NAME",
@@ -388,7 +388,7 @@ pub(crate) struct DecodeArgs {
         help_heading = "Kafka"
     )]
     pub(crate) api: Option<String>,
-    /// Kafka: the API version of those responses.
+    /// The API version of those responses.
     #[arg(
         long = "version",
         id = "api_version",
@@ -397,7 +397,7 @@ pub(crate) struct DecodeArgs {
         help_heading = "Kafka"
     )]
     pub(crate) api_version: Option<i16>,
-    /// Kafka: the input is a sequence of record batches (a log segment), not frames.
+    /// The input is a sequence of record batches (a log segment), not frames.
     #[arg(long, help_heading = "Kafka", conflicts_with_all = ["direction", "api"])]
     pub(crate) records: bool,
 }

@@ -600,3 +600,36 @@ fn a_closed_stdout_exits_quietly() {
     assert_eq!(out.status.code(), Some(BROKEN_PIPE));
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
 }
+
+/// SASL PLAIN tokens carry the password: `mq decode` shows the user, not it.
+#[test]
+fn decode_hides_sasl_passwords() {
+    use bytes::{Bytes, BytesMut};
+    use kafka_proto::api::{SaslAuthenticateRequest, SaslHandshakeRequest};
+    use kafka_proto::connection::write_request_frame;
+
+    let mut frames = BytesMut::new();
+    let handshake = SaslHandshakeRequest {
+        mechanism: "PLAIN".into(),
+        ..Default::default()
+    };
+    write_request_frame(&mut frames, 1, Some("app"), 1, &handshake).unwrap();
+    let auth = SaslAuthenticateRequest {
+        auth_bytes: Bytes::from_static(b"\0alice\0Sup3rS3cret"),
+        ..Default::default()
+    };
+    write_request_frame(&mut frames, 2, Some("app"), 2, &auth).unwrap();
+    let run = mq(&["decode", "kafka", "--direction", "client"], &frames);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("request SaslAuthenticate v2, correlation id 2")
+    );
+    assert!(
+        run.stdout
+            .contains(r#"auth_bytes: "\0alice\0***" (password hidden)"#),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("Sup3rS3cret"), "{}", run.stdout);
+}
