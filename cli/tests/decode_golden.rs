@@ -257,3 +257,34 @@ fn hex_input_from_xxd_and_plain_hex() {
         binary
     );
 }
+
+/// A request of a version `kafka_proto` does not implement is shown raw,
+/// and so is its response; neither is an error.
+#[test]
+fn kafka_unimplemented_versions_are_shown_raw() {
+    let hex = "0000000d 0000 0002 00000007 0001 78 6162  00000006 00000007 6364";
+    let out = decode_ok(&["decode", "kafka", "--hex"], hex.as_bytes().to_vec());
+    assert_eq!(
+        out,
+        "[0] request Produce v2, correlation id 7, client id \"x\" (13 bytes)\n  \
+         body not decoded: version 2 of API 0 is not supported (supported: 3..=11)\n  \
+         body: \"ab\"\n\n\
+         [17] response Produce v2, correlation id 7 (6 bytes)\n  \
+         body not decoded: version 2 of API 0 is not supported (supported: 3..=11)\n  \
+         body: \"cd\"\n"
+    );
+}
+
+/// A server's protocol header refuses the client's version.
+#[test]
+fn amqp_server_protocol_header() {
+    let out = decode_ok(
+        &["decode", "amqp", "--direction", "server"],
+        b"AMQP\x00\x00\x09\x01".to_vec(),
+    );
+    assert_eq!(
+        out,
+        "[0] protocol header AMQP 0-9-1\n  \
+         a server sends this to refuse the client's protocol version, then closes\n"
+    );
+}
