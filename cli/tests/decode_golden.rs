@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
+use predicates::prelude::*;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -27,19 +28,13 @@ fn read(path: &str) -> Vec<u8> {
 
 /// Runs `mq` with `args` on `input`; it must succeed with nothing on stderr.
 fn decode_ok(args: &[&str], input: Vec<u8>) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_mq"))
+    let assert = Command::new(env!("CARGO_BIN_EXE_mq"))
         .args(args)
         .write_stdin(input)
-        .output()
-        .expect("mq runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "mq {args:?}: {:?}: {stderr}",
-        out.status
-    );
-    assert!(stderr.is_empty(), "mq {args:?} wrote to stderr: {stderr}");
-    String::from_utf8(out.stdout).expect("the output is UTF-8")
+        .assert()
+        .success()
+        .stderr(predicate::str::is_empty());
+    String::from_utf8(assert.get_output().stdout.clone()).expect("the output is UTF-8")
 }
 
 /// Compares `actual` with `expected/<name>.txt`, or writes it there when
@@ -54,7 +49,8 @@ fn golden(name: &str, actual: &str) {
     }
     let expected = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{}: {e} (run with MQ_BLESS=1 to create it)", path.display()));
-    if expected != actual {
+    let same = predicate::str::diff(expected.clone());
+    if !same.eval(actual) {
         let line = expected
             .lines()
             .zip(actual.lines())

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Stdio};
 
 use assert_cmd::Command;
+use predicates::prelude::*;
 
 /// Exit statuses, as `mq --help` lists them.
 const BAD_INPUT: i32 = 1;
@@ -47,25 +48,28 @@ fn mq(args: &[&str], stdin: &[u8]) -> Run {
 /// `mq args` fails with `code` and exactly one stderr line that starts
 /// with `mq: ` and contains `expected`; returns the run.
 fn fails(args: &[&str], stdin: &[u8], code: i32, expected: &str) -> Run {
-    let run = mq(args, stdin);
-    assert_eq!(run.code, code, "mq {args:?}: stderr {:?}", run.stderr);
-    let lines: Vec<&str> = run.stderr.lines().collect();
-    assert_eq!(
-        lines.len(),
-        1,
-        "mq {args:?}: not one line: {:?}",
-        run.stderr
-    );
-    assert!(lines[0].starts_with("mq: "), "{:?}", lines[0]);
-    assert!(
-        lines[0].contains(expected),
-        "mq {args:?}: {:?} does not contain {expected:?}",
-        lines[0]
-    );
-    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-    // No Debug dumps: no struct syntax, no quotes-in-braces.
-    assert!(!run.stderr.contains(" { "), "{}", run.stderr);
-    run
+    let one_line = predicate::function(|s: &str| s.lines().count() == 1 && s.ends_with('\n'));
+    // No panics, and no Debug dumps (struct syntax).
+    let clean = predicate::str::contains("panicked")
+        .or(predicate::str::contains(" { "))
+        .not();
+    let assert = Command::new(env!("CARGO_BIN_EXE_mq"))
+        .args(args)
+        .write_stdin(stdin.to_vec())
+        .assert()
+        .code(code)
+        .stderr(
+            predicate::str::starts_with("mq: ")
+                .and(predicate::str::contains(expected))
+                .and(one_line)
+                .and(clean),
+        );
+    let out = assert.get_output();
+    Run {
+        code,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
 }
 
 #[test]
