@@ -63,3 +63,24 @@ pub fn rabbitmqctl(args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Waits until the queue reports `n` ready messages (the broker updates
+/// counts asynchronously), within 10 s.
+pub async fn wait_count(ch: &mq_client::amqp::Channel, queue: &str, n: u32) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let q = ch
+            .queue_declare(queue, mq_client::amqp::QueueOptions::passive())
+            .await
+            .expect("passive declare");
+        if q.message_count == n {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "queue {queue} has {} messages, not {n}",
+            q.message_count
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
