@@ -42,7 +42,12 @@ async fn uri_parameters_name_and_capabilities_reach_the_broker() {
     let uri = format!(
         "amqp://guest:guest@{addr}/%2f?heartbeat=7&frame_max=65536&channel_max=42&connection_timeout=5000"
     );
-    let conn = Connection::builder().uri(uri).name(&name).connect().await.unwrap();
+    let conn = Connection::builder()
+        .uri(uri)
+        .name(&name)
+        .connect()
+        .await
+        .unwrap();
     assert_eq!(conn.name(), name);
     let seen = tokio::task::spawn_blocking({
         let name = name.clone();

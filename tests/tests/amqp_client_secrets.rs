@@ -45,9 +45,14 @@ async fn the_password_never_shows_in_debug_errors_or_logs() {
     let addr = endpoints::amqp_addr();
     let uri = format!("amqp://{user}:{password}@{addr}/%2f?heartbeat=5");
     let result = async {
-        let conn = Connection::builder().uri(&uri).name("secret-test").connect().await?;
+        let conn = Connection::builder()
+            .uri(&uri)
+            .name("secret-test")
+            .connect()
+            .await?;
         let ch = conn.open_channel().await?;
-        ch.queue_declare("", QueueOptions::default().exclusive()).await?;
+        ch.queue_declare("", QueueOptions::default().exclusive())
+            .await?;
         let debug = format!("{conn:?} {ch:?}");
         // A wrong password: refused with 403, not retriable.
         let wrong = format!("amqp://{user}:wrong-{password}@{addr}/%2f");
@@ -71,6 +76,12 @@ async fn the_password_never_shows_in_debug_errors_or_logs() {
     let refused_debug = format!("{refused:?}");
     assert!(!refused_debug.contains(&password), "{refused_debug}");
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("secret-test"), "logs name the connection: {logs}");
-    assert!(!logs.contains(&password), "the password is in the logs: {logs}");
+    assert!(
+        logs.contains("secret-test"),
+        "logs name the connection: {logs}"
+    );
+    assert!(
+        !logs.contains(&password),
+        "the password is in the logs: {logs}"
+    );
 }
