@@ -349,14 +349,16 @@ async fn tx_commit_and_rollback() {
         .await
         .unwrap();
     ch.tx_select().await.unwrap();
-    let _ = ch
-        .publish("", q.name(), &b"rolled back"[..], Properties::default())
+    ch.publish("", q.name(), &b"rolled back"[..], Properties::default())
+        .await
+        .unwrap()
         .await
         .unwrap();
     ch.tx_rollback().await.unwrap();
     for _ in 0..3 {
-        let _ = ch
-            .publish("", q.name(), &b"committed"[..], Properties::default())
+        ch.publish("", q.name(), &b"committed"[..], Properties::default())
+            .await
+            .unwrap()
             .await
             .unwrap();
     }
