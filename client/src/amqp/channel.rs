@@ -1,8 +1,8 @@
 //! The channel handle: declares, binds, publishes, consumers, modes.
 
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 
 use amqp_proto::method::{basic, confirm, exchange, queue, tx};
 use amqp_proto::{BasicProperties, CommandError, FieldTable, Method, ShortStr};
@@ -10,7 +10,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 
-use super::command::{ChannelShared, Control, Handles, Publish, RpcReply};
+use super::command::{ChannelShared, Control, Handles, Publish, RpcReply, Target, lock};
 use super::confirm::Confirm;
 use super::consumer::{Consumer, ConsumerShared, Delivery};
 use super::error::{Error, Result};
@@ -38,6 +38,8 @@ impl Queue {
 pub(crate) struct ChannelInner {
     pub(crate) conn: Arc<Handles>,
     pub(crate) shared: Arc<ChannelShared>,
+    /// The last publish target, reused while publishes go to the same place.
+    last_target: Mutex<Option<Arc<Target>>>,
 }
 
 impl Drop for ChannelInner {
@@ -93,7 +95,11 @@ fn reply_method(r: RpcReply) -> Result<Method> {
 impl Channel {
     pub(crate) fn new(conn: Arc<Handles>, shared: Arc<ChannelShared>) -> Self {
         Channel {
-            inner: Arc::new(ChannelInner { conn, shared }),
+            inner: Arc::new(ChannelInner {
+                conn,
+                shared,
+                last_target: Mutex::new(None),
+            }),
         }
     }
 
@@ -435,8 +441,7 @@ impl Channel {
         };
         let p = Publish {
             chan: self.key(),
-            exchange: exchange.to_owned(),
-            routing_key: routing_key.to_owned(),
+            target: self.target(exchange, routing_key),
             mandatory: options.mandatory,
             properties,
             body: body.into(),
@@ -465,6 +470,21 @@ impl Channel {
         }
         self.inner.shared.published.fetch_add(1, Ordering::AcqRel);
         Ok(confirm)
+    }
+
+    fn target(&self, exchange: &str, routing_key: &str) -> Arc<Target> {
+        let mut last = lock(&self.inner.last_target);
+        if let Some(t) = &*last {
+            if t.exchange == exchange && t.routing_key == routing_key {
+                return t.clone();
+            }
+        }
+        let t = Arc::new(Target {
+            exchange: exchange.to_owned(),
+            routing_key: routing_key.to_owned(),
+        });
+        *last = Some(t.clone());
+        t
     }
 
     /// Starts a consumer: a `Stream` of deliveries. With a prefetch set

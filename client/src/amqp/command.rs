@@ -87,12 +87,19 @@ pub(crate) enum Control {
     },
 }
 
+/// Where a publish goes. Shared between publishes to the same place, so a
+/// stream of them allocates no strings.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Target {
+    pub(crate) exchange: String,
+    pub(crate) routing_key: String,
+}
+
 /// One publish.
 #[derive(Debug)]
 pub(crate) struct Publish {
     pub(crate) chan: ChanKey,
-    pub(crate) exchange: String,
-    pub(crate) routing_key: String,
+    pub(crate) target: Arc<Target>,
     pub(crate) mandatory: bool,
     pub(crate) properties: BasicProperties,
     pub(crate) body: Bytes,

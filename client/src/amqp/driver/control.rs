@@ -398,22 +398,20 @@ impl Driver {
         tracing::trace!(
             connection = %self.state.label,
             channel = wire,
-            exchange = %p.exchange,
-            routing_key = %p.routing_key,
+            exchange = %p.target.exchange,
+            routing_key = %p.target.routing_key,
             "publish"
         );
         match io.core.basic_publish(
             wire,
-            &p.exchange,
-            &p.routing_key,
+            &p.target.exchange,
+            &p.target.routing_key,
             p.mandatory,
             &p.properties,
             p.body.clone(),
         ) {
             Ok(Some(seq)) => {
-                let mandatory = p
-                    .mandatory
-                    .then(|| Box::new((p.exchange, p.routing_key, p.body)));
+                let mandatory = p.mandatory.then(|| Box::new((p.target, p.body)));
                 chan.confirms.push_back(PendingConfirm {
                     seq,
                     tx: p.confirm,

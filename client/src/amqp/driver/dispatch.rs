@@ -354,9 +354,9 @@ impl Driver {
         let slot = chan.confirms.iter_mut().find(|pc| {
             pc.returned.is_none()
                 && pc.mandatory.as_ref().is_some_and(|m| {
-                    r.exchange() == m.0.as_str()
-                        && r.routing_key() == m.1.as_str()
-                        && r.body_ref() == &m.2[..]
+                    r.exchange() == m.0.exchange.as_str()
+                        && r.routing_key() == m.0.routing_key.as_str()
+                        && r.body_ref() == &m.1[..]
                 })
         });
         match slot {

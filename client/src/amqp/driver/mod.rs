@@ -48,7 +48,7 @@ pub(crate) struct PendingConfirm {
     tx: Option<oneshot::Sender<Result<()>>>,
     /// For a mandatory publish: exchange, routing key and body, to match
     /// a basic.return to it.
-    mandatory: Option<Box<(String, String, Bytes)>>,
+    mandatory: Option<Box<(Arc<super::command::Target>, Bytes)>>,
     returned: Option<Box<Returned>>,
 }
 
