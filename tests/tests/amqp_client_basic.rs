@@ -194,6 +194,10 @@ async fn basic_get_empty_then_a_message() {
         "no-ack gets need no ack"
     );
     assert!(ch.basic_get(q.name(), false).await.unwrap().is_none());
+    // The manual ack of "a" took effect: closing the channel requeues nothing.
+    ch.close().await.unwrap();
+    let other = conn.open_channel().await.unwrap();
+    wait_count(&other, q.name(), 0).await;
 }
 
 async fn fill(ch: &mq_client::amqp::Channel, queue: &str, n: u32) {

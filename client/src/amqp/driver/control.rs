@@ -68,6 +68,9 @@ impl Driver {
     }
 
     pub(super) fn on_control(&mut self, c: Control) {
+        if self.acks_pending && !matches!(c, Control::Settle { .. }) {
+            self.flush_acks();
+        }
         if self.closing.is_some() {
             match c {
                 Control::Close { reply } => self.start_close(Some(reply)),
@@ -335,6 +338,27 @@ impl Driver {
         let (Some(wire), true) = (chan.wire, chan.open) else {
             return;
         };
+        // Acks of the oldest outstanding delivery, in order, coalesce into
+        // one multiple ack sent at the end of this turn: the same effect,
+        // one frame for many.
+        if how == Settle::Ack
+            && chan
+                .unacked
+                .front()
+                .is_some_and(|(t, _)| *t == tag || (multiple && *t <= tag))
+        {
+            while chan.unacked.front().is_some_and(|(t, _)| *t <= tag) {
+                chan.unacked.pop_front();
+            }
+            chan.ack_upto = Some(tag);
+            self.acks_pending = true;
+            return;
+        }
+        if let Some(upto) = chan.ack_upto.take() {
+            if let Some(io) = self.io.as_mut() {
+                let _ = io.core.basic_ack(wire, upto, true);
+            }
+        }
         // Only tags still outstanding go out: settling one twice would
         // make the broker close the channel (406 unknown delivery tag).
         if multiple {
@@ -364,6 +388,20 @@ impl Driver {
         };
         if let Err(e) = r {
             tracing::debug!(connection = %self.state.label, error = %e, "settle not sent");
+        }
+    }
+
+    /// Sends the coalesced acks.
+    pub(super) fn flush_acks(&mut self) {
+        if !std::mem::take(&mut self.acks_pending) {
+            return;
+        }
+        let Some(io) = self.io.as_mut() else { return };
+        for chan in self.chans.values_mut() {
+            if let (Some(upto), Some(wire)) = (chan.ack_upto.take(), chan.wire) {
+                tracing::trace!(channel = wire, delivery_tag = upto, "ack (multiple)");
+                let _ = io.core.basic_ack(wire, upto, true);
+            }
         }
     }
 
@@ -578,6 +616,7 @@ fn records(m: &Method) -> bool {
             | Method::QueueBind(_)
             | Method::QueueUnbind(_)
             | Method::BasicQos(_)
+            | Method::BasicGet(_)
             | Method::ConfirmSelect(_)
             | Method::TxSelect(_)
     )

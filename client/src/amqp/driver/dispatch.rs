@@ -239,6 +239,15 @@ impl Driver {
                 }
             }
         }
+        // A basic.get delivery that needs an ack is outstanding too.
+        if let (Some(req), RpcReply::Get(m)) = (&rpc.request, &reply) {
+            if let (Method::BasicGet(g), Some(chan)) = (&**req, self.chans.get_mut(&rpc.chan)) {
+                if !g.no_ack {
+                    let at = chan.unacked.partition_point(|(t, _)| *t < m.delivery_tag);
+                    chan.unacked.insert(at, (m.delivery_tag, 0));
+                }
+            }
+        }
         match rpc.kind {
             RpcKind::User(r) => {
                 let _ = r.send(Ok(reply));

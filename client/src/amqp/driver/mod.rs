@@ -84,8 +84,11 @@ pub(crate) struct Chan {
     deferred: VecDeque<(u64, Control)>,
     confirms: VecDeque<PendingConfirm>,
     consumers: Vec<ConsumerRec>,
-    /// Delivery tags not yet settled, with the consumer id, in tag order.
+    /// Delivery tags not yet settled, with the consumer id (0 for
+    /// basic.get), in tag order.
     unacked: VecDeque<(u64, u32)>,
+    /// Acks coalesced this turn: everything up to this tag.
+    ack_upto: Option<u64>,
     /// channel.flow(false) from the server: publishes wait here.
     flow_paused: bool,
     held: VecDeque<Publish>,
@@ -106,6 +109,7 @@ impl Chan {
             confirms: VecDeque::new(),
             consumers: Vec::new(),
             unacked: VecDeque::new(),
+            ack_upto: None,
             flow_paused: false,
             held: VecDeque::new(),
         }
@@ -201,6 +205,8 @@ pub(crate) struct Driver {
     topology: Topology,
     /// Deliveries held for full consumer queues.
     held_deliveries: usize,
+    /// Some channel has a coalesced ack to send.
+    acks_pending: bool,
     /// Bytes of publishes held for paused channels.
     held_publish_bytes: usize,
     /// Commands that came while the connection was down.
@@ -247,6 +253,7 @@ impl Driver {
             internal_opens: HashMap::new(),
             topology: Topology::default(),
             held_deliveries: 0,
+            acks_pending: false,
             held_publish_bytes: 0,
             parked: VecDeque::new(),
             closing: None,
@@ -307,6 +314,7 @@ impl Driver {
                 return Exit::Lost(e);
             }
             self.feed_consumers();
+            self.flush_acks();
             self.advance_closing();
             if let Some(io) = self.io.as_mut() {
                 if let Err(e) = io.flush() {
@@ -641,6 +649,7 @@ impl Driver {
             chan.open = false;
             chan.flow_paused = false;
             chan.unacked.clear();
+            chan.ack_upto = None;
             for pc in chan.confirms.drain(..) {
                 if let Some(tx) = pc.tx {
                     let _ = tx.send(Err(Error::ConfirmLost));

@@ -172,6 +172,7 @@ impl Driver {
         loop {
             self.read_and_dispatch()?;
             self.feed_consumers();
+            self.flush_acks();
             if let Some(exit) = self.exit.take() {
                 return Err(match exit {
                     Exit::Lost(e) => e,
