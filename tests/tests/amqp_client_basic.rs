@@ -446,3 +446,35 @@ async fn graceful_close_waits_for_outstanding_confirms() {
     }
     assert!(n <= 2000);
 }
+
+#[tokio::test]
+async fn dropping_every_handle_closes_the_connection_gracefully() {
+    let name = names::unique("basic-drop-all");
+    let conn = mq_client::amqp::Connection::builder()
+        .uri(mq_tests::endpoints::amqp_url())
+        .name(&name)
+        .connect()
+        .await
+        .unwrap();
+    let mut events = conn.events();
+    let ch = conn.open_channel().await.unwrap();
+    let q = ch
+        .queue_declare("", QueueOptions::default().exclusive())
+        .await
+        .unwrap();
+    ch.confirm_select().await.unwrap();
+    // Published and not awaited: the graceful close still sends it.
+    let confirm = ch
+        .publish("", q.name(), &b"last words"[..], Properties::default())
+        .await
+        .unwrap();
+    drop((conn, ch));
+    confirm.await.expect("confirmed during the graceful close");
+    let ev = tokio::time::timeout(Duration::from_secs(5), events.next())
+        .await
+        .expect("the connection closes");
+    assert!(
+        matches!(ev, Some(mq_client::amqp::ConnectionEvent::Closed)),
+        "{ev:?}"
+    );
+}

@@ -98,3 +98,30 @@ async fn failover_to_the_next_uri() {
         Err(Error::InvalidUri(_))
     ));
 }
+
+#[tokio::test]
+async fn heartbeats_keep_an_idle_connection_alive() {
+    let addr = endpoints::amqp_addr();
+    let conn = Connection::builder()
+        .uri(format!("amqp://guest:guest@{addr}/%2f?heartbeat=1"))
+        .name("connect-heartbeat")
+        .connect()
+        .await
+        .unwrap();
+    let mut events = conn.events();
+    let ch = conn.open_channel().await.unwrap();
+    // Idle for four intervals: without heartbeats either side would have
+    // given up after two.
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    assert!(conn.is_connected());
+    ch.queue_declare("", QueueOptions::default().exclusive())
+        .await
+        .expect("still usable");
+    use futures_util::StreamExt;
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(10), events.next())
+            .await
+            .is_err(),
+        "no loss was reported"
+    );
+}

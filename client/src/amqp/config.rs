@@ -90,7 +90,7 @@ impl Config {
 ///     .await?;
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ConnectionBuilder {
     uris: Vec<String>,
     name: Option<String>,
@@ -107,6 +107,27 @@ pub struct ConnectionBuilder {
     high_water_mark: usize,
     max_held_deliveries: usize,
     max_body_size: u64,
+}
+
+impl std::fmt::Debug for ConnectionBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URIs as their redacting Display shows them: never the password.
+        let uris: Vec<String> = self
+            .uris
+            .iter()
+            .map(|u| match u.parse::<AmqpUri>() {
+                Ok(u) => u.to_string(),
+                Err(e) => format!("<invalid URI: {e}>"),
+            })
+            .collect();
+        f.debug_struct("ConnectionBuilder")
+            .field("uris", &uris)
+            .field("name", &self.name)
+            .field("heartbeat", &self.heartbeat)
+            .field("operation_timeout", &self.operation_timeout)
+            .field("recovery", &self.recovery)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for ConnectionBuilder {
@@ -259,5 +280,42 @@ impl ConnectionBuilder {
     /// Connects, trying each URI in turn once.
     pub async fn connect(self) -> Result<Connection> {
         Connection::connect_with(self.build()?).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builder_debug_hides_the_password() {
+        let b = ConnectionBuilder::default()
+            .uris(["amqp://u:hunter2@h/%2f", "amqp://u:hunter2@h:bad"])
+            .name("n");
+        let text = format!("{b:?}");
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("amqp://u:***@h:5672/"), "{text}");
+    }
+
+    #[test]
+    fn uri_parameters_fill_in_unset_options() {
+        let c = ConnectionBuilder::default()
+            .uri("amqp://h/?heartbeat=5&frame_max=8192&channel_max=7&connection_timeout=1500")
+            .build()
+            .unwrap();
+        assert_eq!(c.heartbeat, Some(5));
+        assert_eq!(c.frame_max, Some(8192));
+        assert_eq!(c.channel_max, Some(7));
+        assert_eq!(c.connect_timeout, Duration::from_millis(1500));
+        let c = ConnectionBuilder::default()
+            .uri("amqp://h/?heartbeat=5")
+            .heartbeat(Duration::from_secs(9))
+            .build()
+            .unwrap();
+        assert_eq!(c.heartbeat, Some(9), "the builder wins over the URI");
+        assert!(matches!(
+            ConnectionBuilder::default().build(),
+            Err(Error::Usage(_))
+        ));
     }
 }

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use amqp_proto::method::basic;
 use amqp_proto::{Method, ReplyCode, ShortStr};
@@ -278,22 +279,10 @@ impl Driver {
                     return;
                 }
                 ch.closing = Some(reply.into_iter().collect());
-                if let Some(io) = self.io.as_mut() {
-                    if io
-                        .core
-                        .close_channel(wire, ReplyCode::SUCCESS, "closed by the application")
-                        .is_err()
-                    {
-                        self.channel_gone(
-                            wire,
-                            Error::ChannelClosed {
-                                code: ReplyCode::SUCCESS,
-                                text: "closed by the application".to_owned(),
-                            },
-                            true,
-                        );
-                    }
-                }
+                // Outstanding confirms come in first, up to the close timeout.
+                ch.close_after = Some(Instant::now() + self.config.close_timeout);
+                self.closes_waiting = true;
+                self.advance_channel_closes();
             }
             other => fail_control(other, &Error::Usage("not a channel command")),
         }
@@ -389,6 +378,53 @@ impl Driver {
         if let Err(e) = r {
             tracing::debug!(connection = %self.state.label, error = %e, "settle not sent");
         }
+    }
+
+    /// Sends channel.close for channels whose close waited for their
+    /// outstanding confirms, once those are in or the close timeout passed.
+    pub(super) fn advance_channel_closes(&mut self) {
+        if !self.closes_waiting {
+            return;
+        }
+        let now = Instant::now();
+        let mut ready = Vec::new();
+        let mut waiting = false;
+        for chan in self.chans.values_mut() {
+            if let (Some(at), Some(wire)) = (chan.close_after, chan.wire) {
+                if chan.confirms.is_empty() || now >= at {
+                    chan.close_after = None;
+                    ready.push(wire);
+                } else {
+                    waiting = true;
+                }
+            }
+        }
+        self.closes_waiting = waiting;
+        for wire in ready {
+            let sent = self.io.as_mut().is_some_and(|io| {
+                io.core
+                    .close_channel(wire, ReplyCode::SUCCESS, "closed by the application")
+                    .is_ok()
+            });
+            if !sent {
+                self.channel_gone(
+                    wire,
+                    Error::ChannelClosed {
+                        code: ReplyCode::SUCCESS,
+                        text: "closed by the application".to_owned(),
+                    },
+                    true,
+                );
+            }
+        }
+    }
+
+    /// The earliest deadline of a channel close waiting for confirms.
+    pub(super) fn channel_close_deadline(&self) -> Option<Instant> {
+        if !self.closes_waiting {
+            return None;
+        }
+        self.chans.values().filter_map(|c| c.close_after).min()
     }
 
     /// Sends the coalesced acks.

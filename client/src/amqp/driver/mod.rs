@@ -75,6 +75,8 @@ pub(crate) struct Chan {
     open: bool,
     /// The application closes it; these wait for the close-ok.
     closing: Option<Vec<Reply<()>>>,
+    /// The close waits for outstanding confirms until then.
+    close_after: Option<Instant>,
     qos: Option<basic::Qos>,
     confirm: bool,
     tx_mode: bool,
@@ -101,6 +103,7 @@ impl Chan {
             wire: None,
             open: false,
             closing: None,
+            close_after: None,
             qos: None,
             confirm: false,
             tx_mode: false,
@@ -207,6 +210,8 @@ pub(crate) struct Driver {
     held_deliveries: usize,
     /// Some channel has a coalesced ack to send.
     acks_pending: bool,
+    /// Some channel's close waits for its confirms.
+    closes_waiting: bool,
     /// Bytes of publishes held for paused channels.
     held_publish_bytes: usize,
     /// Commands that came while the connection was down.
@@ -254,6 +259,7 @@ impl Driver {
             topology: Topology::default(),
             held_deliveries: 0,
             acks_pending: false,
+            closes_waiting: false,
             held_publish_bytes: 0,
             parked: VecDeque::new(),
             closing: None,
@@ -300,8 +306,10 @@ impl Driver {
         }
     }
 
+    /// Every handle is gone (they hold both senders, so both queues close
+    /// together; publishes still queued are taken by the graceful close).
     fn handles_gone(&self) -> bool {
-        self.control_closed && self.publish_closed
+        self.control_closed && (self.publish_closed || self.publish_rx.is_closed())
     }
 
     /// The live connection's loop.
@@ -315,6 +323,7 @@ impl Driver {
             }
             self.feed_consumers();
             self.flush_acks();
+            self.advance_channel_closes();
             self.advance_closing();
             if let Some(io) = self.io.as_mut() {
                 if let Err(e) = io.flush() {
@@ -446,10 +455,10 @@ impl Driver {
     fn next_deadline(&self) -> Option<Instant> {
         let core = self.io.as_ref().and_then(|io| io.core.poll_timeout());
         let close = self.closing.as_ref().map(|c| c.deadline);
-        match (core, close) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [core, close, self.channel_close_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     fn arm_timer(&mut self, at: Option<Instant>) {
@@ -517,6 +526,7 @@ impl Driver {
                 let outstanding = self.chans.values().any(|c| !c.confirms.is_empty());
                 if late || (!queued && !outstanding) {
                     for chan in self.chans.values_mut() {
+                        chan.close_after = None;
                         if let (Some(wire), true) = (chan.wire, chan.open) {
                             if let Some(io) = self.io.as_mut() {
                                 let _ = io.core.close_channel(
