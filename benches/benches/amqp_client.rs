@@ -32,9 +32,9 @@ fn url() -> String {
     std::env::var("AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
 }
 
-/// User plus system CPU time of the whole process so far.
+/// User and system CPU time of the whole process so far.
 #[allow(unsafe_code)]
-fn cpu_time() -> Duration {
+fn cpu_times() -> (Duration, Duration) {
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
     // SAFETY: getrusage writes a rusage into the pointer it is given, which
     // points to zeroed memory of the right type and size.
@@ -43,7 +43,7 @@ fn cpu_time() -> Duration {
         usage.assume_init()
     };
     let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(usage.ru_utime) + tv(usage.ru_stime)
+    (tv(usage.ru_utime), tv(usage.ru_stime))
 }
 
 /// Messages, wall time and CPU time summed over a benchmark's samples.
@@ -52,25 +52,29 @@ struct Tally {
     messages: u64,
     wall: Duration,
     cpu: Duration,
+    system: Duration,
 }
 
 static TALLY: Mutex<Tally> = Mutex::new(Tally {
     messages: 0,
     wall: Duration::ZERO,
     cpu: Duration::ZERO,
+    system: Duration::ZERO,
 });
 
 /// Runs the measured section and adds it to the tally; returns its wall time.
 fn measured<F: std::future::Future<Output = ()>>(rt: &Runtime, messages: u64, f: F) -> Duration {
-    let cpu0 = cpu_time();
+    let (user0, system0) = cpu_times();
     let t0 = Instant::now();
     rt.block_on(f);
     let wall = t0.elapsed();
-    let cpu = cpu_time().saturating_sub(cpu0);
+    let (user1, system1) = cpu_times();
+    let system = system1.saturating_sub(system0);
     let mut t = TALLY.lock().unwrap_or_else(|p| p.into_inner());
     t.messages += messages;
     t.wall += wall;
-    t.cpu += cpu;
+    t.cpu += user1.saturating_sub(user0) + system;
+    t.system += system;
     wall
 }
 
@@ -79,8 +83,10 @@ fn report(name: &str) {
     if t.messages > 0 {
         let rate = t.messages as f64 / t.wall.as_secs_f64();
         let cpu_us = t.cpu.as_secs_f64() * 1e6 / t.messages as f64;
+        let system_us = t.system.as_secs_f64() * 1e6 / t.messages as f64;
         println!(
-            "REPORT {name}: {} messages, {rate:.0} msg/s, client CPU {cpu_us:.2} µs/msg",
+            "REPORT {name}: {} messages, {rate:.0} msg/s, client CPU {cpu_us:.2} µs/msg \
+             (system {system_us:.2})",
             t.messages
         );
     }
