@@ -271,6 +271,11 @@ impl Delivery {
     /// [`Error::StaleDelivery`] if it came before a connection loss (the
     /// broker redelivers it) or its consumer was cancelled. Settling a
     /// delivery twice is harmless: the second is not sent.
+    ///
+    /// `Ok` means the ack was queued to the driver, not that the broker has
+    /// it: an ack racing a connection loss (queued after this check, taken
+    /// by the driver after the loss) is dropped, and the broker redelivers
+    /// the message, as it does for every ack lost with a connection.
     pub async fn ack(&self) -> Result<()> {
         self.settle(false, Settle::Ack).await
     }
