@@ -1,0 +1,321 @@
+//! Connection settings: the builder, recovery settings and the limits that
+//! keep every queue bounded.
+
+use std::time::Duration;
+
+use amqp_proto::FieldTable;
+
+use super::connection::Connection;
+use super::error::{Error, Result};
+use super::uri::AmqpUri;
+use crate::backoff::BackoffConfig;
+
+/// Automatic recovery settings. On by default.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RecoveryConfig {
+    /// Reconnect after a connection loss.
+    pub enabled: bool,
+    /// Delays between attempts (initial, max, jitter, attempts).
+    pub backoff: BackoffConfig,
+    /// Re-declare recorded exchanges, queues, bindings after reconnecting.
+    pub topology: bool,
+}
+
+impl Default for RecoveryConfig {
+    fn default() -> Self {
+        RecoveryConfig {
+            enabled: true,
+            backoff: BackoffConfig {
+                initial: Duration::from_millis(100),
+                max: Duration::from_secs(5),
+                multiplier: 2.0,
+                jitter: 0.2,
+                max_attempts: None,
+            },
+            topology: true,
+        }
+    }
+}
+
+impl RecoveryConfig {
+    /// No recovery: a lost connection stays closed.
+    pub fn disabled() -> Self {
+        RecoveryConfig {
+            enabled: false,
+            ..Self::default()
+        }
+    }
+}
+
+/// Everything a connection needs; built by [`ConnectionBuilder`].
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) uris: Vec<AmqpUri>,
+    pub(crate) name: Option<String>,
+    pub(crate) heartbeat: Option<u16>,
+    pub(crate) frame_max: Option<u32>,
+    pub(crate) channel_max: Option<u16>,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) operation_timeout: Duration,
+    pub(crate) close_timeout: Duration,
+    pub(crate) recovery: RecoveryConfig,
+    pub(crate) client_properties: FieldTable,
+    pub(crate) command_queue: usize,
+    pub(crate) publish_queue: usize,
+    pub(crate) high_water_mark: usize,
+    pub(crate) max_held_deliveries: usize,
+    pub(crate) max_body_size: u64,
+}
+
+impl Config {
+    /// The label used in tracing and the connection_name property.
+    pub(crate) fn label(&self) -> String {
+        self.name.clone().unwrap_or_else(|| "amqp".to_owned())
+    }
+}
+
+/// Builds a [`Connection`].
+///
+/// ```no_run
+/// # async fn f() -> Result<(), mq_client::amqp::Error> {
+/// use std::time::Duration;
+/// use mq_client::amqp::{Connection, RecoveryConfig};
+/// let conn = Connection::builder()
+///     .uris(["amqp://guest:guest@127.0.0.1:5672/%2f"])
+///     .name("orders")
+///     .heartbeat(Duration::from_secs(10))
+///     .operation_timeout(Duration::from_secs(5))
+///     .recovery(RecoveryConfig::default())
+///     .connect()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct ConnectionBuilder {
+    uris: Vec<String>,
+    name: Option<String>,
+    heartbeat: Option<u16>,
+    frame_max: Option<u32>,
+    channel_max: Option<u16>,
+    connect_timeout: Option<Duration>,
+    operation_timeout: Duration,
+    close_timeout: Duration,
+    recovery: RecoveryConfig,
+    client_properties: FieldTable,
+    command_queue: usize,
+    publish_queue: usize,
+    high_water_mark: usize,
+    max_held_deliveries: usize,
+    max_body_size: u64,
+}
+
+impl std::fmt::Debug for ConnectionBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URIs as their redacting Display shows them: never the password.
+        let uris: Vec<String> = self
+            .uris
+            .iter()
+            .map(|u| match u.parse::<AmqpUri>() {
+                Ok(u) => u.to_string(),
+                Err(e) => format!("<invalid URI: {e}>"),
+            })
+            .collect();
+        f.debug_struct("ConnectionBuilder")
+            .field("uris", &uris)
+            .field("name", &self.name)
+            .field("heartbeat", &self.heartbeat)
+            .field("operation_timeout", &self.operation_timeout)
+            .field("recovery", &self.recovery)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ConnectionBuilder {
+    fn default() -> Self {
+        ConnectionBuilder {
+            uris: Vec::new(),
+            name: None,
+            heartbeat: None,
+            frame_max: None,
+            channel_max: None,
+            connect_timeout: None,
+            operation_timeout: Duration::from_secs(30),
+            close_timeout: Duration::from_secs(5),
+            recovery: RecoveryConfig::default(),
+            client_properties: FieldTable::new(),
+            command_queue: 1024,
+            publish_queue: 1024,
+            high_water_mark: 4 << 20,
+            max_held_deliveries: 16_384,
+            max_body_size: 128 << 20,
+        }
+    }
+}
+
+impl ConnectionBuilder {
+    /// The broker URI (`amqp://user:pass@host:port/vhost?heartbeat=..`).
+    pub fn uri(mut self, uri: impl Into<String>) -> Self {
+        self.uris = vec![uri.into()];
+        self
+    }
+    /// Several URIs, tried in order when connecting and recovering.
+    pub fn uris<I, S>(mut self, uris: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.uris = uris.into_iter().map(Into::into).collect();
+        self
+    }
+    /// The connection name, shown in the management UI and in tracing.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+    /// The heartbeat interval wanted (whole seconds; zero turns heartbeats
+    /// off if the server agrees). Overrides the URI's `heartbeat`.
+    pub fn heartbeat(mut self, interval: Duration) -> Self {
+        self.heartbeat = Some(interval.as_secs().min(u64::from(u16::MAX)) as u16);
+        self
+    }
+    /// The largest frame wanted. Overrides the URI's `frame_max`.
+    pub fn frame_max(mut self, bytes: u32) -> Self {
+        self.frame_max = Some(bytes);
+        self
+    }
+    /// The highest channel number wanted. Overrides the URI's `channel_max`.
+    pub fn channel_max(mut self, n: u16) -> Self {
+        self.channel_max = Some(n);
+        self
+    }
+    /// Limit for TCP connect plus handshake. Default: the URI's
+    /// `connection_timeout`, else 10 s.
+    pub fn connect_timeout(mut self, t: Duration) -> Self {
+        self.connect_timeout = Some(t);
+        self
+    }
+    /// Limit for every RPC (declares, binds, qos, consume, get, close...)
+    /// and for a publish waiting for room. Default 30 s.
+    pub fn operation_timeout(mut self, t: Duration) -> Self {
+        self.operation_timeout = t;
+        self
+    }
+    /// Limit for a graceful close: outstanding confirms, then the channel
+    /// and connection close handshakes. Default 5 s.
+    pub fn close_timeout(mut self, t: Duration) -> Self {
+        self.close_timeout = t;
+        self
+    }
+    /// Recovery settings.
+    pub fn recovery(mut self, r: RecoveryConfig) -> Self {
+        self.recovery = r;
+        self
+    }
+    /// Extra client properties, sent after the defaults.
+    pub fn client_properties(mut self, t: FieldTable) -> Self {
+        self.client_properties = t;
+        self
+    }
+    /// Capacity of the command queue (RPCs, acks) and of the publish
+    /// queue to the driver. Default 1024 each.
+    pub fn queue_capacity(mut self, commands: usize, publishes: usize) -> Self {
+        self.command_queue = commands.max(1);
+        self.publish_queue = publishes.max(1);
+        self
+    }
+    /// Bytes waiting to be written above which the driver stops taking
+    /// publishes. Default 4 MiB.
+    pub fn high_water_mark(mut self, bytes: usize) -> Self {
+        self.high_water_mark = bytes.max(1);
+        self
+    }
+    /// Deliveries the driver holds for consumers whose queues are full
+    /// before it stops reading the socket. Default 16384.
+    pub fn max_held_deliveries(mut self, n: usize) -> Self {
+        self.max_held_deliveries = n.max(1);
+        self
+    }
+    /// The largest message body accepted. Default 128 MiB.
+    pub fn max_body_size(mut self, bytes: u64) -> Self {
+        self.max_body_size = bytes;
+        self
+    }
+
+    pub(crate) fn build(self) -> Result<Config> {
+        let mut uris = Vec::with_capacity(self.uris.len());
+        for u in &self.uris {
+            uris.push(u.parse::<AmqpUri>()?);
+        }
+        let Some(first) = uris.first() else {
+            return Err(Error::Usage("no broker URI given"));
+        };
+        if first.tls {
+            return Err(Error::Usage(
+                "amqps:// needs the tls feature, which this build does not have",
+            ));
+        }
+        let connect_timeout = self
+            .connect_timeout
+            .or(first.connection_timeout)
+            .unwrap_or(Duration::from_secs(10));
+        Ok(Config {
+            heartbeat: self.heartbeat.or(first.heartbeat),
+            frame_max: self.frame_max.or(first.frame_max),
+            channel_max: self.channel_max.or(first.channel_max),
+            uris,
+            name: self.name,
+            connect_timeout,
+            operation_timeout: self.operation_timeout,
+            close_timeout: self.close_timeout,
+            recovery: self.recovery,
+            client_properties: self.client_properties,
+            command_queue: self.command_queue,
+            publish_queue: self.publish_queue,
+            high_water_mark: self.high_water_mark,
+            max_held_deliveries: self.max_held_deliveries,
+            max_body_size: self.max_body_size,
+        })
+    }
+
+    /// Connects, trying each URI in turn once.
+    pub async fn connect(self) -> Result<Connection> {
+        Connection::connect_with(self.build()?).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builder_debug_hides_the_password() {
+        let b = ConnectionBuilder::default()
+            .uris(["amqp://u:hunter2@h/%2f", "amqp://u:hunter2@h:bad"])
+            .name("n");
+        let text = format!("{b:?}");
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("amqp://u:***@h:5672/"), "{text}");
+    }
+
+    #[test]
+    fn uri_parameters_fill_in_unset_options() {
+        let c = ConnectionBuilder::default()
+            .uri("amqp://h/?heartbeat=5&frame_max=8192&channel_max=7&connection_timeout=1500")
+            .build()
+            .unwrap();
+        assert_eq!(c.heartbeat, Some(5));
+        assert_eq!(c.frame_max, Some(8192));
+        assert_eq!(c.channel_max, Some(7));
+        assert_eq!(c.connect_timeout, Duration::from_millis(1500));
+        let c = ConnectionBuilder::default()
+            .uri("amqp://h/?heartbeat=5")
+            .heartbeat(Duration::from_secs(9))
+            .build()
+            .unwrap();
+        assert_eq!(c.heartbeat, Some(9), "the builder wins over the URI");
+        assert!(matches!(
+            ConnectionBuilder::default().build(),
+            Err(Error::Usage(_))
+        ));
+    }
+}

@@ -1,0 +1,187 @@
+//! The connection handle.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
+
+use super::channel::Channel;
+use super::command::{Control, Handles, State, lock};
+use super::config::{Config, ConnectionBuilder};
+use super::driver::{Driver, io};
+use super::error::{Error, Result};
+use super::events::ConnectionEvents;
+
+/// A connection to RabbitMQ: a handle to the driver task that owns the
+/// socket. Cheap to clone; the connection closes gracefully when it and
+/// every channel made from it are dropped, or when [`close`](Self::close)
+/// is called.
+#[derive(Clone)]
+pub struct Connection {
+    handles: Arc<Handles>,
+    config: Arc<Config>,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("name", &self.handles.state.label)
+            // AmqpUri's Debug shows the password as ***.
+            .field("uris", &self.config.uris)
+            .field("connected", &self.is_connected())
+            .finish()
+    }
+}
+
+impl Connection {
+    /// Connects to one URI
+    /// (`amqp://user:pass@host:port/vhost?heartbeat=..&frame_max=..&channel_max=..&connection_timeout=..`)
+    /// with default settings: recovery on, 30 s operation timeout.
+    pub async fn connect(uri: &str) -> Result<Connection> {
+        ConnectionBuilder::default().uri(uri).connect().await
+    }
+
+    /// Connects to the first URI of a list that answers; recovery tries
+    /// them in turn.
+    pub async fn connect_any<I, S>(uris: I) -> Result<Connection>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        ConnectionBuilder::default().uris(uris).connect().await
+    }
+
+    /// A builder for every setting.
+    pub fn builder() -> ConnectionBuilder {
+        ConnectionBuilder::default()
+    }
+
+    pub(crate) async fn connect_with(config: Config) -> Result<Connection> {
+        let config = Arc::new(config);
+        let label = config.label();
+        let mut last = Error::Usage("no broker URI given");
+        for uri in &config.uris {
+            match io::connect(&config, uri).await {
+                Ok(io) => {
+                    tracing::info!(connection = %label, addr = %io.addr, "connected");
+                    return Ok(Self::spawn(config.clone(), io));
+                }
+                Err(e) => {
+                    tracing::warn!(connection = %label, %uri, error = %e, "connect failed");
+                    last = e;
+                }
+            }
+        }
+        Err(last)
+    }
+
+    fn spawn(config: Arc<Config>, io: io::Io) -> Connection {
+        let state = Arc::new(State::new(config.label()));
+        let (control, control_rx) = mpsc::channel(config.command_queue);
+        let (publish, publish_rx) = mpsc::channel(config.publish_queue);
+        let handles = Arc::new(Handles {
+            control,
+            publish,
+            state: state.clone(),
+            operation_timeout: config.operation_timeout,
+            close_timeout: config.close_timeout,
+        });
+        let span = tracing::info_span!("amqp_connection", connection = %state.label);
+        let driver = Driver::new(config.clone(), state, control_rx, publish_rx, io);
+        tokio::spawn(driver.run().instrument(span));
+        Connection { handles, config }
+    }
+
+    /// Opens a channel.
+    pub async fn open_channel(&self) -> Result<Channel> {
+        let (tx, rx) = oneshot::channel();
+        let shared = self
+            .handles
+            .call("channel.open", Control::OpenChannel { reply: tx }, rx)
+            .await?;
+        Ok(Channel::new(self.handles.clone(), shared))
+    }
+
+    /// Closes gracefully: waits up to the close timeout for outstanding
+    /// confirms, closes every channel, then the connection. Consumers'
+    /// streams end; later calls fail with [`Error::ConnectionClosed`].
+    pub async fn close(&self) -> Result<()> {
+        let (tx, rx) = oneshot::channel();
+        if self
+            .handles
+            .control
+            .send(Control::Close { reply: tx })
+            .await
+            .is_err()
+        {
+            return Ok(());
+        }
+        // Confirms and channels share one close timeout, the connection
+        // handshake has its own.
+        let limit = self.handles.close_timeout * 2 + std::time::Duration::from_secs(1);
+        match tokio::time::timeout(limit, rx).await {
+            Ok(_) => Ok(()),
+            Err(_) => Err(Error::Timeout {
+                operation: "connection.close",
+                after: limit,
+            }),
+        }
+    }
+
+    /// A stream of connection events: losses, recovery steps, blocking.
+    pub fn events(&self) -> ConnectionEvents {
+        let (tx, rx) = mpsc::channel(256);
+        lock(&self.handles.state.subscribers).push(tx);
+        ConnectionEvents { rx }
+    }
+
+    /// Whether the broker blocks publishing now (connection.blocked).
+    pub fn is_blocked(&self) -> bool {
+        self.handles.state.blocked_reason().is_some()
+    }
+
+    /// Whether the connection is up (not recovering, not closed).
+    pub fn is_connected(&self) -> bool {
+        self.handles.state.connected.load(Ordering::Acquire)
+    }
+
+    /// Whether the connection is closed for good.
+    pub fn is_closed(&self) -> bool {
+        self.handles.state.closed.get().is_some()
+    }
+
+    /// The connection name.
+    pub fn name(&self) -> &str {
+        &self.handles.state.label
+    }
+}
+
+impl Handles {
+    /// Sends a command and waits for its answer, within the operation
+    /// timeout. Dropping the future leaves the command to complete in the
+    /// driver; its answer is discarded.
+    pub(crate) async fn call<T>(
+        &self,
+        operation: &'static str,
+        cmd: Control,
+        rx: oneshot::Receiver<Result<T>>,
+    ) -> Result<T> {
+        let limit = self.operation_timeout;
+        let work = async {
+            self.control
+                .send(cmd)
+                .await
+                .map_err(|_| self.state.gone())?;
+            rx.await.map_err(|_| self.state.gone())?
+        };
+        match tokio::time::timeout(limit, work).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::Timeout {
+                operation,
+                after: limit,
+            }),
+        }
+    }
+}

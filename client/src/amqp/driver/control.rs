@@ -1,0 +1,677 @@
+//! Commands from handles: channel opens, requests, consumers, acks and
+//! publishes.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use amqp_proto::method::basic;
+use amqp_proto::{Method, ReplyCode, ShortStr};
+
+use super::{Chan, ConsumerRec, Driver, PendingConfirm, PendingRpc, RpcKind};
+use crate::amqp::command::{ChanKey, ChannelShared, ConsumerMsg, Control, Publish, Settle};
+use crate::amqp::error::Error;
+
+/// Tells a command's waiter that it failed.
+pub(super) fn fail_control(c: Control, error: &Error) {
+    match c {
+        Control::OpenChannel { reply } => {
+            let _ = reply.send(Err(error.clone()));
+        }
+        Control::Rpc { reply, .. } => {
+            let _ = reply.send(Err(error.clone()));
+        }
+        Control::Consume { reply, .. } => {
+            let _ = reply.send(Err(error.clone()));
+        }
+        Control::Cancel { reply, .. } | Control::CloseChannel { reply, .. } => {
+            if let Some(r) = reply {
+                let _ = r.send(Err(error.clone()));
+            }
+        }
+        Control::Close { reply } => {
+            let _ = reply.send(Ok(()));
+        }
+        Control::Settle { .. } => {}
+    }
+}
+
+/// Tells a request's waiter that it failed.
+pub(super) fn fail_rpc(kind: RpcKind, error: &Error) {
+    match kind {
+        RpcKind::User(r) => {
+            let _ = r.send(Err(error.clone()));
+        }
+        RpcKind::Consume { reply, .. } => {
+            let _ = reply.send(Err(error.clone()));
+        }
+        RpcKind::Cancel { reply, .. } => {
+            if let Some(r) = reply {
+                let _ = r.send(Err(error.clone()));
+            }
+        }
+        RpcKind::Ignore => {}
+    }
+}
+
+fn command_error(e: amqp_proto::CommandError) -> Error {
+    match e {
+        amqp_proto::CommandError::Closed | amqp_proto::CommandError::NotConnected => {
+            Error::lost("the connection is not open")
+        }
+        other => Error::Command(other),
+    }
+}
+
+impl Driver {
+    fn connected(&self) -> bool {
+        self.io.as_ref().is_some_and(|io| io.core.is_open())
+    }
+
+    pub(super) fn on_control(&mut self, c: Control) {
+        if self.acks_pending && !matches!(c, Control::Settle { .. }) {
+            self.flush_acks();
+        }
+        if self.closing.is_some() {
+            match c {
+                Control::Close { reply } => self.start_close(Some(reply)),
+                Control::Settle { .. } => {}
+                other => fail_control(other, &Error::closed_by_app()),
+            }
+            return;
+        }
+        if !self.connected() {
+            match c {
+                // Deliveries from before the loss cannot be settled.
+                Control::Settle { .. } => {}
+                Control::Close { reply } => self.start_close(Some(reply)),
+                other => self.parked.push_back(other),
+            }
+            return;
+        }
+        match c {
+            Control::OpenChannel { reply } => self.open_channel(reply),
+            Control::Close { reply } => self.start_close(Some(reply)),
+            Control::Settle {
+                chan,
+                generation,
+                delivery_tag,
+                multiple,
+                how,
+            } => self.settle(chan, generation, delivery_tag, multiple, how),
+            c => {
+                let Some((key, after)) = ordered(&c) else {
+                    return;
+                };
+                let Some(chan) = self.chans.get_mut(&key) else {
+                    fail_control(c, &Error::Usage("the channel is closed"));
+                    return;
+                };
+                if chan.taken < after || !chan.deferred.is_empty() {
+                    chan.deferred.push_back((after, c));
+                    return;
+                }
+                self.channel_command(key, c);
+            }
+        }
+    }
+
+    /// Commands parked while the connection was down, now that it is up.
+    pub(super) fn replay_parked(&mut self) {
+        while self.connected() {
+            let Some(c) = self.parked.pop_front() else {
+                return;
+            };
+            self.on_control(c);
+        }
+    }
+
+    fn open_channel(&mut self, reply: crate::amqp::command::Reply<Arc<ChannelShared>>) {
+        let Some(io) = self.io.as_mut() else {
+            let _ = reply.send(Err(Error::lost("not connected")));
+            return;
+        };
+        match io.core.open_channel() {
+            Ok(wire) => {
+                let key = self.next_key;
+                self.next_key = self.next_key.wrapping_add(1).max(1);
+                let mut chan = Chan::new(Arc::new(ChannelShared::new(key)));
+                chan.wire = Some(wire);
+                self.chans.insert(key, chan);
+                self.by_wire.insert(wire, key);
+                self.opens.insert(wire, (key, reply));
+                tracing::debug!(connection = %self.state.label, channel = wire, "opening channel");
+            }
+            Err(e) => {
+                let _ = reply.send(Err(command_error(e)));
+            }
+        }
+    }
+
+    /// A command that keeps its place among the channel's publishes.
+    fn channel_command(&mut self, key: ChanKey, c: Control) {
+        let (wire, closed) = match self.chans.get(&key) {
+            Some(chan) => (chan.wire, chan.shared.closed.get().cloned()),
+            None => return,
+        };
+        if let Some(e) = closed {
+            fail_control(c, &e);
+            return;
+        }
+        let Some(wire) = wire else {
+            self.parked.push_back(c);
+            return;
+        };
+        match c {
+            Control::Rpc {
+                chan,
+                method,
+                reply,
+                ..
+            } => {
+                let mut method = *method;
+                self.topology.translate(&mut method);
+                let record = records(&method).then(|| Box::new(method.clone()));
+                if let Method::ConfirmSelect(_) = method {
+                    if let Some(ch) = self.chans.get_mut(&chan) {
+                        ch.confirm = true;
+                    }
+                }
+                self.call(wire, chan, method, record, RpcKind::User(reply));
+            }
+            Control::Consume {
+                chan,
+                queue,
+                options,
+                deliveries,
+                reply,
+                ..
+            } => {
+                let queue = match ShortStr::try_from(queue.as_str()) {
+                    Ok(q) => self.topology.current_name(&q).clone(),
+                    Err(e) => {
+                        let _ = reply.send(Err(Error::Command(
+                            amqp_proto::CommandError::StringTooLong {
+                                what: "queue",
+                                len: e.len,
+                            },
+                        )));
+                        return;
+                    }
+                };
+                let tag = match options.tag.as_deref().map(ShortStr::try_from) {
+                    None => ShortStr::empty(),
+                    Some(Ok(t)) => t,
+                    Some(Err(e)) => {
+                        let _ = reply.send(Err(Error::Command(
+                            amqp_proto::CommandError::StringTooLong {
+                                what: "consumer tag",
+                                len: e.len,
+                            },
+                        )));
+                        return;
+                    }
+                };
+                if let Some(prefetch) = options.prefetch {
+                    let qos = basic::Qos {
+                        prefetch_size: 0,
+                        prefetch_count: prefetch,
+                        global: false,
+                    };
+                    let request = Some(Box::new(Method::from(qos.clone())));
+                    self.call(wire, chan, qos.into(), request, RpcKind::Ignore);
+                }
+                let consume = consume_method(&queue, &tag, &options);
+                self.call(
+                    wire,
+                    chan,
+                    consume,
+                    None,
+                    RpcKind::Consume {
+                        reply,
+                        queue,
+                        options,
+                        deliveries,
+                    },
+                );
+            }
+            Control::Cancel {
+                chan,
+                tag,
+                requeue,
+                reply,
+            } => {
+                let Ok(tag) = ShortStr::try_from(tag.as_str()) else {
+                    return;
+                };
+                let known = self
+                    .chans
+                    .get(&chan)
+                    .is_some_and(|c| c.consumers.iter().any(|r| r.tag == tag));
+                if !known {
+                    if let Some(r) = reply {
+                        let _ = r.send(Ok(()));
+                    }
+                    return;
+                }
+                let m = basic::Cancel {
+                    consumer_tag: tag.clone(),
+                    nowait: false,
+                };
+                self.call(
+                    wire,
+                    chan,
+                    m.into(),
+                    None,
+                    RpcKind::Cancel {
+                        tag,
+                        requeue,
+                        reply,
+                    },
+                );
+            }
+            Control::CloseChannel { chan, reply, .. } => {
+                let Some(ch) = self.chans.get_mut(&chan) else {
+                    return;
+                };
+                if let Some(waiting) = ch.closing.as_mut() {
+                    waiting.extend(reply);
+                    return;
+                }
+                ch.closing = Some(reply.into_iter().collect());
+                // Outstanding confirms come in first, up to the close timeout.
+                ch.close_after = Some(Instant::now() + self.config.close_timeout);
+                self.closes_waiting = true;
+                self.advance_channel_closes();
+            }
+            other => fail_control(other, &Error::Usage("not a channel command")),
+        }
+    }
+
+    /// Sends a synchronous request and remembers who waits for it.
+    pub(super) fn call(
+        &mut self,
+        wire: u16,
+        chan: ChanKey,
+        method: Method,
+        request: Option<Box<Method>>,
+        kind: RpcKind,
+    ) {
+        let Some(io) = self.io.as_mut() else {
+            super::control::fail_rpc(kind, &Error::lost("not connected"));
+            return;
+        };
+        match io.core.call(wire, method) {
+            Ok(id) => {
+                self.rpcs.insert(
+                    id,
+                    PendingRpc {
+                        chan,
+                        request,
+                        kind,
+                    },
+                );
+            }
+            Err(e) => fail_rpc(kind, &command_error(e)),
+        }
+    }
+
+    fn settle(&mut self, key: ChanKey, generation: u64, tag: u64, multiple: bool, how: Settle) {
+        if generation != self.generation {
+            tracing::debug!(connection = %self.state.label, delivery_tag = tag, "stale delivery not settled");
+            return;
+        }
+        let Some(chan) = self.chans.get_mut(&key) else {
+            return;
+        };
+        let (Some(wire), true) = (chan.wire, chan.open) else {
+            return;
+        };
+        // Acks of the oldest outstanding delivery, in order, coalesce into
+        // one multiple ack sent at the end of this turn: the same effect,
+        // one frame for many.
+        if how == Settle::Ack
+            && chan
+                .unacked
+                .front()
+                .is_some_and(|(t, _)| *t == tag || (multiple && *t <= tag))
+        {
+            while chan.unacked.front().is_some_and(|(t, _)| *t <= tag) {
+                chan.unacked.pop_front();
+            }
+            chan.ack_upto = Some(tag);
+            self.acks_pending = true;
+            return;
+        }
+        if let Some(upto) = chan.ack_upto.take() {
+            if let Some(io) = self.io.as_mut() {
+                let _ = io.core.basic_ack(wire, upto, true);
+            }
+        }
+        // Only tags still outstanding go out: settling one twice would
+        // make the broker close the channel (406 unknown delivery tag).
+        if multiple {
+            if chan.unacked.front().is_none_or(|(t, _)| *t > tag) {
+                return;
+            }
+            while chan.unacked.front().is_some_and(|(t, _)| *t <= tag) {
+                chan.unacked.pop_front();
+            }
+        } else {
+            match chan.unacked.binary_search_by_key(&tag, |(t, _)| *t) {
+                Ok(at) => {
+                    chan.unacked.remove(at);
+                }
+                Err(_) => {
+                    tracing::debug!(connection = %self.state.label, channel = wire, delivery_tag = tag, "delivery already settled");
+                    return;
+                }
+            }
+        }
+        let Some(io) = self.io.as_mut() else { return };
+        tracing::trace!(connection = %self.state.label, channel = wire, delivery_tag = tag, ?how, "settle");
+        let r = match how {
+            Settle::Ack => io.core.basic_ack(wire, tag, multiple),
+            Settle::Nack { requeue } => io.core.basic_nack(wire, tag, multiple, requeue),
+            Settle::Reject { requeue } => io.core.basic_reject(wire, tag, requeue),
+        };
+        if let Err(e) = r {
+            tracing::debug!(connection = %self.state.label, error = %e, "settle not sent");
+        }
+    }
+
+    /// Sends channel.close for channels whose close waited for their
+    /// outstanding confirms, once those are in or the close timeout passed.
+    pub(super) fn advance_channel_closes(&mut self) {
+        if !self.closes_waiting {
+            return;
+        }
+        let now = Instant::now();
+        let mut ready = Vec::new();
+        let mut waiting = false;
+        for chan in self.chans.values_mut() {
+            if let (Some(at), Some(wire)) = (chan.close_after, chan.wire) {
+                if chan.confirms.is_empty() || now >= at {
+                    chan.close_after = None;
+                    ready.push(wire);
+                } else {
+                    waiting = true;
+                }
+            }
+        }
+        self.closes_waiting = waiting;
+        for wire in ready {
+            let sent = self.io.as_mut().is_some_and(|io| {
+                io.core
+                    .close_channel(wire, ReplyCode::SUCCESS, "closed by the application")
+                    .is_ok()
+            });
+            if !sent {
+                self.channel_gone(
+                    wire,
+                    Error::ChannelClosed {
+                        code: ReplyCode::SUCCESS,
+                        text: "closed by the application".to_owned(),
+                    },
+                    true,
+                );
+            }
+        }
+    }
+
+    /// The earliest deadline of a channel close waiting for confirms.
+    pub(super) fn channel_close_deadline(&self) -> Option<Instant> {
+        if !self.closes_waiting {
+            return None;
+        }
+        self.chans.values().filter_map(|c| c.close_after).min()
+    }
+
+    /// Sends the coalesced acks.
+    pub(super) fn flush_acks(&mut self) {
+        if !std::mem::take(&mut self.acks_pending) {
+            return;
+        }
+        let Some(io) = self.io.as_mut() else { return };
+        for chan in self.chans.values_mut() {
+            if let (Some(upto), Some(wire)) = (chan.ack_upto.take(), chan.wire) {
+                tracing::trace!(channel = wire, delivery_tag = upto, "ack (multiple)");
+                let _ = io.core.basic_ack(wire, upto, true);
+            }
+        }
+    }
+
+    pub(super) fn on_publish(&mut self, p: Publish) {
+        let key = p.chan;
+        let Some(chan) = self.chans.get_mut(&key) else {
+            if let Some(tx) = p.confirm {
+                let _ = tx.send(Err(Error::Usage("the channel is closed")));
+            }
+            return;
+        };
+        chan.taken += 1;
+        if let Some(e) = chan.shared.closed.get() {
+            if let Some(tx) = p.confirm {
+                let _ = tx.send(Err(e.clone()));
+            }
+        } else if chan.flow_paused || !chan.held.is_empty() || chan.wire.is_none() {
+            self.held_publish_bytes += p.body.len();
+            chan.held.push_back(p);
+        } else {
+            self.send_publish(key, p);
+        }
+        self.run_deferred(key);
+    }
+
+    /// Hands a publish to the core and tracks its confirm.
+    pub(super) fn send_publish(&mut self, key: ChanKey, p: Publish) {
+        let (Some(chan), Some(io)) = (self.chans.get_mut(&key), self.io.as_mut()) else {
+            return;
+        };
+        let Some(wire) = chan.wire else { return };
+        tracing::trace!(
+            connection = %self.state.label,
+            channel = wire,
+            exchange = %p.target.exchange,
+            routing_key = %p.target.routing_key,
+            "publish"
+        );
+        match io.core.basic_publish(
+            wire,
+            &p.target.exchange,
+            &p.target.routing_key,
+            p.mandatory,
+            &p.properties,
+            p.body.clone(),
+        ) {
+            Ok(Some(seq)) => {
+                let mandatory = p.mandatory.then(|| Box::new((p.target, p.body)));
+                chan.confirms.push_back(PendingConfirm {
+                    seq,
+                    tx: p.confirm,
+                    mandatory,
+                    returned: None,
+                });
+            }
+            Ok(None) => {
+                if let Some(tx) = p.confirm {
+                    let _ = tx.send(Ok(()));
+                }
+            }
+            Err(e) => {
+                if let Some(tx) = p.confirm {
+                    let _ = tx.send(Err(command_error(e)));
+                }
+            }
+        }
+    }
+
+    /// Commands that waited for publishes queued before them.
+    pub(super) fn run_deferred(&mut self, key: ChanKey) {
+        loop {
+            let Some(chan) = self.chans.get_mut(&key) else {
+                return;
+            };
+            match chan.deferred.front() {
+                Some((after, _)) if *after <= chan.taken => {}
+                _ => return,
+            }
+            let Some((_, c)) = chan.deferred.pop_front() else {
+                return;
+            };
+            self.channel_command(key, c);
+        }
+    }
+
+    /// Sends publishes held for a paused or reopened channel.
+    pub(super) fn release_held(&mut self, key: ChanKey) {
+        loop {
+            let Some(chan) = self.chans.get_mut(&key) else {
+                return;
+            };
+            if chan.flow_paused || chan.wire.is_none() || !chan.open {
+                return;
+            }
+            let Some(p) = chan.held.pop_front() else {
+                return;
+            };
+            self.held_publish_bytes = self.held_publish_bytes.saturating_sub(p.body.len());
+            self.send_publish(key, p);
+        }
+    }
+
+    /// Moves held deliveries into consumer queues that have room.
+    pub(super) fn feed_consumers(&mut self) {
+        if self.held_deliveries == 0 {
+            return;
+        }
+        let mut moved = 0usize;
+        for chan in self.chans.values_mut() {
+            for c in &mut chan.consumers {
+                while let Some(msg) = c.overflow.pop_front() {
+                    match c.tx.try_send(msg) {
+                        Ok(()) => moved += 1,
+                        Err(tokio::sync::mpsc::error::TrySendError::Full(msg)) => {
+                            c.overflow.push_front(msg);
+                            break;
+                        }
+                        Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {
+                            moved += 1 + c.overflow.len();
+                            c.overflow.clear();
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        self.held_deliveries = self.held_deliveries.saturating_sub(moved);
+        if self.held_deliveries == 0 {
+            self.state.wants_room.store(false, Ordering::Relaxed);
+        }
+    }
+
+    /// Registers a consumer once the server confirmed it.
+    pub(super) fn add_consumer(
+        &mut self,
+        key: ChanKey,
+        tag: ShortStr,
+        queue: ShortStr,
+        options: crate::amqp::options::ConsumeOptions,
+        tx: tokio::sync::mpsc::Sender<ConsumerMsg>,
+    ) -> u32 {
+        let id = self.next_consumer;
+        self.next_consumer = self.next_consumer.wrapping_add(1);
+        if let Some(chan) = self.chans.get_mut(&key) {
+            chan.consumers.push(ConsumerRec {
+                id,
+                tag,
+                queue,
+                options,
+                tx,
+                overflow: std::collections::VecDeque::new(),
+                cancelling: false,
+            });
+        }
+        id
+    }
+
+    /// Removes a consumer; with `requeue`, what it got and nobody settled
+    /// goes back to the queue.
+    pub(super) fn remove_consumer(&mut self, key: ChanKey, tag: &ShortStr, requeue: bool) {
+        let Some(chan) = self.chans.get_mut(&key) else {
+            return;
+        };
+        let Some(at) = chan.consumers.iter().position(|c| &c.tag == tag) else {
+            return;
+        };
+        let rec = chan.consumers.remove(at);
+        self.held_deliveries = self.held_deliveries.saturating_sub(rec.overflow.len());
+        let _ = rec.tx.try_send(ConsumerMsg::Finished);
+        if !requeue {
+            return;
+        }
+        let mut tags = Vec::new();
+        chan.unacked.retain(|(t, id)| {
+            if *id == rec.id {
+                tags.push(*t);
+                false
+            } else {
+                true
+            }
+        });
+        let (Some(wire), Some(io)) = (chan.wire, self.io.as_mut()) else {
+            return;
+        };
+        for t in tags {
+            let _ = io.core.basic_reject(wire, t, true);
+        }
+    }
+}
+
+/// The channel and publish count of a command that keeps its order.
+fn ordered(c: &Control) -> Option<(ChanKey, u64)> {
+    match c {
+        Control::Rpc { chan, after, .. }
+        | Control::Consume { chan, after, .. }
+        | Control::CloseChannel { chan, after, .. } => Some((*chan, *after)),
+        Control::Cancel { chan, .. } => Some((*chan, 0)),
+        _ => None,
+    }
+}
+
+/// Whether a request's reply changes recorded topology or channel modes.
+fn records(m: &Method) -> bool {
+    matches!(
+        m,
+        Method::ExchangeDeclare(_)
+            | Method::ExchangeDelete(_)
+            | Method::ExchangeBind(_)
+            | Method::ExchangeUnbind(_)
+            | Method::QueueDeclare(_)
+            | Method::QueueDelete(_)
+            | Method::QueueBind(_)
+            | Method::QueueUnbind(_)
+            | Method::BasicQos(_)
+            | Method::BasicGet(_)
+            | Method::ConfirmSelect(_)
+            | Method::TxSelect(_)
+    )
+}
+
+pub(super) fn consume_method(
+    queue: &ShortStr,
+    tag: &ShortStr,
+    options: &crate::amqp::options::ConsumeOptions,
+) -> Method {
+    basic::Consume {
+        ticket: 0,
+        queue: queue.clone(),
+        consumer_tag: tag.clone(),
+        no_local: false,
+        no_ack: options.no_ack,
+        exclusive: options.exclusive,
+        nowait: false,
+        arguments: options.arguments.clone(),
+    }
+    .into()
+}

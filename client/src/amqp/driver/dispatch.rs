@@ -1,0 +1,418 @@
+//! Events from the core: replies, deliveries, confirms, returns, closes.
+
+use std::sync::atomic::Ordering;
+
+use amqp_proto::{Delivery, Event, Initiator, Method, ReplyCode, RequestId, Returned};
+
+use super::control::fail_control;
+use super::{Driver, Exit, PendingConfirm, RpcKind};
+use crate::amqp::command::{ConsumerMsg, RpcReply};
+use crate::amqp::error::Error;
+use crate::amqp::events::ConnectionEvent;
+
+impl Driver {
+    pub(super) fn on_event(&mut self, ev: Event) {
+        match ev {
+            Event::ChannelOpened { channel } => self.on_channel_opened(channel),
+            Event::ChannelClosed {
+                channel,
+                initiator,
+                reason,
+                failed,
+            } => {
+                let err = Error::ChannelClosed {
+                    code: reason.code,
+                    text: reason.text.to_string(),
+                };
+                if initiator == Initiator::Peer {
+                    tracing::warn!(
+                        connection = %self.state.label,
+                        channel,
+                        code = reason.code.0,
+                        text = %reason.text,
+                        "channel closed by the broker"
+                    );
+                }
+                for id in failed {
+                    if let Some(slot) = self.internal.get_mut(&id) {
+                        *slot = Some(Err(err.clone()));
+                    } else if let Some(rpc) = self.rpcs.remove(&id) {
+                        super::control::fail_rpc(rpc.kind, &err);
+                    }
+                }
+                if let Some(slot) = self.internal_opens.get_mut(&channel) {
+                    *slot = Some(Err(err.clone()));
+                }
+                if let Some((_, reply)) = self.opens.remove(&channel) {
+                    let _ = reply.send(Err(err.clone()));
+                }
+                self.channel_gone(channel, err, initiator == Initiator::Local);
+            }
+            Event::Reply {
+                request, method, ..
+            } => self.on_reply(request, RpcReply::Method(method)),
+            Event::GetOk { request, message } => {
+                self.on_reply(request, RpcReply::Get(Box::new(message)))
+            }
+            Event::GetEmpty { request, .. } => self.on_reply(request, RpcReply::GetEmpty),
+            Event::Delivery(d) => self.on_delivery(d),
+            Event::Returned(r) => self.on_returned(r),
+            Event::Confirmed {
+                channel,
+                first,
+                last,
+                ack,
+            } => self.on_confirmed(channel, first, last, ack),
+            Event::ConsumerCancelled {
+                channel,
+                consumer_tag,
+            } => {
+                tracing::info!(connection = %self.state.label, channel, consumer_tag = %consumer_tag, "the broker cancelled a consumer");
+                if let Some(&key) = self.by_wire.get(&channel) {
+                    if let Some(chan) = self.chans.get_mut(&key) {
+                        if let Some(at) = chan.consumers.iter().position(|c| c.tag == consumer_tag)
+                        {
+                            let rec = chan.consumers.remove(at);
+                            self.held_deliveries =
+                                self.held_deliveries.saturating_sub(rec.overflow.len());
+                            let _ = rec.tx.try_send(ConsumerMsg::End(Error::ConsumerCancelled {
+                                consumer_tag: consumer_tag.to_string(),
+                            }));
+                        }
+                    }
+                }
+            }
+            Event::Flow { channel, active } => {
+                if let Some(&key) = self.by_wire.get(&channel) {
+                    if let Some(chan) = self.chans.get_mut(&key) {
+                        chan.flow_paused = !active;
+                    }
+                    if active {
+                        self.release_held(key);
+                    }
+                }
+            }
+            Event::Blocked { reason } => {
+                let reason = reason.to_string();
+                tracing::warn!(connection = %self.state.label, %reason, "the broker blocks publishing");
+                self.state.set_blocked(Some(reason.clone()));
+                self.state.emit(ConnectionEvent::Blocked { reason });
+            }
+            Event::Unblocked => {
+                tracing::info!(connection = %self.state.label, "the broker unblocked publishing");
+                self.state.set_blocked(None);
+                self.state.emit(ConnectionEvent::Unblocked);
+            }
+            Event::ConnectionClosed { initiator, reason } => {
+                self.exit = Some(match initiator {
+                    Initiator::Local if self.closing.is_some() => Exit::Closed,
+                    Initiator::Local => Exit::Lost(Error::lost(format!(
+                        "closed after a protocol error: {} {}",
+                        reason.code, reason.text
+                    ))),
+                    Initiator::Peer => {
+                        tracing::warn!(
+                            connection = %self.state.label,
+                            code = reason.code.0,
+                            text = %reason.text,
+                            "the broker closed the connection"
+                        );
+                        Exit::Lost(Error::ConnectionClosed {
+                            code: reason.code,
+                            text: reason.text.to_string(),
+                        })
+                    }
+                });
+            }
+            Event::HeartbeatTimeout => {
+                self.exit = Some(Exit::Lost(Error::lost(
+                    "no traffic from the broker for two heartbeat intervals",
+                )));
+            }
+            _ => {}
+        }
+    }
+
+    fn on_channel_opened(&mut self, wire: u16) {
+        if let Some(slot) = self.internal_opens.get_mut(&wire) {
+            *slot = Some(Ok(()));
+            return;
+        }
+        let Some((key, reply)) = self.opens.remove(&wire) else {
+            return;
+        };
+        let Some(chan) = self.chans.get_mut(&key) else {
+            return;
+        };
+        chan.open = true;
+        tracing::debug!(connection = %self.state.label, channel = wire, "channel open");
+        if reply.send(Ok(chan.shared.clone())).is_err() {
+            // The caller gave up (timeout or drop): nobody holds it.
+            chan.closing = Some(Vec::new());
+            if let Some(io) = self.io.as_mut() {
+                let _ = io
+                    .core
+                    .close_channel(wire, ReplyCode::SUCCESS, "nobody opened it");
+            }
+        }
+    }
+
+    /// A channel closed (either side). Its waiters fail; its consumers'
+    /// streams end.
+    pub(super) fn channel_gone(&mut self, wire: u16, err: Error, _local: bool) {
+        let Some(key) = self.by_wire.remove(&wire) else {
+            return;
+        };
+        let Some(chan) = self.chans.remove(&key) else {
+            return;
+        };
+        let by_app = chan.closing.is_some() || self.closing.is_some();
+        let reason = if by_app {
+            Error::ChannelClosed {
+                code: ReplyCode::SUCCESS,
+                text: "closed by the application".to_owned(),
+            }
+        } else {
+            err
+        };
+        let _ = chan.shared.closed.set(reason.clone());
+        for r in chan.closing.into_iter().flatten() {
+            let _ = r.send(Ok(()));
+        }
+        for pc in chan.confirms {
+            if let Some(tx) = pc.tx {
+                let _ = tx.send(Err(reason.clone()));
+            }
+        }
+        for p in chan.held {
+            self.held_publish_bytes = self.held_publish_bytes.saturating_sub(p.body.len());
+            if let Some(tx) = p.confirm {
+                let _ = tx.send(Err(reason.clone()));
+            }
+        }
+        for (_, c) in chan.deferred {
+            fail_control(c, &reason);
+        }
+        for c in chan.consumers {
+            self.held_deliveries = self.held_deliveries.saturating_sub(c.overflow.len());
+            let msg = if by_app {
+                ConsumerMsg::Finished
+            } else {
+                ConsumerMsg::End(reason.clone())
+            };
+            let _ = c.tx.try_send(msg);
+        }
+        // Requests still registered for it (none normally: the core
+        // reports them in `failed`).
+        let stale: Vec<RequestId> = self
+            .rpcs
+            .iter()
+            .filter(|(_, r)| r.chan == key)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in stale {
+            if let Some(rpc) = self.rpcs.remove(&id) {
+                super::control::fail_rpc(rpc.kind, &reason);
+            }
+        }
+    }
+
+    fn on_reply(&mut self, request: RequestId, reply: RpcReply) {
+        if let Some(slot) = self.internal.get_mut(&request) {
+            *slot = Some(Ok(reply));
+            return;
+        }
+        let Some(rpc) = self.rpcs.remove(&request) else {
+            return;
+        };
+        if let (Some(req), RpcReply::Method(m)) = (&rpc.request, &reply) {
+            self.topology.on_reply(req, m);
+            if let Some(chan) = self.chans.get_mut(&rpc.chan) {
+                match &**req {
+                    Method::BasicQos(q) => chan.qos = Some(q.clone()),
+                    Method::ConfirmSelect(_) => {
+                        chan.confirm = true;
+                        chan.shared.confirm_mode.store(true, Ordering::Release);
+                    }
+                    Method::TxSelect(_) => chan.tx_mode = true,
+                    _ => {}
+                }
+            }
+        }
+        // A basic.get delivery that needs an ack is outstanding too.
+        if let (Some(req), RpcReply::Get(m)) = (&rpc.request, &reply) {
+            if let (Method::BasicGet(g), Some(chan)) = (&**req, self.chans.get_mut(&rpc.chan)) {
+                if !g.no_ack {
+                    let at = chan.unacked.partition_point(|(t, _)| *t < m.delivery_tag);
+                    chan.unacked.insert(at, (m.delivery_tag, 0));
+                }
+            }
+        }
+        match rpc.kind {
+            RpcKind::User(r) => {
+                let _ = r.send(Ok(reply));
+            }
+            RpcKind::Consume {
+                reply: r,
+                queue,
+                options,
+                deliveries,
+            } => {
+                let tag = match reply {
+                    RpcReply::Method(Method::BasicConsumeOk(ok)) => ok.consumer_tag,
+                    _ => return,
+                };
+                tracing::debug!(connection = %self.state.label, consumer_tag = %tag, queue = %queue, "consumer started");
+                self.add_consumer(rpc.chan, tag.clone(), queue, *options, deliveries);
+                if r.send(Ok(tag.to_string())).is_err() {
+                    self.cancel_consumer(rpc.chan, &tag);
+                }
+            }
+            RpcKind::Cancel {
+                tag,
+                requeue,
+                reply,
+            } => {
+                self.remove_consumer(rpc.chan, &tag, requeue);
+                if let Some(r) = reply {
+                    let _ = r.send(Ok(()));
+                }
+            }
+            RpcKind::Ignore => {}
+        }
+    }
+
+    /// Cancels a consumer nobody reads any more, requeueing what it got.
+    fn cancel_consumer(&mut self, key: super::ChanKey, tag: &amqp_proto::ShortStr) {
+        let Some(chan) = self.chans.get_mut(&key) else {
+            return;
+        };
+        let Some(rec) = chan.consumers.iter_mut().find(|c| &c.tag == tag) else {
+            return;
+        };
+        if rec.cancelling {
+            return;
+        }
+        rec.cancelling = true;
+        let Some(wire) = chan.wire else { return };
+        let m = amqp_proto::method::basic::Cancel {
+            consumer_tag: tag.clone(),
+            nowait: false,
+        };
+        self.call(
+            wire,
+            key,
+            m.into(),
+            None,
+            RpcKind::Cancel {
+                tag: tag.clone(),
+                requeue: true,
+                reply: None,
+            },
+        );
+    }
+
+    fn on_delivery(&mut self, d: Delivery) {
+        let Some(&key) = self.by_wire.get(&d.channel) else {
+            return;
+        };
+        let Some(chan) = self.chans.get_mut(&key) else {
+            return;
+        };
+        let tag = d.consumer_tag();
+        let Some(c) = chan.consumers.iter_mut().find(|c| c.tag == tag) else {
+            tracing::debug!(connection = %self.state.label, channel = d.channel, consumer_tag = %tag, "delivery for an unknown consumer");
+            return;
+        };
+        tracing::trace!(
+            connection = %self.state.label,
+            channel = d.channel,
+            delivery_tag = d.delivery_tag,
+            "delivery"
+        );
+        if !c.options.no_ack {
+            chan.unacked.push_back((d.delivery_tag, c.id));
+        }
+        let msg = ConsumerMsg::Delivery(d, self.generation);
+        if !c.overflow.is_empty() {
+            c.overflow.push_back(msg);
+            self.held_deliveries += 1;
+            return;
+        }
+        match c.tx.try_send(msg) {
+            Ok(()) => {}
+            Err(tokio::sync::mpsc::error::TrySendError::Full(msg)) => {
+                c.overflow.push_back(msg);
+                self.held_deliveries += 1;
+            }
+            Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {
+                let tag = c.tag.clone();
+                self.cancel_consumer(key, &tag);
+            }
+        }
+    }
+
+    fn on_returned(&mut self, r: Returned) {
+        let Some(chan) = self
+            .by_wire
+            .get(&r.channel)
+            .and_then(|k| self.chans.get_mut(k))
+        else {
+            return;
+        };
+        let slot = chan.confirms.iter_mut().find(|pc| {
+            pc.returned.is_none()
+                && pc.mandatory.as_ref().is_some_and(|m| {
+                    r.exchange() == m.0.exchange.as_str()
+                        && r.routing_key() == m.0.routing_key.as_str()
+                        && r.body_ref() == &m.1[..]
+                })
+        });
+        match slot {
+            Some(pc) => pc.returned = Some(Box::new(r)),
+            None => tracing::warn!(
+                connection = %self.state.label,
+                channel = r.channel,
+                exchange = %r.exchange(),
+                routing_key = %r.routing_key(),
+                code = r.reply_code.0,
+                "message returned (no confirm waits for it)"
+            ),
+        }
+    }
+
+    fn on_confirmed(&mut self, wire: u16, first: u64, last: u64, ack: bool) {
+        let Some(chan) = self.by_wire.get(&wire).and_then(|k| self.chans.get_mut(k)) else {
+            return;
+        };
+        if first == last {
+            if let Ok(at) = chan.confirms.binary_search_by_key(&first, |pc| pc.seq) {
+                if let Some(pc) = chan.confirms.remove(at) {
+                    resolve(pc, ack);
+                }
+            }
+            return;
+        }
+        while chan.confirms.front().is_some_and(|pc| pc.seq <= last) {
+            if let Some(pc) = chan.confirms.pop_front() {
+                if pc.seq >= first {
+                    resolve(pc, ack);
+                }
+            }
+        }
+    }
+}
+
+fn resolve(pc: PendingConfirm, ack: bool) {
+    let Some(tx) = pc.tx else { return };
+    let result = match (ack, pc.returned) {
+        (false, _) => Err(Error::Nacked),
+        (true, Some(r)) => Err(Error::Returned {
+            code: r.reply_code,
+            text: r.reply_text().to_string(),
+            message: r,
+        }),
+        (true, None) => Ok(()),
+    };
+    let _ = tx.send(result);
+}

@@ -1,0 +1,691 @@
+//! The driver: one tokio task per connection that owns the socket, the
+//! read buffer and the sans-IO core.
+//!
+//! Each wake-up: take ready commands (a bounded batch), take publishes
+//! while the broker does not block and the bytes waiting to go out are
+//! under the high-water mark, read what the socket has (bounded, and not
+//! at all while consumers' queues hold too many deliveries back), handle
+//! timeouts, hand out events, then write everything with one flush.
+//! Handles talk to it only through bounded queues and oneshots.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use amqp_proto::method::basic;
+use amqp_proto::{RequestId, Returned, ShortStr};
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Sleep;
+
+use super::command::{
+    ChanKey, ChannelShared, ConsumerMsg, Control, Publish, Reply, RpcReply, State,
+};
+use super::config::Config;
+use super::error::{Error, Result};
+use super::events::ConnectionEvent;
+use super::options::ConsumeOptions;
+use super::topology::Topology;
+
+mod control;
+mod dispatch;
+pub(crate) mod io;
+mod recovery;
+
+use io::Io;
+
+/// Commands taken per wake-up.
+const CONTROL_BATCH: usize = 256;
+/// Publishes taken per wake-up.
+const PUBLISH_BATCH: usize = 1024;
+
+/// A publish waiting for its confirm.
+#[derive(Debug)]
+pub(crate) struct PendingConfirm {
+    seq: u64,
+    tx: Option<oneshot::Sender<Result<()>>>,
+    /// For a mandatory publish: exchange, routing key and body, to match
+    /// a basic.return to it.
+    mandatory: Option<Box<(Arc<super::command::Target>, Bytes)>>,
+    returned: Option<Box<Returned>>,
+}
+
+/// A consumer as the driver knows it.
+#[derive(Debug)]
+pub(crate) struct ConsumerRec {
+    id: u32,
+    tag: ShortStr,
+    queue: ShortStr,
+    options: ConsumeOptions,
+    tx: mpsc::Sender<ConsumerMsg>,
+    /// Deliveries that did not fit the consumer's queue.
+    overflow: VecDeque<ConsumerMsg>,
+    /// basic.cancel is on its way.
+    cancelling: bool,
+}
+
+/// A logical channel.
+#[derive(Debug)]
+pub(crate) struct Chan {
+    shared: Arc<ChannelShared>,
+    /// The wire number on the current connection, once opened.
+    wire: Option<u16>,
+    open: bool,
+    /// The application closes it; these wait for the close-ok.
+    closing: Option<Vec<Reply<()>>>,
+    /// The close waits for outstanding confirms until then.
+    close_after: Option<Instant>,
+    qos: Option<basic::Qos>,
+    confirm: bool,
+    tx_mode: bool,
+    /// Publishes taken from the publish queue for this channel.
+    taken: u64,
+    /// Commands waiting for publishes queued before them.
+    deferred: VecDeque<(u64, Control)>,
+    confirms: VecDeque<PendingConfirm>,
+    consumers: Vec<ConsumerRec>,
+    /// Delivery tags not yet settled, with the consumer id (0 for
+    /// basic.get), in tag order.
+    unacked: VecDeque<(u64, u32)>,
+    /// Acks coalesced this turn: everything up to this tag.
+    ack_upto: Option<u64>,
+    /// channel.flow(false) from the server: publishes wait here.
+    flow_paused: bool,
+    held: VecDeque<Publish>,
+}
+
+impl Chan {
+    fn new(shared: Arc<ChannelShared>) -> Self {
+        Chan {
+            shared,
+            wire: None,
+            open: false,
+            closing: None,
+            close_after: None,
+            qos: None,
+            confirm: false,
+            tx_mode: false,
+            taken: 0,
+            deferred: VecDeque::new(),
+            confirms: VecDeque::new(),
+            consumers: Vec::new(),
+            unacked: VecDeque::new(),
+            ack_upto: None,
+            flow_paused: false,
+            held: VecDeque::new(),
+        }
+    }
+}
+
+/// What a synchronous request's answer is for.
+#[derive(Debug)]
+pub(crate) enum RpcKind {
+    /// A handle waits.
+    User(Reply<RpcReply>),
+    /// basic.consume from a handle.
+    Consume {
+        reply: Reply<String>,
+        queue: ShortStr,
+        options: Box<ConsumeOptions>,
+        deliveries: mpsc::Sender<ConsumerMsg>,
+    },
+    /// basic.cancel from a handle (or a dropped consumer).
+    Cancel {
+        tag: ShortStr,
+        requeue: bool,
+        reply: Option<Reply<()>>,
+    },
+    /// Nobody waits (the QoS before a consume).
+    Ignore,
+}
+
+#[derive(Debug)]
+pub(crate) struct PendingRpc {
+    chan: ChanKey,
+    /// The request, for topology records and channel modes.
+    request: Option<Box<amqp_proto::Method>>,
+    kind: RpcKind,
+}
+
+/// Graceful close in progress.
+#[derive(Debug)]
+struct Closing {
+    replies: Vec<Reply<()>>,
+    deadline: Instant,
+    phase: ClosePhase,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ClosePhase {
+    /// Outstanding confirms come in.
+    Confirms,
+    /// channel.close sent on every channel.
+    Channels,
+    /// connection.close sent.
+    Connection,
+}
+
+/// Why the serve loop ended.
+#[derive(Debug)]
+enum Exit {
+    /// Closed as asked.
+    Closed,
+    /// The connection broke.
+    Lost(Error),
+}
+
+/// What woke the driver. Lives only on the stack between the wait and
+/// its handling, so the large publish variant is not boxed.
+#[allow(clippy::large_enum_variant)]
+enum Wake {
+    Control(Option<Control>),
+    Publish(Option<Publish>),
+    Other,
+}
+
+/// The connection task.
+pub(crate) struct Driver {
+    config: Arc<Config>,
+    state: Arc<State>,
+    control_rx: mpsc::Receiver<Control>,
+    publish_rx: mpsc::Receiver<Publish>,
+    control_closed: bool,
+    publish_closed: bool,
+    io: Option<Io>,
+    generation: u64,
+    chans: BTreeMap<ChanKey, Chan>,
+    by_wire: HashMap<u16, ChanKey>,
+    next_key: ChanKey,
+    next_consumer: u32,
+    rpcs: HashMap<RequestId, PendingRpc>,
+    /// Channel opens from handles, by wire number.
+    opens: HashMap<u16, (ChanKey, Reply<Arc<ChannelShared>>)>,
+    /// Requests of recovery, and their answers once in.
+    internal: HashMap<RequestId, Option<Result<RpcReply>>>,
+    internal_opens: HashMap<u16, Option<Result<()>>>,
+    topology: Topology,
+    /// Deliveries held for full consumer queues.
+    held_deliveries: usize,
+    /// Some channel has a coalesced ack to send.
+    acks_pending: bool,
+    /// Some channel's close waits for its confirms.
+    closes_waiting: bool,
+    /// Bytes of publishes held for paused channels.
+    held_publish_bytes: usize,
+    /// Commands that came while the connection was down.
+    parked: VecDeque<Control>,
+    closing: Option<Closing>,
+    exit: Option<Exit>,
+    timer: Pin<Box<Sleep>>,
+    timer_at: Option<Instant>,
+}
+
+impl std::fmt::Debug for Driver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver")
+            .field("connection", &self.state.label)
+            .field("channels", &self.chans.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Driver {
+    pub(crate) fn new(
+        config: Arc<Config>,
+        state: Arc<State>,
+        control_rx: mpsc::Receiver<Control>,
+        publish_rx: mpsc::Receiver<Publish>,
+        io: Io,
+    ) -> Self {
+        Driver {
+            config,
+            state,
+            control_rx,
+            publish_rx,
+            control_closed: false,
+            publish_closed: false,
+            io: Some(io),
+            generation: 0,
+            chans: BTreeMap::new(),
+            by_wire: HashMap::new(),
+            next_key: 1,
+            next_consumer: 1,
+            rpcs: HashMap::new(),
+            opens: HashMap::new(),
+            internal: HashMap::new(),
+            internal_opens: HashMap::new(),
+            topology: Topology::default(),
+            held_deliveries: 0,
+            acks_pending: false,
+            closes_waiting: false,
+            held_publish_bytes: 0,
+            parked: VecDeque::new(),
+            closing: None,
+            exit: None,
+            timer: Box::pin(tokio::time::sleep(std::time::Duration::from_secs(3600))),
+            timer_at: None,
+        }
+    }
+
+    /// Runs the connection until it is closed for good.
+    pub(crate) async fn run(mut self) {
+        self.state.connected.store(true, Ordering::Release);
+        loop {
+            match self.serve().await {
+                Exit::Closed => {
+                    self.finish(Error::closed_by_app());
+                    return;
+                }
+                Exit::Lost(error) => {
+                    tracing::warn!(connection = %self.state.label, %error, "connection lost");
+                    self.on_lost(&error);
+                    self.state.emit(ConnectionEvent::Lost {
+                        error: error.clone(),
+                    });
+                    if self.closing.is_some() || self.handles_gone() {
+                        self.finish(Error::closed_by_app());
+                        return;
+                    }
+                    if !self.config.recovery.enabled {
+                        self.finish(Error::ConnectionClosed {
+                            code: error
+                                .reply_code()
+                                .unwrap_or(amqp_proto::ReplyCode::CONNECTION_FORCED),
+                            text: error.to_string(),
+                        });
+                        return;
+                    }
+                    if let Err(e) = self.recover().await {
+                        self.finish(e);
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every handle is gone (they hold both senders, so both queues close
+    /// together; publishes still queued are taken by the graceful close).
+    fn handles_gone(&self) -> bool {
+        self.control_closed && (self.publish_closed || self.publish_rx.is_closed())
+    }
+
+    /// The live connection's loop.
+    async fn serve(&mut self) -> Exit {
+        self.replay_parked();
+        loop {
+            self.take_controls();
+            self.take_publishes();
+            if let Err(e) = self.read_and_dispatch() {
+                return Exit::Lost(e);
+            }
+            self.feed_consumers();
+            self.flush_acks();
+            self.advance_channel_closes();
+            self.advance_closing();
+            if let Some(io) = self.io.as_mut() {
+                if let Err(e) = io.flush() {
+                    return Exit::Lost(e);
+                }
+            }
+            if let Some(exit) = self.exit.take() {
+                return exit;
+            }
+            match self.wait().await {
+                Wake::Control(Some(c)) => self.on_control(c),
+                Wake::Control(None) => {
+                    self.control_closed = true;
+                    self.on_handles_gone();
+                }
+                Wake::Publish(Some(p)) => self.on_publish(p),
+                Wake::Publish(None) => {
+                    self.publish_closed = true;
+                    self.on_handles_gone();
+                }
+                Wake::Other => {}
+            }
+        }
+    }
+
+    fn take_controls(&mut self) {
+        if self.control_closed {
+            return;
+        }
+        for _ in 0..CONTROL_BATCH {
+            match self.control_rx.try_recv() {
+                Ok(c) => self.on_control(c),
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    self.control_closed = true;
+                    self.on_handles_gone();
+                    break;
+                }
+            }
+        }
+    }
+
+    fn take_publishes(&mut self) {
+        for _ in 0..PUBLISH_BATCH {
+            if self.publish_closed || !self.can_take_publishes() {
+                return;
+            }
+            match self.publish_rx.try_recv() {
+                Ok(p) => self.on_publish(p),
+                Err(mpsc::error::TryRecvError::Empty) => return,
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    self.publish_closed = true;
+                    self.on_handles_gone();
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Publishes are taken while connected and open, not blocked, and the
+    /// bytes waiting to go out stay under the high-water mark.
+    fn can_take_publishes(&self) -> bool {
+        let Some(io) = &self.io else { return false };
+        if self
+            .closing
+            .as_ref()
+            .is_some_and(|c| c.phase != ClosePhase::Confirms)
+        {
+            return false;
+        }
+        io.core.is_open()
+            && !io.core.is_blocked()
+            && io.pending_bytes() + self.held_publish_bytes < self.config.high_water_mark
+    }
+
+    fn can_read(&self) -> bool {
+        self.held_deliveries < self.config.max_held_deliveries
+    }
+
+    /// Reads up to the budget, handing events out after each read so the
+    /// core's event queue stays bounded.
+    fn read_and_dispatch(&mut self) -> Result<()> {
+        let mut budget = io::READ_BUDGET;
+        loop {
+            let now = Instant::now();
+            let Some(io) = self.io.as_mut() else {
+                return Ok(());
+            };
+            if io.core.poll_timeout().is_some_and(|t| t <= now) {
+                io.core.handle_timeout(now);
+            }
+            let mut read = false;
+            if budget > 0 && self.held_deliveries < self.config.max_held_deliveries {
+                let before = io.rbuf.len();
+                read = io.read_some()?;
+                budget = budget.saturating_sub(io.rbuf.len().saturating_sub(before));
+                if read {
+                    if let Err(e) = io.core.handle_input(now, &mut io.rbuf) {
+                        // The core queued connection.close; it goes out with
+                        // the flush, then the connection counts as lost.
+                        tracing::error!(connection = %self.state.label, error = %e, "protocol error");
+                        let err = match e {
+                            amqp_proto::ConnectionError::Protocol(p) => Error::Protocol(p),
+                            other => Error::lost(other.to_string()),
+                        };
+                        self.drain_events();
+                        if let Some(io) = self.io.as_mut() {
+                            let _ = io.flush();
+                        }
+                        return Err(err);
+                    }
+                }
+            }
+            self.drain_events();
+            if !read || self.exit.is_some() {
+                return Ok(());
+            }
+        }
+    }
+
+    fn drain_events(&mut self) {
+        while let Some(ev) = self.io.as_mut().and_then(|io| io.core.poll_event()) {
+            self.on_event(ev);
+        }
+    }
+
+    /// When the driver must wake without IO: the core's timer, the close
+    /// deadline.
+    fn next_deadline(&self) -> Option<Instant> {
+        let core = self.io.as_ref().and_then(|io| io.core.poll_timeout());
+        let close = self.closing.as_ref().map(|c| c.deadline);
+        [core, close, self.channel_close_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn arm_timer(&mut self, at: Option<Instant>) {
+        if at != self.timer_at {
+            if let Some(at) = at {
+                self.timer.as_mut().reset(at.into());
+            }
+            self.timer_at = at;
+        }
+    }
+
+    async fn wait(&mut self) -> Wake {
+        let deadline = self.next_deadline();
+        self.arm_timer(deadline);
+        let can_publish = !self.publish_closed && self.can_take_publishes();
+        let can_read = self.can_read();
+        let holding = self.held_deliveries > 0;
+        let control_open = !self.control_closed;
+        let Some(io) = self.io.as_ref() else {
+            return Wake::Other;
+        };
+        let want_write = !io.wbuf.is_empty();
+        self.state.wants_room.store(holding, Ordering::Relaxed);
+        tokio::select! {
+            biased;
+            r = io.stream.writable(), if want_write => { let _ = r; Wake::Other }
+            c = self.control_rx.recv(), if control_open => Wake::Control(c),
+            r = io.stream.readable(), if can_read => { let _ = r; Wake::Other }
+            p = self.publish_rx.recv(), if can_publish => Wake::Publish(p),
+            _ = &mut self.timer, if deadline.is_some() => { self.timer_at = None; Wake::Other }
+            _ = self.state.room.notified(), if holding => Wake::Other,
+        }
+    }
+
+    /// Every handle is gone: close gracefully.
+    fn on_handles_gone(&mut self) {
+        if self.handles_gone() && self.closing.is_none() {
+            tracing::debug!(connection = %self.state.label, "every handle dropped; closing");
+            self.start_close(None);
+        }
+    }
+
+    fn start_close(&mut self, reply: Option<Reply<()>>) {
+        match &mut self.closing {
+            Some(c) => c.replies.extend(reply),
+            None => {
+                self.closing = Some(Closing {
+                    replies: reply.into_iter().collect(),
+                    deadline: Instant::now() + self.config.close_timeout,
+                    phase: ClosePhase::Confirms,
+                });
+            }
+        }
+    }
+
+    /// Moves a graceful close along: confirms, then channels, then the
+    /// connection, each bounded by the close deadline.
+    fn advance_closing(&mut self) {
+        let Some(closing) = &self.closing else { return };
+        let now = Instant::now();
+        let late = now >= closing.deadline;
+        match closing.phase {
+            ClosePhase::Confirms => {
+                let queued = !self.publish_closed && !self.publish_rx.is_empty();
+                let outstanding = self.chans.values().any(|c| !c.confirms.is_empty());
+                if late || (!queued && !outstanding) {
+                    for chan in self.chans.values_mut() {
+                        chan.close_after = None;
+                        if let (Some(wire), true) = (chan.wire, chan.open) {
+                            if let Some(io) = self.io.as_mut() {
+                                let _ = io.core.close_channel(
+                                    wire,
+                                    amqp_proto::ReplyCode::SUCCESS,
+                                    "closing the connection",
+                                );
+                            }
+                        }
+                    }
+                    if let Some(c) = self.closing.as_mut() {
+                        c.phase = ClosePhase::Channels;
+                    }
+                    self.advance_closing();
+                }
+            }
+            ClosePhase::Channels => {
+                let open = self.chans.values().any(|c| c.open);
+                if late || !open {
+                    let closed = match self.io.as_mut() {
+                        Some(io) => io
+                            .core
+                            .close(amqp_proto::ReplyCode::SUCCESS, "closed by the application")
+                            .is_err(),
+                        None => true,
+                    };
+                    if closed || self.io.as_ref().is_some_and(|io| io.core.is_closed()) {
+                        self.exit = Some(Exit::Closed);
+                    }
+                    let fresh = now + self.config.close_timeout;
+                    if let Some(c) = self.closing.as_mut() {
+                        c.phase = ClosePhase::Connection;
+                        c.deadline = fresh;
+                    }
+                }
+            }
+            ClosePhase::Connection => {
+                if late {
+                    tracing::debug!(connection = %self.state.label, "no close-ok in time; dropping the socket");
+                    self.exit = Some(Exit::Closed);
+                }
+            }
+        }
+    }
+
+    /// The connection is gone for good: every waiter learns why.
+    fn finish(&mut self, error: Error) {
+        self.on_lost(&error);
+        let _ = self.state.closed.set(error.clone());
+        self.state.connected.store(false, Ordering::Release);
+        for (_, chan) in std::mem::take(&mut self.chans) {
+            let _ = chan.shared.closed.set(error.clone());
+            for (_, c) in chan.deferred {
+                control::fail_control(c, &error);
+            }
+            for p in chan.held {
+                if let Some(tx) = p.confirm {
+                    let _ = tx.send(Err(error.clone()));
+                }
+            }
+            for c in chan.consumers {
+                let _ = c.tx.try_send(ConsumerMsg::End(error.clone()));
+            }
+            for r in chan.closing.into_iter().flatten() {
+                let _ = r.send(Ok(()));
+            }
+        }
+        for c in std::mem::take(&mut self.parked) {
+            control::fail_control(c, &error);
+        }
+        if let Some(closing) = self.closing.take() {
+            for r in closing.replies {
+                let _ = r.send(Ok(()));
+            }
+        }
+        // Whatever is still queued fails too.
+        self.control_rx.close();
+        self.publish_rx.close();
+        while let Ok(c) = self.control_rx.try_recv() {
+            control::fail_control(c, &error);
+        }
+        while let Ok(p) = self.publish_rx.try_recv() {
+            if let Some(tx) = p.confirm {
+                let _ = tx.send(Err(error.clone()));
+            }
+        }
+        self.state.emit(ConnectionEvent::Closed);
+        tracing::info!(connection = %self.state.label, %error, "connection closed");
+    }
+
+    /// A loss: the socket goes, waiters fail, deliveries go stale.
+    fn on_lost(&mut self, error: &Error) {
+        self.io = None;
+        self.exit = None;
+        self.generation += 1;
+        self.state
+            .generation
+            .store(self.generation, Ordering::Release);
+        self.state.connected.store(false, Ordering::Release);
+        self.state.set_blocked(None);
+        let lost = match error {
+            Error::ConnectionLost { .. } => error.clone(),
+            other => Error::lost(other.to_string()),
+        };
+        for (_, rpc) in self.rpcs.drain() {
+            control::fail_rpc(rpc.kind, &lost);
+        }
+        for slot in self.internal.values_mut() {
+            if slot.is_none() {
+                *slot = Some(Err(lost.clone()));
+            }
+        }
+        for slot in self.internal_opens.values_mut() {
+            if slot.is_none() {
+                *slot = Some(Err(lost.clone()));
+            }
+        }
+        let mut closed = Vec::new();
+        for (_, (key, reply)) in self.opens.drain() {
+            let _ = reply.send(Err(lost.clone()));
+            // Nobody holds a handle to a channel that never opened.
+            closed.push(key);
+        }
+        for key in closed.drain(..) {
+            self.chans.remove(&key);
+        }
+        self.by_wire.clear();
+        for (key, chan) in self.chans.iter_mut() {
+            chan.wire = None;
+            chan.open = false;
+            chan.flow_paused = false;
+            chan.unacked.clear();
+            chan.ack_upto = None;
+            for pc in chan.confirms.drain(..) {
+                if let Some(tx) = pc.tx {
+                    let _ = tx.send(Err(Error::ConfirmLost));
+                }
+            }
+            for c in &mut chan.consumers {
+                self.held_deliveries = self.held_deliveries.saturating_sub(c.overflow.len());
+                c.overflow.clear();
+            }
+            if let Some(replies) = chan.closing.take() {
+                for r in replies {
+                    let _ = r.send(Ok(()));
+                }
+                closed.push(*key);
+            }
+        }
+        for key in closed {
+            if let Some(chan) = self.chans.remove(&key) {
+                let _ = chan.shared.closed.set(Error::ChannelClosed {
+                    code: amqp_proto::ReplyCode::SUCCESS,
+                    text: "closed by the application".to_owned(),
+                });
+                for c in chan.consumers {
+                    let _ = c.tx.try_send(ConsumerMsg::Finished);
+                }
+            }
+        }
+    }
+}
