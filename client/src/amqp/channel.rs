@@ -8,7 +8,7 @@ use amqp_proto::method::{basic, confirm, exchange, queue, tx};
 use amqp_proto::{BasicProperties, CommandError, FieldTable, Method, ShortStr};
 use bytes::Bytes;
 use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use super::command::{ChannelShared, Control, Handles, Publish, RpcReply, Target, lock};
 use super::confirm::Confirm;
@@ -17,6 +17,20 @@ use super::error::{Error, Result};
 use super::options::{
     ConsumeOptions, ExchangeKind, ExchangeOptions, PublishOptions, QueueDeleteOptions, QueueOptions,
 };
+
+/// Withdraws a registered publish number that never reached the queue.
+struct Withdraw<'a> {
+    shared: &'a ChannelShared,
+    number: Option<u64>,
+}
+
+impl Drop for Withdraw<'_> {
+    fn drop(&mut self) {
+        if let Some(n) = self.number {
+            self.shared.confirms.withdraw(n);
+        }
+    }
+}
 
 /// A declared queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -433,19 +447,22 @@ impl Channel {
                 len: routing_key.len(),
             }));
         }
-        let (confirm, tx) = if self.is_confirm_mode() {
-            let (tx, rx) = oneshot::channel();
-            (Confirm::pending(rx), Some(tx))
+        let shared = &self.inner.shared;
+        let number = if self.is_confirm_mode() {
+            Some(shared.confirms.register()?)
         } else {
-            (Confirm::ready(), None)
+            None
         };
+        // Until the publish is queued, its number is withdrawn if this
+        // future is dropped or the queue refuses it.
+        let mut guard = Withdraw { shared, number };
         let p = Publish {
             chan: self.key(),
             target: self.target(exchange, routing_key),
             mandatory: options.mandatory,
             properties,
             body: body.into(),
-            confirm: tx,
+            confirm: number,
         };
         let conn = &self.inner.conn;
         match conn.publish.try_send(p) {
@@ -468,8 +485,12 @@ impl Channel {
             }
             Err(TrySendError::Closed(_)) => return Err(conn.state.gone()),
         }
-        self.inner.shared.published.fetch_add(1, Ordering::AcqRel);
-        Ok(confirm)
+        guard.number = None;
+        shared.published.fetch_add(1, Ordering::AcqRel);
+        Ok(match number {
+            Some(n) => Confirm::pending(shared.confirms.clone(), n),
+            None => Confirm::ready(),
+        })
     }
 
     fn target(&self, exchange: &str, routing_key: &str) -> Arc<Target> {
@@ -498,7 +519,7 @@ impl Channel {
             _ => 1024,
         };
         let no_ack = options.no_ack;
-        let (dtx, drx) = mpsc::channel(capacity);
+        let (dtx, drx) = super::inbox::inbox(capacity);
         let (tx, rx) = oneshot::channel();
         let cmd = Control::Consume {
             chan: self.key(),

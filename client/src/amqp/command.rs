@@ -11,8 +11,10 @@ use amqp_proto::{BasicProperties, GetMessage, Method};
 use bytes::Bytes;
 use tokio::sync::{Notify, mpsc, oneshot};
 
+use super::confirm::ConfirmTracker;
 use super::error::{Error, Result};
 use super::events::ConnectionEvent;
+use super::inbox::InboxSender;
 use super::options::ConsumeOptions;
 
 /// A logical channel: stable across recovery, unlike the wire number.
@@ -59,7 +61,7 @@ pub(crate) enum Control {
         after: u64,
         queue: String,
         options: Box<ConsumeOptions>,
-        deliveries: mpsc::Sender<ConsumerMsg>,
+        deliveries: InboxSender<ConsumerMsg>,
         reply: Reply<String>,
     },
     Cancel {
@@ -103,8 +105,9 @@ pub(crate) struct Publish {
     pub(crate) mandatory: bool,
     pub(crate) properties: BasicProperties,
     pub(crate) body: Bytes,
-    /// Present when the channel is in confirm mode.
-    pub(crate) confirm: Option<oneshot::Sender<Result<()>>>,
+    /// The publish number in the channel's confirm tracker, when the
+    /// channel is in confirm mode.
+    pub(crate) confirm: Option<u64>,
 }
 
 /// What a consumer's queue carries.
@@ -199,6 +202,8 @@ pub(crate) struct ChannelShared {
     pub(crate) confirm_mode: AtomicBool,
     /// Why the channel closed for good.
     pub(crate) closed: OnceLock<Error>,
+    /// Outstanding publisher confirms.
+    pub(crate) confirms: Arc<ConfirmTracker>,
 }
 
 impl ChannelShared {
@@ -208,6 +213,7 @@ impl ChannelShared {
             published: AtomicU64::new(0),
             confirm_mode: AtomicBool::new(false),
             closed: OnceLock::new(),
+            confirms: Arc::new(ConfirmTracker::default()),
         }
     }
 }

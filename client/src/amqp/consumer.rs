@@ -10,11 +10,12 @@ use amqp_proto::{BasicProperties, GetMessage, ShortStr};
 use bytes::Bytes;
 use futures_core::Stream;
 use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use super::channel::Channel;
 use super::command::{ConsumerMsg, Control, Settle};
 use super::error::{Error, Result};
+use super::inbox::InboxReceiver;
 
 /// What a consumer's handles and deliveries share.
 #[derive(Debug)]
@@ -47,7 +48,7 @@ impl ConsumerShared {
 /// queue; such deliveries can no longer be settled
 /// ([`Error::StaleDelivery`]).
 pub struct Consumer {
-    rx: mpsc::Receiver<ConsumerMsg>,
+    rx: InboxReceiver<ConsumerMsg>,
     channel: Channel,
     shared: Arc<ConsumerShared>,
     no_ack: bool,
@@ -65,7 +66,7 @@ impl fmt::Debug for Consumer {
 
 impl Consumer {
     pub(crate) fn new(
-        rx: mpsc::Receiver<ConsumerMsg>,
+        rx: InboxReceiver<ConsumerMsg>,
         channel: Channel,
         shared: Arc<ConsumerShared>,
         no_ack: bool,
@@ -129,10 +130,14 @@ impl Stream for Consumer {
         if self.done {
             return Poll::Ready(None);
         }
-        match self.rx.poll_recv(cx) {
+        let mut took_batch = false;
+        let msg = self.rx.poll_recv(cx, &mut took_batch);
+        if took_batch {
+            self.channel.handles().state.made_room();
+        }
+        match msg {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Some(ConsumerMsg::Delivery(d, generation))) => {
-                self.channel.handles().state.made_room();
                 let this = &*self;
                 Poll::Ready(Some(Ok(Delivery {
                     inner: Inner::Deliver(d),

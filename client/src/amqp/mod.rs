@@ -43,6 +43,7 @@ mod consumer;
 mod driver;
 mod error;
 mod events;
+mod inbox;
 mod options;
 mod topology;
 pub mod uri;

@@ -11,6 +11,7 @@ use amqp_proto::{Method, ReplyCode, ShortStr};
 use super::{Chan, ConsumerRec, Driver, PendingConfirm, PendingRpc, RpcKind};
 use crate::amqp::command::{ChanKey, ChannelShared, ConsumerMsg, Control, Publish, Settle};
 use crate::amqp::error::Error;
+use crate::amqp::inbox::{InboxSender, PushError};
 
 /// Tells a command's waiter that it failed.
 pub(super) fn fail_control(c: Control, error: &Error) {
@@ -443,16 +444,17 @@ impl Driver {
 
     pub(super) fn on_publish(&mut self, p: Publish) {
         let key = p.chan;
+        // A channel no longer here closed its tracker, which failed
+        // this publish's confirm.
         let Some(chan) = self.chans.get_mut(&key) else {
-            if let Some(tx) = p.confirm {
-                let _ = tx.send(Err(Error::Usage("the channel is closed")));
-            }
             return;
         };
         chan.taken += 1;
         if let Some(e) = chan.shared.closed.get() {
-            if let Some(tx) = p.confirm {
-                let _ = tx.send(Err(e.clone()));
+            if let Some(n) = p.confirm {
+                chan.shared
+                    .confirms
+                    .settle(n, Err(e.clone()), &mut self.wakes);
             }
         } else if chan.flow_paused || !chan.held.is_empty() || chan.wire.is_none() {
             self.held_publish_bytes += p.body.len();
@@ -488,19 +490,20 @@ impl Driver {
                 let mandatory = p.mandatory.then(|| Box::new((p.target, p.body)));
                 chan.confirms.push_back(PendingConfirm {
                     seq,
-                    tx: p.confirm,
+                    number: p.confirm,
                     mandatory,
                     returned: None,
                 });
             }
             Ok(None) => {
-                if let Some(tx) = p.confirm {
-                    let _ = tx.send(Ok(()));
+                if let Some(n) = p.confirm {
+                    chan.shared.confirms.settle(n, Ok(()), &mut self.wakes);
                 }
             }
             Err(e) => {
-                if let Some(tx) = p.confirm {
-                    let _ = tx.send(Err(command_error(e)));
+                if let Some(n) = p.confirm {
+                    let e = command_error(e);
+                    chan.shared.confirms.settle(n, Err(e), &mut self.wakes);
                 }
             }
         }
@@ -549,13 +552,13 @@ impl Driver {
         for chan in self.chans.values_mut() {
             for c in &mut chan.consumers {
                 while let Some(msg) = c.overflow.pop_front() {
-                    match c.tx.try_send(msg) {
+                    match c.tx.push(msg, true, &mut self.wakes) {
                         Ok(()) => moved += 1,
-                        Err(tokio::sync::mpsc::error::TrySendError::Full(msg)) => {
+                        Err(PushError::Full(msg)) => {
                             c.overflow.push_front(msg);
                             break;
                         }
-                        Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {
+                        Err(PushError::Closed(_)) => {
                             moved += 1 + c.overflow.len();
                             c.overflow.clear();
                             break;
@@ -577,7 +580,7 @@ impl Driver {
         tag: ShortStr,
         queue: ShortStr,
         options: crate::amqp::options::ConsumeOptions,
-        tx: tokio::sync::mpsc::Sender<ConsumerMsg>,
+        tx: InboxSender<ConsumerMsg>,
     ) -> u32 {
         let id = self.next_consumer;
         self.next_consumer = self.next_consumer.wrapping_add(1);
@@ -606,7 +609,7 @@ impl Driver {
         };
         let rec = chan.consumers.remove(at);
         self.held_deliveries = self.held_deliveries.saturating_sub(rec.overflow.len());
-        let _ = rec.tx.try_send(ConsumerMsg::Finished);
+        let _ = rec.tx.push(ConsumerMsg::Finished, false, &mut self.wakes);
         if !requeue {
             return;
         }

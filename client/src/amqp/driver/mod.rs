@@ -12,12 +12,13 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::task::Waker;
 use std::time::Instant;
 
 use amqp_proto::method::basic;
 use amqp_proto::{RequestId, Returned, ShortStr};
 use bytes::Bytes;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::time::Sleep;
 
 use super::command::{
@@ -26,6 +27,7 @@ use super::command::{
 use super::config::Config;
 use super::error::{Error, Result};
 use super::events::ConnectionEvent;
+use super::inbox::InboxSender;
 use super::options::ConsumeOptions;
 use super::topology::Topology;
 
@@ -45,7 +47,9 @@ const PUBLISH_BATCH: usize = 1024;
 #[derive(Debug)]
 pub(crate) struct PendingConfirm {
     seq: u64,
-    tx: Option<oneshot::Sender<Result<()>>>,
+    /// The publish number in the channel's tracker (`None` for a publish
+    /// made before the handle saw confirm mode).
+    number: Option<u64>,
     /// For a mandatory publish: exchange, routing key and body, to match
     /// a basic.return to it.
     mandatory: Option<Box<(Arc<super::command::Target>, Bytes)>>,
@@ -59,7 +63,7 @@ pub(crate) struct ConsumerRec {
     tag: ShortStr,
     queue: ShortStr,
     options: ConsumeOptions,
-    tx: mpsc::Sender<ConsumerMsg>,
+    tx: InboxSender<ConsumerMsg>,
     /// Deliveries that did not fit the consumer's queue.
     overflow: VecDeque<ConsumerMsg>,
     /// basic.cancel is on its way.
@@ -129,7 +133,7 @@ pub(crate) enum RpcKind {
         reply: Reply<String>,
         queue: ShortStr,
         options: Box<ConsumeOptions>,
-        deliveries: mpsc::Sender<ConsumerMsg>,
+        deliveries: InboxSender<ConsumerMsg>,
     },
     /// basic.cancel from a handle (or a dropped consumer).
     Cancel {
@@ -220,6 +224,9 @@ pub(crate) struct Driver {
     exit: Option<Exit>,
     timer: Pin<Box<Sleep>>,
     timer_at: Option<Instant>,
+    /// Handles to wake once this turn's work is written: waking them one
+    /// event at a time would bounce the application between threads.
+    wakes: Vec<Waker>,
 }
 
 impl std::fmt::Debug for Driver {
@@ -228,6 +235,20 @@ impl std::fmt::Debug for Driver {
             .field("connection", &self.state.label)
             .field("channels", &self.chans.len())
             .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Driver {
+    /// The task was dropped (its runtime shut down) with channels still
+    /// open: their confirms fail rather than wait forever.
+    fn drop(&mut self) {
+        self.publish_rx.close();
+        for chan in self.chans.values() {
+            chan.shared
+                .confirms
+                .close(&Error::ConfirmLost, &mut self.wakes);
+        }
+        self.wake_handles();
     }
 }
 
@@ -266,6 +287,14 @@ impl Driver {
             exit: None,
             timer: Box::pin(tokio::time::sleep(std::time::Duration::from_secs(3600))),
             timer_at: None,
+            wakes: Vec::new(),
+        }
+    }
+
+    /// Wakes the handles this turn settled. Called before every wait.
+    fn wake_handles(&mut self) {
+        for w in self.wakes.drain(..) {
+            w.wake();
         }
     }
 
@@ -471,6 +500,7 @@ impl Driver {
     }
 
     async fn wait(&mut self) -> Wake {
+        self.wake_handles();
         let deadline = self.next_deadline();
         self.arm_timer(deadline);
         let can_publish = !self.publish_closed && self.can_take_publishes();
@@ -582,13 +612,11 @@ impl Driver {
             for (_, c) in chan.deferred {
                 control::fail_control(c, &error);
             }
-            for p in chan.held {
-                if let Some(tx) = p.confirm {
-                    let _ = tx.send(Err(error.clone()));
-                }
-            }
+            // Held and unconfirmed publishes, and those still queued.
+            chan.shared.confirms.close(&error, &mut self.wakes);
             for c in chan.consumers {
-                let _ = c.tx.try_send(ConsumerMsg::End(error.clone()));
+                let _ =
+                    c.tx.push(ConsumerMsg::End(error.clone()), false, &mut self.wakes);
             }
             for r in chan.closing.into_iter().flatten() {
                 let _ = r.send(Ok(()));
@@ -608,11 +636,9 @@ impl Driver {
         while let Ok(c) = self.control_rx.try_recv() {
             control::fail_control(c, &error);
         }
-        while let Ok(p) = self.publish_rx.try_recv() {
-            if let Some(tx) = p.confirm {
-                let _ = tx.send(Err(error.clone()));
-            }
-        }
+        // Their confirms failed with their channels' trackers.
+        while self.publish_rx.try_recv().is_ok() {}
+        self.wake_handles();
         self.state.emit(ConnectionEvent::Closed);
         tracing::info!(connection = %self.state.label, %error, "connection closed");
     }
@@ -660,11 +686,12 @@ impl Driver {
             chan.flow_paused = false;
             chan.unacked.clear();
             chan.ack_upto = None;
-            for pc in chan.confirms.drain(..) {
-                if let Some(tx) = pc.tx {
-                    let _ = tx.send(Err(Error::ConfirmLost));
-                }
-            }
+            chan.shared.confirms.settle_all(
+                chan.confirms
+                    .drain(..)
+                    .filter_map(|pc| Some((pc.number?, Err(Error::ConfirmLost)))),
+                &mut self.wakes,
+            );
             for c in &mut chan.consumers {
                 self.held_deliveries = self.held_deliveries.saturating_sub(c.overflow.len());
                 c.overflow.clear();
@@ -678,12 +705,14 @@ impl Driver {
         }
         for key in closed {
             if let Some(chan) = self.chans.remove(&key) {
-                let _ = chan.shared.closed.set(Error::ChannelClosed {
+                let closed = Error::ChannelClosed {
                     code: amqp_proto::ReplyCode::SUCCESS,
                     text: "closed by the application".to_owned(),
-                });
+                };
+                chan.shared.confirms.close(&closed, &mut self.wakes);
+                let _ = chan.shared.closed.set(closed);
                 for c in chan.consumers {
-                    let _ = c.tx.try_send(ConsumerMsg::Finished);
+                    let _ = c.tx.push(ConsumerMsg::Finished, false, &mut self.wakes);
                 }
             }
         }

@@ -96,6 +96,7 @@ impl Driver {
             if self.closing.is_some() || self.handles_gone() {
                 return false;
             }
+            self.wake_handles();
             let room = self.parked.len() < self.config.command_queue && !self.control_closed;
             tokio::select! {
                 _ = tokio::time::sleep_until(until) => return true,
@@ -192,6 +193,7 @@ impl Driver {
                     after: limit,
                 });
             }
+            self.wake_handles();
             let Some(io) = self.io.as_ref() else {
                 return Err(Error::lost("not connected"));
             };
