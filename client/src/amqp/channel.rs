@@ -1,36 +1,22 @@
 //! The channel handle: declares, binds, publishes, consumers, modes.
 
 use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 
 use amqp_proto::method::{basic, confirm, exchange, queue, tx};
 use amqp_proto::{BasicProperties, CommandError, FieldTable, Method, ShortStr};
 use bytes::Bytes;
-use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::oneshot;
 
-use super::command::{ChannelShared, Control, Handles, Publish, RpcReply, Target, lock};
+use super::command::{ChannelShared, Control, Handles, RpcReply};
 use super::confirm::Confirm;
 use super::consumer::{Consumer, ConsumerShared, Delivery};
 use super::error::{Error, Result};
 use super::options::{
     ConsumeOptions, ExchangeKind, ExchangeOptions, PublishOptions, QueueDeleteOptions, QueueOptions,
 };
-
-/// Withdraws a registered publish number that never reached the queue.
-struct Withdraw<'a> {
-    shared: &'a ChannelShared,
-    number: Option<u64>,
-}
-
-impl Drop for Withdraw<'_> {
-    fn drop(&mut self) {
-        if let Some(n) = self.number {
-            self.shared.confirms.withdraw(n);
-        }
-    }
-}
+use super::outbox::{PushError, Request};
 
 /// A declared queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,8 +38,6 @@ impl Queue {
 pub(crate) struct ChannelInner {
     pub(crate) conn: Arc<Handles>,
     pub(crate) shared: Arc<ChannelShared>,
-    /// The last publish target, reused while publishes go to the same place.
-    last_target: Mutex<Option<Arc<Target>>>,
 }
 
 impl Drop for ChannelInner {
@@ -109,11 +93,7 @@ fn reply_method(r: RpcReply) -> Result<Method> {
 impl Channel {
     pub(crate) fn new(conn: Arc<Handles>, shared: Arc<ChannelShared>) -> Self {
         Channel {
-            inner: Arc::new(ChannelInner {
-                conn,
-                shared,
-                last_target: Mutex::new(None),
-            }),
+            inner: Arc::new(ChannelInner { conn, shared }),
         }
     }
 
@@ -447,30 +427,22 @@ impl Channel {
                 len: routing_key.len(),
             }));
         }
-        let shared = &self.inner.shared;
-        let number = if self.is_confirm_mode() {
-            Some(shared.confirms.register()?)
-        } else {
-            None
-        };
-        // Until the publish is queued, its number is withdrawn if this
-        // future is dropped or the queue refuses it.
-        let mut guard = Withdraw { shared, number };
-        let p = Publish {
-            chan: self.key(),
-            target: self.target(exchange, routing_key),
-            mandatory: options.mandatory,
-            properties,
-            body: body.into(),
-            confirm: number,
-        };
         let conn = &self.inner.conn;
-        match conn.publish.try_send(p) {
-            Ok(()) => {}
-            Err(TrySendError::Full(p)) => {
+        let mut request = Some(Request {
+            chan: self.key(),
+            exchange,
+            routing_key,
+            mandatory: options.mandatory,
+            properties: (properties != BasicProperties::default()).then(|| Box::new(properties)),
+            body: body.into(),
+            confirm: self.is_confirm_mode(),
+        });
+        let number = match conn.outbox.try_push(&mut request) {
+            Ok(n) => n,
+            Err(PushError::Full) => {
                 let limit = conn.operation_timeout;
-                match tokio::time::timeout(limit, conn.publish.send(p)).await {
-                    Ok(Ok(())) => {}
+                match tokio::time::timeout(limit, conn.outbox.push(&mut request)).await {
+                    Ok(Ok(n)) => n,
                     Ok(Err(_)) => return Err(conn.state.gone()),
                     Err(_) => {
                         return Err(match conn.state.blocked_reason() {
@@ -483,29 +455,13 @@ impl Channel {
                     }
                 }
             }
-            Err(TrySendError::Closed(_)) => return Err(conn.state.gone()),
-        }
-        guard.number = None;
-        shared.published.fetch_add(1, Ordering::AcqRel);
+            Err(PushError::Closed) => return Err(conn.state.gone()),
+        };
+        self.inner.shared.published.fetch_add(1, Ordering::AcqRel);
         Ok(match number {
-            Some(n) => Confirm::pending(shared.confirms.clone(), n),
+            Some(n) => Confirm::pending(conn.outbox.clone(), n),
             None => Confirm::ready(),
         })
-    }
-
-    fn target(&self, exchange: &str, routing_key: &str) -> Arc<Target> {
-        let mut last = lock(&self.inner.last_target);
-        if let Some(t) = &*last {
-            if t.exchange == exchange && t.routing_key == routing_key {
-                return t.clone();
-            }
-        }
-        let t = Arc::new(Target {
-            exchange: exchange.to_owned(),
-            routing_key: routing_key.to_owned(),
-        });
-        *last = Some(t.clone());
-        t
     }
 
     /// Starts a consumer: a `Stream` of deliveries. With a prefetch set

@@ -11,11 +11,11 @@ use amqp_proto::{BasicProperties, GetMessage, Method};
 use bytes::Bytes;
 use tokio::sync::{Notify, mpsc, oneshot};
 
-use super::confirm::ConfirmTracker;
 use super::error::{Error, Result};
 use super::events::ConnectionEvent;
 use super::inbox::InboxSender;
 use super::options::ConsumeOptions;
+use super::outbox::Outbox;
 
 /// A logical channel: stable across recovery, unlike the wire number.
 pub(crate) type ChanKey = u32;
@@ -90,7 +90,7 @@ pub(crate) enum Control {
 }
 
 /// Where a publish goes. Shared between publishes to the same place, so a
-/// stream of them allocates no strings.
+/// stream of them allocates no strings (see [`Outbox`](super::outbox::Outbox)).
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Target {
     pub(crate) exchange: String,
@@ -101,12 +101,14 @@ pub(crate) struct Target {
 #[derive(Debug)]
 pub(crate) struct Publish {
     pub(crate) chan: ChanKey,
-    pub(crate) target: Arc<Target>,
+    /// `None`: the same target as the publish queued before it.
+    pub(crate) target: Option<Arc<Target>>,
     pub(crate) mandatory: bool,
-    pub(crate) properties: BasicProperties,
+    /// `None` for the default (empty) properties: publishes are moved
+    /// between queues, and the properties are most of their size.
+    pub(crate) properties: Option<Box<BasicProperties>>,
     pub(crate) body: Bytes,
-    /// The publish number in the channel's confirm tracker, when the
-    /// channel is in confirm mode.
+    /// The publish number, when the channel is in confirm mode.
     pub(crate) confirm: Option<u64>,
 }
 
@@ -202,8 +204,6 @@ pub(crate) struct ChannelShared {
     pub(crate) confirm_mode: AtomicBool,
     /// Why the channel closed for good.
     pub(crate) closed: OnceLock<Error>,
-    /// Outstanding publisher confirms.
-    pub(crate) confirms: Arc<ConfirmTracker>,
 }
 
 impl ChannelShared {
@@ -213,16 +213,15 @@ impl ChannelShared {
             published: AtomicU64::new(0),
             confirm_mode: AtomicBool::new(false),
             closed: OnceLock::new(),
-            confirms: Arc::new(ConfirmTracker::default()),
         }
     }
 }
 
-/// The senders to one driver.
+/// The queues to one driver.
 #[derive(Debug)]
 pub(crate) struct Handles {
     pub(crate) control: mpsc::Sender<Control>,
-    pub(crate) publish: mpsc::Sender<Publish>,
+    pub(crate) outbox: Arc<Outbox>,
     pub(crate) state: Arc<State>,
     pub(crate) operation_timeout: std::time::Duration,
     pub(crate) close_timeout: std::time::Duration,

@@ -1,21 +1,22 @@
-//! Publisher confirms: the future a publish returns, and the per-channel
-//! tracker the driver settles them in.
+//! Publisher confirms: the future a publish returns, and the bookkeeping
+//! the driver settles them in.
 //!
 //! A publish in confirm mode takes the next publish number of its
-//! channel's [`ConfirmTracker`]; its [`Confirm`] holds the tracker and
-//! that number. The driver settles numbers as the broker's acks and nacks
-//! come in, collecting the wakers of the confirms that wait, and wakes
-//! them once per turn, after its writes: no allocation per publish, one
-//! lock per ack frame, one wake-up per batch of confirms.
+//! connection (in the [`Outbox`], under the lock that queues it); its
+//! [`Confirm`] holds the outbox and that number. The driver settles
+//! numbers as the broker's acks and nacks come in, collecting the wakers
+//! of the confirms that wait, and wakes them once per turn, after its
+//! writes: no allocation per publish, one lock per ack frame, one wake-up
+//! per batch of confirms.
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use super::command::lock;
 use super::error::{Error, Result};
+use super::outbox::Outbox;
 
 /// Resolves when the broker has taken responsibility for a publish.
 ///
@@ -31,9 +32,9 @@ use super::error::{Error, Result};
 /// Dropping it does not cancel the publish.
 #[must_use = "a confirm tells whether the broker took the message"]
 pub struct Confirm {
-    /// The tracker and the publish number; `None` once resolved, or for a
+    /// The outbox and the publish number; `None` once resolved, or for a
     /// publish outside confirm mode.
-    pending: Option<(Arc<ConfirmTracker>, u64)>,
+    pending: Option<(Arc<Outbox>, u64)>,
 }
 
 impl std::fmt::Debug for Confirm {
@@ -49,9 +50,9 @@ impl Confirm {
         Confirm { pending: None }
     }
 
-    pub(crate) fn pending(tracker: Arc<ConfirmTracker>, number: u64) -> Self {
+    pub(crate) fn pending(outbox: Arc<Outbox>, number: u64) -> Self {
         Confirm {
-            pending: Some((tracker, number)),
+            pending: Some((outbox, number)),
         }
     }
 }
@@ -60,10 +61,10 @@ impl Future for Confirm {
     type Output = Result<()>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        let Some((tracker, number)) = &self.pending else {
+        let Some((outbox, number)) = &self.pending else {
             return Poll::Ready(Ok(()));
         };
-        match tracker.poll(*number, cx) {
+        match outbox.poll_confirm(*number, cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(r) => {
                 self.pending = None;
@@ -75,30 +76,22 @@ impl Future for Confirm {
 
 impl Drop for Confirm {
     fn drop(&mut self) {
-        if let Some((tracker, number)) = self.pending.take() {
-            tracker.forget(number);
+        if let Some((outbox, number)) = self.pending.take() {
+            outbox.forget_confirm(number);
         }
     }
 }
 
-/// The outstanding confirms of one logical channel (stable across
-/// recovery), shared by the channel's handles, their [`Confirm`]s and the
-/// driver.
+/// The outstanding publish numbers of a connection and the answers not
+/// yet taken. Kept under the outbox's lock.
 #[derive(Debug, Default)]
-pub(crate) struct ConfirmTracker {
-    state: Mutex<TrackerState>,
-}
-
-#[derive(Debug, Default)]
-struct TrackerState {
+pub(crate) struct Confirms {
     /// Publish numbers below this are settled and have no slot.
     base: u64,
     /// The slot of publish `base + i`.
     slots: VecDeque<Slot>,
     /// Errors of settled publishes whose confirm has not taken them yet.
     failures: HashMap<u64, Error>,
-    /// The channel closed for good: publishes are refused with this.
-    closed: Option<Error>,
 }
 
 #[derive(Debug)]
@@ -113,21 +106,36 @@ enum Slot {
     Settled,
 }
 
-impl TrackerState {
+impl Confirms {
     fn slot(&mut self, number: u64) -> Option<&mut Slot> {
         let at = usize::try_from(number.checked_sub(self.base)?).ok()?;
         self.slots.get_mut(at)
     }
 
-    /// Drops the settled slots at the front.
-    fn advance(&mut self) {
-        while matches!(self.slots.front(), Some(Slot::Settled)) {
-            self.slots.pop_front();
-            self.base += 1;
+    /// The error a settled publish failed with (failures are rare: the
+    /// map is almost always empty, and then not hashed into).
+    fn take_failure(&mut self, number: u64) -> Option<Error> {
+        if self.failures.is_empty() {
+            return None;
         }
+        self.failures.remove(&number)
     }
 
-    fn settle(&mut self, number: u64, result: Result<()>, wakes: &mut Vec<Waker>) {
+    /// The number the next publish will take.
+    pub(crate) fn next_number(&self) -> u64 {
+        self.base + self.slots.len() as u64
+    }
+
+    /// The next publish number.
+    pub(crate) fn register(&mut self) -> u64 {
+        let n = self.base + self.slots.len() as u64;
+        self.slots.push_back(Slot::Waiting(None));
+        n
+    }
+
+    /// Settles one publish; the waker of its confirm, if one waits, goes
+    /// to `wakes`. Settling twice changes nothing.
+    pub(crate) fn settle(&mut self, number: u64, result: Result<()>, wakes: &mut Vec<Waker>) {
         let Some(slot) = self.slot(number) else {
             return;
         };
@@ -142,64 +150,23 @@ impl TrackerState {
             Slot::Settled => return,
         }
         if number == self.base {
-            self.advance();
-        }
-    }
-}
-
-impl ConfirmTracker {
-    /// The next publish number, or why the channel takes no publishes.
-    pub(crate) fn register(&self) -> Result<u64> {
-        let mut s = lock(&self.state);
-        if let Some(e) = &s.closed {
-            return Err(e.clone());
-        }
-        let n = s.base + s.slots.len() as u64;
-        s.slots.push_back(Slot::Waiting(None));
-        Ok(n)
-    }
-
-    /// A registered publish that never reached the driver: nobody waits.
-    pub(crate) fn withdraw(&self, number: u64) {
-        let mut s = lock(&self.state);
-        s.settle(number, Ok(()), &mut Vec::new());
-        s.failures.remove(&number);
-    }
-
-    /// Settles one publish; the waker of its confirm, if one waits, goes
-    /// to `wakes`.
-    pub(crate) fn settle(&self, number: u64, result: Result<()>, wakes: &mut Vec<Waker>) {
-        lock(&self.state).settle(number, result, wakes);
-    }
-
-    /// Settles a run of publishes under one lock.
-    pub(crate) fn settle_all(
-        &self,
-        results: impl IntoIterator<Item = (u64, Result<()>)>,
-        wakes: &mut Vec<Waker>,
-    ) {
-        let mut s = lock(&self.state);
-        for (n, r) in results {
-            s.settle(n, r, wakes);
+            while matches!(self.slots.front(), Some(Slot::Settled)) {
+                self.slots.pop_front();
+                self.base += 1;
+            }
         }
     }
 
-    /// The channel is gone for good: every waiting publish fails with
-    /// `error`, and later publishes are refused with it.
-    pub(crate) fn close(&self, error: &Error, wakes: &mut Vec<Waker>) {
-        let mut s = lock(&self.state);
-        if s.closed.is_none() {
-            s.closed = Some(error.clone());
-        }
-        let base = s.base;
-        for i in 0..s.slots.len() {
-            s.settle(base + i as u64, Err(error.clone()), wakes);
+    /// Settles every publish still waiting with `error`.
+    pub(crate) fn fail_all(&mut self, error: &Error, wakes: &mut Vec<Waker>) {
+        let end = self.base + self.slots.len() as u64;
+        for n in self.base..end {
+            self.settle(n, Err(error.clone()), wakes);
         }
     }
 
-    fn poll(&self, number: u64, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        let mut s = lock(&self.state);
-        match s.slot(number) {
+    pub(crate) fn poll(&mut self, number: u64, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        match self.slot(number) {
             Some(Slot::Waiting(w)) => {
                 match w {
                     Some(w) if w.will_wake(cx.waker()) => {}
@@ -208,133 +175,91 @@ impl ConfirmTracker {
                 Poll::Pending
             }
             // Settled, or below the base: settled with its slot gone.
-            _ => Poll::Ready(s.failures.remove(&number).map_or(Ok(()), Err)),
+            _ => Poll::Ready(self.take_failure(number).map_or(Ok(()), Err)),
         }
     }
 
     /// A confirm was dropped unresolved.
-    fn forget(&self, number: u64) {
-        let mut s = lock(&self.state);
-        match s.slot(number) {
+    pub(crate) fn forget(&mut self, number: u64) {
+        match self.slot(number) {
             Some(slot @ Slot::Waiting(_)) => *slot = Slot::Abandoned,
             _ => {
-                s.failures.remove(&number);
+                self.take_failure(number);
             }
         }
     }
 
-    /// Publishes registered and not yet settled (for tests).
+    /// Nothing is kept: no slot, no unclaimed answer (for tests).
     #[cfg(test)]
-    fn outstanding(&self) -> usize {
-        let s = lock(&self.state);
-        s.slots
-            .iter()
-            .filter(|s| !matches!(s, Slot::Settled))
-            .count()
+    pub(crate) fn is_clear(&self) -> bool {
+        self.slots.is_empty() && self.failures.is_empty()
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::task::Wake;
 
-    struct Count(AtomicUsize);
+    pub(crate) struct Count(pub(crate) AtomicUsize);
     impl Wake for Count {
         fn wake(self: Arc<Self>) {
             self.0.fetch_add(1, Ordering::SeqCst);
         }
     }
 
-    fn poll(c: &mut Confirm, waker: &Waker) -> Poll<Result<()>> {
-        Pin::new(c).poll(&mut Context::from_waker(waker))
+    fn poll(c: &mut Confirms, n: u64, waker: &Waker) -> Poll<Result<()>> {
+        c.poll(n, &mut Context::from_waker(waker))
     }
 
     #[test]
-    fn settles_out_of_order_with_one_wake_per_waiting_confirm() {
-        let t = Arc::new(ConfirmTracker::default());
+    fn settles_out_of_order_with_one_waker_per_waiting_confirm() {
+        let mut c = Confirms::default();
         let count = Arc::new(Count(AtomicUsize::new(0)));
         let waker = Waker::from(count.clone());
-        let mut confirms: Vec<Confirm> = (0..4)
-            .map(|_| Confirm::pending(t.clone(), t.register().expect("open")))
-            .collect();
-        assert!(poll(&mut confirms[0], &waker).is_pending());
-        assert!(poll(&mut confirms[2], &waker).is_pending());
+        let n: Vec<u64> = (0..4).map(|_| c.register()).collect();
+        assert_eq!(n, [0, 1, 2, 3]);
+        assert!(poll(&mut c, 0, &waker).is_pending());
+        assert!(poll(&mut c, 2, &waker).is_pending());
         let mut wakes = Vec::new();
-        t.settle(2, Err(Error::Nacked), &mut wakes);
-        t.settle_all([(0, Ok(())), (1, Ok(()))], &mut wakes);
+        c.settle(2, Err(Error::Nacked), &mut wakes);
+        c.settle(0, Ok(()), &mut wakes);
+        c.settle(1, Ok(()), &mut wakes);
+        c.settle(1, Err(Error::Nacked), &mut wakes);
         assert_eq!(wakes.len(), 2, "only polled confirms have wakers");
         assert_eq!(count.0.load(Ordering::SeqCst), 0, "waking is the caller's");
-        wakes.drain(..).for_each(Waker::wake);
-        assert_eq!(count.0.load(Ordering::SeqCst), 2);
+        assert!(matches!(poll(&mut c, 0, &waker), Poll::Ready(Ok(()))));
+        assert!(matches!(poll(&mut c, 1, &waker), Poll::Ready(Ok(()))));
         assert!(matches!(
-            poll(&mut confirms[0], &waker),
-            Poll::Ready(Ok(()))
-        ));
-        assert!(matches!(
-            poll(&mut confirms[1], &waker),
-            Poll::Ready(Ok(()))
-        ));
-        assert!(matches!(
-            poll(&mut confirms[2], &waker),
+            poll(&mut c, 2, &waker),
             Poll::Ready(Err(Error::Nacked))
         ));
-        assert!(poll(&mut confirms[3], &waker).is_pending());
-        assert_eq!(t.outstanding(), 1);
-        t.settle(3, Ok(()), &mut wakes);
-        assert!(matches!(
-            poll(&mut confirms[3], &waker),
-            Poll::Ready(Ok(()))
-        ));
-        let s = lock(&t.state);
-        assert_eq!((s.base, s.slots.len(), s.failures.len()), (4, 0, 0));
+        assert!(poll(&mut c, 3, &waker).is_pending());
+        c.settle(3, Ok(()), &mut wakes);
+        assert!(matches!(poll(&mut c, 3, &waker), Poll::Ready(Ok(()))));
+        assert!(c.is_clear());
+        assert_eq!(c.register(), 4);
     }
 
     #[test]
-    fn dropped_and_withdrawn_publishes_keep_nothing() {
-        let t = Arc::new(ConfirmTracker::default());
-        let a = Confirm::pending(t.clone(), t.register().expect("open"));
-        let b = t.register().expect("open");
-        let c = Confirm::pending(t.clone(), t.register().expect("open"));
-        t.settle(2, Err(Error::Nacked), &mut Vec::new());
-        drop(c);
-        drop(a);
-        t.withdraw(b);
-        t.settle(0, Err(Error::ConfirmLost), &mut Vec::new());
-        let s = lock(&t.state);
-        assert_eq!((s.base, s.slots.len(), s.failures.len()), (3, 0, 0));
-    }
-
-    #[test]
-    fn close_fails_waiting_confirms_and_refuses_new_publishes() {
-        let t = Arc::new(ConfirmTracker::default());
+    fn dropped_and_failed_publishes_keep_nothing() {
+        let mut c = Confirms::default();
         let waker = Waker::from(Arc::new(Count(AtomicUsize::new(0))));
-        let mut a = Confirm::pending(t.clone(), t.register().expect("open"));
-        assert!(poll(&mut a, &waker).is_pending());
+        let (a, b, d, e) = (c.register(), c.register(), c.register(), c.register());
+        c.settle(d, Err(Error::Nacked), &mut Vec::new());
+        c.forget(d);
+        c.forget(a);
+        c.settle(b, Ok(()), &mut Vec::new());
+        c.settle(a, Err(Error::ConfirmLost), &mut Vec::new());
+        assert!(poll(&mut c, e, &waker).is_pending());
         let mut wakes = Vec::new();
-        let err = Error::ChannelClosed {
-            code: amqp_proto::ReplyCode::SUCCESS,
-            text: "bye".into(),
-        };
-        t.close(&err, &mut wakes);
+        c.fail_all(&Error::ConfirmLost, &mut wakes);
         assert_eq!(wakes.len(), 1);
         assert!(matches!(
-            poll(&mut a, &waker),
-            Poll::Ready(Err(Error::ChannelClosed { .. }))
+            poll(&mut c, e, &waker),
+            Poll::Ready(Err(Error::ConfirmLost))
         ));
-        assert!(matches!(t.register(), Err(Error::ChannelClosed { .. })));
-        // A late answer for a closed channel changes nothing.
-        t.settle(0, Ok(()), &mut wakes);
-        assert_eq!(lock(&t.state).failures.len(), 0);
-    }
-
-    #[test]
-    fn ready_confirm_resolves_at_once() {
-        let waker = Waker::from(Arc::new(Count(AtomicUsize::new(0))));
-        assert!(matches!(
-            poll(&mut Confirm::ready(), &waker),
-            Poll::Ready(Ok(()))
-        ));
+        assert!(c.is_clear());
     }
 }

@@ -13,6 +13,7 @@ use super::config::{Config, ConnectionBuilder};
 use super::driver::{Driver, io};
 use super::error::{Error, Result};
 use super::events::ConnectionEvents;
+use super::outbox::Outbox;
 
 /// A connection to RabbitMQ: a handle to the driver task that owns the
 /// socket. Cheap to clone; the connection closes gracefully when it and
@@ -80,16 +81,16 @@ impl Connection {
     fn spawn(config: Arc<Config>, io: io::Io) -> Connection {
         let state = Arc::new(State::new(config.label()));
         let (control, control_rx) = mpsc::channel(config.command_queue);
-        let (publish, publish_rx) = mpsc::channel(config.publish_queue);
+        let outbox = Arc::new(Outbox::new(config.publish_queue));
         let handles = Arc::new(Handles {
             control,
-            publish,
+            outbox: outbox.clone(),
             state: state.clone(),
             operation_timeout: config.operation_timeout,
             close_timeout: config.close_timeout,
         });
         let span = tracing::info_span!("amqp_connection", connection = %state.label);
-        let driver = Driver::new(config.clone(), state, control_rx, publish_rx, io);
+        let driver = Driver::new(config.clone(), state, control_rx, outbox, io);
         tokio::spawn(driver.run().instrument(span));
         Connection { handles, config }
     }

@@ -45,6 +45,7 @@ mod error;
 mod events;
 mod inbox;
 mod options;
+mod outbox;
 mod topology;
 pub mod uri;
 

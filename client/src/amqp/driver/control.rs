@@ -442,22 +442,28 @@ impl Driver {
         }
     }
 
-    pub(super) fn on_publish(&mut self, p: Publish) {
+    pub(super) fn on_publish(&mut self, mut p: Publish) {
         let key = p.chan;
-        // A channel no longer here closed its tracker, which failed
-        // this publish's confirm.
+        // Without a target of its own, a publish goes where the one
+        // before it went.
+        if let Some(t) = p.target.take() {
+            self.last_target = Some(t);
+        }
         let Some(chan) = self.chans.get_mut(&key) else {
+            if let Some(n) = p.confirm {
+                let e = Error::Usage("the channel is closed");
+                self.outbox.settle(n, Err(e), &mut self.wakes);
+            }
             return;
         };
         chan.taken += 1;
         if let Some(e) = chan.shared.closed.get() {
             if let Some(n) = p.confirm {
-                chan.shared
-                    .confirms
-                    .settle(n, Err(e.clone()), &mut self.wakes);
+                self.outbox.settle(n, Err(e.clone()), &mut self.wakes);
             }
         } else if chan.flow_paused || !chan.held.is_empty() || chan.wire.is_none() {
             self.held_publish_bytes += p.body.len();
+            p.target = self.last_target.clone();
             chan.held.push_back(p);
         } else {
             self.send_publish(key, p);
@@ -471,23 +477,27 @@ impl Driver {
             return;
         };
         let Some(wire) = chan.wire else { return };
+        // A held publish carries its target; a fresh one goes to the last.
+        let Some(target) = p.target.as_ref().or(self.last_target.as_ref()) else {
+            return;
+        };
         tracing::trace!(
             connection = %self.state.label,
             channel = wire,
-            exchange = %p.target.exchange,
-            routing_key = %p.target.routing_key,
+            exchange = %target.exchange,
+            routing_key = %target.routing_key,
             "publish"
         );
         match io.core.basic_publish(
             wire,
-            &p.target.exchange,
-            &p.target.routing_key,
+            &target.exchange,
+            &target.routing_key,
             p.mandatory,
-            &p.properties,
+            p.properties.as_deref().unwrap_or(&self.no_properties),
             p.body.clone(),
         ) {
             Ok(Some(seq)) => {
-                let mandatory = p.mandatory.then(|| Box::new((p.target, p.body)));
+                let mandatory = p.mandatory.then(|| Box::new((target.clone(), p.body)));
                 chan.confirms.push_back(PendingConfirm {
                     seq,
                     number: p.confirm,
@@ -497,13 +507,13 @@ impl Driver {
             }
             Ok(None) => {
                 if let Some(n) = p.confirm {
-                    chan.shared.confirms.settle(n, Ok(()), &mut self.wakes);
+                    self.outbox.settle(n, Ok(()), &mut self.wakes);
                 }
             }
             Err(e) => {
                 if let Some(n) = p.confirm {
                     let e = command_error(e);
-                    chan.shared.confirms.settle(n, Err(e), &mut self.wakes);
+                    self.outbox.settle(n, Err(e), &mut self.wakes);
                 }
             }
         }

@@ -182,8 +182,13 @@ impl Driver {
             let _ = r.send(Ok(()));
         }
         // Unconfirmed and held publishes fail with the channel.
-        chan.shared.confirms.close(&reason, &mut self.wakes);
-        for p in chan.held {
+        let numbers = chan.confirms.iter().filter_map(|pc| pc.number);
+        let held = chan.held.iter().filter_map(|p| p.confirm);
+        self.outbox.settle_all(
+            numbers.chain(held).map(|n| (n, Err(reason.clone()))),
+            &mut self.wakes,
+        );
+        for p in &chan.held {
             self.held_publish_bytes = self.held_publish_bytes.saturating_sub(p.body.len());
         }
         for (_, c) in chan.deferred {
@@ -381,7 +386,7 @@ impl Driver {
         let Some(chan) = self.by_wire.get(&wire).and_then(|k| self.chans.get_mut(k)) else {
             return;
         };
-        let tracker = &chan.shared.confirms;
+        let tracker = &self.outbox;
         if first == last {
             if let Ok(at) = chan.confirms.binary_search_by_key(&first, |pc| pc.seq) {
                 if let Some(pc) = chan.confirms.remove(at) {
@@ -392,14 +397,19 @@ impl Driver {
             }
             return;
         }
-        let mut settled = Vec::new();
-        while chan.confirms.front().is_some_and(|pc| pc.seq <= last) {
-            if let Some(pc) = chan.confirms.pop_front() {
+        // Everything up to `last`, settled under one lock.
+        let confirms = &mut chan.confirms;
+        let settled = std::iter::from_fn(|| {
+            loop {
+                if confirms.front().is_none_or(|pc| pc.seq > last) {
+                    return None;
+                }
+                let pc = confirms.pop_front()?;
                 if let (true, Some(n)) = (pc.seq >= first, pc.number) {
-                    settled.push((n, verdict(pc.returned, ack)));
+                    return Some((n, verdict(pc.returned, ack)));
                 }
             }
-        }
+        });
         tracker.settle_all(settled, &mut self.wakes);
     }
 }

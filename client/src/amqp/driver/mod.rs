@@ -22,13 +22,14 @@ use tokio::sync::mpsc;
 use tokio::time::Sleep;
 
 use super::command::{
-    ChanKey, ChannelShared, ConsumerMsg, Control, Publish, Reply, RpcReply, State,
+    ChanKey, ChannelShared, ConsumerMsg, Control, Publish, Reply, RpcReply, State, Target,
 };
 use super::config::Config;
 use super::error::{Error, Result};
 use super::events::ConnectionEvent;
 use super::inbox::InboxSender;
 use super::options::ConsumeOptions;
+use super::outbox::Outbox;
 use super::topology::Topology;
 
 mod control;
@@ -42,6 +43,9 @@ use io::Io;
 const CONTROL_BATCH: usize = 256;
 /// Publishes taken per wake-up.
 const PUBLISH_BATCH: usize = 1024;
+/// How long publishes may wait in the outbox while the driver parks
+/// lazily (see [`Outbox`]).
+const LINGER: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// A publish waiting for its confirm.
 #[derive(Debug)]
@@ -52,7 +56,7 @@ pub(crate) struct PendingConfirm {
     number: Option<u64>,
     /// For a mandatory publish: exchange, routing key and body, to match
     /// a basic.return to it.
-    mandatory: Option<Box<(Arc<super::command::Target>, Bytes)>>,
+    mandatory: Option<Box<(Arc<Target>, Bytes)>>,
     returned: Option<Box<Returned>>,
 }
 
@@ -185,7 +189,6 @@ enum Exit {
 #[allow(clippy::large_enum_variant)]
 enum Wake {
     Control(Option<Control>),
-    Publish(Option<Publish>),
     Other,
 }
 
@@ -194,9 +197,15 @@ pub(crate) struct Driver {
     config: Arc<Config>,
     state: Arc<State>,
     control_rx: mpsc::Receiver<Control>,
-    publish_rx: mpsc::Receiver<Publish>,
+    outbox: Arc<Outbox>,
+    /// Publishes taken from the outbox, not yet handled.
+    batch: VecDeque<Publish>,
+    /// The target of the last publish taken (a publish without one goes
+    /// where the one before it went).
+    last_target: Option<Arc<Target>>,
+    /// The properties of a publish that has none of its own.
+    no_properties: amqp_proto::BasicProperties,
     control_closed: bool,
-    publish_closed: bool,
     io: Option<Io>,
     generation: u64,
     chans: BTreeMap<ChanKey, Chan>,
@@ -224,6 +233,11 @@ pub(crate) struct Driver {
     exit: Option<Exit>,
     timer: Pin<Box<Sleep>>,
     timer_at: Option<Instant>,
+    /// Whether the driver may park lazily: not on the current-thread
+    /// runtime, where every wake-up comes from the driver's own thread.
+    lazy_parks: bool,
+    /// When a lazy park ends at the latest.
+    linger_at: Option<Instant>,
     /// Handles to wake once this turn's work is written: waking them one
     /// event at a time would bounce the application between threads.
     wakes: Vec<Waker>,
@@ -242,12 +256,7 @@ impl Drop for Driver {
     /// The task was dropped (its runtime shut down) with channels still
     /// open: their confirms fail rather than wait forever.
     fn drop(&mut self) {
-        self.publish_rx.close();
-        for chan in self.chans.values() {
-            chan.shared
-                .confirms
-                .close(&Error::ConfirmLost, &mut self.wakes);
-        }
+        self.outbox.close(&Error::ConfirmLost, &mut self.wakes);
         self.wake_handles();
     }
 }
@@ -257,16 +266,18 @@ impl Driver {
         config: Arc<Config>,
         state: Arc<State>,
         control_rx: mpsc::Receiver<Control>,
-        publish_rx: mpsc::Receiver<Publish>,
+        outbox: Arc<Outbox>,
         io: Io,
     ) -> Self {
         Driver {
             config,
             state,
             control_rx,
-            publish_rx,
+            outbox,
+            batch: VecDeque::new(),
+            last_target: None,
+            no_properties: amqp_proto::BasicProperties::default(),
             control_closed: false,
-            publish_closed: false,
             io: Some(io),
             generation: 0,
             chans: BTreeMap::new(),
@@ -287,6 +298,9 @@ impl Driver {
             exit: None,
             timer: Box::pin(tokio::time::sleep(std::time::Duration::from_secs(3600))),
             timer_at: None,
+            lazy_parks: tokio::runtime::Handle::try_current()
+                .is_ok_and(|h| h.runtime_flavor() != tokio::runtime::RuntimeFlavor::CurrentThread),
+            linger_at: None,
             wakes: Vec::new(),
         }
     }
@@ -335,10 +349,10 @@ impl Driver {
         }
     }
 
-    /// Every handle is gone (they hold both senders, so both queues close
+    /// Every handle is gone (they hold the control sender and the outbox
     /// together; publishes still queued are taken by the graceful close).
     fn handles_gone(&self) -> bool {
-        self.control_closed && (self.publish_closed || self.publish_rx.is_closed())
+        self.control_closed
     }
 
     /// The live connection's loop.
@@ -368,11 +382,6 @@ impl Driver {
                     self.control_closed = true;
                     self.on_handles_gone();
                 }
-                Wake::Publish(Some(p)) => self.on_publish(p),
-                Wake::Publish(None) => {
-                    self.publish_closed = true;
-                    self.on_handles_gone();
-                }
                 Wake::Other => {}
             }
         }
@@ -396,19 +405,17 @@ impl Driver {
     }
 
     fn take_publishes(&mut self) {
-        for _ in 0..PUBLISH_BATCH {
-            if self.publish_closed || !self.can_take_publishes() {
+        for n in 0..PUBLISH_BATCH {
+            if !self.can_take_publishes() {
                 return;
             }
-            match self.publish_rx.try_recv() {
-                Ok(p) => self.on_publish(p),
-                Err(mpsc::error::TryRecvError::Empty) => return,
-                Err(mpsc::error::TryRecvError::Disconnected) => {
-                    self.publish_closed = true;
-                    self.on_handles_gone();
-                    return;
-                }
+            if self.batch.is_empty() {
+                self.outbox.take(&mut self.batch, PUBLISH_BATCH - n);
             }
+            let Some(p) = self.batch.pop_front() else {
+                return;
+            };
+            self.on_publish(p);
         }
     }
 
@@ -484,7 +491,7 @@ impl Driver {
     fn next_deadline(&self) -> Option<Instant> {
         let core = self.io.as_ref().and_then(|io| io.core.poll_timeout());
         let close = self.closing.as_ref().map(|c| c.deadline);
-        [core, close, self.channel_close_deadline()]
+        [core, close, self.channel_close_deadline(), self.linger_at]
             .into_iter()
             .flatten()
             .min()
@@ -501,9 +508,28 @@ impl Driver {
 
     async fn wait(&mut self) -> Wake {
         self.wake_handles();
+        let can_publish = self.can_take_publishes();
+        // Publishes left over from a full turn: come back at once, after
+        // letting other tasks run.
+        let more = can_publish && !self.batch.is_empty();
+        let wait_publish = can_publish && !more;
+        // The broker owes confirms: it will wake the driver, which then
+        // takes what was queued meanwhile; until the linger timer at most.
+        let lazy =
+            self.lazy_parks && wait_publish && self.chans.values().any(|c| !c.confirms.is_empty());
+        if !lazy {
+            self.linger_at = None;
+        } else {
+            // The timer runs out a linger after the last turn, give or take
+            // half (re-arming it every turn would cost more than it saves);
+            // a driver that keeps turning never hears from it.
+            let now = Instant::now();
+            if self.linger_at.is_none_or(|t| t < now + LINGER / 2) {
+                self.linger_at = Some(now + LINGER);
+            }
+        }
         let deadline = self.next_deadline();
         self.arm_timer(deadline);
-        let can_publish = !self.publish_closed && self.can_take_publishes();
         let can_read = self.can_read();
         let holding = self.held_deliveries > 0;
         let control_open = !self.control_closed;
@@ -517,7 +543,8 @@ impl Driver {
             r = io.stream.writable(), if want_write => { let _ = r; Wake::Other }
             c = self.control_rx.recv(), if control_open => Wake::Control(c),
             r = io.stream.readable(), if can_read => { let _ = r; Wake::Other }
-            p = self.publish_rx.recv(), if can_publish => Wake::Publish(p),
+            _ = tokio::task::yield_now(), if more => Wake::Other,
+            _ = self.outbox.queued(lazy), if wait_publish => Wake::Other,
             _ = &mut self.timer, if deadline.is_some() => { self.timer_at = None; Wake::Other }
             _ = self.state.room.notified(), if holding => Wake::Other,
         }
@@ -552,7 +579,7 @@ impl Driver {
         let late = now >= closing.deadline;
         match closing.phase {
             ClosePhase::Confirms => {
-                let queued = !self.publish_closed && !self.publish_rx.is_empty();
+                let queued = !self.batch.is_empty() || !self.outbox.is_empty();
                 let outstanding = self.chans.values().any(|c| !c.confirms.is_empty());
                 if late || (!queued && !outstanding) {
                     for chan in self.chans.values_mut() {
@@ -613,7 +640,6 @@ impl Driver {
                 control::fail_control(c, &error);
             }
             // Held and unconfirmed publishes, and those still queued.
-            chan.shared.confirms.close(&error, &mut self.wakes);
             for c in chan.consumers {
                 let _ =
                     c.tx.push(ConsumerMsg::End(error.clone()), false, &mut self.wakes);
@@ -632,12 +658,12 @@ impl Driver {
         }
         // Whatever is still queued fails too.
         self.control_rx.close();
-        self.publish_rx.close();
         while let Ok(c) = self.control_rx.try_recv() {
             control::fail_control(c, &error);
         }
-        // Their confirms failed with their channels' trackers.
-        while self.publish_rx.try_recv().is_ok() {}
+        // Every confirm still waiting (held, queued or sent) fails.
+        self.outbox.close(&error, &mut self.wakes);
+        self.batch.clear();
         self.wake_handles();
         self.state.emit(ConnectionEvent::Closed);
         tracing::info!(connection = %self.state.label, %error, "connection closed");
@@ -686,7 +712,7 @@ impl Driver {
             chan.flow_paused = false;
             chan.unacked.clear();
             chan.ack_upto = None;
-            chan.shared.confirms.settle_all(
+            self.outbox.settle_all(
                 chan.confirms
                     .drain(..)
                     .filter_map(|pc| Some((pc.number?, Err(Error::ConfirmLost)))),
@@ -709,7 +735,12 @@ impl Driver {
                     code: amqp_proto::ReplyCode::SUCCESS,
                     text: "closed by the application".to_owned(),
                 };
-                chan.shared.confirms.close(&closed, &mut self.wakes);
+                self.outbox.settle_all(
+                    chan.held
+                        .iter()
+                        .filter_map(|p| Some((p.confirm?, Err(closed.clone())))),
+                    &mut self.wakes,
+                );
                 let _ = chan.shared.closed.set(closed);
                 for c in chan.consumers {
                     let _ = c.tx.push(ConsumerMsg::Finished, false, &mut self.wakes);

@@ -102,13 +102,7 @@ impl Driver {
                 _ = tokio::time::sleep_until(until) => return true,
                 c = self.control_rx.recv(), if room => match c {
                     Some(c) => self.on_control(c),
-                    None => {
-                        self.control_closed = true;
-                        // Publishes still queued count as handles.
-                        if self.publish_rx.is_closed() || self.publish_rx.is_empty() {
-                            self.publish_closed = true;
-                        }
-                    }
+                    None => self.control_closed = true,
                 },
             }
         }
