@@ -45,7 +45,7 @@ impl Drop for ChannelInner {
         if self.shared.closed.get().is_none() {
             // Best effort: a full queue leaves the channel to the
             // connection's close.
-            let _ = self.conn.control.try_send(Control::CloseChannel {
+            let _ = self.conn.control.try_push(Control::CloseChannel {
                 chan: self.shared.key,
                 after: self.shared.published.load(Ordering::Acquire),
                 reply: None,

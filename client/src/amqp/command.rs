@@ -14,6 +14,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use super::error::{Error, Result};
 use super::events::ConnectionEvent;
 use super::inbox::InboxSender;
+use super::mailbox::Mailbox;
 use super::options::ConsumeOptions;
 use super::outbox::Outbox;
 
@@ -217,14 +218,20 @@ impl ChannelShared {
     }
 }
 
-/// The queues to one driver.
+/// The queues to one driver. The last handle's drop tells the driver.
 #[derive(Debug)]
 pub(crate) struct Handles {
-    pub(crate) control: mpsc::Sender<Control>,
+    pub(crate) control: Arc<Mailbox>,
     pub(crate) outbox: Arc<Outbox>,
     pub(crate) state: Arc<State>,
     pub(crate) operation_timeout: std::time::Duration,
     pub(crate) close_timeout: std::time::Duration,
+}
+
+impl Drop for Handles {
+    fn drop(&mut self) {
+        self.control.release();
+    }
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

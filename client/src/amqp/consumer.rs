@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
+use super::mailbox::PushError;
 use amqp_proto::{BasicProperties, GetMessage, ShortStr};
 use bytes::Bytes;
 use futures_core::Stream;
-use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::oneshot;
 
 use super::channel::Channel;
@@ -114,7 +114,7 @@ impl Drop for Consumer {
         self.shared.cancelled.store(true, Ordering::Release);
         // If the queue is full, the driver cancels the consumer when it
         // finds the stream gone.
-        let _ = self.channel.handles().control.try_send(Control::Cancel {
+        let _ = self.channel.handles().control.try_push(Control::Cancel {
             chan: self.channel.key(),
             tag: self.shared.tag.clone(),
             requeue: true,
@@ -326,11 +326,11 @@ impl Delivery {
             multiple,
             how,
         };
-        match handles.control.try_send(cmd) {
+        match handles.control.try_push(cmd) {
             Ok(()) => Ok(()),
-            Err(TrySendError::Full(cmd)) => {
+            Err(PushError::Full(cmd)) => {
                 let limit = handles.operation_timeout;
-                match tokio::time::timeout(limit, handles.control.send(cmd)).await {
+                match tokio::time::timeout(limit, handles.control.push(cmd)).await {
                     Ok(Ok(())) => Ok(()),
                     Ok(Err(_)) => Err(handles.state.gone()),
                     Err(_) => Err(Error::Timeout {
@@ -339,7 +339,7 @@ impl Delivery {
                     }),
                 }
             }
-            Err(TrySendError::Closed(_)) => Err(handles.state.gone()),
+            Err(PushError::Closed(_)) => Err(handles.state.gone()),
         }
     }
 }

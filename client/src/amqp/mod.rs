@@ -44,6 +44,7 @@ mod driver;
 mod error;
 mod events;
 mod inbox;
+mod mailbox;
 mod options;
 mod outbox;
 mod topology;

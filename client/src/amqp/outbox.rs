@@ -321,7 +321,7 @@ impl LastTarget {
 }
 
 /// Tells threads apart: the address of a thread-local.
-fn this_thread() -> usize {
+pub(crate) fn this_thread() -> usize {
     thread_local! {
         static HERE: u8 = const { 0 };
     }

@@ -8,7 +8,7 @@ use std::time::Instant;
 use amqp_proto::method::basic;
 use amqp_proto::{Method, ReplyCode, ShortStr};
 
-use super::{Chan, ConsumerRec, Driver, PendingConfirm, PendingRpc, RpcKind};
+use super::{Chan, ConsumerRec, Driver, LINGER, PendingConfirm, PendingRpc, RpcKind};
 use crate::amqp::command::{ChanKey, ChannelShared, ConsumerMsg, Control, Publish, Settle};
 use crate::amqp::error::Error;
 use crate::amqp::inbox::{InboxSender, PushError};
@@ -70,8 +70,9 @@ impl Driver {
     }
 
     pub(super) fn on_control(&mut self, c: Control) {
+        // Acks queued before a command go out before it.
         if self.acks_pending && !matches!(c, Control::Settle { .. }) {
-            self.flush_acks();
+            self.flush_acks(true);
         }
         if self.closing.is_some() {
             match c {
@@ -339,12 +340,17 @@ impl Driver {
         {
             while chan.unacked.front().is_some_and(|(t, _)| *t <= tag) {
                 chan.unacked.pop_front();
+                chan.acks_unsent += 1;
             }
             chan.ack_upto = Some(tag);
+            if chan.acks_since.is_none() {
+                chan.acks_since = Some(Instant::now());
+            }
             self.acks_pending = true;
             return;
         }
         if let Some(upto) = chan.ack_upto.take() {
+            (chan.acks_unsent, chan.acks_since) = (0, None);
             if let Some(io) = self.io.as_mut() {
                 let _ = io.core.basic_ack(wire, upto, true);
             }
@@ -401,6 +407,9 @@ impl Driver {
             }
         }
         self.closes_waiting = waiting;
+        if !ready.is_empty() {
+            self.flush_acks(true);
+        }
         for wire in ready {
             let sent = self.io.as_mut().is_some_and(|io| {
                 io.core
@@ -428,18 +437,67 @@ impl Driver {
         self.chans.values().filter_map(|c| c.close_after).min()
     }
 
-    /// Sends the coalesced acks.
-    pub(super) fn flush_acks(&mut self) {
+    /// Sends the coalesced acks that are due (all of them with `force`).
+    ///
+    /// Acks cost the broker nothing while they wait, as long as its
+    /// prefetch window stays open: a channel's coalesced ack goes out once
+    /// it covers a quarter of the window, or the deliveries the broker
+    /// counts as unacked reach half of it, or it is a linger old, or a
+    /// command or a close needs it out first. Each ack frame saved is a
+    /// write (a system call) saved.
+    pub(super) fn flush_acks(&mut self, force: bool) {
         if !std::mem::take(&mut self.acks_pending) {
             return;
         }
+        let now = Instant::now();
         let Some(io) = self.io.as_mut() else { return };
         for chan in self.chans.values_mut() {
-            if let (Some(upto), Some(wire)) = (chan.ack_upto.take(), chan.wire) {
-                tracing::trace!(channel = wire, delivery_tag = upto, "ack (multiple)");
-                let _ = io.core.basic_ack(wire, upto, true);
+            let (Some(upto), Some(wire)) = (chan.ack_upto, chan.wire) else {
+                continue;
+            };
+            let (batch, half) = ack_thresholds(chan);
+            let due = force
+                || chan.acks_unsent >= batch
+                || chan.unacked.len() + chan.acks_unsent >= half
+                || chan.acks_since.is_some_and(|t| t + LINGER <= now);
+            if !due {
+                self.acks_pending = true;
+                continue;
+            }
+            tracing::trace!(channel = wire, delivery_tag = upto, "ack (multiple)");
+            let _ = io.core.basic_ack(wire, upto, true);
+            chan.ack_upto = None;
+            (chan.acks_unsent, chan.acks_since) = (0, None);
+        }
+    }
+
+    /// When held acks fall due at the latest.
+    pub(super) fn acks_deadline(&self) -> Option<Instant> {
+        if !self.acks_pending {
+            return None;
+        }
+        let oldest = self.chans.values().filter_map(|c| c.acks_since).min()?;
+        Some(oldest + LINGER)
+    }
+
+    /// Whether acks may wait for the driver's next turn instead of waking
+    /// it: some channel consumes, and on every consuming channel the
+    /// deliveries the broker counts as unacked are under half the prefetch
+    /// window, so the broker keeps delivering and the driver keeps waking
+    /// (or the queue ran dry, and the linger timer sends them).
+    pub(super) fn acks_lazy(&self) -> bool {
+        let mut consuming = false;
+        for chan in self.chans.values() {
+            if chan.consumers.is_empty() {
+                continue;
+            }
+            consuming = true;
+            let (_, half) = ack_thresholds(chan);
+            if chan.unacked.len() + chan.acks_unsent >= half {
+                return false;
             }
         }
+        consuming
     }
 
     pub(super) fn on_publish(&mut self, mut p: Publish) {
@@ -638,6 +696,16 @@ impl Driver {
         for t in tags {
             let _ = io.core.basic_reject(wire, t, true);
         }
+    }
+}
+
+/// How many coalesced acks a channel holds back at most, and the unacked
+/// count (held acks included) at which they go out at once: a quarter
+/// and a half of its prefetch window; without a window, 256 and never.
+fn ack_thresholds(chan: &Chan) -> (usize, usize) {
+    match chan.qos.as_ref().map(|q| usize::from(q.prefetch_count)) {
+        Some(p) if p > 0 => ((p / 4).max(1), (p / 2).max(1)),
+        _ => (256, usize::MAX),
     }
 }
 

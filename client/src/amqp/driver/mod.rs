@@ -18,7 +18,7 @@ use std::time::Instant;
 use amqp_proto::method::basic;
 use amqp_proto::{RequestId, Returned, ShortStr};
 use bytes::Bytes;
-use tokio::sync::mpsc;
+
 use tokio::time::Sleep;
 
 use super::command::{
@@ -28,6 +28,7 @@ use super::config::Config;
 use super::error::{Error, Result};
 use super::events::ConnectionEvent;
 use super::inbox::InboxSender;
+use super::mailbox::Mailbox;
 use super::options::ConsumeOptions;
 use super::outbox::Outbox;
 use super::topology::Topology;
@@ -97,8 +98,12 @@ pub(crate) struct Chan {
     /// Delivery tags not yet settled, with the consumer id (0 for
     /// basic.get), in tag order.
     unacked: VecDeque<(u64, u32)>,
-    /// Acks coalesced this turn: everything up to this tag.
+    /// Acks coalesced and not yet sent: everything up to this tag.
     ack_upto: Option<u64>,
+    /// Deliveries `ack_upto` covers.
+    acks_unsent: usize,
+    /// When the oldest of them was acked.
+    acks_since: Option<Instant>,
     /// channel.flow(false) from the server: publishes wait here.
     flow_paused: bool,
     held: VecDeque<Publish>,
@@ -121,6 +126,8 @@ impl Chan {
             consumers: Vec::new(),
             unacked: VecDeque::new(),
             ack_upto: None,
+            acks_unsent: 0,
+            acks_since: None,
             flow_paused: false,
             held: VecDeque::new(),
         }
@@ -184,19 +191,13 @@ enum Exit {
     Lost(Error),
 }
 
-/// What woke the driver. Lives only on the stack between the wait and
-/// its handling, so the large publish variant is not boxed.
-#[allow(clippy::large_enum_variant)]
-enum Wake {
-    Control(Option<Control>),
-    Other,
-}
-
 /// The connection task.
 pub(crate) struct Driver {
     config: Arc<Config>,
     state: Arc<State>,
-    control_rx: mpsc::Receiver<Control>,
+    control: Arc<Mailbox>,
+    /// Commands taken from the mailbox, not yet handled.
+    controls: VecDeque<Control>,
     outbox: Arc<Outbox>,
     /// Publishes taken from the outbox, not yet handled.
     batch: VecDeque<Publish>,
@@ -257,6 +258,11 @@ impl Drop for Driver {
     /// open: their confirms fail rather than wait forever.
     fn drop(&mut self) {
         self.outbox.close(&Error::ConfirmLost, &mut self.wakes);
+        let gone = Error::lost("the connection driver stopped");
+        let queued = self.control.close();
+        for c in self.controls.drain(..).chain(queued) {
+            control::fail_control(c, &gone);
+        }
         self.wake_handles();
     }
 }
@@ -265,14 +271,15 @@ impl Driver {
     pub(crate) fn new(
         config: Arc<Config>,
         state: Arc<State>,
-        control_rx: mpsc::Receiver<Control>,
+        control: Arc<Mailbox>,
         outbox: Arc<Outbox>,
         io: Io,
     ) -> Self {
         Driver {
             config,
             state,
-            control_rx,
+            control,
+            controls: VecDeque::new(),
             outbox,
             batch: VecDeque::new(),
             last_target: None,
@@ -349,7 +356,7 @@ impl Driver {
         }
     }
 
-    /// Every handle is gone (they hold the control sender and the outbox
+    /// Every handle is gone (they hold the mailbox and the outbox
     /// together; publishes still queued are taken by the graceful close).
     fn handles_gone(&self) -> bool {
         self.control_closed
@@ -365,7 +372,7 @@ impl Driver {
                 return Exit::Lost(e);
             }
             self.feed_consumers();
-            self.flush_acks();
+            self.flush_acks(false);
             self.advance_channel_closes();
             self.advance_closing();
             if let Some(io) = self.io.as_mut() {
@@ -376,14 +383,7 @@ impl Driver {
             if let Some(exit) = self.exit.take() {
                 return exit;
             }
-            match self.wait().await {
-                Wake::Control(Some(c)) => self.on_control(c),
-                Wake::Control(None) => {
-                    self.control_closed = true;
-                    self.on_handles_gone();
-                }
-                Wake::Other => {}
-            }
+            self.wait().await;
         }
     }
 
@@ -391,16 +391,23 @@ impl Driver {
         if self.control_closed {
             return;
         }
-        for _ in 0..CONTROL_BATCH {
-            match self.control_rx.try_recv() {
-                Ok(c) => self.on_control(c),
-                Err(mpsc::error::TryRecvError::Empty) => break,
-                Err(mpsc::error::TryRecvError::Disconnected) => {
-                    self.control_closed = true;
-                    self.on_handles_gone();
-                    break;
-                }
+        for n in 0..CONTROL_BATCH {
+            if self.controls.is_empty() {
+                self.control.take(&mut self.controls, CONTROL_BATCH - n);
             }
+            let Some(c) = self.controls.pop_front() else {
+                break;
+            };
+            self.on_control(c);
+        }
+        self.check_senders();
+    }
+
+    /// Every handle gone and every command taken: the queue is done.
+    pub(super) fn check_senders(&mut self) {
+        if self.controls.is_empty() && self.control.done() {
+            self.control_closed = true;
+            self.on_handles_gone();
         }
     }
 
@@ -451,12 +458,12 @@ impl Driver {
             if io.core.poll_timeout().is_some_and(|t| t <= now) {
                 io.core.handle_timeout(now);
             }
-            let mut read = false;
+            let mut read = io::Read::Nothing;
             if budget > 0 && self.held_deliveries < self.config.max_held_deliveries {
                 let before = io.rbuf.len();
                 read = io.read_some()?;
                 budget = budget.saturating_sub(io.rbuf.len().saturating_sub(before));
-                if read {
+                if read != io::Read::Nothing {
                     if let Err(e) = io.core.handle_input(now, &mut io.rbuf) {
                         // The core queued connection.close; it goes out with
                         // the flush, then the connection counts as lost.
@@ -474,7 +481,7 @@ impl Driver {
                 }
             }
             self.drain_events();
-            if !read || self.exit.is_some() {
+            if read != io::Read::More || self.exit.is_some() {
                 return Ok(());
             }
         }
@@ -491,10 +498,17 @@ impl Driver {
     fn next_deadline(&self) -> Option<Instant> {
         let core = self.io.as_ref().and_then(|io| io.core.poll_timeout());
         let close = self.closing.as_ref().map(|c| c.deadline);
-        [core, close, self.channel_close_deadline(), self.linger_at]
-            .into_iter()
-            .flatten()
-            .min()
+        let acks = self.acks_deadline();
+        [
+            core,
+            close,
+            self.channel_close_deadline(),
+            self.linger_at,
+            acks,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     fn arm_timer(&mut self, at: Option<Instant>) {
@@ -506,7 +520,7 @@ impl Driver {
         }
     }
 
-    async fn wait(&mut self) -> Wake {
+    async fn wait(&mut self) {
         self.wake_handles();
         let can_publish = self.can_take_publishes();
         // Publishes left over from a full turn: come back at once, after
@@ -515,8 +529,12 @@ impl Driver {
         let wait_publish = can_publish && !more;
         // The broker owes confirms: it will wake the driver, which then
         // takes what was queued meanwhile; until the linger timer at most.
-        let lazy =
+        let lazy_publish =
             self.lazy_parks && wait_publish && self.chans.values().any(|c| !c.confirms.is_empty());
+        // Consumers' windows far from full: deliveries, and with them the
+        // driver, come anyway; acks wait for them (see `acks_lazy`).
+        let lazy_acks = self.lazy_parks && self.acks_lazy();
+        let lazy = lazy_publish || lazy_acks;
         if !lazy {
             self.linger_at = None;
         } else {
@@ -532,21 +550,22 @@ impl Driver {
         self.arm_timer(deadline);
         let can_read = self.can_read();
         let holding = self.held_deliveries > 0;
-        let control_open = !self.control_closed;
+        let more_controls = !self.controls.is_empty();
+        let control_open = !self.control_closed && !more_controls;
         let Some(io) = self.io.as_ref() else {
-            return Wake::Other;
+            return;
         };
         let want_write = !io.wbuf.is_empty();
         self.state.wants_room.store(holding, Ordering::Relaxed);
         tokio::select! {
             biased;
-            r = io.stream.writable(), if want_write => { let _ = r; Wake::Other }
-            c = self.control_rx.recv(), if control_open => Wake::Control(c),
-            r = io.stream.readable(), if can_read => { let _ = r; Wake::Other }
-            _ = tokio::task::yield_now(), if more => Wake::Other,
-            _ = self.outbox.queued(lazy), if wait_publish => Wake::Other,
-            _ = &mut self.timer, if deadline.is_some() => { self.timer_at = None; Wake::Other }
-            _ = self.state.room.notified(), if holding => Wake::Other,
+            r = io.stream.writable(), if want_write => { let _ = r; }
+            _ = self.control.ready(lazy_acks), if control_open => {}
+            r = io.stream.readable(), if can_read => { let _ = r; }
+            _ = tokio::task::yield_now(), if more || more_controls => {}
+            _ = self.outbox.queued(lazy_publish), if wait_publish => {}
+            _ = &mut self.timer, if deadline.is_some() => { self.timer_at = None; }
+            _ = self.state.room.notified(), if holding => {}
         }
     }
 
@@ -582,6 +601,7 @@ impl Driver {
                 let queued = !self.batch.is_empty() || !self.outbox.is_empty();
                 let outstanding = self.chans.values().any(|c| !c.confirms.is_empty());
                 if late || (!queued && !outstanding) {
+                    self.flush_acks(true);
                     for chan in self.chans.values_mut() {
                         chan.close_after = None;
                         if let (Some(wire), true) = (chan.wire, chan.open) {
@@ -657,8 +677,8 @@ impl Driver {
             }
         }
         // Whatever is still queued fails too.
-        self.control_rx.close();
-        while let Ok(c) = self.control_rx.try_recv() {
+        let queued = self.control.close();
+        for c in self.controls.drain(..).chain(queued) {
             control::fail_control(c, &error);
         }
         // Every confirm still waiting (held, queued or sent) fails.
@@ -712,6 +732,8 @@ impl Driver {
             chan.flow_paused = false;
             chan.unacked.clear();
             chan.ack_upto = None;
+            chan.acks_unsent = 0;
+            chan.acks_since = None;
             self.outbox.settle_all(
                 chan.confirms
                     .drain(..)

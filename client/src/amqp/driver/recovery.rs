@@ -97,13 +97,17 @@ impl Driver {
                 return false;
             }
             self.wake_handles();
-            let room = self.parked.len() < self.config.command_queue && !self.control_closed;
+            let room = self.config.command_queue.saturating_sub(self.parked.len());
+            let open = room > 0 && !self.control_closed;
             tokio::select! {
                 _ = tokio::time::sleep_until(until) => return true,
-                c = self.control_rx.recv(), if room => match c {
-                    Some(c) => self.on_control(c),
-                    None => self.control_closed = true,
-                },
+                _ = self.control.ready(false), if open => {
+                    self.control.take(&mut self.controls, room);
+                    while let Some(c) = self.controls.pop_front() {
+                        self.on_control(c);
+                    }
+                    self.check_senders();
+                }
             }
         }
     }
@@ -167,7 +171,7 @@ impl Driver {
         loop {
             self.read_and_dispatch()?;
             self.feed_consumers();
-            self.flush_acks();
+            self.flush_acks(true);
             if let Some(exit) = self.exit.take() {
                 return Err(match exit {
                     Exit::Lost(e) => e,
