@@ -18,6 +18,14 @@ use super::options::{
 };
 use super::outbox::{PushError, Request};
 
+/// Properties travel boxed, and the default ones not at all (they are
+/// most of a publish's size, and publishes are moved between queues).
+fn boxed(properties: BasicProperties) -> Option<Box<BasicProperties>> {
+    // A flag per field: no flag, no field (cheaper than comparing with a
+    // default value field by field).
+    (properties.flags() != 0).then(|| Box::new(properties))
+}
+
 /// A declared queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Queue {
@@ -433,7 +441,7 @@ impl Channel {
             exchange,
             routing_key,
             mandatory: options.mandatory,
-            properties: (properties != BasicProperties::default()).then(|| Box::new(properties)),
+            properties: boxed(properties),
             body: body.into(),
             confirm: self.is_confirm_mode(),
         });

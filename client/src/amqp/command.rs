@@ -195,12 +195,26 @@ impl State {
     }
 }
 
+/// A value alone on its cache line(s).
+#[derive(Debug, Default)]
+#[repr(align(64))]
+pub(crate) struct Padded<T>(pub(crate) T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 /// State one channel's handles share with the driver.
 #[derive(Debug)]
 pub(crate) struct ChannelShared {
     pub(crate) key: ChanKey,
-    /// Publishes queued by this channel's handles so far.
-    pub(crate) published: AtomicU64,
+    /// Publishes queued by this channel's handles so far. Written on
+    /// every publish, so on a cache line of its own: the driver reads the
+    /// fields around it on every publish it takes.
+    pub(crate) published: Padded<AtomicU64>,
     /// confirm.select succeeded: publishes get a confirm.
     pub(crate) confirm_mode: AtomicBool,
     /// Why the channel closed for good.
@@ -211,7 +225,7 @@ impl ChannelShared {
     pub(crate) fn new(key: ChanKey) -> Self {
         ChannelShared {
             key,
-            published: AtomicU64::new(0),
+            published: Padded(AtomicU64::new(0)),
             confirm_mode: AtomicBool::new(false),
             closed: OnceLock::new(),
         }

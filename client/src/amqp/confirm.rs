@@ -136,6 +136,10 @@ impl Confirms {
     /// Settles one publish; the waker of its confirm, if one waits, goes
     /// to `wakes`. Settling twice changes nothing.
     pub(crate) fn settle(&mut self, number: u64, result: Result<()>, wakes: &mut Vec<Waker>) {
+        if number == self.base && result.is_ok() {
+            self.settle_first(wakes);
+            return;
+        }
         let Some(slot) = self.slot(number) else {
             return;
         };
@@ -154,6 +158,21 @@ impl Confirms {
                 self.slots.pop_front();
                 self.base += 1;
             }
+        }
+    }
+
+    /// Acks the oldest outstanding publish: the common case, acks come in
+    /// order. Its slot goes at once.
+    fn settle_first(&mut self, wakes: &mut Vec<Waker>) {
+        match self.slots.pop_front() {
+            Some(Slot::Waiting(waker)) => wakes.extend(waker),
+            Some(_) => {}
+            None => return,
+        }
+        self.base += 1;
+        while matches!(self.slots.front(), Some(Slot::Settled)) {
+            self.slots.pop_front();
+            self.base += 1;
         }
     }
 

@@ -233,6 +233,11 @@ impl Outbox {
         lock(&self.state).confirms.settle(number, result, wakes);
     }
 
+    /// Works on the confirms under the lock.
+    pub(crate) fn with_confirms<R>(&self, f: impl FnOnce(&mut Confirms) -> R) -> R {
+        f(&mut lock(&self.state).confirms)
+    }
+
     /// Settles a run of publishes under one lock.
     pub(crate) fn settle_all(
         &self,

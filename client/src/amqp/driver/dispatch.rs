@@ -398,19 +398,19 @@ impl Driver {
             return;
         }
         // Everything up to `last`, settled under one lock.
-        let confirms = &mut chan.confirms;
-        let settled = std::iter::from_fn(|| {
-            loop {
-                if confirms.front().is_none_or(|pc| pc.seq > last) {
-                    return None;
-                }
-                let pc = confirms.pop_front()?;
-                if let (true, Some(n)) = (pc.seq >= first, pc.number) {
-                    return Some((n, verdict(pc.returned, ack)));
+        let (confirms, wakes) = (&mut chan.confirms, &mut self.wakes);
+        tracker.with_confirms(|c| {
+            while confirms.front().is_some_and(|pc| pc.seq <= last) {
+                let Some(pc) = confirms.pop_front() else {
+                    break;
+                };
+                match (pc.seq >= first, pc.number) {
+                    (true, Some(n)) if ack && pc.returned.is_none() => c.settle(n, Ok(()), wakes),
+                    (true, Some(n)) => c.settle(n, verdict(pc.returned, ack), wakes),
+                    _ => {}
                 }
             }
         });
-        tracker.settle_all(settled, &mut self.wakes);
     }
 }
 

@@ -75,6 +75,36 @@ pub(crate) struct ConsumerRec {
     cancelling: bool,
 }
 
+/// Logical channels by wire number: looked up for every frame, so an
+/// index into a vector rather than a hash (channel numbers are small and
+/// dense: the core hands out the lowest free one).
+#[derive(Debug, Default)]
+pub(crate) struct WireMap(Vec<Option<ChanKey>>);
+
+impl WireMap {
+    pub(crate) fn get(&self, wire: &u16) -> Option<&ChanKey> {
+        self.0.get(usize::from(*wire))?.as_ref()
+    }
+
+    pub(crate) fn insert(&mut self, wire: u16, key: ChanKey) {
+        let at = usize::from(wire);
+        if self.0.len() <= at {
+            self.0.resize(at + 1, None);
+        }
+        if let Some(slot) = self.0.get_mut(at) {
+            *slot = Some(key);
+        }
+    }
+
+    pub(crate) fn remove(&mut self, wire: &u16) -> Option<ChanKey> {
+        self.0.get_mut(usize::from(*wire))?.take()
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
 /// A logical channel.
 #[derive(Debug)]
 pub(crate) struct Chan {
@@ -210,7 +240,7 @@ pub(crate) struct Driver {
     io: Option<Io>,
     generation: u64,
     chans: BTreeMap<ChanKey, Chan>,
-    by_wire: HashMap<u16, ChanKey>,
+    by_wire: WireMap,
     next_key: ChanKey,
     next_consumer: u32,
     rpcs: HashMap<RequestId, PendingRpc>,
@@ -288,7 +318,7 @@ impl Driver {
             io: Some(io),
             generation: 0,
             chans: BTreeMap::new(),
-            by_wire: HashMap::new(),
+            by_wire: WireMap::default(),
             next_key: 1,
             next_consumer: 1,
             rpcs: HashMap::new(),
@@ -769,5 +799,30 @@ impl Driver {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WireMap;
+
+    #[test]
+    fn wire_map_grows_replaces_and_forgets() {
+        let mut m = WireMap::default();
+        assert_eq!(m.get(&1), None);
+        m.insert(3, 30);
+        m.insert(1, 10);
+        assert_eq!(
+            (m.get(&1), m.get(&2), m.get(&3)),
+            (Some(&10), None, Some(&30))
+        );
+        m.insert(3, 31);
+        assert_eq!(m.remove(&3), Some(31));
+        assert_eq!((m.remove(&3), m.get(&3)), (None, None));
+        assert_eq!(m.remove(&65535), None);
+        m.insert(65535, 7);
+        assert_eq!(m.get(&65535), Some(&7));
+        m.clear();
+        assert_eq!(m.get(&1), None);
     }
 }
