@@ -101,6 +101,17 @@ impl BrokerConn {
         request: R,
         timeout: Option<Duration>,
     ) -> Result<Option<Response>> {
+        self.enqueue(request, timeout).await?.await
+    }
+
+    /// Queues `request` to the driver (waiting for room in its queue) and
+    /// returns the answer's future. Requests queued one after another on
+    /// one handle go out in that order.
+    pub(crate) async fn enqueue<R: Request>(
+        &self,
+        request: R,
+        timeout: Option<Duration>,
+    ) -> Result<PendingReply> {
         let (reply, rx) = oneshot::channel();
         let expects_response = request.expects_response();
         let enqueue: Enqueue = Box::new(move |conn, now| match timeout {
@@ -113,11 +124,40 @@ impl BrokerConn {
             enqueue,
             reply,
         };
-        let closed = || Error::Disconnected {
-            broker: self.addr.to_string(),
-        };
-        self.tx.send(command).await.map_err(|_| closed())?;
-        rx.await.map_err(|_| closed())?
+        self.tx
+            .send(command)
+            .await
+            .map_err(|_| Error::Disconnected {
+                broker: self.addr.to_string(),
+            })?;
+        Ok(PendingReply {
+            rx,
+            addr: self.addr.clone(),
+        })
+    }
+}
+
+/// The answer to a queued request.
+#[derive(Debug)]
+pub(crate) struct PendingReply {
+    rx: oneshot::Receiver<Result<Option<Response>>>,
+    addr: Arc<str>,
+}
+
+impl std::future::Future for PendingReply {
+    type Output = Result<Option<Response>>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.rx).poll(cx).map(|r| {
+            r.unwrap_or_else(|_| {
+                Err(Error::Disconnected {
+                    broker: self.addr.to_string(),
+                })
+            })
+        })
     }
 }
 

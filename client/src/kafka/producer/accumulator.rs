@@ -116,7 +116,6 @@ struct OpenBatch {
 }
 
 /// One partition's batches and sequence state.
-#[derive(Default)]
 pub(crate) struct PartitionQueue {
     open: Option<OpenBatch>,
     pub(crate) queued: VecDeque<ProducerBatch>,
@@ -127,6 +126,19 @@ pub(crate) struct PartitionQueue {
     /// A batch failed and is being retried: at most one in flight until
     /// the retried batches are through, so order is kept.
     pub(crate) retrying: bool,
+}
+
+impl Default for PartitionQueue {
+    fn default() -> Self {
+        PartitionQueue {
+            open: None,
+            queued: VecDeque::new(),
+            in_flight: 0,
+            next_sequence: 0,
+            last_acked: -1,
+            retrying: false,
+        }
+    }
 }
 
 pub(crate) struct TopicQueues {
@@ -388,9 +400,14 @@ impl Accumulator {
                     continue;
                 };
                 next = min_instant(next, front.created + delivery_timeout);
+                // Until the broker has acknowledged a first batch of this
+                // epoch it holds no sequence state for us and would accept a
+                // later batch before an earlier one that failed: send one at
+                // a time until then (and while retrying).
+                let one_at_a_time = queue.retrying || (config.idempotent && queue.last_acked < 0);
                 if bump_needed
                     || queue.in_flight >= max_in_flight
-                    || (queue.retrying && queue.in_flight > 0)
+                    || (one_at_a_time && queue.in_flight > 0)
                 {
                     continue;
                 }
@@ -406,7 +423,7 @@ impl Accumulator {
                     queue.in_flight += 1;
                     out.push((leader, batch));
                 }
-                if !queue.queued.is_empty() && queue.in_flight < max_in_flight && !queue.retrying {
+                if !queue.queued.is_empty() && queue.in_flight < max_in_flight && !one_at_a_time {
                     // More is ready for this partition: come back at once.
                     next = Some(now);
                 }
@@ -595,6 +612,7 @@ mod tests {
         // Nothing is sent before linger for the open batch, but full ones go.
         let out = drain_all(&mut a, now);
         assert_eq!(out.len(), 1, "one batch per partition per drain");
+        a.queue("t", want).unwrap().in_flight -= 1;
         let later = now + Duration::from_millis(6);
         let mut total = out.len();
         loop {
@@ -640,6 +658,8 @@ mod tests {
             a.append(now, "t", Some(0), Some(b"k"), Some(&[1u8; 50]), &[], 1, 80)
                 .unwrap();
         }
+        // As if the broker had acknowledged a first batch: pipelining is on.
+        a.queue("t", 0).unwrap().last_acked = 0;
         let mut sent = Vec::new();
         for _ in 0..3 {
             for (_, b) in drain_all(&mut a, now + Duration::from_secs(1)) {
@@ -681,6 +701,31 @@ mod tests {
             seq += b.records;
         }
         assert_eq!(q.next_sequence, seq);
+    }
+
+    #[test]
+    fn one_batch_in_flight_until_the_first_ack() {
+        let mut a = acc(true);
+        let now = Instant::now();
+        for _ in 0..12 {
+            a.append(now, "t", Some(1), Some(b"k"), Some(&[1u8; 50]), &[], 1, 80)
+                .unwrap();
+        }
+        let later = now + Duration::from_secs(1);
+        assert_eq!(drain_all(&mut a, later).len(), 1);
+        assert!(
+            drain_all(&mut a, later).is_empty(),
+            "no second batch before an ack"
+        );
+        let q = a.queue("t", 1).unwrap();
+        q.in_flight -= 1;
+        q.last_acked = 2;
+        assert_eq!(drain_all(&mut a, later).len(), 1);
+        assert_eq!(
+            drain_all(&mut a, later).len(),
+            1,
+            "pipelined after the first ack"
+        );
     }
 
     #[test]

@@ -57,12 +57,13 @@ pub(crate) fn verdict(
             } else {
                 super::accumulator::seq_add(last_acked, 1)
             };
-            if batch.base_sequence != expected {
+            if batch.base_sequence > expected {
                 // An earlier batch failed and is being retried: this one
                 // goes again after it.
                 Verdict::Retry { refresh: false }
             } else {
-                // The broker lost the sequence state it should have.
+                // It is the next batch (or one already passed) and still
+                // refused: the broker lost the state it should have.
                 Verdict::BumpEpoch
             }
         }

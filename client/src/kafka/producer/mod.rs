@@ -332,7 +332,7 @@ impl Shared {
 
     /// Requeues a batch after a retriable failure, or fails it if its
     /// delivery timeout would pass first.
-    fn retry_or_fail(&self, batch: ProducerBatch, error: Error, refresh: bool) {
+    fn retry_or_fail(&self, batch: ProducerBatch, error: Error, refresh: bool, retriable: bool) {
         let now = Instant::now();
         let backoff = self.cluster.config().retry_backoff;
         let mut delay = backoff.start();
@@ -341,8 +341,8 @@ impl Shared {
             wait = delay.next_delay().unwrap_or(backoff.max);
         }
         let deadline = batch.created + self.config.delivery_timeout;
-        if !error.is_retriable() || now + wait >= deadline {
-            let e = if error.is_retriable() {
+        if !retriable || now + wait >= deadline {
+            let e = if retriable {
                 Error::DeliveryTimeout(self.config.delivery_timeout)
             } else {
                 error

@@ -4,6 +4,8 @@
 //! retried (with backoff, within `delivery_timeout`), or failed.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -77,8 +79,12 @@ pub(super) async fn run(shared: Arc<Shared>) {
             bump_epoch(&shared).await;
             continue;
         }
+        // Queue the requests in drain order, so a partition's batches reach
+        // its leader's connection in sequence order; then wait for the
+        // answers in any order.
         for (leader, batches) in group(&mut ready, config.max_request_size) {
-            in_flight.push(send(shared.clone(), leader, batches));
+            let request = send(&shared, leader, batches).await;
+            in_flight.push(request);
         }
         let sleep = async {
             match drained.next {
@@ -135,14 +141,18 @@ fn group(
         .collect()
 }
 
-async fn send(shared: Arc<Shared>, leader: i32, mut batches: Vec<ProducerBatch>) -> RequestOutcome {
+type InFlight = Pin<Box<dyn Future<Output = RequestOutcome> + Send>>;
+
+/// Builds the Produce request for `batches` and queues it on the leader's
+/// connection; returns the future of its outcome.
+async fn send(shared: &Arc<Shared>, leader: i32, mut batches: Vec<ProducerBatch>) -> InFlight {
     let records: i32 = batches.iter().map(|b| b.records).sum();
     let mut topics: Vec<TopicProduceData> = Vec::new();
     let mut bytes = 0usize;
     for batch in &mut batches {
         let data = match batch.finish() {
             Ok(data) => data,
-            Err(e) => return (leader, batches, Err(e)),
+            Err(e) => return Box::pin(std::future::ready((leader, batches, Err(e)))),
         };
         bytes += data.len();
         let partition = PartitionProduceData {
@@ -175,13 +185,22 @@ async fn send(shared: Arc<Shared>, leader: i32, mut batches: Vec<ProducerBatch>)
         records,
         bytes
     );
-    let result = async {
+    let queued = async {
         let conn = shared.cluster.broker(leader)?;
-        conn.send(request, None).await
+        conn.enqueue(request, None).await
     }
-    .instrument(span)
+    .instrument(span.clone())
     .await;
-    (leader, batches, result)
+    match queued {
+        Ok(reply) => Box::pin(
+            async move {
+                let result = reply.await;
+                (leader, batches, result)
+            }
+            .instrument(span),
+        ),
+        Err(e) => Box::pin(std::future::ready((leader, batches, Err(e)))),
+    }
 }
 
 fn handle(shared: &Shared, (leader, batches, result): RequestOutcome) {
@@ -191,7 +210,7 @@ fn handle(shared: &Shared, (leader, batches, result): RequestOutcome) {
             Err(e) => {
                 warn!(broker = leader, error = %e, "bad Produce response");
                 for b in batches {
-                    shared.retry_or_fail(b, e.clone(), false);
+                    shared.retry_or_fail(b, e.clone(), false, false);
                 }
                 return;
             }
@@ -199,8 +218,9 @@ fn handle(shared: &Shared, (leader, batches, result): RequestOutcome) {
         Ok(None) => None,
         Err(e) => {
             let refresh = e.needs_metadata_refresh();
+            let retriable = e.is_retriable();
             for b in batches {
-                shared.retry_or_fail(b, e.clone(), refresh);
+                shared.retry_or_fail(b, e.clone(), refresh, retriable);
             }
             return;
         }
@@ -269,7 +289,7 @@ fn handle(shared: &Shared, (leader, batches, result): RequestOutcome) {
                         .map_or(kafka_proto::ErrorCode::UNKNOWN_SERVER_ERROR, |r| r.0),
                     format!("{}/{}", batch.topic, batch.partition),
                 );
-                shared.retry_or_fail(batch, e, refresh)
+                shared.retry_or_fail(batch, e, refresh, true)
             }
             Verdict::BumpEpoch => {
                 warn!(topic = %batch.topic, partition = batch.partition,
@@ -279,7 +299,7 @@ fn handle(shared: &Shared, (leader, batches, result): RequestOutcome) {
                     acc.bump_needed = true;
                 }
                 let e = Error::broker(kafka_proto::ErrorCode::UNKNOWN_PRODUCER_ID, "epoch bump");
-                shared.retry_or_fail(batch, e, false);
+                shared.retry_or_fail(batch, e, false, true);
             }
             Verdict::Fail(e) => shared.settle(batch, Err(e), true),
         }
