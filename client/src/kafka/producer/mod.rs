@@ -416,6 +416,15 @@ impl Producer {
         &self.shared.cluster
     }
 
+    /// Bytes of records buffered now (at most `buffer_memory`): reserved
+    /// by `send` until their batch is settled.
+    pub fn buffered_bytes(&self) -> usize {
+        self.shared
+            .config
+            .buffer_memory
+            .saturating_sub(self.shared.memory.available_permits())
+    }
+
     /// Whether the producer is idempotent.
     pub fn is_idempotent(&self) -> bool {
         self.shared.config.idempotent
