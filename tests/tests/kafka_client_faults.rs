@@ -135,6 +135,7 @@ async fn stalled_broker_times_requests_out_then_they_are_retried() {
         proxy.accepted() > before,
         "the timed-out connection was closed and a new one opened"
     );
+    assert!(producer.retries() > 0, "timed-out batches were retried");
     let records = read_all(
         &bootstrap,
         &topic,

@@ -268,6 +268,7 @@ impl ProducerBuilder {
             drained: Notify::new(),
             cluster,
             config,
+            retries: std::sync::atomic::AtomicU64::new(0),
         });
         let span = info_span!("kafka_producer_sender", producer_id = identity.id);
         tokio::spawn(sender::run(shared.clone()).instrument(span));
@@ -288,6 +289,8 @@ struct Shared {
     drained: Notify,
     cluster: Cluster,
     config: ProducerConfig,
+    /// Batches retried so far.
+    retries: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -355,6 +358,8 @@ impl Shared {
         if refresh {
             self.cluster.request_refresh();
         }
+        self.retries
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         {
             let mut acc = lock(&self.acc);
             if let Some(q) = acc.queue(&batch.topic, batch.partition) {
@@ -423,6 +428,13 @@ impl Producer {
             .config
             .buffer_memory
             .saturating_sub(self.shared.memory.available_permits())
+    }
+
+    /// How many times a batch was sent again after a failure.
+    pub fn retries(&self) -> u64 {
+        self.shared
+            .retries
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Whether the producer is idempotent.
