@@ -16,7 +16,7 @@
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use mq_client::kafka::{
     Admin, NewTopic, Offset, OffsetReset, PartitionReader, Producer, ProducerRecord,
 };
@@ -162,9 +162,7 @@ fn bench(c: &mut Criterion) {
     });
 
     let mut group = c.benchmark_group("kafka_produce_100B_acks_all");
-    group.sample_size(10);
-    group.throughput(Throughput::Elements(MESSAGES));
-    group.measurement_time(Duration::from_secs(20));
+    configure(&mut group, MESSAGES);
     let meter = CpuMeter::new();
     group.bench_function("mq", |b| {
         b.iter_custom(|iters| {
@@ -198,9 +196,7 @@ fn bench(c: &mut Criterion) {
     produce_mq(&rt, &producer, &fetch_topic, FETCH_MESSAGES);
     rt.block_on(producer.close()).expect("close");
     let mut group = c.benchmark_group("kafka_fetch_100B");
-    group.sample_size(10);
-    group.throughput(Throughput::Elements(FETCH_MESSAGES));
-    group.measurement_time(Duration::from_secs(20));
+    configure(&mut group, FETCH_MESSAGES);
     let meter = CpuMeter::new();
     group.bench_function("mq", |b| {
         b.iter_custom(|iters| {
@@ -231,6 +227,23 @@ fn bench(c: &mut Criterion) {
         meter.report("fetch/rdkafka");
     }
     group.finish();
+    // Leave the broker's disk as it was.
+    rt.block_on(async {
+        let admin = Admin::builder(&bootstrap()).build().await.expect("admin");
+        let _ = admin
+            .delete_topics([topic.as_str(), fetch_topic.as_str()])
+            .await;
+    });
+}
+
+/// Few, flat samples: every iteration moves a lot of data through the
+/// broker, so the run is kept to some tens of iterations per client.
+fn configure(group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>, n: u64) {
+    group.sample_size(10);
+    group.sampling_mode(SamplingMode::Flat);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(3));
+    group.throughput(Throughput::Elements(n));
 }
 
 #[cfg(feature = "peers")]

@@ -319,9 +319,15 @@ impl Shared {
             acc.incomplete = acc.incomplete.saturating_sub(1);
             acc.is_empty()
         };
-        if let Err(e) = &result {
-            warn!(topic = %batch.topic, partition = batch.partition, records = batch.records,
-                  attempts = batch.attempts, error = %e, "batch failed");
+        match &result {
+            Ok(offset) => {
+                debug!(topic = %batch.topic, partition = batch.partition, base_offset = offset,
+                                 records = batch.records, retries = batch.attempts, "batch acknowledged")
+            }
+            Err(e) => {
+                warn!(topic = %batch.topic, partition = batch.partition, records = batch.records,
+                            retries = batch.attempts, error = %e, "batch failed")
+            }
         }
         self.memory.add_permits(batch.reserved as usize);
         batch.done.complete(result);

@@ -65,7 +65,7 @@ pub(super) async fn run(shared: Arc<Shared>) {
             shared.settle(
                 batch,
                 Err(Error::DeliveryTimeout(config.delivery_timeout)),
-                true,
+                false,
             );
         }
         if finished {

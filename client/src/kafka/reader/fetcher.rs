@@ -421,6 +421,8 @@ impl Fetcher {
                     }
                     next = batch.next_offset();
                 }
+                debug!(topic = %name, partition = key.1, offset = position, next_offset = next,
+                       batches = out.len(), high_watermark = p.high_watermark, "fetched");
                 if let Some(state) = self.partitions.get_mut(&key) {
                     state.position = next;
                     state.failures = 0;

@@ -243,6 +243,7 @@ impl PartitionReaderBuilder {
             generations,
             next_generation: 1,
             pending: VecDeque::new(),
+            pending_error: None,
             positions: HashMap::new(),
         })
     }
@@ -258,6 +259,8 @@ pub struct PartitionReader {
     generations: HashMap<(Arc<str>, i32), u64>,
     next_generation: u64,
     pending: VecDeque<ConsumerRecord>,
+    /// An error met after records that are still pending.
+    pending_error: Option<Error>,
     positions: HashMap<(Arc<str>, i32), i64>,
 }
 
@@ -362,6 +365,9 @@ impl Stream for PartitionReader {
             if let Some(r) = this.pending.pop_front() {
                 return Poll::Ready(Some(Ok(r)));
             }
+            if let Some(e) = this.pending_error.take() {
+                return Poll::Ready(Some(Err(e)));
+            }
             let item = match this.rx.poll_recv(cx) {
                 Poll::Ready(Some(item)) => item,
                 Poll::Ready(None) => return Poll::Ready(None),
@@ -379,9 +385,7 @@ impl Stream for PartitionReader {
                                 &view,
                             )),
                             Err(e) => {
-                                if this.pending.is_empty() {
-                                    return Poll::Ready(Some(Err(e)));
-                                }
+                                this.pending_error = Some(e);
                                 break;
                             }
                         }
