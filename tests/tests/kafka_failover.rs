@@ -10,10 +10,19 @@
 //! `KAFKA_BOOTSTRAP` naming its brokers), as a separate phase:
 //!
 //! ```text
-//! export BROKERS_STATE=/work/failover-brokers KAFKA_PORT_BASE=19091
-//! eval "$(scripts/brokers up --kafka-brokers 3 | grep KAFKA_BOOTSTRAP | sed 's/^/export /')"
+//! # A second cluster beside the default one: its own state, ports 39092-39094
+//! # (controllers 49092-49094; 19091 would collide with the default cluster's
+//! # controller ports), the default cluster's jars.
+//! export BROKERS_STATE=/work/failover-brokers KAFKA_PORT_BASE=39091
+//! export KAFKA_DIST=$PWD/.brokers/kafka-dist/4.3.1
+//! export KAFKA_BOOTSTRAP=$(scripts/brokers up --kafka-brokers 3 | sed -n 's/^KAFKA_BOOTSTRAP=//p')
 //! KAFKA_FAILOVER=1 cargo test -p mq-tests --test kafka_failover -- --nocapture
+//! scripts/brokers down
 //! ```
+//!
+//! (In CI the lead's separate phase may instead run the default cluster
+//! with three brokers; the test needs only `KAFKA_BOOTSTRAP` and the
+//! `scripts/brokers` environment that started it.)
 
 mod kafka_client_support;
 
