@@ -1,7 +1,8 @@
 //! Failover on a three-broker cluster: with replication factor 3, the
 //! leader of a partition is stopped mid-stream; the producer carries on
 //! after the metadata refresh and the topic ends with zero loss and zero
-//! duplicates.
+//! duplicates. A partition reader started before the stop follows the
+//! leader change and reads every record too.
 //!
 //! It stops and starts brokers, which disturbs every other test, so it runs
 //! only when `KAFKA_FAILOVER=1`, against a three-broker cluster that
@@ -33,7 +34,7 @@ use std::time::Duration;
 use mq_client::kafka::{Admin, NewTopic, Producer, ProducerRecord};
 use mq_tests::{endpoints, names};
 
-use kafka_client_support::{check_exactly_once_in_order, read_all};
+use kafka_client_support::{check_exactly_once_in_order, drain, read_all, reader_for};
 
 const PARTITIONS: i32 = 3;
 const KEYS: usize = 30;
@@ -89,6 +90,9 @@ async fn leader_stopped_mid_stream_no_loss_no_duplicates() {
         .build()
         .await
         .expect("producer");
+    // Reading while the leader moves.
+    let live_reader = reader_for(&bootstrap, &topic, PARTITIONS).await;
+    let live = tokio::spawn(drain(live_reader, RECORDS, Duration::from_secs(120)));
     let mut seqs = vec![0u64; KEYS];
     let mut deliveries = Vec::with_capacity(RECORDS);
     let mut restart = None;
@@ -144,5 +148,8 @@ async fn leader_stopped_mid_stream_no_loss_no_duplicates() {
     .await;
     assert_eq!(records.len(), RECORDS, "zero loss, zero duplicates");
     check_exactly_once_in_order(&records);
+    let live = live.await.expect("live reader");
+    assert_eq!(live.len(), RECORDS, "the reader followed the new leader");
+    check_exactly_once_in_order(&live);
     drop(restart);
 }

@@ -51,11 +51,22 @@ pub async fn read_all(
     expected: usize,
     timeout: Duration,
 ) -> Vec<Read> {
+    let reader = reader_for(bootstrap, topic, partitions).await;
+    drain(reader, expected, timeout).await
+}
+
+/// A reader of every partition of `topic` from the start.
+pub async fn reader_for(bootstrap: &str, topic: &str, partitions: i32) -> PartitionReader {
     let mut builder = PartitionReader::builder(bootstrap).auto_offset_reset(OffsetReset::Earliest);
     for p in 0..partitions {
         builder = builder.assign(topic, p, Offset::Earliest);
     }
-    let mut reader = builder.build().await.expect("reader");
+    builder.build().await.expect("reader")
+}
+
+/// Reads until `expected` records have arrived (or `timeout` passes), then
+/// a little longer to catch extras.
+pub async fn drain(mut reader: PartitionReader, expected: usize, timeout: Duration) -> Vec<Read> {
     let mut out = Vec::with_capacity(expected);
     let deadline = tokio::time::Instant::now() + timeout;
     while out.len() < expected {
