@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::process::{Command as StdCommand, Stdio};
 use std::time::Duration;
@@ -304,6 +304,79 @@ fn a_lost_connection_exits_6_with_one_line() {
     );
     drop(proxy);
     rt.shutdown_timeout(Duration::from_secs(1));
+}
+
+/// The connection breaks while `mq produce` reads stdin: the next publish
+/// fails with one line, exit 6; what was confirmed before stays published.
+#[test]
+fn a_connection_lost_while_producing_exits_6() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let proxy = rt
+        .block_on(mq_tests::proxy::FaultProxy::start(
+            mq_tests::endpoints::amqp_addr(),
+        ))
+        .expect("proxy");
+    let via_proxy = format!("amqp://guest:guest@{}/%2f", proxy.addr());
+    let q = queue("lost-produce");
+    let mut child = StdCommand::new(env!("CARGO_BIN_EXE_mq"))
+        .args(["produce", &via_proxy, "--routing-key", &q])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mq starts");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(b"first\n").expect("write");
+    stdin.flush().expect("flush");
+    // The first message arrives: the connection is up and publishing.
+    let run = mq(&["consume", &url(), "--queue", &q, "--count", "1"], b"").ok();
+    assert_eq!(run.stdout, b"first\n");
+    proxy.cut_all();
+    // Give the driver a moment to see the socket close, then publish more.
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = stdin.write_all(b"second\nthird\n");
+    drop(stdin);
+    let out = child.wait_with_output().expect("mq exits");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(UNREACHABLE), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "mq: cannot publish to the default exchange with routing key '{q}': the connection was lost"
+        )),
+        "{stderr}"
+    );
+    drop(proxy);
+    rt.shutdown_timeout(Duration::from_secs(1));
+}
+
+/// The queue is deleted under `mq consume`: the broker cancels the
+/// consumer, and mq says so, exit 10.
+#[test]
+fn a_deleted_queue_ends_consume_with_10() {
+    let q = queue("deleted");
+    let mut child = StdCommand::new(env!("CARGO_BIN_EXE_mq"))
+        .args(["consume", &url(), "--queue", &q])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mq starts");
+    mq(&["produce", &url(), "--routing-key", &q], b"one\n").ok();
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    stdout.read_line(&mut first).expect("one line");
+    assert_eq!(first, "one\n");
+    amqp_tool("amqp-delete-queue", &["-u", &url(), "-q", &q], b"");
+    let out = child.wait_with_output().expect("mq exits");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(REFUSED), "{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "mq: cannot consume from queue '{q}': the broker cancelled the consumer (was the queue deleted?)\n"
+        )
+    );
 }
 
 #[test]

@@ -156,21 +156,42 @@ async fn publish_stdin(
         let confirm = ch
             .publish_with(exchange, routing_key, body, props.clone(), options)
             .await
-            .map_err(|e| failure(&e, &doing))?;
+            .map_err(|e| unsettled(failure(&e, &doing), &tally, pending.len()))?;
         pending.push_back(confirm);
         if pending.len() >= WINDOW {
             if let Some(c) = pending.pop_front() {
-                tally.settle(c.await, &doing)?;
+                tally
+                    .settle(c.await, &doing)
+                    .map_err(|e| unsettled(e, &tally, pending.len() + 1))?;
             }
         }
     }
     while let Some(c) = pending.pop_front() {
-        tally.settle(c.await, &doing)?;
+        tally
+            .settle(c.await, &doing)
+            .map_err(|e| unsettled(e, &tally, pending.len() + 1))?;
     }
     if !confirms {
         check_channel(&ch, &doing).await?;
     }
     tally.verdict(lines.count())
+}
+
+/// A failure that ends publishing, with the count of messages sent before
+/// it that are not confirmed (failed, or still waiting).
+fn unsettled(e: CliError, tally: &Tally, waiting: usize) -> CliError {
+    let n = tally.failed() + waiting as u64;
+    match n {
+        0 => e,
+        1 => CliError::new(
+            e.kind(),
+            format!("{e} (1 message sent before was not confirmed)"),
+        ),
+        n => CliError::new(
+            e.kind(),
+            format!("{e} ({n} messages sent before were not confirmed)"),
+        ),
+    }
 }
 
 /// Without confirms, a channel error (such as a missing exchange) shows
@@ -209,7 +230,15 @@ mod tests {
             }),
             "publish",
         );
-        assert_eq!(fatal.unwrap_err().kind(), Failure::NotFound);
+        let fatal = fatal.unwrap_err();
+        assert_eq!(fatal.kind(), Failure::NotFound);
+        let e = unsettled(fatal, &t, 3);
+        assert_eq!(e.kind(), Failure::NotFound);
+        assert!(
+            e.to_string()
+                .ends_with("(404 NOT-FOUND) (5 messages sent before were not confirmed)"),
+            "{e}"
+        );
         assert!(Tally::default().verdict(5).is_ok());
         assert_eq!(reason(ReplyCode::NO_ROUTE, "NO_ROUTE"), "312 NO-ROUTE");
         assert_eq!(reason(ReplyCode(999), "odd"), "odd, 999");

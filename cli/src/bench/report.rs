@@ -197,7 +197,7 @@ impl Report {
 }
 
 fn micros(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e6
+    d.as_nanos() as f64 / 1e3
 }
 
 /// A duration in the unit that suits it.
