@@ -114,6 +114,51 @@ fn an_unknown_queue_or_exchange_exits_8() {
     );
 }
 
+/// A channel error shows at once, even while stdin stays open and quiet
+/// (a terminal, a slow pipe): mq does not wait for more input to report it.
+#[test]
+fn a_missing_exchange_is_reported_while_stdin_is_still_open() {
+    let x = mq_tests::names::exchange("missing-interactive");
+    let mut child = StdCommand::new(env!("CARGO_BIN_EXE_mq"))
+        .args(["produce", &url(), "--exchange", &x, "--routing-key", "k"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mq starts");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(b"typed by hand\n").expect("write");
+    stdin.flush().expect("flush");
+    // stdin stays open: mq must exit on its own.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "mq still waits for stdin"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    drop(stdin);
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("stderr");
+    assert_eq!(status.code(), Some(NOT_FOUND), "{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "mq: cannot publish to exchange '{x}' with routing key 'k': \
+             no exchange '{x}' in vhost '/' (404 NOT-FOUND)\n"
+        )
+    );
+}
+
 #[test]
 fn an_unknown_vhost_is_refused() {
     let addr = mq_tests::endpoints::amqp_addr();

@@ -33,7 +33,9 @@ pub(crate) fn run(a: &BenchArgs, url: &str, shown: &str, out: &mut Output) -> Re
         .enable_all()
         .build()
         .map_err(|e| CliError::new(Failure::Io, format!("cannot start the runtime: {e}")))?;
-    let report = rt.block_on(bench(a, url, shown))?;
+    let report = rt.block_on(bench(a, url, shown));
+    rt.shutdown_background();
+    let report = report?;
     if a.json {
         out.line(&report.json())?;
     } else {

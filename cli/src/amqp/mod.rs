@@ -25,12 +25,18 @@ pub(crate) use produce::run as produce;
 
 /// Runs a command's future on a runtime on this thread (stdout stays
 /// locked by this thread, so the future need not be `Send`).
+///
+/// The runtime is then shut down without waiting for its blocking threads:
+/// one may sit in a read of stdin that never ends (a terminal, an open
+/// pipe), and the command is over.
 fn block_on<T>(f: impl Future<Output = Result<T, CliError>>) -> Result<T, CliError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| CliError::new(Failure::Io, format!("cannot start the runtime: {e}")))?;
-    rt.block_on(f)
+    let result = rt.block_on(f);
+    rt.shutdown_background();
+    result
 }
 
 /// Connects to `url` as `name` (shown in the management UI), recovery off.

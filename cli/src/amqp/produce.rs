@@ -152,7 +152,24 @@ async fn publish_stdin(
     let mut lines = Lines::new(tokio::io::stdin());
     let mut pending: VecDeque<Confirm> = VecDeque::new();
     let mut tally = Tally::default();
-    while let Some(body) = lines.next().await? {
+    loop {
+        // While stdin is quiet (a terminal, a slow pipe), confirms are
+        // settled as they come, so a failure shows at once. Both branches
+        // are safe to cancel: `Lines` keeps its state between calls.
+        let body = tokio::select! {
+            biased;
+            Some(outcome) = oldest(&mut pending) => {
+                pending.pop_front();
+                tally
+                    .settle(outcome, &doing)
+                    .map_err(|e| unsettled(e, &tally, pending.len()))?;
+                continue;
+            }
+            line = lines.next() => match line? {
+                Some(body) => body,
+                None => break,
+            },
+        };
         let confirm = ch
             .publish_with(exchange, routing_key, body, props.clone(), options)
             .await
@@ -162,14 +179,14 @@ async fn publish_stdin(
             if let Some(c) = pending.pop_front() {
                 tally
                     .settle(c.await, &doing)
-                    .map_err(|e| unsettled(e, &tally, pending.len() + 1))?;
+                    .map_err(|e| unsettled(e, &tally, pending.len()))?;
             }
         }
     }
     while let Some(c) = pending.pop_front() {
         tally
             .settle(c.await, &doing)
-            .map_err(|e| unsettled(e, &tally, pending.len() + 1))?;
+            .map_err(|e| unsettled(e, &tally, pending.len()))?;
     }
     if !confirms {
         check_channel(&ch, &doing).await?;
@@ -177,19 +194,28 @@ async fn publish_stdin(
     tally.verdict(lines.count())
 }
 
-/// A failure that ends publishing, with the count of messages sent before
-/// it that are not confirmed (failed, or still waiting).
+/// The outcome of the oldest awaited confirm (left in place), or `None`
+/// at once if none is awaited.
+async fn oldest(pending: &mut VecDeque<Confirm>) -> Option<Result<(), Error>> {
+    match pending.front_mut() {
+        Some(confirm) => Some(confirm.await),
+        None => None,
+    }
+}
+
+/// A failure that ends publishing, with the count of the other published
+/// messages that are not confirmed (failed, or their confirm still awaited).
 fn unsettled(e: CliError, tally: &Tally, waiting: usize) -> CliError {
     let n = tally.failed() + waiting as u64;
     match n {
         0 => e,
         1 => CliError::new(
             e.kind(),
-            format!("{e} (1 message sent before was not confirmed)"),
+            format!("{e} (1 other published message was not confirmed)"),
         ),
         n => CliError::new(
             e.kind(),
-            format!("{e} ({n} messages sent before were not confirmed)"),
+            format!("{e} ({n} other published messages were not confirmed)"),
         ),
     }
 }
@@ -236,7 +262,7 @@ mod tests {
         assert_eq!(e.kind(), Failure::NotFound);
         assert!(
             e.to_string()
-                .ends_with("(404 NOT-FOUND) (5 messages sent before were not confirmed)"),
+                .ends_with("(404 NOT-FOUND) (5 other published messages were not confirmed)"),
             "{e}"
         );
         assert!(Tally::default().verdict(5).is_ok());
