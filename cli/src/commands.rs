@@ -9,6 +9,7 @@
 use crate::bench::STAMP_LEN;
 use crate::cli::{BenchArgs, ConsumeArgs, DeclareArgs, ProduceArgs, TopicAction, TopicsArgs};
 use crate::error::CliError;
+use crate::input::MAX_LINE;
 use crate::url::{Protocol, Target};
 
 /// Options given on the command line that only `protocol` understands: if
@@ -165,6 +166,11 @@ pub(crate) fn check_bench(a: &BenchArgs) -> Result<Target, CliError> {
     if (a.size as usize) < STAMP_LEN {
         return Err(CliError::usage(format!(
             "--size must be at least {STAMP_LEN}: each message starts with the run id and its send time"
+        )));
+    }
+    if a.size as usize > MAX_LINE {
+        return Err(CliError::usage(format!(
+            "--size must be at most {MAX_LINE} (128 MiB), the largest message mq sends"
         )));
     }
     Ok(t)

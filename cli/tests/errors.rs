@@ -237,6 +237,10 @@ fn usage_errors_exit_3_with_one_line() {
             "--size must be at least 16",
         ),
         (
+            &["bench", "kafka://h", "--size", "134217729"],
+            "--size must be at most 134217728 (128 MiB)",
+        ),
+        (
             &["bench", "kafka://h", "--prefetch", "5"],
             "--prefetch applies to amqp:// URLs only",
         ),
