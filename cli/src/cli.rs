@@ -85,18 +85,25 @@ pub(crate) enum Command {
 const PRODUCE_ABOUT: &str = "\
 Read messages from stdin, one per line, and publish them.
 
+Each line is one message, without its newline and otherwise byte for byte
+(bytes need not be UTF-8; an empty line is an empty message).
+
 Kafka: each line is a record's value, or 'key<delimiter>value' with
 --key-delimiter. AMQP: each line is a message body, published to --exchange
-with --routing-key; publisher confirms are on unless --no-confirms.
+(the default exchange when not given) with --routing-key; --header values
+are strings. Publisher confirms are on unless --no-confirms, and every
+confirm is awaited before mq exits.
 
-The exit status is non-zero if any message was not confirmed (AMQP) or not
-acknowledged (Kafka, unless --acks 0).";
+The exit status is 9 if any message was not confirmed (AMQP: nacked,
+returned with --mandatory, or lost with the connection) or not acknowledged
+(Kafka, unless --acks 0); the other messages are still sent.";
 
 const PRODUCE_EXAMPLES: &str = "\
 Examples:
   printf 'k1:v1\\nk2:v2\\n' | mq produce kafka://localhost:9092/orders --key-delimiter :
   seq 100 | mq produce kafka://localhost:9092/orders --compression zstd --acks all --header source=seq
-  echo '{\"id\":1}' | mq produce amqp://guest:guest@localhost:5672/%2f --exchange orders --routing-key new --persistent";
+  echo '{\"id\":1}' | mq produce amqp://guest:guest@localhost:5672/%2f --exchange orders --routing-key new --persistent
+  seq 3 | mq produce amqp://guest:guest@localhost:5672/%2f --routing-key billing --mandatory --header source=seq";
 
 /// `mq produce`.
 #[derive(Debug, Args)]
@@ -141,14 +148,24 @@ Write messages from a Kafka topic or a RabbitMQ queue to stdout.
 
 Output is the raw payload per line (--format raw) or one JSON object per line
 (--format json): topic or queue, partition, offset or delivery tag, key,
-headers, timestamp, and the payload as UTF-8 (\"value\") or base64
-(\"value_base64\"). AMQP deliveries are acknowledged after they are written.";
+headers, timestamp, and the payload. The payload is \"value\" (a string)
+when it is valid UTF-8, else \"value_base64\" (RFC 4648 base64): exactly
+one of the two is present.
+
+AMQP: deliveries are acknowledged after they are written and stdout is
+flushed, so a message that could not be written goes back to the queue.
+Without --count, mq consumes until it is stopped. JSON objects hold queue,
+delivery_tag, redelivered, exchange, routing_key, headers (in order; a
+string that is not UTF-8 and a byte array are {\"base64\": ...}), timestamp
+(seconds, or null), properties (the other basic properties that are set)
+and the payload.";
 
 const CONSUME_EXAMPLES: &str = "\
 Examples:
   mq consume kafka://localhost:9092/orders --from earliest --exit-at-end
   mq consume kafka://localhost:9092/orders --group billing --count 10 --format json
-  mq consume amqp://guest:guest@localhost:5672/%2f --queue orders --prefetch 50";
+  mq consume amqp://guest:guest@localhost:5672/%2f --queue orders --prefetch 50
+  mq consume amqp://guest:guest@localhost:5672/%2f --queue orders --count 10 --format json";
 
 /// `mq consume`.
 #[derive(Debug, Args)]
@@ -174,7 +191,7 @@ pub(crate) struct ConsumeArgs {
     /// The queue to consume from.
     #[arg(long, value_name = "Q", help_heading = "AMQP")]
     pub(crate) queue: Option<String>,
-    /// Unacknowledged deliveries allowed in flight.
+    /// Unacknowledged deliveries allowed in flight (0: no limit) [default: 100, at most --count].
     #[arg(long, value_name = "N", help_heading = "AMQP")]
     pub(crate) prefetch: Option<u16>,
 }
@@ -244,14 +261,21 @@ pub(crate) struct TopicDeleteArgs {
 }
 
 const DECLARE_ABOUT: &str = "\
-Declare a RabbitMQ exchange (--exchange) or queue (--queue). Declaring what
-already exists with the same options succeeds; with other options the broker
-refuses it.";
+Declare a RabbitMQ exchange (--exchange) or queue (--queue), and bind the
+queue to an exchange (--bind). Declaring what already exists with the same
+options succeeds; with other options the broker refuses it (exit status 10).
+
+--argument values are typed: a whole number is sent as a 64-bit integer
+(x-max-length=1000, x-message-ttl=60000), true and false as booleans, and
+anything else as a string (x-queue-type=quorum, x-dead-letter-exchange=dlx);
+a value in double quotes is always a string. Each step prints one line; a
+queue declared with an empty name gets one from the server, shown there.";
 
 const DECLARE_EXAMPLES: &str = "\
 Examples:
   mq declare amqp://guest:guest@localhost:5672/%2f --exchange orders --type topic --durable
-  mq declare amqp://guest:guest@localhost:5672/%2f --queue billing --durable --bind orders --routing-key 'order.*'";
+  mq declare amqp://guest:guest@localhost:5672/%2f --queue billing --durable --bind orders --routing-key 'order.*'
+  mq declare amqp://guest:guest@localhost:5672/%2f --queue billing.q --argument x-queue-type=quorum --argument x-dead-letter-exchange=dlx --argument x-message-ttl=60000";
 
 /// `mq declare`.
 #[derive(Debug, Args)]
@@ -297,15 +321,23 @@ pub(crate) struct DeclareArgs {
 const BENCH_ABOUT: &str = "\
 Measure produce (publish) and consume throughput and end-to-end latency.
 
-Sends --count messages of --size bytes, consumes them back, and prints a
-summary: msgs/s, MB/s, latency p50/p99/max and client CPU per message
-(--json for machines). A progress bar runs on stderr meanwhile. Without a
-topic (Kafka) or --queue (AMQP) a temporary one is created and deleted.";
+Sends --count messages of --size bytes while consuming them back, and prints
+a summary: msgs/s, MB/s, latency p50/p99/max and client CPU per message
+(--json for machines). A progress bar runs on stderr meanwhile, when it is
+a terminal. Without a topic (Kafka) or --queue (AMQP) a temporary one is
+created and deleted; a --queue given must exist and be empty.
+
+Latency is end to end, publish to delivery: each message starts with a
+16-byte stamp (run id, send time), so --size is at least 16. MB/s counts
+payload bytes, 10^6 to the MB. CPU per message is the user plus system time
+of the whole process (producer and consumer both run in it) over the count.
+The exit status is 9 if any message was not confirmed or never arrived.";
 
 const BENCH_EXAMPLES: &str = "\
 Examples:
   mq bench kafka://localhost:9092 --size 100 --count 1000000 --compression lz4
-  mq bench amqp://guest:guest@localhost:5672/%2f --size 1024 --count 100000 --window 500 --json";
+  mq bench amqp://guest:guest@localhost:5672/%2f --size 1024 --count 100000 --window 500 --json
+  mq bench amqp://guest:guest@localhost:5672/%2f --count 10000 --window 100 --prefetch 50";
 
 /// `mq bench`.
 #[derive(Debug, Args)]
@@ -313,7 +345,7 @@ pub(crate) struct BenchArgs {
     /// kafka://host:port[/topic] or amqp://user:pass@host:port/vhost
     #[arg(value_name = "URL")]
     pub(crate) url: String,
-    /// Message size in bytes.
+    /// Message size in bytes (at least 16).
     #[arg(long, value_name = "BYTES", default_value_t = 100)]
     pub(crate) size: u32,
     /// Number of messages.
@@ -331,9 +363,12 @@ pub(crate) struct BenchArgs {
     /// Acknowledgements to wait for [default: all].
     #[arg(long, value_name = "ACKS", help_heading = "Kafka")]
     pub(crate) acks: Option<AcksArg>,
-    /// The queue to use instead of a temporary one.
+    /// The queue to use instead of a temporary one (it must be empty).
     #[arg(long, value_name = "Q", help_heading = "AMQP")]
     pub(crate) queue: Option<String>,
+    /// Unacknowledged deliveries in flight [default: the window, at most 65535].
+    #[arg(long, value_name = "N", help_heading = "AMQP")]
+    pub(crate) prefetch: Option<u16>,
 }
 
 const DECODE_ABOUT: &str = "\

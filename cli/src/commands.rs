@@ -2,11 +2,14 @@
 //! the URL parses, it names what the command needs (a topic, a queue), and
 //! no option of the other protocol was given.
 //!
-//! Each `check_*` returns the parsed [`Target`]; the clients (issues 5 and 6)
-//! take it from there. Until they land, [`crate::gate`] stops the command.
+//! Each `check_*` returns the parsed [`Target`]; the RabbitMQ commands in
+//! [`crate::amqp`] take it from there, and [`crate::gate`] stops the Kafka
+//! ones until the Kafka client lands.
 
+use crate::bench::STAMP_LEN;
 use crate::cli::{BenchArgs, ConsumeArgs, DeclareArgs, ProduceArgs, TopicAction, TopicsArgs};
 use crate::error::CliError;
+use crate::input::MAX_LINE;
 use crate::url::{Protocol, Target};
 
 /// Options given on the command line that only `protocol` understands: if
@@ -78,6 +81,11 @@ pub(crate) fn check_produce(a: &ProduceArgs) -> Result<Target, CliError> {
             ("--no-confirms", a.no_confirms),
         ],
     )?;
+    if a.mandatory && a.no_confirms {
+        return Err(CliError::usage(
+            "--mandatory needs publisher confirms to report a returned message; drop --no-confirms",
+        ));
+    }
     Ok(t)
 }
 
@@ -147,6 +155,23 @@ pub(crate) fn check_bench(a: &BenchArgs) -> Result<Target, CliError> {
             ("--acks", a.acks.is_some()),
         ],
     )?;
-    only_for(&t, Protocol::Amqp, &[("--queue", a.queue.is_some())])?;
+    only_for(
+        &t,
+        Protocol::Amqp,
+        &[
+            ("--queue", a.queue.is_some()),
+            ("--prefetch", a.prefetch.is_some()),
+        ],
+    )?;
+    if (a.size as usize) < STAMP_LEN {
+        return Err(CliError::usage(format!(
+            "--size must be at least {STAMP_LEN}: each message starts with the run id and its send time"
+        )));
+    }
+    if a.size as usize > MAX_LINE {
+        return Err(CliError::usage(format!(
+            "--size must be at most {MAX_LINE} (128 MiB), the largest message mq sends"
+        )));
+    }
     Ok(t)
 }

@@ -1,16 +1,18 @@
-//! THE CLIENT GATE: the one place where broker commands stop until the
-//! async clients land.
+//! THE CLIENT GATE: the one place where the Kafka commands stop until the
+//! Kafka client lands.
 //!
-//! `produce`, `consume`, `topics`, `topic`, `declare` and `bench` need the
-//! RabbitMQ client (issue 5) or the Kafka client (issue 6), which are being
-//! written on other branches. Until then each of these commands parses and
-//! checks its whole command line (so `--help` is complete, and a bad URL or
-//! option is reported as such), and then [`needs_client`] ends it with exit
-//! status 2 and one line saying which client it needs.
+//! `produce`, `consume`, `topics`, `topic` and `bench` on `kafka://` URLs
+//! need the Kafka client (issue 6), which is being written on another
+//! branch. Until then each of these commands parses and checks its whole
+//! command line (so `--help` is complete, and a bad URL or option is
+//! reported as such), and then [`needs_client`] ends it with exit status 2
+//! and one line saying which client it needs. The RabbitMQ commands run
+//! (see [`crate::amqp`]); their arm here is unreachable in practice and
+//! stays for completeness.
 //!
-//! When a client lands, replace the call to [`needs_client`] for its
-//! commands in `main.rs`'s `run` with the command's implementation, and
-//! delete this module when no command calls it any more.
+//! When the Kafka client lands, replace the calls to [`needs_client`] in
+//! `main.rs`'s `run` with the commands' implementations, and delete this
+//! module when no command calls it any more.
 
 use crate::error::{CliError, Failure};
 use crate::url::{Protocol, Target};

@@ -3,7 +3,10 @@
 //! - [`cli`]: the command tree (clap), with help and examples.
 //! - [`url`]: `kafka://` and `amqp://` URLs; the scheme picks the protocol.
 //! - [`commands`]: checks of each broker command's options against its URL.
-//! - [`gate`]: where the broker commands stop until the clients land.
+//! - [`amqp`]: `produce`, `consume`, `declare` and `bench` for RabbitMQ.
+//! - [`gate`]: where the Kafka commands stop until the Kafka client lands.
+//! - [`input`], [`json`], [`mod@bench`]: stdin lines, JSON output and the bench
+//!   harness, shared by both protocols.
 //! - [`decode`]: `mq decode`, the dissector.
 //! - [`completions`]: shell completion scripts.
 //! - [`error`]: one line on stderr per failure, one exit status per kind.
@@ -13,18 +16,23 @@ use std::process::ExitCode;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
 
+mod amqp;
+mod bench;
 mod cli;
 mod commands;
 mod completions;
 mod decode;
 mod error;
 mod gate;
+mod input;
+mod json;
 mod output;
 mod url;
 
 use cli::{Cli, Command};
 use error::CliError;
 use output::Output;
+use url::Target;
 
 fn main() -> ExitCode {
     let mut out = Output::stdout();
@@ -49,13 +57,26 @@ fn run(cli: Cli, out: &mut Output) -> Result<(), CliError> {
     match cli.command {
         Command::Decode(args) => decode::run(&args, out),
         Command::Completions(args) => completions::run(&args, out),
-        // The broker commands: checked here, then stopped by the gate.
-        Command::Produce(a) => gate::needs_client("produce", &commands::check_produce(&a)?),
-        Command::Consume(a) => gate::needs_client("consume", &commands::check_consume(&a)?),
+        // The broker commands: checked here; RabbitMQ runs them, the Kafka
+        // ones stop at the gate.
+        Command::Produce(a) => match commands::check_produce(&a)? {
+            Target::Amqp(_) => amqp::produce(&a, &a.url),
+            t @ Target::Kafka(_) => gate::needs_client("produce", &t),
+        },
+        Command::Consume(a) => match commands::check_consume(&a)? {
+            Target::Amqp(_) => amqp::consume(&a, &a.url, out),
+            t @ Target::Kafka(_) => gate::needs_client("consume", &t),
+        },
         Command::Topics(a) => gate::needs_client("topics", &commands::check_topics(&a)?),
         Command::Topic(a) => gate::needs_client("topic", &commands::check_topic(&a.action)?),
-        Command::Declare(a) => gate::needs_client("declare", &commands::check_declare(&a)?),
-        Command::Bench(a) => gate::needs_client("bench", &commands::check_bench(&a)?),
+        Command::Declare(a) => match commands::check_declare(&a)? {
+            Target::Amqp(_) => amqp::declare(&a, &a.url, out),
+            t @ Target::Kafka(_) => gate::needs_client("declare", &t),
+        },
+        Command::Bench(a) => match commands::check_bench(&a)? {
+            t @ Target::Amqp(_) => amqp::bench(&a, &a.url, &t.to_string(), out),
+            t @ Target::Kafka(_) => gate::needs_client("bench", &t),
+        },
     }
 }
 
