@@ -63,7 +63,7 @@ pub(crate) enum Command {
     #[command(long_about = CONSUME_ABOUT, after_help = CONSUME_EXAMPLES)]
     Consume(ConsumeArgs),
     /// List a Kafka cluster's topics with partitions, leaders and replicas.
-    #[command(after_help = TOPICS_EXAMPLES)]
+    #[command(long_about = TOPICS_ABOUT, after_help = TOPICS_EXAMPLES)]
     Topics(TopicsArgs),
     /// Create or delete a Kafka topic.
     #[command(after_help = TOPIC_EXAMPLES, subcommand_required = true)]
@@ -89,14 +89,20 @@ Each line is one message, without its newline and otherwise byte for byte
 (bytes need not be UTF-8; an empty line is an empty message).
 
 Kafka: each line is a record's value, or 'key<delimiter>value' with
---key-delimiter. AMQP: each line is a message body, published to --exchange
+--key-delimiter (a line without the delimiter is a value with no key).
+--header values are bytes as given. Records go to --partition, else to the
+partition of their key (murmur2, as Java's producer picks it) or, without a
+key, to a sticky partition. The topic must exist: mq creates no topics by
+producing (see 'mq topic create'). AMQP: each line is a message body, published to --exchange
 (the default exchange when not given) with --routing-key; --header values
 are strings. Publisher confirms are on unless --no-confirms, and every
 confirm is awaited before mq exits.
 
 The exit status is 9 if any message was not confirmed (AMQP: nacked,
 returned with --mandatory, or lost with the connection) or not acknowledged
-(Kafka, unless --acks 0); the other messages are still sent.";
+(Kafka: refused by the broker, too large, or timed out after 2 minutes of
+retries; with --acks 0 only what could not be sent); the other messages are
+still sent.";
 
 const PRODUCE_EXAMPLES: &str = "\
 Examples:
@@ -118,8 +124,8 @@ pub(crate) struct ProduceArgs {
     #[arg(long = "header", value_name = "K=V", value_parser = parse_key_value)]
     pub(crate) headers: Vec<(String, String)>,
     /// Write to this partition instead of the partitioner's choice.
-    #[arg(long, value_name = "N", help_heading = "Kafka")]
-    pub(crate) partition: Option<u32>,
+    #[arg(long, value_name = "N", value_parser = partition_index, help_heading = "Kafka")]
+    pub(crate) partition: Option<i32>,
     /// Compress record batches with this codec [default: none].
     #[arg(long, value_name = "CODEC", help_heading = "Kafka")]
     pub(crate) compression: Option<CompressionArg>,
@@ -152,6 +158,16 @@ headers, timestamp, and the payload. The payload is \"value\" (a string)
 when it is valid UTF-8, else \"value_base64\" (RFC 4648 base64): exactly
 one of the two is present.
 
+Kafka: every partition of the topic (or --partition N) is read from --from:
+earliest, latest (the default) or an offset, which is moved into the range
+the partition still holds. --exit-at-end stops once each partition has been
+read up to the end it had when mq started; without it, and without --count,
+mq waits for new records until it is stopped. JSON objects hold topic,
+partition, offset, key (\"key\" as text, \"key_base64\", or null), headers (in
+order, repeated keys kept; a value is text, {\"base64\": ...} when it is not
+UTF-8, or null), timestamp (ms since the epoch, or null) and the payload
+(null for a tombstone). No offsets are committed.
+
 AMQP: deliveries are acknowledged after they are written and stdout is
 flushed, so a message that could not be written goes back to the queue.
 Without --count, mq consumes until it is stopped. JSON objects hold queue,
@@ -163,7 +179,7 @@ and the payload.";
 const CONSUME_EXAMPLES: &str = "\
 Examples:
   mq consume kafka://localhost:9092/orders --from earliest --exit-at-end
-  mq consume kafka://localhost:9092/orders --group billing --count 10 --format json
+  mq consume kafka://localhost:9092/orders --partition 2 --from 1000 --count 10 --format json
   mq consume amqp://guest:guest@localhost:5672/%2f --queue orders --prefetch 50
   mq consume amqp://guest:guest@localhost:5672/%2f --queue orders --count 10 --format json";
 
@@ -179,15 +195,18 @@ pub(crate) struct ConsumeArgs {
     /// Output format.
     #[arg(long, value_name = "FORMAT", default_value = "raw")]
     pub(crate) format: OutputFormat,
-    /// Consume as a member of this consumer group, committing offsets.
+    /// Consume as a member of this consumer group, committing offsets (not built yet).
     #[arg(long, value_name = "G", help_heading = "Kafka")]
     pub(crate) group: Option<String>,
     /// Where to start: earliest, latest or an offset [default: latest, or the group's offset].
     #[arg(long, value_name = "WHERE", value_parser = parse_start, help_heading = "Kafka")]
     pub(crate) from: Option<StartArg>,
-    /// Exit once every partition has been read to its end.
+    /// Exit once every partition has been read to the end it had at the start.
     #[arg(long, help_heading = "Kafka")]
     pub(crate) exit_at_end: bool,
+    /// Read this partition only [default: every partition of the topic].
+    #[arg(long, value_name = "N", value_parser = partition_index, help_heading = "Kafka")]
+    pub(crate) partition: Option<i32>,
     /// The queue to consume from.
     #[arg(long, value_name = "Q", help_heading = "AMQP")]
     pub(crate) queue: Option<String>,
@@ -196,15 +215,21 @@ pub(crate) struct ConsumeArgs {
     pub(crate) prefetch: Option<u16>,
 }
 
+const TOPICS_ABOUT: &str = "\
+List a Kafka cluster's topics: one line per partition with its leader,
+replicas and in-sync replicas (ISR), by broker id. With a topic in the URL,
+only that topic. Internal topics (__consumer_offsets) are listed too.";
+
 const TOPICS_EXAMPLES: &str = "\
 Examples:
   mq topics kafka://localhost:9092
+  mq topics kafka://localhost:9092/orders
   mq topics kafka://broker1:9092,broker2:9092";
 
 /// `mq topics`.
 #[derive(Debug, Args)]
 pub(crate) struct TopicsArgs {
-    /// kafka://host:port[,host:port...]
+    /// kafka://host:port[,host:port...][/topic]
     #[arg(value_name = "URL")]
     pub(crate) url: String,
 }
@@ -242,11 +267,11 @@ pub(crate) struct TopicCreateArgs {
     #[arg(value_name = "URL")]
     pub(crate) url: String,
     /// Number of partitions.
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
-    pub(crate) partitions: u32,
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=1_000_000))]
+    pub(crate) partitions: i32,
     /// Replicas of each partition.
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
-    pub(crate) replication_factor: u16,
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(i16).range(1..))]
+    pub(crate) replication_factor: i16,
     /// A topic config, such as retention.ms=86400000 (repeatable).
     #[arg(long = "config", value_name = "K=V", value_parser = parse_key_value)]
     pub(crate) configs: Vec<(String, String)>,
@@ -327,6 +352,12 @@ a summary: msgs/s, MB/s, latency p50/p99/max and client CPU per message
 a terminal. Without a topic (Kafka) or --queue (AMQP) a temporary one is
 created and deleted; a --queue given must exist and be empty.
 
+Kafka: the temporary topic has one partition; a topic in the URL must exist,
+and is read from its end, so records already in it do not count. --window
+bounds the records produced and not yet acknowledged; --compression and
+--acks set the producer's codec and acknowledgements (with --acks all, the
+default, the producer is idempotent).
+
 Latency is end to end, publish to delivery: each message starts with a
 16-byte stamp (run id, send time), so --size is at least 16. MB/s counts
 payload bytes, 10^6 to the MB. CPU per message is the user plus system time
@@ -351,7 +382,7 @@ pub(crate) struct BenchArgs {
     /// Number of messages.
     #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) count: u64,
-    /// Messages in flight: unconfirmed publishes (AMQP) or produce requests (Kafka).
+    /// Messages in flight: unconfirmed publishes (AMQP) or unacknowledged records (Kafka).
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) window: u32,
     /// Print the summary as JSON.
@@ -549,6 +580,14 @@ fn parse_start(s: &str) -> Result<StartArg, String> {
             .parse()
             .map(StartArg::Offset)
             .map_err(|_| "expected earliest, latest or an offset (a whole number)".to_owned()),
+    }
+}
+
+/// A partition index: 0 to 2^31 - 1, as Kafka's int32 holds it.
+fn partition_index(s: &str) -> Result<i32, String> {
+    match s.parse::<i32>() {
+        Ok(n) if n >= 0 => Ok(n),
+        _ => Err("expected a partition index: a whole number from 0".to_owned()),
     }
 }
 

@@ -2,15 +2,15 @@
 //! the URL parses, it names what the command needs (a topic, a queue), and
 //! no option of the other protocol was given.
 //!
-//! Each `check_*` returns the parsed [`Target`]; the RabbitMQ commands in
-//! [`crate::amqp`] take it from there, and [`crate::gate`] stops the Kafka
-//! ones until the Kafka client lands.
+//! Each `check_*` returns the parsed [`Target`] (or, for a command of one
+//! protocol, its URL); [`crate::amqp`] and [`crate::kafka`] take it from
+//! there.
 
 use crate::bench::STAMP_LEN;
 use crate::cli::{BenchArgs, ConsumeArgs, DeclareArgs, ProduceArgs, TopicAction, TopicsArgs};
 use crate::error::CliError;
 use crate::input::MAX_LINE;
-use crate::url::{Protocol, Target};
+use crate::url::{KafkaUrl, Protocol, Target};
 
 /// Options given on the command line that only `protocol` understands: if
 /// the URL is of the other protocol, the first one is a usage error.
@@ -100,6 +100,7 @@ pub(crate) fn check_consume(a: &ConsumeArgs) -> Result<Target, CliError> {
             ("--group", a.group.is_some()),
             ("--from", a.from.is_some()),
             ("--exit-at-end", a.exit_at_end),
+            ("--partition", a.partition.is_some()),
         ],
     )?;
     only_for(
@@ -119,29 +120,36 @@ pub(crate) fn check_consume(a: &ConsumeArgs) -> Result<Target, CliError> {
 }
 
 /// `mq topics`.
-pub(crate) fn check_topics(a: &TopicsArgs) -> Result<Target, CliError> {
-    let t = Target::parse(&a.url)?;
-    require(&t, Protocol::Kafka, "topics")?;
-    Ok(t)
+pub(crate) fn check_topics(a: &TopicsArgs) -> Result<KafkaUrl, CliError> {
+    kafka_only(Target::parse(&a.url)?, "topics")
 }
 
 /// `mq topic create|delete`.
-pub(crate) fn check_topic(action: &TopicAction) -> Result<Target, CliError> {
+pub(crate) fn check_topic(action: &TopicAction) -> Result<KafkaUrl, CliError> {
     let (url, name) = match action {
         TopicAction::Create(a) => (&a.url, "topic create"),
         TopicAction::Delete(a) => (&a.url, "topic delete"),
     };
     let t = Target::parse(url)?;
-    require(&t, Protocol::Kafka, name)?;
     require_topic(&t, name)?;
-    Ok(t)
+    kafka_only(t, name)
+}
+
+/// The URL of a command that speaks Kafka only.
+fn kafka_only(t: Target, command: &str) -> Result<KafkaUrl, CliError> {
+    require(&t, Protocol::Kafka, command)?;
+    match t {
+        Target::Kafka(k) => Ok(k),
+        Target::Amqp(_) => Err(CliError::usage(format!(
+            "'mq {command}' works with kafka:// URLs only"
+        ))),
+    }
 }
 
 /// `mq declare`.
-pub(crate) fn check_declare(a: &DeclareArgs) -> Result<Target, CliError> {
+pub(crate) fn check_declare(a: &DeclareArgs) -> Result<(), CliError> {
     let t = Target::parse(&a.url)?;
-    require(&t, Protocol::Amqp, "declare")?;
-    Ok(t)
+    require(&t, Protocol::Amqp, "declare")
 }
 
 /// `mq bench`.

@@ -48,6 +48,13 @@ impl<'a> ObjectWriter<'a> {
         self
     }
 
+    /// A signed integer field.
+    pub(crate) fn i64(&mut self, key: &str, value: i64) -> &mut Self {
+        let out = self.key(key);
+        write_display(out, value);
+        self
+    }
+
     /// A number field; NaN and infinities, which JSON lacks, are `null`.
     pub(crate) fn f64(&mut self, key: &str, value: f64) -> &mut Self {
         let out = self.key(key);
@@ -219,6 +226,7 @@ mod tests {
         let mut o = ObjectWriter::new(&mut out);
         o.str("q", "a\"b\\c\n\u{1}é")
             .u64("n", 7)
+            .i64("i", -7)
             .f64("f", 0.5)
             .f64("nan", f64::NAN)
             .bool("t", true)
@@ -233,7 +241,7 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         assert_eq!(
             text,
-            r#"{"q":"a\"b\\c\n\u0001é","n":7,"f":0.5,"nan":null,"t":true,"z":null,"h":{"k":"v1","k":"v2"},"a":[1],"value":"text","bin_base64":"/wA="}"#
+            r#"{"q":"a\"b\\c\n\u0001é","n":7,"i":-7,"f":0.5,"nan":null,"t":true,"z":null,"h":{"k":"v1","k":"v2"},"a":[1],"value":"text","bin_base64":"/wA="}"#
         );
         // serde_json reads it back (the last of a repeated key wins there).
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();

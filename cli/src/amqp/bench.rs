@@ -22,6 +22,7 @@ use crate::bench::{Bench, Phase, Receiver, Report, Settings};
 use crate::cli::BenchArgs;
 use crate::error::{CliError, Failure};
 use crate::output::Output;
+use crate::runtime::block_on_threads;
 
 /// How long the consumer waits for more once publishing is over.
 const IDLE: Duration = Duration::from_secs(5);
@@ -29,29 +30,8 @@ const IDLE: Duration = Duration::from_secs(5);
 /// Runs `mq bench` against the broker at `url` (`shown` is the URL with
 /// the password hidden).
 pub(crate) fn run(a: &BenchArgs, url: &str, shown: &str, out: &mut Output) -> Result<(), CliError> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::new(Failure::Io, format!("cannot start the runtime: {e}")))?;
-    let report = rt.block_on(bench(a, url, shown));
-    rt.shutdown_background();
-    let report = report?;
-    if a.json {
-        out.line(&report.json())?;
-    } else {
-        out.write_all(report.table().as_bytes())?;
-    }
-    if report.complete() {
-        Ok(())
-    } else {
-        Err(CliError::new(
-            Failure::NotConfirmed,
-            format!(
-                "{} of {} messages were not confirmed and {} never arrived",
-                report.publish.failed, report.settings.count, report.consume.failed
-            ),
-        ))
-    }
+    let report = block_on_threads(bench(a, url, shown))?;
+    report.print(a.json, out)
 }
 
 /// The prefetch: `--prefetch`, else the window (at most 65535).

@@ -32,11 +32,12 @@ use mq_client::amqp::{
     Channel, Connection, ConsumeOptions, Delivery, Error, FieldTable, FieldValue, Properties,
 };
 
-use super::{block_on, connect, failure};
+use super::{connect, failure};
 use crate::cli::{ConsumeArgs, OutputFormat};
 use crate::error::{CliError, Failure};
 use crate::json::{ObjectWriter, base64_into, write_display, write_f64, write_str};
 use crate::output::Output;
+use crate::runtime::block_on;
 
 /// Unacknowledged deliveries in flight unless `--prefetch` says otherwise.
 const DEFAULT_PREFETCH: u16 = 100;

@@ -13,10 +13,11 @@ use mq_client::amqp::{
     Channel, ExchangeKind, ExchangeOptions, FieldTable, FieldValue, QueueOptions,
 };
 
-use super::{block_on, connect, failure};
+use super::{connect, failure};
 use crate::cli::{self, DeclareArgs};
 use crate::error::CliError;
 use crate::output::Output;
+use crate::runtime::block_on;
 
 /// Runs `mq declare` against the broker at `url`.
 pub(crate) fn run(a: &DeclareArgs, url: &str, out: &mut Output) -> Result<(), CliError> {

@@ -12,8 +12,6 @@ mod consume;
 mod declare;
 mod produce;
 
-use std::future::Future;
-
 use mq_client::amqp::{Connection, Error, RecoveryConfig, ReplyCode};
 
 use crate::error::{CliError, Failure};
@@ -22,22 +20,6 @@ pub(crate) use bench::run as bench;
 pub(crate) use consume::run as consume;
 pub(crate) use declare::run as declare;
 pub(crate) use produce::run as produce;
-
-/// Runs a command's future on a runtime on this thread (stdout stays
-/// locked by this thread, so the future need not be `Send`).
-///
-/// The runtime is then shut down without waiting for its blocking threads:
-/// one may sit in a read of stdin that never ends (a terminal, an open
-/// pipe), and the command is over.
-fn block_on<T>(f: impl Future<Output = Result<T, CliError>>) -> Result<T, CliError> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::new(Failure::Io, format!("cannot start the runtime: {e}")))?;
-    let result = rt.block_on(f);
-    rt.shutdown_background();
-    result
-}
 
 /// Connects to `url` as `name` (shown in the management UI), recovery off.
 async fn connect(url: &str, name: &str) -> Result<Connection, CliError> {

@@ -12,10 +12,11 @@ use mq_client::amqp::{
     Channel, Confirm, Connection, Error, FieldTable, Properties, PublishOptions, ReplyCode,
 };
 
-use super::{block_on, connect, exchange_name, failure, server_text};
+use super::{connect, exchange_name, failure, server_text};
 use crate::cli::ProduceArgs;
 use crate::error::{CliError, Failure};
 use crate::input::Lines;
+use crate::runtime::block_on;
 
 /// Publishes awaiting their confirm at most.
 const WINDOW: usize = 1000;

@@ -10,7 +10,9 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::{CpuTime, Histogram, Settings};
+use crate::error::{CliError, Failure};
 use crate::json::ObjectWriter;
+use crate::output::Output;
 
 /// One side of the run: publishing or consuming.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -97,6 +99,28 @@ impl Report {
     /// Whether every message was confirmed and received.
     pub(crate) fn complete(&self) -> bool {
         self.publish.failed == 0 && self.consume.failed == 0
+    }
+
+    /// Prints the summary (JSON with `json`, else the table) and says
+    /// whether the run was complete: a message not confirmed or never
+    /// received is a [`Failure::NotConfirmed`].
+    pub(crate) fn print(&self, json: bool, out: &mut Output) -> Result<(), CliError> {
+        if json {
+            out.line(&self.json())?;
+        } else {
+            out.write_all(self.table().as_bytes())?;
+        }
+        if self.complete() {
+            Ok(())
+        } else {
+            Err(CliError::new(
+                Failure::NotConfirmed,
+                format!(
+                    "{} of {} messages were not confirmed and {} never arrived",
+                    self.publish.failed, self.settings.count, self.consume.failed
+                ),
+            ))
+        }
     }
 
     /// The summary table.
