@@ -18,15 +18,6 @@ const LINES: &[&[u8]] = &[
     "ünïcödé ✓".as_bytes(),
 ];
 
-fn stdin_of(lines: &[&[u8]]) -> Vec<u8> {
-    let mut input = Vec::new();
-    for l in lines {
-        input.extend_from_slice(l);
-        input.push(b'\n');
-    }
-    input
-}
-
 #[test]
 fn amqp_consume_reads_what_mq_produce_publishes() {
     let q = queue("produce-to-amqp-consume");

@@ -1,5 +1,6 @@
-//! What the CLI's broker tests share: running `mq`, the broker's URL,
-//! unique queue names that expire, and amqp-tools as the peer.
+//! What the CLI's broker tests share: running `mq`, the brokers' URLs,
+//! unique queue names that expire, topics that are deleted after the test,
+//! and amqp-tools and kcat as peers.
 #![allow(dead_code, unreachable_pub)]
 
 use std::io::Write;
@@ -14,6 +15,8 @@ pub const USAGE: i32 = 3;
 pub const UNREACHABLE: i32 = 6;
 pub const AUTH: i32 = 7;
 pub const NOT_FOUND: i32 = 8;
+pub const NOT_BUILT: i32 = 2;
+pub const BAD_URL: i32 = 4;
 pub const NOT_CONFIRMED: i32 = 9;
 pub const REFUSED: i32 = 10;
 pub const BROKEN_PIPE: i32 = 141;
@@ -178,4 +181,135 @@ pub fn base64_decode(text: &str) -> Vec<u8> {
         }
     }
     out
+}
+
+/// The Kafka bootstrap list (`KAFKA_BOOTSTRAP`, default 127.0.0.1:9092).
+pub fn kafka_bootstrap() -> String {
+    mq_tests::endpoints::kafka_bootstrap()
+}
+
+/// `kafka://<bootstrap>/<topic>`.
+pub fn kafka_url(topic: &str) -> String {
+    format!("kafka://{}/{topic}", kafka_bootstrap())
+}
+
+/// A new topic, made with `mq topic create`, deleted when dropped.
+#[derive(Debug)]
+pub struct Topic {
+    pub name: String,
+    pub url: String,
+}
+
+impl Topic {
+    /// A topic with `partitions` partitions.
+    pub fn new(prefix: &str, partitions: u32) -> Topic {
+        Topic::with_args(prefix, &["--partitions", &partitions.to_string()])
+    }
+
+    /// A topic made with these extra `mq topic create` arguments.
+    pub fn with_args(prefix: &str, args: &[&str]) -> Topic {
+        let name = mq_tests::names::topic(prefix);
+        let url = kafka_url(&name);
+        let mut all = vec!["topic", "create", url.as_str()];
+        all.extend_from_slice(args);
+        mq(&all, b"").ok();
+        Topic { name, url }
+    }
+}
+
+impl Drop for Topic {
+    fn drop(&mut self) {
+        let _ = Command::new(env!("CARGO_BIN_EXE_mq"))
+            .args(["topic", "delete", &self.url])
+            .timeout(std::time::Duration::from_secs(30))
+            .output();
+    }
+}
+
+/// Runs `kcat -b <bootstrap> args` with `stdin`; panics unless it succeeds.
+pub fn kcat(args: &[&str], stdin: &[u8]) -> Output {
+    let bootstrap = kafka_bootstrap();
+    let mut all = vec!["-b", bootstrap.as_str()];
+    all.extend_from_slice(args);
+    let out = mq_tests::tools::kcat(&all, stdin);
+    mq_tests::tools::check(&format!("kcat {args:?}"), &out);
+    out
+}
+
+/// The lines of `input`, each with its newline.
+pub fn stdin_of(lines: &[&[u8]]) -> Vec<u8> {
+    let mut input = Vec::new();
+    for l in lines {
+        input.extend_from_slice(l);
+        input.push(b'\n');
+    }
+    input
+}
+
+/// The codec of every record batch in `topic`/`partition`, read with a
+/// raw Fetch (the clients decompress and do not say).
+pub fn batch_codecs(topic: &str, partition: i32) -> Vec<kafka_proto::compression::Compression> {
+    use kafka_proto::api::fetch::{FetchPartition, FetchTopic};
+    use kafka_proto::api::metadata::MetadataRequestTopic;
+    use kafka_proto::api::{FetchRequest, MetadataRequest};
+    use kafka_proto::record::BatchReader;
+    use mq_tests::kafka_wire::WireClient;
+
+    let mut client = WireClient::connect(
+        mq_tests::endpoints::kafka_addr(),
+        kafka_proto::Config::default(),
+    )
+    .expect("a connection to Kafka");
+    let (_, metadata) = client
+        .call(&MetadataRequest {
+            topics: Some(vec![MetadataRequestTopic {
+                name: Some(topic.to_owned()),
+                ..Default::default()
+            }]),
+            allow_auto_topic_creation: false,
+            ..Default::default()
+        })
+        .expect("Metadata");
+    let topic_id = metadata
+        .topics
+        .first()
+        .map(|t| t.topic_id)
+        .expect("the topic's metadata");
+    let mut codecs = Vec::new();
+    let mut offset = 0;
+    loop {
+        let (_, response) = client
+            .call(&FetchRequest {
+                replica_id: -1,
+                max_wait_ms: 100,
+                min_bytes: 1,
+                max_bytes: 8 << 20,
+                topics: vec![FetchTopic {
+                    topic: topic.to_owned(),
+                    topic_id,
+                    partitions: vec![FetchPartition {
+                        partition,
+                        fetch_offset: offset,
+                        partition_max_bytes: 8 << 20,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            })
+            .expect("Fetch");
+        let p = &response.responses[0].partitions[0];
+        assert!(p.error_code.is_ok(), "fetch: {}", p.error_code);
+        let before = offset;
+        for batch in BatchReader::new(p.records.clone().unwrap_or_default()) {
+            let batch = batch.expect("a whole batch");
+            offset = batch.next_offset();
+            if !batch.is_control() {
+                codecs.push(batch.compression());
+            }
+        }
+        if offset == before || offset >= p.high_watermark {
+            return codecs;
+        }
+    }
 }
