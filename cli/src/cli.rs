@@ -229,8 +229,8 @@ Examples:
 /// `mq topics`.
 #[derive(Debug, Args)]
 pub(crate) struct TopicsArgs {
-    /// kafka://host:port[,host:port...][/topic]
-    #[arg(value_name = "URL")]
+    /// The cluster's URL, with a topic to list that topic only.
+    #[arg(value_name = "URL", help = "kafka://host:port[,host:port...][/topic]")]
     pub(crate) url: String,
 }
 
