@@ -55,7 +55,7 @@ pub(crate) fn run(a: &ProduceArgs, url: &KafkaUrl) -> Result<(), CliError> {
     block_on(async {
         let admin = admin(url).await?;
         let described = describe(&admin, topic, &doing).await.map_err(|e| {
-            if e.kind() == Failure::NotFound && a.partition.is_none() {
+            if e.kind() == Failure::NotFound {
                 // mq creates no topic by producing; say how to.
                 CliError::new(
                     e.kind(),
