@@ -8,7 +8,6 @@
 //! The harness ([`crate::bench`]) stamps them, draws progress and sums up.
 
 use std::collections::VecDeque;
-use std::time::Duration;
 
 use futures_util::{FutureExt, StreamExt};
 use mq_client::amqp::{
@@ -18,14 +17,11 @@ use mq_client::amqp::{
 use tokio::sync::watch;
 
 use super::{connect, failure};
-use crate::bench::{Bench, Phase, Receiver, Report, Settings};
+use crate::bench::{Bench, Expected, Next, Phase, Receiver, Report, Settings};
 use crate::cli::BenchArgs;
 use crate::error::{CliError, Failure};
 use crate::output::Output;
 use crate::runtime::block_on_threads;
-
-/// How long the consumer waits for more once publishing is over.
-const IDLE: Duration = Duration::from_secs(5);
 
 /// Runs `mq bench` against the broker at `url` (`shown` is the URL with
 /// the password hidden).
@@ -191,33 +187,20 @@ async fn publish_loop(
 
 /// Receives until every message arrived, or, once publishing is over
 /// (`done` holds the number confirmed), until the confirmed ones arrived or
-/// nothing came for [`IDLE`].
+/// nothing came for [`IDLE`](crate::bench::expect::IDLE).
 async fn consume_loop(
     mut consumer: Consumer,
     mut receiver: Receiver,
     count: u64,
-    mut done: watch::Receiver<Option<u64>>,
+    done: watch::Receiver<Option<u64>>,
     doing: String,
 ) -> Result<Receiver, CliError> {
-    let mut expected = count;
-    let mut publishing = true;
-    while receiver.received() < expected {
-        let next = if publishing {
-            tokio::select! {
-                next = consumer.next() => next,
-                _ = done.changed() => {
-                    publishing = false;
-                    if let Some(n) = *done.borrow() {
-                        expected = n;
-                    }
-                    continue;
-                }
-            }
-        } else {
-            match tokio::time::timeout(IDLE, consumer.next()).await {
-                Ok(next) => next,
-                Err(_) => break,
-            }
+    let mut expected = Expected::new(count, done);
+    while receiver.received() < expected.count() {
+        let next = match expected.next(consumer.next()).await {
+            Next::Item(next) => next,
+            Next::Recount => continue,
+            Next::Idle => break,
         };
         let mut last = match next {
             Some(Ok(d)) => d,

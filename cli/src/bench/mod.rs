@@ -18,6 +18,7 @@
 //! Producer and consumer run in one process, so one clock times both ends.
 
 mod cpu;
+pub(crate) mod expect;
 pub(crate) mod histogram;
 mod progress;
 mod report;
@@ -27,6 +28,7 @@ use std::time::{Duration, Instant};
 use bytes::{BufMut, Bytes, BytesMut};
 
 pub(crate) use cpu::CpuTime;
+pub(crate) use expect::{Expected, Next};
 pub(crate) use histogram::Histogram;
 pub(crate) use progress::Progress;
 pub(crate) use report::{Phase, Report};

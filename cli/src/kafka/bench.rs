@@ -9,7 +9,7 @@
 //! ([`crate::bench`]) stamps the values, draws progress and sums up.
 
 use std::collections::VecDeque;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use mq_client::kafka::{
     Admin, Delivery, NewTopic, Offset, OffsetReset, PartitionReader, Producer, ProducerRecord,
@@ -18,15 +18,12 @@ use tokio::sync::watch;
 
 use super::produce::{acks, compression};
 use super::{CLIENT_ID, admin, bootstrap, describe, failure, shown};
-use crate::bench::{Bench, Phase, Receiver, Report, Settings};
+use crate::bench::{Bench, Expected, Next, Phase, Receiver, Report, Settings};
 use crate::cli::{AcksArg, BenchArgs};
 use crate::error::{CliError, Failure};
 use crate::output::Output;
 use crate::runtime::block_on_threads;
 use crate::url::KafkaUrl;
-
-/// How long the consumer waits for more once producing is over.
-const IDLE: Duration = Duration::from_secs(5);
 
 /// Runs `mq bench` against the cluster at `url`.
 pub(crate) fn run(a: &BenchArgs, url: &KafkaUrl, out: &mut Output) -> Result<(), CliError> {
@@ -188,33 +185,20 @@ async fn produce_loop(
 
 /// Receives until every record arrived, or, once producing is over (`done`
 /// holds the number delivered), until the delivered ones arrived or nothing
-/// came for [`IDLE`].
+/// came for [`IDLE`](crate::bench::expect::IDLE).
 async fn consume_loop(
     mut reader: PartitionReader,
     mut receiver: Receiver,
     count: u64,
-    mut done: watch::Receiver<Option<u64>>,
+    done: watch::Receiver<Option<u64>>,
     doing: String,
 ) -> Result<Receiver, CliError> {
-    let mut expected = count;
-    let mut producing = true;
-    while receiver.received() < expected {
-        let next = if producing {
-            tokio::select! {
-                next = reader.next_batch() => next,
-                _ = done.changed() => {
-                    producing = false;
-                    if let Some(n) = *done.borrow() {
-                        expected = n;
-                    }
-                    continue;
-                }
-            }
-        } else {
-            match tokio::time::timeout(IDLE, reader.next_batch()).await {
-                Ok(next) => next,
-                Err(_) => break,
-            }
+    let mut expected = Expected::new(count, done);
+    while receiver.received() < expected.count() {
+        let next = match expected.next(reader.next_batch()).await {
+            Next::Item(next) => next,
+            Next::Recount => continue,
+            Next::Idle => break,
         };
         let batch = next.map_err(|e| failure(&e, &doing))?;
         for record in batch.iter() {
