@@ -33,6 +33,27 @@ impl Drop for TaskGuard {
     }
 }
 
+/// A value used through `&mut` (no locking) and only rarely through `&`:
+/// the mutex makes the consumer `Sync` without asking the listener or the
+/// rebalance future to be.
+struct Exclusive<T>(std::sync::Mutex<T>);
+
+impl<T> Exclusive<T> {
+    fn new(value: T) -> Self {
+        Exclusive(std::sync::Mutex::new(value))
+    }
+
+    fn get_mut(&mut self) -> &mut T {
+        self.0
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, T> {
+        lock(&self.0)
+    }
+}
+
 /// Whether records may be handed out.
 enum Ready {
     Go,
@@ -90,7 +111,7 @@ enum State<L> {
 ///   partitions move after the session timeout); [`close`](Self::close)
 ///   commits and leaves.
 pub struct Consumer<L = NoopListener> {
-    state: State<L>,
+    state: Exclusive<State<L>>,
     shared: Arc<Shared>,
     cluster: Cluster,
     _tasks: Vec<TaskGuard>,
@@ -163,10 +184,10 @@ impl<L: RebalanceListener> Consumer<L> {
             lag: HashMap::new(),
         };
         Ok(Consumer {
-            state: State::Idle(Box::new(Core {
+            state: Exclusive::new(State::Idle(Box::new(Core {
                 listener: builder.listener,
                 inner,
-            })),
+            }))),
             shared,
             cluster,
             _tasks: tasks,
@@ -201,12 +222,12 @@ impl<L: RebalanceListener> Consumer<L> {
 
     /// The core, once any rebalance work under way has finished.
     async fn core(&mut self) -> Result<&mut Core<L>> {
-        if let State::Busy(fut) = &mut self.state {
+        if let State::Busy(fut) = self.state.get_mut() {
             let (core, result) = fut.await;
-            self.state = State::Idle(core);
+            *self.state.get_mut() = State::Idle(core);
             result?;
         }
-        match &mut self.state {
+        match self.state.get_mut() {
             State::Idle(core) => Ok(core),
             _ => Err(Error::Closed),
         }
@@ -276,7 +297,7 @@ impl<L: RebalanceListener> Consumer<L> {
             Ready::Wait => return Poll::Pending,
             Ready::Fail(e) => return Poll::Ready(Some(Err(e))),
         }
-        let State::Idle(core) = &mut self.state else {
+        let State::Idle(core) = self.state.get_mut() else {
             return Poll::Ready(None);
         };
         if let Some(e) = core.inner.pending_error.take() {
@@ -295,12 +316,12 @@ impl<L: RebalanceListener> Consumer<L> {
     /// Drives rebalance work until records may be handed out.
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Ready {
         loop {
-            match &mut self.state {
+            match self.state.get_mut() {
                 State::Closed => return Ready::Go,
                 State::Busy(fut) => match fut.as_mut().poll(cx) {
                     Poll::Pending => return Ready::Wait,
                     Poll::Ready((core, result)) => {
-                        self.state = State::Idle(core);
+                        *self.state.get_mut() = State::Idle(core);
                         if let Err(e) = result {
                             return Ready::Fail(e);
                         }
@@ -316,10 +337,10 @@ impl<L: RebalanceListener> Consumer<L> {
     }
 
     fn start_work(&mut self, work: Work) {
-        let State::Idle(mut core) = std::mem::replace(&mut self.state, State::Closed) else {
+        let State::Idle(mut core) = std::mem::replace(self.state.get_mut(), State::Closed) else {
             return;
         };
-        self.state = State::Busy(Box::pin(async move {
+        *self.state.get_mut() = State::Busy(Box::pin(async move {
             let Core { listener, inner } = &mut *core;
             let result = rebalance::run(listener, inner, work).await;
             (core, result)
@@ -331,14 +352,14 @@ impl<L: RebalanceListener> Consumer<L> {
     /// as processed. Do not mix with the `Stream` of records.
     pub async fn next_batch(&mut self) -> Result<FetchedBatch> {
         self.shared.poll.enter();
-        if let State::Idle(core) = &mut self.state {
+        if let State::Idle(core) = self.state.get_mut() {
             core.inner.settle_if_auto();
         }
         let result = std::future::poll_fn(|cx| self.poll_batch(cx)).await;
         self.shared.poll.leave();
         let batch = result.ok_or(Error::Closed)??;
         if self.shared.settings.auto_commit.is_some() {
-            if let State::Idle(core) = &mut self.state {
+            if let State::Idle(core) = self.state.get_mut() {
                 core.inner.last_handed = Some((
                     TopicPartition::new(batch.topic(), batch.partition()),
                     OffsetAndEpoch::new(batch.next_offset(), batch.last_leader_epoch()),
@@ -411,7 +432,7 @@ impl<L: RebalanceListener> Consumer<L> {
 
     /// Commits every offset marked processed and not yet committed. Waits.
     pub async fn commit_processed(&mut self) -> Result<()> {
-        if let State::Idle(core) = &mut self.state {
+        if let State::Idle(core) = self.state.get_mut() {
             core.inner.settle_if_auto();
         }
         offsets::enqueue_processed(&self.shared, None).await
@@ -445,7 +466,8 @@ impl<L: RebalanceListener> Consumer<L> {
     /// The offset of the next record this consumer will hand out for an
     /// assigned partition, once known.
     pub fn position(&self, topic: &str, partition: i32) -> Option<i64> {
-        let State::Idle(core) = &self.state else {
+        let state = self.state.lock();
+        let State::Idle(core) = &*state else {
             return None;
         };
         core.inner
@@ -459,7 +481,7 @@ impl<L: RebalanceListener> Consumer<L> {
     /// Records behind the high watermark per partition, as of each
     /// partition's last fetched batch.
     pub fn lag(&self) -> BTreeMap<TopicPartition, i64> {
-        match &self.state {
+        match &*self.state.lock() {
             State::Idle(core) => core
                 .inner
                 .lag
@@ -507,7 +529,7 @@ impl<L: RebalanceListener> Consumer<L> {
 
     /// The paused partitions.
     pub fn paused(&self) -> Vec<TopicPartition> {
-        match &self.state {
+        match &*self.state.lock() {
             State::Idle(core) => core.inner.paused.iter().cloned().collect(),
             _ => Vec::new(),
         }
@@ -547,7 +569,7 @@ impl<L: RebalanceListener> Consumer<L> {
             membership::leave(&self.shared, "the consumer is closing").await;
         }
         info!(group = %self.shared.settings.group_id, "consumer closed");
-        self.state = State::Closed;
+        *self.state.get_mut() = State::Closed;
         result
     }
 }
@@ -580,7 +602,7 @@ impl<L: RebalanceListener> Stream for Consumer<L> {
         this.shared.poll.enter();
         let auto = this.shared.settings.auto_commit.is_some();
         if auto {
-            if let State::Idle(core) = &mut this.state {
+            if let State::Idle(core) = this.state.get_mut() {
                 core.inner.settle_last_handed();
             }
         }
@@ -590,7 +612,7 @@ impl<L: RebalanceListener> Stream for Consumer<L> {
                 Ready::Wait => break Poll::Pending,
                 Ready::Fail(e) => break Poll::Ready(Some(Err(e))),
             }
-            let State::Idle(core) = &mut this.state else {
+            let State::Idle(core) = this.state.get_mut() else {
                 break Poll::Ready(None);
             };
             let inner = &mut core.inner;

@@ -270,6 +270,7 @@ impl Inner {
                   "resuming from committed offsets");
         }
         let mut missing = None;
+        let mut reset_to = Vec::new();
         for tp in reset {
             let offset = match self.reset {
                 OffsetReset::Earliest => Offset::Earliest,
@@ -284,10 +285,13 @@ impl Inner {
                     continue;
                 }
             };
-            info!(group = %self.shared.settings.group_id, partition = %tp, ?offset,
-                  "no committed offset; starting per auto_offset_reset");
             self.reader.seek(&tp.topic, tp.partition, offset).await?;
             self.unpositioned.remove(&tp);
+            reset_to.push(tp);
+        }
+        if !reset_to.is_empty() {
+            info!(group = %self.shared.settings.group_id, partitions = %Compact(&reset_to),
+                  reset = ?self.reset, "no committed offset; starting per auto_offset_reset");
         }
         match missing {
             Some(e) => Err(e),
