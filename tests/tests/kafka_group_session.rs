@@ -20,9 +20,11 @@ async fn dropped_member_partitions_move_after_session_timeout(assignor: Assignor
     let all = all_partitions(&topic, 12);
     let a = spawn_member("a", &group, &topic, assignor, log.clone()).await;
     let b = spawn_member("b", &group, &topic, assignor, log.clone()).await;
-    eventually("a and b split the partitions", Duration::from_secs(60), || {
-        split_exactly(&[&a, &b], &all) && a.owned().len() == 6
-    })
+    eventually(
+        "a and b split the partitions",
+        Duration::from_secs(60),
+        || split_exactly(&[&a, &b], &all) && a.owned().len() == 6,
+    )
     .await;
     let a_before = a.owned();
 

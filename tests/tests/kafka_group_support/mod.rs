@@ -77,7 +77,10 @@ impl Recorder {
 
 impl RebalanceListener for Recorder {
     async fn on_assigned(&mut self, _ctx: &mut Rebalance<'_>, partitions: &[TopicPartition]) {
-        self.owned.lock().unwrap().extend(partitions.iter().cloned());
+        self.owned
+            .lock()
+            .unwrap()
+            .extend(partitions.iter().cloned());
         self.events
             .lock()
             .unwrap()

@@ -507,10 +507,21 @@ impl<L: RebalanceListener> Consumer<L> {
         }
         for tp in partitions {
             if core.inner.paused.insert(tp.clone()) {
-                core.inner.reader.pause(&tp.topic, tp.partition).await?;
+                // Records fetched but not handed out are fetched again
+                // after the resume, from the first of them.
+                let first_pending = core
+                    .inner
+                    .pending
+                    .iter()
+                    .find(|r| r.partition == tp.partition && r.topic == tp.topic)
+                    .map(|r| r.offset);
                 core.inner
                     .pending
                     .retain(|r| !(r.partition == tp.partition && r.topic == tp.topic));
+                core.inner
+                    .reader
+                    .pause_at(&tp.topic, tp.partition, first_pending)
+                    .await?;
             }
         }
         Ok(())
