@@ -4,7 +4,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -64,6 +64,8 @@ pub struct Log {
 pub struct Recorder {
     pub events: Arc<Mutex<Vec<Event>>>,
     pub owned: Arc<Mutex<BTreeSet<TopicPartition>>>,
+    /// The generation of the last assignment.
+    pub generation: Arc<AtomicI32>,
 }
 
 impl Recorder {
@@ -71,12 +73,14 @@ impl Recorder {
         Recorder {
             events: Arc::default(),
             owned: Arc::default(),
+            generation: Arc::new(AtomicI32::new(-1)),
         }
     }
 }
 
 impl RebalanceListener for Recorder {
-    async fn on_assigned(&mut self, _ctx: &mut Rebalance<'_>, partitions: &[TopicPartition]) {
+    async fn on_assigned(&mut self, ctx: &mut Rebalance<'_>, partitions: &[TopicPartition]) {
+        self.generation.store(ctx.generation(), Ordering::SeqCst);
         self.owned
             .lock()
             .unwrap()
@@ -137,6 +141,11 @@ impl Member {
 
     pub fn events(&self) -> Vec<Event> {
         self.recorder.events.lock().unwrap().clone()
+    }
+
+    /// The generation of the member's last assignment.
+    pub fn generation(&self) -> i32 {
+        self.recorder.generation.load(Ordering::SeqCst)
     }
 
     /// Stops the member and waits for its task.
