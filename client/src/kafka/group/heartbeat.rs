@@ -50,14 +50,12 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                 warn!(group = %settings.group_id, member_id = %member_id, away = ?away,
                       max_poll_interval = ?settings.max_poll_interval,
                       "the application has not polled within max_poll_interval; leaving the group so its partitions move to other members");
+                // Lost first (so the next poll reports the partitions
+                // lost), then LeaveGroup with the member id still known.
+                shared.lose(generation, "max_poll_interval exceeded", false);
                 if settings.instance_id.is_none() {
                     leave(&shared, "consumer poll timeout has expired").await;
                 }
-                shared.lose(
-                    generation,
-                    "max_poll_interval exceeded",
-                    settings.instance_id.is_none(),
-                );
                 continue;
             }
         }
