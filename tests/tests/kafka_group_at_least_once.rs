@@ -67,19 +67,33 @@ async fn at_least_once_across_rebalances(assignor: Assignor) {
     eventually("a processes", members_ready, || processed() >= 300).await;
     let b = spawn_member("b", &group, &topic, assignor, log.clone()).await;
     eventually("b processes", members_ready, || {
-        log.processed.lock().unwrap().iter().filter(|p| p.member == "b").count() >= 100
+        log.processed
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|p| p.member == "b")
+            .count()
+            >= 100
     })
     .await;
     let c = spawn_member("c", &group, &topic, assignor, log.clone()).await;
     eventually("c processes", members_ready, || {
-        log.processed.lock().unwrap().iter().filter(|p| p.member == "c").count() >= 100
+        log.processed
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|p| p.member == "c")
+            .count()
+            >= 100
     })
     .await;
     // a crashes after processing a record, before committing it.
     a.stop(Stop::CrashMidRecord).await;
-    eventually("b and c take over a's partitions (session timeout)", members_ready, || {
-        b.owned().len() + c.owned().len() == PARTITIONS as usize
-    })
+    eventually(
+        "b and c take over a's partitions (session timeout)",
+        members_ready,
+        || b.owned().len() + c.owned().len() == PARTITIONS as usize,
+    )
     .await;
     // b closes gracefully: commits and leaves.
     b.stop(Stop::Close).await;
@@ -94,7 +108,10 @@ async fn at_least_once_across_rebalances(assignor: Assignor) {
             .collect::<BTreeSet<_>>()
             .len()
     };
-    eventually("every record is processed", members_ready, || unique() == RECORDS).await;
+    eventually("every record is processed", members_ready, || {
+        unique() == RECORDS
+    })
+    .await;
     c.stop(Stop::Close).await;
 
     let processed = log.processed.lock().unwrap().clone();
@@ -107,7 +124,10 @@ async fn at_least_once_across_rebalances(assignor: Assignor) {
     // Duplicates, and why.
     let mut by_record: BTreeMap<(i32, i64), Vec<&kafka_group_support::Processed>> = BTreeMap::new();
     for p in &processed {
-        by_record.entry((p.partition, p.offset)).or_default().push(p);
+        by_record
+            .entry((p.partition, p.offset))
+            .or_default()
+            .push(p);
     }
     let mut duplicates = Vec::new();
     for (&(partition, offset), times) in &by_record {
@@ -123,7 +143,12 @@ async fn at_least_once_across_rebalances(assignor: Assignor) {
                 later.member,
                 covered
             );
-            duplicates.push((partition, offset, times[0].member.clone(), later.member.clone()));
+            duplicates.push((
+                partition,
+                offset,
+                times[0].member.clone(),
+                later.member.clone(),
+            ));
         }
     }
     // The crashed member's uncommitted work: what it processed with no
@@ -147,7 +172,11 @@ async fn at_least_once_across_rebalances(assignor: Assignor) {
         duplicates,
         uncommitted
     );
-    assert_eq!(uncommitted.len(), 1, "a crashed right after processing one record");
+    assert_eq!(
+        uncommitted.len(),
+        1,
+        "a crashed right after processing one record"
+    );
     assert_eq!(
         duplicated, uncommitted,
         "the only duplicates are the crashed member's uncommitted work"

@@ -13,7 +13,9 @@ use mq_client::kafka::{Assignor, TopicPartition};
 use mq_tests::names;
 
 use kafka_client_support::topic;
-use kafka_group_support::{Event, Log, Stop, all_partitions, eventually, spawn_member, split_exactly};
+use kafka_group_support::{
+    Event, Log, Stop, all_partitions, eventually, spawn_member, split_exactly,
+};
 
 fn revoked(events: &[Event]) -> BTreeSet<TopicPartition> {
     events
@@ -34,17 +36,21 @@ async fn adding_a_member_revokes_only_what_moves() {
     let coop = Assignor::CooperativeSticky;
     let a = spawn_member("a", &group, &topic, coop, log.clone()).await;
     let b = spawn_member("b", &group, &topic, coop, log.clone()).await;
-    eventually("a and b split 12 partitions 6/6", Duration::from_secs(60), || {
-        split_exactly(&[&a, &b], &all) && a.owned().len() == 6
-    })
+    eventually(
+        "a and b split 12 partitions 6/6",
+        Duration::from_secs(60),
+        || split_exactly(&[&a, &b], &all) && a.owned().len() == 6,
+    )
     .await;
     let (a_before, b_before) = (a.owned(), b.owned());
     let (a_events, b_events) = (a.events().len(), b.events().len());
 
     let c = spawn_member("c", &group, &topic, coop, log.clone()).await;
-    eventually("a, b and c split 12 partitions 4/4/4", Duration::from_secs(60), || {
-        split_exactly(&[&a, &b, &c], &all) && [&a, &b, &c].iter().all(|m| m.owned().len() == 4)
-    })
+    eventually(
+        "a, b and c split 12 partitions 4/4/4",
+        Duration::from_secs(60),
+        || split_exactly(&[&a, &b, &c], &all) && [&a, &b, &c].iter().all(|m| m.owned().len() == 4),
+    )
     .await;
 
     for (m, before, seen) in [(&a, &a_before, a_events), (&b, &b_before, b_events)] {
@@ -71,18 +77,18 @@ async fn adding_a_member_revokes_only_what_moves() {
         );
     }
     assert!(
-        c.events()
-            .iter()
-            .all(|e| matches!(e, Event::Assigned(_))),
+        c.events().iter().all(|e| matches!(e, Event::Assigned(_))),
         "c only gains partitions"
     );
 
     // A member leaving: its partitions go to the others, who revoke nothing.
     let (a_events, b_events) = (a.events().len(), b.events().len());
     c.stop(Stop::Close).await;
-    eventually("a and b take c's partitions", Duration::from_secs(60), || {
-        split_exactly(&[&a, &b], &all) && a.owned().len() == 6
-    })
+    eventually(
+        "a and b take c's partitions",
+        Duration::from_secs(60),
+        || split_exactly(&[&a, &b], &all) && a.owned().len() == 6,
+    )
     .await;
     assert!(revoked(&a.events()[a_events..]).is_empty());
     assert!(revoked(&b.events()[b_events..]).is_empty());
@@ -97,7 +103,10 @@ async fn eager_range_revokes_everything_for_contrast() {
     let log = Arc::new(Log::default());
     let all = all_partitions(&topic, 12);
     let a = spawn_member("a", &group, &topic, Assignor::Range, log.clone()).await;
-    eventually("a owns everything", Duration::from_secs(60), || a.owned() == all).await;
+    eventually("a owns everything", Duration::from_secs(60), || {
+        a.owned() == all
+    })
+    .await;
     let seen = a.events().len();
     let b = spawn_member("b", &group, &topic, Assignor::Range, log.clone()).await;
     eventually("a and b split", Duration::from_secs(60), || {

@@ -56,7 +56,10 @@ async fn a_stalled_application_leaves_and_its_partitions_move() {
 
     // The stall: a's heartbeats keep going, but after 3 s without a poll it
     // leaves, and b takes everything.
-    eventually("b owns every partition", Duration::from_secs(20), || b.owned() == all).await;
+    eventually("b owns every partition", Duration::from_secs(20), || {
+        b.owned() == all
+    })
+    .await;
     assert!(
         stalled_at.elapsed() >= Duration::from_secs(3),
         "partitions moved before max_poll_interval"
@@ -79,7 +82,10 @@ async fn a_stalled_application_leaves_and_its_partitions_move() {
         events.contains(&Event::Lost(a_owned.iter().cloned().collect())),
         "{events:?}"
     );
-    assert!(!events.iter().any(|e| matches!(e, Event::Revoked(_))), "{events:?}");
+    assert!(
+        !events.iter().any(|e| matches!(e, Event::Revoked(_))),
+        "{events:?}"
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     while a.assignment().len() != 3 {
         assert!(Instant::now() < deadline, "a rejoined and got its share");

@@ -12,7 +12,9 @@ use mq_client::kafka::{Admin, Assignor};
 use mq_tests::{endpoints, names};
 
 use kafka_client_support::topic;
-use kafka_group_support::{Log, Stop, all_partitions, builder, eventually, spawn_with, split_exactly};
+use kafka_group_support::{
+    Log, Stop, all_partitions, builder, eventually, spawn_with, split_exactly,
+};
 
 async fn static_restart_triggers_no_rebalance(assignor: Assignor) {
     let topic = topic("group-static", 12).await;
@@ -39,9 +41,16 @@ async fn static_restart_triggers_no_rebalance(assignor: Assignor) {
     // with the same instance id.
     a.stop(Stop::Close).await;
     let a = spawn_with("a", member(&id_a), &topic, log.clone()).await;
-    eventually("a is back", Duration::from_secs(30), || a.owned().len() == 6).await;
+    eventually("a is back", Duration::from_secs(30), || {
+        a.owned().len() == 6
+    })
+    .await;
     assert_eq!(a.owned(), a_owned, "a gets its own partitions back");
-    assert_eq!(a.generation(), generation, "no new generation: no rebalance");
+    assert_eq!(
+        a.generation(),
+        generation,
+        "no new generation: no rebalance"
+    );
     // Give a rebalance, if one had started, time to reach b.
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(b.events(), b_events, "b heard nothing");
@@ -50,9 +59,16 @@ async fn static_restart_triggers_no_rebalance(assignor: Assignor) {
         .build()
         .await
         .expect("admin");
-    let described = admin.describe_consumer_group(&group).await.expect("describe");
+    let described = admin
+        .describe_consumer_group(&group)
+        .await
+        .expect("describe");
     assert_eq!(described.state, "Stable");
-    let mut ids: Vec<Option<String>> = described.members.iter().map(|m| m.instance_id.clone()).collect();
+    let mut ids: Vec<Option<String>> = described
+        .members
+        .iter()
+        .map(|m| m.instance_id.clone())
+        .collect();
     ids.sort();
     assert_eq!(ids, vec![Some(id_a), Some(id_b)]);
 
