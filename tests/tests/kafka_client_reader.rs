@@ -184,17 +184,26 @@ async fn pause_resume_and_leader_epochs() {
     for i in 0..5 {
         let r = next(&mut reader).await.expect("record");
         assert_eq!(r.offset, i);
-        assert!(r.leader_epoch >= 0, "records carry their batch's leader epoch");
+        assert!(
+            r.leader_epoch >= 0,
+            "records carry their batch's leader epoch"
+        );
     }
     reader.pause(&topic, 0).await.expect("pause");
     fill(&topic, 5).await;
     let quiet = tokio::time::timeout(Duration::from_secs(1), reader.next()).await;
-    assert!(quiet.is_err(), "a paused partition hands out nothing: {quiet:?}");
+    assert!(
+        quiet.is_err(),
+        "a paused partition hands out nothing: {quiet:?}"
+    );
     // A seek keeps it paused.
     reader.seek(&topic, 0, Offset::At(3)).await.expect("seek");
     let quiet = tokio::time::timeout(Duration::from_millis(500), reader.next()).await;
     assert!(quiet.is_err(), "still paused after a seek: {quiet:?}");
-    reader.seek(&topic, 0, Offset::At(5)).await.expect("seek back");
+    reader
+        .seek(&topic, 0, Offset::At(5))
+        .await
+        .expect("seek back");
     reader.resume(&topic, 0).await.expect("resume");
     for i in 5..25 {
         assert_eq!(next(&mut reader).await.expect("record").offset, i);

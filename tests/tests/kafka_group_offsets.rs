@@ -126,7 +126,7 @@ async fn commit_after_processing_then_restart_resumes_at_committed_offsets() {
 async fn auto_commit_commits_processed_records() {
     let topic = topic("group-auto", 1).await;
     let group = names::group("auto");
-    produce_to_each(&topic, 1, 20).await;
+    produce_to_each(&topic, 1, 15).await;
     let mut consumer = builder(&group)
         .auto_commit(Duration::from_millis(200))
         .build()
@@ -136,30 +136,30 @@ async fn auto_commit_commits_processed_records() {
         .subscribe([topic.as_str()])
         .await
         .expect("subscribe");
+    let tp = TopicPartition::new(topic.as_str(), 0);
     for i in 0..15 {
         assert_eq!(next(&mut consumer).await.offset, i);
     }
-    // Record 14 is being processed: only 0..=13 count as processed, so
-    // the auto-commit stops at 14.
-    let tp = TopicPartition::new(topic.as_str(), 0);
-    let committed = || async { consumer_committed(&group, &tp).await };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while committed().await != Some(14) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "auto-commit reached 14"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    // Asking for more means record 14 is processed; while the consumer
+    // waits for records, the auto-commit commits all 15.
+    let waiting = tokio::time::timeout(Duration::from_millis(1500), consumer.next()).await;
+    assert!(waiting.is_err(), "no more records: {waiting:?}");
+    assert_eq!(consumer_committed(&group, &tp).await, Some(15));
+
+    // Three more records, the third kept in hand: the auto-commit never
+    // commits it (at most 17: the first two are processed).
+    produce_to_each(&topic, 1, 5).await;
+    for i in 15..18 {
+        assert_eq!(next(&mut consumer).await.offset, i);
     }
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(
-        committed().await,
-        Some(14),
-        "the record in hand is not committed"
-    );
-    // Closing after processing it commits it too.
+    for _ in 0..6 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let c = consumer_committed(&group, &tp).await;
+        assert!(c <= Some(17), "the record in hand was committed: {c:?}");
+    }
+    // Closing after processing it commits it.
     consumer.close().await.expect("close");
-    assert_eq!(committed().await, Some(15));
+    assert_eq!(consumer_committed(&group, &tp).await, Some(18));
 }
 
 async fn consumer_committed(group: &str, tp: &TopicPartition) -> Option<i64> {
@@ -284,11 +284,9 @@ async fn batches_and_batch_commits() {
             .await
             .expect("a batch in time")
             .expect("batch");
-        let mut expected = batch.next_offset() - batch.iter().count() as i64;
-        for r in batch.iter() {
-            let r = r.expect("record");
-            assert_eq!(r.offset(), expected);
-            expected += 1;
+        let first = batch.next_offset() - batch.iter().count() as i64;
+        for (expected, r) in (first..).zip(batch.iter()) {
+            assert_eq!(r.expect("record").offset(), expected);
         }
         *counts.entry(batch.partition()).or_insert(0) += batch.iter().count();
         consumer.commit_batch(&batch).await.expect("commit batch");

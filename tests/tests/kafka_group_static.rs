@@ -42,7 +42,7 @@ async fn static_restart_triggers_no_rebalance(assignor: Assignor) {
     a.stop(Stop::Close).await;
     let a = spawn_with("a", member(&id_a), &topic, log.clone()).await;
     eventually("a is back", Duration::from_secs(30), || {
-        a.owned().len() == 6
+        a.owned().len() == 6 && a.generation() >= 0
     })
     .await;
     assert_eq!(a.owned(), a_owned, "a gets its own partitions back");

@@ -64,7 +64,7 @@ pub struct Log {
 pub struct Recorder {
     pub events: Arc<Mutex<Vec<Event>>>,
     pub owned: Arc<Mutex<BTreeSet<TopicPartition>>>,
-    /// The generation of the last assignment.
+    /// The consumer's generation, as its task last saw it (every 100 ms).
     pub generation: Arc<AtomicI32>,
 }
 
@@ -79,8 +79,7 @@ impl Recorder {
 }
 
 impl RebalanceListener for Recorder {
-    async fn on_assigned(&mut self, ctx: &mut Rebalance<'_>, partitions: &[TopicPartition]) {
-        self.generation.store(ctx.generation(), Ordering::SeqCst);
+    async fn on_assigned(&mut self, _ctx: &mut Rebalance<'_>, partitions: &[TopicPartition]) {
         self.owned
             .lock()
             .unwrap()
@@ -143,7 +142,7 @@ impl Member {
         self.recorder.events.lock().unwrap().clone()
     }
 
-    /// The generation of the member's last assignment.
+    /// The member's group generation (as of at most 100 ms ago).
     pub fn generation(&self) -> i32 {
         self.recorder.generation.load(Ordering::SeqCst)
     }
@@ -200,11 +199,15 @@ pub async fn spawn_with(
     consumer.subscribe([topic]).await.expect("subscribe");
     let (stop_tx, mut stop_rx) = mpsc::channel(1);
     let member = name.to_owned();
+    let generation = recorder.generation.clone();
     let task = tokio::spawn(async move {
         let mut crash_mid_record = false;
+        let mut ticks = tokio::time::interval(Duration::from_millis(100));
         loop {
+            generation.store(consumer.generation(), Ordering::SeqCst);
             tokio::select! {
                 biased;
+                _ = ticks.tick() => {}
                 how = stop_rx.recv() => match how {
                     Some(Stop::Close) | None => return consumer.close().await,
                     Some(Stop::Crash) => {

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
@@ -175,7 +176,7 @@ impl<L: RebalanceListener> Consumer<L> {
             awaiting_seek: BTreeSet::new(),
             pending: VecDeque::new(),
             pending_error: None,
-            last_handed: None,
+            progress: Default::default(),
             doorbell,
             join: None,
             join_retry: None,
@@ -351,19 +352,25 @@ impl<L: RebalanceListener> Consumer<L> {
     /// [`FetchedBatch::iter`]). With auto-commit, the previous batch counts
     /// as processed. Do not mix with the `Stream` of records.
     pub async fn next_batch(&mut self) -> Result<FetchedBatch> {
+        let auto = self.shared.settings.auto_commit.is_some();
         self.shared.poll.enter();
-        if let State::Idle(core) = self.state.get_mut() {
-            core.inner.settle_if_auto();
+        if auto {
+            if let State::Idle(core) = self.state.get_mut() {
+                core.inner.progress.settle(&self.shared);
+            }
         }
         let result = std::future::poll_fn(|cx| self.poll_batch(cx)).await;
         self.shared.poll.leave();
         let batch = result.ok_or(Error::Closed)??;
-        if self.shared.settings.auto_commit.is_some() {
+        if auto {
             if let State::Idle(core) = self.state.get_mut() {
-                core.inner.last_handed = Some((
-                    TopicPartition::new(batch.topic(), batch.partition()),
-                    OffsetAndEpoch::new(batch.next_offset(), batch.last_leader_epoch()),
-                ));
+                let next = OffsetAndEpoch::new(batch.next_offset(), batch.last_leader_epoch());
+                core.inner.progress.handed(
+                    &self.shared,
+                    batch.topic_arc(),
+                    batch.partition(),
+                    next,
+                );
             }
         }
         Ok(batch)
@@ -614,7 +621,7 @@ impl<L: RebalanceListener> Stream for Consumer<L> {
         let auto = this.shared.settings.auto_commit.is_some();
         if auto {
             if let State::Idle(core) = this.state.get_mut() {
-                core.inner.settle_last_handed();
+                core.inner.progress.next_asked();
             }
         }
         let out = loop {
@@ -629,18 +636,24 @@ impl<L: RebalanceListener> Stream for Consumer<L> {
             let inner = &mut core.inner;
             if let Some(r) = inner.pending.pop_front() {
                 if auto {
-                    inner.last_handed = Some((
-                        TopicPartition {
-                            topic: r.topic.clone(),
-                            partition: r.partition,
-                        },
-                        OffsetAndEpoch::new(r.offset.saturating_add(1), r.leader_epoch),
-                    ));
+                    let next = OffsetAndEpoch::new(r.offset.saturating_add(1), r.leader_epoch);
+                    inner
+                        .progress
+                        .handed(&this.shared, &r.topic, r.partition, next);
+                    if this.shared.progress_wanted.load(Ordering::Relaxed)
+                        && this.shared.progress_wanted.swap(false, Ordering::Relaxed)
+                    {
+                        inner.progress.publish(&this.shared);
+                    }
                 }
                 break Poll::Ready(Some(Ok(r)));
             }
             if let Some(e) = inner.pending_error.take() {
                 break Poll::Ready(Some(Err(e)));
+            }
+            if auto {
+                // A batch boundary: publish progress for the committer.
+                inner.progress.publish(&this.shared);
             }
             match inner.reader.poll_batch(cx) {
                 Poll::Pending => break Poll::Pending,

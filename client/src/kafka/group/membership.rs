@@ -147,6 +147,9 @@ pub(crate) struct Shared {
     pub(crate) commits: Mutex<CommitQueue>,
     /// Wakes the committer task.
     pub(crate) commit_wake: Notify,
+    /// Set by the auto-commit tick: the consumer publishes its progress at
+    /// the next record.
+    pub(crate) progress_wanted: AtomicBool,
 }
 
 impl Shared {
@@ -177,6 +180,7 @@ impl Shared {
             subscription: Mutex::new(None),
             commits: Mutex::new(CommitQueue::default()),
             commit_wake: Notify::new(),
+            progress_wanted: AtomicBool::new(false),
         };
         (Arc::new(shared), rx)
     }

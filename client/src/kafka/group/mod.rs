@@ -30,6 +30,7 @@ pub(crate) mod heartbeat;
 pub(crate) mod listener;
 pub(crate) mod membership;
 pub(crate) mod offsets;
+pub(crate) mod progress;
 pub(crate) mod protocol;
 pub(crate) mod rebalance;
 pub(crate) mod subscription;

@@ -143,6 +143,9 @@ pub(crate) async fn run_committer(shared: Arc<Shared>) {
                     }
                 } => {
                     if shared.member().phase == Phase::Stable {
+                        // Commit what is published now; ask the consumer to
+                        // publish more for the next tick.
+                        shared.progress_wanted.store(true, std::sync::atomic::Ordering::Relaxed);
                         // The auto-commit's outcome is logged below.
                         drop(enqueue_processed(&shared, None));
                     }

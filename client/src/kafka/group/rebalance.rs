@@ -14,6 +14,7 @@ use tracing::{info, warn};
 use super::listener::RebalanceListener;
 use super::membership::{self, JoinParams, Joined, Phase, Shared};
 use super::offsets::{self, enqueue, enqueue_processed, fetch_committed, validate_positions};
+use super::progress::Progress;
 use super::topic_partition::{Compact, OffsetAndEpoch, TopicPartition};
 use crate::backoff::Backoff;
 use crate::kafka::cluster::lock;
@@ -68,9 +69,8 @@ pub(crate) struct Inner {
     /// Records fetched but not yet handed out by the `Stream`.
     pub(crate) pending: std::collections::VecDeque<ConsumerRecord>,
     pub(crate) pending_error: Option<Error>,
-    /// With auto-commit: what was last handed out, processed once the
-    /// application asks for more.
-    pub(crate) last_handed: Option<(TopicPartition, OffsetAndEpoch)>,
+    /// With auto-commit: what the application was handed and processed.
+    pub(crate) progress: Progress,
     pub(crate) doorbell: mpsc::Receiver<()>,
     pub(crate) join: Option<JoinTask>,
     /// No join before this (after a failed one).
@@ -84,13 +84,6 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
-    /// Marks what was last handed out as processed (auto-commit).
-    pub(crate) fn settle_last_handed(&mut self) {
-        if let Some((tp, oe)) = self.last_handed.take() {
-            lock(&self.shared.offsets).processed.insert(tp, oe);
-        }
-    }
-
     /// Checks the membership; `None` if records may be handed out.
     pub(crate) fn poll_group(&mut self, cx: &mut Context<'_>) -> Option<Step> {
         loop {
@@ -210,9 +203,7 @@ impl Inner {
             self.unpositioned.remove(tp);
             self.awaiting_seek.remove(tp);
             self.lag.remove(tp);
-            if self.last_handed.as_ref().is_some_and(|(t, _)| t == tp) {
-                self.last_handed = None;
-            }
+            self.progress.forget(tp);
             self.pending
                 .retain(|r| !(r.partition == tp.partition && r.topic == tp.topic));
             self.reader.unassign(&tp.topic, tp.partition).await?;
@@ -356,7 +347,7 @@ impl Inner {
     /// consumer rebalances inside the application's next call.
     pub(crate) fn settle_if_auto(&mut self) {
         if self.shared.settings.auto_commit.is_some() {
-            self.settle_last_handed();
+            self.progress.settle(&self.shared);
         }
     }
 }
@@ -460,9 +451,7 @@ pub(crate) async fn seek(inner: &mut Inner, tp: &TopicPartition, offset: Offset)
     }
     inner.unpositioned.remove(tp);
     inner.awaiting_seek.remove(tp);
-    if inner.last_handed.as_ref().is_some_and(|(t, _)| t == tp) {
-        inner.last_handed = None;
-    }
+    inner.progress.forget(tp);
     inner
         .pending
         .retain(|r| !(r.partition == tp.partition && r.topic == tp.topic));
