@@ -178,6 +178,8 @@ impl<L: RebalanceListener> Consumer<L> {
             pending_error: None,
             progress: Default::default(),
             doorbell,
+            seen_events: u64::MAX,
+            recheck: true,
             join: None,
             join_retry: None,
             position_retry: None,
@@ -310,6 +312,11 @@ impl<L: RebalanceListener> Consumer<L> {
                 Poll::Ready(Some(Ok(batch)))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
+            Poll::Pending if core.inner.rang(cx) => {
+                // Something changed since the membership was checked.
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
             Poll::Pending => Poll::Pending,
         }
     }
@@ -656,6 +663,7 @@ impl<L: RebalanceListener> Stream for Consumer<L> {
                 inner.progress.publish(&this.shared);
             }
             match inner.reader.poll_batch(cx) {
+                Poll::Pending if inner.rang(cx) => continue,
                 Poll::Pending => break Poll::Pending,
                 Poll::Ready(Err(e)) => break Poll::Ready(Some(Err(e))),
                 Poll::Ready(Ok(batch)) => {

@@ -19,13 +19,14 @@ use kafka_proto::ErrorCode;
 use kafka_proto::api::HeartbeatRequest;
 use tracing::{debug, warn};
 
-use super::membership::{Phase, Shared, is_membership_error, leave};
+use super::membership::{Phase, PollWatch, Shared, is_membership_error, leave};
 
 /// Runs until aborted (when the consumer is dropped or closed).
 pub(crate) async fn run(shared: Arc<Shared>) {
     let settings = shared.settings.clone();
     let retry = shared.coordinator.cluster().config().retry_backoff.initial;
     let mut next = Instant::now() + settings.heartbeat_interval;
+    let mut poll_watch = PollWatch::new(Instant::now());
     loop {
         // Wake for the next heartbeat, or when the membership changes (a
         // join completed: heartbeat from now on).
@@ -42,10 +43,11 @@ pub(crate) async fn run(shared: Arc<Shared>) {
             (m.phase, m.generation, m.member_id.clone(), m.last_contact)
         };
         next = Instant::now() + settings.heartbeat_interval;
+        let away = poll_watch.away_for(&shared.poll, Instant::now());
         if phase != Phase::Stable {
             continue;
         }
-        if let Some(away) = shared.poll.away_for() {
+        if let Some(away) = away {
             if away > settings.max_poll_interval {
                 warn!(group = %settings.group_id, member_id = %member_id, away = ?away,
                       max_poll_interval = ?settings.max_poll_interval,

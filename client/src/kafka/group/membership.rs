@@ -70,20 +70,20 @@ pub(crate) struct Member {
     pub(crate) last_contact: Instant,
 }
 
-/// Tells whether the application is inside `next()` and when it last got
-/// something out of it, for `max_poll_interval`.
+/// Tells whether the application is inside `next()` and whether it got
+/// something out of it lately, for `max_poll_interval`. The consumer only
+/// bumps counters (no clock read per record); the heartbeat task samples
+/// them with [`PollWatch`].
 #[derive(Debug)]
 pub(crate) struct PollClock {
-    base: Instant,
-    last_return_ms: AtomicU64,
+    returns: AtomicU64,
     in_poll: AtomicBool,
 }
 
 impl PollClock {
     fn new() -> Self {
         PollClock {
-            base: Instant::now(),
-            last_return_ms: AtomicU64::new(0),
+            returns: AtomicU64::new(0),
             in_poll: AtomicBool::new(false),
         }
     }
@@ -95,18 +95,40 @@ impl PollClock {
 
     /// `next()` handed the application something (or failed).
     pub(crate) fn leave(&self) {
-        let ms = u64::try_from(self.base.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_return_ms.store(ms, Ordering::Relaxed);
+        self.returns.fetch_add(1, Ordering::Relaxed);
         self.in_poll.store(false, Ordering::Relaxed);
     }
+}
 
-    /// How long the application has been away from `next()`, if it is.
-    pub(crate) fn away_for(&self) -> Option<Duration> {
-        if self.in_poll.load(Ordering::Relaxed) {
+/// The heartbeat task's view of a [`PollClock`]: how long the application
+/// has been away from `next()`, to within one sampling interval.
+#[derive(Debug)]
+pub(crate) struct PollWatch {
+    seen: u64,
+    since: Instant,
+}
+
+impl PollWatch {
+    pub(crate) fn new(now: Instant) -> Self {
+        PollWatch {
+            seen: 0,
+            since: now,
+        }
+    }
+
+    /// How long the application has been away from `next()` as of `now`,
+    /// or `None` if it is waiting inside it.
+    pub(crate) fn away_for(&mut self, clock: &PollClock, now: Instant) -> Option<Duration> {
+        let returns = clock.returns.load(Ordering::Relaxed);
+        if returns != self.seen {
+            self.seen = returns;
+            self.since = now;
+        }
+        if clock.in_poll.load(Ordering::Relaxed) {
+            self.since = now;
             return None;
         }
-        let last = Duration::from_millis(self.last_return_ms.load(Ordering::Relaxed));
-        Some(self.base.elapsed().saturating_sub(last))
+        Some(now.saturating_duration_since(self.since))
     }
 }
 
@@ -129,6 +151,8 @@ pub(crate) struct Shared {
     member: Mutex<Member>,
     /// Wakes the consumer (capacity 1: a doorbell, not a queue).
     doorbell: mpsc::Sender<()>,
+    /// Counts rings, so the consumer checks the membership only after one.
+    pub(crate) events: AtomicU64,
     /// Signalled whenever the membership changes.
     pub(crate) member_changed: Notify,
     pub(crate) poll: PollClock,
@@ -171,6 +195,7 @@ impl Shared {
                 last_contact: Instant::now(),
             }),
             doorbell,
+            events: AtomicU64::new(0),
             member_changed: Notify::new(),
             poll: PollClock::new(),
             assignment: Mutex::new(BTreeSet::new()),
@@ -191,6 +216,7 @@ impl Shared {
 
     /// Wakes the consumer if it waits in `next()`.
     pub(crate) fn ring(&self) {
+        self.events.fetch_add(1, Ordering::Release);
         let _ = self.doorbell.try_send(());
     }
 
@@ -592,4 +618,50 @@ pub(crate) async fn leave(shared: &Shared, reason: &str) {
     }
     drop(m);
     shared.member_changed.notify_waiters();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poll_watch_measures_time_away_from_next() {
+        let clock = PollClock::new();
+        let t0 = Instant::now();
+        let mut watch = PollWatch::new(t0);
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        // Waiting inside next() is never time away, however long.
+        clock.enter();
+        assert_eq!(watch.away_for(&clock, at(100)), None);
+        // Handed a record at about 100 s: away from then on.
+        clock.leave();
+        assert_eq!(watch.away_for(&clock, at(101)), Some(Duration::ZERO));
+        assert_eq!(
+            watch.away_for(&clock, at(104)),
+            Some(Duration::from_secs(3))
+        );
+        // Each record handed out restarts the count.
+        clock.enter();
+        clock.leave();
+        assert_eq!(watch.away_for(&clock, at(105)), Some(Duration::ZERO));
+        assert_eq!(
+            watch.away_for(&clock, at(111)),
+            Some(Duration::from_secs(6))
+        );
+    }
+
+    #[test]
+    fn membership_errors() {
+        for code in [
+            ErrorCode::UNKNOWN_MEMBER_ID,
+            ErrorCode::ILLEGAL_GENERATION,
+            ErrorCode::FENCED_INSTANCE_ID,
+        ] {
+            assert!(is_membership_error(code), "{code}");
+        }
+        assert!(!is_membership_error(ErrorCode::REBALANCE_IN_PROGRESS));
+        assert!(retry_after_lookup(ErrorCode::NOT_COORDINATOR));
+        assert!(retry_after_lookup(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS));
+        assert!(!retry_after_lookup(ErrorCode::GROUP_AUTHORIZATION_FAILED));
+    }
 }

@@ -72,6 +72,10 @@ pub(crate) struct Inner {
     /// With auto-commit: what the application was handed and processed.
     pub(crate) progress: Progress,
     pub(crate) doorbell: mpsc::Receiver<()>,
+    /// The doorbell count at the last full membership check.
+    pub(crate) seen_events: u64,
+    /// Check the membership fully at the next poll.
+    pub(crate) recheck: bool,
     pub(crate) join: Option<JoinTask>,
     /// No join before this (after a failed one).
     pub(crate) join_retry: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
@@ -84,8 +88,43 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
-    /// Checks the membership; `None` if records may be handed out.
+    /// Checks the membership; `None` if records may be handed out. Costs
+    /// one atomic load unless something rang the doorbell, work is under
+    /// way, or the last check asked for work.
     pub(crate) fn poll_group(&mut self, cx: &mut Context<'_>) -> Option<Step> {
+        let events = self
+            .shared
+            .events
+            .load(std::sync::atomic::Ordering::Acquire);
+        if events == self.seen_events
+            && !self.recheck
+            && self.join.is_none()
+            && self.join_retry.is_none()
+            && self.unpositioned.is_empty()
+        {
+            return None;
+        }
+        self.seen_events = events;
+        self.recheck = false;
+        let step = self.check_group(cx);
+        if step.is_some() {
+            // Look again once the work is done.
+            self.recheck = true;
+        }
+        step
+    }
+
+    /// Whether the doorbell rang (registering the waker if not): call
+    /// before waiting, so a ring after the last check wakes the consumer.
+    pub(crate) fn rang(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut rang = false;
+        while let Poll::Ready(Some(())) = self.doorbell.poll_recv(cx) {
+            rang = true;
+        }
+        rang
+    }
+
+    fn check_group(&mut self, cx: &mut Context<'_>) -> Option<Step> {
         loop {
             while let Poll::Ready(Some(())) = self.doorbell.poll_recv(cx) {}
             let (phase, rejoin, lost, fenced) = {
