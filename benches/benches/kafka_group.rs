@@ -65,7 +65,11 @@ impl CpuMeter {
     }
 
     fn report(&self, name: &str) {
-        let n = self.messages.get().max(1);
+        let n = self.messages.get();
+        if n == 0 {
+            // Filtered out of this run.
+            return;
+        }
         println!(
             "cpu {name}: {:.0} ns/msg over {} messages",
             self.cpu.get().as_nanos() as f64 / n as f64,

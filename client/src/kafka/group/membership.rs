@@ -95,7 +95,9 @@ impl PollClock {
 
     /// `next()` handed the application something (or failed).
     pub(crate) fn leave(&self) {
-        self.returns.fetch_add(1, Ordering::Relaxed);
+        // Only the consumer writes: a load and a store, no locked add.
+        let n = self.returns.load(Ordering::Relaxed);
+        self.returns.store(n.wrapping_add(1), Ordering::Relaxed);
         self.in_poll.store(false, Ordering::Relaxed);
     }
 }
