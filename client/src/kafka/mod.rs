@@ -64,6 +64,12 @@ pub use group::{
     OffsetAndEpoch, Rebalance, RebalanceListener, StickyUserData, TopicPartition, TopicPattern,
 };
 pub use kafka_proto::ErrorCode;
+
+/// Fuzz target bodies (for `fuzz/`), not part of the API.
+#[doc(hidden)]
+pub mod fuzz {
+    pub use super::group::protocol::fuzz_decoders as group_protocol_decoders;
+}
 pub use kafka_proto::compression::Compression;
 pub use producer::{Acks, Delivery, Producer, ProducerBuilder, ProducerRecord};
 pub use reader::{

@@ -15,6 +15,8 @@
 //! that a group of Java, librdkafka and these members computes the same
 //! range and round-robin assignments whoever leads it.
 
+#[cfg(test)]
+mod props;
 mod range;
 mod roundrobin;
 mod sticky;
