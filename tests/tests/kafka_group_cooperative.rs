@@ -121,3 +121,130 @@ async fn eager_range_revokes_everything_for_contrast() {
     a.stop(Stop::Close).await;
     b.stop(Stop::Close).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resubscribing_revokes_the_old_topics_partitions_first() {
+    use futures_util::StreamExt;
+    use kafka_group_support::{Recorder, builder};
+
+    let first = topic("group-resub-a", 2).await;
+    let second = topic("group-resub-b", 2).await;
+    let group = names::group("resub");
+    let recorder = Recorder::new();
+    let mut consumer = builder(&group)
+        .assignor(Assignor::CooperativeSticky)
+        .listener(recorder.clone())
+        .build()
+        .await
+        .expect("consumer");
+    consumer
+        .subscribe([first.as_str()])
+        .await
+        .expect("subscribe");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while consumer.assignment().len() != 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "assigned the first topic"
+        );
+        let _ = tokio::time::timeout(Duration::from_millis(200), consumer.next()).await;
+    }
+    consumer
+        .subscribe([second.as_str()])
+        .await
+        .expect("resubscribe");
+    let want = all_partitions(&second, 2);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while consumer.assignment().into_iter().collect::<BTreeSet<_>>() != want {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "moved to the second topic"
+        );
+        let _ = tokio::time::timeout(Duration::from_millis(200), consumer.next()).await;
+    }
+    let events = recorder.events.lock().unwrap().clone();
+    assert_eq!(
+        events,
+        vec![
+            Event::Assigned(all_partitions(&first, 2).into_iter().collect()),
+            Event::Revoked(all_partitions(&first, 2).into_iter().collect()),
+            Event::Assigned(want.into_iter().collect()),
+        ]
+    );
+    consumer.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_topic_dropped_from_a_subscription_is_revoked_before_another_member_gets_it() {
+    use futures_util::StreamExt;
+    use kafka_group_support::{Recorder, builder};
+
+    let first = topic("group-drop-a", 2).await;
+    let second = topic("group-drop-b", 2).await;
+    let group = names::group("drop");
+    let log = Arc::new(Log::default());
+    let recorder = Recorder::new();
+    let mut a = builder(&group)
+        .assignor(Assignor::CooperativeSticky)
+        .listener(recorder.clone())
+        .build()
+        .await
+        .expect("consumer");
+    a.subscribe([first.as_str()]).await.expect("subscribe");
+    let b = spawn_member(
+        "b",
+        &group,
+        &first,
+        Assignor::CooperativeSticky,
+        log.clone(),
+    )
+    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !(a.assignment().len() == 1 && b.owned().len() == 1) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a and b split the first topic"
+        );
+        let _ = tokio::time::timeout(Duration::from_millis(100), a.next()).await;
+    }
+    let handed_over = a.assignment()[0].clone();
+
+    // a moves to the second topic: its partition of the first goes to b.
+    // a polls once (which starts the rebalance) and then is busy for a
+    // while: b must not get the partition before a has let it go.
+    a.subscribe([second.as_str()]).await.expect("resubscribe");
+    let _ = tokio::time::timeout(Duration::from_millis(100), a.next()).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !(a.assignment().len() == 2 && b.owned().len() == 2) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a on the second topic, b on the first"
+        );
+        let _ = tokio::time::timeout(Duration::from_millis(100), a.next()).await;
+    }
+    let revoked_at = recorder
+        .timeline
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(_, e)| matches!(e, Event::Revoked(p) if p.contains(&handed_over)))
+        .map(|(t, _)| *t)
+        .expect("a revoked it");
+    let assigned_at = b
+        .recorder
+        .timeline
+        .lock()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|(_, e)| matches!(e, Event::Assigned(p) if p.contains(&handed_over)))
+        .map(|(t, _)| *t)
+        .expect("b got it");
+    assert!(
+        revoked_at < assigned_at,
+        "{handed_over} reached b only after a let it go"
+    );
+    a.close().await.expect("close");
+    b.stop(Stop::Close).await;
+}

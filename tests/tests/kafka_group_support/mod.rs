@@ -63,6 +63,8 @@ pub struct Log {
 #[derive(Debug, Clone)]
 pub struct Recorder {
     pub events: Arc<Mutex<Vec<Event>>>,
+    /// The same events, stamped with the global [`tick`] when they ended.
+    pub timeline: Arc<Mutex<Vec<(u64, Event)>>>,
     pub owned: Arc<Mutex<BTreeSet<TopicPartition>>>,
     /// The consumer's generation, as its task last saw it (every 100 ms).
     pub generation: Arc<AtomicI32>,
@@ -72,6 +74,7 @@ impl Recorder {
     pub fn new() -> Self {
         Recorder {
             events: Arc::default(),
+            timeline: Arc::default(),
             owned: Arc::default(),
             generation: Arc::new(AtomicI32::new(-1)),
         }
@@ -88,6 +91,10 @@ impl RebalanceListener for Recorder {
             .lock()
             .unwrap()
             .push(Event::Assigned(partitions.to_vec()));
+        self.timeline
+            .lock()
+            .unwrap()
+            .push((tick(), Event::Assigned(partitions.to_vec())));
     }
 
     async fn on_revoked(&mut self, _ctx: &mut Rebalance<'_>, partitions: &[TopicPartition]) {
@@ -99,6 +106,10 @@ impl RebalanceListener for Recorder {
             .lock()
             .unwrap()
             .push(Event::Revoked(partitions.to_vec()));
+        self.timeline
+            .lock()
+            .unwrap()
+            .push((tick(), Event::Revoked(partitions.to_vec())));
     }
 
     async fn on_lost(&mut self, _ctx: &mut Rebalance<'_>, partitions: &[TopicPartition]) {
@@ -110,6 +121,10 @@ impl RebalanceListener for Recorder {
             .lock()
             .unwrap()
             .push(Event::Lost(partitions.to_vec()));
+        self.timeline
+            .lock()
+            .unwrap()
+            .push((tick(), Event::Lost(partitions.to_vec())));
     }
 }
 

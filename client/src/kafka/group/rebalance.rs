@@ -40,6 +40,8 @@ pub(crate) enum Work {
     Lost,
     /// Eager protocol: revoke everything before rejoining.
     RevokeAll,
+    /// Revoke partitions of topics no longer subscribed before rejoining.
+    RevokeUnsubscribed,
     /// Newly assigned partitions still need their positions.
     Position,
 }
@@ -184,6 +186,12 @@ impl Inner {
                 if !self.cooperative && !self.assigned.is_empty() {
                     return Some(Step::Run(Work::RevokeAll));
                 }
+                if !self.unsubscribed().is_empty() {
+                    // Cooperative: partitions of topics no longer
+                    // subscribed go before the join, or the leader could
+                    // hand them to another member while this one reads them.
+                    return Some(Step::Run(Work::RevokeUnsubscribed));
+                }
                 self.start_join(rejoin);
                 continue;
             }
@@ -202,6 +210,16 @@ impl Inner {
             self.position_retry = None;
         }
         Some(Step::Run(Work::Position))
+    }
+
+    /// Assigned partitions of topics no longer subscribed.
+    fn unsubscribed(&self) -> Vec<TopicPartition> {
+        let topics = lock(&self.shared.topics);
+        self.assigned
+            .iter()
+            .filter(|tp| !topics.contains(&*tp.topic))
+            .cloned()
+            .collect()
     }
 
     fn start_join(&mut self, reason: Option<String>) {
@@ -352,6 +370,10 @@ pub(crate) async fn run<L: RebalanceListener>(
         }
         Work::RevokeAll => {
             let parts: Vec<TopicPartition> = inner.assigned.iter().cloned().collect();
+            revoke(listener, inner, &parts).await
+        }
+        Work::RevokeUnsubscribed => {
+            let parts = inner.unsubscribed();
             revoke(listener, inner, &parts).await
         }
         Work::Apply(joined) => apply(listener, inner, joined).await,

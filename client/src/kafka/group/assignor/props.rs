@@ -89,7 +89,11 @@ fn check_sound(
     let mut owner = BTreeMap::new();
     for m in &g.members {
         for tp in &out[&m.member_id] {
-            prop_assert!(m.subscribes(&tp.topic), "{} got {tp} unsubscribed", m.member_id);
+            prop_assert!(
+                m.subscribes(&tp.topic),
+                "{} got {tp} unsubscribed",
+                m.member_id
+            );
             prop_assert!(all_partitions(g).contains(tp), "{tp} does not exist");
             prop_assert!(
                 owner.insert(tp.clone(), m.member_id.clone()).is_none(),
