@@ -87,3 +87,63 @@ async fn roundrobin_three_members_twelve_partitions() {
 async fn cooperative_sticky_three_members_twelve_partitions() {
     three_members_split_twelve_partitions(Assignor::CooperativeSticky).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsubscribe_revokes_and_leaves() {
+    use futures_util::StreamExt;
+    use kafka_group_support::{Event, Recorder, builder};
+    use mq_client::kafka::Error;
+
+    let topic = topic("group-unsub", 3).await;
+    let group = names::group("unsub");
+    let recorder = Recorder::new();
+    let mut consumer = builder(&group)
+        .listener(recorder.clone())
+        .build()
+        .await
+        .expect("consumer");
+    // Polling before subscribing is a mistake, reported as such.
+    let e = consumer
+        .next()
+        .await
+        .expect("an answer")
+        .expect_err("not subscribed");
+    assert!(matches!(e, Error::Config(_)), "{e}");
+
+    consumer
+        .subscribe([topic.as_str()])
+        .await
+        .expect("subscribe");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while consumer.assignment().len() != 3 {
+        assert!(tokio::time::Instant::now() < deadline, "assigned");
+        let _ = tokio::time::timeout(Duration::from_millis(200), consumer.next()).await;
+    }
+    consumer.unsubscribe().await.expect("unsubscribe");
+    assert!(consumer.assignment().is_empty());
+    let events = recorder.events.lock().unwrap().clone();
+    let all: Vec<TopicPartition> = all_partitions(&topic, 3).into_iter().collect();
+    assert_eq!(
+        events,
+        vec![Event::Assigned(all.clone()), Event::Revoked(all)]
+    );
+    let admin = Admin::builder(&endpoints::kafka_bootstrap())
+        .build()
+        .await
+        .expect("admin");
+    let described = admin
+        .describe_consumer_group(&group)
+        .await
+        .expect("describe");
+    assert_eq!(
+        (described.state.as_str(), described.members.len()),
+        ("Empty", 0)
+    );
+    let e = consumer
+        .next()
+        .await
+        .expect("an answer")
+        .expect_err("not subscribed");
+    assert!(matches!(e, Error::Config(_)), "{e}");
+    consumer.close().await.expect("close");
+}

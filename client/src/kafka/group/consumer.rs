@@ -290,6 +290,7 @@ impl<L: RebalanceListener> Consumer<L> {
             m.rejoin = None;
             m.phase = Phase::Unjoined;
         }
+        self.shared.ring();
         revoked
     }
 
@@ -691,5 +692,24 @@ impl<L: RebalanceListener> Stream for Consumer<L> {
             this.shared.poll.leave();
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn consumers_can_move_between_tasks_and_be_shared() {
+        // A consumer is driven from one task, but `&Consumer` (commits,
+        // assignment) may be used from others: it must be Send and Sync
+        // whatever the listener is, as long as the listener is Send.
+        send_sync::<Consumer>();
+        struct NotSync(#[allow(dead_code)] std::cell::Cell<u8>);
+        impl RebalanceListener for NotSync {}
+        send_sync::<Consumer<NotSync>>();
+        send_sync::<CommitFuture>();
     }
 }

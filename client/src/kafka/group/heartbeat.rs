@@ -93,8 +93,16 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                 shared.member().last_contact = Instant::now();
             }
             ErrorCode::REBALANCE_IN_PROGRESS => {
-                shared.member().last_contact = Instant::now();
-                shared.request_rejoin("the group is rebalancing");
+                let current = {
+                    let mut m = shared.member();
+                    m.last_contact = Instant::now();
+                    m.phase == Phase::Stable && m.generation == generation
+                };
+                // A join that started since this heartbeat went out is
+                // already the answer.
+                if current {
+                    shared.request_rejoin("the group is rebalancing");
+                }
             }
             code if is_membership_error(code) => {
                 if code == ErrorCode::FENCED_INSTANCE_ID {

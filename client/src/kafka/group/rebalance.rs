@@ -145,6 +145,14 @@ impl Inner {
             if lost && self.join.is_none() {
                 return Some(Step::Run(Work::Lost));
             }
+            if self.join.is_none()
+                && self.assigned.is_empty()
+                && lock(&self.shared.subscription).is_none()
+            {
+                return Some(Step::Fail(Error::Config(
+                    "the consumer is not subscribed to any topic: call subscribe first".into(),
+                )));
+            }
             if let Some(join) = self.join.as_mut() {
                 match std::pin::Pin::new(&mut join.0).poll(cx) {
                     Poll::Pending => {}
