@@ -426,7 +426,24 @@ async fn apply<L: RebalanceListener>(
     inner: &mut Inner,
     joined: Joined,
 ) -> Result<()> {
-    let new: BTreeSet<TopicPartition> = joined.assignment.iter().cloned().collect();
+    // A leader may only hand out partitions of topics this member asked
+    // for; anything else is a leader's bug, not to be read.
+    let new: BTreeSet<TopicPartition> = {
+        let subscription = lock(&inner.shared.subscription);
+        joined
+            .assignment
+            .iter()
+            .filter(|tp| {
+                let ok = subscription.as_ref().is_some_and(|s| s.matches(&tp.topic));
+                if !ok {
+                    warn!(group = %inner.shared.settings.group_id, partition = %tp,
+                          "the leader assigned a partition of a topic not subscribed; ignored");
+                }
+                ok
+            })
+            .cloned()
+            .collect()
+    };
     let revoked: Vec<TopicPartition> = inner.assigned.difference(&new).cloned().collect();
     let added: Vec<TopicPartition> = new.difference(&inner.assigned).cloned().collect();
     if !revoked.is_empty() {

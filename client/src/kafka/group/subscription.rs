@@ -106,6 +106,14 @@ pub(crate) enum Subscription {
 }
 
 impl Subscription {
+    /// Whether `topic` belongs to this subscription.
+    pub(crate) fn matches(&self, topic: &str) -> bool {
+        match self {
+            Subscription::Topics(t) => t.contains(topic),
+            Subscription::Pattern(p) => p.matches(topic),
+        }
+    }
+
     /// The topics subscribed now: the list, or the pattern applied to
     /// `all_topics` (name and whether internal).
     pub(crate) fn resolve<'a>(
