@@ -178,15 +178,14 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::Elements(MESSAGES));
 
     type Run<'a> = Box<dyn Fn() -> Duration + 'a>;
-    let mut runs: Vec<(&str, Run<'_>)> = vec![
+    let runs: Vec<(&str, Run<'_>)> = vec![
         ("mq_batches", Box::new(|| mq_batches(&rt, &topic))),
         ("mq_stream", Box::new(|| mq_stream(&rt, &topic))),
+        #[cfg(feature = "peers")]
+        ("rdkafka_base", Box::new(|| peers::base(&topic))),
+        #[cfg(feature = "peers")]
+        ("rdkafka_stream", Box::new(|| peers::stream(&rt, &topic))),
     ];
-    #[cfg(feature = "peers")]
-    {
-        runs.push(("rdkafka_base", Box::new(|| peers::base(&topic))));
-        runs.push(("rdkafka_stream", Box::new(|| peers::stream(&rt, &topic))));
-    }
     for (name, run) in &runs {
         let meter = CpuMeter::new();
         group.bench_function(*name, |b| {
