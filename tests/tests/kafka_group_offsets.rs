@@ -157,9 +157,21 @@ async fn auto_commit_commits_processed_records() {
         let c = consumer_committed(&group, &tp).await;
         assert!(c <= Some(17), "the record in hand was committed: {c:?}");
     }
-    // Closing after processing it commits it.
+    // Closing after processing it commits it, then leaves the group.
     consumer.close().await.expect("close");
     assert_eq!(consumer_committed(&group, &tp).await, Some(18));
+    let admin = Admin::builder(&endpoints::kafka_bootstrap())
+        .build()
+        .await
+        .expect("admin");
+    let described = admin
+        .describe_consumer_group(&group)
+        .await
+        .expect("describe");
+    assert_eq!(
+        (described.state.as_str(), described.members.len()),
+        ("Empty", 0)
+    );
 }
 
 async fn consumer_committed(group: &str, tp: &TopicPartition) -> Option<i64> {
