@@ -167,3 +167,63 @@ async fn batches_are_zero_copy_views() {
         assert_eq!(batch.next_offset(), seen);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_resume_and_leader_epochs() {
+    let bootstrap = endpoints::kafka_bootstrap();
+    let topic = topic("reader-pause", 1).await;
+    fill(&topic, 20).await;
+    let mut reader = PartitionReader::builder(&bootstrap)
+        .assign(&topic, 0, Offset::Earliest)
+        .fetch_max_wait(Duration::from_millis(100))
+        .build()
+        .await
+        .expect("reader");
+    // Five records out of a fetched batch of twenty, then a pause: the
+    // other fifteen are held back, and so is whatever arrives meanwhile.
+    for i in 0..5 {
+        let r = next(&mut reader).await.expect("record");
+        assert_eq!(r.offset, i);
+        assert!(
+            r.leader_epoch >= 0,
+            "records carry their batch's leader epoch"
+        );
+    }
+    reader.pause(&topic, 0).await.expect("pause");
+    fill(&topic, 5).await;
+    let quiet = tokio::time::timeout(Duration::from_secs(1), reader.next()).await;
+    assert!(
+        quiet.is_err(),
+        "a paused partition hands out nothing: {quiet:?}"
+    );
+    // A seek keeps it paused.
+    reader.seek(&topic, 0, Offset::At(3)).await.expect("seek");
+    let quiet = tokio::time::timeout(Duration::from_millis(500), reader.next()).await;
+    assert!(quiet.is_err(), "still paused after a seek: {quiet:?}");
+    reader
+        .seek(&topic, 0, Offset::At(5))
+        .await
+        .expect("seek back");
+    reader.resume(&topic, 0).await.expect("resume");
+    for i in 5..25 {
+        assert_eq!(next(&mut reader).await.expect("record").offset, i);
+    }
+
+    // The batch API gives each record's epoch, and the last one's.
+    let mut reader = PartitionReader::builder(&bootstrap)
+        .assign(&topic, 0, Offset::Earliest)
+        .build()
+        .await
+        .expect("reader");
+    let batch = reader.next_batch().await.expect("batch");
+    let epochs: Vec<i32> = batch
+        .iter_with_epochs()
+        .map(|r| r.expect("record").1)
+        .collect();
+    assert!(!epochs.is_empty());
+    assert!(epochs.iter().all(|&e| e >= 0));
+    assert_eq!(batch.last_leader_epoch(), *epochs.last().unwrap());
+    // Pausing a partition the reader does not read is an error.
+    let e = reader.pause(&topic, 3).await.expect_err("not assigned");
+    assert!(matches!(e, Error::NotAssigned { partition: 3, .. }), "{e}");
+}

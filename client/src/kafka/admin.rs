@@ -149,6 +149,11 @@ impl Admin {
         &self.cluster
     }
 
+    /// How long each operation may take.
+    pub(crate) fn operation_timeout(&self) -> Duration {
+        self.timeout
+    }
+
     fn timeout_ms(&self) -> i32 {
         i32::try_from(self.timeout.as_millis()).unwrap_or(i32::MAX)
     }

@@ -326,6 +326,30 @@ impl Cluster {
             .clone())
     }
 
+    /// A dedicated connection to broker `node_id` (at `host:port`) as a
+    /// group coordinator, apart from its data connection, as Java's client
+    /// keeps one: a broker answers one request per connection at a time, so
+    /// heartbeats and commits must not queue behind a long-polling Fetch.
+    pub(crate) fn coordinator_conn(&self, node_id: i32, host: &str, port: u16) -> BrokerConn {
+        let key = coordinator_key(node_id);
+        let addr = self.inner.config.dial_address(host, port);
+        let mut conns = lock(&self.inner.conns);
+        match conns.get(&key) {
+            Some(c) if c.addr() == addr => c.clone(),
+            _ => {
+                let conn = BrokerConn::spawn(node_id, addr, &self.inner.config);
+                conns.insert(key, conn.clone());
+                conn
+            }
+        }
+    }
+
+    /// Drops the coordinator connection to `node_id` (after the coordinator
+    /// moved); its driver stops once no one holds it.
+    pub(crate) fn forget_coordinator_conn(&self, node_id: i32) {
+        lock(&self.inner.conns).remove(&coordinator_key(node_id));
+    }
+
     /// A connection to some broker: one already open if possible.
     pub(crate) fn any_broker(&self) -> Result<BrokerConn> {
         let md = self.metadata();
@@ -460,6 +484,12 @@ async fn fetch_metadata(
         || "no broker to ask".to_owned(),
         |e| e.to_string(),
     )))
+}
+
+/// Where a coordinator connection sits in the connection map: far above
+/// broker ids (which the metadata hands out from 0 up), as in Java.
+fn coordinator_key(node_id: i32) -> i32 {
+    i32::MAX.saturating_sub(node_id.max(0))
 }
 
 /// Locks a mutex, recovering from poisoning (the data stays consistent:

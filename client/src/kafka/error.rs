@@ -129,6 +129,36 @@ pub enum Error {
         /// The offset that was asked for.
         offset: i64,
     },
+    /// The partition is not assigned to this consumer (or reader).
+    #[error("{topic}/{partition} is not assigned to this consumer")]
+    NotAssigned {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+    },
+    /// The group coordinator refused an offset commit because this member
+    /// is no longer in the group's current generation (it was fenced, left
+    /// after `max_poll_interval`, or its session expired): the partitions
+    /// may belong to another member now, and whatever was processed since
+    /// the last commit will be processed again.
+    #[error("offset commit refused ({code}): this member is no longer in the group's generation")]
+    CommitFailed {
+        /// The coordinator's error code (ILLEGAL_GENERATION,
+        /// UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID, ...), or NONE when the
+        /// consumer knew before asking.
+        code: ErrorCode,
+    },
+    /// A newly assigned partition has no committed offset and the reset
+    /// policy is [`OffsetReset::None`](crate::kafka::OffsetReset::None):
+    /// seek it to start reading.
+    #[error("no committed offset for {topic}/{partition} and no reset policy")]
+    NoOffset {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+    },
 }
 
 impl Error {

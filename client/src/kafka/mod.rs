@@ -1,5 +1,6 @@
-//! The Apache Kafka client: cluster metadata, producer, admin and partition
-//! reader, on tokio, built on `kafka-proto`'s sans-IO connection and codecs.
+//! The Apache Kafka client: cluster metadata, producer, admin, partition
+//! reader and consumer groups, on tokio, built on `kafka-proto`'s sans-IO
+//! connection and codecs.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), mq_client::kafka::Error> {
@@ -36,12 +37,16 @@
 //! - [`Admin`]: topics, partitions, configs, records and offsets.
 //! - [`PartitionReader`]: fetches assigned partitions; a `Stream` of
 //!   records, or zero-copy batches with [`PartitionReader::next_batch`].
+//! - [`Consumer`]: a member of a consumer group; subscribes, rebalances
+//!   (range, roundrobin, cooperative-sticky), heartbeats in the background,
+//!   commits; a `Stream` of records or batches. See its docs.
 
 mod admin;
 mod cluster;
 mod config;
 mod conn;
 mod error;
+mod group;
 pub mod partitioner;
 mod producer;
 mod reader;
@@ -53,7 +58,18 @@ pub use admin::{
 pub use cluster::{BrokerMeta, Cluster, Metadata, PartitionMeta, TopicMeta};
 pub use config::{AddressMap, ClientConfig};
 pub use error::{Error, Result};
+pub use group::{
+    Assignor, CommitFuture, Consumer, ConsumerBuilder, ConsumerProtocolAssignment,
+    ConsumerProtocolSubscription, GroupDescription, GroupMemberDescription, NoopListener,
+    OffsetAndEpoch, Rebalance, RebalanceListener, StickyUserData, TopicPartition, TopicPattern,
+};
 pub use kafka_proto::ErrorCode;
+
+/// Fuzz target bodies (for `fuzz/`), not part of the API.
+#[doc(hidden)]
+pub mod fuzz {
+    pub use super::group::protocol::fuzz_decoders as group_protocol_decoders;
+}
 pub use kafka_proto::compression::Compression;
 pub use producer::{Acks, Delivery, Producer, ProducerBuilder, ProducerRecord};
 pub use reader::{

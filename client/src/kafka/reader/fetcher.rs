@@ -12,7 +12,7 @@ use kafka_proto::ErrorCode;
 use kafka_proto::api::FetchRequest;
 use kafka_proto::api::FetchResponse;
 use kafka_proto::api::fetch::{FetchPartition, FetchTopic};
-use kafka_proto::record::BatchReader;
+use kafka_proto::record::{Batch, BatchReader};
 use tokio::sync::mpsc;
 use tracing::{Instrument, debug, debug_span, warn};
 
@@ -24,12 +24,12 @@ use super::{FetchedBatch, Offset, OffsetReset};
 
 /// Fetch settings.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct FetchSettings {
-    pub(super) min_bytes: i32,
-    pub(super) max_bytes: i32,
-    pub(super) partition_max_bytes: i32,
-    pub(super) max_wait: Duration,
-    pub(super) reset: OffsetReset,
+pub(crate) struct FetchSettings {
+    pub(crate) min_bytes: i32,
+    pub(crate) max_bytes: i32,
+    pub(crate) partition_max_bytes: i32,
+    pub(crate) max_wait: Duration,
+    pub(crate) reset: OffsetReset,
 }
 
 impl Default for FetchSettings {
@@ -57,16 +57,34 @@ pub(super) enum Command {
         topic: Arc<str>,
         partition: i32,
     },
+    /// Stops fetching a partition until resumed; what was fetched after
+    /// `position` (if given) is fetched again on resume.
+    Pause {
+        topic: Arc<str>,
+        partition: i32,
+        generation: u64,
+        position: Option<i64>,
+    },
+    /// Fetches a paused partition again.
+    Resume {
+        topic: Arc<str>,
+        partition: i32,
+    },
 }
 
 #[derive(Debug)]
 struct PartitionState {
     position: i64,
+    /// Where the current generation started (the assign, seek or pause
+    /// position): a pause with no position from the reader rewinds here.
+    start: i64,
     generation: u64,
     /// Not fetched before this time (after an error).
     retry_at: Option<Instant>,
     /// Out of range with no reset policy: wait for a seek.
     stopped: bool,
+    /// Paused by the application: not fetched until resumed.
+    paused: bool,
     in_flight: bool,
     failures: u32,
 }
@@ -143,13 +161,20 @@ impl Fetcher {
             }
         };
         debug!(topic = %topic, partition, position, "assigned");
+        // A seek keeps a paused partition paused.
+        let paused = self
+            .partitions
+            .get(&(topic.clone(), partition))
+            .is_some_and(|s| s.paused);
         self.partitions.insert(
             (topic, partition),
             PartitionState {
                 position,
+                start: position,
                 generation,
                 retry_at: None,
                 stopped: false,
+                paused,
                 in_flight: false,
                 failures: 0,
             },
@@ -208,6 +233,26 @@ impl Fetcher {
             Command::Unassign { topic, partition } => {
                 self.partitions.remove(&(topic, partition));
             }
+            Command::Pause {
+                topic,
+                partition,
+                generation,
+                position,
+            } => {
+                if let Some(state) = self.partitions.get_mut(&(topic.clone(), partition)) {
+                    state.paused = true;
+                    state.generation = generation;
+                    state.position = position.unwrap_or(state.start);
+                    state.start = state.position;
+                    debug!(topic = %topic, partition, position = state.position, "paused");
+                }
+            }
+            Command::Resume { topic, partition } => {
+                if let Some(state) = self.partitions.get_mut(&(topic.clone(), partition)) {
+                    state.paused = false;
+                    debug!(topic = %topic, partition, position = state.position, "resumed");
+                }
+            }
         }
         Ok(())
     }
@@ -226,7 +271,7 @@ impl Fetcher {
         let mut by_leader: HashMap<i32, Vec<(Key, i64, u64, i32)>> = HashMap::new();
         let mut missing = false;
         for (key, state) in &self.partitions {
-            if state.stopped || state.in_flight {
+            if state.stopped || state.paused || state.in_flight {
                 continue;
             }
             if let Some(at) = state.retry_at.filter(|&at| at > now) {
@@ -407,8 +452,12 @@ impl Fetcher {
                         continue;
                     }
                     if !batch.is_control() {
+                        let epoch = match &batch {
+                            Batch::V2(b) => b.partition_leader_epoch(),
+                            Batch::Legacy(_) => -1,
+                        };
                         match batch.records() {
-                            Ok(r) => out.push(r),
+                            Ok(r) => out.push((r, epoch)),
                             Err(source) => {
                                 failure = Some(Error::Records {
                                     topic: name.to_string(),
@@ -428,6 +477,7 @@ impl Fetcher {
                     state.failures = 0;
                 }
                 if !out.is_empty() {
+                    let (records, epochs) = out.into_iter().unzip();
                     let fetched = FetchedBatch {
                         topic: name.clone(),
                         partition: key.1,
@@ -435,7 +485,8 @@ impl Fetcher {
                         next_offset: next,
                         high_watermark: p.high_watermark,
                         generation,
-                        records: out,
+                        records,
+                        epochs,
                     };
                     self.tx.send(Ok(fetched)).await.map_err(|_| ())?;
                 }

@@ -19,7 +19,6 @@ use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::Bytes;
 use futures_core::Stream;
@@ -30,7 +29,8 @@ use tracing::Instrument;
 use super::cluster::Cluster;
 use super::config::{ClientConfig, client_config_setters};
 use super::error::{Error, Result};
-use fetcher::{Command, FetchSettings, Fetcher};
+pub(crate) use fetcher::FetchSettings;
+use fetcher::{Command, Fetcher};
 
 /// Where to start reading a partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,11 +84,18 @@ pub struct FetchedBatch {
     high_watermark: i64,
     generation: u64,
     records: Vec<Records>,
+    /// The partition leader epoch of each entry of `records`.
+    epochs: Vec<i32>,
 }
 
 impl FetchedBatch {
     /// The topic.
     pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// The topic, shared.
+    pub(crate) fn topic_arc(&self) -> &Arc<str> {
         &self.topic
     }
 
@@ -125,6 +132,32 @@ impl FetchedBatch {
             .filter(move |r| r.as_ref().map_or(true, |r| r.offset() >= start))
     }
 
+    /// The records, each with the partition leader epoch of its batch
+    /// (-1 for the legacy formats), as zero-copy views.
+    pub fn iter_with_epochs(&self) -> impl Iterator<Item = Result<(Record<'_>, i32)>> + '_ {
+        let start = self.start;
+        let topic = &self.topic;
+        let partition = self.partition;
+        self.records
+            .iter()
+            .zip(self.epochs.iter().copied())
+            .flat_map(|(r, epoch)| r.iter().map(move |r| (r, epoch)))
+            .map(move |(r, epoch)| {
+                r.map(|r| (r, epoch)).map_err(|source| Error::Records {
+                    topic: topic.to_string(),
+                    partition,
+                    source,
+                })
+            })
+            .filter(move |r| r.as_ref().map_or(true, |(r, _)| r.offset() >= start))
+    }
+
+    /// The partition leader epoch of the last record batch here: the
+    /// epoch to commit [`next_offset`](Self::next_offset) with.
+    pub fn last_leader_epoch(&self) -> i32 {
+        self.epochs.last().copied().unwrap_or(-1)
+    }
+
     /// Whether the fetch returned no records.
     pub fn is_empty(&self) -> bool {
         self.records.is_empty()
@@ -149,13 +182,22 @@ pub struct ConsumerRecord {
     pub value: Option<Bytes>,
     /// Headers, in order, duplicates kept.
     pub headers: Vec<(Bytes, Option<Bytes>)>,
+    /// The partition leader epoch of the record's batch, or -1 (legacy
+    /// formats). Committing `offset + 1` carries it.
+    pub leader_epoch: i32,
 }
 
 impl ConsumerRecord {
-    fn from_view(topic: &Arc<str>, partition: i32, r: &Record<'_>) -> Self {
+    pub(crate) fn from_view(
+        topic: &Arc<str>,
+        partition: i32,
+        r: &Record<'_>,
+        leader_epoch: i32,
+    ) -> Self {
         ConsumerRecord {
             topic: topic.clone(),
             partition,
+            leader_epoch,
             offset: r.offset(),
             timestamp: r.timestamp(),
             key: r.key_bytes(),
@@ -166,7 +208,78 @@ impl ConsumerRecord {
                 .collect(),
         }
     }
+
+    /// The topic.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// The key, if any.
+    pub fn key(&self) -> Option<&[u8]> {
+        self.key.as_deref()
+    }
+
+    /// The value (`None` for a tombstone).
+    pub fn value(&self) -> Option<&[u8]> {
+        self.value.as_deref()
+    }
+
+    /// The values of the headers named `key`, in order.
+    pub fn headers_named<'a>(
+        &'a self,
+        key: &'a [u8],
+    ) -> impl Iterator<Item = Option<&'a [u8]>> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(k, _)| &k[..] == key)
+            .map(|(_, v)| v.as_deref())
+    }
 }
+
+/// Builder methods for the fetch settings, shared by the partition
+/// reader's and the group consumer's builders (`self.settings`,
+/// `self.buffered`).
+macro_rules! fetch_settings_setters {
+    () => {
+        /// Bytes the broker waits for before answering. Default 1.
+        pub fn fetch_min_bytes(mut self, bytes: i32) -> Self {
+            self.settings.min_bytes = bytes;
+            self
+        }
+
+        /// Most bytes in one fetch response. Default 50 MiB.
+        pub fn fetch_max_bytes(mut self, bytes: i32) -> Self {
+            self.settings.max_bytes = bytes;
+            self
+        }
+
+        /// Most bytes per partition in one fetch. Default 1 MiB.
+        pub fn max_partition_fetch_bytes(mut self, bytes: i32) -> Self {
+            self.settings.partition_max_bytes = bytes;
+            self
+        }
+
+        /// How long the broker may wait for `fetch_min_bytes`. Default 500 ms.
+        pub fn fetch_max_wait(mut self, wait: ::std::time::Duration) -> Self {
+            self.settings.max_wait = wait;
+            self
+        }
+
+        /// What to do on OFFSET_OUT_OF_RANGE. Default
+        /// [`OffsetReset::Latest`](crate::kafka::OffsetReset::Latest).
+        pub fn auto_offset_reset(mut self, reset: $crate::kafka::OffsetReset) -> Self {
+            self.settings.reset = reset;
+            self
+        }
+
+        /// Fetched batches held ahead of the application. Default 16.
+        pub fn prefetch(mut self, batches: usize) -> Self {
+            self.buffered = batches.max(1);
+            self
+        }
+    };
+}
+pub(crate) use fetch_settings_setters;
 
 /// Builds a [`PartitionReader`].
 #[derive(Debug, Clone)]
@@ -179,6 +292,7 @@ pub struct PartitionReaderBuilder {
 
 impl PartitionReaderBuilder {
     client_config_setters!();
+    fetch_settings_setters!();
 
     /// Reads `topic`/`partition` from `offset`.
     pub fn assign(mut self, topic: impl Into<String>, partition: i32, offset: Offset) -> Self {
@@ -186,66 +300,10 @@ impl PartitionReaderBuilder {
         self
     }
 
-    /// Bytes the broker waits for before answering. Default 1.
-    pub fn fetch_min_bytes(mut self, bytes: i32) -> Self {
-        self.settings.min_bytes = bytes;
-        self
-    }
-
-    /// Most bytes in one fetch response. Default 50 MiB.
-    pub fn fetch_max_bytes(mut self, bytes: i32) -> Self {
-        self.settings.max_bytes = bytes;
-        self
-    }
-
-    /// Most bytes per partition in one fetch. Default 1 MiB.
-    pub fn max_partition_fetch_bytes(mut self, bytes: i32) -> Self {
-        self.settings.partition_max_bytes = bytes;
-        self
-    }
-
-    /// How long the broker may wait for `fetch_min_bytes`. Default 500 ms.
-    pub fn fetch_max_wait(mut self, wait: Duration) -> Self {
-        self.settings.max_wait = wait;
-        self
-    }
-
-    /// What to do on OFFSET_OUT_OF_RANGE. Default [`OffsetReset::Latest`].
-    pub fn auto_offset_reset(mut self, reset: OffsetReset) -> Self {
-        self.settings.reset = reset;
-        self
-    }
-
-    /// Fetched batches held ahead of the application. Default 16.
-    pub fn prefetch(mut self, batches: usize) -> Self {
-        self.buffered = batches.max(1);
-        self
-    }
-
     /// Connects, resolves the start offsets and starts fetching.
     pub async fn build(self) -> Result<PartitionReader> {
         let cluster = Cluster::connect(self.client).await?;
-        let (tx, rx) = mpsc::channel(self.buffered);
-        let (cmd_tx, cmd_rx) = mpsc::channel(64);
-        let mut generations = HashMap::new();
-        let mut fetcher = Fetcher::new(cluster.clone(), self.settings, tx, cmd_rx);
-        for (topic, partition, offset) in self.assignments {
-            cluster.add_topics([topic.as_str()]);
-            generations.insert((Arc::<str>::from(topic.as_str()), partition), 0);
-            fetcher.assign(topic.into(), partition, offset, 0).await?;
-        }
-        let span = tracing::debug_span!("kafka_partition_reader");
-        tokio::spawn(fetcher.run().instrument(span));
-        Ok(PartitionReader {
-            cluster,
-            rx,
-            commands: cmd_tx,
-            generations,
-            next_generation: 1,
-            pending: VecDeque::new(),
-            pending_error: None,
-            positions: HashMap::new(),
-        })
+        PartitionReader::start(cluster, self.settings, self.buffered, self.assignments).await
     }
 }
 
@@ -275,6 +333,37 @@ impl PartitionReader {
         }
     }
 
+    /// A reader on `cluster`: resolves the start offsets of
+    /// `assignments` (failing if one cannot be), then starts the fetcher.
+    pub(crate) async fn start(
+        cluster: Cluster,
+        settings: FetchSettings,
+        buffered: usize,
+        assignments: Vec<(String, i32, Offset)>,
+    ) -> Result<Self> {
+        let (tx, rx) = mpsc::channel(buffered.max(1));
+        let (cmd_tx, cmd_rx) = mpsc::channel(64);
+        let mut generations = HashMap::new();
+        let mut fetcher = Fetcher::new(cluster.clone(), settings, tx, cmd_rx);
+        for (topic, partition, offset) in assignments {
+            cluster.add_topics([topic.as_str()]);
+            generations.insert((Arc::<str>::from(topic.as_str()), partition), 0);
+            fetcher.assign(topic.into(), partition, offset, 0).await?;
+        }
+        let span = tracing::debug_span!("kafka_partition_reader");
+        tokio::spawn(fetcher.run().instrument(span));
+        Ok(PartitionReader {
+            cluster,
+            rx,
+            commands: cmd_tx,
+            generations,
+            next_generation: 1,
+            pending: VecDeque::new(),
+            pending_error: None,
+            positions: HashMap::new(),
+        })
+    }
+
     /// The cluster this reader fetches from.
     pub fn cluster(&self) -> &Cluster {
         &self.cluster
@@ -282,10 +371,22 @@ impl PartitionReader {
 
     /// The next batch of records (of one partition). Waits for data.
     pub async fn next_batch(&mut self) -> Result<FetchedBatch> {
+        std::future::poll_fn(|cx| self.poll_batch(cx)).await
+    }
+
+    /// Polls for the next batch of a partition that is still assigned
+    /// (batches from before a seek, pause or unassign are dropped).
+    pub(crate) fn poll_batch(&mut self, cx: &mut Context<'_>) -> Poll<Result<FetchedBatch>> {
         loop {
-            let item = self.rx.recv().await.ok_or(Error::Closed)?;
-            if let Some(batch) = self.accept(item)? {
-                return Ok(batch);
+            let item = match self.rx.poll_recv(cx) {
+                Poll::Ready(Some(item)) => item,
+                Poll::Ready(None) => return Poll::Ready(Err(Error::Closed)),
+                Poll::Pending => return Poll::Pending,
+            };
+            match self.accept(item) {
+                Err(e) => return Poll::Ready(Err(e)),
+                Ok(None) => continue,
+                Ok(Some(batch)) => return Poll::Ready(Ok(batch)),
             }
         }
     }
@@ -316,14 +417,20 @@ impl PartitionReader {
         self.seek(topic, partition, offset).await
     }
 
-    /// Moves a partition's position (assigning it if needed). Batches
-    /// fetched before the seek are dropped.
-    pub async fn seek(&mut self, topic: &str, partition: i32, offset: Offset) -> Result<()> {
+    fn bump_generation(&mut self, topic: &str, partition: i32) -> (Arc<str>, u64) {
         let generation = self.next_generation;
         self.next_generation += 1;
         let key: Arc<str> = topic.into();
         self.generations
             .insert((key.clone(), partition), generation);
+        (key, generation)
+    }
+
+    /// Moves a partition's position (assigning it if needed). Batches
+    /// fetched before the seek are dropped. A paused partition stays
+    /// paused.
+    pub async fn seek(&mut self, topic: &str, partition: i32, offset: Offset) -> Result<()> {
+        let (key, generation) = self.bump_generation(topic, partition);
         self.positions.remove(&(key.clone(), partition));
         self.pending
             .retain(|r| !(*r.topic == *topic && r.partition == partition));
@@ -354,6 +461,65 @@ impl PartitionReader {
             .await
             .map_err(|_| Error::Closed)
     }
+
+    /// Stops fetching an assigned partition until [`resume`](Self::resume).
+    /// Records fetched but not yet handed out are dropped and fetched again
+    /// after the resume, so reading goes on where the application stopped.
+    pub async fn pause(&mut self, topic: &str, partition: i32) -> Result<()> {
+        self.pause_at(topic, partition, None).await
+    }
+
+    /// [`pause`](Self::pause), resuming at `position` if given (the
+    /// offset after the last record the application took), else after
+    /// what this reader handed out.
+    pub(crate) async fn pause_at(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        position: Option<i64>,
+    ) -> Result<()> {
+        let key: Arc<str> = topic.into();
+        if !self.generations.contains_key(&(key.clone(), partition)) {
+            return Err(Error::NotAssigned {
+                topic: topic.to_owned(),
+                partition,
+            });
+        }
+        let first_pending = self
+            .pending
+            .iter()
+            .find(|r| *r.topic == *topic && r.partition == partition)
+            .map(|r| r.offset);
+        let position = position
+            .or(first_pending)
+            .or_else(|| self.positions.get(&(key.clone(), partition)).copied());
+        let (key, generation) = self.bump_generation(topic, partition);
+        self.pending
+            .retain(|r| !(*r.topic == *topic && r.partition == partition));
+        if let Some(p) = position {
+            self.positions.insert((key.clone(), partition), p);
+        }
+        self.commands
+            .send(Command::Pause {
+                topic: key,
+                partition,
+                generation,
+                position,
+            })
+            .await
+            .map_err(|_| Error::Closed)
+    }
+
+    /// Fetches a paused partition again.
+    pub async fn resume(&mut self, topic: &str, partition: i32) -> Result<()> {
+        self.commands
+            .send(Command::Resume {
+                topic: topic.into(),
+                partition,
+            })
+            .await
+            .map_err(|_| Error::Closed)
+    }
 }
 
 impl Stream for PartitionReader {
@@ -377,12 +543,13 @@ impl Stream for PartitionReader {
                 Err(e) => return Poll::Ready(Some(Err(e))),
                 Ok(None) => continue,
                 Ok(Some(batch)) => {
-                    for r in batch.iter() {
+                    for r in batch.iter_with_epochs() {
                         match r {
-                            Ok(view) => this.pending.push_back(ConsumerRecord::from_view(
+                            Ok((view, epoch)) => this.pending.push_back(ConsumerRecord::from_view(
                                 &batch.topic,
                                 batch.partition,
                                 &view,
+                                epoch,
                             )),
                             Err(e) => {
                                 this.pending_error = Some(e);
