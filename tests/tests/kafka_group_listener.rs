@@ -19,12 +19,15 @@ use mq_tests::names;
 use kafka_client_support::topic;
 use kafka_group_support::{Log, Stop, builder, eventually, produce_to_each, spawn_member};
 
+/// One commit made inside `on_revoked`: the offsets and what it returned.
+type RevokeCommit = (Vec<(TopicPartition, OffsetAndEpoch)>, Result<()>);
+
 /// Commits what the application recorded as processed for the revoked
 /// partitions, from inside `on_revoked`.
 #[derive(Clone, Default)]
 struct CommitOnRevoke {
     processed: Arc<Mutex<BTreeMap<TopicPartition, OffsetAndEpoch>>>,
-    commits: Arc<Mutex<Vec<(Vec<(TopicPartition, OffsetAndEpoch)>, Result<()>)>>>,
+    commits: Arc<Mutex<Vec<RevokeCommit>>>,
 }
 
 impl RebalanceListener for CommitOnRevoke {
