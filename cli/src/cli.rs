@@ -63,7 +63,7 @@ pub(crate) enum Command {
     #[command(long_about = CONSUME_ABOUT, after_help = CONSUME_EXAMPLES)]
     Consume(ConsumeArgs),
     /// List a Kafka cluster's topics with partitions, leaders and replicas.
-    #[command(after_help = TOPICS_EXAMPLES)]
+    #[command(long_about = TOPICS_ABOUT, after_help = TOPICS_EXAMPLES)]
     Topics(TopicsArgs),
     /// Create or delete a Kafka topic.
     #[command(after_help = TOPIC_EXAMPLES, subcommand_required = true)]
@@ -85,18 +85,31 @@ pub(crate) enum Command {
 const PRODUCE_ABOUT: &str = "\
 Read messages from stdin, one per line, and publish them.
 
-Kafka: each line is a record's value, or 'key<delimiter>value' with
---key-delimiter. AMQP: each line is a message body, published to --exchange
-with --routing-key; publisher confirms are on unless --no-confirms.
+Each line is one message, without its newline and otherwise byte for byte
+(bytes need not be UTF-8; an empty line is an empty message).
 
-The exit status is non-zero if any message was not confirmed (AMQP) or not
-acknowledged (Kafka, unless --acks 0).";
+Kafka: each line is a record's value, or 'key<delimiter>value' with
+--key-delimiter (a line without the delimiter is a value with no key).
+--header values are bytes as given. Records go to --partition, else to the
+partition of their key (murmur2, as Java's producer picks it) or, without a
+key, to a sticky partition. The topic must exist: mq creates no topics by
+producing (see 'mq topic create'). AMQP: each line is a message body, published to --exchange
+(the default exchange when not given) with --routing-key; --header values
+are strings. Publisher confirms are on unless --no-confirms, and every
+confirm is awaited before mq exits.
+
+The exit status is 9 if any message was not confirmed (AMQP: nacked,
+returned with --mandatory, or lost with the connection) or not acknowledged
+(Kafka: refused by the broker, too large, or timed out after 2 minutes of
+retries; with --acks 0 only what could not be sent); the other messages are
+still sent.";
 
 const PRODUCE_EXAMPLES: &str = "\
 Examples:
   printf 'k1:v1\\nk2:v2\\n' | mq produce kafka://localhost:9092/orders --key-delimiter :
   seq 100 | mq produce kafka://localhost:9092/orders --compression zstd --acks all --header source=seq
-  echo '{\"id\":1}' | mq produce amqp://guest:guest@localhost:5672/%2f --exchange orders --routing-key new --persistent";
+  echo '{\"id\":1}' | mq produce amqp://guest:guest@localhost:5672/%2f --exchange orders --routing-key new --persistent
+  seq 3 | mq produce amqp://guest:guest@localhost:5672/%2f --routing-key billing --mandatory --header source=seq";
 
 /// `mq produce`.
 #[derive(Debug, Args)]
@@ -111,8 +124,8 @@ pub(crate) struct ProduceArgs {
     #[arg(long = "header", value_name = "K=V", value_parser = parse_key_value)]
     pub(crate) headers: Vec<(String, String)>,
     /// Write to this partition instead of the partitioner's choice.
-    #[arg(long, value_name = "N", help_heading = "Kafka")]
-    pub(crate) partition: Option<u32>,
+    #[arg(long, value_name = "N", value_parser = partition_index, help_heading = "Kafka")]
+    pub(crate) partition: Option<i32>,
     /// Compress record batches with this codec [default: none].
     #[arg(long, value_name = "CODEC", help_heading = "Kafka")]
     pub(crate) compression: Option<CompressionArg>,
@@ -141,14 +154,34 @@ Write messages from a Kafka topic or a RabbitMQ queue to stdout.
 
 Output is the raw payload per line (--format raw) or one JSON object per line
 (--format json): topic or queue, partition, offset or delivery tag, key,
-headers, timestamp, and the payload as UTF-8 (\"value\") or base64
-(\"value_base64\"). AMQP deliveries are acknowledged after they are written.";
+headers, timestamp, and the payload. The payload is \"value\" (a string)
+when it is valid UTF-8, else \"value_base64\" (RFC 4648 base64): exactly
+one of the two is present.
+
+Kafka: every partition of the topic (or --partition N) is read from --from:
+earliest, latest (the default) or an offset, which is moved into the range
+the partition still holds. --exit-at-end stops once each partition has been
+read up to the end it had when mq started; without it, and without --count,
+mq waits for new records until it is stopped. JSON objects hold topic,
+partition, offset, key (\"key\" as text, \"key_base64\", or null), headers (in
+order, repeated keys kept; a value is text, {\"base64\": ...} when it is not
+UTF-8, or null), timestamp (ms since the epoch, or null) and the payload
+(null for a tombstone). No offsets are committed.
+
+AMQP: deliveries are acknowledged after they are written and stdout is
+flushed, so a message that could not be written goes back to the queue.
+Without --count, mq consumes until it is stopped. JSON objects hold queue,
+delivery_tag, redelivered, exchange, routing_key, headers (in order; a
+string that is not UTF-8 and a byte array are {\"base64\": ...}), timestamp
+(seconds, or null), properties (the other basic properties that are set)
+and the payload.";
 
 const CONSUME_EXAMPLES: &str = "\
 Examples:
   mq consume kafka://localhost:9092/orders --from earliest --exit-at-end
-  mq consume kafka://localhost:9092/orders --group billing --count 10 --format json
-  mq consume amqp://guest:guest@localhost:5672/%2f --queue orders --prefetch 50";
+  mq consume kafka://localhost:9092/orders --partition 2 --from 1000 --count 10 --format json
+  mq consume amqp://guest:guest@localhost:5672/%2f --queue orders --prefetch 50
+  mq consume amqp://guest:guest@localhost:5672/%2f --queue orders --count 10 --format json";
 
 /// `mq consume`.
 #[derive(Debug, Args)]
@@ -162,33 +195,42 @@ pub(crate) struct ConsumeArgs {
     /// Output format.
     #[arg(long, value_name = "FORMAT", default_value = "raw")]
     pub(crate) format: OutputFormat,
-    /// Consume as a member of this consumer group, committing offsets.
+    /// Consume as a member of this consumer group, committing offsets (not built yet).
     #[arg(long, value_name = "G", help_heading = "Kafka")]
     pub(crate) group: Option<String>,
     /// Where to start: earliest, latest or an offset [default: latest, or the group's offset].
     #[arg(long, value_name = "WHERE", value_parser = parse_start, help_heading = "Kafka")]
     pub(crate) from: Option<StartArg>,
-    /// Exit once every partition has been read to its end.
+    /// Exit once every partition has been read to the end it had at the start.
     #[arg(long, help_heading = "Kafka")]
     pub(crate) exit_at_end: bool,
+    /// Read this partition only [default: every partition of the topic].
+    #[arg(long, value_name = "N", value_parser = partition_index, help_heading = "Kafka")]
+    pub(crate) partition: Option<i32>,
     /// The queue to consume from.
     #[arg(long, value_name = "Q", help_heading = "AMQP")]
     pub(crate) queue: Option<String>,
-    /// Unacknowledged deliveries allowed in flight.
+    /// Unacknowledged deliveries allowed in flight (0: no limit) [default: 100, at most --count].
     #[arg(long, value_name = "N", help_heading = "AMQP")]
     pub(crate) prefetch: Option<u16>,
 }
 
+const TOPICS_ABOUT: &str = "\
+List a Kafka cluster's topics: one line per partition with its leader,
+replicas and in-sync replicas (ISR), by broker id. With a topic in the URL,
+only that topic. Internal topics (__consumer_offsets) are listed too.";
+
 const TOPICS_EXAMPLES: &str = "\
 Examples:
   mq topics kafka://localhost:9092
+  mq topics kafka://localhost:9092/orders
   mq topics kafka://broker1:9092,broker2:9092";
 
 /// `mq topics`.
 #[derive(Debug, Args)]
 pub(crate) struct TopicsArgs {
-    /// kafka://host:port[,host:port...]
-    #[arg(value_name = "URL")]
+    /// The cluster's URL, with a topic to list that topic only.
+    #[arg(value_name = "URL", help = "kafka://host:port[,host:port...][/topic]")]
     pub(crate) url: String,
 }
 
@@ -225,11 +267,11 @@ pub(crate) struct TopicCreateArgs {
     #[arg(value_name = "URL")]
     pub(crate) url: String,
     /// Number of partitions.
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
-    pub(crate) partitions: u32,
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=1_000_000))]
+    pub(crate) partitions: i32,
     /// Replicas of each partition.
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
-    pub(crate) replication_factor: u16,
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(i16).range(1..))]
+    pub(crate) replication_factor: i16,
     /// A topic config, such as retention.ms=86400000 (repeatable).
     #[arg(long = "config", value_name = "K=V", value_parser = parse_key_value)]
     pub(crate) configs: Vec<(String, String)>,
@@ -244,14 +286,21 @@ pub(crate) struct TopicDeleteArgs {
 }
 
 const DECLARE_ABOUT: &str = "\
-Declare a RabbitMQ exchange (--exchange) or queue (--queue). Declaring what
-already exists with the same options succeeds; with other options the broker
-refuses it.";
+Declare a RabbitMQ exchange (--exchange) or queue (--queue), and bind the
+queue to an exchange (--bind). Declaring what already exists with the same
+options succeeds; with other options the broker refuses it (exit status 10).
+
+--argument values are typed: a whole number is sent as a 64-bit integer
+(x-max-length=1000, x-message-ttl=60000), true and false as booleans, and
+anything else as a string (x-queue-type=quorum, x-dead-letter-exchange=dlx);
+a value in double quotes is always a string. Each step prints one line; a
+queue declared with an empty name gets one from the server, shown there.";
 
 const DECLARE_EXAMPLES: &str = "\
 Examples:
   mq declare amqp://guest:guest@localhost:5672/%2f --exchange orders --type topic --durable
-  mq declare amqp://guest:guest@localhost:5672/%2f --queue billing --durable --bind orders --routing-key 'order.*'";
+  mq declare amqp://guest:guest@localhost:5672/%2f --queue billing --durable --bind orders --routing-key 'order.*'
+  mq declare amqp://guest:guest@localhost:5672/%2f --queue billing.q --argument x-queue-type=quorum --argument x-dead-letter-exchange=dlx --argument x-message-ttl=60000";
 
 /// `mq declare`.
 #[derive(Debug, Args)]
@@ -297,15 +346,29 @@ pub(crate) struct DeclareArgs {
 const BENCH_ABOUT: &str = "\
 Measure produce (publish) and consume throughput and end-to-end latency.
 
-Sends --count messages of --size bytes, consumes them back, and prints a
-summary: msgs/s, MB/s, latency p50/p99/max and client CPU per message
-(--json for machines). A progress bar runs on stderr meanwhile. Without a
-topic (Kafka) or --queue (AMQP) a temporary one is created and deleted.";
+Sends --count messages of --size bytes while consuming them back, and prints
+a summary: msgs/s, MB/s, latency p50/p99/max and client CPU per message
+(--json for machines). A progress bar runs on stderr meanwhile, when it is
+a terminal. Without a topic (Kafka) or --queue (AMQP) a temporary one is
+created and deleted; a --queue given must exist and be empty.
+
+Kafka: the temporary topic has one partition; a topic in the URL must exist,
+and is read from its end, so records already in it do not count. --window
+bounds the records produced and not yet acknowledged; --compression and
+--acks set the producer's codec and acknowledgements (with --acks all, the
+default, the producer is idempotent).
+
+Latency is end to end, publish to delivery: each message starts with a
+16-byte stamp (run id, send time), so --size is at least 16. MB/s counts
+payload bytes, 10^6 to the MB. CPU per message is the user plus system time
+of the whole process (producer and consumer both run in it) over the count.
+The exit status is 9 if any message was not confirmed or never arrived.";
 
 const BENCH_EXAMPLES: &str = "\
 Examples:
   mq bench kafka://localhost:9092 --size 100 --count 1000000 --compression lz4
-  mq bench amqp://guest:guest@localhost:5672/%2f --size 1024 --count 100000 --window 500 --json";
+  mq bench amqp://guest:guest@localhost:5672/%2f --size 1024 --count 100000 --window 500 --json
+  mq bench amqp://guest:guest@localhost:5672/%2f --count 10000 --window 100 --prefetch 50";
 
 /// `mq bench`.
 #[derive(Debug, Args)]
@@ -313,13 +376,13 @@ pub(crate) struct BenchArgs {
     /// kafka://host:port[/topic] or amqp://user:pass@host:port/vhost
     #[arg(value_name = "URL")]
     pub(crate) url: String,
-    /// Message size in bytes.
+    /// Message size in bytes (at least 16).
     #[arg(long, value_name = "BYTES", default_value_t = 100)]
     pub(crate) size: u32,
     /// Number of messages.
     #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) count: u64,
-    /// Messages in flight: unconfirmed publishes (AMQP) or produce requests (Kafka).
+    /// Messages in flight: unconfirmed publishes (AMQP) or unacknowledged records (Kafka).
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) window: u32,
     /// Print the summary as JSON.
@@ -331,9 +394,12 @@ pub(crate) struct BenchArgs {
     /// Acknowledgements to wait for [default: all].
     #[arg(long, value_name = "ACKS", help_heading = "Kafka")]
     pub(crate) acks: Option<AcksArg>,
-    /// The queue to use instead of a temporary one.
+    /// The queue to use instead of a temporary one (it must be empty).
     #[arg(long, value_name = "Q", help_heading = "AMQP")]
     pub(crate) queue: Option<String>,
+    /// Unacknowledged deliveries in flight [default: the window, at most 65535].
+    #[arg(long, value_name = "N", help_heading = "AMQP")]
+    pub(crate) prefetch: Option<u16>,
 }
 
 const DECODE_ABOUT: &str = "\
@@ -514,6 +580,14 @@ fn parse_start(s: &str) -> Result<StartArg, String> {
             .parse()
             .map(StartArg::Offset)
             .map_err(|_| "expected earliest, latest or an offset (a whole number)".to_owned()),
+    }
+}
+
+/// A partition index: 0 to 2^31 - 1, as Kafka's int32 holds it.
+fn partition_index(s: &str) -> Result<i32, String> {
+    match s.parse::<i32>() {
+        Ok(n) if n >= 0 => Ok(n),
+        _ => Err("expected a partition index: a whole number from 0".to_owned()),
     }
 }
 

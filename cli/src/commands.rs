@@ -2,12 +2,15 @@
 //! the URL parses, it names what the command needs (a topic, a queue), and
 //! no option of the other protocol was given.
 //!
-//! Each `check_*` returns the parsed [`Target`]; the clients (issues 5 and 6)
-//! take it from there. Until they land, [`crate::gate`] stops the command.
+//! Each `check_*` returns the parsed [`Target`] (or, for a command of one
+//! protocol, its URL); [`crate::amqp`] and [`crate::kafka`] take it from
+//! there.
 
+use crate::bench::STAMP_LEN;
 use crate::cli::{BenchArgs, ConsumeArgs, DeclareArgs, ProduceArgs, TopicAction, TopicsArgs};
 use crate::error::CliError;
-use crate::url::{Protocol, Target};
+use crate::input::MAX_LINE;
+use crate::url::{KafkaUrl, Protocol, Target};
 
 /// Options given on the command line that only `protocol` understands: if
 /// the URL is of the other protocol, the first one is a usage error.
@@ -78,6 +81,11 @@ pub(crate) fn check_produce(a: &ProduceArgs) -> Result<Target, CliError> {
             ("--no-confirms", a.no_confirms),
         ],
     )?;
+    if a.mandatory && a.no_confirms {
+        return Err(CliError::usage(
+            "--mandatory needs publisher confirms to report a returned message; drop --no-confirms",
+        ));
+    }
     Ok(t)
 }
 
@@ -92,6 +100,7 @@ pub(crate) fn check_consume(a: &ConsumeArgs) -> Result<Target, CliError> {
             ("--group", a.group.is_some()),
             ("--from", a.from.is_some()),
             ("--exit-at-end", a.exit_at_end),
+            ("--partition", a.partition.is_some()),
         ],
     )?;
     only_for(
@@ -111,29 +120,36 @@ pub(crate) fn check_consume(a: &ConsumeArgs) -> Result<Target, CliError> {
 }
 
 /// `mq topics`.
-pub(crate) fn check_topics(a: &TopicsArgs) -> Result<Target, CliError> {
-    let t = Target::parse(&a.url)?;
-    require(&t, Protocol::Kafka, "topics")?;
-    Ok(t)
+pub(crate) fn check_topics(a: &TopicsArgs) -> Result<KafkaUrl, CliError> {
+    kafka_only(Target::parse(&a.url)?, "topics")
 }
 
 /// `mq topic create|delete`.
-pub(crate) fn check_topic(action: &TopicAction) -> Result<Target, CliError> {
+pub(crate) fn check_topic(action: &TopicAction) -> Result<KafkaUrl, CliError> {
     let (url, name) = match action {
         TopicAction::Create(a) => (&a.url, "topic create"),
         TopicAction::Delete(a) => (&a.url, "topic delete"),
     };
     let t = Target::parse(url)?;
-    require(&t, Protocol::Kafka, name)?;
     require_topic(&t, name)?;
-    Ok(t)
+    kafka_only(t, name)
+}
+
+/// The URL of a command that speaks Kafka only.
+fn kafka_only(t: Target, command: &str) -> Result<KafkaUrl, CliError> {
+    require(&t, Protocol::Kafka, command)?;
+    match t {
+        Target::Kafka(k) => Ok(k),
+        Target::Amqp(_) => Err(CliError::usage(format!(
+            "'mq {command}' works with kafka:// URLs only"
+        ))),
+    }
 }
 
 /// `mq declare`.
-pub(crate) fn check_declare(a: &DeclareArgs) -> Result<Target, CliError> {
+pub(crate) fn check_declare(a: &DeclareArgs) -> Result<(), CliError> {
     let t = Target::parse(&a.url)?;
-    require(&t, Protocol::Amqp, "declare")?;
-    Ok(t)
+    require(&t, Protocol::Amqp, "declare")
 }
 
 /// `mq bench`.
@@ -147,6 +163,23 @@ pub(crate) fn check_bench(a: &BenchArgs) -> Result<Target, CliError> {
             ("--acks", a.acks.is_some()),
         ],
     )?;
-    only_for(&t, Protocol::Amqp, &[("--queue", a.queue.is_some())])?;
+    only_for(
+        &t,
+        Protocol::Amqp,
+        &[
+            ("--queue", a.queue.is_some()),
+            ("--prefetch", a.prefetch.is_some()),
+        ],
+    )?;
+    if (a.size as usize) < STAMP_LEN {
+        return Err(CliError::usage(format!(
+            "--size must be at least {STAMP_LEN}: each message starts with the run id and its send time"
+        )));
+    }
+    if a.size as usize > MAX_LINE {
+        return Err(CliError::usage(format!(
+            "--size must be at most {MAX_LINE} (128 MiB), the largest message mq sends"
+        )));
+    }
     Ok(t)
 }

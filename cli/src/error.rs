@@ -24,7 +24,8 @@ pub(crate) enum Failure {
     BadUrl,
     /// Reading stdin or writing stdout failed.
     Io,
-    /// The broker could not be reached: connection refused or timed out.
+    /// The broker could not be reached (connection refused or timed out),
+    /// or the connection to it was lost.
     Unreachable,
     /// The broker refused the credentials.
     Auth,
@@ -80,7 +81,9 @@ impl Failure {
             Failure::Usage => "usage error: unknown option, missing or invalid argument",
             Failure::BadUrl => "bad URL",
             Failure::Io => "I/O error on stdin or stdout",
-            Failure::Unreachable => "broker unreachable (connection refused or timed out)",
+            Failure::Unreachable => {
+                "broker unreachable (connection refused or timed out) or connection lost"
+            }
             Failure::Auth => "authentication failed",
             Failure::NotFound => "unknown topic, queue or exchange",
             Failure::NotConfirmed => "a message was not confirmed or not delivered",

@@ -1,31 +1,27 @@
-//! THE CLIENT GATE: the one place where broker commands stop until the
-//! async clients land.
+//! THE GROUP GATE: the one place where a command stops because the client
+//! it needs is not built yet.
 //!
-//! `produce`, `consume`, `topics`, `topic`, `declare` and `bench` need the
-//! RabbitMQ client (issue 5) or the Kafka client (issue 6), which are being
-//! written on other branches. Until then each of these commands parses and
-//! checks its whole command line (so `--help` is complete, and a bad URL or
-//! option is reported as such), and then [`needs_client`] ends it with exit
-//! status 2 and one line saying which client it needs.
+//! Every Kafka command runs on `mq_client::kafka` (see [`crate::kafka`])
+//! except `mq consume kafka://... --group G`: consuming as a member of a
+//! consumer group, committing offsets, needs the consumer-group client
+//! (issue 7), which is being written on another branch. Until it lands,
+//! that command line is parsed and checked in full (so a bad URL or option
+//! is reported as such), and then [`needs_group_client`] ends it with exit
+//! status 2 and one line saying what it needs.
 //!
-//! When a client lands, replace the call to [`needs_client`] for its
-//! commands in `main.rs`'s `run` with the command's implementation, and
-//! delete this module when no command calls it any more.
+//! When the group client lands, replace the call in `main.rs`'s `run` with
+//! the group consumer, and delete this module.
 
 use crate::error::{CliError, Failure};
-use crate::url::{Protocol, Target};
+use crate::url::KafkaUrl;
 
-/// Ends `mq <command>`, which needs the client for `target`'s protocol.
-pub(crate) fn needs_client(command: &str, target: &Target) -> Result<(), CliError> {
-    let (client, issue) = match target.protocol() {
-        Protocol::Kafka => ("Kafka client", 6),
-        Protocol::Amqp => ("RabbitMQ client", 5),
-    };
+/// Ends `mq consume kafka://... --group G`.
+pub(crate) fn needs_group_client(url: &KafkaUrl) -> Result<(), CliError> {
     Err(CliError::new(
         Failure::NotBuilt,
         format!(
-            "'mq {command}' needs the {client} (issue {issue}), which is not built yet \
-             (the URL parsed as {target})"
+            "'mq consume --group' needs the Kafka consumer-group client (issue 7), which is \
+             not built yet; drop --group to read {url} without a group"
         ),
     ))
 }

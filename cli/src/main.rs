@@ -3,7 +3,13 @@
 //! - [`cli`]: the command tree (clap), with help and examples.
 //! - [`url`]: `kafka://` and `amqp://` URLs; the scheme picks the protocol.
 //! - [`commands`]: checks of each broker command's options against its URL.
-//! - [`gate`]: where the broker commands stop until the clients land.
+//! - [`amqp`]: `produce`, `consume`, `declare` and `bench` for RabbitMQ.
+//! - [`kafka`]: `produce`, `consume`, `topics`, `topic` and `bench` for Kafka.
+//! - [`gate`]: where `mq consume --group` stops until the consumer-group
+//!   client lands.
+//! - [`input`], [`json`], [`mod@bench`], [`runtime`]: stdin lines, JSON
+//!   output, the bench harness and the tokio runtimes, shared by both
+//!   protocols.
 //! - [`decode`]: `mq decode`, the dissector.
 //! - [`completions`]: shell completion scripts.
 //! - [`error`]: one line on stderr per failure, one exit status per kind.
@@ -13,18 +19,25 @@ use std::process::ExitCode;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
 
+mod amqp;
+mod bench;
 mod cli;
 mod commands;
 mod completions;
 mod decode;
 mod error;
 mod gate;
+mod input;
+mod json;
+mod kafka;
 mod output;
+mod runtime;
 mod url;
 
-use cli::{Cli, Command};
+use cli::{Cli, Command, TopicAction};
 use error::CliError;
 use output::Output;
+use url::Target;
 
 fn main() -> ExitCode {
     let mut out = Output::stdout();
@@ -49,13 +62,33 @@ fn run(cli: Cli, out: &mut Output) -> Result<(), CliError> {
     match cli.command {
         Command::Decode(args) => decode::run(&args, out),
         Command::Completions(args) => completions::run(&args, out),
-        // The broker commands: checked here, then stopped by the gate.
-        Command::Produce(a) => gate::needs_client("produce", &commands::check_produce(&a)?),
-        Command::Consume(a) => gate::needs_client("consume", &commands::check_consume(&a)?),
-        Command::Topics(a) => gate::needs_client("topics", &commands::check_topics(&a)?),
-        Command::Topic(a) => gate::needs_client("topic", &commands::check_topic(&a.action)?),
-        Command::Declare(a) => gate::needs_client("declare", &commands::check_declare(&a)?),
-        Command::Bench(a) => gate::needs_client("bench", &commands::check_bench(&a)?),
+        // The broker commands: checked here, then run by the protocol's
+        // module; only a Kafka consumer group stops at the gate.
+        Command::Produce(a) => match commands::check_produce(&a)? {
+            Target::Amqp(_) => amqp::produce(&a, &a.url),
+            Target::Kafka(k) => kafka::produce(&a, &k),
+        },
+        Command::Consume(a) => match commands::check_consume(&a)? {
+            Target::Amqp(_) => amqp::consume(&a, &a.url, out),
+            Target::Kafka(k) if a.group.is_some() => gate::needs_group_client(&k),
+            Target::Kafka(k) => kafka::consume(&a, &k, out),
+        },
+        Command::Topics(a) => kafka::topics(&commands::check_topics(&a)?, out),
+        Command::Topic(a) => {
+            let url = commands::check_topic(&a.action)?;
+            match &a.action {
+                TopicAction::Create(c) => kafka::create_topic(c, &url, out),
+                TopicAction::Delete(d) => kafka::delete_topic(d, &url, out),
+            }
+        }
+        Command::Declare(a) => {
+            commands::check_declare(&a)?;
+            amqp::declare(&a, &a.url, out)
+        }
+        Command::Bench(a) => match commands::check_bench(&a)? {
+            t @ Target::Amqp(_) => amqp::bench(&a, &a.url, &t.to_string(), out),
+            Target::Kafka(k) => kafka::bench(&a, &k, out),
+        },
     }
 }
 

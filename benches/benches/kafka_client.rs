@@ -1,0 +1,327 @@
+//! Kafka client end to end against the real broker: produce throughput
+//! (100 B values, acks=all, idempotent, linger 5 ms) and fetch throughput,
+//! for this crate's client and, with `--features peers`, librdkafka (the
+//! `rdkafka` crate) in the same run, against the same broker.
+//!
+//! `cargo bench -p mq-benches --features peers --bench kafka_client`
+//!
+//! Criterion reports time per iteration and messages per second (one
+//! iteration produces or fetches `MESSAGES` messages). Client CPU per
+//! message is the process's user + system CPU time (from /proc/self/stat,
+//! which counts librdkafka's own threads too) over the messages handled;
+//! it is printed after each benchmark as `cpu <name>: N ns/msg`.
+//! The broker runs on the same two cores, so absolute figures are modest;
+//! what matters is the comparison in one run.
+
+use std::cell::Cell;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use mq_client::kafka::{
+    Admin, NewTopic, Offset, OffsetReset, PartitionReader, Producer, ProducerRecord,
+};
+use tokio::runtime::Runtime;
+
+const MESSAGES: u64 = 100_000;
+const PARTITIONS: i32 = 6;
+const FETCH_MESSAGES: u64 = 300_000;
+
+fn bootstrap() -> String {
+    mq_tests::endpoints::kafka_bootstrap()
+}
+
+/// Process CPU time (user + system) so far.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15 (1-based), 11 and 12 after ')'.
+    let total = ticks(11) + ticks(12);
+    // Linux reports them in USER_HZ, 100 per second.
+    Duration::from_millis(total * 10)
+}
+
+struct CpuMeter {
+    cpu: Cell<Duration>,
+    messages: Cell<u64>,
+}
+
+impl CpuMeter {
+    fn new() -> Self {
+        CpuMeter {
+            cpu: Cell::new(Duration::ZERO),
+            messages: Cell::new(0),
+        }
+    }
+
+    fn measure<T>(&self, messages: u64, f: impl FnOnce() -> T) -> T {
+        let before = cpu_time();
+        let out = f();
+        self.cpu
+            .set(self.cpu.get() + cpu_time().saturating_sub(before));
+        self.messages.set(self.messages.get() + messages);
+        out
+    }
+
+    fn report(&self, name: &str) {
+        let n = self.messages.get().max(1);
+        println!(
+            "cpu {name}: {:.0} ns/msg over {} messages",
+            self.cpu.get().as_nanos() as f64 / n as f64,
+            n
+        );
+    }
+}
+
+fn value() -> Vec<u8> {
+    let mut v =
+        b"{\"order\":12345,\"status\":\"created\",\"amount\":4200,\"currency\":\"EUR\",\"note\":\""
+            .to_vec();
+    v.resize(98, b'x');
+    v.extend_from_slice(b"\"}");
+    v
+}
+
+fn create_topic(rt: &Runtime, prefix: &str) -> String {
+    let name = mq_tests::names::topic(prefix);
+    rt.block_on(async {
+        let admin = Admin::builder(&bootstrap()).build().await.expect("admin");
+        admin
+            .create_topics([NewTopic::new(&name, PARTITIONS, 1)])
+            .await
+            .expect("create topic");
+    });
+    name
+}
+
+fn produce_mq(rt: &Runtime, producer: &Producer, topic: &str, n: u64) -> Duration {
+    let value = value();
+    rt.block_on(async {
+        let start = Instant::now();
+        let mut deliveries = Vec::with_capacity(n as usize);
+        for i in 0..n {
+            let key = (i % 1024).to_be_bytes();
+            let d = producer
+                .enqueue(ProducerRecord::new(topic).key(&key).value(&value))
+                .await
+                .expect("enqueue");
+            deliveries.push(d);
+        }
+        for d in deliveries {
+            d.await.expect("delivery");
+        }
+        start.elapsed()
+    })
+}
+
+fn fetch_mq(rt: &Runtime, topic: &str, n: u64) -> Duration {
+    rt.block_on(async {
+        let start = Instant::now();
+        let mut builder = PartitionReader::builder(&bootstrap())
+            .auto_offset_reset(OffsetReset::Earliest)
+            .fetch_max_wait(Duration::from_millis(100));
+        for p in 0..PARTITIONS {
+            builder = builder.assign(topic, p, Offset::Earliest);
+        }
+        let mut reader = builder.build().await.expect("reader");
+        let mut seen = 0u64;
+        let mut bytes = 0usize;
+        while seen < n {
+            let batch = reader.next_batch().await.expect("fetch");
+            for r in batch.iter() {
+                let r = r.expect("record");
+                bytes += r.value().map_or(0, <[u8]>::len);
+                seen += 1;
+            }
+        }
+        std::hint::black_box(bytes);
+        start.elapsed()
+    })
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let topic = create_topic(&rt, "bench-produce");
+    let producer = rt.block_on(async {
+        Producer::builder(&bootstrap())
+            .linger(Duration::from_millis(5))
+            .build()
+            .await
+            .expect("producer")
+    });
+
+    let mut group = c.benchmark_group("kafka_produce_100B_acks_all");
+    configure(&mut group, MESSAGES);
+    let meter = CpuMeter::new();
+    group.bench_function("mq", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                total += meter.measure(MESSAGES, || produce_mq(&rt, &producer, &topic, MESSAGES));
+            }
+            total
+        })
+    });
+    meter.report("produce/mq");
+    #[cfg(feature = "peers")]
+    {
+        let meter = CpuMeter::new();
+        let rd = peers::producer();
+        group.bench_function("rdkafka", |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    total += meter.measure(MESSAGES, || peers::produce(&rt, &rd, &topic, MESSAGES));
+                }
+                total
+            })
+        });
+        meter.report("produce/rdkafka");
+    }
+    group.finish();
+
+    // Fetch: a topic filled once, read from the start by each client.
+    let fetch_topic = create_topic(&rt, "bench-fetch");
+    produce_mq(&rt, &producer, &fetch_topic, FETCH_MESSAGES);
+    rt.block_on(producer.close()).expect("close");
+    let mut group = c.benchmark_group("kafka_fetch_100B");
+    configure(&mut group, FETCH_MESSAGES);
+    let meter = CpuMeter::new();
+    group.bench_function("mq", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                total += meter.measure(FETCH_MESSAGES, || {
+                    fetch_mq(&rt, &fetch_topic, FETCH_MESSAGES)
+                });
+            }
+            total
+        })
+    });
+    meter.report("fetch/mq");
+    #[cfg(feature = "peers")]
+    {
+        let meter = CpuMeter::new();
+        group.bench_function("rdkafka", |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    total += meter.measure(FETCH_MESSAGES, || {
+                        peers::fetch(&fetch_topic, PARTITIONS, FETCH_MESSAGES)
+                    });
+                }
+                total
+            })
+        });
+        meter.report("fetch/rdkafka");
+    }
+    group.finish();
+    // Leave the broker's disk as it was.
+    rt.block_on(async {
+        let admin = Admin::builder(&bootstrap()).build().await.expect("admin");
+        let _ = admin
+            .delete_topics([topic.as_str(), fetch_topic.as_str()])
+            .await;
+    });
+}
+
+/// Few, flat samples: every iteration moves a lot of data through the
+/// broker, so the run is kept to some tens of iterations per client.
+fn configure(group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>, n: u64) {
+    group.sample_size(10);
+    group.sampling_mode(SamplingMode::Flat);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(3));
+    group.throughput(Throughput::Elements(n));
+}
+
+#[cfg(feature = "peers")]
+mod peers {
+    use std::time::{Duration, Instant};
+
+    use rdkafka::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::Message;
+    use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+    use rdkafka::{Offset, TopicPartitionList};
+    use tokio::runtime::Runtime;
+
+    pub(super) fn producer() -> FutureProducer {
+        ClientConfig::new()
+            .set("bootstrap.servers", super::bootstrap())
+            .set("acks", "all")
+            .set("enable.idempotence", "true")
+            .set("linger.ms", "5")
+            .set("queue.buffering.max.messages", "1000000")
+            .create()
+            .expect("rdkafka producer")
+    }
+
+    pub(super) fn produce(
+        rt: &Runtime,
+        producer: &FutureProducer,
+        topic: &str,
+        n: u64,
+    ) -> Duration {
+        let value = super::value();
+        rt.block_on(async {
+            let start = Instant::now();
+            let mut deliveries = Vec::with_capacity(n as usize);
+            for i in 0..n {
+                let key = (i % 1024).to_be_bytes();
+                let record = FutureRecord::to(topic).key(&key[..]).payload(&value[..]);
+                match producer.send_result(record) {
+                    Ok(d) => deliveries.push(d),
+                    Err((e, _)) => panic!("rdkafka enqueue: {e}"),
+                }
+            }
+            for d in deliveries {
+                d.await.expect("delivery").expect("delivered");
+            }
+            let _ = producer.flush(Duration::from_secs(30));
+            start.elapsed()
+        })
+    }
+
+    pub(super) fn fetch(topic: &str, partitions: i32, n: u64) -> Duration {
+        let start = Instant::now();
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", super::bootstrap())
+            .set("group.id", "mq-bench-unused")
+            .set("enable.auto.commit", "false")
+            .set("fetch.wait.max.ms", "100")
+            .create()
+            .expect("rdkafka consumer");
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..partitions {
+            tpl.add_partition_offset(topic, p, Offset::Beginning)
+                .expect("partition");
+        }
+        consumer.assign(&tpl).expect("assign");
+        let mut seen = 0u64;
+        let mut bytes = 0usize;
+        while seen < n {
+            if let Some(m) = consumer.poll(Duration::from_secs(5)) {
+                let m = m.expect("message");
+                bytes += m.payload().map_or(0, <[u8]>::len);
+                seen += 1;
+            }
+        }
+        std::hint::black_box(bytes);
+        start.elapsed()
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

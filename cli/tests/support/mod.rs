@@ -1,0 +1,315 @@
+//! What the CLI's broker tests share: running `mq`, the brokers' URLs,
+//! unique queue names that expire, topics that are deleted after the test,
+//! and amqp-tools and kcat as peers.
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command as StdCommand, Output, Stdio};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+/// Exit statuses, as `mq --help` lists them.
+pub const USAGE: i32 = 3;
+pub const UNREACHABLE: i32 = 6;
+pub const AUTH: i32 = 7;
+pub const NOT_FOUND: i32 = 8;
+pub const NOT_BUILT: i32 = 2;
+pub const BAD_URL: i32 = 4;
+pub const NOT_CONFIRMED: i32 = 9;
+pub const REFUSED: i32 = 10;
+pub const BROKEN_PIPE: i32 = 141;
+
+/// The RabbitMQ URL (`AMQP_URL`, default guest on 127.0.0.1:5672).
+pub fn url() -> String {
+    mq_tests::endpoints::amqp_url()
+}
+
+/// The URL with another password.
+pub fn url_with_password(password: &str) -> String {
+    let addr = mq_tests::endpoints::amqp_addr();
+    format!("amqp://guest:{password}@{addr}/%2f")
+}
+
+/// A run of `mq`.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Stdout as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    /// Panics unless `mq` succeeded.
+    pub fn ok(self) -> Run {
+        assert_eq!(self.code, 0, "mq failed: {}", self.stderr);
+        self
+    }
+}
+
+/// Runs `mq args` with `stdin`.
+pub fn mq(args: &[&str], stdin: &[u8]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_mq"))
+        .args(args)
+        .write_stdin(stdin.to_vec())
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .expect("mq runs");
+    Run {
+        code: out.status.code().expect("mq exits, it is not killed"),
+        stdout: out.stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `mq args` fails with `code` and exactly one stderr line that starts
+/// with `mq: ` and contains `expected`, with no panic or debug dump.
+pub fn fails(args: &[&str], stdin: &[u8], code: i32, expected: &str) -> Run {
+    let one_line = predicate::function(|s: &str| s.lines().count() == 1 && s.ends_with('\n'));
+    let clean = predicate::str::contains("panicked")
+        .or(predicate::str::contains(" { "))
+        .not();
+    let assert = Command::new(env!("CARGO_BIN_EXE_mq"))
+        .args(args)
+        .write_stdin(stdin.to_vec())
+        .timeout(std::time::Duration::from_secs(60))
+        .assert()
+        .code(code)
+        .stderr(
+            predicate::str::starts_with("mq: ")
+                .and(predicate::str::contains(expected))
+                .and(one_line)
+                .and(clean),
+        );
+    let out = assert.get_output();
+    Run {
+        code,
+        stdout: out.stdout.clone(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A new queue that RabbitMQ deletes a minute after its last use, so test
+/// runs leave nothing behind.
+pub fn queue(prefix: &str) -> String {
+    let name = mq_tests::names::queue(prefix);
+    mq(
+        &[
+            "declare",
+            &url(),
+            "--queue",
+            &name,
+            "--argument",
+            "x-expires=60000",
+        ],
+        b"",
+    )
+    .ok();
+    name
+}
+
+/// Runs an amqp-tools program (`amqp-publish`, `amqp-consume`, ...).
+pub fn amqp_tool(program: &str, args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = StdCommand::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program} must be installed (amqp-tools): {e}"));
+    if let Some(mut input) = child.stdin.take() {
+        input.write_all(stdin).expect("write to the tool's stdin");
+    }
+    let out = child.wait_with_output().expect("the tool's output");
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A script for `amqp-consume` that copies each message body to stdout
+/// and ends it with an ASCII record separator (0x1e), so message
+/// boundaries survive.
+pub fn framing_script() -> PathBuf {
+    let dir = std::env::temp_dir().join(mq_tests::names::unique("mq-cli-test"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("frame.sh");
+    std::fs::write(&path, "#!/bin/sh\ncat\nprintf '\\036'\n").expect("write the script");
+    let status = StdCommand::new("chmod")
+        .arg("+x")
+        .arg(&path)
+        .status()
+        .expect("chmod");
+    assert!(status.success());
+    path
+}
+
+/// Parses JSON lines.
+pub fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect()
+}
+
+/// Decodes standard base64 with padding (for checking `value_base64`).
+pub fn base64_decode(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::new();
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in text.bytes().filter(|&c| c != b'=') {
+        let v = ALPHABET
+            .iter()
+            .position(|&a| a == c)
+            .unwrap_or_else(|| panic!("not base64: {text}")) as u32;
+        acc = acc << 6 | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    out
+}
+
+/// The Kafka bootstrap list (`KAFKA_BOOTSTRAP`, default 127.0.0.1:9092).
+pub fn kafka_bootstrap() -> String {
+    mq_tests::endpoints::kafka_bootstrap()
+}
+
+/// `kafka://<bootstrap>/<topic>`.
+pub fn kafka_url(topic: &str) -> String {
+    format!("kafka://{}/{topic}", kafka_bootstrap())
+}
+
+/// A new topic, made with `mq topic create`, deleted when dropped.
+#[derive(Debug)]
+pub struct Topic {
+    pub name: String,
+    pub url: String,
+}
+
+impl Topic {
+    /// A topic with `partitions` partitions.
+    pub fn new(prefix: &str, partitions: u32) -> Topic {
+        Topic::with_args(prefix, &["--partitions", &partitions.to_string()])
+    }
+
+    /// A topic made with these extra `mq topic create` arguments.
+    pub fn with_args(prefix: &str, args: &[&str]) -> Topic {
+        let name = mq_tests::names::topic(prefix);
+        let url = kafka_url(&name);
+        let mut all = vec!["topic", "create", url.as_str()];
+        all.extend_from_slice(args);
+        mq(&all, b"").ok();
+        Topic { name, url }
+    }
+}
+
+impl Drop for Topic {
+    fn drop(&mut self) {
+        let _ = Command::new(env!("CARGO_BIN_EXE_mq"))
+            .args(["topic", "delete", &self.url])
+            .timeout(std::time::Duration::from_secs(30))
+            .output();
+    }
+}
+
+/// Runs `kcat -b <bootstrap> args` with `stdin`; panics unless it succeeds.
+pub fn kcat(args: &[&str], stdin: &[u8]) -> Output {
+    let bootstrap = kafka_bootstrap();
+    let mut all = vec!["-b", bootstrap.as_str()];
+    all.extend_from_slice(args);
+    let out = mq_tests::tools::kcat(&all, stdin);
+    mq_tests::tools::check(&format!("kcat {args:?}"), &out);
+    out
+}
+
+/// The lines of `input`, each with its newline.
+pub fn stdin_of(lines: &[&[u8]]) -> Vec<u8> {
+    let mut input = Vec::new();
+    for l in lines {
+        input.extend_from_slice(l);
+        input.push(b'\n');
+    }
+    input
+}
+
+/// The codec of every record batch in `topic`/`partition`, read with a
+/// raw Fetch (the clients decompress and do not say).
+pub fn batch_codecs(topic: &str, partition: i32) -> Vec<kafka_proto::compression::Compression> {
+    use kafka_proto::api::fetch::{FetchPartition, FetchTopic};
+    use kafka_proto::api::metadata::MetadataRequestTopic;
+    use kafka_proto::api::{FetchRequest, MetadataRequest};
+    use kafka_proto::record::BatchReader;
+    use mq_tests::kafka_wire::WireClient;
+
+    let mut client = WireClient::connect(
+        mq_tests::endpoints::kafka_addr(),
+        kafka_proto::Config::default(),
+    )
+    .expect("a connection to Kafka");
+    let (_, metadata) = client
+        .call(&MetadataRequest {
+            topics: Some(vec![MetadataRequestTopic {
+                name: Some(topic.to_owned()),
+                ..Default::default()
+            }]),
+            allow_auto_topic_creation: false,
+            ..Default::default()
+        })
+        .expect("Metadata");
+    let topic_id = metadata
+        .topics
+        .first()
+        .map(|t| t.topic_id)
+        .expect("the topic's metadata");
+    let mut codecs = Vec::new();
+    let mut offset = 0;
+    loop {
+        let (_, response) = client
+            .call(&FetchRequest {
+                replica_id: -1,
+                max_wait_ms: 100,
+                min_bytes: 1,
+                max_bytes: 8 << 20,
+                topics: vec![FetchTopic {
+                    topic: topic.to_owned(),
+                    topic_id,
+                    partitions: vec![FetchPartition {
+                        partition,
+                        fetch_offset: offset,
+                        partition_max_bytes: 8 << 20,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            })
+            .expect("Fetch");
+        let p = &response.responses[0].partitions[0];
+        assert!(p.error_code.is_ok(), "fetch: {}", p.error_code);
+        let before = offset;
+        for batch in BatchReader::new(p.records.clone().unwrap_or_default()) {
+            let batch = batch.expect("a whole batch");
+            offset = batch.next_offset();
+            if !batch.is_control() {
+                codecs.push(batch.compression());
+            }
+        }
+        if offset == before || offset >= p.high_watermark {
+            return codecs;
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! The Kafka client's error type.
+
+use std::time::Duration;
+
+use kafka_proto::ErrorCode;
+use kafka_proto::api::ApiKey;
+
+/// Everything that can go wrong in the Kafka client.
+///
+/// Broker error codes are carried as [`ErrorCode`], so callers can match on
+/// the exact code (`Error::Broker { code: ErrorCode::TOPIC_ALREADY_EXISTS, .. }`).
+/// [`Error::is_retriable`] says whether trying again may succeed. No variant
+/// carries credentials, so `Debug` and `Display` are safe to log.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// A socket error while connecting to or talking with a broker.
+    #[error("broker {broker}: {message}")]
+    Io {
+        /// The broker's address.
+        broker: String,
+        /// What happened (the `io::Error`'s kind and text).
+        message: String,
+    },
+    /// The connection to a broker was lost with the request in flight, or
+    /// could not be (re)established; the request may or may not have been
+    /// processed.
+    #[error("connection to broker {broker} lost")]
+    Disconnected {
+        /// The broker's address.
+        broker: String,
+    },
+    /// The sans-IO connection failed (bad frames, negotiation, SASL).
+    #[error("broker {broker}: {source}")]
+    Connection {
+        /// The broker's address.
+        broker: String,
+        /// The protocol core's error.
+        #[source]
+        source: kafka_proto::ConnectionError,
+    },
+    /// A request got no answer within its timeout.
+    #[error("{api} request to broker {broker} timed out")]
+    RequestTimedOut {
+        /// The broker's address.
+        broker: String,
+        /// The request's API.
+        api: ApiKey,
+    },
+    /// A response could not be decoded.
+    #[error("bad {api} response: {source}")]
+    Decode {
+        /// The response's API.
+        api: ApiKey,
+        /// The decoder's error.
+        #[source]
+        source: kafka_proto::DecodeError,
+    },
+    /// Record batches in a fetch response could not be decoded.
+    #[error("bad records from {topic}/{partition}: {source}")]
+    Records {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// The record decoder's error.
+        #[source]
+        source: kafka_proto::record::DecodeError,
+    },
+    /// A record batch could not be encoded.
+    #[error("could not encode a record batch: {0}")]
+    Encode(#[from] kafka_proto::record::EncodeError),
+    /// The broker answered with an error code.
+    #[error("{code}{}", context.as_deref().map(|c| format!(": {c}")).unwrap_or_default())]
+    Broker {
+        /// The Kafka error code.
+        code: ErrorCode,
+        /// Topic, partition or message the broker gave, if any.
+        context: Option<String>,
+    },
+    /// No broker of the bootstrap list or the metadata could be reached.
+    #[error("no broker reachable: {0}")]
+    NoBrokerAvailable(String),
+    /// The topic does not exist (or has no partitions yet).
+    #[error("unknown topic {0}")]
+    UnknownTopic(String),
+    /// The partition does not exist in the topic.
+    #[error("topic {topic} has no partition {partition}")]
+    UnknownPartition {
+        /// The topic.
+        topic: String,
+        /// The partition asked for.
+        partition: i32,
+    },
+    /// The producer's buffer stayed full for `max_block`, or metadata for a
+    /// topic did not arrive within it.
+    #[error("{what} did not happen within {after:?}")]
+    Timeout {
+        /// What was waited for.
+        what: &'static str,
+        /// How long.
+        after: Duration,
+    },
+    /// A record was not delivered within `delivery_timeout`.
+    #[error("delivery timed out after {0:?}")]
+    DeliveryTimeout(Duration),
+    /// A record is larger than the producer accepts.
+    #[error("record of {size} bytes exceeds the limit of {limit} bytes")]
+    RecordTooLarge {
+        /// Its estimated encoded size.
+        size: usize,
+        /// `max_request_size` or `buffer_memory`.
+        limit: usize,
+    },
+    /// The producer, admin client or reader was closed.
+    #[error("the client is closed")]
+    Closed,
+    /// The partition reader's position is out of range and its reset policy
+    /// is [`OffsetReset::None`](crate::kafka::OffsetReset::None).
+    #[error("offset {offset} is out of range for {topic}/{partition}")]
+    OffsetOutOfRange {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// The offset that was asked for.
+        offset: i64,
+    },
+    /// The partition is not assigned to this consumer (or reader).
+    #[error("{topic}/{partition} is not assigned to this consumer")]
+    NotAssigned {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+    },
+    /// The group coordinator refused an offset commit because this member
+    /// is no longer in the group's current generation (it was fenced, left
+    /// after `max_poll_interval`, or its session expired): the partitions
+    /// may belong to another member now, and whatever was processed since
+    /// the last commit will be processed again.
+    #[error("offset commit refused ({code}): this member is no longer in the group's generation")]
+    CommitFailed {
+        /// The coordinator's error code (ILLEGAL_GENERATION,
+        /// UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID, ...), or NONE when the
+        /// consumer knew before asking.
+        code: ErrorCode,
+    },
+    /// A newly assigned partition has no committed offset and the reset
+    /// policy is [`OffsetReset::None`](crate::kafka::OffsetReset::None):
+    /// seek it to start reading.
+    #[error("no committed offset for {topic}/{partition} and no reset policy")]
+    NoOffset {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+    },
+}
+
+impl Error {
+    /// Whether trying the operation again may succeed.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            Error::Io { .. }
+            | Error::Disconnected { .. }
+            | Error::RequestTimedOut { .. }
+            | Error::NoBrokerAvailable(_)
+            | Error::UnknownTopic(_)
+            | Error::Timeout { .. } => true,
+            Error::Broker { code, .. } => code.is_retriable(),
+            Error::Connection { source, .. } => matches!(
+                source,
+                kafka_proto::ConnectionError::SetupTimedOut(_)
+                    | kafka_proto::ConnectionError::Failed
+            ),
+            _ => false,
+        }
+    }
+
+    /// The broker's error code, for [`Error::Broker`].
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            Error::Broker { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// A broker error with a context.
+    pub(crate) fn broker(code: ErrorCode, context: impl Into<String>) -> Error {
+        Error::Broker {
+            code,
+            context: Some(context.into()),
+        }
+    }
+
+    /// Whether the error means the metadata is stale: leadership moved, the
+    /// topic or partition is not (yet) known, or the connection died.
+    pub(crate) fn needs_metadata_refresh(&self) -> bool {
+        match self {
+            Error::Broker { code, .. } => code_needs_refresh(*code),
+            Error::Disconnected { .. }
+            | Error::Io { .. }
+            | Error::RequestTimedOut { .. }
+            | Error::NoBrokerAvailable(_)
+            | Error::UnknownTopic(_) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Whether a partition error code means the client's metadata is stale.
+pub(crate) fn code_needs_refresh(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::NOT_LEADER_OR_FOLLOWER
+            | ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+            | ErrorCode::LEADER_NOT_AVAILABLE
+            | ErrorCode::FENCED_LEADER_EPOCH
+            | ErrorCode::UNKNOWN_LEADER_EPOCH
+            | ErrorCode::UNKNOWN_TOPIC_ID
+            | ErrorCode::INCONSISTENT_TOPIC_ID
+            | ErrorCode::REPLICA_NOT_AVAILABLE
+            | ErrorCode::BROKER_NOT_AVAILABLE
+            | ErrorCode::KAFKA_STORAGE_ERROR
+            | ErrorCode::NOT_CONTROLLER
+            | ErrorCode::OFFSET_NOT_AVAILABLE
+    )
+}
+
+/// The client's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retriable_and_refresh_classification() {
+        let e = Error::broker(ErrorCode::NOT_LEADER_OR_FOLLOWER, "orders/3");
+        assert!(e.is_retriable());
+        assert!(e.needs_metadata_refresh());
+        assert_eq!(e.code(), Some(ErrorCode::NOT_LEADER_OR_FOLLOWER));
+        let e = Error::broker(ErrorCode::TOPIC_AUTHORIZATION_FAILED, "orders");
+        assert!(!e.is_retriable());
+        assert!(!e.needs_metadata_refresh());
+        assert!(Error::Disconnected { broker: "b".into() }.is_retriable());
+        assert!(!Error::Closed.is_retriable());
+        let shown = Error::broker(ErrorCode::FENCED_LEADER_EPOCH, "t/1").to_string();
+        assert!(
+            shown.contains("FENCED_LEADER_EPOCH") && shown.contains("t/1"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn matchable_by_code() {
+        let e = Error::broker(ErrorCode::TOPIC_ALREADY_EXISTS, "orders");
+        assert!(matches!(
+            e,
+            Error::Broker {
+                code: ErrorCode::TOPIC_ALREADY_EXISTS,
+                ..
+            }
+        ));
+    }
+}

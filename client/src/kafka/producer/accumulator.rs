@@ -1,0 +1,737 @@
+//! The record accumulator: per-partition batches being filled, closed
+//! batches waiting to be sent (retries first, in sequence order), and the
+//! bookkeeping the sender and idempotence need.
+//!
+//! `send` appends under one short lock; the sender task takes ready batches
+//! out under the same lock and compresses them outside it. Memory is
+//! bounded by a semaphore of `buffer_memory` byte permits, taken per record
+//! (its upper-bound size) before the lock, and given back when its batch is
+//! done.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use kafka_proto::compression::Compression;
+use kafka_proto::record::{
+    BatchOptions, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE, RecordBatchBuilder,
+    restamp_producer_state,
+};
+
+use super::delivery::BatchDone;
+
+use super::super::error::{Error, Result};
+use super::super::partitioner::partition_for_key;
+
+/// Producer id and epoch (or none, without idempotence).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ProducerIdentity {
+    pub(crate) id: i64,
+    pub(crate) epoch: i16,
+}
+
+impl ProducerIdentity {
+    pub(crate) const NONE: ProducerIdentity = ProducerIdentity {
+        id: NO_PRODUCER_ID,
+        epoch: NO_PRODUCER_EPOCH,
+    };
+}
+
+/// A batch's records: still a builder (closed, not yet compressed) or
+/// finished bytes.
+#[derive(Debug)]
+pub(crate) enum Payload {
+    Building(Box<RecordBatchBuilder>),
+    Finished(Bytes),
+}
+
+/// A closed batch, queued or in flight.
+#[derive(Debug)]
+pub(crate) struct ProducerBatch {
+    pub(crate) topic: Arc<str>,
+    pub(crate) partition: i32,
+    pub(crate) payload: Payload,
+    pub(crate) records: i32,
+    pub(crate) created: Instant,
+    pub(crate) attempts: u32,
+    pub(crate) retry_at: Option<Instant>,
+    pub(crate) base_sequence: i32,
+    pub(crate) identity: ProducerIdentity,
+    pub(crate) reserved: u32,
+    pub(crate) done: Arc<BatchDone>,
+}
+
+impl ProducerBatch {
+    /// Compresses and encodes the batch, once.
+    pub(crate) fn finish(&mut self) -> Result<Bytes> {
+        if let Payload::Building(builder) = &mut self.payload {
+            let builder = std::mem::replace(
+                builder,
+                Box::new(RecordBatchBuilder::new(BatchOptions::default())),
+            );
+            self.payload = Payload::Finished(builder.finish()?);
+        }
+        match &self.payload {
+            Payload::Finished(bytes) => Ok(bytes.clone()),
+            Payload::Building(_) => Err(Error::Closed),
+        }
+    }
+
+    /// Gives the batch a new producer identity and base sequence.
+    pub(crate) fn restamp(&mut self, identity: ProducerIdentity, base_sequence: i32) -> Result<()> {
+        self.identity = identity;
+        self.base_sequence = base_sequence;
+        match &mut self.payload {
+            Payload::Building(builder) => {
+                builder.set_producer_state(identity.id, identity.epoch, base_sequence)
+            }
+            Payload::Finished(bytes) => {
+                *bytes = restamp_producer_state(bytes, identity.id, identity.epoch, base_sequence)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The sequence of the batch's last record.
+    pub(crate) fn last_sequence(&self) -> i32 {
+        if self.base_sequence == NO_SEQUENCE {
+            return NO_SEQUENCE;
+        }
+        seq_add(self.base_sequence, self.records.saturating_sub(1))
+    }
+}
+
+/// Sequence numbers wrap at `i32::MAX` back to 0.
+pub(crate) fn seq_add(seq: i32, n: i32) -> i32 {
+    let sum = i64::from(seq) + i64::from(n);
+    (sum % (i64::from(i32::MAX) + 1)) as i32
+}
+
+struct OpenBatch {
+    builder: Box<RecordBatchBuilder>,
+    created: Instant,
+    reserved: u32,
+    done: Arc<BatchDone>,
+}
+
+/// One partition's batches and sequence state.
+pub(crate) struct PartitionQueue {
+    open: Option<OpenBatch>,
+    pub(crate) queued: VecDeque<ProducerBatch>,
+    pub(crate) in_flight: usize,
+    pub(crate) next_sequence: i32,
+    /// The last sequence the broker acknowledged, or -1.
+    pub(crate) last_acked: i32,
+    /// A batch failed and is being retried: at most one in flight until
+    /// the retried batches are through, so order is kept.
+    pub(crate) retrying: bool,
+}
+
+impl Default for PartitionQueue {
+    fn default() -> Self {
+        PartitionQueue {
+            open: None,
+            queued: VecDeque::new(),
+            in_flight: 0,
+            next_sequence: 0,
+            last_acked: -1,
+            retrying: false,
+        }
+    }
+}
+
+pub(crate) struct TopicQueues {
+    pub(crate) name: Arc<str>,
+    pub(crate) partitions: Vec<PartitionQueue>,
+    sticky: Option<i32>,
+}
+
+/// Settings the accumulator needs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AccumulatorConfig {
+    pub(crate) batch_size: usize,
+    pub(crate) linger: Duration,
+    pub(crate) compression: Compression,
+    pub(crate) idempotent: bool,
+}
+
+/// Where a record went.
+pub(crate) struct Appended {
+    pub(crate) partition: i32,
+    pub(crate) index: i32,
+    pub(crate) done: Arc<BatchDone>,
+    /// A new batch was opened or one was closed: the sender should look.
+    pub(crate) wake: bool,
+}
+
+/// All partitions' batches.
+pub(crate) struct Accumulator {
+    pub(crate) config: AccumulatorConfig,
+    pub(crate) topics: HashMap<Arc<str>, TopicQueues>,
+    pub(crate) identity: ProducerIdentity,
+    /// Batches not yet done (open, queued or in flight).
+    pub(crate) incomplete: usize,
+    /// While non-zero, open batches are sent without waiting for linger.
+    pub(crate) flushing: usize,
+    pub(crate) closed: bool,
+    /// The epoch must be bumped (or a new id fetched) before sending more.
+    pub(crate) bump_needed: bool,
+    rng: u64,
+}
+
+impl Accumulator {
+    pub(crate) fn new(config: AccumulatorConfig, identity: ProducerIdentity) -> Self {
+        Accumulator {
+            config,
+            topics: HashMap::new(),
+            identity,
+            incomplete: 0,
+            flushing: 0,
+            closed: false,
+            bump_needed: false,
+            rng: 0x2545_f491_4f6c_dd1d ^ u64::from(std::process::id()),
+        }
+    }
+
+    /// The partition count known for `topic`.
+    pub(crate) fn partition_count(&self, topic: &str) -> Option<usize> {
+        self.topics.get(topic).map(|t| t.partitions.len())
+    }
+
+    /// Records (or grows) a topic's partition count.
+    pub(crate) fn set_partition_count(&mut self, topic: &str, count: usize) {
+        match self.topics.get_mut(topic) {
+            Some(t) => {
+                if t.partitions.len() < count {
+                    t.partitions.resize_with(count, PartitionQueue::default);
+                }
+            }
+            None => {
+                let name: Arc<str> = topic.into();
+                let mut partitions = Vec::with_capacity(count);
+                partitions.resize_with(count, PartitionQueue::default);
+                self.topics.insert(
+                    name.clone(),
+                    TopicQueues {
+                        name,
+                        partitions,
+                        sticky: None,
+                    },
+                );
+            }
+        }
+    }
+
+    fn random(&mut self, n: usize) -> usize {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        (self.rng % n.max(1) as u64) as usize
+    }
+
+    /// Appends a record. The topic's partition count must be known.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn append(
+        &mut self,
+        now: Instant,
+        topic: &str,
+        partition: Option<i32>,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[(&str, Option<&[u8]>)],
+        timestamp: i64,
+        reserved: u32,
+    ) -> Result<Appended> {
+        let count = self
+            .partition_count(topic)
+            .ok_or_else(|| Error::UnknownTopic(topic.to_owned()))?;
+        let partition = match (partition, key) {
+            (Some(p), _) => {
+                if usize::try_from(p).map_or(true, |i| i >= count) {
+                    return Err(Error::UnknownPartition {
+                        topic: topic.to_owned(),
+                        partition: p,
+                    });
+                }
+                p
+            }
+            (None, Some(key)) => partition_for_key(key, u32::try_from(count).unwrap_or(u32::MAX)),
+            (None, None) => self.sticky_partition(topic, count),
+        };
+        let config = self.config;
+        let identity = self.identity;
+        let mut wake = false;
+        let topic_queues = self
+            .topics
+            .get_mut(topic)
+            .ok_or_else(|| Error::UnknownTopic(topic.to_owned()))?;
+        let queue = usize::try_from(partition)
+            .ok()
+            .and_then(|i| topic_queues.partitions.get_mut(i))
+            .ok_or_else(|| Error::UnknownPartition {
+                topic: topic.to_owned(),
+                partition,
+            })?;
+        let needed = kafka_proto::record::record_size_upper_bound(key, value, headers);
+        let full = queue.open.as_ref().is_some_and(|b| {
+            !b.builder.is_empty()
+                && b.builder.encoded_size().saturating_add(needed) > config.batch_size
+        });
+        let mut closed_sticky = false;
+        if full {
+            close_open(
+                queue,
+                &topic_queues.name,
+                partition,
+                identity,
+                config.idempotent,
+            );
+            closed_sticky = topic_queues.sticky == Some(partition);
+            wake = true;
+        }
+        if queue.open.is_none() {
+            let options = BatchOptions {
+                compression: config.compression,
+                ..BatchOptions::default()
+            };
+            queue.open = Some(OpenBatch {
+                builder: Box::new(RecordBatchBuilder::with_capacity(
+                    options,
+                    config.batch_size.max(needed),
+                )),
+                created: now,
+                reserved: 0,
+                done: Arc::new(BatchDone::default()),
+            });
+            self.incomplete += 1;
+            wake = true;
+        }
+        let open = queue.open.as_mut().ok_or(Error::Closed)?;
+        let index = i32::try_from(open.builder.len()).unwrap_or(i32::MAX);
+        if headers.is_empty() {
+            open.builder.append(timestamp, key, value)?;
+        } else {
+            open.builder
+                .append_with_headers(timestamp, key, value, headers)?;
+        }
+        open.reserved = open.reserved.saturating_add(reserved);
+        let done = open.done.clone();
+        if closed_sticky {
+            self.switch_sticky(topic, count, partition);
+        }
+        Ok(Appended {
+            partition,
+            index,
+            done,
+            wake,
+        })
+    }
+
+    fn sticky_partition(&mut self, topic: &str, count: usize) -> i32 {
+        if let Some(p) = self.topics.get(topic).and_then(|t| t.sticky) {
+            return p;
+        }
+        let p = i32::try_from(self.random(count)).unwrap_or(0);
+        if let Some(t) = self.topics.get_mut(topic) {
+            t.sticky = Some(p);
+        }
+        p
+    }
+
+    /// After the sticky partition's batch closed, moves to another one.
+    fn switch_sticky(&mut self, topic: &str, count: usize, old: i32) {
+        let mut p = i32::try_from(self.random(count)).unwrap_or(0);
+        if count > 1 && p == old {
+            p = (p + 1) % i32::try_from(count).unwrap_or(1);
+        }
+        if let Some(t) = self.topics.get_mut(topic) {
+            t.sticky = Some(p);
+        }
+    }
+
+    /// Takes the batches that can be sent now, at most one per partition,
+    /// for partitions whose leader `leader_of` knows; returns them and the
+    /// earliest time something else becomes ready. Batches past their
+    /// delivery timeout come back in `expired`.
+    pub(crate) fn drain(
+        &mut self,
+        now: Instant,
+        delivery_timeout: Duration,
+        max_in_flight: usize,
+        mut leader_of: impl FnMut(&str, i32) -> Option<i32>,
+        out: &mut Vec<(i32, ProducerBatch)>,
+        expired: &mut Vec<ProducerBatch>,
+    ) -> Drained {
+        let mut next: Option<Instant> = None;
+        let mut missing_leader = false;
+        let config = self.config;
+        let identity = self.identity;
+        let flushing = self.flushing > 0 || self.closed;
+        let bump_needed = self.bump_needed;
+        let mut closed_sticky: Vec<(Arc<str>, usize, i32)> = Vec::new();
+        for topic in self.topics.values_mut() {
+            let count = topic.partitions.len();
+            for (index, queue) in topic.partitions.iter_mut().enumerate() {
+                let partition = i32::try_from(index).unwrap_or(i32::MAX);
+                // Expire queued batches past their delivery timeout.
+                while queue
+                    .queued
+                    .front()
+                    .is_some_and(|b| now.duration_since(b.created) >= delivery_timeout)
+                {
+                    if let Some(b) = queue.queued.pop_front() {
+                        expired.push(b);
+                    }
+                }
+                if let Some(open) = &queue.open {
+                    let ready_at = open.created + config.linger;
+                    let full = open.builder.encoded_size() >= config.batch_size;
+                    if full || flushing || ready_at <= now {
+                        close_open(queue, &topic.name, partition, identity, config.idempotent);
+                        if topic.sticky == Some(partition) {
+                            closed_sticky.push((topic.name.clone(), count, partition));
+                        }
+                    } else {
+                        next = min_instant(next, ready_at);
+                    }
+                }
+                let Some(front) = queue.queued.front() else {
+                    continue;
+                };
+                next = min_instant(next, front.created + delivery_timeout);
+                // Until the broker has acknowledged a first batch of this
+                // epoch it holds no sequence state for us and would accept a
+                // later batch before an earlier one that failed: send one at
+                // a time until then (and while retrying).
+                let one_at_a_time = queue.retrying || (config.idempotent && queue.last_acked < 0);
+                if bump_needed
+                    || queue.in_flight >= max_in_flight
+                    || (one_at_a_time && queue.in_flight > 0)
+                {
+                    continue;
+                }
+                if let Some(at) = front.retry_at.filter(|&at| at > now) {
+                    next = min_instant(next, at);
+                    continue;
+                }
+                let Some(leader) = leader_of(&topic.name, partition) else {
+                    missing_leader = true;
+                    continue;
+                };
+                if let Some(batch) = queue.queued.pop_front() {
+                    queue.in_flight += 1;
+                    out.push((leader, batch));
+                }
+                if !queue.queued.is_empty() && queue.in_flight < max_in_flight && !one_at_a_time {
+                    // More is ready for this partition: come back at once.
+                    next = Some(now);
+                }
+            }
+        }
+        for (topic, count, old) in closed_sticky {
+            self.switch_sticky(&topic, count, old);
+        }
+        Drained {
+            next,
+            missing_leader,
+        }
+    }
+
+    /// The queue of `topic`/`partition`.
+    pub(crate) fn queue(&mut self, topic: &str, partition: i32) -> Option<&mut PartitionQueue> {
+        let t = self.topics.get_mut(topic)?;
+        usize::try_from(partition)
+            .ok()
+            .and_then(|i| t.partitions.get_mut(i))
+    }
+
+    /// Puts a batch back for a retry, in sequence order (retries go before
+    /// the partition's newer batches).
+    pub(crate) fn requeue(&mut self, mut batch: ProducerBatch, retry_at: Instant) {
+        batch.attempts = batch.attempts.saturating_add(1);
+        batch.retry_at = Some(retry_at);
+        let Some(queue) = self.queue(&batch.topic, batch.partition) else {
+            return;
+        };
+        queue.retrying = true;
+        let position = if batch.base_sequence == NO_SEQUENCE {
+            queue.queued.iter().take_while(|b| b.attempts > 0).count()
+        } else {
+            queue
+                .queued
+                .iter()
+                .take_while(|b| b.attempts > 0 && b.base_sequence < batch.base_sequence)
+                .count()
+        };
+        queue.queued.insert(position, batch);
+    }
+
+    /// The total of batches in flight.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.topics
+            .values()
+            .flat_map(|t| &t.partitions)
+            .map(|q| q.in_flight)
+            .sum()
+    }
+
+    /// After an epoch bump: sequences start again at 0 in every partition,
+    /// and queued batches are restamped in order.
+    pub(crate) fn reset_sequences(&mut self, identity: ProducerIdentity) -> Result<()> {
+        self.identity = identity;
+        self.bump_needed = false;
+        for topic in self.topics.values_mut() {
+            for queue in &mut topic.partitions {
+                queue.next_sequence = 0;
+                queue.last_acked = -1;
+                queue.retrying = false;
+                for batch in &mut queue.queued {
+                    let seq = queue.next_sequence;
+                    batch.restamp(identity, seq)?;
+                    queue.next_sequence = seq_add(seq, batch.records);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether nothing is open, queued or in flight.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.incomplete == 0
+    }
+}
+
+/// What [`Accumulator::drain`] found besides batches.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Drained {
+    /// When to look again.
+    pub(crate) next: Option<Instant>,
+    /// Some partition with batches has no known leader.
+    pub(crate) missing_leader: bool,
+}
+
+fn min_instant(a: Option<Instant>, b: Instant) -> Option<Instant> {
+    Some(a.map_or(b, |a| a.min(b)))
+}
+
+/// Closes the partition's open batch: assigns its sequence numbers and
+/// queues it.
+fn close_open(
+    queue: &mut PartitionQueue,
+    topic: &Arc<str>,
+    partition: i32,
+    identity: ProducerIdentity,
+    idempotent: bool,
+) {
+    let Some(mut open) = queue.open.take() else {
+        return;
+    };
+    let records = i32::try_from(open.builder.len()).unwrap_or(i32::MAX);
+    let base_sequence = if idempotent {
+        let seq = queue.next_sequence;
+        queue.next_sequence = seq_add(seq, records);
+        open.builder
+            .set_producer_state(identity.id, identity.epoch, seq);
+        seq
+    } else {
+        NO_SEQUENCE
+    };
+    queue.queued.push_back(ProducerBatch {
+        topic: topic.clone(),
+        partition,
+        payload: Payload::Building(open.builder),
+        records,
+        created: open.created,
+        attempts: 0,
+        retry_at: None,
+        base_sequence,
+        identity,
+        reserved: open.reserved,
+        done: open.done,
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn acc(idempotent: bool) -> Accumulator {
+        let mut a = Accumulator::new(
+            AccumulatorConfig {
+                batch_size: 200,
+                linger: Duration::from_millis(5),
+                compression: Compression::None,
+                idempotent,
+            },
+            ProducerIdentity { id: 7, epoch: 0 },
+        );
+        a.set_partition_count("t", 3);
+        a
+    }
+
+    fn drain_all(a: &mut Accumulator, now: Instant) -> Vec<(i32, ProducerBatch)> {
+        let mut out = Vec::new();
+        let mut expired = Vec::new();
+        a.drain(
+            now,
+            Duration::from_secs(60),
+            5,
+            |_, _| Some(1),
+            &mut out,
+            &mut expired,
+        );
+        assert!(expired.is_empty());
+        out
+    }
+
+    #[test]
+    fn keyed_records_follow_murmur2_and_batches_fill_to_batch_size() {
+        let mut a = acc(true);
+        let now = Instant::now();
+        let key = b"order-42";
+        let want = partition_for_key(key, 3);
+        for i in 0..10 {
+            let r = a
+                .append(now, "t", None, Some(key), Some(&[0u8; 40]), &[], 1, 80)
+                .unwrap();
+            assert_eq!(r.partition, want);
+            if i == 0 {
+                assert!(r.wake);
+            }
+        }
+        // 10 records of ~55 bytes with a 200-byte batch size: several batches.
+        let q = a.queue("t", want).unwrap();
+        assert!(q.queued.len() >= 2, "{}", q.queued.len());
+        // Sequences are contiguous across the closed batches.
+        let mut seq = 0;
+        for b in &q.queued {
+            assert_eq!(b.base_sequence, seq);
+            seq += b.records;
+        }
+        // Nothing is sent before linger for the open batch, but full ones go.
+        let out = drain_all(&mut a, now);
+        assert_eq!(out.len(), 1, "one batch per partition per drain");
+        a.queue("t", want).unwrap().in_flight -= 1;
+        let later = now + Duration::from_millis(6);
+        let mut total = out.len();
+        loop {
+            let more = drain_all(&mut a, later);
+            if more.is_empty() {
+                break;
+            }
+            total += more.len();
+            for (_, b) in more {
+                let q = a.queue("t", b.partition).unwrap();
+                q.in_flight -= 1;
+            }
+        }
+        assert!(total >= 3);
+    }
+
+    #[test]
+    fn keyless_records_stick_to_one_partition_per_batch() {
+        let mut a = acc(false);
+        let now = Instant::now();
+        let first = a
+            .append(now, "t", None, None, Some(b"x"), &[], 1, 40)
+            .unwrap();
+        for _ in 0..3 {
+            let r = a
+                .append(now, "t", None, None, Some(b"x"), &[], 1, 40)
+                .unwrap();
+            assert_eq!(r.partition, first.partition);
+        }
+        let explicit = a.append(now, "t", Some(2), None, None, &[], 1, 40).unwrap();
+        assert_eq!(explicit.partition, 2);
+        assert!(matches!(
+            a.append(now, "t", Some(3), None, None, &[], 1, 40),
+            Err(Error::UnknownPartition { partition: 3, .. })
+        ));
+    }
+
+    #[test]
+    fn retries_go_first_in_sequence_order_and_epoch_reset_restamps() {
+        let mut a = acc(true);
+        let now = Instant::now();
+        for _ in 0..12 {
+            a.append(now, "t", Some(0), Some(b"k"), Some(&[1u8; 50]), &[], 1, 80)
+                .unwrap();
+        }
+        // As if the broker had acknowledged a first batch: pipelining is on.
+        a.queue("t", 0).unwrap().last_acked = 0;
+        let mut sent = Vec::new();
+        for _ in 0..3 {
+            for (_, b) in drain_all(&mut a, now + Duration::from_secs(1)) {
+                sent.push(b);
+            }
+        }
+        assert!(sent.len() >= 2);
+        let seqs: Vec<i32> = sent.iter().map(|b| b.base_sequence).collect();
+        // Requeue in reverse order: the queue must still be sorted.
+        for b in sent.into_iter().rev() {
+            a.queue("t", 0).unwrap().in_flight -= 1;
+            a.requeue(b, now);
+        }
+        let q = a.queue("t", 0).unwrap();
+        assert!(q.retrying);
+        let requeued: Vec<i32> = q
+            .queued
+            .iter()
+            .take(seqs.len())
+            .map(|b| b.base_sequence)
+            .collect();
+        assert_eq!(requeued, seqs);
+        // While retrying, one batch at a time.
+        let out = drain_all(&mut a, now + Duration::from_secs(1));
+        assert_eq!(out.len(), 1);
+        assert!(drain_all(&mut a, now + Duration::from_secs(1)).is_empty());
+        // An epoch bump renumbers what is queued from 0.
+        let (_, mut b) = out.into_iter().next().unwrap();
+        a.queue("t", 0).unwrap().in_flight -= 1;
+        b.finish().unwrap();
+        a.requeue(b, now);
+        a.reset_sequences(ProducerIdentity { id: 7, epoch: 1 })
+            .unwrap();
+        let q = a.queue("t", 0).unwrap();
+        let mut seq = 0;
+        for b in &q.queued {
+            assert_eq!(b.base_sequence, seq);
+            assert_eq!(b.identity.epoch, 1);
+            seq += b.records;
+        }
+        assert_eq!(q.next_sequence, seq);
+    }
+
+    #[test]
+    fn one_batch_in_flight_until_the_first_ack() {
+        let mut a = acc(true);
+        let now = Instant::now();
+        for _ in 0..12 {
+            a.append(now, "t", Some(1), Some(b"k"), Some(&[1u8; 50]), &[], 1, 80)
+                .unwrap();
+        }
+        let later = now + Duration::from_secs(1);
+        assert_eq!(drain_all(&mut a, later).len(), 1);
+        assert!(
+            drain_all(&mut a, later).is_empty(),
+            "no second batch before an ack"
+        );
+        let q = a.queue("t", 1).unwrap();
+        q.in_flight -= 1;
+        q.last_acked = 2;
+        assert_eq!(drain_all(&mut a, later).len(), 1);
+        assert_eq!(
+            drain_all(&mut a, later).len(),
+            1,
+            "pipelined after the first ack"
+        );
+    }
+
+    #[test]
+    fn sequence_numbers_wrap() {
+        assert_eq!(seq_add(i32::MAX, 1), 0);
+        assert_eq!(seq_add(i32::MAX - 1, 3), 1);
+        assert_eq!(seq_add(5, 3), 8);
+    }
+}

@@ -1,0 +1,326 @@
+//! The sender task: takes ready batches from the accumulator, groups them
+//! into one Produce request per leader, pipelines the requests on the
+//! broker connections, and settles each batch from the answer: done,
+//! retried (with backoff, within `delivery_timeout`), or failed.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use kafka_proto::Response;
+use kafka_proto::api::ProduceRequest;
+use kafka_proto::api::ProduceResponse;
+use kafka_proto::api::produce::{PartitionProduceData, TopicProduceData};
+use tracing::{Instrument, debug, debug_span, warn};
+
+use super::super::cluster::lock;
+use super::super::conn::decode;
+use super::super::error::{Error, Result};
+use super::Shared;
+use super::accumulator::ProducerBatch;
+use super::idempotence::{Verdict, init_producer_id, verdict};
+
+type RequestOutcome = (i32, Vec<ProducerBatch>, Result<Option<Response>>);
+
+/// Runs until the producer is closed and every batch is settled.
+pub(super) async fn run(shared: Arc<Shared>) {
+    let mut in_flight = FuturesUnordered::new();
+    let mut metadata = shared.cluster.subscribe();
+    let mut seen_version = 0u64;
+    let mut ready: Vec<(i32, ProducerBatch)> = Vec::new();
+    let mut expired: Vec<ProducerBatch> = Vec::new();
+    let config = shared.config.clone();
+    loop {
+        let now = Instant::now();
+        let md = shared.cluster.metadata();
+        let (drained, bump, finished) = {
+            let mut acc = lock(&shared.acc);
+            if md.version != seen_version {
+                seen_version = md.version;
+                let known: Vec<Arc<str>> = acc.topics.keys().cloned().collect();
+                for topic in known {
+                    if let Some(t) = md.topic(&topic) {
+                        acc.set_partition_count(&topic, t.partitions.len());
+                    }
+                }
+            }
+            let drained = acc.drain(
+                now,
+                config.delivery_timeout,
+                config.max_in_flight_per_partition,
+                |topic, partition| md.leader_for(topic, partition),
+                &mut ready,
+                &mut expired,
+            );
+            let bump = acc.bump_needed && acc.in_flight() == 0 && ready.is_empty();
+            let finished = acc.closed && acc.is_empty() && in_flight.is_empty();
+            (drained, bump, finished)
+        };
+        for batch in expired.drain(..) {
+            debug!(topic = %batch.topic, partition = batch.partition, "batch expired before it was sent");
+            shared.settle(
+                batch,
+                Err(Error::DeliveryTimeout(config.delivery_timeout)),
+                false,
+            );
+        }
+        if finished {
+            debug!("producer closed; sender stops");
+            return;
+        }
+        if drained.missing_leader {
+            shared.cluster.request_refresh();
+        }
+        if bump {
+            bump_epoch(&shared).await;
+            continue;
+        }
+        // Queue the requests in drain order, so a partition's batches reach
+        // its leader's connection in sequence order; then wait for the
+        // answers in any order.
+        for (leader, batches) in group(&mut ready, config.max_request_size) {
+            let request = send(&shared, leader, batches).await;
+            in_flight.push(request);
+        }
+        let sleep = async {
+            match drained.next {
+                Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = shared.wake.notified() => {}
+            () = sleep => {}
+            Some(outcome) = in_flight.next(), if !in_flight.is_empty() => {
+                handle(&shared, outcome);
+                // Settle everything that is already answered in one go.
+                while let Some(Some(outcome)) = futures_util::FutureExt::now_or_never(in_flight.next()) {
+                    handle(&shared, outcome);
+                }
+            }
+            changed = metadata.changed() => {
+                if changed.is_err() {
+                    // The cluster is gone; nothing more can be sent.
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Groups ready batches by leader, splitting requests at `max_bytes`.
+fn group(
+    ready: &mut Vec<(i32, ProducerBatch)>,
+    max_bytes: usize,
+) -> Vec<(i32, Vec<ProducerBatch>)> {
+    let mut by_leader: HashMap<i32, Vec<Vec<ProducerBatch>>> = HashMap::new();
+    let mut sizes: HashMap<i32, usize> = HashMap::new();
+    for (leader, mut batch) in ready.drain(..) {
+        let size = match batch.finish() {
+            Ok(bytes) => bytes.len(),
+            Err(_) => 0,
+        };
+        let requests = by_leader.entry(leader).or_default();
+        let current = sizes.entry(leader).or_insert(0);
+        if requests.is_empty() || (*current + size > max_bytes && *current > 0) {
+            requests.push(Vec::new());
+            *current = 0;
+        }
+        *current += size;
+        if let Some(last) = requests.last_mut() {
+            last.push(batch);
+        }
+    }
+    by_leader
+        .into_iter()
+        .flat_map(|(leader, requests)| requests.into_iter().map(move |r| (leader, r)))
+        .collect()
+}
+
+type InFlight = Pin<Box<dyn Future<Output = RequestOutcome> + Send>>;
+
+/// Builds the Produce request for `batches` and queues it on the leader's
+/// connection; returns the future of its outcome.
+async fn send(shared: &Arc<Shared>, leader: i32, mut batches: Vec<ProducerBatch>) -> InFlight {
+    let records: i32 = batches.iter().map(|b| b.records).sum();
+    let mut topics: Vec<TopicProduceData> = Vec::new();
+    let mut bytes = 0usize;
+    for batch in &mut batches {
+        let data = match batch.finish() {
+            Ok(data) => data,
+            Err(e) => return Box::pin(std::future::ready((leader, batches, Err(e)))),
+        };
+        bytes += data.len();
+        let partition = PartitionProduceData {
+            index: batch.partition,
+            records: Some(data),
+            ..Default::default()
+        };
+        match topics.iter_mut().find(|t| *t.name == *batch.topic) {
+            Some(t) => t.partition_data.push(partition),
+            None => topics.push(TopicProduceData {
+                name: batch.topic.to_string(),
+                partition_data: vec![partition],
+                ..Default::default()
+            }),
+        }
+    }
+    let config = &shared.config;
+    let request = ProduceRequest {
+        transactional_id: None,
+        acks: config.acks.wire(),
+        timeout_ms: i32::try_from(shared.cluster.config().request_timeout.as_millis())
+            .unwrap_or(i32::MAX),
+        topic_data: topics,
+        ..Default::default()
+    };
+    let span = debug_span!(
+        "kafka_produce",
+        broker = leader,
+        batches = batches.len(),
+        records,
+        bytes
+    );
+    let queued = async {
+        let conn = shared.cluster.broker(leader)?;
+        conn.enqueue(request, None).await
+    }
+    .instrument(span.clone())
+    .await;
+    match queued {
+        Ok(reply) => Box::pin(
+            async move {
+                let result = reply.await;
+                (leader, batches, result)
+            }
+            .instrument(span),
+        ),
+        Err(e) => Box::pin(std::future::ready((leader, batches, Err(e)))),
+    }
+}
+
+fn handle(shared: &Shared, (leader, batches, result): RequestOutcome) {
+    let response = match result {
+        Ok(Some(response)) => match decode::<ProduceResponse>(&response) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                warn!(broker = leader, error = %e, "bad Produce response");
+                for b in batches {
+                    shared.retry_or_fail(b, e.clone(), false, false);
+                }
+                return;
+            }
+        },
+        Ok(None) => None,
+        Err(e) => {
+            let refresh = e.needs_metadata_refresh();
+            let retriable = e.is_retriable();
+            for b in batches {
+                shared.retry_or_fail(b, e.clone(), refresh, retriable);
+            }
+            return;
+        }
+    };
+    let Some(response) = response else {
+        // acks = 0: nothing comes back; the records are as good as sent.
+        for b in batches {
+            shared.settle(b, Ok(-1), true);
+        }
+        return;
+    };
+    let mut results: HashMap<(&str, i32), (kafka_proto::ErrorCode, i64, Option<&str>)> =
+        HashMap::new();
+    for t in &response.responses {
+        for p in &t.partition_responses {
+            results.insert(
+                (t.name.as_str(), p.index),
+                (p.error_code, p.base_offset, p.error_message.as_deref()),
+            );
+        }
+    }
+    let mut refresh = false;
+    let mut settled = Vec::with_capacity(batches.len());
+    for batch in batches {
+        let Some(&(code, base_offset, message)) = results.get(&(&*batch.topic, batch.partition))
+        else {
+            let e = Error::broker(
+                kafka_proto::ErrorCode::UNKNOWN_SERVER_ERROR,
+                format!("no answer for {}/{}", batch.topic, batch.partition),
+            );
+            settled.push((batch, Verdict::Fail(e)));
+            continue;
+        };
+        let last_acked = {
+            let mut acc = lock(&shared.acc);
+            acc.queue(&batch.topic, batch.partition)
+                .map_or(-1, |q| q.last_acked)
+        };
+        let context = match message {
+            Some(m) => format!("{}/{}: {m}", batch.topic, batch.partition),
+            None => format!("{}/{}", batch.topic, batch.partition),
+        };
+        let v = verdict(
+            code,
+            base_offset,
+            &batch,
+            last_acked,
+            shared.config.idempotent,
+            &context,
+        );
+        if matches!(v, Verdict::Retry { refresh: true }) {
+            refresh = true;
+        }
+        settled.push((batch, v));
+    }
+    if refresh {
+        shared.cluster.request_refresh();
+    }
+    for (batch, v) in settled {
+        match v {
+            Verdict::Done(offset) => shared.settle(batch, Ok(offset), true),
+            Verdict::Retry { refresh } => {
+                let e = Error::broker(
+                    results
+                        .get(&(&*batch.topic, batch.partition))
+                        .map_or(kafka_proto::ErrorCode::UNKNOWN_SERVER_ERROR, |r| r.0),
+                    format!("{}/{}", batch.topic, batch.partition),
+                );
+                shared.retry_or_fail(batch, e, refresh, true)
+            }
+            Verdict::BumpEpoch => {
+                warn!(topic = %batch.topic, partition = batch.partition,
+                      base_sequence = batch.base_sequence, "producer state lost on the broker; bumping the epoch");
+                {
+                    let mut acc = lock(&shared.acc);
+                    acc.bump_needed = true;
+                }
+                let e = Error::broker(kafka_proto::ErrorCode::UNKNOWN_PRODUCER_ID, "epoch bump");
+                shared.retry_or_fail(batch, e, false, true);
+            }
+            Verdict::Fail(e) => shared.settle(batch, Err(e), true),
+        }
+    }
+}
+
+/// Waits for nothing in flight (the caller checked), bumps the epoch and
+/// renumbers what is queued.
+async fn bump_epoch(shared: &Arc<Shared>) {
+    let current = lock(&shared.acc).identity;
+    let timeout = shared.config.delivery_timeout;
+    match init_producer_id(&shared.cluster, Some(current), timeout).await {
+        Ok(identity) => {
+            let result = lock(&shared.acc).reset_sequences(identity);
+            if let Err(e) = result {
+                warn!(error = %e, "could not restamp batches after an epoch bump");
+            }
+        }
+        Err(e) => {
+            warn!(error = %e, "epoch bump failed; retrying");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
