@@ -5,7 +5,9 @@
 //! command wakes the driver except an ack while the driver parks lazily
 //! (a consumer's window is far from full, so deliveries, and with them
 //! the driver, come anyway; see the driver): then acks from other threads
-//! wait for its next turn, or its linger timer. Order is kept: a request
+//! wait for its next turn, or its linger timer. The driver parks lazily
+//! only right after a turn that moved deliveries or acks, always with
+//! that timer armed, so an ack waits a linger at most. Order is kept: a request
 //! queued after an ack wakes the driver, which takes both.
 //!
 //! [`Outbox`]: super::outbox::Outbox

@@ -319,6 +319,7 @@ impl Driver {
     }
 
     fn settle(&mut self, key: ChanKey, generation: u64, tag: u64, multiple: bool, how: Settle) {
+        self.acks_active = true;
         if generation != self.generation {
             tracing::debug!(connection = %self.state.label, delivery_tag = tag, "stale delivery not settled");
             return;
@@ -443,8 +444,10 @@ impl Driver {
     /// prefetch window stays open: a channel's coalesced ack goes out once
     /// it covers a quarter of the window, or the deliveries the broker
     /// counts as unacked reach half of it, or it is a linger old, or a
-    /// command or a close needs it out first. Each ack frame saved is a
-    /// write (a system call) saved.
+    /// command or a close needs it out first, or a turn brings neither
+    /// deliveries nor acks (the caller forces it then: nothing more is
+    /// coming to wait for). Each ack frame saved is a write (a system
+    /// call) saved.
     pub(super) fn flush_acks(&mut self, force: bool) {
         if !std::mem::take(&mut self.acks_pending) {
             return;

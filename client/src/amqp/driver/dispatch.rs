@@ -333,6 +333,7 @@ impl Driver {
         );
         if !c.options.no_ack {
             chan.unacked.push_back((d.delivery_tag, c.id));
+            self.acks_active = true;
         }
         let msg = ConsumerMsg::Delivery(d, self.generation);
         if !c.overflow.is_empty() {

@@ -254,6 +254,9 @@ pub(crate) struct Driver {
     held_deliveries: usize,
     /// Some channel has a coalesced ack to send.
     acks_pending: bool,
+    /// This turn handed a consumer a delivery to ack, or took a settle:
+    /// acks may keep coming, so held ones may wait a little for them.
+    acks_active: bool,
     /// Some channel's close waits for its confirms.
     closes_waiting: bool,
     /// Bytes of publishes held for paused channels.
@@ -328,6 +331,7 @@ impl Driver {
             topology: Topology::default(),
             held_deliveries: 0,
             acks_pending: false,
+            acks_active: false,
             closes_waiting: false,
             held_publish_bytes: 0,
             parked: VecDeque::new(),
@@ -402,7 +406,10 @@ impl Driver {
                 return Exit::Lost(e);
             }
             self.feed_consumers();
-            self.flush_acks(false);
+            // Held acks wait only while deliveries or acks keep coming: a
+            // turn without either (the application has nothing to ack, or
+            // stopped) sends them before the driver parks.
+            self.flush_acks(!self.acks_active);
             self.advance_channel_closes();
             self.advance_closing();
             if let Some(io) = self.io.as_mut() {
@@ -562,8 +569,13 @@ impl Driver {
         let lazy_publish =
             self.lazy_parks && wait_publish && self.chans.values().any(|c| !c.confirms.is_empty());
         // Consumers' windows far from full: deliveries, and with them the
-        // driver, come anyway; acks wait for them (see `acks_lazy`).
-        let lazy_acks = self.lazy_parks && self.acks_lazy();
+        // driver, come anyway; acks wait for them (see `acks_lazy`). Only
+        // right after a turn that moved deliveries or acks: once a linger
+        // passes without any, acks wake the driver again (an idle consumer
+        // costs no timer wake-ups, and an ack is never left in the mailbox
+        // with nothing to come for it).
+        let active = std::mem::take(&mut self.acks_active);
+        let lazy_acks = self.lazy_parks && active && self.acks_lazy();
         let lazy = lazy_publish || lazy_acks;
         if !lazy {
             self.linger_at = None;
