@@ -518,6 +518,8 @@ impl Driver {
             return;
         };
         chan.taken += 1;
+        // Commands waiting for this publish to be taken (almost never).
+        let deferred = !chan.deferred.is_empty();
         if let Some(e) = chan.shared.closed.get() {
             if let Some(n) = p.confirm {
                 self.outbox.settle(n, Err(e.clone()), &mut self.wakes);
@@ -529,7 +531,9 @@ impl Driver {
         } else {
             self.send_publish(key, p);
         }
-        self.run_deferred(key);
+        if deferred {
+            self.run_deferred(key);
+        }
     }
 
     /// Hands a publish to the core and tracks its confirm.
@@ -549,16 +553,18 @@ impl Driver {
             routing_key = %target.routing_key,
             "publish"
         );
+        // The body is kept only for a mandatory publish's return.
+        let kept = p.mandatory.then(|| p.body.clone());
         match io.core.basic_publish(
             wire,
             &target.exchange,
             &target.routing_key,
             p.mandatory,
             p.properties.as_deref().unwrap_or(&self.no_properties),
-            p.body.clone(),
+            p.body,
         ) {
             Ok(Some(seq)) => {
-                let mandatory = p.mandatory.then(|| Box::new((target.clone(), p.body)));
+                let mandatory = kept.map(|body| Box::new((target.clone(), body)));
                 chan.confirms.push_back(PendingConfirm {
                     seq,
                     number: p.confirm,
