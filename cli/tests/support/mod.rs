@@ -313,3 +313,24 @@ pub fn batch_codecs(topic: &str, partition: i32) -> Vec<kafka_proto::compression
         }
     }
 }
+
+/// Commits one transaction of `values` to partition 0 of `topic` with
+/// Kafka's Java producer (`tests/data/java/TxnProduce.java`, run as a
+/// single-file program): the log gets the values, then a commit marker.
+pub fn produce_transaction(topic: &str, values: &[&str]) {
+    let source =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/java/TxnProduce.java");
+    let source = source.to_string_lossy().into_owned();
+    let bootstrap = kafka_bootstrap();
+    let id = mq_tests::names::unique("mq-cli-txn");
+    let mut args = vec![source.as_str(), bootstrap.as_str(), topic, id.as_str()];
+    args.extend_from_slice(values);
+    let out = StdCommand::new("java")
+        .arg("-cp")
+        .arg(format!("{}/*", mq_tests::tools::kafka_libs().display()))
+        .args(&args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("java must be installed");
+    mq_tests::tools::check("the transactional producer (TxnProduce.java)", &out);
+}
