@@ -140,7 +140,7 @@ async fn consume(
 }
 
 /// Writes one record in `format`.
-fn write(
+pub(super) fn write(
     topic: &str,
     partition: i32,
     r: &Record<'_>,

@@ -15,7 +15,6 @@ pub const USAGE: i32 = 3;
 pub const UNREACHABLE: i32 = 6;
 pub const AUTH: i32 = 7;
 pub const NOT_FOUND: i32 = 8;
-pub const NOT_BUILT: i32 = 2;
 pub const BAD_URL: i32 = 4;
 pub const NOT_CONFIRMED: i32 = 9;
 pub const REFUSED: i32 = 10;
