@@ -21,7 +21,7 @@
 //! commits and leaves the group, so its partitions move to the other
 //! members at once.
 //!
-//! Output is the same as without a group ([`super::consume`]).
+//! Output is the same as without a group ([`mod@super::consume`]).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
