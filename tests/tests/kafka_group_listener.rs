@@ -19,12 +19,15 @@ use mq_tests::names;
 use kafka_client_support::topic;
 use kafka_group_support::{Log, Stop, builder, eventually, produce_to_each, spawn_member};
 
+/// The commits made in `on_revoked`: the offsets, and how each went.
+type Commits = Arc<Mutex<Vec<(Vec<(TopicPartition, OffsetAndEpoch)>, Result<()>)>>>;
+
 /// Commits what the application recorded as processed for the revoked
 /// partitions, from inside `on_revoked`.
 #[derive(Clone, Default)]
 struct CommitOnRevoke {
     processed: Arc<Mutex<BTreeMap<TopicPartition, OffsetAndEpoch>>>,
-    commits: Arc<Mutex<Vec<(Vec<(TopicPartition, OffsetAndEpoch)>, Result<()>)>>>,
+    commits: Commits,
 }
 
 impl RebalanceListener for CommitOnRevoke {
