@@ -166,7 +166,20 @@ mq waits for new records until it is stopped. JSON objects hold topic,
 partition, offset, key (\"key\" as text, \"key_base64\", or null), headers (in
 order, repeated keys kept; a value is text, {\"base64\": ...} when it is not
 UTF-8, or null), timestamp (ms since the epoch, or null) and the payload
-(null for a tombstone). No offsets are committed.
+(null for a tombstone). Without --group no offsets are committed.
+Transaction markers are not records: they are skipped.
+
+Kafka with --group G: mq joins consumer group G and reads the partitions
+the group assigns it, sharing the topic with the group's other members
+(other mq, kcat -G, Java consumers). Each partition starts at the group's
+committed offset; one with none starts at --from earliest or latest (the
+default), as auto.offset.reset. --from OFFSET and --partition are refused
+with --group: the group decides. Offsets are committed after the records
+were written and stdout flushed (at-least-once), and on exit. --exit-at-end
+stops once every partition assigned to mq has been read to the end it had
+when it was assigned (a member assigned no partition waits). On --count,
+--exit-at-end, a closed stdout, Ctrl-C or SIGTERM, mq commits and leaves
+the group, so its partitions move to the other members at once.
 
 AMQP: deliveries are acknowledged after they are written and stdout is
 flushed, so a message that could not be written goes back to the queue.
@@ -180,6 +193,8 @@ const CONSUME_EXAMPLES: &str = "\
 Examples:
   mq consume kafka://localhost:9092/orders --from earliest --exit-at-end
   mq consume kafka://localhost:9092/orders --partition 2 --from 1000 --count 10 --format json
+  mq consume kafka://localhost:9092/orders --group billing --from earliest
+  mq consume kafka://localhost:9092/orders --group billing --exit-at-end --format json
   mq consume amqp://guest:guest@localhost:5672/%2f --queue orders --prefetch 50
   mq consume amqp://guest:guest@localhost:5672/%2f --queue orders --count 10 --format json";
 
@@ -195,13 +210,13 @@ pub(crate) struct ConsumeArgs {
     /// Output format.
     #[arg(long, value_name = "FORMAT", default_value = "raw")]
     pub(crate) format: OutputFormat,
-    /// Consume as a member of this consumer group, committing offsets (not built yet).
+    /// Consume as a member of this consumer group, committing offsets.
     #[arg(long, value_name = "G", help_heading = "Kafka")]
     pub(crate) group: Option<String>,
-    /// Where to start: earliest, latest or an offset [default: latest, or the group's offset].
+    /// Where to start: earliest, latest or an offset (not with --group) [default: latest, or the group's offset].
     #[arg(long, value_name = "WHERE", value_parser = parse_start, help_heading = "Kafka")]
     pub(crate) from: Option<StartArg>,
-    /// Exit once every partition has been read to the end it had at the start.
+    /// Exit once every partition (with --group: assigned to mq) is read to the end it had at the start.
     #[arg(long, help_heading = "Kafka")]
     pub(crate) exit_at_end: bool,
     /// Read this partition only [default: every partition of the topic].

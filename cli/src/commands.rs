@@ -7,7 +7,9 @@
 //! there.
 
 use crate::bench::STAMP_LEN;
-use crate::cli::{BenchArgs, ConsumeArgs, DeclareArgs, ProduceArgs, TopicAction, TopicsArgs};
+use crate::cli::{
+    BenchArgs, ConsumeArgs, DeclareArgs, ProduceArgs, StartArg, TopicAction, TopicsArgs,
+};
 use crate::error::CliError;
 use crate::input::MAX_LINE;
 use crate::url::{KafkaUrl, Protocol, Target};
@@ -116,7 +118,30 @@ pub(crate) fn check_consume(a: &ConsumeArgs) -> Result<Target, CliError> {
             "'mq consume amqp://...' needs --queue NAME",
         ));
     }
+    if let Some(group) = &a.group {
+        check_group(group, a)?;
+    }
     Ok(t)
+}
+
+/// `mq consume kafka://... --group G`: the group picks the partitions and
+/// where each starts.
+fn check_group(group: &str, a: &ConsumeArgs) -> Result<(), CliError> {
+    if group.is_empty() {
+        return Err(CliError::usage("--group must not be empty"));
+    }
+    if a.partition.is_some() {
+        return Err(CliError::usage(
+            "--partition cannot be used with --group: the group assigns the partitions",
+        ));
+    }
+    if let Some(StartArg::Offset(_)) = a.from {
+        return Err(CliError::usage(
+            "--from OFFSET cannot be used with --group: a group starts at its committed offsets \
+             (--from earliest|latest where it has none); drop --group to start at an offset",
+        ));
+    }
+    Ok(())
 }
 
 /// `mq topics`.

@@ -16,8 +16,6 @@ use std::io;
 pub(crate) enum Failure {
     /// The input did not decode: malformed or truncated protocol bytes, bad hex.
     BadInput,
-    /// The command needs a broker client that this build does not have yet.
-    NotBuilt,
     /// The command line is wrong: unknown option, missing or invalid argument.
     Usage,
     /// The URL does not parse.
@@ -41,9 +39,8 @@ pub(crate) enum Failure {
 
 impl Failure {
     /// Every kind, in exit-status order.
-    pub(crate) const ALL: [Failure; 11] = [
+    pub(crate) const ALL: [Failure; 10] = [
         Failure::BadInput,
-        Failure::NotBuilt,
         Failure::Usage,
         Failure::BadUrl,
         Failure::Io,
@@ -55,11 +52,11 @@ impl Failure {
         Failure::BrokenPipe,
     ];
 
-    /// The process exit status.
+    /// The process exit status. (2 is no longer used: the statuses keep
+    /// their numbers, since scripts may test for them.)
     pub(crate) fn exit_code(self) -> u8 {
         match self {
             Failure::BadInput => 1,
-            Failure::NotBuilt => 2,
             Failure::Usage => 3,
             Failure::BadUrl => 4,
             Failure::Io => 5,
@@ -77,7 +74,6 @@ impl Failure {
     fn describe(self) -> &'static str {
         match self {
             Failure::BadInput => "the input did not decode (malformed or truncated bytes, bad hex)",
-            Failure::NotBuilt => "the command needs a broker client this build does not have yet",
             Failure::Usage => "usage error: unknown option, missing or invalid argument",
             Failure::BadUrl => "bad URL",
             Failure::Io => "I/O error on stdin or stdout",

@@ -5,8 +5,6 @@
 //! - [`commands`]: checks of each broker command's options against its URL.
 //! - [`amqp`]: `produce`, `consume`, `declare` and `bench` for RabbitMQ.
 //! - [`kafka`]: `produce`, `consume`, `topics`, `topic` and `bench` for Kafka.
-//! - [`gate`]: where `mq consume --group` stops until the consumer-group
-//!   client lands.
 //! - [`input`], [`json`], [`mod@bench`], [`runtime`]: stdin lines, JSON
 //!   output, the bench harness and the tokio runtimes, shared by both
 //!   protocols.
@@ -26,7 +24,6 @@ mod commands;
 mod completions;
 mod decode;
 mod error;
-mod gate;
 mod input;
 mod json;
 mod kafka;
@@ -63,15 +60,17 @@ fn run(cli: Cli, out: &mut Output) -> Result<(), CliError> {
         Command::Decode(args) => decode::run(&args, out),
         Command::Completions(args) => completions::run(&args, out),
         // The broker commands: checked here, then run by the protocol's
-        // module; only a Kafka consumer group stops at the gate.
+        // module.
         Command::Produce(a) => match commands::check_produce(&a)? {
             Target::Amqp(_) => amqp::produce(&a, &a.url),
             Target::Kafka(k) => kafka::produce(&a, &k),
         },
         Command::Consume(a) => match commands::check_consume(&a)? {
             Target::Amqp(_) => amqp::consume(&a, &a.url, out),
-            Target::Kafka(k) if a.group.is_some() => gate::needs_group_client(&k),
-            Target::Kafka(k) => kafka::consume(&a, &k, out),
+            Target::Kafka(k) => match a.group.as_deref() {
+                Some(group) => kafka::consume_group(&a, &k, group, out),
+                None => kafka::consume(&a, &k, out),
+            },
         },
         Command::Topics(a) => kafka::topics(&commands::check_topics(&a)?, out),
         Command::Topic(a) => {

@@ -11,7 +11,6 @@ use predicates::prelude::*;
 
 /// Exit statuses, as `mq --help` lists them.
 const BAD_INPUT: i32 = 1;
-const NOT_BUILT: i32 = 2;
 const USAGE: i32 = 3;
 const BAD_URL: i32 = 4;
 const BROKEN_PIPE: i32 = 141;
@@ -112,22 +111,55 @@ fn bad_urls_exit_4_with_one_line() {
     }
 }
 
-/// Consuming as a member of a consumer group needs the group client
-/// (issue 7); the command line is checked in full first.
+/// A consumer group decides which partitions a member reads and where it
+/// starts: `--partition` and `--from OFFSET` are refused with `--group`
+/// before any broker is contacted, and so is an empty group id.
 #[test]
-fn a_kafka_consumer_group_stops_at_the_gate() {
+fn options_a_consumer_group_decides_are_refused_with_group() {
     fails(
         &[
             "consume",
-            "kafka://localhost:9092/orders",
+            "kafka://localhost:1/orders",
             "--group",
             "billing",
             "--from",
-            "earliest",
+            "42",
         ],
         b"",
-        NOT_BUILT,
-        "'mq consume --group' needs the Kafka consumer-group client (issue 7), which is not built yet; drop --group to read kafka://localhost:9092/orders without a group",
+        USAGE,
+        "--from OFFSET cannot be used with --group: a group starts at its committed offsets (--from earliest|latest where it has none); drop --group to start at an offset",
+    );
+    fails(
+        &[
+            "consume",
+            "kafka://localhost:1/orders",
+            "--group",
+            "billing",
+            "--partition",
+            "0",
+        ],
+        b"",
+        USAGE,
+        "--partition cannot be used with --group: the group assigns the partitions",
+    );
+    fails(
+        &["consume", "kafka://localhost:1/orders", "--group", ""],
+        b"",
+        USAGE,
+        "--group must not be empty",
+    );
+    fails(
+        &[
+            "consume",
+            "amqp://localhost/%2f",
+            "--queue",
+            "q",
+            "--group",
+            "g",
+        ],
+        b"",
+        USAGE,
+        "--group applies to kafka:// URLs only",
     );
     // A bad option still is a usage error, and a bad URL a bad URL.
     fails(
@@ -275,7 +307,7 @@ fn usage_errors_exit_3_with_one_line() {
 }
 
 /// A password given in a URL appears in no error message, whatever the
-/// error: a bad URL, a usage error that echoes arguments, the gate.
+/// error: a bad URL, a usage error that echoes arguments.
 #[test]
 fn no_password_appears_in_any_error() {
     const PW: &str = "Sup3rS3cret";
@@ -285,14 +317,21 @@ fn no_password_appears_in_any_error() {
     let kafka = format!("kafka://alice:{PW}@broker:9092/orders");
     let http = format!("http://alice:{PW}@broker");
     let amqp_header = format!("url={amqp}");
-    let kafka_gate = "kafka://broker:9092/orders".to_owned();
+    let kafka_plain = "kafka://broker:9092/orders".to_owned();
     let cases: Vec<(Vec<&str>, i32)> = vec![
         (
-            vec!["consume", &kafka_gate, "--group", &amqp_header],
-            NOT_BUILT,
+            vec![
+                "consume",
+                &kafka_plain,
+                "--group",
+                &amqp_header,
+                "--from",
+                "1",
+            ],
+            USAGE,
         ),
         (
-            vec!["produce", &kafka_gate, "--partition", &amqp_header],
+            vec!["produce", &kafka_plain, "--partition", &amqp_header],
             USAGE,
         ),
         (vec!["produce", &bad_port], BAD_URL),
@@ -515,13 +554,14 @@ fn help_on_every_command_shows_examples_and_exit_statuses() {
     assert!(top.stdout.contains("Exit status:"));
     for line in [
         "  1    the input did not decode",
-        "  2    the command needs a broker client",
         "  3    usage error",
         "  4    bad URL",
         "  141  stdout was closed early",
     ] {
         assert!(top.stdout.contains(line), "{line}: {}", top.stdout);
     }
+    // Every command is built: no status says otherwise.
+    assert!(!top.stdout.contains("  2    "), "{}", top.stdout);
     for cmd in [
         &["produce"][..],
         &["consume"],

@@ -333,3 +333,43 @@ fn an_empty_input_produces_nothing() {
     .ok();
     assert_eq!(run.text(), "");
 }
+
+/// A transactional producer's log: each transaction's records, then its
+/// commit marker (a control batch, which has an offset but is not a
+/// record). `--exit-at-end` reaches the end even when all that is left
+/// before it is a marker, and only the data records are printed.
+#[test]
+fn exit_at_end_steps_over_transaction_markers() {
+    let topic = Topic::new("transactions", 1);
+    // Offsets 0-2 and the marker at 3; offset 4 and the marker at 5.
+    produce_transaction(&topic.name, &["a", "b", "c"]);
+    produce_transaction(&topic.name, &["d"]);
+    let consume = |args: &[&str]| {
+        let mut all = vec!["consume", topic.url.as_str(), "--exit-at-end"];
+        all.extend_from_slice(args);
+        mq(&all, b"").ok().text()
+    };
+    assert_eq!(consume(&["--from", "earliest"]), "a\nb\nc\nd\n");
+    // From the first marker: the second transaction.
+    assert_eq!(consume(&["--from", "3"]), "d\n");
+    // From the last marker: nothing but the marker is left.
+    assert_eq!(consume(&["--from", "5"]), "");
+    let json = mq(
+        &[
+            "consume",
+            &topic.url,
+            "--from",
+            "earliest",
+            "--exit-at-end",
+            "--format",
+            "json",
+        ],
+        b"",
+    )
+    .ok();
+    let offsets: Vec<i64> = json_lines(&json.stdout)
+        .iter()
+        .map(|r| r["offset"].as_i64().unwrap())
+        .collect();
+    assert_eq!(offsets, [0, 1, 2, 4]);
+}

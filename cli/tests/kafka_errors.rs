@@ -240,15 +240,22 @@ fn a_closed_stdout_exits_quietly() {
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
 }
 
-/// Consumer groups need the group client: the gate says so, after the
-/// topic's URL and options were checked.
+/// A consumer group on a topic that does not exist: one line, exit 8,
+/// before joining anything.
 #[test]
-fn a_consumer_group_stops_at_the_gate() {
-    let topic = Topic::new("group-gate", 1);
+fn a_consumer_group_on_an_unknown_topic_exits_8() {
+    let name = mq_tests::names::topic("group-nope");
     fails(
-        &["consume", &topic.url, "--group", "g", "--from", "earliest"],
+        &[
+            "consume",
+            &kafka_url(&name),
+            "--group",
+            "g",
+            "--from",
+            "earliest",
+        ],
         b"",
-        NOT_BUILT,
-        "'mq consume --group' needs the Kafka consumer-group client (issue 7)",
+        NOT_FOUND,
+        &format!("mq: cannot consume from topic '{name}' in group 'g': unknown topic '{name}'"),
     );
 }

@@ -166,6 +166,10 @@ fn mq_consumes_what_kcat_produces(name: &str) {
             &topic.name,
             "-z",
             name,
+            // One batch: librdkafka sends a batch that compression does
+            // not shrink (a lone small record) uncompressed.
+            "-X",
+            "linger.ms=1000",
             "-K",
             ":",
             "-Z",
@@ -244,8 +248,13 @@ fn mq_consumes_what_kcat_produces(name: &str) {
     assert_eq!(raw.stdout, stdin_of(values));
     let codecs = batch_codecs(&topic.name, 0);
     assert!(!codecs.is_empty());
+    // librdkafka may still send a batch uncompressed when compressing it
+    // would not make it smaller; at least one must be compressed.
     assert!(
-        codecs.iter().all(|&c| c == codec(name)),
+        codecs.contains(&codec(name))
+            && codecs
+                .iter()
+                .all(|&c| c == codec(name) || c == codec("none")),
         "{name}: kcat's batches were {codecs:?}"
     );
 }

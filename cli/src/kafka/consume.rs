@@ -8,11 +8,9 @@
 //! Records are written batch by batch, straight from the fetched data, and
 //! stdout is flushed after each batch.
 //!
-//! A known gap: the partition reader hands out only batches that hold
-//! records, so a partition whose unread range is nothing but control
-//! records (a transaction marker, as when `--from` names the marker's
-//! offset) never reports reaching its end, and `--exit-at-end` waits. The
-//! fix belongs in the reader (a position update for control-only fetches).
+//! Transaction markers (control batches) are not records: they are not
+//! printed, but the reader reports the position moving past them, so a
+//! partition that ends with a marker is seen to reach its end.
 //!
 //! `--format json` writes one object per line:
 //!
@@ -142,7 +140,7 @@ async fn consume(
 }
 
 /// Writes one record in `format`.
-fn write(
+pub(super) fn write(
     topic: &str,
     partition: i32,
     r: &Record<'_>,

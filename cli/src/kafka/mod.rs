@@ -1,6 +1,7 @@
 //! The Kafka side of the broker commands, on `mq_client::kafka`:
-//! `mq produce`, `consume`, `topics`, `topic create|delete` and `bench`
-//! (see [`mod@produce`], [`mod@consume`], [`mod@topics`] and [`mod@bench`]).
+//! `mq produce`, `consume` (alone or in a consumer group), `topics`,
+//! `topic create|delete` and `bench` (see [`mod@produce`], [`mod@consume`],
+//! [`mod@group`], [`mod@topics`] and [`mod@bench`]).
 //!
 //! Every command first connects an [`Admin`] client: it fails fast when no
 //! broker answers, and it looks the topic up without creating it (a
@@ -10,6 +11,7 @@
 
 mod bench;
 mod consume;
+mod group;
 mod produce;
 mod topics;
 
@@ -22,6 +24,7 @@ use crate::url::KafkaUrl;
 
 pub(crate) use bench::run as bench;
 pub(crate) use consume::run as consume;
+pub(crate) use group::run as consume_group;
 pub(crate) use produce::run as produce;
 pub(crate) use topics::{create as create_topic, delete as delete_topic, list as topics};
 

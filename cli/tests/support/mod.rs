@@ -15,7 +15,6 @@ pub const USAGE: i32 = 3;
 pub const UNREACHABLE: i32 = 6;
 pub const AUTH: i32 = 7;
 pub const NOT_FOUND: i32 = 8;
-pub const NOT_BUILT: i32 = 2;
 pub const BAD_URL: i32 = 4;
 pub const NOT_CONFIRMED: i32 = 9;
 pub const REFUSED: i32 = 10;
@@ -312,4 +311,25 @@ pub fn batch_codecs(topic: &str, partition: i32) -> Vec<kafka_proto::compression
             return codecs;
         }
     }
+}
+
+/// Commits one transaction of `values` to partition 0 of `topic` with
+/// Kafka's Java producer (`tests/data/java/TxnProduce.java`, run as a
+/// single-file program): the log gets the values, then a commit marker.
+pub fn produce_transaction(topic: &str, values: &[&str]) {
+    let source =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/java/TxnProduce.java");
+    let source = source.to_string_lossy().into_owned();
+    let bootstrap = kafka_bootstrap();
+    let id = mq_tests::names::unique("mq-cli-txn");
+    let mut args = vec![source.as_str(), bootstrap.as_str(), topic, id.as_str()];
+    args.extend_from_slice(values);
+    let out = StdCommand::new("java")
+        .arg("-cp")
+        .arg(format!("{}/*", mq_tests::tools::kafka_libs().display()))
+        .args(&args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("java must be installed");
+    mq_tests::tools::check("the transactional producer (TxnProduce.java)", &out);
 }

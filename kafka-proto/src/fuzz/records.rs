@@ -120,7 +120,7 @@ fn wrap_v2(attributes: Attributes, count: i32, section: &[u8]) -> Bytes {
     buf.extend_from_slice(&(-1i32).to_be_bytes()); // base sequence
     buf.extend_from_slice(&count.to_be_bytes());
     buf.extend_from_slice(section);
-    let crc = crc32c::crc32c(buf.get(21..).unwrap_or_default());
+    let crc = crate::record::crc::crc32c(buf.get(21..).unwrap_or_default());
     if let Some(field) = buf.get_mut(17..21) {
         field.copy_from_slice(&crc.to_be_bytes());
     }

@@ -126,7 +126,7 @@ impl RecordBatch {
             });
         }
         let stored = u32::from_be_bytes(field(header, at::CRC));
-        let computed = crc32c::crc32c(raw.get(at::ATTRIBUTES..).unwrap_or_default());
+        let computed = super::crc::crc32c(raw.get(at::ATTRIBUTES..).unwrap_or_default());
         if stored != computed {
             return Err(DecodeError::CrcMismatch {
                 base_offset,

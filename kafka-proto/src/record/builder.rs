@@ -659,6 +659,6 @@ fn put_be(buf: &mut [u8], at: usize, bytes: &[u8]) {
 
 /// Computes the CRC-32C over everything after the CRC field and stores it.
 fn patch_crc(buf: &mut [u8]) {
-    let crc = crc32c::crc32c(buf.get(at::ATTRIBUTES..).unwrap_or_default());
+    let crc = super::crc::crc32c(buf.get(at::ATTRIBUTES..).unwrap_or_default());
     put_be(buf, at::CRC, &crc.to_be_bytes());
 }

@@ -41,6 +41,7 @@
 mod batch;
 mod builder;
 mod control;
+pub(crate) mod crc;
 mod error;
 mod headers;
 mod legacy;

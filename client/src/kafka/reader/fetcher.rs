@@ -6,13 +6,14 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use kafka_proto::ErrorCode;
 use kafka_proto::api::FetchRequest;
 use kafka_proto::api::FetchResponse;
 use kafka_proto::api::fetch::{FetchPartition, FetchTopic};
-use kafka_proto::record::{Batch, BatchReader};
+use kafka_proto::record::{Batch, BatchReader, Records};
 use tokio::sync::mpsc;
 use tracing::{Instrument, debug, debug_span, warn};
 
@@ -92,6 +93,68 @@ struct PartitionState {
 type Key = (Arc<str>, i32);
 
 type FetchOutcome = (i32, Vec<(Key, i64, u64)>, Result<FetchResponse>);
+
+/// One partition's record data from one Fetch, read from `position`.
+#[derive(Debug)]
+pub(super) struct PartitionRead {
+    /// The batches that hold records, with their partition leader epochs
+    /// (control batches, the transaction markers, are skipped).
+    pub(super) batches: Vec<(Records, i32)>,
+    /// Where reading goes on: after the last whole batch read, control
+    /// batches included.
+    pub(super) next: i64,
+    /// The malformed batch that stopped the reading, if one did.
+    pub(super) failure: Option<Error>,
+}
+
+/// Reads the record batches of `records` (one partition's data in a Fetch
+/// response) from `position`: batches wholly before it are skipped (a
+/// fetch may start mid-batch), control batches move `next` past them
+/// without yielding records, and a malformed batch stops the reading.
+pub(super) fn read_partition(
+    topic: &str,
+    partition: i32,
+    records: Bytes,
+    position: i64,
+) -> PartitionRead {
+    let mut read = PartitionRead {
+        batches: Vec::new(),
+        next: position,
+        failure: None,
+    };
+    let bad = |source| Error::Records {
+        topic: topic.to_owned(),
+        partition,
+        source,
+    };
+    for batch in BatchReader::new(records) {
+        let batch = match batch {
+            Ok(b) => b,
+            Err(source) => {
+                read.failure = Some(bad(source));
+                break;
+            }
+        };
+        if batch.next_offset() <= read.next {
+            continue;
+        }
+        if !batch.is_control() {
+            let epoch = match &batch {
+                Batch::V2(b) => b.partition_leader_epoch(),
+                Batch::Legacy(_) => -1,
+            };
+            match batch.records() {
+                Ok(r) => read.batches.push((r, epoch)),
+                Err(source) => {
+                    read.failure = Some(bad(source));
+                    break;
+                }
+            }
+        }
+        read.next = batch.next_offset();
+    }
+    read
+}
 
 pub(super) struct Fetcher {
     cluster: Cluster,
@@ -433,61 +496,24 @@ impl Fetcher {
                 let Some(records) = p.records.filter(|r| !r.is_empty()) else {
                     continue;
                 };
-                let mut next = position;
-                let mut out = Vec::new();
-                let mut failure = None;
-                for batch in BatchReader::new(records) {
-                    let batch = match batch {
-                        Ok(b) => b,
-                        Err(source) => {
-                            failure = Some(Error::Records {
-                                topic: name.to_string(),
-                                partition: key.1,
-                                source,
-                            });
-                            break;
-                        }
-                    };
-                    if batch.next_offset() <= next {
-                        continue;
-                    }
-                    if !batch.is_control() {
-                        let epoch = match &batch {
-                            Batch::V2(b) => b.partition_leader_epoch(),
-                            Batch::Legacy(_) => -1,
-                        };
-                        match batch.records() {
-                            Ok(r) => out.push((r, epoch)),
-                            Err(source) => {
-                                failure = Some(Error::Records {
-                                    topic: name.to_string(),
-                                    partition: key.1,
-                                    source,
-                                });
-                                break;
-                            }
-                        }
-                    }
-                    next = batch.next_offset();
-                }
-                debug!(topic = %name, partition = key.1, offset = position, next_offset = next,
-                       batches = out.len(), high_watermark = p.high_watermark, "fetched");
+                let read = read_partition(&name, key.1, records, position);
+                debug!(topic = %name, partition = key.1, offset = position, next_offset = read.next,
+                       batches = read.batches.len(), high_watermark = p.high_watermark, "fetched");
                 if let Some(state) = self.partitions.get_mut(&key) {
-                    state.position = next;
+                    state.position = read.next;
                     state.failures = 0;
                 }
-                if !out.is_empty() {
-                    let (records, epochs) = out.into_iter().unzip();
-                    let fetched = FetchedBatch {
-                        topic: name.clone(),
-                        partition: key.1,
-                        start: position,
-                        next_offset: next,
-                        high_watermark: p.high_watermark,
-                        generation,
-                        records,
-                        epochs,
-                    };
+                let (next, failure) = (read.next, read.failure);
+                let fetched = FetchedBatch::from_read(
+                    name.clone(),
+                    key.1,
+                    position,
+                    read.next,
+                    p.high_watermark,
+                    generation,
+                    read.batches,
+                );
+                if let Some(fetched) = fetched {
                     self.tx.send(Ok(fetched)).await.map_err(|_| ())?;
                 }
                 if let Some(e) = failure {
@@ -557,5 +583,113 @@ impl Fetcher {
             }
             state.retry_at = Some(Instant::now() + delay);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_proto::record::{BatchOptions, EndTxnMarker, RecordBatchBuilder};
+
+    /// A transaction as a log holds it: `values` in one transactional
+    /// batch from `base`, then its commit marker in a control batch.
+    fn transaction(base: i64, values: &[&str]) -> Vec<u8> {
+        let options = BatchOptions {
+            base_offset: base,
+            producer_id: 7,
+            producer_epoch: 0,
+            base_sequence: 0,
+            transactional: true,
+            ..BatchOptions::default()
+        };
+        let mut data = RecordBatchBuilder::new(options);
+        for v in values {
+            data.append(1_700_000_000_000, None, Some(v.as_bytes()))
+                .unwrap();
+        }
+        let mut out = data.finish().unwrap().to_vec();
+        let marker = BatchOptions {
+            base_offset: base + values.len() as i64,
+            control: true,
+            ..options
+        };
+        let mut control = RecordBatchBuilder::new(marker);
+        control
+            .append_end_txn_marker(
+                1_700_000_000_001,
+                true,
+                EndTxnMarker {
+                    version: 0,
+                    coordinator_epoch: 0,
+                },
+            )
+            .unwrap();
+        out.extend_from_slice(&control.finish().unwrap());
+        out
+    }
+
+    fn values(read: &PartitionRead) -> Vec<String> {
+        read.batches
+            .iter()
+            .flat_map(|(r, _)| r.iter())
+            .map(|r| String::from_utf8(r.unwrap().value().unwrap().to_vec()).unwrap())
+            .collect()
+    }
+
+    fn batch(read: PartitionRead, start: i64) -> Option<FetchedBatch> {
+        FetchedBatch::from_read("t".into(), 0, start, read.next, 4, 1, read.batches)
+    }
+
+    #[test]
+    fn records_then_a_marker_move_the_position_past_the_marker() {
+        let read = read_partition("t", 0, Bytes::from(transaction(0, &["a", "b", "c"])), 0);
+        assert!(read.failure.is_none());
+        assert_eq!(values(&read), ["a", "b", "c"]);
+        assert_eq!(read.next, 4);
+        let b = batch(read, 0).expect("records");
+        assert_eq!(b.iter().count(), 3);
+        assert_eq!(b.next_offset(), 4);
+    }
+
+    #[test]
+    fn a_fetch_of_only_a_marker_reports_the_new_position() {
+        // The position is the marker's offset: the fetch holds the whole
+        // transaction (the broker answers from the batch's start), and
+        // only the marker is new.
+        let read = read_partition("t", 0, Bytes::from(transaction(0, &["a", "b", "c"])), 3);
+        assert!(read.failure.is_none());
+        assert!(read.batches.is_empty());
+        assert_eq!(read.next, 4);
+        let b = batch(read, 3).expect("a batch that moves the position");
+        assert!(b.is_empty());
+        assert_eq!(b.iter().count(), 0);
+        assert_eq!(b.next_offset(), 4);
+        assert_eq!(b.high_watermark(), 4);
+        assert_eq!(b.last_leader_epoch(), -1);
+    }
+
+    #[test]
+    fn a_fetch_that_reads_nothing_new_hands_out_nothing() {
+        let read = read_partition("t", 0, Bytes::from(transaction(0, &["a"])), 2);
+        assert!(read.batches.is_empty());
+        assert_eq!(read.next, 2);
+        assert!(batch(read, 2).is_none());
+    }
+
+    #[test]
+    fn a_malformed_batch_after_a_marker_keeps_the_position_before_it() {
+        let mut bytes = transaction(0, &["a"]);
+        let good = bytes.len();
+        bytes.extend_from_slice(&transaction(2, &["b"]));
+        // Corrupt the second transaction's data batch (its CRC no longer matches).
+        bytes[good + 63] ^= 0xff;
+        let read = read_partition("t", 0, Bytes::from(bytes), 0);
+        assert_eq!(values(&read), ["a"]);
+        assert_eq!(read.next, 2);
+        assert!(
+            matches!(read.failure, Some(Error::Records { partition: 0, .. })),
+            "{:?}",
+            read.failure
+        );
     }
 }

@@ -73,6 +73,12 @@ pub enum OffsetReset {
 }
 
 /// One partition's records from one fetch, decompressed.
+///
+/// A fetch that read only control batches (transaction markers) yields a
+/// batch with no records ([`is_empty`](Self::is_empty)) whose
+/// [`next_offset`](Self::next_offset) is past them: the position moved,
+/// and a partition whose last records are markers is seen to reach its
+/// end.
 #[derive(Debug, Clone)]
 pub struct FetchedBatch {
     topic: Arc<str>,
@@ -158,9 +164,41 @@ impl FetchedBatch {
         self.epochs.last().copied().unwrap_or(-1)
     }
 
-    /// Whether the fetch returned no records.
+    /// Whether the fetch returned no records: it read only control
+    /// batches (transaction markers), and reports that the position moved
+    /// past them, to [`next_offset`](Self::next_offset).
     pub fn is_empty(&self) -> bool {
         self.records.is_empty()
+    }
+
+    /// What a fetch from `start` hands out: a batch when it read records,
+    /// or when it only moved the position (past control batches), so that
+    /// the application sees the partition reach its end; `None` when
+    /// nothing was read.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn from_read(
+        topic: Arc<str>,
+        partition: i32,
+        start: i64,
+        next_offset: i64,
+        high_watermark: i64,
+        generation: u64,
+        batches: Vec<(Records, i32)>,
+    ) -> Option<FetchedBatch> {
+        if batches.is_empty() && next_offset <= start {
+            return None;
+        }
+        let (records, epochs) = batches.into_iter().unzip();
+        Some(FetchedBatch {
+            topic,
+            partition,
+            start,
+            next_offset,
+            high_watermark,
+            generation,
+            records,
+            epochs,
+        })
     }
 }
 
