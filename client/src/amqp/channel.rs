@@ -1,22 +1,30 @@
 //! The channel handle: declares, binds, publishes, consumers, modes.
 
 use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 
 use amqp_proto::method::{basic, confirm, exchange, queue, tx};
 use amqp_proto::{BasicProperties, CommandError, FieldTable, Method, ShortStr};
 use bytes::Bytes;
-use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
-use super::command::{ChannelShared, Control, Handles, Publish, RpcReply, Target, lock};
+use super::command::{ChannelShared, Control, Handles, RpcReply};
 use super::confirm::Confirm;
 use super::consumer::{Consumer, ConsumerShared, Delivery};
 use super::error::{Error, Result};
 use super::options::{
     ConsumeOptions, ExchangeKind, ExchangeOptions, PublishOptions, QueueDeleteOptions, QueueOptions,
 };
+use super::outbox::{PushError, Request};
+
+/// Properties travel boxed, and the default ones not at all (they are
+/// most of a publish's size, and publishes are moved between queues).
+fn boxed(properties: BasicProperties) -> Option<Box<BasicProperties>> {
+    // A flag per field: no flag, no field (cheaper than comparing with a
+    // default value field by field).
+    (properties.flags() != 0).then(|| Box::new(properties))
+}
 
 /// A declared queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,8 +46,6 @@ impl Queue {
 pub(crate) struct ChannelInner {
     pub(crate) conn: Arc<Handles>,
     pub(crate) shared: Arc<ChannelShared>,
-    /// The last publish target, reused while publishes go to the same place.
-    last_target: Mutex<Option<Arc<Target>>>,
 }
 
 impl Drop for ChannelInner {
@@ -47,7 +53,7 @@ impl Drop for ChannelInner {
         if self.shared.closed.get().is_none() {
             // Best effort: a full queue leaves the channel to the
             // connection's close.
-            let _ = self.conn.control.try_send(Control::CloseChannel {
+            let _ = self.conn.control.try_push(Control::CloseChannel {
                 chan: self.shared.key,
                 after: self.shared.published.load(Ordering::Acquire),
                 reply: None,
@@ -95,11 +101,7 @@ fn reply_method(r: RpcReply) -> Result<Method> {
 impl Channel {
     pub(crate) fn new(conn: Arc<Handles>, shared: Arc<ChannelShared>) -> Self {
         Channel {
-            inner: Arc::new(ChannelInner {
-                conn,
-                shared,
-                last_target: Mutex::new(None),
-            }),
+            inner: Arc::new(ChannelInner { conn, shared }),
         }
     }
 
@@ -433,27 +435,22 @@ impl Channel {
                 len: routing_key.len(),
             }));
         }
-        let (confirm, tx) = if self.is_confirm_mode() {
-            let (tx, rx) = oneshot::channel();
-            (Confirm::pending(rx), Some(tx))
-        } else {
-            (Confirm::ready(), None)
-        };
-        let p = Publish {
-            chan: self.key(),
-            target: self.target(exchange, routing_key),
-            mandatory: options.mandatory,
-            properties,
-            body: body.into(),
-            confirm: tx,
-        };
         let conn = &self.inner.conn;
-        match conn.publish.try_send(p) {
-            Ok(()) => {}
-            Err(TrySendError::Full(p)) => {
+        let mut request = Some(Request {
+            chan: self.key(),
+            exchange,
+            routing_key,
+            mandatory: options.mandatory,
+            properties: boxed(properties),
+            body: body.into(),
+            confirm: self.is_confirm_mode(),
+        });
+        let number = match conn.outbox.try_push(&mut request) {
+            Ok(n) => n,
+            Err(PushError::Full) => {
                 let limit = conn.operation_timeout;
-                match tokio::time::timeout(limit, conn.publish.send(p)).await {
-                    Ok(Ok(())) => {}
+                match tokio::time::timeout(limit, conn.outbox.push(&mut request)).await {
+                    Ok(Ok(n)) => n,
                     Ok(Err(_)) => return Err(conn.state.gone()),
                     Err(_) => {
                         return Err(match conn.state.blocked_reason() {
@@ -466,25 +463,13 @@ impl Channel {
                     }
                 }
             }
-            Err(TrySendError::Closed(_)) => return Err(conn.state.gone()),
-        }
+            Err(PushError::Closed) => return Err(conn.state.gone()),
+        };
         self.inner.shared.published.fetch_add(1, Ordering::AcqRel);
-        Ok(confirm)
-    }
-
-    fn target(&self, exchange: &str, routing_key: &str) -> Arc<Target> {
-        let mut last = lock(&self.inner.last_target);
-        if let Some(t) = &*last {
-            if t.exchange == exchange && t.routing_key == routing_key {
-                return t.clone();
-            }
-        }
-        let t = Arc::new(Target {
-            exchange: exchange.to_owned(),
-            routing_key: routing_key.to_owned(),
-        });
-        *last = Some(t.clone());
-        t
+        Ok(match number {
+            Some(n) => Confirm::pending(conn.outbox.clone(), n),
+            None => Confirm::ready(),
+        })
     }
 
     /// Starts a consumer: a `Stream` of deliveries. With a prefetch set
@@ -498,7 +483,7 @@ impl Channel {
             _ => 1024,
         };
         let no_ack = options.no_ack;
-        let (dtx, drx) = mpsc::channel(capacity);
+        let (dtx, drx) = super::inbox::inbox(capacity);
         let (tx, rx) = oneshot::channel();
         let cmd = Control::Consume {
             chan: self.key(),

@@ -13,7 +13,10 @@ use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::error::{Error, Result};
 use super::events::ConnectionEvent;
+use super::inbox::InboxSender;
+use super::mailbox::Mailbox;
 use super::options::ConsumeOptions;
+use super::outbox::Outbox;
 
 /// A logical channel: stable across recovery, unlike the wire number.
 pub(crate) type ChanKey = u32;
@@ -59,7 +62,7 @@ pub(crate) enum Control {
         after: u64,
         queue: String,
         options: Box<ConsumeOptions>,
-        deliveries: mpsc::Sender<ConsumerMsg>,
+        deliveries: InboxSender<ConsumerMsg>,
         reply: Reply<String>,
     },
     Cancel {
@@ -88,7 +91,7 @@ pub(crate) enum Control {
 }
 
 /// Where a publish goes. Shared between publishes to the same place, so a
-/// stream of them allocates no strings.
+/// stream of them allocates no strings (see [`Outbox`](super::outbox::Outbox)).
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Target {
     pub(crate) exchange: String,
@@ -99,12 +102,15 @@ pub(crate) struct Target {
 #[derive(Debug)]
 pub(crate) struct Publish {
     pub(crate) chan: ChanKey,
-    pub(crate) target: Arc<Target>,
+    /// `None`: the same target as the publish queued before it.
+    pub(crate) target: Option<Arc<Target>>,
     pub(crate) mandatory: bool,
-    pub(crate) properties: BasicProperties,
+    /// `None` for the default (empty) properties: publishes are moved
+    /// between queues, and the properties are most of their size.
+    pub(crate) properties: Option<Box<BasicProperties>>,
     pub(crate) body: Bytes,
-    /// Present when the channel is in confirm mode.
-    pub(crate) confirm: Option<oneshot::Sender<Result<()>>>,
+    /// The publish number, when the channel is in confirm mode.
+    pub(crate) confirm: Option<u64>,
 }
 
 /// What a consumer's queue carries.
@@ -189,12 +195,26 @@ impl State {
     }
 }
 
+/// A value alone on its cache line(s).
+#[derive(Debug, Default)]
+#[repr(align(64))]
+pub(crate) struct Padded<T>(pub(crate) T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 /// State one channel's handles share with the driver.
 #[derive(Debug)]
 pub(crate) struct ChannelShared {
     pub(crate) key: ChanKey,
-    /// Publishes queued by this channel's handles so far.
-    pub(crate) published: AtomicU64,
+    /// Publishes queued by this channel's handles so far. Written on
+    /// every publish, so on a cache line of its own: the driver reads the
+    /// fields around it on every publish it takes.
+    pub(crate) published: Padded<AtomicU64>,
     /// confirm.select succeeded: publishes get a confirm.
     pub(crate) confirm_mode: AtomicBool,
     /// Why the channel closed for good.
@@ -205,21 +225,27 @@ impl ChannelShared {
     pub(crate) fn new(key: ChanKey) -> Self {
         ChannelShared {
             key,
-            published: AtomicU64::new(0),
+            published: Padded(AtomicU64::new(0)),
             confirm_mode: AtomicBool::new(false),
             closed: OnceLock::new(),
         }
     }
 }
 
-/// The senders to one driver.
+/// The queues to one driver. The last handle's drop tells the driver.
 #[derive(Debug)]
 pub(crate) struct Handles {
-    pub(crate) control: mpsc::Sender<Control>,
-    pub(crate) publish: mpsc::Sender<Publish>,
+    pub(crate) control: Arc<Mailbox>,
+    pub(crate) outbox: Arc<Outbox>,
     pub(crate) state: Arc<State>,
     pub(crate) operation_timeout: std::time::Duration,
     pub(crate) close_timeout: std::time::Duration,
+}
+
+impl Drop for Handles {
+    fn drop(&mut self) {
+        self.control.release();
+    }
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

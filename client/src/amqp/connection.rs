@@ -13,6 +13,8 @@ use super::config::{Config, ConnectionBuilder};
 use super::driver::{Driver, io};
 use super::error::{Error, Result};
 use super::events::ConnectionEvents;
+use super::mailbox::Mailbox;
+use super::outbox::Outbox;
 
 /// A connection to RabbitMQ: a handle to the driver task that owns the
 /// socket. Cheap to clone; the connection closes gracefully when it and
@@ -79,17 +81,17 @@ impl Connection {
 
     fn spawn(config: Arc<Config>, io: io::Io) -> Connection {
         let state = Arc::new(State::new(config.label()));
-        let (control, control_rx) = mpsc::channel(config.command_queue);
-        let (publish, publish_rx) = mpsc::channel(config.publish_queue);
+        let control = Arc::new(Mailbox::new(config.command_queue));
+        let outbox = Arc::new(Outbox::new(config.publish_queue));
         let handles = Arc::new(Handles {
-            control,
-            publish,
+            control: control.clone(),
+            outbox: outbox.clone(),
             state: state.clone(),
             operation_timeout: config.operation_timeout,
             close_timeout: config.close_timeout,
         });
         let span = tracing::info_span!("amqp_connection", connection = %state.label);
-        let driver = Driver::new(config.clone(), state, control_rx, publish_rx, io);
+        let driver = Driver::new(config.clone(), state, control, outbox, io);
         tokio::spawn(driver.run().instrument(span));
         Connection { handles, config }
     }
@@ -112,7 +114,7 @@ impl Connection {
         if self
             .handles
             .control
-            .send(Control::Close { reply: tx })
+            .push(Control::Close { reply: tx })
             .await
             .is_err()
         {
@@ -171,7 +173,7 @@ impl Handles {
         let limit = self.operation_timeout;
         let work = async {
             self.control
-                .send(cmd)
+                .push(cmd)
                 .await
                 .map_err(|_| self.state.gone())?;
             rx.await.map_err(|_| self.state.gone())?

@@ -6,15 +6,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
+use super::mailbox::PushError;
 use amqp_proto::{BasicProperties, GetMessage, ShortStr};
 use bytes::Bytes;
 use futures_core::Stream;
-use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use super::channel::Channel;
 use super::command::{ConsumerMsg, Control, Settle};
 use super::error::{Error, Result};
+use super::inbox::InboxReceiver;
 
 /// What a consumer's handles and deliveries share.
 #[derive(Debug)]
@@ -47,7 +48,7 @@ impl ConsumerShared {
 /// queue; such deliveries can no longer be settled
 /// ([`Error::StaleDelivery`]).
 pub struct Consumer {
-    rx: mpsc::Receiver<ConsumerMsg>,
+    rx: InboxReceiver<ConsumerMsg>,
     channel: Channel,
     shared: Arc<ConsumerShared>,
     no_ack: bool,
@@ -65,7 +66,7 @@ impl fmt::Debug for Consumer {
 
 impl Consumer {
     pub(crate) fn new(
-        rx: mpsc::Receiver<ConsumerMsg>,
+        rx: InboxReceiver<ConsumerMsg>,
         channel: Channel,
         shared: Arc<ConsumerShared>,
         no_ack: bool,
@@ -113,7 +114,7 @@ impl Drop for Consumer {
         self.shared.cancelled.store(true, Ordering::Release);
         // If the queue is full, the driver cancels the consumer when it
         // finds the stream gone.
-        let _ = self.channel.handles().control.try_send(Control::Cancel {
+        let _ = self.channel.handles().control.try_push(Control::Cancel {
             chan: self.channel.key(),
             tag: self.shared.tag.clone(),
             requeue: true,
@@ -129,10 +130,14 @@ impl Stream for Consumer {
         if self.done {
             return Poll::Ready(None);
         }
-        match self.rx.poll_recv(cx) {
+        let mut took_batch = false;
+        let msg = self.rx.poll_recv(cx, &mut took_batch);
+        if took_batch {
+            self.channel.handles().state.made_room();
+        }
+        match msg {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Some(ConsumerMsg::Delivery(d, generation))) => {
-                self.channel.handles().state.made_room();
                 let this = &*self;
                 Poll::Ready(Some(Ok(Delivery {
                     inner: Inner::Deliver(d),
@@ -321,11 +326,11 @@ impl Delivery {
             multiple,
             how,
         };
-        match handles.control.try_send(cmd) {
+        match handles.control.try_push(cmd) {
             Ok(()) => Ok(()),
-            Err(TrySendError::Full(cmd)) => {
+            Err(PushError::Full(cmd)) => {
                 let limit = handles.operation_timeout;
-                match tokio::time::timeout(limit, handles.control.send(cmd)).await {
+                match tokio::time::timeout(limit, handles.control.push(cmd)).await {
                     Ok(Ok(())) => Ok(()),
                     Ok(Err(_)) => Err(handles.state.gone()),
                     Err(_) => Err(Error::Timeout {
@@ -334,7 +339,7 @@ impl Delivery {
                     }),
                 }
             }
-            Err(TrySendError::Closed(_)) => Err(handles.state.gone()),
+            Err(PushError::Closed(_)) => Err(handles.state.gone()),
         }
     }
 }

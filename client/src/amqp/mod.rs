@@ -43,7 +43,10 @@ mod consumer;
 mod driver;
 mod error;
 mod events;
+mod inbox;
+mod mailbox;
 mod options;
+mod outbox;
 mod topology;
 pub mod uri;
 

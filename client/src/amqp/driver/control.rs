@@ -8,9 +8,10 @@ use std::time::Instant;
 use amqp_proto::method::basic;
 use amqp_proto::{Method, ReplyCode, ShortStr};
 
-use super::{Chan, ConsumerRec, Driver, PendingConfirm, PendingRpc, RpcKind};
+use super::{Chan, ConsumerRec, Driver, LINGER, PendingConfirm, PendingRpc, RpcKind};
 use crate::amqp::command::{ChanKey, ChannelShared, ConsumerMsg, Control, Publish, Settle};
 use crate::amqp::error::Error;
+use crate::amqp::inbox::{InboxSender, PushError};
 
 /// Tells a command's waiter that it failed.
 pub(super) fn fail_control(c: Control, error: &Error) {
@@ -69,8 +70,9 @@ impl Driver {
     }
 
     pub(super) fn on_control(&mut self, c: Control) {
+        // Acks queued before a command go out before it.
         if self.acks_pending && !matches!(c, Control::Settle { .. }) {
-            self.flush_acks();
+            self.flush_acks(true);
         }
         if self.closing.is_some() {
             match c {
@@ -317,6 +319,7 @@ impl Driver {
     }
 
     fn settle(&mut self, key: ChanKey, generation: u64, tag: u64, multiple: bool, how: Settle) {
+        self.acks_active = true;
         if generation != self.generation {
             tracing::debug!(connection = %self.state.label, delivery_tag = tag, "stale delivery not settled");
             return;
@@ -338,12 +341,17 @@ impl Driver {
         {
             while chan.unacked.front().is_some_and(|(t, _)| *t <= tag) {
                 chan.unacked.pop_front();
+                chan.acks_unsent += 1;
             }
             chan.ack_upto = Some(tag);
+            if chan.acks_since.is_none() {
+                chan.acks_since = Some(Instant::now());
+            }
             self.acks_pending = true;
             return;
         }
         if let Some(upto) = chan.ack_upto.take() {
+            (chan.acks_unsent, chan.acks_since) = (0, None);
             if let Some(io) = self.io.as_mut() {
                 let _ = io.core.basic_ack(wire, upto, true);
             }
@@ -400,6 +408,9 @@ impl Driver {
             }
         }
         self.closes_waiting = waiting;
+        if !ready.is_empty() {
+            self.flush_acks(true);
+        }
         for wire in ready {
             let sent = self.io.as_mut().is_some_and(|io| {
                 io.core
@@ -427,40 +438,102 @@ impl Driver {
         self.chans.values().filter_map(|c| c.close_after).min()
     }
 
-    /// Sends the coalesced acks.
-    pub(super) fn flush_acks(&mut self) {
+    /// Sends the coalesced acks that are due (all of them with `force`).
+    ///
+    /// Acks cost the broker nothing while they wait, as long as its
+    /// prefetch window stays open: a channel's coalesced ack goes out once
+    /// it covers a quarter of the window, or the deliveries the broker
+    /// counts as unacked reach half of it, or it is a linger old, or a
+    /// command or a close needs it out first, or a turn brings neither
+    /// deliveries nor acks (the caller forces it then: nothing more is
+    /// coming to wait for). Each ack frame saved is a write (a system
+    /// call) saved.
+    pub(super) fn flush_acks(&mut self, force: bool) {
         if !std::mem::take(&mut self.acks_pending) {
             return;
         }
+        let now = Instant::now();
         let Some(io) = self.io.as_mut() else { return };
         for chan in self.chans.values_mut() {
-            if let (Some(upto), Some(wire)) = (chan.ack_upto.take(), chan.wire) {
-                tracing::trace!(channel = wire, delivery_tag = upto, "ack (multiple)");
-                let _ = io.core.basic_ack(wire, upto, true);
+            let (Some(upto), Some(wire)) = (chan.ack_upto, chan.wire) else {
+                continue;
+            };
+            let (batch, half) = ack_thresholds(chan);
+            let due = force
+                || chan.acks_unsent >= batch
+                || chan.unacked.len() + chan.acks_unsent >= half
+                || chan.acks_since.is_some_and(|t| t + LINGER <= now);
+            if !due {
+                self.acks_pending = true;
+                continue;
             }
+            tracing::trace!(channel = wire, delivery_tag = upto, "ack (multiple)");
+            let _ = io.core.basic_ack(wire, upto, true);
+            chan.ack_upto = None;
+            (chan.acks_unsent, chan.acks_since) = (0, None);
         }
     }
 
-    pub(super) fn on_publish(&mut self, p: Publish) {
+    /// When held acks fall due at the latest.
+    pub(super) fn acks_deadline(&self) -> Option<Instant> {
+        if !self.acks_pending {
+            return None;
+        }
+        let oldest = self.chans.values().filter_map(|c| c.acks_since).min()?;
+        Some(oldest + LINGER)
+    }
+
+    /// Whether acks may wait for the driver's next turn instead of waking
+    /// it: some channel consumes, and on every consuming channel the
+    /// deliveries the broker counts as unacked are under half the prefetch
+    /// window, so the broker keeps delivering and the driver keeps waking
+    /// (or the queue ran dry, and the linger timer sends them).
+    pub(super) fn acks_lazy(&self) -> bool {
+        let mut consuming = false;
+        for chan in self.chans.values() {
+            if chan.consumers.is_empty() {
+                continue;
+            }
+            consuming = true;
+            let (_, half) = ack_thresholds(chan);
+            if chan.unacked.len() + chan.acks_unsent >= half {
+                return false;
+            }
+        }
+        consuming
+    }
+
+    pub(super) fn on_publish(&mut self, mut p: Publish) {
         let key = p.chan;
+        // Without a target of its own, a publish goes where the one
+        // before it went.
+        if let Some(t) = p.target.take() {
+            self.last_target = Some(t);
+        }
         let Some(chan) = self.chans.get_mut(&key) else {
-            if let Some(tx) = p.confirm {
-                let _ = tx.send(Err(Error::Usage("the channel is closed")));
+            if let Some(n) = p.confirm {
+                let e = Error::Usage("the channel is closed");
+                self.outbox.settle(n, Err(e), &mut self.wakes);
             }
             return;
         };
         chan.taken += 1;
+        // Commands waiting for this publish to be taken (almost never).
+        let deferred = !chan.deferred.is_empty();
         if let Some(e) = chan.shared.closed.get() {
-            if let Some(tx) = p.confirm {
-                let _ = tx.send(Err(e.clone()));
+            if let Some(n) = p.confirm {
+                self.outbox.settle(n, Err(e.clone()), &mut self.wakes);
             }
         } else if chan.flow_paused || !chan.held.is_empty() || chan.wire.is_none() {
             self.held_publish_bytes += p.body.len();
+            p.target = self.last_target.clone();
             chan.held.push_back(p);
         } else {
             self.send_publish(key, p);
         }
-        self.run_deferred(key);
+        if deferred {
+            self.run_deferred(key);
+        }
     }
 
     /// Hands a publish to the core and tracks its confirm.
@@ -469,38 +542,45 @@ impl Driver {
             return;
         };
         let Some(wire) = chan.wire else { return };
+        // A held publish carries its target; a fresh one goes to the last.
+        let Some(target) = p.target.as_ref().or(self.last_target.as_ref()) else {
+            return;
+        };
         tracing::trace!(
             connection = %self.state.label,
             channel = wire,
-            exchange = %p.target.exchange,
-            routing_key = %p.target.routing_key,
+            exchange = %target.exchange,
+            routing_key = %target.routing_key,
             "publish"
         );
+        // The body is kept only for a mandatory publish's return.
+        let kept = p.mandatory.then(|| p.body.clone());
         match io.core.basic_publish(
             wire,
-            &p.target.exchange,
-            &p.target.routing_key,
+            &target.exchange,
+            &target.routing_key,
             p.mandatory,
-            &p.properties,
-            p.body.clone(),
+            p.properties.as_deref().unwrap_or(&self.no_properties),
+            p.body,
         ) {
             Ok(Some(seq)) => {
-                let mandatory = p.mandatory.then(|| Box::new((p.target, p.body)));
+                let mandatory = kept.map(|body| Box::new((target.clone(), body)));
                 chan.confirms.push_back(PendingConfirm {
                     seq,
-                    tx: p.confirm,
+                    number: p.confirm,
                     mandatory,
                     returned: None,
                 });
             }
             Ok(None) => {
-                if let Some(tx) = p.confirm {
-                    let _ = tx.send(Ok(()));
+                if let Some(n) = p.confirm {
+                    self.outbox.settle(n, Ok(()), &mut self.wakes);
                 }
             }
             Err(e) => {
-                if let Some(tx) = p.confirm {
-                    let _ = tx.send(Err(command_error(e)));
+                if let Some(n) = p.confirm {
+                    let e = command_error(e);
+                    self.outbox.settle(n, Err(e), &mut self.wakes);
                 }
             }
         }
@@ -549,13 +629,13 @@ impl Driver {
         for chan in self.chans.values_mut() {
             for c in &mut chan.consumers {
                 while let Some(msg) = c.overflow.pop_front() {
-                    match c.tx.try_send(msg) {
+                    match c.tx.push(msg, true, &mut self.wakes) {
                         Ok(()) => moved += 1,
-                        Err(tokio::sync::mpsc::error::TrySendError::Full(msg)) => {
+                        Err(PushError::Full(msg)) => {
                             c.overflow.push_front(msg);
                             break;
                         }
-                        Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {
+                        Err(PushError::Closed(_)) => {
                             moved += 1 + c.overflow.len();
                             c.overflow.clear();
                             break;
@@ -577,7 +657,7 @@ impl Driver {
         tag: ShortStr,
         queue: ShortStr,
         options: crate::amqp::options::ConsumeOptions,
-        tx: tokio::sync::mpsc::Sender<ConsumerMsg>,
+        tx: InboxSender<ConsumerMsg>,
     ) -> u32 {
         let id = self.next_consumer;
         self.next_consumer = self.next_consumer.wrapping_add(1);
@@ -606,7 +686,7 @@ impl Driver {
         };
         let rec = chan.consumers.remove(at);
         self.held_deliveries = self.held_deliveries.saturating_sub(rec.overflow.len());
-        let _ = rec.tx.try_send(ConsumerMsg::Finished);
+        let _ = rec.tx.push(ConsumerMsg::Finished, false, &mut self.wakes);
         if !requeue {
             return;
         }
@@ -625,6 +705,16 @@ impl Driver {
         for t in tags {
             let _ = io.core.basic_reject(wire, t, true);
         }
+    }
+}
+
+/// How many coalesced acks a channel holds back at most, and the unacked
+/// count (held acks included) at which they go out at once: a quarter
+/// and a half of its prefetch window; without a window, 256 and never.
+fn ack_thresholds(chan: &Chan) -> (usize, usize) {
+    match chan.qos.as_ref().map(|q| usize::from(q.prefetch_count)) {
+        Some(p) if p > 0 => ((p / 4).max(1), (p / 2).max(1)),
+        _ => (256, usize::MAX),
     }
 }
 

@@ -5,10 +5,11 @@ use std::sync::atomic::Ordering;
 use amqp_proto::{Delivery, Event, Initiator, Method, ReplyCode, RequestId, Returned};
 
 use super::control::fail_control;
-use super::{Driver, Exit, PendingConfirm, RpcKind};
+use super::{Driver, Exit, RpcKind};
 use crate::amqp::command::{ConsumerMsg, RpcReply};
 use crate::amqp::error::Error;
 use crate::amqp::events::ConnectionEvent;
+use crate::amqp::inbox::PushError;
 
 impl Driver {
     pub(super) fn on_event(&mut self, ev: Event) {
@@ -75,9 +76,10 @@ impl Driver {
                             let rec = chan.consumers.remove(at);
                             self.held_deliveries =
                                 self.held_deliveries.saturating_sub(rec.overflow.len());
-                            let _ = rec.tx.try_send(ConsumerMsg::End(Error::ConsumerCancelled {
+                            let end = ConsumerMsg::End(Error::ConsumerCancelled {
                                 consumer_tag: consumer_tag.to_string(),
-                            }));
+                            });
+                            let _ = rec.tx.push(end, false, &mut self.wakes);
                         }
                     }
                 }
@@ -179,16 +181,15 @@ impl Driver {
         for r in chan.closing.into_iter().flatten() {
             let _ = r.send(Ok(()));
         }
-        for pc in chan.confirms {
-            if let Some(tx) = pc.tx {
-                let _ = tx.send(Err(reason.clone()));
-            }
-        }
-        for p in chan.held {
+        // Unconfirmed and held publishes fail with the channel.
+        let numbers = chan.confirms.iter().filter_map(|pc| pc.number);
+        let held = chan.held.iter().filter_map(|p| p.confirm);
+        self.outbox.settle_all(
+            numbers.chain(held).map(|n| (n, Err(reason.clone()))),
+            &mut self.wakes,
+        );
+        for p in &chan.held {
             self.held_publish_bytes = self.held_publish_bytes.saturating_sub(p.body.len());
-            if let Some(tx) = p.confirm {
-                let _ = tx.send(Err(reason.clone()));
-            }
         }
         for (_, c) in chan.deferred {
             fail_control(c, &reason);
@@ -200,7 +201,7 @@ impl Driver {
             } else {
                 ConsumerMsg::End(reason.clone())
             };
-            let _ = c.tx.try_send(msg);
+            let _ = c.tx.push(msg, false, &mut self.wakes);
         }
         // Requests still registered for it (none normally: the core
         // reports them in `failed`).
@@ -332,6 +333,7 @@ impl Driver {
         );
         if !c.options.no_ack {
             chan.unacked.push_back((d.delivery_tag, c.id));
+            self.acks_active = true;
         }
         let msg = ConsumerMsg::Delivery(d, self.generation);
         if !c.overflow.is_empty() {
@@ -339,13 +341,13 @@ impl Driver {
             self.held_deliveries += 1;
             return;
         }
-        match c.tx.try_send(msg) {
+        match c.tx.push(msg, true, &mut self.wakes) {
             Ok(()) => {}
-            Err(tokio::sync::mpsc::error::TrySendError::Full(msg)) => {
+            Err(PushError::Full(msg)) => {
                 c.overflow.push_back(msg);
                 self.held_deliveries += 1;
             }
-            Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {
+            Err(PushError::Closed(_)) => {
                 let tag = c.tag.clone();
                 self.cancel_consumer(key, &tag);
             }
@@ -385,27 +387,37 @@ impl Driver {
         let Some(chan) = self.by_wire.get(&wire).and_then(|k| self.chans.get_mut(k)) else {
             return;
         };
+        let tracker = &self.outbox;
         if first == last {
             if let Ok(at) = chan.confirms.binary_search_by_key(&first, |pc| pc.seq) {
                 if let Some(pc) = chan.confirms.remove(at) {
-                    resolve(pc, ack);
+                    if let Some(n) = pc.number {
+                        tracker.settle(n, verdict(pc.returned, ack), &mut self.wakes);
+                    }
                 }
             }
             return;
         }
-        while chan.confirms.front().is_some_and(|pc| pc.seq <= last) {
-            if let Some(pc) = chan.confirms.pop_front() {
-                if pc.seq >= first {
-                    resolve(pc, ack);
+        // Everything up to `last`, settled under one lock.
+        let (confirms, wakes) = (&mut chan.confirms, &mut self.wakes);
+        tracker.with_confirms(|c| {
+            while confirms.front().is_some_and(|pc| pc.seq <= last) {
+                let Some(pc) = confirms.pop_front() else {
+                    break;
+                };
+                match (pc.seq >= first, pc.number) {
+                    (true, Some(n)) if ack && pc.returned.is_none() => c.settle(n, Ok(()), wakes),
+                    (true, Some(n)) => c.settle(n, verdict(pc.returned, ack), wakes),
+                    _ => {}
                 }
             }
-        }
+        });
     }
 }
 
-fn resolve(pc: PendingConfirm, ack: bool) {
-    let Some(tx) = pc.tx else { return };
-    let result = match (ack, pc.returned) {
+/// What a confirm resolves to.
+fn verdict(returned: Option<Box<Returned>>, ack: bool) -> crate::amqp::error::Result<()> {
+    match (ack, returned) {
         (false, _) => Err(Error::Nacked),
         (true, Some(r)) => Err(Error::Returned {
             code: r.reply_code,
@@ -413,6 +425,5 @@ fn resolve(pc: PendingConfirm, ack: bool) {
             message: r,
         }),
         (true, None) => Ok(()),
-    };
-    let _ = tx.send(result);
+    }
 }

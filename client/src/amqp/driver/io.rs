@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use amqp_proto::{ClientConfig, Connection as Core, Event, SaslMechanism};
 use bytes::{Buf, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 
 use crate::amqp::config::Config;
@@ -17,6 +17,17 @@ use crate::amqp::uri::AmqpUri;
 pub(crate) const READ_CHUNK: usize = 64 * 1024;
 /// Bytes read per wake-up before events are handed out and writes go.
 pub(crate) const READ_BUDGET: usize = 256 * 1024;
+
+/// What a read got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Read {
+    /// Nothing was ready.
+    Nothing,
+    /// Bytes, and the socket may have more.
+    More,
+    /// Bytes, and the socket is empty.
+    Drained,
+}
 
 /// One live connection: the socket, the core, and the two buffers.
 #[derive(Debug)]
@@ -45,14 +56,31 @@ impl Io {
     }
 
     /// Reads what the socket has (up to one chunk) without blocking.
-    /// `Ok(false)`: nothing was ready.
-    pub(crate) fn read_some(&mut self) -> Result<bool> {
+    ///
+    /// A read that fills less than the room it was given emptied the
+    /// socket: it is reported as [`Read::Drained`] and the socket's
+    /// readiness is cleared on the spot, which saves the read that would
+    /// only return `WouldBlock` (one system call per wake-up). tokio
+    /// clears only the readiness it saw before the read, so data that
+    /// arrives meanwhile still wakes the driver.
+    pub(crate) fn read_some(&mut self) -> Result<Read> {
         self.rbuf.reserve(READ_CHUNK);
-        match self.stream.try_read_buf(&mut self.rbuf) {
-            Ok(0) => Err(Error::lost(format!("{} closed the socket", self.addr))),
-            Ok(_) => Ok(true),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(false),
-            Err(e) => Err(Error::lost(format!("read from {}: {e}", self.addr))),
+        let room = self.rbuf.capacity() - self.rbuf.len();
+        let (stream, rbuf) = (&self.stream, &mut self.rbuf);
+        let mut got = 0;
+        let r = stream.try_io(Interest::READABLE, || {
+            got = stream.try_read_buf(rbuf)?;
+            if got > 0 && got < room {
+                return Err(std::io::ErrorKind::WouldBlock.into());
+            }
+            Ok(())
+        });
+        match (r, got) {
+            (Ok(()), 0) => Err(Error::lost(format!("{} closed the socket", self.addr))),
+            (Ok(()), _) => Ok(Read::More),
+            (Err(e), 0) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(Read::Nothing),
+            (Err(e), _) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(Read::Drained),
+            (Err(e), _) => Err(Error::lost(format!("read from {}: {e}", self.addr))),
         }
     }
 

@@ -12,21 +12,25 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::task::Waker;
 use std::time::Instant;
 
 use amqp_proto::method::basic;
 use amqp_proto::{RequestId, Returned, ShortStr};
 use bytes::Bytes;
-use tokio::sync::{mpsc, oneshot};
+
 use tokio::time::Sleep;
 
 use super::command::{
-    ChanKey, ChannelShared, ConsumerMsg, Control, Publish, Reply, RpcReply, State,
+    ChanKey, ChannelShared, ConsumerMsg, Control, Publish, Reply, RpcReply, State, Target,
 };
 use super::config::Config;
 use super::error::{Error, Result};
 use super::events::ConnectionEvent;
+use super::inbox::InboxSender;
+use super::mailbox::Mailbox;
 use super::options::ConsumeOptions;
+use super::outbox::Outbox;
 use super::topology::Topology;
 
 mod control;
@@ -40,15 +44,20 @@ use io::Io;
 const CONTROL_BATCH: usize = 256;
 /// Publishes taken per wake-up.
 const PUBLISH_BATCH: usize = 1024;
+/// How long publishes may wait in the outbox while the driver parks
+/// lazily (see [`Outbox`]).
+const LINGER: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// A publish waiting for its confirm.
 #[derive(Debug)]
 pub(crate) struct PendingConfirm {
     seq: u64,
-    tx: Option<oneshot::Sender<Result<()>>>,
+    /// The publish number in the channel's tracker (`None` for a publish
+    /// made before the handle saw confirm mode).
+    number: Option<u64>,
     /// For a mandatory publish: exchange, routing key and body, to match
     /// a basic.return to it.
-    mandatory: Option<Box<(Arc<super::command::Target>, Bytes)>>,
+    mandatory: Option<Box<(Arc<Target>, Bytes)>>,
     returned: Option<Box<Returned>>,
 }
 
@@ -59,11 +68,41 @@ pub(crate) struct ConsumerRec {
     tag: ShortStr,
     queue: ShortStr,
     options: ConsumeOptions,
-    tx: mpsc::Sender<ConsumerMsg>,
+    tx: InboxSender<ConsumerMsg>,
     /// Deliveries that did not fit the consumer's queue.
     overflow: VecDeque<ConsumerMsg>,
     /// basic.cancel is on its way.
     cancelling: bool,
+}
+
+/// Logical channels by wire number: looked up for every frame, so an
+/// index into a vector rather than a hash (channel numbers are small and
+/// dense: the core hands out the lowest free one).
+#[derive(Debug, Default)]
+pub(crate) struct WireMap(Vec<Option<ChanKey>>);
+
+impl WireMap {
+    pub(crate) fn get(&self, wire: &u16) -> Option<&ChanKey> {
+        self.0.get(usize::from(*wire))?.as_ref()
+    }
+
+    pub(crate) fn insert(&mut self, wire: u16, key: ChanKey) {
+        let at = usize::from(wire);
+        if self.0.len() <= at {
+            self.0.resize(at + 1, None);
+        }
+        if let Some(slot) = self.0.get_mut(at) {
+            *slot = Some(key);
+        }
+    }
+
+    pub(crate) fn remove(&mut self, wire: &u16) -> Option<ChanKey> {
+        self.0.get_mut(usize::from(*wire))?.take()
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.0.clear();
+    }
 }
 
 /// A logical channel.
@@ -89,8 +128,12 @@ pub(crate) struct Chan {
     /// Delivery tags not yet settled, with the consumer id (0 for
     /// basic.get), in tag order.
     unacked: VecDeque<(u64, u32)>,
-    /// Acks coalesced this turn: everything up to this tag.
+    /// Acks coalesced and not yet sent: everything up to this tag.
     ack_upto: Option<u64>,
+    /// Deliveries `ack_upto` covers.
+    acks_unsent: usize,
+    /// When the oldest of them was acked.
+    acks_since: Option<Instant>,
     /// channel.flow(false) from the server: publishes wait here.
     flow_paused: bool,
     held: VecDeque<Publish>,
@@ -113,6 +156,8 @@ impl Chan {
             consumers: Vec::new(),
             unacked: VecDeque::new(),
             ack_upto: None,
+            acks_unsent: 0,
+            acks_since: None,
             flow_paused: false,
             held: VecDeque::new(),
         }
@@ -129,7 +174,7 @@ pub(crate) enum RpcKind {
         reply: Reply<String>,
         queue: ShortStr,
         options: Box<ConsumeOptions>,
-        deliveries: mpsc::Sender<ConsumerMsg>,
+        deliveries: InboxSender<ConsumerMsg>,
     },
     /// basic.cancel from a handle (or a dropped consumer).
     Cancel {
@@ -176,27 +221,26 @@ enum Exit {
     Lost(Error),
 }
 
-/// What woke the driver. Lives only on the stack between the wait and
-/// its handling, so the large publish variant is not boxed.
-#[allow(clippy::large_enum_variant)]
-enum Wake {
-    Control(Option<Control>),
-    Publish(Option<Publish>),
-    Other,
-}
-
 /// The connection task.
 pub(crate) struct Driver {
     config: Arc<Config>,
     state: Arc<State>,
-    control_rx: mpsc::Receiver<Control>,
-    publish_rx: mpsc::Receiver<Publish>,
+    control: Arc<Mailbox>,
+    /// Commands taken from the mailbox, not yet handled.
+    controls: VecDeque<Control>,
+    outbox: Arc<Outbox>,
+    /// Publishes taken from the outbox, not yet handled.
+    batch: VecDeque<Publish>,
+    /// The target of the last publish taken (a publish without one goes
+    /// where the one before it went).
+    last_target: Option<Arc<Target>>,
+    /// The properties of a publish that has none of its own.
+    no_properties: amqp_proto::BasicProperties,
     control_closed: bool,
-    publish_closed: bool,
     io: Option<Io>,
     generation: u64,
     chans: BTreeMap<ChanKey, Chan>,
-    by_wire: HashMap<u16, ChanKey>,
+    by_wire: WireMap,
     next_key: ChanKey,
     next_consumer: u32,
     rpcs: HashMap<RequestId, PendingRpc>,
@@ -210,6 +254,9 @@ pub(crate) struct Driver {
     held_deliveries: usize,
     /// Some channel has a coalesced ack to send.
     acks_pending: bool,
+    /// This turn handed a consumer a delivery to ack, or took a settle:
+    /// acks may keep coming, so held ones may wait a little for them.
+    acks_active: bool,
     /// Some channel's close waits for its confirms.
     closes_waiting: bool,
     /// Bytes of publishes held for paused channels.
@@ -220,6 +267,14 @@ pub(crate) struct Driver {
     exit: Option<Exit>,
     timer: Pin<Box<Sleep>>,
     timer_at: Option<Instant>,
+    /// Whether the driver may park lazily: not on the current-thread
+    /// runtime, where every wake-up comes from the driver's own thread.
+    lazy_parks: bool,
+    /// When a lazy park ends at the latest.
+    linger_at: Option<Instant>,
+    /// Handles to wake once this turn's work is written: waking them one
+    /// event at a time would bounce the application between threads.
+    wakes: Vec<Waker>,
 }
 
 impl std::fmt::Debug for Driver {
@@ -231,25 +286,42 @@ impl std::fmt::Debug for Driver {
     }
 }
 
+impl Drop for Driver {
+    /// The task was dropped (its runtime shut down) with channels still
+    /// open: their confirms fail rather than wait forever.
+    fn drop(&mut self) {
+        self.outbox.close(&Error::ConfirmLost, &mut self.wakes);
+        let gone = Error::lost("the connection driver stopped");
+        let queued = self.control.close();
+        for c in self.controls.drain(..).chain(queued) {
+            control::fail_control(c, &gone);
+        }
+        self.wake_handles();
+    }
+}
+
 impl Driver {
     pub(crate) fn new(
         config: Arc<Config>,
         state: Arc<State>,
-        control_rx: mpsc::Receiver<Control>,
-        publish_rx: mpsc::Receiver<Publish>,
+        control: Arc<Mailbox>,
+        outbox: Arc<Outbox>,
         io: Io,
     ) -> Self {
         Driver {
             config,
             state,
-            control_rx,
-            publish_rx,
+            control,
+            controls: VecDeque::new(),
+            outbox,
+            batch: VecDeque::new(),
+            last_target: None,
+            no_properties: amqp_proto::BasicProperties::default(),
             control_closed: false,
-            publish_closed: false,
             io: Some(io),
             generation: 0,
             chans: BTreeMap::new(),
-            by_wire: HashMap::new(),
+            by_wire: WireMap::default(),
             next_key: 1,
             next_consumer: 1,
             rpcs: HashMap::new(),
@@ -259,6 +331,7 @@ impl Driver {
             topology: Topology::default(),
             held_deliveries: 0,
             acks_pending: false,
+            acks_active: false,
             closes_waiting: false,
             held_publish_bytes: 0,
             parked: VecDeque::new(),
@@ -266,6 +339,17 @@ impl Driver {
             exit: None,
             timer: Box::pin(tokio::time::sleep(std::time::Duration::from_secs(3600))),
             timer_at: None,
+            lazy_parks: tokio::runtime::Handle::try_current()
+                .is_ok_and(|h| h.runtime_flavor() != tokio::runtime::RuntimeFlavor::CurrentThread),
+            linger_at: None,
+            wakes: Vec::new(),
+        }
+    }
+
+    /// Wakes the handles this turn settled. Called before every wait.
+    fn wake_handles(&mut self) {
+        for w in self.wakes.drain(..) {
+            w.wake();
         }
     }
 
@@ -306,10 +390,10 @@ impl Driver {
         }
     }
 
-    /// Every handle is gone (they hold both senders, so both queues close
+    /// Every handle is gone (they hold the mailbox and the outbox
     /// together; publishes still queued are taken by the graceful close).
     fn handles_gone(&self) -> bool {
-        self.control_closed && (self.publish_closed || self.publish_rx.is_closed())
+        self.control_closed
     }
 
     /// The live connection's loop.
@@ -322,7 +406,10 @@ impl Driver {
                 return Exit::Lost(e);
             }
             self.feed_consumers();
-            self.flush_acks();
+            // Held acks wait only while deliveries or acks keep coming: a
+            // turn without either (the application has nothing to ack, or
+            // stopped) sends them before the driver parks.
+            self.flush_acks(!self.acks_active);
             self.advance_channel_closes();
             self.advance_closing();
             if let Some(io) = self.io.as_mut() {
@@ -333,19 +420,7 @@ impl Driver {
             if let Some(exit) = self.exit.take() {
                 return exit;
             }
-            match self.wait().await {
-                Wake::Control(Some(c)) => self.on_control(c),
-                Wake::Control(None) => {
-                    self.control_closed = true;
-                    self.on_handles_gone();
-                }
-                Wake::Publish(Some(p)) => self.on_publish(p),
-                Wake::Publish(None) => {
-                    self.publish_closed = true;
-                    self.on_handles_gone();
-                }
-                Wake::Other => {}
-            }
+            self.wait().await;
         }
     }
 
@@ -353,33 +428,38 @@ impl Driver {
         if self.control_closed {
             return;
         }
-        for _ in 0..CONTROL_BATCH {
-            match self.control_rx.try_recv() {
-                Ok(c) => self.on_control(c),
-                Err(mpsc::error::TryRecvError::Empty) => break,
-                Err(mpsc::error::TryRecvError::Disconnected) => {
-                    self.control_closed = true;
-                    self.on_handles_gone();
-                    break;
-                }
+        for n in 0..CONTROL_BATCH {
+            if self.controls.is_empty() {
+                self.control.take(&mut self.controls, CONTROL_BATCH - n);
             }
+            let Some(c) = self.controls.pop_front() else {
+                break;
+            };
+            self.on_control(c);
+        }
+        self.check_senders();
+    }
+
+    /// Every handle gone and every command taken: the queue is done.
+    pub(super) fn check_senders(&mut self) {
+        if self.controls.is_empty() && self.control.done() {
+            self.control_closed = true;
+            self.on_handles_gone();
         }
     }
 
     fn take_publishes(&mut self) {
-        for _ in 0..PUBLISH_BATCH {
-            if self.publish_closed || !self.can_take_publishes() {
+        for n in 0..PUBLISH_BATCH {
+            if !self.can_take_publishes() {
                 return;
             }
-            match self.publish_rx.try_recv() {
-                Ok(p) => self.on_publish(p),
-                Err(mpsc::error::TryRecvError::Empty) => return,
-                Err(mpsc::error::TryRecvError::Disconnected) => {
-                    self.publish_closed = true;
-                    self.on_handles_gone();
-                    return;
-                }
+            if self.batch.is_empty() {
+                self.outbox.take(&mut self.batch, PUBLISH_BATCH - n);
             }
+            let Some(p) = self.batch.pop_front() else {
+                return;
+            };
+            self.on_publish(p);
         }
     }
 
@@ -415,12 +495,12 @@ impl Driver {
             if io.core.poll_timeout().is_some_and(|t| t <= now) {
                 io.core.handle_timeout(now);
             }
-            let mut read = false;
+            let mut read = io::Read::Nothing;
             if budget > 0 && self.held_deliveries < self.config.max_held_deliveries {
                 let before = io.rbuf.len();
                 read = io.read_some()?;
                 budget = budget.saturating_sub(io.rbuf.len().saturating_sub(before));
-                if read {
+                if read != io::Read::Nothing {
                     if let Err(e) = io.core.handle_input(now, &mut io.rbuf) {
                         // The core queued connection.close; it goes out with
                         // the flush, then the connection counts as lost.
@@ -438,7 +518,7 @@ impl Driver {
                 }
             }
             self.drain_events();
-            if !read || self.exit.is_some() {
+            if read != io::Read::More || self.exit.is_some() {
                 return Ok(());
             }
         }
@@ -455,10 +535,17 @@ impl Driver {
     fn next_deadline(&self) -> Option<Instant> {
         let core = self.io.as_ref().and_then(|io| io.core.poll_timeout());
         let close = self.closing.as_ref().map(|c| c.deadline);
-        [core, close, self.channel_close_deadline()]
-            .into_iter()
-            .flatten()
-            .min()
+        let acks = self.acks_deadline();
+        [
+            core,
+            close,
+            self.channel_close_deadline(),
+            self.linger_at,
+            acks,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     fn arm_timer(&mut self, at: Option<Instant>) {
@@ -470,26 +557,57 @@ impl Driver {
         }
     }
 
-    async fn wait(&mut self) -> Wake {
+    async fn wait(&mut self) {
+        self.wake_handles();
+        let can_publish = self.can_take_publishes();
+        // Publishes left over from a full turn: come back at once, after
+        // letting other tasks run.
+        let more = can_publish && !self.batch.is_empty();
+        let wait_publish = can_publish && !more;
+        // The broker owes confirms: it will wake the driver, which then
+        // takes what was queued meanwhile; until the linger timer at most.
+        let lazy_publish =
+            self.lazy_parks && wait_publish && self.chans.values().any(|c| !c.confirms.is_empty());
+        // Consumers' windows far from full: deliveries, and with them the
+        // driver, come anyway; acks wait for them (see `acks_lazy`). Only
+        // right after a turn that moved deliveries or acks: once a linger
+        // passes without any, acks wake the driver again (an idle consumer
+        // costs no timer wake-ups, and an ack is never left in the mailbox
+        // with nothing to come for it).
+        let active = std::mem::take(&mut self.acks_active);
+        let lazy_acks = self.lazy_parks && active && self.acks_lazy();
+        let lazy = lazy_publish || lazy_acks;
+        if !lazy {
+            self.linger_at = None;
+        } else {
+            // The timer runs out a linger after the last turn, give or take
+            // half (re-arming it every turn would cost more than it saves);
+            // a driver that keeps turning never hears from it.
+            let now = Instant::now();
+            if self.linger_at.is_none_or(|t| t < now + LINGER / 2) {
+                self.linger_at = Some(now + LINGER);
+            }
+        }
         let deadline = self.next_deadline();
         self.arm_timer(deadline);
-        let can_publish = !self.publish_closed && self.can_take_publishes();
         let can_read = self.can_read();
         let holding = self.held_deliveries > 0;
-        let control_open = !self.control_closed;
+        let more_controls = !self.controls.is_empty();
+        let control_open = !self.control_closed && !more_controls;
         let Some(io) = self.io.as_ref() else {
-            return Wake::Other;
+            return;
         };
         let want_write = !io.wbuf.is_empty();
         self.state.wants_room.store(holding, Ordering::Relaxed);
         tokio::select! {
             biased;
-            r = io.stream.writable(), if want_write => { let _ = r; Wake::Other }
-            c = self.control_rx.recv(), if control_open => Wake::Control(c),
-            r = io.stream.readable(), if can_read => { let _ = r; Wake::Other }
-            p = self.publish_rx.recv(), if can_publish => Wake::Publish(p),
-            _ = &mut self.timer, if deadline.is_some() => { self.timer_at = None; Wake::Other }
-            _ = self.state.room.notified(), if holding => Wake::Other,
+            r = io.stream.writable(), if want_write => { let _ = r; }
+            _ = self.control.ready(lazy_acks), if control_open => {}
+            r = io.stream.readable(), if can_read => { let _ = r; }
+            _ = tokio::task::yield_now(), if more || more_controls => {}
+            _ = self.outbox.queued(lazy_publish), if wait_publish => {}
+            _ = &mut self.timer, if deadline.is_some() => { self.timer_at = None; }
+            _ = self.state.room.notified(), if holding => {}
         }
     }
 
@@ -522,9 +640,10 @@ impl Driver {
         let late = now >= closing.deadline;
         match closing.phase {
             ClosePhase::Confirms => {
-                let queued = !self.publish_closed && !self.publish_rx.is_empty();
+                let queued = !self.batch.is_empty() || !self.outbox.is_empty();
                 let outstanding = self.chans.values().any(|c| !c.confirms.is_empty());
                 if late || (!queued && !outstanding) {
+                    self.flush_acks(true);
                     for chan in self.chans.values_mut() {
                         chan.close_after = None;
                         if let (Some(wire), true) = (chan.wire, chan.open) {
@@ -582,13 +701,10 @@ impl Driver {
             for (_, c) in chan.deferred {
                 control::fail_control(c, &error);
             }
-            for p in chan.held {
-                if let Some(tx) = p.confirm {
-                    let _ = tx.send(Err(error.clone()));
-                }
-            }
+            // Held and unconfirmed publishes, and those still queued.
             for c in chan.consumers {
-                let _ = c.tx.try_send(ConsumerMsg::End(error.clone()));
+                let _ =
+                    c.tx.push(ConsumerMsg::End(error.clone()), false, &mut self.wakes);
             }
             for r in chan.closing.into_iter().flatten() {
                 let _ = r.send(Ok(()));
@@ -603,16 +719,14 @@ impl Driver {
             }
         }
         // Whatever is still queued fails too.
-        self.control_rx.close();
-        self.publish_rx.close();
-        while let Ok(c) = self.control_rx.try_recv() {
+        let queued = self.control.close();
+        for c in self.controls.drain(..).chain(queued) {
             control::fail_control(c, &error);
         }
-        while let Ok(p) = self.publish_rx.try_recv() {
-            if let Some(tx) = p.confirm {
-                let _ = tx.send(Err(error.clone()));
-            }
-        }
+        // Every confirm still waiting (held, queued or sent) fails.
+        self.outbox.close(&error, &mut self.wakes);
+        self.batch.clear();
+        self.wake_handles();
         self.state.emit(ConnectionEvent::Closed);
         tracing::info!(connection = %self.state.label, %error, "connection closed");
     }
@@ -660,11 +774,14 @@ impl Driver {
             chan.flow_paused = false;
             chan.unacked.clear();
             chan.ack_upto = None;
-            for pc in chan.confirms.drain(..) {
-                if let Some(tx) = pc.tx {
-                    let _ = tx.send(Err(Error::ConfirmLost));
-                }
-            }
+            chan.acks_unsent = 0;
+            chan.acks_since = None;
+            self.outbox.settle_all(
+                chan.confirms
+                    .drain(..)
+                    .filter_map(|pc| Some((pc.number?, Err(Error::ConfirmLost)))),
+                &mut self.wakes,
+            );
             for c in &mut chan.consumers {
                 self.held_deliveries = self.held_deliveries.saturating_sub(c.overflow.len());
                 c.overflow.clear();
@@ -678,14 +795,46 @@ impl Driver {
         }
         for key in closed {
             if let Some(chan) = self.chans.remove(&key) {
-                let _ = chan.shared.closed.set(Error::ChannelClosed {
+                let closed = Error::ChannelClosed {
                     code: amqp_proto::ReplyCode::SUCCESS,
                     text: "closed by the application".to_owned(),
-                });
+                };
+                self.outbox.settle_all(
+                    chan.held
+                        .iter()
+                        .filter_map(|p| Some((p.confirm?, Err(closed.clone())))),
+                    &mut self.wakes,
+                );
+                let _ = chan.shared.closed.set(closed);
                 for c in chan.consumers {
-                    let _ = c.tx.try_send(ConsumerMsg::Finished);
+                    let _ = c.tx.push(ConsumerMsg::Finished, false, &mut self.wakes);
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WireMap;
+
+    #[test]
+    fn wire_map_grows_replaces_and_forgets() {
+        let mut m = WireMap::default();
+        assert_eq!(m.get(&1), None);
+        m.insert(3, 30);
+        m.insert(1, 10);
+        assert_eq!(
+            (m.get(&1), m.get(&2), m.get(&3)),
+            (Some(&10), None, Some(&30))
+        );
+        m.insert(3, 31);
+        assert_eq!(m.remove(&3), Some(31));
+        assert_eq!((m.remove(&3), m.get(&3)), (None, None));
+        assert_eq!(m.remove(&65535), None);
+        m.insert(65535, 7);
+        assert_eq!(m.get(&65535), Some(&7));
+        m.clear();
+        assert_eq!(m.get(&1), None);
     }
 }

@@ -96,19 +96,18 @@ impl Driver {
             if self.closing.is_some() || self.handles_gone() {
                 return false;
             }
-            let room = self.parked.len() < self.config.command_queue && !self.control_closed;
+            self.wake_handles();
+            let room = self.config.command_queue.saturating_sub(self.parked.len());
+            let open = room > 0 && !self.control_closed;
             tokio::select! {
                 _ = tokio::time::sleep_until(until) => return true,
-                c = self.control_rx.recv(), if room => match c {
-                    Some(c) => self.on_control(c),
-                    None => {
-                        self.control_closed = true;
-                        // Publishes still queued count as handles.
-                        if self.publish_rx.is_closed() || self.publish_rx.is_empty() {
-                            self.publish_closed = true;
-                        }
+                _ = self.control.ready(false), if open => {
+                    self.control.take(&mut self.controls, room);
+                    while let Some(c) = self.controls.pop_front() {
+                        self.on_control(c);
                     }
-                },
+                    self.check_senders();
+                }
             }
         }
     }
@@ -172,7 +171,7 @@ impl Driver {
         loop {
             self.read_and_dispatch()?;
             self.feed_consumers();
-            self.flush_acks();
+            self.flush_acks(true);
             if let Some(exit) = self.exit.take() {
                 return Err(match exit {
                     Exit::Lost(e) => e,
@@ -192,6 +191,7 @@ impl Driver {
                     after: limit,
                 });
             }
+            self.wake_handles();
             let Some(io) = self.io.as_ref() else {
                 return Err(Error::lost("not connected"));
             };

@@ -1,0 +1,511 @@
+//! The publish queue from handles to the driver, with the connection's
+//! publish numbers and confirms under the same lock.
+//!
+//! Handles push one publish at a time; the driver takes everything
+//! queued in one move. A publish to the same exchange and routing key as
+//! the one queued before it carries no target of its own (the driver
+//! reuses the last one), so a stream of publishes touches no shared
+//! reference count. The queue is bounded: a full queue makes publishers
+//! wait for the driver to take a batch.
+//!
+//! While confirms are outstanding the driver parks *lazily*: the broker
+//! owes it frames, so it will wake for them and take whatever was queued
+//! meanwhile; publishers on other threads then do not wake it. A wake-up
+//! from another thread costs a handful of system calls and context
+//! switches (on the multi-thread runtime, the application's thread
+//! signals a worker, which often signals another), so this halves the
+//! wake-ups of a publisher that keeps a window of confirms open. On the
+//! driver's own thread a wake-up only queues the task, so publishers there
+//! wake it as usual. Two things bound the wait: a [`Confirm`]
+//! polled while its own publish is still queued wakes the driver (a
+//! caller that awaits its publish's confirm never waits for others), and
+//! the driver's linger timer (see the driver) takes what is queued at the
+//! latest a millisecond after it parked.
+//!
+//! [`Confirm`]: super::confirm::Confirm
+
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::pin::pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+
+use amqp_proto::BasicProperties;
+use bytes::Bytes;
+use tokio::sync::Notify;
+
+use super::command::{ChanKey, Publish, Target, lock};
+use super::confirm::Confirms;
+use super::error::{Error, Result};
+
+/// What a handle publishes.
+#[derive(Debug)]
+pub(crate) struct Request<'a> {
+    pub(crate) chan: ChanKey,
+    pub(crate) exchange: &'a str,
+    pub(crate) routing_key: &'a str,
+    pub(crate) mandatory: bool,
+    /// `None` for the default (empty) properties.
+    pub(crate) properties: Option<Box<BasicProperties>>,
+    pub(crate) body: Bytes,
+    /// Take a publish number (the channel is in confirm mode).
+    pub(crate) confirm: bool,
+}
+
+/// Why a push failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PushError {
+    /// The queue is full; the request stays with the caller.
+    Full,
+    /// The driver is gone.
+    Closed,
+}
+
+/// See the module documentation.
+#[derive(Debug)]
+pub(crate) struct Outbox {
+    state: Mutex<State>,
+    /// Publishers wait here for room.
+    room: Notify,
+    capacity: usize,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    queue: VecDeque<Publish>,
+    /// The target of the newest queued publish.
+    last_target: LastTarget,
+    /// The driver waits for publishes.
+    driver: Option<Waker>,
+    /// The driver parked lazily: pushes from other threads do not wake
+    /// it.
+    lazy: bool,
+    /// The thread the driver parked on (see [`this_thread`]).
+    driver_thread: usize,
+    /// Publish numbers from here on are still queued (not taken by the
+    /// driver).
+    queued_from: u64,
+    /// A push found the queue full since the driver last took from it.
+    full: bool,
+    /// The driver is gone for good: pushes are refused.
+    closed: bool,
+    confirms: Confirms,
+}
+
+impl Outbox {
+    /// An outbox for up to `capacity` queued publishes (at least one).
+    pub(crate) fn new(capacity: usize) -> Self {
+        Outbox {
+            state: Mutex::new(State::default()),
+            room: Notify::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// Queues the request (taking it out of `slot`); its publish number
+    /// if it takes one. A full queue leaves the request in `slot`.
+    pub(crate) fn try_push(
+        &self,
+        slot: &mut Option<Request<'_>>,
+    ) -> std::result::Result<Option<u64>, PushError> {
+        let mut s = lock(&self.state);
+        if s.closed {
+            return Err(PushError::Closed);
+        }
+        if s.queue.len() >= self.capacity {
+            s.full = true;
+            return Err(PushError::Full);
+        }
+        let Some(r) = slot.take() else {
+            return Err(PushError::Full);
+        };
+        let target = if s.last_target.is(r.exchange, r.routing_key) {
+            None
+        } else {
+            s.last_target.set(r.exchange, r.routing_key);
+            Some(Arc::new(Target {
+                exchange: r.exchange.to_owned(),
+                routing_key: r.routing_key.to_owned(),
+            }))
+        };
+        let number = r.confirm.then(|| s.confirms.register());
+        s.queue.push_back(Publish {
+            chan: r.chan,
+            target,
+            mandatory: r.mandatory,
+            properties: r.properties,
+            body: r.body,
+            confirm: number,
+        });
+        let driver = if s.lazy && s.driver_thread != this_thread() {
+            None
+        } else {
+            s.driver.take()
+        };
+        drop(s);
+        if let Some(w) = driver {
+            w.wake();
+        }
+        Ok(number)
+    }
+
+    /// Queues a publish, waiting for room while the queue is full.
+    /// Cancel-safe: dropped while waiting, nothing was queued.
+    pub(crate) async fn push(&self, slot: &mut Option<Request<'_>>) -> Result<Option<u64>> {
+        loop {
+            let mut room = pin!(self.room.notified());
+            room.as_mut().enable();
+            match self.try_push(slot) {
+                Ok(n) => return Ok(n),
+                Err(PushError::Closed) => return Err(Error::lost("the connection driver stopped")),
+                Err(PushError::Full) => {}
+            }
+            room.await;
+        }
+    }
+
+    /// Moves up to `max` queued publishes to the back of `out`.
+    pub(crate) fn take(&self, out: &mut VecDeque<Publish>, max: usize) {
+        let mut s = lock(&self.state);
+        if out.is_empty() && s.queue.len() <= max {
+            std::mem::swap(&mut s.queue, out);
+        } else {
+            let n = s.queue.len().min(max);
+            out.extend(s.queue.drain(..n));
+        }
+        // Numbers are taken in queue order.
+        s.queued_from = match s.queue.iter().find_map(|p| p.confirm) {
+            Some(n) => n,
+            None => s.confirms.next_number(),
+        };
+        let full = std::mem::take(&mut s.full);
+        drop(s);
+        if full {
+            self.room.notify_waiters();
+        }
+    }
+
+    /// Whether nothing is queued.
+    pub(crate) fn is_empty(&self) -> bool {
+        lock(&self.state).queue.is_empty()
+    }
+
+    /// Ready once a publish is queued; else the driver's waker is kept
+    /// for the next push. `lazy`: pushes do not wake the driver (only a
+    /// confirm awaited while its publish is queued does); the driver
+    /// takes what was queued when something else wakes it.
+    pub(crate) fn poll_queued(&self, cx: &mut Context<'_>, lazy: bool) -> Poll<()> {
+        let mut s = lock(&self.state);
+        s.lazy = lazy;
+        s.driver_thread = this_thread();
+        if !s.queue.is_empty() && !lazy {
+            return Poll::Ready(());
+        }
+        match &mut s.driver {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            w => *w = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// Waits until a publish is queued (see [`poll_queued`](Self::poll_queued)).
+    pub(crate) async fn queued(&self, lazy: bool) {
+        poll_fn(|cx| self.poll_queued(cx, lazy)).await
+    }
+
+    /// The driver is gone for good: later pushes are refused, queued
+    /// publishes are dropped, and every confirm still waiting (queued or
+    /// sent) fails with `error`.
+    pub(crate) fn close(&self, error: &Error, wakes: &mut Vec<Waker>) {
+        let queued = {
+            let mut s = lock(&self.state);
+            s.closed = true;
+            s.driver = None;
+            s.confirms.fail_all(error, wakes);
+            std::mem::take(&mut s.queue)
+        };
+        drop(queued);
+        self.room.notify_waiters();
+    }
+
+    /// Settles one publish (see [`Confirms::settle`]).
+    pub(crate) fn settle(&self, number: u64, result: Result<()>, wakes: &mut Vec<Waker>) {
+        lock(&self.state).confirms.settle(number, result, wakes);
+    }
+
+    /// Works on the confirms under the lock.
+    pub(crate) fn with_confirms<R>(&self, f: impl FnOnce(&mut Confirms) -> R) -> R {
+        f(&mut lock(&self.state).confirms)
+    }
+
+    /// Settles a run of publishes under one lock.
+    pub(crate) fn settle_all(
+        &self,
+        results: impl IntoIterator<Item = (u64, Result<()>)>,
+        wakes: &mut Vec<Waker>,
+    ) {
+        let mut s = lock(&self.state);
+        for (n, r) in results {
+            s.confirms.settle(n, r, wakes);
+        }
+    }
+
+    /// Polls a publish's confirm. Its publish still queued and the driver
+    /// parked lazily: the driver is woken, so that an awaited confirm
+    /// never waits for the linger timer.
+    pub(crate) fn poll_confirm(&self, number: u64, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let mut s = lock(&self.state);
+        let r = s.confirms.poll(number, cx);
+        let driver = if r.is_pending() && s.lazy && number >= s.queued_from {
+            s.lazy = false;
+            s.driver.take()
+        } else {
+            None
+        };
+        drop(s);
+        if let Some(w) = driver {
+            w.wake();
+        }
+        r
+    }
+
+    pub(crate) fn forget_confirm(&self, number: u64) {
+        lock(&self.state).confirms.forget(number);
+    }
+}
+
+/// The exchange and routing key of the newest queued publish, copied in
+/// place: compared on every push, they stay in the publisher's cache
+/// (strings on the heap shared cache lines with the driver's data).
+#[derive(Debug)]
+#[repr(align(64))]
+struct LastTarget {
+    /// Exchange, then routing key (each at most 255 bytes).
+    bytes: [u8; 512],
+    exchange_len: usize,
+    key_len: usize,
+    set: bool,
+}
+
+impl Default for LastTarget {
+    fn default() -> Self {
+        LastTarget {
+            bytes: [0; 512],
+            exchange_len: 0,
+            key_len: 0,
+            set: false,
+        }
+    }
+}
+
+impl LastTarget {
+    fn is(&self, exchange: &str, routing_key: &str) -> bool {
+        let (e, k) = (self.exchange_len, self.key_len);
+        self.set
+            && exchange.len() == e
+            && routing_key.len() == k
+            && self.bytes.get(..e) == Some(exchange.as_bytes())
+            && self.bytes.get(e..e + k) == Some(routing_key.as_bytes())
+    }
+
+    /// Remembers a target; one that does not fit (longer than a short
+    /// string, refused before it gets here) is forgotten instead.
+    fn set(&mut self, exchange: &str, routing_key: &str) {
+        let (e, k) = (exchange.len(), routing_key.len());
+        self.set = false;
+        let Some((head, tail)) = self.bytes.split_at_mut_checked(e) else {
+            return;
+        };
+        let (Some(tail), Some(head)) = (tail.get_mut(..k), head.get_mut(..e)) else {
+            return;
+        };
+        head.copy_from_slice(exchange.as_bytes());
+        tail.copy_from_slice(routing_key.as_bytes());
+        (self.exchange_len, self.key_len, self.set) = (e, k, true);
+    }
+}
+
+/// Tells threads apart: the address of a thread-local.
+pub(crate) fn this_thread() -> usize {
+    thread_local! {
+        static HERE: u8 = const { 0 };
+    }
+    HERE.with(|h| std::ptr::from_ref(h) as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::amqp::confirm::Confirm;
+    use std::future::Future;
+
+    fn request(routing_key: &str, confirm: bool) -> Request<'_> {
+        Request {
+            chan: 1,
+            exchange: "",
+            routing_key,
+            mandatory: false,
+            properties: None,
+            body: Bytes::from_static(b"x"),
+            confirm,
+        }
+    }
+
+    #[test]
+    fn same_target_is_shared_and_batches_move_whole() {
+        let o = Outbox::new(8);
+        assert_eq!(
+            o.try_push(&mut Some(request("a", true))).ok(),
+            Some(Some(0))
+        );
+        assert_eq!(o.try_push(&mut Some(request("a", false))).ok(), Some(None));
+        assert_eq!(
+            o.try_push(&mut Some(request("b", true))).ok(),
+            Some(Some(1))
+        );
+        let mut batch = VecDeque::new();
+        o.take(&mut batch, 8);
+        assert!(o.is_empty());
+        let targets: Vec<_> = batch
+            .iter()
+            .map(|p| p.target.as_ref().map(|t| t.routing_key.clone()))
+            .collect();
+        assert_eq!(targets, [Some("a".into()), None, Some("b".into())]);
+        assert_eq!(batch[2].confirm, Some(1));
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_makes_publishers_wait_for_a_batch() {
+        let o = Arc::new(Outbox::new(2));
+        o.try_push(&mut Some(request("a", false))).expect("room");
+        o.try_push(&mut Some(request("a", false))).expect("room");
+        assert!(matches!(
+            o.try_push(&mut Some(request("a", false))),
+            Err(PushError::Full)
+        ));
+        let waiting = tokio::spawn({
+            let o = o.clone();
+            async move { o.push(&mut Some(request("a", true))).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished());
+        let mut batch = VecDeque::new();
+        o.take(&mut batch, 1);
+        assert_eq!(batch.len(), 1);
+        let n = waiting.await.expect("task").expect("queued");
+        assert_eq!(n, Some(0));
+        o.take(&mut batch, 8);
+        assert_eq!(batch.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn close_refuses_pushes_and_fails_waiting_confirms() {
+        let o = Arc::new(Outbox::new(2));
+        let n = o
+            .try_push(&mut Some(request("a", true)))
+            .ok()
+            .flatten()
+            .expect("number");
+        let mut confirm = Confirm::pending(o.clone(), n);
+        let waker = Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        assert!(Pin::new(&mut confirm).poll(&mut cx).is_pending());
+        let mut wakes = Vec::new();
+        o.close(&Error::ConfirmLost, &mut wakes);
+        assert_eq!(wakes.len(), 1);
+        assert!(matches!(
+            Pin::new(&mut confirm).poll(&mut cx),
+            Poll::Ready(Err(Error::ConfirmLost))
+        ));
+        assert!(o.is_empty());
+        assert!(matches!(
+            o.try_push(&mut Some(request("a", true))),
+            Err(PushError::Closed)
+        ));
+        assert!(o.push(&mut Some(request("a", true))).await.is_err());
+        assert!(lock(&o.state).confirms.is_clear());
+    }
+
+    #[tokio::test]
+    async fn the_driver_is_woken_by_the_first_push() {
+        let o = Arc::new(Outbox::new(4));
+        let driver = tokio::spawn({
+            let o = o.clone();
+            async move { o.queued(false).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!driver.is_finished());
+        o.try_push(&mut Some(request("a", false))).expect("room");
+        tokio::time::timeout(std::time::Duration::from_secs(5), driver)
+            .await
+            .expect("woken")
+            .expect("task");
+    }
+
+    #[test]
+    fn a_lazy_driver_is_woken_only_by_a_confirm_awaited_while_queued() {
+        use crate::amqp::confirm::tests::Count;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let o = Arc::new(Outbox::new(8));
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let driver = Waker::from(count.clone());
+        let app = Waker::noop();
+        let mut app_cx = Context::from_waker(app);
+        let woken = || count.0.load(Ordering::SeqCst);
+        // The driver parks on another thread.
+        let park = |lazy: bool| {
+            let (o, driver) = (o.clone(), driver.clone());
+            std::thread::spawn(move || o.poll_queued(&mut Context::from_waker(&driver), lazy))
+                .join()
+                .expect("parked")
+        };
+        // Parked lazily: pushes from this thread queue without a wake-up.
+        assert!(park(true).is_pending());
+        let a = o.try_push(&mut Some(request("a", true))).expect("room");
+        let b = o.try_push(&mut Some(request("a", true))).expect("room");
+        assert_eq!(woken(), 0);
+        // Taken and sent: awaiting its confirm wakes nobody.
+        let mut batch = VecDeque::new();
+        o.take(&mut batch, 8);
+        let mut first = Confirm::pending(o.clone(), a.expect("number"));
+        assert!(Pin::new(&mut first).poll(&mut app_cx).is_pending());
+        assert_eq!(woken(), 0);
+        // Parked lazily again; a new publish is awaited while queued.
+        assert!(park(true).is_pending());
+        let c = o.try_push(&mut Some(request("a", true))).expect("room");
+        let mut second = Confirm::pending(o.clone(), b.expect("number"));
+        assert!(Pin::new(&mut second).poll(&mut app_cx).is_pending());
+        assert_eq!(woken(), 0, "b was taken");
+        let mut third = Confirm::pending(o.clone(), c.expect("number"));
+        assert!(Pin::new(&mut third).poll(&mut app_cx).is_pending());
+        assert_eq!(woken(), 1, "c is still queued");
+        // Not lazy: the first push wakes the driver.
+        o.take(&mut batch, 8);
+        assert!(park(false).is_pending());
+        o.try_push(&mut Some(request("a", false))).expect("room");
+        assert_eq!(woken(), 2);
+        // Lazy, but parked on this thread: a push wakes it.
+        o.take(&mut batch, 8);
+        let mut cx = Context::from_waker(&driver);
+        assert!(o.poll_queued(&mut cx, true).is_pending());
+        o.try_push(&mut Some(request("a", false))).expect("room");
+        assert_eq!(woken(), 3);
+    }
+
+    #[test]
+    fn last_target_compares_in_place_and_forgets_what_does_not_fit() {
+        let mut t = LastTarget::default();
+        assert!(!t.is("", ""));
+        t.set("", "orders");
+        assert!(t.is("", "orders"));
+        assert!(!t.is("orders", ""));
+        assert!(!t.is("", "order"));
+        t.set("x", "y");
+        assert!(t.is("x", "y") && !t.is("", "orders"));
+        let long = "k".repeat(600);
+        t.set("x", &long);
+        assert!(!t.is("x", &long) && !t.is("x", "y"));
+    }
+
+    use std::pin::Pin;
+}
