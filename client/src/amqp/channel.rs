@@ -1,6 +1,7 @@
 //! The channel handle: declares, binds, publishes, consumers, modes.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -389,13 +390,13 @@ impl Channel {
 
     /// Publishes a message (not mandatory). See
     /// [`publish_with`](Self::publish_with).
-    pub async fn publish(
-        &self,
-        exchange: &str,
-        routing_key: &str,
+    pub fn publish<'a>(
+        &'a self,
+        exchange: &'a str,
+        routing_key: &'a str,
         body: impl Into<Bytes>,
         properties: BasicProperties,
-    ) -> Result<Confirm> {
+    ) -> impl Future<Output = Result<Confirm>> + Send + 'a {
         self.publish_with(
             exchange,
             routing_key,
@@ -403,7 +404,6 @@ impl Channel {
             properties,
             PublishOptions::default(),
         )
-        .await
     }
 
     /// Publishes a message. Returns once the driver's publish queue took
@@ -414,13 +414,32 @@ impl Channel {
     ///
     /// In confirm mode the returned [`Confirm`] resolves to the broker's
     /// verdict; otherwise it is ready at once.
-    pub async fn publish_with(
-        &self,
-        exchange: &str,
-        routing_key: &str,
+    ///
+    /// Like any future, it does nothing until polled: nothing is queued
+    /// by the call itself.
+    pub fn publish_with<'a>(
+        &'a self,
+        exchange: &'a str,
+        routing_key: &'a str,
         body: impl Into<Bytes>,
         properties: BasicProperties,
         options: PublishOptions,
+    ) -> impl Future<Output = Result<Confirm>> + Send + 'a {
+        // Converted here, before the future exists (pure conversions, no
+        // effect): the future then holds a pointer rather than the
+        // properties, and is moved and polled once per publish.
+        let properties = boxed(properties);
+        let body = body.into();
+        self.publish_boxed(exchange, routing_key, body, properties, options.mandatory)
+    }
+
+    async fn publish_boxed(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        body: Bytes,
+        properties: Option<Box<BasicProperties>>,
+        mandatory: bool,
     ) -> Result<Confirm> {
         self.check()?;
         if exchange.len() > ShortStr::MAX_LEN {
@@ -440,36 +459,41 @@ impl Channel {
             chan: self.key(),
             exchange,
             routing_key,
-            mandatory: options.mandatory,
-            properties: boxed(properties),
-            body: body.into(),
+            mandatory,
+            properties,
+            body,
             confirm: self.is_confirm_mode(),
+            published: &self.inner.shared.published,
         });
         let number = match conn.outbox.try_push(&mut request) {
             Ok(n) => n,
-            Err(PushError::Full) => {
-                let limit = conn.operation_timeout;
-                match tokio::time::timeout(limit, conn.outbox.push(&mut request)).await {
-                    Ok(Ok(n)) => n,
-                    Ok(Err(_)) => return Err(conn.state.gone()),
-                    Err(_) => {
-                        return Err(match conn.state.blocked_reason() {
-                            Some(reason) => Error::Blocked { reason },
-                            None => Error::Timeout {
-                                operation: "basic.publish",
-                                after: limit,
-                            },
-                        });
-                    }
-                }
-            }
+            // The wait and its timer live on the heap: the common case
+            // (room in the queue) keeps the future small.
+            Err(PushError::Full) => Box::pin(self.push_waiting(&mut request)).await?,
             Err(PushError::Closed) => return Err(conn.state.gone()),
         };
-        self.inner.shared.published.fetch_add(1, Ordering::AcqRel);
         Ok(match number {
             Some(n) => Confirm::pending(conn.outbox.clone(), n),
             None => Confirm::ready(),
         })
+    }
+
+    /// Waits for room in the full publish queue, up to the operation
+    /// timeout.
+    async fn push_waiting(&self, request: &mut Option<Request<'_>>) -> Result<Option<u64>> {
+        let conn = &self.inner.conn;
+        let limit = conn.operation_timeout;
+        match tokio::time::timeout(limit, conn.outbox.push(request)).await {
+            Ok(Ok(n)) => Ok(n),
+            Ok(Err(_)) => Err(conn.state.gone()),
+            Err(_) => Err(match conn.state.blocked_reason() {
+                Some(reason) => Error::Blocked { reason },
+                None => Error::Timeout {
+                    operation: "basic.publish",
+                    after: limit,
+                },
+            }),
+        }
     }
 
     /// Starts a consumer: a `Stream` of deliveries. With a prefetch set

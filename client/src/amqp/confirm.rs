@@ -121,6 +121,16 @@ impl Confirms {
         self.failures.remove(&number)
     }
 
+    /// Every publish number below this one is settled.
+    pub(crate) fn settled_below(&self) -> u64 {
+        self.base
+    }
+
+    /// Some settled publish's error waits for its confirm.
+    pub(crate) fn has_failures(&self) -> bool {
+        !self.failures.is_empty()
+    }
+
     /// The number the next publish will take.
     pub(crate) fn next_number(&self) -> u64 {
         self.base + self.slots.len() as u64

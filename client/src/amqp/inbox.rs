@@ -125,6 +125,10 @@ impl<T> InboxReceiver<T> {
         }
         let mut s = lock(&self.shared.state);
         if !s.items.is_empty() {
+            // Emptied by popping: `clear` moves its head back to the front
+            // of its buffer, which the driver then fills from the start
+            // (cache lines it wrote before) rather than walking the buffer.
+            self.taken.clear();
             std::mem::swap(&mut s.items, &mut self.taken);
             drop(s);
             *took_batch = true;

@@ -121,6 +121,9 @@ impl Mailbox {
     pub(crate) fn take(&self, out: &mut VecDeque<Control>, max: usize) {
         let mut s = lock(&self.state);
         if out.is_empty() && s.queue.len() <= max {
+            // Start the emptied deque over at the front of its buffer (see
+            // the outbox's `take`).
+            out.clear();
             std::mem::swap(&mut s.queue, out);
             s.urgent = 0;
         } else {

@@ -27,6 +27,7 @@
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::pin::pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
@@ -50,6 +51,9 @@ pub(crate) struct Request<'a> {
     pub(crate) body: Bytes,
     /// Take a publish number (the channel is in confirm mode).
     pub(crate) confirm: bool,
+    /// The channel's count of queued publishes: counted under the lock
+    /// that queues them, so a plain load and store suffice.
+    pub(crate) published: &'a AtomicU64,
 }
 
 /// Why a push failed.
@@ -68,6 +72,15 @@ pub(crate) struct Outbox {
     /// Publishers wait here for room.
     room: Notify,
     capacity: usize,
+    /// Every publish number below this one is settled (a copy of the
+    /// confirms' base, stored under the lock after each change): a
+    /// confirm polled after its answer came resolves without the lock.
+    settled_below: AtomicU64,
+    /// Some settled publish failed and its confirm has not taken the
+    /// error yet: confirms then look under the lock. Stored before
+    /// `settled_below`, so whoever sees a base past a failed publish sees
+    /// this set.
+    failures: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -99,6 +112,8 @@ impl Outbox {
             state: Mutex::new(State::default()),
             room: Notify::new(),
             capacity: capacity.max(1),
+            settled_below: AtomicU64::new(0),
+            failures: AtomicBool::new(false),
         }
     }
 
@@ -137,6 +152,9 @@ impl Outbox {
             body: r.body,
             confirm: number,
         });
+        // Every count of this channel's publishes happens under this lock.
+        let published = r.published.load(Ordering::Relaxed);
+        r.published.store(published + 1, Ordering::Release);
         let driver = if s.lazy && s.driver_thread != this_thread() {
             None
         } else {
@@ -168,6 +186,12 @@ impl Outbox {
     pub(crate) fn take(&self, out: &mut VecDeque<Publish>, max: usize) {
         let mut s = lock(&self.state);
         if out.is_empty() && s.queue.len() <= max {
+            // An emptied deque starts over at the front of its buffer
+            // (`clear` moves its head back; popping does not): publishers
+            // then write the same few cache lines batch after batch rather
+            // than walking the whole buffer, which outgrows the L1 cache
+            // after a burst such as a window's first fill.
+            out.clear();
             std::mem::swap(&mut s.queue, out);
         } else {
             let n = s.queue.len().min(max);
@@ -222,20 +246,35 @@ impl Outbox {
             s.closed = true;
             s.driver = None;
             s.confirms.fail_all(error, wakes);
+            self.publish_settled(&s.confirms);
             std::mem::take(&mut s.queue)
         };
         drop(queued);
         self.room.notify_waiters();
     }
 
+    /// Copies what a confirm may read without the lock; called under
+    /// the lock after the confirms change.
+    fn publish_settled(&self, confirms: &Confirms) {
+        self.failures
+            .store(confirms.has_failures(), Ordering::Release);
+        self.settled_below
+            .store(confirms.settled_below(), Ordering::Release);
+    }
+
     /// Settles one publish (see [`Confirms::settle`]).
     pub(crate) fn settle(&self, number: u64, result: Result<()>, wakes: &mut Vec<Waker>) {
-        lock(&self.state).confirms.settle(number, result, wakes);
+        let mut s = lock(&self.state);
+        s.confirms.settle(number, result, wakes);
+        self.publish_settled(&s.confirms);
     }
 
     /// Works on the confirms under the lock.
     pub(crate) fn with_confirms<R>(&self, f: impl FnOnce(&mut Confirms) -> R) -> R {
-        f(&mut lock(&self.state).confirms)
+        let mut s = lock(&self.state);
+        let r = f(&mut s.confirms);
+        self.publish_settled(&s.confirms);
+        r
     }
 
     /// Settles a run of publishes under one lock.
@@ -248,14 +287,25 @@ impl Outbox {
         for (n, r) in results {
             s.confirms.settle(n, r, wakes);
         }
+        self.publish_settled(&s.confirms);
     }
 
     /// Polls a publish's confirm. Its publish still queued and the driver
     /// parked lazily: the driver is woken, so that an awaited confirm
     /// never waits for the linger timer.
     pub(crate) fn poll_confirm(&self, number: u64, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        // Acked, and no error waits to be taken: no lock (see
+        // `failures` for the order of the two loads).
+        if number < self.settled_below.load(Ordering::Acquire)
+            && !self.failures.load(Ordering::Acquire)
+        {
+            return Poll::Ready(Ok(()));
+        }
         let mut s = lock(&self.state);
         let r = s.confirms.poll(number, cx);
+        if r.is_ready() {
+            self.publish_settled(&s.confirms);
+        }
         let driver = if r.is_pending() && s.lazy && number >= s.queued_from {
             s.lazy = false;
             s.driver.take()
@@ -270,7 +320,9 @@ impl Outbox {
     }
 
     pub(crate) fn forget_confirm(&self, number: u64) {
-        lock(&self.state).confirms.forget(number);
+        let mut s = lock(&self.state);
+        s.confirms.forget(number);
+        self.publish_settled(&s.confirms);
     }
 }
 
@@ -339,8 +391,11 @@ mod tests {
     use crate::amqp::confirm::Confirm;
     use std::future::Future;
 
+    static PUBLISHED: AtomicU64 = AtomicU64::new(0);
+
     fn request(routing_key: &str, confirm: bool) -> Request<'_> {
         Request {
+            published: &PUBLISHED,
             chan: 1,
             exchange: "",
             routing_key,
@@ -490,6 +545,54 @@ mod tests {
         assert!(o.poll_queued(&mut cx, true).is_pending());
         o.try_push(&mut Some(request("a", false))).expect("room");
         assert_eq!(woken(), 3);
+    }
+
+    #[test]
+    fn a_settled_confirm_skips_the_lock_only_while_no_error_waits() {
+        let o = Arc::new(Outbox::new(8));
+        let number = || {
+            o.try_push(&mut Some(request("a", true)))
+                .ok()
+                .flatten()
+                .expect("number")
+        };
+        let (a, b, c) = (number(), number(), number());
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut wakes = Vec::new();
+        o.settle_all([(a, Err(Error::Nacked)), (b, Ok(()))], &mut wakes);
+        assert_eq!(o.settled_below.load(Ordering::Acquire), 2);
+        assert!(o.failures.load(Ordering::Acquire));
+        // Both are below the settled mark; a's error must still reach it.
+        let mut second = Confirm::pending(o.clone(), b);
+        assert!(matches!(
+            Pin::new(&mut second).poll(&mut cx),
+            Poll::Ready(Ok(()))
+        ));
+        let mut first = Confirm::pending(o.clone(), a);
+        assert!(matches!(
+            Pin::new(&mut first).poll(&mut cx),
+            Poll::Ready(Err(Error::Nacked))
+        ));
+        assert!(!o.failures.load(Ordering::Acquire), "the error was taken");
+        let mut third = Confirm::pending(o.clone(), c);
+        assert!(Pin::new(&mut third).poll(&mut cx).is_pending());
+        o.settle(c, Ok(()), &mut wakes);
+        assert_eq!(o.settled_below.load(Ordering::Acquire), 3);
+        assert!(matches!(
+            Pin::new(&mut third).poll(&mut cx),
+            Poll::Ready(Ok(()))
+        ));
+        // A connection closed with confirms waiting: they fail, never
+        // resolve as acked.
+        let d = number();
+        o.close(&Error::ConfirmLost, &mut wakes);
+        assert!(o.failures.load(Ordering::Acquire));
+        let mut fourth = Confirm::pending(o.clone(), d);
+        assert!(matches!(
+            Pin::new(&mut fourth).poll(&mut cx),
+            Poll::Ready(Err(Error::ConfirmLost))
+        ));
+        assert!(lock(&o.state).confirms.is_clear());
     }
 
     #[test]

@@ -536,7 +536,9 @@ impl Driver {
         }
     }
 
-    /// Hands a publish to the core and tracks its confirm.
+    /// Hands a publish to the core and tracks its confirm. Inlined into
+    /// the publish loop: the publish is then not copied call to call.
+    #[inline]
     pub(super) fn send_publish(&mut self, key: ChanKey, p: Publish) {
         let (Some(chan), Some(io)) = (self.chans.get_mut(&key), self.io.as_mut()) else {
             return;
