@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use futures_util::StreamExt;
+use mq_benches::cpu_times;
 use mq_client::amqp::{self, ConsumeOptions, Properties, QueueOptions};
 use tokio::runtime::Runtime;
 
@@ -30,20 +31,6 @@ const BODY: [u8; 100] = [b'x'; 100];
 
 fn url() -> String {
     std::env::var("AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
-}
-
-/// User and system CPU time of the whole process so far.
-#[allow(unsafe_code)]
-fn cpu_times() -> (Duration, Duration) {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage writes a rusage into the pointer it is given, which
-    // points to zeroed memory of the right type and size.
-    let usage = unsafe {
-        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
-        usage.assume_init()
-    };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    (tv(usage.ru_utime), tv(usage.ru_stime))
 }
 
 /// Messages, wall time and CPU time summed over a benchmark's samples.

@@ -7,7 +7,7 @@
 //!
 //! Criterion reports time per iteration and messages per second (one
 //! iteration produces or fetches `MESSAGES` messages). Client CPU per
-//! message is the process's user + system CPU time (from /proc/self/stat,
+//! message is the process's user + system CPU time (from getrusage,
 //! which counts librdkafka's own threads too) over the messages handled;
 //! it is printed after each benchmark as `cpu <name>: N ns/msg`.
 //! The broker runs on the same two cores, so absolute figures are modest;
@@ -17,6 +17,7 @@ use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use mq_benches::cpu_time;
 use mq_client::kafka::{
     Admin, NewTopic, Offset, OffsetReset, PartitionReader, Producer, ProducerRecord,
 };
@@ -28,24 +29,6 @@ const FETCH_MESSAGES: u64 = 300_000;
 
 fn bootstrap() -> String {
     mq_tests::endpoints::kafka_bootstrap()
-}
-
-/// Process CPU time (user + system) so far.
-fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which is in parentheses).
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // utime and stime are fields 14 and 15 (1-based), 11 and 12 after ')'.
-    let total = ticks(11) + ticks(12);
-    // Linux reports them in USER_HZ, 100 per second.
-    Duration::from_millis(total * 10)
 }
 
 struct CpuMeter {

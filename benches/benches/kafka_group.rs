@@ -10,7 +10,7 @@
 //! (auto-commit on, every 5 s, as librdkafka's default; offsets reset to
 //! earliest): build, subscribe, join, read every record, close (commit,
 //! LeaveGroup). Criterion reports messages per second; the process's CPU
-//! time (user + system, from /proc/self/stat, librdkafka's threads
+//! time (user + system, from getrusage, librdkafka's threads
 //! included) per message is printed as `cpu <name>: N ns/msg`.
 
 use std::cell::Cell;
@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use futures_util::StreamExt;
+use mq_benches::cpu_time;
 use mq_client::kafka::{Admin, Consumer, NewTopic, OffsetReset, Producer, ProducerRecord};
 use tokio::runtime::Runtime;
 
@@ -26,20 +27,6 @@ const PARTITIONS: i32 = 6;
 
 fn bootstrap() -> String {
     mq_tests::endpoints::kafka_bootstrap()
-}
-
-/// Process CPU time (user + system) so far, in USER_HZ ticks of 10 ms.
-fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
 struct CpuMeter {
