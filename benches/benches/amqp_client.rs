@@ -15,18 +15,14 @@
 //!
 //! `cargo bench -p mq-benches --features peers --bench amqp_client`
 
-use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
-use futures_util::StreamExt;
-use mq_benches::cpu_times;
-use mq_client::amqp::{self, ConsumeOptions, Properties, QueueOptions};
+use mq_benches::{amqp_workload, cpu_times};
+use mq_client::amqp::{self, QueueOptions};
 use tokio::runtime::Runtime;
 
-const WINDOW: usize = 1000;
-const PREFETCH: u16 = 1000;
 const BODY: [u8; 100] = [b'x'; 100];
 
 fn url() -> String {
@@ -107,36 +103,11 @@ impl Ours {
 
     async fn publish(&self, n: u64) {
         let body = bytes::Bytes::from_static(&BODY);
-        let mut window = VecDeque::with_capacity(WINDOW);
-        for _ in 0..n {
-            let c = self
-                .ch
-                .publish("", &self.queue, body.clone(), Properties::default())
-                .await
-                .expect("publish");
-            window.push_back(c);
-            if window.len() >= WINDOW {
-                if let Some(c) = window.pop_front() {
-                    c.await.expect("acked");
-                }
-            }
-        }
-        for c in window {
-            c.await.expect("acked");
-        }
+        amqp_workload::publish(&self.ch, &self.queue, &body, n).await;
     }
 
     async fn consume(&self, n: u64) {
-        let mut consumer = self
-            .ch
-            .consume(&self.queue, ConsumeOptions::default().prefetch(PREFETCH))
-            .await
-            .expect("consume");
-        for _ in 0..n {
-            let d = consumer.next().await.expect("open").expect("delivery");
-            d.ack().await.expect("ack");
-        }
-        consumer.cancel().await.expect("cancel");
+        amqp_workload::consume(&self.ch, &self.queue, n).await;
     }
 
     async fn purge(&self) {
@@ -150,7 +121,14 @@ impl Ours {
 
 #[cfg(feature = "peers")]
 mod peers {
+    use std::collections::VecDeque;
+
+    use futures_util::StreamExt;
+
     use super::*;
+
+    const WINDOW: usize = amqp_workload::WINDOW;
+    const PREFETCH: u16 = amqp_workload::PREFETCH;
 
     pub(crate) struct Lapin {
         ch: lapin::Channel,

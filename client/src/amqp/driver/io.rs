@@ -37,6 +37,9 @@ pub(crate) struct Io {
     pub(crate) rbuf: BytesMut,
     pub(crate) wbuf: BytesMut,
     pub(crate) addr: String,
+    /// The socket's receive low-water mark (see `coalesce`); 1 is the
+    /// default.
+    pub(crate) lowat: usize,
 }
 
 impl Io {
@@ -84,9 +87,107 @@ impl Io {
         }
     }
 
+    /// Sets the socket's receive low-water mark: readiness is reported
+    /// (and the driver woken) only once this many bytes are waiting, or
+    /// at the end of the stream. False if the socket refused it.
+    pub(crate) fn set_lowat(&mut self, bytes: usize) -> bool {
+        if sys::set_recv_lowat(&self.stream, bytes).is_err() {
+            return false;
+        }
+        self.lowat = bytes;
+        true
+    }
+
+    /// Reads what the socket has (up to one chunk) whatever tokio's
+    /// readiness says: the bytes below the low-water mark, which never
+    /// make the socket ready.
+    pub(crate) fn read_below_mark(&mut self) -> Result<Read> {
+        self.rbuf.reserve(READ_CHUNK);
+        match sys::recv_nonblocking(&self.stream, &mut self.rbuf) {
+            Ok(0) => Err(Error::lost(format!("{} closed the socket", self.addr))),
+            Ok(_) => Ok(Read::Drained),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(Read::Nothing),
+            Err(e) => Err(Error::lost(format!("read from {}: {e}", self.addr))),
+        }
+    }
+
     /// Bytes waiting to go out, in the core and here.
     pub(crate) fn pending_bytes(&self) -> usize {
         self.core.pending_transmit_bytes() + self.wbuf.len()
+    }
+}
+
+/// The two socket calls tokio does not offer. Linux only: elsewhere the
+/// mark is refused and coalescing stays off.
+#[allow(unsafe_code)]
+mod sys {
+    use bytes::BytesMut;
+    use tokio::net::TcpStream;
+
+    /// setsockopt(SO_RCVLOWAT).
+    #[cfg(target_os = "linux")]
+    pub(super) fn set_recv_lowat(stream: &TcpStream, bytes: usize) -> std::io::Result<()> {
+        use std::os::fd::AsRawFd;
+        let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+        let len = libc::socklen_t::try_from(std::mem::size_of::<libc::c_int>())
+            .unwrap_or(libc::socklen_t::MAX);
+        // SAFETY: the descriptor is the stream's, open for as long as the
+        // borrow; the option value points to a live c_int of the length
+        // given, which the kernel only reads.
+        let r = unsafe {
+            libc::setsockopt(
+                stream.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVLOWAT,
+                (&raw const value).cast(),
+                len,
+            )
+        };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub(super) fn set_recv_lowat(_: &TcpStream, _: usize) -> std::io::Result<()> {
+        Err(std::io::ErrorKind::Unsupported.into())
+    }
+
+    /// recv(MSG_DONTWAIT) into the spare capacity of `buf`, which grows
+    /// by what was read; 0 is the end of the stream.
+    #[cfg(target_os = "linux")]
+    pub(super) fn recv_nonblocking(
+        stream: &TcpStream,
+        buf: &mut BytesMut,
+    ) -> std::io::Result<usize> {
+        use std::os::fd::AsRawFd;
+        let spare = buf.spare_capacity_mut();
+        // SAFETY: the descriptor is the stream's, open for as long as the
+        // borrow; the kernel writes at most `spare.len()` bytes into the
+        // spare capacity, which is allocated and exclusively borrowed.
+        let got = unsafe {
+            libc::recv(
+                stream.as_raw_fd(),
+                spare.as_mut_ptr().cast(),
+                spare.len(),
+                libc::MSG_DONTWAIT,
+            )
+        };
+        let Ok(got) = usize::try_from(got) else {
+            return Err(std::io::Error::last_os_error());
+        };
+        let len = buf.len() + got;
+        // SAFETY: recv initialised `got` bytes right after the current
+        // length, within the capacity.
+        unsafe { buf.set_len(len) };
+        Ok(got)
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub(super) fn recv_nonblocking(_: &TcpStream, _: &mut BytesMut) -> std::io::Result<usize> {
+        Err(std::io::ErrorKind::WouldBlock.into())
     }
 }
 
@@ -137,6 +238,7 @@ async fn handshake(config: &Config, uri: &AmqpUri, addr: String) -> Result<Io> {
         rbuf: BytesMut::with_capacity(READ_CHUNK),
         wbuf: BytesMut::with_capacity(16 * 1024),
         addr,
+        lowat: 1,
     };
     loop {
         io.core.poll_transmit(&mut io.wbuf);

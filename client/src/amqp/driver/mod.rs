@@ -33,6 +33,7 @@ use super::options::ConsumeOptions;
 use super::outbox::Outbox;
 use super::topology::Topology;
 
+mod coalesce;
 mod control;
 mod dispatch;
 pub(crate) mod io;
@@ -272,6 +273,13 @@ pub(crate) struct Driver {
     lazy_parks: bool,
     /// When a lazy park ends at the latest.
     linger_at: Option<Instant>,
+    /// Read coalescing (see [`coalesce`]).
+    coalesce: coalesce::Coalescer,
+    /// This turn read bytes.
+    read_this_turn: bool,
+    /// The mark just came down: read what sat below it before parking
+    /// (the kernel may not report those bytes as new).
+    read_after_unmark: bool,
     /// Handles to wake once this turn's work is written: waking them one
     /// event at a time would bounce the application between threads.
     wakes: Vec<Waker>,
@@ -308,6 +316,7 @@ impl Driver {
         outbox: Arc<Outbox>,
         io: Io,
     ) -> Self {
+        let coalesce = coalesce::Coalescer::new(config.read_coalescing);
         Driver {
             config,
             state,
@@ -342,6 +351,9 @@ impl Driver {
             lazy_parks: tokio::runtime::Handle::try_current()
                 .is_ok_and(|h| h.runtime_flavor() != tokio::runtime::RuntimeFlavor::CurrentThread),
             linger_at: None,
+            coalesce,
+            read_this_turn: false,
+            read_after_unmark: false,
             wakes: Vec::new(),
         }
     }
@@ -499,6 +511,17 @@ impl Driver {
             if budget > 0 && self.held_deliveries < self.config.max_held_deliveries {
                 let before = io.rbuf.len();
                 read = io.read_some()?;
+                if read != io::Read::Nothing {
+                    self.coalesce.on_ready_read(io.rbuf.len() - before);
+                } else if io.lowat > 1 && self.coalesce.fallback_due(now) {
+                    read = io.read_below_mark()?;
+                    self.coalesce.on_fallback(io.rbuf.len() - before);
+                } else if std::mem::take(&mut self.read_after_unmark) {
+                    read = io.read_below_mark()?;
+                }
+                if read != io::Read::Nothing {
+                    self.read_this_turn = true;
+                }
                 budget = budget.saturating_sub(io.rbuf.len().saturating_sub(before));
                 if read != io::Read::Nothing {
                     if let Err(e) = io.core.handle_input(now, &mut io.rbuf) {
@@ -541,6 +564,7 @@ impl Driver {
             close,
             self.channel_close_deadline(),
             self.linger_at,
+            self.coalesce.deadline(),
             acks,
         ]
         .into_iter()
@@ -588,9 +612,12 @@ impl Driver {
                 self.linger_at = Some(now + LINGER);
             }
         }
+        self.update_coalescing();
         let deadline = self.next_deadline();
         self.arm_timer(deadline);
         let can_read = self.can_read();
+        // Not while the driver is not reading: the turn would not read.
+        let read_below = self.read_after_unmark && can_read;
         let holding = self.held_deliveries > 0;
         let more_controls = !self.controls.is_empty();
         let control_open = !self.control_closed && !more_controls;
@@ -604,11 +631,47 @@ impl Driver {
             r = io.stream.writable(), if want_write => { let _ = r; }
             _ = self.control.ready(lazy_acks), if control_open => {}
             r = io.stream.readable(), if can_read => { let _ = r; }
-            _ = tokio::task::yield_now(), if more || more_controls => {}
+            _ = tokio::task::yield_now(), if more || more_controls || read_below => {}
             _ = self.outbox.queued(lazy_publish), if wait_publish => {}
             _ = &mut self.timer, if deadline.is_some() => { self.timer_at = None; }
             _ = self.state.room.notified(), if holding => {}
         }
+    }
+
+    /// Raises or lowers the socket's low-water mark for the confirms now
+    /// outstanding, and arms the fallback read (see [`coalesce`]).
+    fn update_coalescing(&mut self) {
+        let read = std::mem::take(&mut self.read_this_turn);
+        if !self.coalesce.enabled() {
+            return;
+        }
+        let (mut outstanding, mut credit) = (0usize, 0usize);
+        for c in self.chans.values() {
+            outstanding += c.confirms.len();
+            if !c.consumers.is_empty() {
+                let window = match c.qos.as_ref().map(|q| usize::from(q.prefetch_count)) {
+                    Some(p) if p > 0 => p.saturating_mul(c.consumers.len()),
+                    _ => usize::MAX,
+                };
+                credit = credit.saturating_add(window.saturating_sub(c.unacked.len()));
+            }
+        }
+        let want = self.coalesce.mark(outstanding, credit);
+        let Some(io) = self.io.as_mut() else {
+            return;
+        };
+        // A refused mark while none is up: coalescing is off for good (a
+        // mark that is up keeps its fallback reads).
+        let was = io.lowat;
+        if want != io.lowat && !io.set_lowat(want) && io.lowat == 1 {
+            tracing::debug!(connection = %self.state.label, "the socket refused SO_RCVLOWAT: no read coalescing");
+            self.coalesce.disable();
+            return;
+        }
+        if was > 1 && io.lowat == 1 {
+            self.read_after_unmark = true;
+        }
+        self.coalesce.arm(Instant::now(), io.lowat > 1, read);
     }
 
     /// Every handle is gone: close gracefully.
