@@ -12,10 +12,10 @@
 //! `KAFKA_BOOTSTRAP` naming its brokers), as a separate phase:
 //!
 //! ```text
-//! # A second cluster beside the default one: its own state, ports 39092-39094
-//! # (controllers 49092-49094; 19091 would collide with the default cluster's
-//! # controller ports), the default cluster's jars.
-//! export BROKERS_STATE=/work/failover-brokers KAFKA_PORT_BASE=39091
+//! # A second cluster beside the default one: its own state, ports 9192-9194
+//! # (controllers 19192-19194, clear of the default cluster's and below the
+//! # kernel's ephemeral range), the default cluster's jars.
+//! export BROKERS_STATE=/work/failover-brokers KAFKA_PORT_BASE=9191
 //! export KAFKA_DIST=$PWD/.brokers/kafka-dist/4.3.1
 //! export KAFKA_BOOTSTRAP=$(scripts/brokers up --kafka-brokers 3 | sed -n 's/^KAFKA_BOOTSTRAP=//p')
 //! cargo test -p mq-tests --features failover --test kafka_failover -- --nocapture
