@@ -471,6 +471,15 @@ impl TableBuilder {
         Ok(self)
     }
 
+    /// Appends an entry whose key is already a short string, such as one
+    /// read from another table. The key's bytes are copied as they are, so
+    /// a key that is not UTF-8 survives, and this cannot fail.
+    pub fn push(&mut self, key: &ShortStr, value: impl Into<FieldValue>) -> &mut Self {
+        put_shortstr(&mut self.buf, key.as_bytes());
+        value.into().encode(&mut self.buf);
+        self
+    }
+
     /// The finished table.
     pub fn build(self) -> FieldTable {
         FieldTable {
@@ -644,6 +653,27 @@ pub(crate) mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_key_that_is_not_utf8_is_copied_byte_for_byte() {
+        // One entry: a 100-byte key of 0xFF bytes (no UTF-8), value void.
+        let mut raw = vec![100u8];
+        raw.extend([0xFF; 100]);
+        raw.push(b'V');
+        let t = FieldTable::decode(Bytes::from(raw.clone())).unwrap();
+        let (k, v) = t.iter().next().unwrap();
+        assert!(k.as_str().is_err());
+        // Lossily the key is 300 bytes, too long for a short string ...
+        assert!(
+            TableBuilder::default()
+                .try_insert(&k.to_string_lossy(), v.clone())
+                .is_err()
+        );
+        // ... but pushed as it is, it round-trips.
+        let mut b = TableBuilder::default();
+        b.push(&k, v);
+        assert_eq!(b.build().as_bytes(), &raw[..]);
     }
 
     #[test]

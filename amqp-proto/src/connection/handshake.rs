@@ -130,7 +130,7 @@ fn client_properties(config: &super::ClientConfig) -> FieldTable {
         b = b.insert("connection_name", name.as_str());
     }
     for (k, v) in config.client_properties.iter() {
-        b = b.insert(&k.to_string_lossy(), v);
+        b.push(&k, v);
     }
     b.build()
 }

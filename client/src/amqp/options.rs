@@ -9,8 +9,7 @@ fn with_arg(table: &FieldTable, key: &str, value: FieldValue) -> FieldTable {
     let mut b = FieldTable::builder();
     for (k, v) in table.iter() {
         if k.as_bytes() != key.as_bytes() {
-            // Keys already in a table are at most 255 bytes.
-            let _ = b.try_insert(&k.to_string_lossy(), v);
+            b.push(&k, v);
         }
     }
     let _ = b.try_insert(key, value);
