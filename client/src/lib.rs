@@ -8,5 +8,8 @@
 #![warn(missing_docs)]
 
 pub mod amqp;
+/// Consumers, readers and returns are `futures::Stream`s: `StreamExt`
+/// gives them `.next()` without a dependency of your own.
+pub use futures_util::{Stream, StreamExt};
 pub mod backoff;
 pub mod kafka;

@@ -149,6 +149,7 @@ async fn publish_stdin(
     }
     let options = PublishOptions {
         mandatory: a.mandatory,
+        ..PublishOptions::default()
     };
     let mut lines = Lines::new(tokio::io::stdin());
     let mut pending: VecDeque<Confirm> = VecDeque::new();

@@ -125,6 +125,27 @@ impl Channel {
         self.inner.shared.confirm_mode.load(Ordering::Acquire)
     }
 
+    /// The messages the broker returns on this channel (a mandatory
+    /// publish no queue took), in confirm mode or not. Returns that come
+    /// while no stream is open are logged and dropped; a second call
+    /// replaces the first stream.
+    ///
+    /// ```no_run
+    /// # async fn f(ch: mq_client::amqp::Channel) -> Result<(), mq_client::amqp::Error> {
+    /// use mq_client::StreamExt;
+    /// use mq_client::amqp::{Properties, PublishOptions};
+    /// let mut returns = ch.returns();
+    /// ch.publish_with("", "no-such-queue", &b"hi"[..], Properties::default(), PublishOptions::mandatory())
+    ///     .await?;
+    /// if let Some(r) = returns.next().await {
+    ///     println!("{} {}: {} bytes", r.reply_code, r.reply_text(), r.body_ref().len());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn returns(&self) -> super::Returns {
+        self.inner.shared.returns.subscribe()
+    }
+
     /// Why the channel closed, if it did.
     pub fn close_reason(&self) -> Option<Error> {
         self.inner.shared.closed.get().cloned()
@@ -430,7 +451,7 @@ impl Channel {
         // properties, and is moved and polled once per publish.
         let properties = boxed(properties);
         let body = body.into();
-        self.publish_boxed(exchange, routing_key, body, properties, options.mandatory)
+        self.publish_boxed(exchange, routing_key, body, properties, options)
     }
 
     async fn publish_boxed(
@@ -439,7 +460,7 @@ impl Channel {
         routing_key: &str,
         body: Bytes,
         properties: Option<Box<BasicProperties>>,
-        mandatory: bool,
+        options: PublishOptions,
     ) -> Result<Confirm> {
         self.check()?;
         if exchange.len() > ShortStr::MAX_LEN {
@@ -459,7 +480,7 @@ impl Channel {
             chan: self.key(),
             exchange,
             routing_key,
-            mandatory,
+            mandatory: options.mandatory,
             properties,
             body,
             confirm: self.is_confirm_mode(),
@@ -473,7 +494,8 @@ impl Channel {
             Err(PushError::Closed) => return Err(conn.state.gone()),
         };
         Ok(match number {
-            Some(n) => Confirm::pending(conn.outbox.clone(), n),
+            Some(n) => Confirm::pending(conn.outbox.clone(), n)
+                .with_timeout(options.confirm_timeout.or(conn.confirm_timeout)),
             None => Confirm::ready(),
         })
     }

@@ -88,6 +88,12 @@ pub(crate) enum Control {
     Close {
         reply: Reply<()>,
     },
+    /// connection.update-secret.
+    UpdateSecret {
+        secret: super::uri::Secret,
+        reason: String,
+        reply: Reply<RpcReply>,
+    },
 }
 
 /// Where a publish goes. Shared between publishes to the same place, so a
@@ -219,6 +225,8 @@ pub(crate) struct ChannelShared {
     pub(crate) confirm_mode: AtomicBool,
     /// Why the channel closed for good.
     pub(crate) closed: OnceLock<Error>,
+    /// The stream returned messages go to, if the application reads them.
+    pub(crate) returns: super::returns::ReturnsSender,
 }
 
 impl ChannelShared {
@@ -228,6 +236,7 @@ impl ChannelShared {
             published: Padded(AtomicU64::new(0)),
             confirm_mode: AtomicBool::new(false),
             closed: OnceLock::new(),
+            returns: super::returns::ReturnsSender::default(),
         }
     }
 }
@@ -240,6 +249,7 @@ pub(crate) struct Handles {
     pub(crate) state: Arc<State>,
     pub(crate) operation_timeout: std::time::Duration,
     pub(crate) close_timeout: std::time::Duration,
+    pub(crate) confirm_timeout: Option<std::time::Duration>,
 }
 
 impl Drop for Handles {

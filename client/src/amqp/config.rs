@@ -7,7 +7,7 @@ use amqp_proto::FieldTable;
 
 use super::connection::Connection;
 use super::error::{Error, Result};
-use super::uri::AmqpUri;
+use super::uri::{AmqpUri, AuthMechanism};
 use crate::backoff::BackoffConfig;
 
 /// Automatic recovery settings. On by default.
@@ -47,17 +47,26 @@ impl RecoveryConfig {
     }
 }
 
-/// Everything a connection needs; built by [`ConnectionBuilder`].
+/// Every setting of a connection, in one place: the builder's setters
+/// write here, and [`ConnectionBuilder::connect`] fills what the builder
+/// left unset from the first URI's query parameters, then from the
+/// defaults.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
+    /// Parsed when the connection is built.
     pub(crate) uris: Vec<AmqpUri>,
     pub(crate) name: Option<String>,
+    /// `None`: the URI's, else the core's default.
     pub(crate) heartbeat: Option<u16>,
     pub(crate) frame_max: Option<u32>,
     pub(crate) channel_max: Option<u16>,
-    pub(crate) connect_timeout: Duration,
+    pub(crate) connect_timeout: Option<Duration>,
+    pub(crate) auth_mechanism: Option<AuthMechanism>,
     pub(crate) operation_timeout: Duration,
     pub(crate) close_timeout: Duration,
+    /// How long a [`Confirm`](super::Confirm) waits for the broker;
+    /// `None`: as long as it takes.
+    pub(crate) confirm_timeout: Option<Duration>,
     pub(crate) recovery: RecoveryConfig,
     pub(crate) client_properties: FieldTable,
     pub(crate) command_queue: usize,
@@ -68,10 +77,68 @@ pub(crate) struct Config {
     pub(crate) read_coalescing: Duration,
 }
 
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            uris: Vec::new(),
+            name: None,
+            heartbeat: None,
+            frame_max: None,
+            channel_max: None,
+            connect_timeout: None,
+            auth_mechanism: None,
+            operation_timeout: Duration::from_secs(30),
+            close_timeout: Duration::from_secs(5),
+            confirm_timeout: None,
+            recovery: RecoveryConfig::default(),
+            client_properties: FieldTable::new(),
+            command_queue: 1024,
+            publish_queue: 1024,
+            high_water_mark: 4 << 20,
+            max_held_deliveries: 16_384,
+            max_body_size: 128 << 20,
+            read_coalescing: Duration::from_millis(1),
+        }
+    }
+}
+
 impl Config {
     /// The label used in tracing and the connection_name property.
     pub(crate) fn label(&self) -> String {
         self.name.clone().unwrap_or_else(|| "amqp".to_owned())
+    }
+
+    /// The limit for TCP connect plus handshake.
+    pub(crate) fn connect_timeout(&self) -> Duration {
+        self.connect_timeout.unwrap_or(Duration::from_secs(10))
+    }
+
+    /// The SASL mechanism to log in with.
+    pub(crate) fn auth_mechanism(&self) -> AuthMechanism {
+        self.auth_mechanism.unwrap_or_default()
+    }
+
+    /// Parses the URIs and fills the settings the builder left unset from
+    /// the first one's query parameters.
+    fn resolve(mut self, uris: &[String]) -> Result<Config> {
+        self.uris = uris
+            .iter()
+            .map(|u| u.parse::<AmqpUri>())
+            .collect::<std::result::Result<_, _>>()?;
+        let Some(first) = self.uris.first() else {
+            return Err(Error::Usage("no broker URI given"));
+        };
+        if first.tls {
+            return Err(Error::Usage(
+                "amqps:// needs the tls feature, which this build does not have",
+            ));
+        }
+        self.heartbeat = self.heartbeat.or(first.heartbeat);
+        self.frame_max = self.frame_max.or(first.frame_max);
+        self.channel_max = self.channel_max.or(first.channel_max);
+        self.connect_timeout = self.connect_timeout.or(first.connection_timeout);
+        self.auth_mechanism = self.auth_mechanism.or(first.auth_mechanism);
+        Ok(self)
     }
 }
 
@@ -80,35 +147,24 @@ impl Config {
 /// ```no_run
 /// # async fn f() -> Result<(), mq_client::amqp::Error> {
 /// use std::time::Duration;
-/// use mq_client::amqp::{Connection, RecoveryConfig};
+/// use mq_client::amqp::{AuthMechanism, Connection, RecoveryConfig};
 /// let conn = Connection::builder()
 ///     .uris(["amqp://guest:guest@127.0.0.1:5672/%2f"])
 ///     .name("orders")
 ///     .heartbeat(Duration::from_secs(10))
+///     .auth_mechanism(AuthMechanism::AmqPlain)
 ///     .operation_timeout(Duration::from_secs(5))
+///     .confirm_timeout(Duration::from_secs(30))
 ///     .recovery(RecoveryConfig::default())
 ///     .connect()
 ///     .await?;
 /// # Ok(()) }
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct ConnectionBuilder {
+    /// As given; parsed by `connect`.
     uris: Vec<String>,
-    name: Option<String>,
-    heartbeat: Option<u16>,
-    frame_max: Option<u32>,
-    channel_max: Option<u16>,
-    connect_timeout: Option<Duration>,
-    operation_timeout: Duration,
-    close_timeout: Duration,
-    recovery: RecoveryConfig,
-    client_properties: FieldTable,
-    command_queue: usize,
-    publish_queue: usize,
-    high_water_mark: usize,
-    max_held_deliveries: usize,
-    max_body_size: u64,
-    read_coalescing: Duration,
+    config: Config,
 }
 
 impl std::fmt::Debug for ConnectionBuilder {
@@ -124,34 +180,13 @@ impl std::fmt::Debug for ConnectionBuilder {
             .collect();
         f.debug_struct("ConnectionBuilder")
             .field("uris", &uris)
-            .field("name", &self.name)
-            .field("heartbeat", &self.heartbeat)
-            .field("operation_timeout", &self.operation_timeout)
-            .field("recovery", &self.recovery)
+            .field("name", &self.config.name)
+            .field("heartbeat", &self.config.heartbeat)
+            .field("auth_mechanism", &self.config.auth_mechanism)
+            .field("operation_timeout", &self.config.operation_timeout)
+            .field("confirm_timeout", &self.config.confirm_timeout)
+            .field("recovery", &self.config.recovery)
             .finish_non_exhaustive()
-    }
-}
-
-impl Default for ConnectionBuilder {
-    fn default() -> Self {
-        ConnectionBuilder {
-            uris: Vec::new(),
-            name: None,
-            heartbeat: None,
-            frame_max: None,
-            channel_max: None,
-            connect_timeout: None,
-            operation_timeout: Duration::from_secs(30),
-            close_timeout: Duration::from_secs(5),
-            recovery: RecoveryConfig::default(),
-            client_properties: FieldTable::new(),
-            command_queue: 1024,
-            publish_queue: 1024,
-            high_water_mark: 4 << 20,
-            max_held_deliveries: 16_384,
-            max_body_size: 128 << 20,
-            read_coalescing: Duration::from_millis(1),
-        }
     }
 }
 
@@ -172,75 +207,94 @@ impl ConnectionBuilder {
     }
     /// The connection name, shown in the management UI and in tracing.
     pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
+        self.config.name = Some(name.into());
         self
     }
     /// The heartbeat interval wanted (whole seconds; zero turns heartbeats
     /// off if the server agrees). Overrides the URI's `heartbeat`.
     pub fn heartbeat(mut self, interval: Duration) -> Self {
-        self.heartbeat = Some(interval.as_secs().min(u64::from(u16::MAX)) as u16);
+        self.config.heartbeat = Some(interval.as_secs().min(u64::from(u16::MAX)) as u16);
         self
     }
     /// The largest frame wanted. Overrides the URI's `frame_max`.
     pub fn frame_max(mut self, bytes: u32) -> Self {
-        self.frame_max = Some(bytes);
+        self.config.frame_max = Some(bytes);
         self
     }
     /// The highest channel number wanted. Overrides the URI's `channel_max`.
     pub fn channel_max(mut self, n: u16) -> Self {
-        self.channel_max = Some(n);
+        self.config.channel_max = Some(n);
         self
     }
     /// Limit for TCP connect plus handshake. Default: the URI's
     /// `connection_timeout`, else 10 s.
     pub fn connect_timeout(mut self, t: Duration) -> Self {
-        self.connect_timeout = Some(t);
+        self.config.connect_timeout = Some(t);
+        self
+    }
+    /// The SASL mechanism to log in with. Overrides the URI's
+    /// `auth_mechanism`; default PLAIN. A mechanism the broker does not
+    /// offer fails the connect with [`Error::Refused`] before any
+    /// credential is sent.
+    pub fn auth_mechanism(mut self, mechanism: AuthMechanism) -> Self {
+        self.config.auth_mechanism = Some(mechanism);
         self
     }
     /// Limit for every RPC (declares, binds, qos, consume, get, close...)
     /// and for a publish waiting for room. Default 30 s.
     pub fn operation_timeout(mut self, t: Duration) -> Self {
-        self.operation_timeout = t;
+        self.config.operation_timeout = t;
         self
     }
     /// Limit for a graceful close: outstanding confirms, then the channel
     /// and connection close handshakes. Default 5 s.
     pub fn close_timeout(mut self, t: Duration) -> Self {
-        self.close_timeout = t;
+        self.config.close_timeout = t;
+        self
+    }
+    /// How long a [`Confirm`](super::Confirm) waits for the broker's
+    /// verdict, counted from the publish, before it fails with
+    /// [`Error::ConfirmTimeout`] (while the broker blocks publishers, for
+    /// example). The channel stays usable, and the publish itself is not
+    /// withdrawn: it may still reach a queue. Default: no limit.
+    /// [`PublishOptions::confirm_timeout`](super::PublishOptions::confirm_timeout)
+    /// overrides it per publish.
+    pub fn confirm_timeout(mut self, t: Duration) -> Self {
+        self.config.confirm_timeout = Some(t);
         self
     }
     /// Recovery settings.
     pub fn recovery(mut self, r: RecoveryConfig) -> Self {
-        self.recovery = r;
+        self.config.recovery = r;
         self
     }
     /// Extra client properties, sent after the defaults.
     pub fn client_properties(mut self, t: FieldTable) -> Self {
-        self.client_properties = t;
+        self.config.client_properties = t;
         self
     }
     /// Capacity of the command queue (RPCs, acks) and of the publish
     /// queue to the driver. Default 1024 each.
     pub fn queue_capacity(mut self, commands: usize, publishes: usize) -> Self {
-        self.command_queue = commands.max(1);
-        self.publish_queue = publishes.max(1);
+        self.config.command_queue = commands.max(1);
+        self.config.publish_queue = publishes.max(1);
         self
     }
     /// Bytes waiting to be written above which the driver stops taking
     /// publishes. Default 4 MiB.
     pub fn high_water_mark(mut self, bytes: usize) -> Self {
-        self.high_water_mark = bytes.max(1);
+        self.config.high_water_mark = bytes.max(1);
         self
     }
     /// Deliveries the driver holds for consumers whose queues are full
     /// before it stops reading the socket. Default 16384.
     pub fn max_held_deliveries(mut self, n: usize) -> Self {
-        self.max_held_deliveries = n.max(1);
+        self.config.max_held_deliveries = n.max(1);
         self
     }
     /// The largest message body accepted. Default 128 MiB.
     pub fn max_body_size(mut self, bytes: u64) -> Self {
-        self.max_body_size = bytes;
+        self.config.max_body_size = bytes;
         self
     }
     /// How long incoming bytes may pile up in the socket while the
@@ -258,45 +312,12 @@ impl ConnectionBuilder {
     /// delivery on a quiet connection is never held. Zero turns it off.
     /// Linux only (elsewhere it is off). Default 1 ms.
     pub fn read_coalescing(mut self, linger: Duration) -> Self {
-        self.read_coalescing = linger;
+        self.config.read_coalescing = linger;
         self
     }
 
     pub(crate) fn build(self) -> Result<Config> {
-        let mut uris = Vec::with_capacity(self.uris.len());
-        for u in &self.uris {
-            uris.push(u.parse::<AmqpUri>()?);
-        }
-        let Some(first) = uris.first() else {
-            return Err(Error::Usage("no broker URI given"));
-        };
-        if first.tls {
-            return Err(Error::Usage(
-                "amqps:// needs the tls feature, which this build does not have",
-            ));
-        }
-        let connect_timeout = self
-            .connect_timeout
-            .or(first.connection_timeout)
-            .unwrap_or(Duration::from_secs(10));
-        Ok(Config {
-            heartbeat: self.heartbeat.or(first.heartbeat),
-            frame_max: self.frame_max.or(first.frame_max),
-            channel_max: self.channel_max.or(first.channel_max),
-            uris,
-            name: self.name,
-            connect_timeout,
-            operation_timeout: self.operation_timeout,
-            close_timeout: self.close_timeout,
-            recovery: self.recovery,
-            client_properties: self.client_properties,
-            command_queue: self.command_queue,
-            publish_queue: self.publish_queue,
-            high_water_mark: self.high_water_mark,
-            max_held_deliveries: self.max_held_deliveries,
-            max_body_size: self.max_body_size,
-            read_coalescing: self.read_coalescing,
-        })
+        self.config.resolve(&self.uris)
     }
 
     /// Connects, trying each URI in turn once.
@@ -308,6 +329,7 @@ impl ConnectionBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::amqp::uri::UriError;
 
     #[test]
     fn builder_debug_hides_the_password() {
@@ -328,13 +350,38 @@ mod tests {
         assert_eq!(c.heartbeat, Some(5));
         assert_eq!(c.frame_max, Some(8192));
         assert_eq!(c.channel_max, Some(7));
-        assert_eq!(c.connect_timeout, Duration::from_millis(1500));
+        assert_eq!(c.connect_timeout(), Duration::from_millis(1500));
         let c = ConnectionBuilder::default()
             .uri("amqp://h/?heartbeat=5")
             .heartbeat(Duration::from_secs(9))
             .build()
             .unwrap();
         assert_eq!(c.heartbeat, Some(9), "the builder wins over the URI");
+        let c = ConnectionBuilder::default()
+            .uri("amqp://h/?auth_mechanism=amqplain")
+            .build()
+            .unwrap();
+        assert_eq!(c.auth_mechanism(), AuthMechanism::AmqPlain);
+        let c = ConnectionBuilder::default()
+            .uri("amqp://h/?auth_mechanism=amqplain")
+            .auth_mechanism(AuthMechanism::Plain)
+            .build()
+            .unwrap();
+        assert_eq!(c.auth_mechanism(), AuthMechanism::Plain);
+        assert_eq!(
+            ConnectionBuilder::default()
+                .uri("amqp://h/")
+                .build()
+                .unwrap()
+                .auth_mechanism(),
+            AuthMechanism::Plain
+        );
+        assert!(matches!(
+            ConnectionBuilder::default()
+                .uri("amqp://h/?auth_mechanism=gssapi")
+                .build(),
+            Err(Error::InvalidUri(UriError::AuthMechanism(_)))
+        ));
         assert!(matches!(
             ConnectionBuilder::default().build(),
             Err(Error::Usage(_))

@@ -14,6 +14,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use super::error::{Error, Result};
 use super::outbox::Outbox;
@@ -27,7 +28,11 @@ use super::outbox::Outbox;
 ///   reply code and the message;
 /// - [`Error::ConfirmLost`]: the connection was lost first; the message
 ///   may or may not have been routed, so publish it again;
-/// - [`Error::ChannelClosed`]: the channel closed first.
+/// - [`Error::ChannelClosed`]: the channel closed first;
+/// - [`Error::ConfirmTimeout`]: the confirm timeout
+///   ([`ConnectionBuilder::confirm_timeout`](super::ConnectionBuilder::confirm_timeout),
+///   [`PublishOptions::confirm_timeout`](super::PublishOptions::confirm_timeout))
+///   passed first.
 ///
 /// Dropping it does not cancel the publish.
 #[must_use = "a confirm tells whether the broker took the message"]
@@ -35,6 +40,9 @@ pub struct Confirm {
     /// The outbox and the publish number; `None` once resolved, or for a
     /// publish outside confirm mode.
     pending: Option<(Arc<Outbox>, u64)>,
+    /// The confirm timeout, started at the publish (on the heap: most
+    /// publishes have none, and the future stays small).
+    timer: Option<(Duration, Pin<Box<tokio::time::Sleep>>)>,
 }
 
 impl std::fmt::Debug for Confirm {
@@ -47,13 +55,26 @@ impl std::fmt::Debug for Confirm {
 
 impl Confirm {
     pub(crate) fn ready() -> Self {
-        Confirm { pending: None }
+        Confirm {
+            pending: None,
+            timer: None,
+        }
     }
 
     pub(crate) fn pending(outbox: Arc<Outbox>, number: u64) -> Self {
         Confirm {
             pending: Some((outbox, number)),
+            timer: None,
         }
+    }
+
+    /// Fails the confirm with [`Error::ConfirmTimeout`] once `after`
+    /// passes without the broker's verdict.
+    pub(crate) fn with_timeout(mut self, after: Option<Duration>) -> Self {
+        if let (Some(after), Some(_)) = (after, &self.pending) {
+            self.timer = Some((after, Box::pin(tokio::time::sleep(after))));
+        }
+        self
     }
 }
 
@@ -65,12 +86,25 @@ impl Future for Confirm {
             return Poll::Ready(Ok(()));
         };
         match outbox.poll_confirm(*number, cx) {
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => {}
             Poll::Ready(r) => {
                 self.pending = None;
-                Poll::Ready(r)
+                self.timer = None;
+                return Poll::Ready(r);
             }
         }
+        let Some((after, sleep)) = self.timer.as_mut() else {
+            return Poll::Pending;
+        };
+        let after = *after;
+        if sleep.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        self.timer = None;
+        if let Some((outbox, number)) = self.pending.take() {
+            outbox.forget_confirm(number);
+        }
+        Poll::Ready(Err(Error::ConfirmTimeout { after }))
     }
 }
 

@@ -15,6 +15,7 @@ use super::error::{Error, Result};
 use super::events::ConnectionEvents;
 use super::mailbox::Mailbox;
 use super::outbox::Outbox;
+use super::uri::Secret;
 
 /// A connection to RabbitMQ: a handle to the driver task that owns the
 /// socket. Cheap to clone; the connection closes gracefully when it and
@@ -65,7 +66,7 @@ impl Connection {
         let label = config.label();
         let mut last = Error::Usage("no broker URI given");
         for uri in &config.uris {
-            match io::connect(&config, uri).await {
+            match io::connect(&config, uri, None).await {
                 Ok(io) => {
                     tracing::info!(connection = %label, addr = %io.addr, "connected");
                     return Ok(Self::spawn(config.clone(), io));
@@ -89,6 +90,7 @@ impl Connection {
             state: state.clone(),
             operation_timeout: config.operation_timeout,
             close_timeout: config.close_timeout,
+            confirm_timeout: config.confirm_timeout,
         });
         let span = tracing::info_span!("amqp_connection", connection = %state.label);
         let driver = Driver::new(config.clone(), state, control, outbox, io);
@@ -130,6 +132,26 @@ impl Connection {
                 after: limit,
             }),
         }
+    }
+
+    /// Replaces the connection's secret (connection.update-secret), such
+    /// as an OAuth 2 access token about to expire, without reconnecting.
+    /// Once the broker accepts it, recovery logs in with it too. A secret
+    /// the broker refuses closes the connection: this then fails with
+    /// [`Error::ConnectionClosed`] and the broker's reply code (and
+    /// recovery, if on, reconnects with the last accepted secret). The
+    /// secret never appears in logs or errors.
+    pub async fn update_secret(&self, new_secret: &str, reason: &str) -> Result<()> {
+        let (tx, rx) = oneshot::channel();
+        let cmd = Control::UpdateSecret {
+            secret: Secret::new(new_secret),
+            reason: reason.to_owned(),
+            reply: tx,
+        };
+        self.handles
+            .call("connection.update-secret", cmd, rx)
+            .await
+            .map(drop)
     }
 
     /// A stream of connection events: losses, recovery steps, blocking.

@@ -90,6 +90,15 @@ pub enum Error {
     /// may or may not have reached a queue. Publish it again.
     #[error("the connection was lost before the broker confirmed the message")]
     ConfirmLost,
+    /// The broker did not settle the publish within the confirm timeout
+    /// (it may block publishers for low memory or disk). The channel stays
+    /// usable; the message may still reach a queue later, so a retry may
+    /// duplicate it.
+    #[error("the broker did not confirm the message within {after:?}")]
+    ConfirmTimeout {
+        /// The limit that passed.
+        after: Duration,
+    },
     /// The delivery came before a connection loss (or its consumer was
     /// cancelled); it cannot be acked now, and the broker redelivers it.
     #[error("the delivery is from before a connection loss; the broker redelivers it")]
@@ -135,6 +144,7 @@ impl Error {
             | Error::Timeout { .. }
             | Error::Nacked
             | Error::ConfirmLost
+            | Error::ConfirmTimeout { .. }
             | Error::Blocked { .. } => true,
             Error::ConnectionClosed { code, .. } | Error::ChannelClosed { code, .. } => {
                 *code == ReplyCode::CONNECTION_FORCED

@@ -47,6 +47,8 @@ mod inbox;
 mod mailbox;
 mod options;
 mod outbox;
+mod publisher;
+mod returns;
 mod topology;
 pub mod uri;
 
@@ -63,4 +65,6 @@ pub use events::{ConnectionEvent, ConnectionEvents};
 pub use options::{
     ConsumeOptions, ExchangeKind, ExchangeOptions, PublishOptions, QueueDeleteOptions, QueueOptions,
 };
-pub use uri::{AmqpUri, Secret, UriError};
+pub use publisher::{Publisher, Unconfirmed};
+pub use returns::Returns;
+pub use uri::{AmqpUri, AuthMechanism, Secret, UriError};

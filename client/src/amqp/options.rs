@@ -241,12 +241,27 @@ pub struct PublishOptions {
     /// Return the message if no queue takes it (with confirms on, the
     /// publish then resolves as [`Error::Returned`](super::Error::Returned)).
     pub mandatory: bool,
+    /// How long this publish's [`Confirm`](super::Confirm) waits for the
+    /// broker before it fails with
+    /// [`Error::ConfirmTimeout`](super::Error::ConfirmTimeout); `None`:
+    /// the connection's
+    /// [`confirm_timeout`](super::ConnectionBuilder::confirm_timeout).
+    pub confirm_timeout: Option<std::time::Duration>,
 }
 
 impl PublishOptions {
     /// A mandatory publish.
     pub fn mandatory() -> Self {
-        PublishOptions { mandatory: true }
+        PublishOptions {
+            mandatory: true,
+            confirm_timeout: None,
+        }
+    }
+
+    /// Overrides the connection's confirm timeout for this publish.
+    pub fn confirm_timeout(mut self, after: std::time::Duration) -> Self {
+        self.confirm_timeout = Some(after);
+        self
     }
 }
 

@@ -1,5 +1,5 @@
 //! RabbitMQ's URI format:
-//! `amqp://user:pass@host:port/vhost?heartbeat=..&frame_max=..&channel_max=..&connection_timeout=..`
+//! `amqp://user:pass@host:port/vhost?heartbeat=..&frame_max=..&channel_max=..&connection_timeout=..&auth_mechanism=..`
 //!
 //! User, password and vhost are percent-decoded (`%2f` is `/`). A missing
 //! vhost is `/`; missing credentials are `guest`/`guest`; the port defaults to
@@ -31,9 +31,53 @@ pub enum UriError {
     /// A query parameter has a value that does not parse.
     #[error("the URI parameter {0} has an invalid value")]
     Param(String),
+    /// `auth_mechanism` names a SASL mechanism this client does not have.
+    #[error("the SASL mechanism {0:?} is not supported (use plain, amqplain or external)")]
+    AuthMechanism(String),
     /// A query parameter this client does not know.
     #[error("the URI parameter {0} is not supported")]
     UnknownParam(String),
+}
+
+/// The SASL mechanism a client logs in with (`auth_mechanism` in the
+/// URI, as RabbitMQ's URI spec names it: `plain`, `amqplain` or
+/// `external`, in any case). The user name and password come from the URI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum AuthMechanism {
+    /// PLAIN (RFC 4616), the default.
+    #[default]
+    Plain,
+    /// AMQPLAIN: RabbitMQ's own, user name and password in a field table.
+    AmqPlain,
+    /// EXTERNAL: the identity comes from outside the AMQP handshake (a TLS
+    /// client certificate); no password is sent.
+    External,
+}
+
+impl AuthMechanism {
+    /// The mechanism's name on the wire (`PLAIN`, `AMQPLAIN`, `EXTERNAL`).
+    pub fn name(self) -> &'static str {
+        match self {
+            AuthMechanism::Plain => "PLAIN",
+            AuthMechanism::AmqPlain => "AMQPLAIN",
+            AuthMechanism::External => "EXTERNAL",
+        }
+    }
+}
+
+impl FromStr for AuthMechanism {
+    type Err = UriError;
+
+    /// `plain`, `amqplain` or `external`, in any case.
+    fn from_str(s: &str) -> Result<Self, UriError> {
+        match s.to_ascii_lowercase().as_str() {
+            "plain" => Ok(AuthMechanism::Plain),
+            "amqplain" => Ok(AuthMechanism::AmqPlain),
+            "external" => Ok(AuthMechanism::External),
+            _ => Err(UriError::AuthMechanism(s.to_owned())),
+        }
+    }
 }
 
 /// A password that prints as `***`.
@@ -80,6 +124,8 @@ pub struct AmqpUri {
     pub channel_max: Option<u16>,
     /// Limit for TCP connect plus handshake (`connection_timeout`, milliseconds).
     pub connection_timeout: Option<Duration>,
+    /// The SASL mechanism (`auth_mechanism`).
+    pub auth_mechanism: Option<AuthMechanism>,
 }
 
 impl AmqpUri {
@@ -162,6 +208,7 @@ impl FromStr for AmqpUri {
             frame_max: None,
             channel_max: None,
             connection_timeout: None,
+            auth_mechanism: None,
         };
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -173,6 +220,9 @@ impl FromStr for AmqpUri {
                 "connection_timeout" => {
                     let ms: u64 = v.parse().map_err(|_| bad())?;
                     uri.connection_timeout = Some(Duration::from_millis(ms));
+                }
+                "auth_mechanism" => {
+                    uri.auth_mechanism = Some(decode(v, "auth_mechanism")?.parse()?)
                 }
                 _ => return Err(UriError::UnknownParam(k.to_owned())),
             }
@@ -263,6 +313,15 @@ mod tests {
         assert_eq!(u.frame_max, Some(131_072));
         assert_eq!(u.channel_max, Some(64));
         assert_eq!(u.connection_timeout, Some(Duration::from_millis(2500)));
+        assert_eq!(u.auth_mechanism, None);
+        for (text, m) in [
+            ("plain", AuthMechanism::Plain),
+            ("AMQPLAIN", AuthMechanism::AmqPlain),
+            ("External", AuthMechanism::External),
+        ] {
+            let u = parse(&format!("amqp://h/?auth_mechanism={text}"));
+            assert_eq!(u.auth_mechanism, Some(m));
+        }
     }
 
     #[test]
@@ -300,6 +359,10 @@ mod tests {
         assert_eq!(
             "amqp://h?bogus=1".parse::<AmqpUri>(),
             Err(UriError::UnknownParam("bogus".into()))
+        );
+        assert_eq!(
+            "amqp://h?auth_mechanism=cram-md5".parse::<AmqpUri>(),
+            Err(UriError::AuthMechanism("cram-md5".into()))
         );
     }
 

@@ -19,7 +19,7 @@ pub(super) fn fail_control(c: Control, error: &Error) {
         Control::OpenChannel { reply } => {
             let _ = reply.send(Err(error.clone()));
         }
-        Control::Rpc { reply, .. } => {
+        Control::Rpc { reply, .. } | Control::UpdateSecret { reply, .. } => {
             let _ = reply.send(Err(error.clone()));
         }
         Control::Consume { reply, .. } => {
@@ -94,6 +94,11 @@ impl Driver {
         match c {
             Control::OpenChannel { reply } => self.open_channel(reply),
             Control::Close { reply } => self.start_close(Some(reply)),
+            Control::UpdateSecret {
+                secret,
+                reason,
+                reply,
+            } => self.update_secret(secret, &reason, reply),
             Control::Settle {
                 chan,
                 generation,
@@ -114,6 +119,36 @@ impl Driver {
                     return;
                 }
                 self.channel_command(key, c);
+            }
+        }
+    }
+
+    /// Sends connection.update-secret. The new secret replaces the URI's
+    /// password for reconnects once the broker accepts it.
+    fn update_secret(
+        &mut self,
+        secret: crate::amqp::uri::Secret,
+        reason: &str,
+        reply: crate::amqp::command::Reply<crate::amqp::command::RpcReply>,
+    ) {
+        let Some(io) = self.io.as_mut() else {
+            let _ = reply.send(Err(Error::lost("not connected")));
+            return;
+        };
+        match io.core.update_secret(secret.expose().as_bytes(), reason) {
+            Ok(id) => {
+                self.rpcs.insert(
+                    id,
+                    PendingRpc {
+                        chan: 0,
+                        request: None,
+                        kind: RpcKind::User(reply),
+                    },
+                );
+                self.pending_secret = Some((id, secret));
+            }
+            Err(e) => {
+                let _ = reply.send(Err(command_error(e)));
             }
         }
     }

@@ -113,6 +113,19 @@ impl Driver {
                         reason.code, reason.text
                     ))),
                     Initiator::Peer => {
+                        // A refused secret closes the connection: its
+                        // caller learns the broker's reply code.
+                        if let Some((id, _)) = self.pending_secret.take() {
+                            if let Some(rpc) = self.rpcs.remove(&id) {
+                                super::control::fail_rpc(
+                                    rpc.kind,
+                                    &Error::ConnectionClosed {
+                                        code: reason.code,
+                                        text: reason.text.to_string(),
+                                    },
+                                );
+                            }
+                        }
                         tracing::warn!(
                             connection = %self.state.label,
                             code = reason.code.0,
@@ -178,6 +191,7 @@ impl Driver {
             err
         };
         let _ = chan.shared.closed.set(reason.clone());
+        chan.shared.returns.close();
         for r in chan.closing.into_iter().flatten() {
             let _ = r.send(Ok(()));
         }
@@ -219,6 +233,13 @@ impl Driver {
     }
 
     fn on_reply(&mut self, request: RequestId, reply: RpcReply) {
+        if self
+            .pending_secret
+            .as_ref()
+            .is_some_and(|(id, _)| *id == request)
+        {
+            self.secret = self.pending_secret.take().map(|(_, s)| s);
+        }
         if let Some(slot) = self.internal.get_mut(&request) {
             *slot = Some(Ok(reply));
             return;
@@ -362,6 +383,7 @@ impl Driver {
         else {
             return;
         };
+        let subscribed = chan.shared.returns.is_subscribed();
         let slot = chan.confirms.iter_mut().find(|pc| {
             pc.returned.is_none()
                 && pc.mandatory.as_ref().is_some_and(|m| {
@@ -370,16 +392,31 @@ impl Driver {
                         && r.body_ref() == &m.1[..]
                 })
         });
-        match slot {
-            Some(pc) => pc.returned = Some(Box::new(r)),
-            None => tracing::warn!(
+        let matched = slot.is_some();
+        let r = match slot {
+            Some(pc) if subscribed => {
+                pc.returned = Some(Box::new(r.clone()));
+                r
+            }
+            Some(pc) => {
+                pc.returned = Some(Box::new(r));
+                return;
+            }
+            None => r,
+        };
+        if let Err(r) = chan.shared.returns.send(r) {
+            if matched {
+                // Its confirm carries it.
+                return;
+            }
+            tracing::warn!(
                 connection = %self.state.label,
                 channel = r.channel,
                 exchange = %r.exchange(),
                 routing_key = %r.routing_key(),
                 code = r.reply_code.0,
-                "message returned (no confirm waits for it)"
-            ),
+                "message returned, and no returns stream takes it (none open, or full): dropped"
+            );
         }
     }
 

@@ -11,7 +11,7 @@ use tokio::net::TcpStream;
 
 use crate::amqp::config::Config;
 use crate::amqp::error::{Error, Result};
-use crate::amqp::uri::AmqpUri;
+use crate::amqp::uri::{AmqpUri, AuthMechanism, Secret};
 
 /// Bytes asked of the socket per read call.
 pub(crate) const READ_CHUNK: usize = 64 * 1024;
@@ -191,14 +191,23 @@ mod sys {
     }
 }
 
-fn client_config(config: &Config, uri: &AmqpUri) -> ClientConfig {
+/// The SASL mechanism with its credentials: the URI's user name, and the
+/// secret given to `update_secret` if any, else the URI's password.
+fn sasl(config: &Config, uri: &AmqpUri, secret: Option<&Secret>) -> SaslMechanism {
+    let username = uri.username.clone();
+    let password = secret.unwrap_or(&uri.password).expose().to_owned();
+    match config.auth_mechanism() {
+        AuthMechanism::Plain => SaslMechanism::Plain { username, password },
+        AuthMechanism::AmqPlain => SaslMechanism::AmqPlain { username, password },
+        AuthMechanism::External => SaslMechanism::External,
+    }
+}
+
+fn client_config(config: &Config, uri: &AmqpUri, secret: Option<&Secret>) -> ClientConfig {
     let defaults = ClientConfig::default();
     ClientConfig {
         virtual_host: uri.vhost.clone(),
-        sasl: SaslMechanism::Plain {
-            username: uri.username.clone(),
-            password: uri.password.expose().to_owned(),
-        },
+        sasl: sasl(config, uri, secret),
         channel_max: config.channel_max.unwrap_or(defaults.channel_max),
         frame_max: config.frame_max.unwrap_or(defaults.frame_max),
         heartbeat: config.heartbeat.unwrap_or(defaults.heartbeat),
@@ -211,10 +220,13 @@ fn client_config(config: &Config, uri: &AmqpUri) -> ClientConfig {
 
 /// Connects to one broker and runs the handshake, within the connect
 /// timeout.
-pub(crate) async fn connect(config: &Config, uri: &AmqpUri) -> Result<Io> {
+///
+/// `secret`: what `Connection::update_secret` last set, which replaces
+/// the URI's password when recovery reconnects.
+pub(crate) async fn connect(config: &Config, uri: &AmqpUri, secret: Option<&Secret>) -> Result<Io> {
     let addr = uri.authority();
-    let limit = config.connect_timeout;
-    match tokio::time::timeout(limit, handshake(config, uri, addr.clone())).await {
+    let limit = config.connect_timeout();
+    match tokio::time::timeout(limit, handshake(config, uri, secret, addr.clone())).await {
         Ok(r) => r,
         Err(_) => Err(Error::Timeout {
             operation: "connect",
@@ -223,7 +235,12 @@ pub(crate) async fn connect(config: &Config, uri: &AmqpUri) -> Result<Io> {
     }
 }
 
-async fn handshake(config: &Config, uri: &AmqpUri, addr: String) -> Result<Io> {
+async fn handshake(
+    config: &Config,
+    uri: &AmqpUri,
+    secret: Option<&Secret>,
+    addr: String,
+) -> Result<Io> {
     let stream = TcpStream::connect(&addr)
         .await
         .map_err(|e| Error::Connect {
@@ -231,7 +248,7 @@ async fn handshake(config: &Config, uri: &AmqpUri, addr: String) -> Result<Io> {
             source: Arc::new(e),
         })?;
     let _ = stream.set_nodelay(true);
-    let core = Core::client(client_config(config, uri), Instant::now());
+    let core = Core::client(client_config(config, uri, secret), Instant::now());
     let mut io = Io {
         stream,
         core,
@@ -280,6 +297,17 @@ async fn handshake(config: &Config, uri: &AmqpUri, addr: String) -> Result<Io> {
         io.core
             .handle_input(Instant::now(), &mut io.rbuf)
             .map_err(|e| match e {
+                // The core refuses a server that does not offer the
+                // mechanism asked for, before it sends any credential.
+                amqp_proto::ConnectionError::Protocol(p)
+                    if p.code == amqp_proto::ReplyCode::ACCESS_REFUSED =>
+                {
+                    Error::Refused {
+                        addr: io.addr.clone(),
+                        code: p.code,
+                        text: p.to_string(),
+                    }
+                }
                 amqp_proto::ConnectionError::Protocol(p) => Error::Protocol(p),
                 other => Error::lost(other.to_string()),
             })?;

@@ -32,6 +32,7 @@ use super::mailbox::Mailbox;
 use super::options::ConsumeOptions;
 use super::outbox::Outbox;
 use super::topology::Topology;
+use super::uri::Secret;
 
 mod coalesce;
 mod control;
@@ -283,6 +284,11 @@ pub(crate) struct Driver {
     /// Handles to wake once this turn's work is written: waking them one
     /// event at a time would bounce the application between threads.
     wakes: Vec<Waker>,
+    /// The secret the broker last accepted in connection.update-secret:
+    /// reconnects log in with it instead of the URI's password.
+    secret: Option<Secret>,
+    /// An update-secret waiting for its answer.
+    pending_secret: Option<(RequestId, Secret)>,
 }
 
 impl std::fmt::Debug for Driver {
@@ -355,6 +361,8 @@ impl Driver {
             read_this_turn: false,
             read_after_unmark: false,
             wakes: Vec::new(),
+            secret: None,
+            pending_secret: None,
         }
     }
 
@@ -761,6 +769,7 @@ impl Driver {
         self.state.connected.store(false, Ordering::Release);
         for (_, chan) in std::mem::take(&mut self.chans) {
             let _ = chan.shared.closed.set(error.clone());
+            chan.shared.returns.close();
             for (_, c) in chan.deferred {
                 control::fail_control(c, &error);
             }
@@ -804,6 +813,7 @@ impl Driver {
             .store(self.generation, Ordering::Release);
         self.state.connected.store(false, Ordering::Release);
         self.state.set_blocked(None);
+        self.pending_secret = None;
         let lost = match error {
             Error::ConnectionLost { .. } => error.clone(),
             other => Error::lost(other.to_string()),
@@ -869,6 +879,7 @@ impl Driver {
                     &mut self.wakes,
                 );
                 let _ = chan.shared.closed.set(closed);
+                chan.shared.returns.close();
                 for c in chan.consumers {
                     let _ = c.tx.push(ConsumerMsg::Finished, false, &mut self.wakes);
                 }

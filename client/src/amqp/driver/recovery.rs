@@ -51,7 +51,7 @@ impl Driver {
             let Some(uri) = self.config.uris.get((attempt as usize - 1) % n).cloned() else {
                 return Err(Error::Usage("no broker URI"));
             };
-            let result = match io::connect(&self.config, &uri).await {
+            let result = match io::connect(&self.config, &uri, self.secret.as_ref()).await {
                 Ok(io) => {
                     self.io = Some(io);
                     self.restore().await
