@@ -10,11 +10,14 @@ use std::time::Duration;
 
 use amqp_client_support::{next, rabbitmqctl, wait_event};
 use mq_client::amqp::{
-    Connection, ConnectionEvent, ConsumeOptions, FieldTable, Properties, QueueOptions,
-    RecoveryConfig,
+    Connection, ConnectionEvent, ConsumeOptions, Error, FieldTable, Properties, PublishOptions,
+    QueueOptions, RecoveryConfig,
 };
 use mq_client::backoff::BackoffConfig;
 use mq_tests::endpoints;
+
+/// The tests here change the whole broker: one at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Puts the broker back as it was: watermark 0.4, application running.
 struct RestoreBroker;
@@ -40,6 +43,7 @@ async fn ctl(args: &'static [&'static str]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_alarm_blocks_publishes_and_restart_is_recovered() {
+    let _serial = SERIAL.lock().await;
     let _restore = RestoreBroker;
     let conn = Connection::builder()
         .uri(endpoints::amqp_url())
@@ -153,5 +157,98 @@ async fn memory_alarm_blocks_publishes_and_restart_is_recovered() {
         .queue_bind(renamed.name(), "amq.fanout", "", FieldTable::new())
         .await
         .unwrap();
+    conn.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confirm_times_out_while_blocked_and_the_channel_confirms_again_after() {
+    let _serial = SERIAL.lock().await;
+    let _restore = RestoreBroker;
+    let conn = Connection::builder()
+        .uri(endpoints::amqp_url())
+        .name("confirm-timeout")
+        .operation_timeout(Duration::from_secs(20))
+        .confirm_timeout(Duration::from_millis(1500))
+        .connect()
+        .await
+        .unwrap();
+    let mut events = conn.events();
+    let ch = conn.open_channel().await.unwrap();
+    let q = ch
+        .queue_declare("", QueueOptions::default().exclusive())
+        .await
+        .unwrap();
+    ch.confirm_select().await.unwrap();
+    ch.publish("", q.name(), &b"warm-up"[..], Properties::default())
+        .await
+        .unwrap()
+        .await
+        .expect("acked within the timeout");
+
+    ctl(&["set_vm_memory_high_watermark", "0"]).await;
+    // The broker blocks a connection when it publishes: this publish is
+    // held (in the broker's socket buffer, or by the driver).
+    let started = std::time::Instant::now();
+    let blocked = ch
+        .publish("", q.name(), &b"during-alarm"[..], Properties::default())
+        .await
+        .expect("queued");
+    wait_event(&mut events, Duration::from_secs(15), |e| {
+        matches!(e, ConnectionEvent::Blocked { .. })
+    })
+    .await;
+    // The connection default: 1.5 s.
+    match blocked.await {
+        Err(e @ Error::ConfirmTimeout { .. }) => {
+            assert!(e.is_retriable());
+            assert!(
+                matches!(e, Error::ConfirmTimeout { after } if after == Duration::from_millis(1500))
+            );
+        }
+        other => panic!("expected ConfirmTimeout, got {other:?}"),
+    }
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1400) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    // A per-publish override: 300 ms.
+    let started = std::time::Instant::now();
+    let short = ch
+        .publish_with(
+            "",
+            q.name(),
+            &b"during-alarm-short"[..],
+            Properties::default(),
+            PublishOptions::default().confirm_timeout(Duration::from_millis(300)),
+        )
+        .await
+        .expect("queued");
+    assert!(matches!(
+        short.await,
+        Err(Error::ConfirmTimeout { after }) if after == Duration::from_millis(300)
+    ));
+    assert!(started.elapsed() < Duration::from_millis(1400));
+    assert!(
+        ch.is_open(),
+        "a timed-out confirm leaves the channel usable"
+    );
+
+    ctl(&["set_vm_memory_high_watermark", "0.4"]).await;
+    wait_event(&mut events, Duration::from_secs(15), |e| {
+        matches!(e, ConnectionEvent::Unblocked)
+    })
+    .await;
+    // The channel publishes and confirms again.
+    for i in 0..10u8 {
+        ch.publish("", q.name(), vec![i], Properties::default())
+            .await
+            .unwrap()
+            .await
+            .expect("acked after the alarm");
+    }
+    // The publishes whose confirms timed out were not withdrawn: they
+    // went out once the broker unblocked.
+    amqp_client_support::wait_count(&ch, q.name(), 1 + 2 + 10).await;
     conn.close().await.unwrap();
 }
