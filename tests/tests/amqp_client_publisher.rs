@@ -54,6 +54,8 @@ async fn a_mandatory_publish_without_confirms_comes_back_on_the_returns_stream()
         PublishOptions::mandatory(),
     )
     .await
+    .unwrap()
+    .await
     .unwrap();
     wait_count(&ch, q.name(), 1).await;
     assert!(
