@@ -54,7 +54,7 @@ pub mod amqp_workload {
 
     use bytes::Bytes;
     use futures_util::StreamExt;
-    use mq_client::amqp::{Channel, ConsumeOptions, Properties};
+    use mq_client::amqp::{BasicProperties, Channel, ConsumeOptions};
 
     /// Outstanding publisher confirms a publisher keeps.
     pub const WINDOW: usize = 1000;
@@ -68,7 +68,7 @@ pub mod amqp_workload {
         let mut window = VecDeque::with_capacity(WINDOW);
         for _ in 0..n {
             let c = ch
-                .publish("", queue, body.clone(), Properties::default())
+                .publish("", queue, body.clone(), BasicProperties::default())
                 .await
                 .expect("publish");
             window.push_back(c);

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use mq_client::amqp::{
-    Channel, Connection, ConsumeOptions, Error, ExchangeKind, ExchangeOptions, FieldTable,
-    Properties, QueueOptions,
+    BasicProperties, Channel, Connection, ConsumeOptions, Error, ExchangeKind, ExchangeOptions,
+    FieldTable, QueueOptions,
 };
 
 const EXCHANGE: &str = "orders";
@@ -66,7 +66,7 @@ async fn order_service(url: &str) -> Result<(), Error> {
         // Every seventh order has no email address: notification fails.
         let email = if id % 7 == 0 { "" } else { "buyer@example.com" };
         let body = format!(r#"{{"order_id":{id},"email":"{email}"}}"#);
-        let props = Properties::default()
+        let props = BasicProperties::default()
             .persistent()
             .with_content_type("application/json")
             .with_message_id(&format!("order-{id}"));

@@ -13,3 +13,8 @@ pub mod amqp;
 pub use futures_util::{Stream, StreamExt};
 pub mod backoff;
 pub mod kafka;
+
+/// The README's examples, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+mod readme {}

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use amqp_client_support::{next, rabbitmqctl, wait_event};
 use mq_client::amqp::{
-    Connection, ConnectionEvent, ConsumeOptions, Error, FieldTable, Properties, PublishOptions,
-    QueueOptions, RecoveryConfig,
+    BasicProperties, Connection, ConnectionEvent, ConsumeOptions, Error, FieldTable,
+    PublishOptions, QueueOptions, RecoveryConfig,
 };
 use mq_client::backoff::BackoffConfig;
 use mq_tests::endpoints;
@@ -69,7 +69,7 @@ async fn memory_alarm_blocks_publishes_and_restart_is_recovered() {
         .await
         .unwrap();
     ch.confirm_select().await.unwrap();
-    ch.publish("", q.name(), &b"warm-up"[..], Properties::default())
+    ch.publish("", q.name(), &b"warm-up"[..], BasicProperties::default())
         .await
         .unwrap()
         .await
@@ -78,7 +78,12 @@ async fn memory_alarm_blocks_publishes_and_restart_is_recovered() {
     // 1. Memory alarm: connection.blocked, publishes wait.
     ctl(&["set_vm_memory_high_watermark", "0"]).await;
     let first = ch
-        .publish("", q.name(), &b"during-alarm-1"[..], Properties::default())
+        .publish(
+            "",
+            q.name(),
+            &b"during-alarm-1"[..],
+            BasicProperties::default(),
+        )
         .await
         .expect("queued");
     wait_event(&mut events, Duration::from_secs(15), |e| {
@@ -87,7 +92,12 @@ async fn memory_alarm_blocks_publishes_and_restart_is_recovered() {
     .await;
     assert!(conn.is_blocked());
     let second = ch
-        .publish("", q.name(), &b"during-alarm-2"[..], Properties::default())
+        .publish(
+            "",
+            q.name(),
+            &b"during-alarm-2"[..],
+            BasicProperties::default(),
+        )
         .await
         .expect("queued; the driver holds it");
     let mut both = Box::pin(async move { (first.await, second.await) });
@@ -143,7 +153,7 @@ async fn memory_alarm_blocks_publishes_and_restart_is_recovered() {
         "",
         renamed.name(),
         &b"after-restart"[..],
-        Properties::default(),
+        BasicProperties::default(),
     )
     .await
     .unwrap()
@@ -179,7 +189,7 @@ async fn a_confirm_times_out_while_blocked_and_the_channel_confirms_again_after(
         .await
         .unwrap();
     ch.confirm_select().await.unwrap();
-    ch.publish("", q.name(), &b"warm-up"[..], Properties::default())
+    ch.publish("", q.name(), &b"warm-up"[..], BasicProperties::default())
         .await
         .unwrap()
         .await
@@ -190,7 +200,12 @@ async fn a_confirm_times_out_while_blocked_and_the_channel_confirms_again_after(
     // held (in the broker's socket buffer, or by the driver).
     let started = std::time::Instant::now();
     let blocked = ch
-        .publish("", q.name(), &b"during-alarm"[..], Properties::default())
+        .publish(
+            "",
+            q.name(),
+            &b"during-alarm"[..],
+            BasicProperties::default(),
+        )
         .await
         .expect("queued");
     wait_event(&mut events, Duration::from_secs(15), |e| {
@@ -219,7 +234,7 @@ async fn a_confirm_times_out_while_blocked_and_the_channel_confirms_again_after(
             "",
             q.name(),
             &b"during-alarm-short"[..],
-            Properties::default(),
+            BasicProperties::default(),
             PublishOptions::default().confirm_timeout(Duration::from_millis(300)),
         )
         .await
@@ -241,7 +256,7 @@ async fn a_confirm_times_out_while_blocked_and_the_channel_confirms_again_after(
     .await;
     // The channel publishes and confirms again.
     for i in 0..10u8 {
-        ch.publish("", q.name(), vec![i], Properties::default())
+        ch.publish("", q.name(), vec![i], BasicProperties::default())
             .await
             .unwrap()
             .await

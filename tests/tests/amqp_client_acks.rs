@@ -13,7 +13,7 @@ use std::time::Duration;
 use amqp_client_support::{connect, next, rabbitmqctl, wait_count};
 use futures_util::StreamExt;
 use mq_client::amqp::{
-    Channel, Connection, ConsumeOptions, Consumer, Delivery, Properties, QueueDeleteOptions,
+    BasicProperties, Channel, Connection, ConsumeOptions, Consumer, Delivery, QueueDeleteOptions,
     QueueOptions,
 };
 use mq_tests::names;
@@ -28,7 +28,7 @@ async fn queue_with(conn: &Connection, prefix: &str, n: u8) -> (Channel, String)
         .unwrap();
     ch.confirm_select().await.unwrap();
     for i in 0..n {
-        ch.publish("", &queue, vec![i], Properties::default())
+        ch.publish("", &queue, vec![i], BasicProperties::default())
             .await
             .unwrap()
             .await

@@ -8,8 +8,8 @@ use std::time::Duration;
 use amqp_client_support::{connect, next, wait_count};
 use futures_util::StreamExt;
 use mq_client::amqp::{
-    ConsumeOptions, Error, ExchangeKind, ExchangeOptions, FieldTable, Properties, PublishOptions,
-    QueueOptions, ReplyCode,
+    BasicProperties, ConsumeOptions, Error, ExchangeKind, ExchangeOptions, FieldTable,
+    PublishOptions, QueueOptions, ReplyCode,
 };
 use mq_tests::names;
 
@@ -23,7 +23,7 @@ async fn publish_with_confirm_then_consume_and_ack() {
         .unwrap();
     ch.confirm_select().await.unwrap();
     assert!(ch.is_confirm_mode());
-    let props = Properties::default()
+    let props = BasicProperties::default()
         .persistent()
         .with_content_type("text/plain")
         .with_headers(FieldTable::builder().insert("k", "v").build());
@@ -66,7 +66,7 @@ async fn publish_without_confirms_is_ready_at_once() {
         .await
         .unwrap();
     for i in 0..10u8 {
-        ch.publish("", q.name(), vec![i], Properties::default())
+        ch.publish("", q.name(), vec![i], BasicProperties::default())
             .await
             .unwrap()
             .await
@@ -101,7 +101,7 @@ async fn unroutable_mandatory_publish_resolves_as_returned() {
             &x,
             "nowhere",
             &b"lost"[..],
-            Properties::default().with_message_id("m1"),
+            BasicProperties::default().with_message_id("m1"),
             PublishOptions::mandatory(),
         )
         .await
@@ -125,7 +125,7 @@ async fn unroutable_mandatory_publish_resolves_as_returned() {
         other => panic!("expected Returned, got {other:?}"),
     }
     // A routable mandatory publish and a non-mandatory unroutable one ack.
-    ch.publish(&x, "nowhere", &b"dropped"[..], Properties::default())
+    ch.publish(&x, "nowhere", &b"dropped"[..], BasicProperties::default())
         .await
         .unwrap()
         .await
@@ -149,11 +149,11 @@ async fn a_full_reject_publish_queue_nacks() {
         .unwrap();
     ch.confirm_select().await.unwrap();
     let first = ch
-        .publish("", q.name(), &b"1"[..], Properties::default())
+        .publish("", q.name(), &b"1"[..], BasicProperties::default())
         .await
         .unwrap();
     let second = ch
-        .publish("", q.name(), &b"2"[..], Properties::default())
+        .publish("", q.name(), &b"2"[..], BasicProperties::default())
         .await
         .unwrap();
     first.await.expect("the first fits");
@@ -172,7 +172,7 @@ async fn basic_get_empty_then_a_message() {
     assert!(ch.basic_get(q.name(), false).await.unwrap().is_none());
     ch.confirm_select().await.unwrap();
     for body in [&b"a"[..], &b"b"[..]] {
-        ch.publish("", q.name(), body, Properties::default())
+        ch.publish("", q.name(), body, BasicProperties::default())
             .await
             .unwrap()
             .await
@@ -205,9 +205,14 @@ async fn fill(ch: &mq_client::amqp::Channel, queue: &str, n: u32) {
     let mut confirms = Vec::new();
     for i in 0..n {
         confirms.push(
-            ch.publish("", queue, i.to_be_bytes().to_vec(), Properties::default())
-                .await
-                .unwrap(),
+            ch.publish(
+                "",
+                queue,
+                i.to_be_bytes().to_vec(),
+                BasicProperties::default(),
+            )
+            .await
+            .unwrap(),
         );
     }
     for c in confirms {
@@ -353,14 +358,19 @@ async fn tx_commit_and_rollback() {
         .await
         .unwrap();
     ch.tx_select().await.unwrap();
-    ch.publish("", q.name(), &b"rolled back"[..], Properties::default())
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    ch.publish(
+        "",
+        q.name(),
+        &b"rolled back"[..],
+        BasicProperties::default(),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
     ch.tx_rollback().await.unwrap();
     for _ in 0..3 {
-        ch.publish("", q.name(), &b"committed"[..], Properties::default())
+        ch.publish("", q.name(), &b"committed"[..], BasicProperties::default())
             .await
             .unwrap()
             .await
@@ -390,7 +400,8 @@ async fn channel_errors_close_only_that_channel() {
     }
     assert!(!ch.is_open());
     assert!(matches!(
-        ch.publish("", "x", &b""[..], Properties::default()).await,
+        ch.publish("", "x", &b""[..], BasicProperties::default())
+            .await,
         Err(Error::ChannelClosed { .. })
     ));
     let ch2 = conn.open_channel().await.unwrap();
@@ -424,7 +435,7 @@ async fn graceful_close_waits_for_outstanding_confirms() {
                 "",
                 q.name(),
                 i.to_be_bytes().to_vec(),
-                Properties::default(),
+                BasicProperties::default(),
             )
             .await
             .unwrap(),
@@ -465,7 +476,7 @@ async fn dropping_every_handle_closes_the_connection_gracefully() {
     ch.confirm_select().await.unwrap();
     // Published and not awaited: the graceful close still sends it.
     let confirm = ch
-        .publish("", q.name(), &b"last words"[..], Properties::default())
+        .publish("", q.name(), &b"last words"[..], BasicProperties::default())
         .await
         .unwrap();
     drop((conn, ch));

@@ -7,7 +7,7 @@ mod amqp_client_support;
 use std::time::{Duration, Instant};
 
 use amqp_client_support::{connect, next, proxy_uri, wait_count};
-use mq_client::amqp::{Connection, ConsumeOptions, Error, Properties, QueueOptions};
+use mq_client::amqp::{BasicProperties, Connection, ConsumeOptions, Error, QueueOptions};
 use mq_tests::proxy::FaultProxy;
 use mq_tests::{endpoints, names};
 
@@ -49,7 +49,7 @@ async fn timed_out_and_dropped_calls_leave_the_channel_consistent() {
     // messages stay for the next one.
     ch.confirm_select().await.unwrap();
     for i in 0..5u8 {
-        ch.publish("", &a, vec![i], Properties::default())
+        ch.publish("", &a, vec![i], BasicProperties::default())
             .await
             .unwrap()
             .await
@@ -62,7 +62,7 @@ async fn timed_out_and_dropped_calls_leave_the_channel_consistent() {
     .await;
     assert!(r.is_err());
     // A dropped publish future after it was queued still publishes.
-    let publish = ch.publish("", &a, vec![5u8], Properties::default());
+    let publish = ch.publish("", &a, vec![5u8], BasicProperties::default());
     let confirm = publish.await.unwrap();
     drop(confirm);
     proxy.set_latency(Duration::ZERO);

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use amqp_client_support::{next, proxy_uri, wait_count, wait_event};
 use bytes::Bytes;
 use mq_client::amqp::{
-    Channel, Confirm, Connection, ConnectionEvent, ConsumeOptions, Error, Properties,
+    BasicProperties, Channel, Confirm, Connection, ConnectionEvent, ConsumeOptions, Error,
     QueueDeleteOptions, QueueOptions, RecoveryConfig,
 };
 use mq_tests::proxy::FaultProxy;
@@ -46,7 +46,7 @@ async fn publish(ch: &Channel, queue: &str, i: u32) -> Confirm {
         "",
         queue,
         Bytes::from(i.to_be_bytes().to_vec()),
-        Properties::default(),
+        BasicProperties::default(),
     )
     .await
     .unwrap()

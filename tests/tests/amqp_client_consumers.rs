@@ -12,7 +12,7 @@ use std::time::Duration;
 use amqp_client_support::{connect, next, proxy_uri, wait_count};
 use futures_util::StreamExt;
 use mq_client::amqp::{
-    Channel, Connection, ConsumeOptions, Properties, QueueDeleteOptions, QueueOptions,
+    BasicProperties, Channel, Connection, ConsumeOptions, QueueDeleteOptions, QueueOptions,
     RecoveryConfig,
 };
 use mq_tests::proxy::FaultProxy;
@@ -35,7 +35,7 @@ async fn hundred_thousand_confirmed_then_consumed_exactly_once() {
         let mut body = [0u8; 100];
         body[..4].copy_from_slice(&i.to_be_bytes());
         window.push_back(
-            ch.publish("", q.name(), body.to_vec(), Properties::default())
+            ch.publish("", q.name(), body.to_vec(), BasicProperties::default())
                 .await
                 .unwrap(),
         );
@@ -83,7 +83,7 @@ async fn dropped_consumer_without_acks_leads_to_redelivery() {
         .unwrap();
     ch.confirm_select().await.unwrap();
     for i in 0..5u8 {
-        ch.publish("", q.name(), vec![i], Properties::default())
+        ch.publish("", q.name(), vec![i], BasicProperties::default())
             .await
             .unwrap()
             .await
@@ -140,7 +140,7 @@ async fn slow_consumer_with_unlimited_prefetch_loses_nothing() {
                 "",
                 q.name(),
                 i.to_be_bytes().to_vec(),
-                Properties::default(),
+                BasicProperties::default(),
             )
             .await
             .unwrap(),
@@ -181,7 +181,7 @@ async fn queue_with(conn: &Connection, prefix: &str, n: u8) -> (Channel, String)
         .unwrap();
     ch.confirm_select().await.unwrap();
     for i in 0..n {
-        ch.publish("", &queue, vec![i], Properties::default())
+        ch.publish("", &queue, vec![i], BasicProperties::default())
             .await
             .unwrap()
             .await

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use amqp_client_support::{connect, wait_count};
 use mq_client::StreamExt;
-use mq_client::amqp::{Error, Properties, PublishOptions, QueueOptions, ReplyCode};
+use mq_client::amqp::{BasicProperties, Error, PublishOptions, QueueOptions, ReplyCode};
 use mq_tests::names;
 
 #[tokio::test]
@@ -21,7 +21,7 @@ async fn a_mandatory_publish_without_confirms_comes_back_on_the_returns_stream()
         "",
         &nowhere,
         &b"lost order"[..],
-        Properties::default().with_message_id("m-1"),
+        BasicProperties::default().with_message_id("m-1"),
         PublishOptions::mandatory(),
     )
     .await
@@ -50,7 +50,7 @@ async fn a_mandatory_publish_without_confirms_comes_back_on_the_returns_stream()
         "",
         q.name(),
         &b"kept"[..],
-        Properties::default(),
+        BasicProperties::default(),
         PublishOptions::mandatory(),
     )
     .await
@@ -85,7 +85,7 @@ async fn in_confirm_mode_a_return_fails_the_confirm_and_reaches_the_stream() {
             "",
             &nowhere,
             &b"x"[..],
-            Properties::default(),
+            BasicProperties::default(),
             PublishOptions::mandatory(),
         )
         .await
@@ -126,7 +126,7 @@ async fn a_bounded_publisher_keeps_at_most_its_limit_unconfirmed() {
                 "",
                 q.name(),
                 id.to_be_bytes().to_vec(),
-                Properties::default(),
+                BasicProperties::default(),
             )
             .await
             .unwrap_or_else(|e| panic!("publish {}: {}", e.tag, e.error));
@@ -158,7 +158,7 @@ async fn a_bounded_publisher_hands_back_the_tag_of_what_failed() {
             "",
             &nowhere,
             &b"x"[..],
-            Properties::default(),
+            BasicProperties::default(),
             PublishOptions::mandatory(),
         )
         .await

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use amqp_client_support::{connect, next, proxy_uri, wait_event};
 use futures_util::StreamExt;
 use mq_client::amqp::{
-    Connection, ConnectionEvent, ConsumeOptions, Error, ExchangeKind, ExchangeOptions, FieldTable,
-    Properties, QueueDeleteOptions, QueueOptions, RecoveryConfig,
+    BasicProperties, Connection, ConnectionEvent, ConsumeOptions, Error, ExchangeKind,
+    ExchangeOptions, FieldTable, QueueDeleteOptions, QueueOptions, RecoveryConfig,
 };
 use mq_client::backoff::BackoffConfig;
 use mq_tests::proxy::FaultProxy;
@@ -79,7 +79,7 @@ async fn cut_during_confirmed_publish_loses_nothing_confirmed() {
         let mut body = vec![0u8; 100];
         body[..4].copy_from_slice(&i.to_be_bytes());
         let confirm = ch
-            .publish("", &queue, body, Properties::default())
+            .publish("", &queue, body, BasicProperties::default())
             .await
             .expect("publishes wait through the outage");
         window.push_back((i, confirm));
@@ -105,7 +105,7 @@ async fn cut_during_confirmed_publish_loses_nothing_confirmed() {
     for &i in &failed {
         let mut body = vec![0u8; 100];
         body[..4].copy_from_slice(&i.to_be_bytes());
-        ch.publish("", &queue, body, Properties::default())
+        ch.publish("", &queue, body, BasicProperties::default())
             .await
             .unwrap()
             .await
@@ -158,7 +158,7 @@ async fn consumer_resumes_after_recovery_and_stale_acks_fail() {
         .await
         .unwrap();
     pub_ch
-        .publish("", &queue, &b"before"[..], Properties::default())
+        .publish("", &queue, &b"before"[..], BasicProperties::default())
         .await
         .unwrap()
         .await
@@ -187,7 +187,7 @@ async fn consumer_resumes_after_recovery_and_stale_acks_fail() {
     assert_eq!(again.consumer_tag().unwrap(), "resume-tag");
     again.ack().await.unwrap();
     pub_ch
-        .publish("", &queue, &b"after"[..], Properties::default())
+        .publish("", &queue, &b"after"[..], BasicProperties::default())
         .await
         .unwrap()
         .await
@@ -269,7 +269,7 @@ async fn without_recovery_every_waiter_gets_an_error() {
         .unwrap();
     proxy.stall(true);
     let confirm = ch
-        .publish("", q.name(), &b"x"[..], Properties::default())
+        .publish("", q.name(), &b"x"[..], BasicProperties::default())
         .await
         .unwrap();
     let rpc = tokio::spawn({
@@ -338,7 +338,12 @@ async fn server_named_queue_survives_recovery_with_bindings() {
     let pub_ch = direct.open_channel().await.unwrap();
     pub_ch.confirm_select().await.unwrap();
     pub_ch
-        .publish(&x, "order.created", &b"routed"[..], Properties::default())
+        .publish(
+            &x,
+            "order.created",
+            &b"routed"[..],
+            BasicProperties::default(),
+        )
         .await
         .unwrap()
         .await

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use amqp_client_support::{connect, next, wait_count};
 use mq_client::amqp::{
-    Channel, ConsumeOptions, Error, ExchangeKind, ExchangeOptions, FieldTable, Properties,
+    BasicProperties, Channel, ConsumeOptions, Error, ExchangeKind, ExchangeOptions, FieldTable,
     QueueDeleteOptions, QueueOptions, ReplyCode,
 };
 use mq_tests::names;
@@ -21,7 +21,7 @@ async fn temp_queue(ch: &Channel) -> String {
         .to_owned()
 }
 
-async fn publish(ch: &Channel, exchange: &str, key: &str, body: &[u8], props: Properties) {
+async fn publish(ch: &Channel, exchange: &str, key: &str, body: &[u8], props: BasicProperties) {
     ch.publish(exchange, key, body.to_vec(), props)
         .await
         .unwrap()
@@ -61,15 +61,21 @@ async fn every_exchange_type_routes() {
                 FieldTable::new(),
                 "k1",
                 Some("k2"),
-                Properties::default(),
+                BasicProperties::default(),
             ),
-            ExchangeKind::Fanout => ("", FieldTable::new(), "any", None, Properties::default()),
+            ExchangeKind::Fanout => (
+                "",
+                FieldTable::new(),
+                "any",
+                None,
+                BasicProperties::default(),
+            ),
             ExchangeKind::Topic => (
                 "a.*.c",
                 FieldTable::new(),
                 "a.b.c",
                 Some("a.b.d"),
-                Properties::default(),
+                BasicProperties::default(),
             ),
             ExchangeKind::Headers => (
                 "",
@@ -79,7 +85,7 @@ async fn every_exchange_type_routes() {
                     .build(),
                 "ignored",
                 Some("ignored"),
-                Properties::default()
+                BasicProperties::default()
                     .with_headers(FieldTable::builder().insert("type", "order").build()),
             ),
             ExchangeKind::Custom(_) => unreachable!(),
@@ -88,9 +94,9 @@ async fn every_exchange_type_routes() {
         publish(&ch, &x, hit, b"hit", hit_props).await;
         if let Some(miss) = miss {
             let miss_props = match kind {
-                ExchangeKind::Headers => Properties::default()
+                ExchangeKind::Headers => BasicProperties::default()
                     .with_headers(FieldTable::builder().insert("type", "invoice").build()),
-                _ => Properties::default(),
+                _ => BasicProperties::default(),
             };
             publish(&ch, &x, miss, b"miss", miss_props).await;
         }
@@ -129,7 +135,7 @@ async fn exchange_arguments_delete_and_passive() {
         &main,
         "unrouted",
         b"to the alternate",
-        Properties::default(),
+        BasicProperties::default(),
     )
     .await;
     wait_count(&ch, &q, 1).await;
@@ -172,7 +178,7 @@ async fn exchange_to_exchange_bindings_route_and_unbind() {
         &source,
         "order.created",
         b"through",
-        Properties::default(),
+        BasicProperties::default(),
     )
     .await;
     publish(
@@ -180,7 +186,7 @@ async fn exchange_to_exchange_bindings_route_and_unbind() {
         &source,
         "invoice.created",
         b"not routed",
-        Properties::default(),
+        BasicProperties::default(),
     )
     .await;
     wait_count(&ch, &q, 1).await;
@@ -193,7 +199,7 @@ async fn exchange_to_exchange_bindings_route_and_unbind() {
         &source,
         "order.created",
         b"after unbind",
-        Properties::default(),
+        BasicProperties::default(),
     )
     .await;
     // An unrouted marker proves the previous publish was handled.
@@ -237,7 +243,7 @@ async fn queues_named_and_server_named_bind_purge_delete() {
         .await
         .unwrap();
     for _ in 0..3 {
-        publish(&ch, &x, "k", b"m", Properties::default()).await;
+        publish(&ch, &x, "k", b"m", BasicProperties::default()).await;
     }
     wait_count(&ch, &name, 3).await;
     wait_count(&ch, server_named.name(), 3).await;
@@ -245,7 +251,7 @@ async fn queues_named_and_server_named_bind_purge_delete() {
     ch.queue_unbind(server_named.name(), &x, "k", FieldTable::new())
         .await
         .unwrap();
-    publish(&ch, &x, "k", b"m", Properties::default()).await;
+    publish(&ch, &x, "k", b"m", BasicProperties::default()).await;
     wait_count(&ch, &name, 1).await;
     wait_count(&ch, server_named.name(), 3).await;
     assert_eq!(
@@ -301,7 +307,7 @@ async fn dlx_and_ttl_dead_letter_expired_messages() {
         )
         .await
         .unwrap();
-    publish(&ch, "", work.name(), b"expires", Properties::default()).await;
+    publish(&ch, "", work.name(), b"expires", BasicProperties::default()).await;
     let mut consumer = ch.consume(&dlq, ConsumeOptions::default()).await.unwrap();
     let d = next(&mut consumer).await;
     assert_eq!(d.body(), &b"expires"[..]);
@@ -327,7 +333,7 @@ async fn priority_queue_delivers_in_priority_order() {
             "",
             q.name(),
             &[p],
-            Properties::default().with_priority(p),
+            BasicProperties::default().with_priority(p),
         )
         .await;
     }
@@ -355,7 +361,14 @@ async fn quorum_queue_works() {
         .await
         .unwrap();
     for i in 0..10u8 {
-        publish(&ch, "", &name, &[i], Properties::default().persistent()).await;
+        publish(
+            &ch,
+            "",
+            &name,
+            &[i],
+            BasicProperties::default().persistent(),
+        )
+        .await;
     }
     let mut consumer = ch
         .consume(&name, ConsumeOptions::default().prefetch(5))

@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 
 use futures_util::{FutureExt, StreamExt};
 use mq_client::amqp::{
-    Channel, Confirm, Connection, ConsumeOptions, Consumer, Error, Properties, PublishOptions,
+    BasicProperties, Channel, Confirm, Connection, ConsumeOptions, Consumer, Error, PublishOptions,
     QueueOptions,
 };
 use tokio::sync::watch;
@@ -162,7 +162,7 @@ async fn publish_loop(
                 "",
                 queue,
                 bench.payload(),
-                Properties::default(),
+                BasicProperties::default(),
                 PublishOptions::mandatory(),
             )
             .await

@@ -29,7 +29,7 @@
 
 use futures_util::{FutureExt, StreamExt};
 use mq_client::amqp::{
-    Channel, Connection, ConsumeOptions, Delivery, Error, FieldTable, FieldValue, Properties,
+    BasicProperties, Channel, Connection, ConsumeOptions, Delivery, Error, FieldTable, FieldValue,
 };
 
 use super::{connect, failure};
@@ -204,7 +204,7 @@ fn json_line(d: &Delivery, queue: &str, line: &mut Vec<u8>) {
 }
 
 /// The basic properties other than headers and timestamp, those set.
-fn properties(o: &mut ObjectWriter<'_>, p: &Properties) {
+fn properties(o: &mut ObjectWriter<'_>, p: &BasicProperties) {
     let strings = [
         ("content_type", &p.content_type),
         ("content_encoding", &p.content_encoding),

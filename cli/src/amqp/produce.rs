@@ -9,7 +9,7 @@
 use std::collections::VecDeque;
 
 use mq_client::amqp::{
-    Channel, Confirm, Connection, Error, FieldTable, Properties, PublishOptions, ReplyCode,
+    BasicProperties, Channel, Confirm, Connection, Error, FieldTable, PublishOptions, ReplyCode,
 };
 
 use super::{connect, exchange_name, failure, server_text};
@@ -38,8 +38,8 @@ pub(crate) fn run(a: &ProduceArgs, url: &str) -> Result<(), CliError> {
 }
 
 /// The properties every message gets: `--persistent`, `--header`s.
-fn properties(a: &ProduceArgs) -> Result<Properties, CliError> {
-    let mut props = Properties::default();
+fn properties(a: &ProduceArgs) -> Result<BasicProperties, CliError> {
+    let mut props = BasicProperties::default();
     if a.persistent {
         props = props.persistent();
     }
@@ -129,7 +129,7 @@ fn reason(code: ReplyCode, text: &str) -> String {
 async fn publish_stdin(
     conn: &Connection,
     a: &ProduceArgs,
-    props: Properties,
+    props: BasicProperties,
 ) -> Result<(), CliError> {
     let exchange = a.exchange.as_deref().unwrap_or("");
     let routing_key = a.routing_key.as_deref().unwrap_or("");

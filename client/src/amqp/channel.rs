@@ -19,7 +19,7 @@ use super::options::{
 };
 use super::outbox::{PushError, Request};
 
-/// Properties travel boxed, and the default ones not at all (they are
+/// BasicProperties travel boxed, and the default ones not at all (they are
 /// most of a publish's size, and publishes are moved between queues).
 fn boxed(properties: BasicProperties) -> Option<Box<BasicProperties>> {
     // A flag per field: no flag, no field (cheaper than comparing with a
@@ -133,9 +133,9 @@ impl Channel {
     /// ```no_run
     /// # async fn f(ch: mq_client::amqp::Channel) -> Result<(), mq_client::amqp::Error> {
     /// use mq_client::StreamExt;
-    /// use mq_client::amqp::{Properties, PublishOptions};
+    /// use mq_client::amqp::{BasicProperties, PublishOptions};
     /// let mut returns = ch.returns();
-    /// ch.publish_with("", "no-such-queue", &b"hi"[..], Properties::default(), PublishOptions::mandatory())
+    /// ch.publish_with("", "no-such-queue", &b"hi"[..], BasicProperties::default(), PublishOptions::mandatory())
     ///     .await?;
     /// if let Some(r) = returns.next().await {
     ///     println!("{} {}: {} bytes", r.reply_code, r.reply_text(), r.body_ref().len());

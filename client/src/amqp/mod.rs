@@ -4,7 +4,7 @@
 //! # async fn f() -> Result<(), mq_client::amqp::Error> {
 //! use futures_util::StreamExt;
 //! use mq_client::amqp::{
-//!     ConsumeOptions, Connection, ExchangeKind, ExchangeOptions, FieldTable, Properties,
+//!     ConsumeOptions, Connection, ExchangeKind, ExchangeOptions, FieldTable, BasicProperties,
 //!     QueueOptions,
 //! };
 //!
@@ -15,7 +15,7 @@
 //! ch.queue_bind(q.name(), "orders", "order.*", FieldTable::new()).await?;
 //! ch.confirm_select().await?;
 //! let confirm = ch
-//!     .publish("orders", "order.created", &b"{}"[..], Properties::default().persistent())
+//!     .publish("orders", "order.created", &b"{}"[..], BasicProperties::default().persistent())
 //!     .await?;
 //! confirm.await?;
 //! let mut deliveries = ch.consume(q.name(), ConsumeOptions::default().prefetch(100)).await?;
@@ -52,9 +52,7 @@ mod returns;
 mod topology;
 pub mod uri;
 
-pub use amqp_proto::{
-    BasicProperties as Properties, FieldTable, FieldValue, ReplyCode, Returned, ShortStr,
-};
+pub use amqp_proto::{BasicProperties, FieldTable, FieldValue, ReplyCode, Returned, ShortStr};
 pub use channel::{Channel, Queue};
 pub use config::{ConnectionBuilder, RecoveryConfig};
 pub use confirm::Confirm;

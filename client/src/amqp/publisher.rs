@@ -47,12 +47,12 @@ impl<T: std::fmt::Debug> std::error::Error for Unconfirmed<T> {
 ///
 /// ```no_run
 /// # async fn f(ch: mq_client::amqp::Channel) -> Result<(), mq_client::amqp::Unconfirmed<u64>> {
-/// use mq_client::amqp::Properties;
+/// use mq_client::amqp::BasicProperties;
 /// let mut publisher = ch.publisher::<u64>(1000).await.map_err(|error| {
 ///     mq_client::amqp::Unconfirmed { tag: 0, error }
 /// })?;
 /// for id in 0..100_000u64 {
-///     publisher.publish(id, "", "orders", id.to_string(), Properties::default()).await?;
+///     publisher.publish(id, "", "orders", id.to_string(), BasicProperties::default()).await?;
 /// }
 /// publisher.flush().await?; // every publish confirmed
 /// # Ok(()) }
