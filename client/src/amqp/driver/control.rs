@@ -8,6 +8,7 @@ use std::time::Instant;
 use amqp_proto::method::basic;
 use amqp_proto::{Method, ReplyCode, ShortStr};
 
+use super::acks::Held;
 use super::{Chan, ConsumerRec, Driver, LINGER, PendingConfirm, PendingRpc, RpcKind};
 use crate::amqp::command::{ChanKey, ChannelShared, ConsumerMsg, Control, Publish, Settle};
 use crate::amqp::error::Error;
@@ -365,53 +366,19 @@ impl Driver {
         let (Some(wire), true) = (chan.wire, chan.open) else {
             return;
         };
-        // Acks of the oldest outstanding delivery, in order, coalesce into
-        // one multiple ack sent at the end of this turn: the same effect,
-        // one frame for many.
-        if how == Settle::Ack
-            && chan
-                .unacked
-                .front()
-                .is_some_and(|(t, _)| *t == tag || (multiple && *t <= tag))
-        {
-            while chan.unacked.front().is_some_and(|(t, _)| *t <= tag) {
-                chan.unacked.pop_front();
-                chan.acks_unsent += 1;
-            }
-            chan.ack_upto = Some(tag);
-            if chan.acks_since.is_none() {
-                chan.acks_since = Some(Instant::now());
-            }
+        let frames = chan.acks.settle(tag, multiple, how, Instant::now());
+        if frames.held {
             self.acks_pending = true;
             return;
         }
-        if let Some(upto) = chan.ack_upto.take() {
-            (chan.acks_unsent, chan.acks_since) = (0, None);
-            if let Some(io) = self.io.as_mut() {
-                let _ = io.core.basic_ack(wire, upto, true);
-            }
-        }
-        // Only tags still outstanding go out: settling one twice would
-        // make the broker close the channel (406 unknown delivery tag).
-        if multiple {
-            if chan.unacked.front().is_none_or(|(t, _)| *t > tag) {
-                return;
-            }
-            while chan.unacked.front().is_some_and(|(t, _)| *t <= tag) {
-                chan.unacked.pop_front();
-            }
-        } else {
-            match chan.unacked.binary_search_by_key(&tag, |(t, _)| *t) {
-                Ok(at) => {
-                    chan.unacked.remove(at);
-                }
-                Err(_) => {
-                    tracing::debug!(connection = %self.state.label, channel = wire, delivery_tag = tag, "delivery already settled");
-                    return;
-                }
-            }
-        }
         let Some(io) = self.io.as_mut() else { return };
+        if let Some(upto) = frames.held_ack {
+            let _ = io.core.basic_ack(wire, upto, true);
+        }
+        if !frames.send {
+            tracing::debug!(connection = %self.state.label, channel = wire, delivery_tag = tag, "delivery already settled");
+            return;
+        }
         tracing::trace!(connection = %self.state.label, channel = wire, delivery_tag = tag, ?how, "settle");
         let r = match how {
             Settle::Ack => io.core.basic_ack(wire, tag, multiple),
@@ -490,22 +457,16 @@ impl Driver {
         let now = Instant::now();
         let Some(io) = self.io.as_mut() else { return };
         for chan in self.chans.values_mut() {
-            let (Some(upto), Some(wire)) = (chan.ack_upto, chan.wire) else {
-                continue;
-            };
-            let (batch, half) = ack_thresholds(chan);
-            let due = force
-                || chan.acks_unsent >= batch
-                || chan.unacked.len() + chan.acks_unsent >= half
-                || chan.acks_since.is_some_and(|t| t + LINGER <= now);
-            if !due {
-                self.acks_pending = true;
-                continue;
+            let Some(wire) = chan.wire else { continue };
+            let prefetch = chan.prefetch();
+            match chan.acks.take_due(force, now, LINGER, prefetch) {
+                Held::Nothing => {}
+                Held::Waiting => self.acks_pending = true,
+                Held::Due(upto) => {
+                    tracing::trace!(channel = wire, delivery_tag = upto, "ack (multiple)");
+                    let _ = io.core.basic_ack(wire, upto, true);
+                }
             }
-            tracing::trace!(channel = wire, delivery_tag = upto, "ack (multiple)");
-            let _ = io.core.basic_ack(wire, upto, true);
-            chan.ack_upto = None;
-            (chan.acks_unsent, chan.acks_since) = (0, None);
         }
     }
 
@@ -514,7 +475,11 @@ impl Driver {
         if !self.acks_pending {
             return None;
         }
-        let oldest = self.chans.values().filter_map(|c| c.acks_since).min()?;
+        let oldest = self
+            .chans
+            .values()
+            .filter_map(|c| c.acks.held_since())
+            .min()?;
         Some(oldest + LINGER)
     }
 
@@ -530,8 +495,7 @@ impl Driver {
                 continue;
             }
             consuming = true;
-            let (_, half) = ack_thresholds(chan);
-            if chan.unacked.len() + chan.acks_unsent >= half {
+            if !chan.acks.may_wait(chan.prefetch()) {
                 return false;
             }
         }
@@ -727,31 +691,13 @@ impl Driver {
         if !requeue {
             return;
         }
-        let mut tags = Vec::new();
-        chan.unacked.retain(|(t, id)| {
-            if *id == rec.id {
-                tags.push(*t);
-                false
-            } else {
-                true
-            }
-        });
+        let tags = chan.acks.forget_consumer(rec.id);
         let (Some(wire), Some(io)) = (chan.wire, self.io.as_mut()) else {
             return;
         };
         for t in tags {
             let _ = io.core.basic_reject(wire, t, true);
         }
-    }
-}
-
-/// How many coalesced acks a channel holds back at most, and the unacked
-/// count (held acks included) at which they go out at once: a quarter
-/// and a half of its prefetch window; without a window, 256 and never.
-fn ack_thresholds(chan: &Chan) -> (usize, usize) {
-    match chan.qos.as_ref().map(|q| usize::from(q.prefetch_count)) {
-        Some(p) if p > 0 => ((p / 4).max(1), (p / 2).max(1)),
-        _ => (256, usize::MAX),
     }
 }
 

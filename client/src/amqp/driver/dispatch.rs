@@ -265,8 +265,7 @@ impl Driver {
         if let (Some(req), RpcReply::Get(m)) = (&rpc.request, &reply) {
             if let (Method::BasicGet(g), Some(chan)) = (&**req, self.chans.get_mut(&rpc.chan)) {
                 if !g.no_ack {
-                    let at = chan.unacked.partition_point(|(t, _)| *t < m.delivery_tag);
-                    chan.unacked.insert(at, (m.delivery_tag, 0));
+                    chan.acks.got(m.delivery_tag);
                 }
             }
         }
@@ -353,7 +352,7 @@ impl Driver {
             "delivery"
         );
         if !c.options.no_ack {
-            chan.unacked.push_back((d.delivery_tag, c.id));
+            chan.acks.delivered(d.delivery_tag, c.id);
             self.acks_active = true;
         }
         let msg = ConsumerMsg::Delivery(d, self.generation);

@@ -34,6 +34,7 @@ use super::outbox::Outbox;
 use super::topology::Topology;
 use super::uri::Secret;
 
+mod acks;
 mod coalesce;
 mod control;
 mod dispatch;
@@ -127,21 +128,19 @@ pub(crate) struct Chan {
     deferred: VecDeque<(u64, Control)>,
     confirms: VecDeque<PendingConfirm>,
     consumers: Vec<ConsumerRec>,
-    /// Delivery tags not yet settled, with the consumer id (0 for
-    /// basic.get), in tag order.
-    unacked: VecDeque<(u64, u32)>,
-    /// Acks coalesced and not yet sent: everything up to this tag.
-    ack_upto: Option<u64>,
-    /// Deliveries `ack_upto` covers.
-    acks_unsent: usize,
-    /// When the oldest of them was acked.
-    acks_since: Option<Instant>,
+    /// Deliveries to settle, and acks held to go out as one.
+    acks: acks::Acks,
     /// channel.flow(false) from the server: publishes wait here.
     flow_paused: bool,
     held: VecDeque<Publish>,
 }
 
 impl Chan {
+    /// The channel's prefetch window (0: none).
+    fn prefetch(&self) -> u16 {
+        self.qos.as_ref().map_or(0, |q| q.prefetch_count)
+    }
+
     fn new(shared: Arc<ChannelShared>) -> Self {
         Chan {
             shared,
@@ -156,10 +155,7 @@ impl Chan {
             deferred: VecDeque::new(),
             confirms: VecDeque::new(),
             consumers: Vec::new(),
-            unacked: VecDeque::new(),
-            ack_upto: None,
-            acks_unsent: 0,
-            acks_since: None,
+            acks: acks::Acks::default(),
             flow_paused: false,
             held: VecDeque::new(),
         }
@@ -661,7 +657,7 @@ impl Driver {
                     Some(p) if p > 0 => p.saturating_mul(c.consumers.len()),
                     _ => usize::MAX,
                 };
-                credit = credit.saturating_add(window.saturating_sub(c.unacked.len()));
+                credit = credit.saturating_add(window.saturating_sub(c.acks.outstanding()));
             }
         }
         let want = self.coalesce.mark(outstanding, credit);
@@ -845,10 +841,7 @@ impl Driver {
             chan.wire = None;
             chan.open = false;
             chan.flow_paused = false;
-            chan.unacked.clear();
-            chan.ack_upto = None;
-            chan.acks_unsent = 0;
-            chan.acks_since = None;
+            chan.acks.clear();
             self.outbox.settle_all(
                 chan.confirms
                     .drain(..)
