@@ -9,10 +9,11 @@ use amqp_proto::method::basic;
 use amqp_proto::{Method, ReplyCode, ShortStr};
 
 use super::acks::Held;
-use super::{Chan, ConsumerRec, Driver, LINGER, PendingConfirm, PendingRpc, RpcKind};
+use super::consumers::ConsumerRec;
+use super::{Chan, Driver, LINGER, PendingConfirm, PendingRpc, RpcKind};
 use crate::amqp::command::{ChanKey, ChannelShared, ConsumerMsg, Control, Publish, Settle};
 use crate::amqp::error::Error;
-use crate::amqp::inbox::{InboxSender, PushError};
+use crate::amqp::inbox::InboxSender;
 
 /// Tells a command's waiter that it failed.
 pub(super) fn fail_control(c: Control, error: &Error) {
@@ -285,7 +286,7 @@ impl Driver {
                 let known = self
                     .chans
                     .get(&chan)
-                    .is_some_and(|c| c.consumers.iter().any(|r| r.tag == tag));
+                    .is_some_and(|c| c.consumers.contains(&tag));
                 if !known {
                     if let Some(r) = reply {
                         let _ = r.send(Ok(()));
@@ -628,22 +629,7 @@ impl Driver {
         }
         let mut moved = 0usize;
         for chan in self.chans.values_mut() {
-            for c in &mut chan.consumers {
-                while let Some(msg) = c.overflow.pop_front() {
-                    match c.tx.push(msg, true, &mut self.wakes) {
-                        Ok(()) => moved += 1,
-                        Err(PushError::Full(msg)) => {
-                            c.overflow.push_front(msg);
-                            break;
-                        }
-                        Err(PushError::Closed(_)) => {
-                            moved += 1 + c.overflow.len();
-                            c.overflow.clear();
-                            break;
-                        }
-                    }
-                }
-            }
+            moved += chan.consumers.feed(&mut self.wakes);
         }
         self.held_deliveries = self.held_deliveries.saturating_sub(moved);
         if self.held_deliveries == 0 {
@@ -663,15 +649,8 @@ impl Driver {
         let id = self.next_consumer;
         self.next_consumer = self.next_consumer.wrapping_add(1);
         if let Some(chan) = self.chans.get_mut(&key) {
-            chan.consumers.push(ConsumerRec {
-                id,
-                tag,
-                queue,
-                options,
-                tx,
-                overflow: std::collections::VecDeque::new(),
-                cancelling: false,
-            });
+            chan.consumers
+                .add(ConsumerRec::new(id, tag, queue, options, tx));
         }
         id
     }
@@ -682,16 +661,16 @@ impl Driver {
         let Some(chan) = self.chans.get_mut(&key) else {
             return;
         };
-        let Some(at) = chan.consumers.iter().position(|c| &c.tag == tag) else {
+        let Some(rec) = chan.consumers.remove(tag) else {
             return;
         };
-        let rec = chan.consumers.remove(at);
-        self.held_deliveries = self.held_deliveries.saturating_sub(rec.overflow.len());
-        let _ = rec.tx.push(ConsumerMsg::Finished, false, &mut self.wakes);
+        let id = rec.id;
+        let dropped = rec.end(ConsumerMsg::Finished, &mut self.wakes);
+        self.held_deliveries = self.held_deliveries.saturating_sub(dropped);
         if !requeue {
             return;
         }
-        let tags = chan.acks.forget_consumer(rec.id);
+        let tags = chan.acks.forget_consumer(id);
         let (Some(wire), Some(io)) = (chan.wire, self.io.as_mut()) else {
             return;
         };

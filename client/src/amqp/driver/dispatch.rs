@@ -4,12 +4,12 @@ use std::sync::atomic::Ordering;
 
 use amqp_proto::{Delivery, Event, Initiator, Method, ReplyCode, RequestId, Returned};
 
+use super::consumers::Delivered;
 use super::control::fail_control;
 use super::{Driver, Exit, RpcKind};
 use crate::amqp::command::{ConsumerMsg, RpcReply};
 use crate::amqp::error::Error;
 use crate::amqp::events::ConnectionEvent;
-use crate::amqp::inbox::PushError;
 
 impl Driver {
     pub(super) fn on_event(&mut self, ev: Event) {
@@ -71,15 +71,12 @@ impl Driver {
                 tracing::info!(connection = %self.state.label, channel, consumer_tag = %consumer_tag, "the broker cancelled a consumer");
                 if let Some(&key) = self.by_wire.get(&channel) {
                     if let Some(chan) = self.chans.get_mut(&key) {
-                        if let Some(at) = chan.consumers.iter().position(|c| c.tag == consumer_tag)
-                        {
-                            let rec = chan.consumers.remove(at);
-                            self.held_deliveries =
-                                self.held_deliveries.saturating_sub(rec.overflow.len());
+                        if let Some(rec) = chan.consumers.remove(&consumer_tag) {
                             let end = ConsumerMsg::End(Error::ConsumerCancelled {
                                 consumer_tag: consumer_tag.to_string(),
                             });
-                            let _ = rec.tx.push(end, false, &mut self.wakes);
+                            let dropped = rec.end(end, &mut self.wakes);
+                            self.held_deliveries = self.held_deliveries.saturating_sub(dropped);
                         }
                     }
                 }
@@ -208,15 +205,15 @@ impl Driver {
         for (_, c) in chan.deferred {
             fail_control(c, &reason);
         }
-        for c in chan.consumers {
-            self.held_deliveries = self.held_deliveries.saturating_sub(c.overflow.len());
-            let msg = if by_app {
+        let end = || {
+            if by_app {
                 ConsumerMsg::Finished
             } else {
                 ConsumerMsg::End(reason.clone())
-            };
-            let _ = c.tx.push(msg, false, &mut self.wakes);
-        }
+            }
+        };
+        let dropped = chan.consumers.end_all(end, &mut self.wakes);
+        self.held_deliveries = self.held_deliveries.saturating_sub(dropped);
         // Requests still registered for it (none normally: the core
         // reports them in `failed`).
         let stale: Vec<RequestId> = self
@@ -308,7 +305,7 @@ impl Driver {
         let Some(chan) = self.chans.get_mut(&key) else {
             return;
         };
-        let Some(rec) = chan.consumers.iter_mut().find(|c| &c.tag == tag) else {
+        let Some(rec) = chan.consumers.get_mut(tag) else {
             return;
         };
         if rec.cancelling {
@@ -341,7 +338,7 @@ impl Driver {
             return;
         };
         let tag = d.consumer_tag();
-        let Some(c) = chan.consumers.iter_mut().find(|c| c.tag == tag) else {
+        let Some(c) = chan.consumers.get_mut(&tag) else {
             tracing::debug!(connection = %self.state.label, channel = d.channel, consumer_tag = %tag, "delivery for an unknown consumer");
             return;
         };
@@ -355,19 +352,10 @@ impl Driver {
             chan.acks.delivered(d.delivery_tag, c.id);
             self.acks_active = true;
         }
-        let msg = ConsumerMsg::Delivery(d, self.generation);
-        if !c.overflow.is_empty() {
-            c.overflow.push_back(msg);
-            self.held_deliveries += 1;
-            return;
-        }
-        match c.tx.push(msg, true, &mut self.wakes) {
-            Ok(()) => {}
-            Err(PushError::Full(msg)) => {
-                c.overflow.push_back(msg);
-                self.held_deliveries += 1;
-            }
-            Err(PushError::Closed(_)) => {
+        match c.deliver(ConsumerMsg::Delivery(d, self.generation), &mut self.wakes) {
+            Delivered::Queued => {}
+            Delivered::Held => self.held_deliveries += 1,
+            Delivered::Closed => {
                 let tag = c.tag.clone();
                 self.cancel_consumer(key, &tag);
             }

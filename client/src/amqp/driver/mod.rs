@@ -36,11 +36,13 @@ use super::uri::Secret;
 
 mod acks;
 mod coalesce;
+mod consumers;
 mod control;
 mod dispatch;
 pub(crate) mod io;
 mod recovery;
 
+use consumers::Consumers;
 use io::Io;
 
 /// Commands taken per wake-up.
@@ -62,20 +64,6 @@ pub(crate) struct PendingConfirm {
     /// a basic.return to it.
     mandatory: Option<Box<(Arc<Target>, Bytes)>>,
     returned: Option<Box<Returned>>,
-}
-
-/// A consumer as the driver knows it.
-#[derive(Debug)]
-pub(crate) struct ConsumerRec {
-    id: u32,
-    tag: ShortStr,
-    queue: ShortStr,
-    options: ConsumeOptions,
-    tx: InboxSender<ConsumerMsg>,
-    /// Deliveries that did not fit the consumer's queue.
-    overflow: VecDeque<ConsumerMsg>,
-    /// basic.cancel is on its way.
-    cancelling: bool,
 }
 
 /// Logical channels by wire number: looked up for every frame, so an
@@ -127,7 +115,7 @@ pub(crate) struct Chan {
     /// Commands waiting for publishes queued before them.
     deferred: VecDeque<(u64, Control)>,
     confirms: VecDeque<PendingConfirm>,
-    consumers: Vec<ConsumerRec>,
+    consumers: Consumers,
     /// Deliveries to settle, and acks held to go out as one.
     acks: acks::Acks,
     /// channel.flow(false) from the server: publishes wait here.
@@ -154,7 +142,7 @@ impl Chan {
             taken: 0,
             deferred: VecDeque::new(),
             confirms: VecDeque::new(),
-            consumers: Vec::new(),
+            consumers: Consumers::default(),
             acks: acks::Acks::default(),
             flow_paused: false,
             held: VecDeque::new(),
@@ -770,10 +758,8 @@ impl Driver {
                 control::fail_control(c, &error);
             }
             // Held and unconfirmed publishes, and those still queued.
-            for c in chan.consumers {
-                let _ =
-                    c.tx.push(ConsumerMsg::End(error.clone()), false, &mut self.wakes);
-            }
+            chan.consumers
+                .end_all(|| ConsumerMsg::End(error.clone()), &mut self.wakes);
             for r in chan.closing.into_iter().flatten() {
                 let _ = r.send(Ok(()));
             }
@@ -848,10 +834,8 @@ impl Driver {
                     .filter_map(|pc| Some((pc.number?, Err(Error::ConfirmLost)))),
                 &mut self.wakes,
             );
-            for c in &mut chan.consumers {
-                self.held_deliveries = self.held_deliveries.saturating_sub(c.overflow.len());
-                c.overflow.clear();
-            }
+            let dropped = chan.consumers.drop_held();
+            self.held_deliveries = self.held_deliveries.saturating_sub(dropped);
             if let Some(replies) = chan.closing.take() {
                 for r in replies {
                     let _ = r.send(Ok(()));
@@ -873,9 +857,8 @@ impl Driver {
                 );
                 let _ = chan.shared.closed.set(closed);
                 chan.shared.returns.close();
-                for c in chan.consumers {
-                    let _ = c.tx.push(ConsumerMsg::Finished, false, &mut self.wakes);
-                }
+                chan.consumers
+                    .end_all(|| ConsumerMsg::Finished, &mut self.wakes);
             }
         }
     }

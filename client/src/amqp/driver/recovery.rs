@@ -305,7 +305,7 @@ impl Driver {
         tracing::info!(connection = %self.state.label, old = %old, new = %new, "server-named queue renamed");
         self.topology.rename_queue(old, new);
         for chan in self.chans.values_mut() {
-            for c in &mut chan.consumers {
+            for c in chan.consumers.iter_mut() {
                 if &c.queue == old {
                     c.queue = new.clone();
                 }
