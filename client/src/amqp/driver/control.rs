@@ -10,7 +10,7 @@ use amqp_proto::{Method, ReplyCode, ShortStr};
 
 use super::acks::Held;
 use super::consumers::ConsumerRec;
-use super::{Chan, Driver, LINGER, PendingConfirm, PendingRpc, RpcKind};
+use super::{Chan, Driver, LINGER, PendingRpc, RpcKind};
 use crate::amqp::command::{ChanKey, ChannelShared, ConsumerMsg, Control, Publish, Settle};
 use crate::amqp::error::Error;
 use crate::amqp::inbox::InboxSender;
@@ -116,7 +116,7 @@ impl Driver {
                     fail_control(c, &Error::Usage("the channel is closed"));
                     return;
                 };
-                if chan.taken < after || !chan.deferred.is_empty() {
+                if chan.publishes.taken < after || !chan.deferred.is_empty() {
                     chan.deferred.push_back((after, c));
                     return;
                 }
@@ -402,7 +402,7 @@ impl Driver {
         let mut waiting = false;
         for chan in self.chans.values_mut() {
             if let (Some(at), Some(wire)) = (chan.close_after, chan.wire) {
-                if chan.confirms.is_empty() || now >= at {
+                if chan.publishes.unconfirmed() == 0 || now >= at {
                     chan.close_after = None;
                     ready.push(wire);
                 } else {
@@ -517,17 +517,17 @@ impl Driver {
             }
             return;
         };
-        chan.taken += 1;
+        chan.publishes.taken += 1;
         // Commands waiting for this publish to be taken (almost never).
         let deferred = !chan.deferred.is_empty();
         if let Some(e) = chan.shared.closed.get() {
             if let Some(n) = p.confirm {
                 self.outbox.settle(n, Err(e.clone()), &mut self.wakes);
             }
-        } else if chan.flow_paused || !chan.held.is_empty() || chan.wire.is_none() {
+        } else if chan.publishes.must_hold() || chan.wire.is_none() {
             self.held_publish_bytes += p.body.len();
             p.target = self.last_target.clone();
-            chan.held.push_back(p);
+            chan.publishes.hold(p);
         } else {
             self.send_publish(key, p);
         }
@@ -566,13 +566,8 @@ impl Driver {
             p.body,
         ) {
             Ok(Some(seq)) => {
-                let mandatory = kept.map(|body| Box::new((target.clone(), body)));
-                chan.confirms.push_back(PendingConfirm {
-                    seq,
-                    number: p.confirm,
-                    mandatory,
-                    returned: None,
-                });
+                let mandatory = kept.map(|body| (target.clone(), body));
+                chan.publishes.sent(seq, p.confirm, mandatory);
             }
             Ok(None) => {
                 if let Some(n) = p.confirm {
@@ -595,7 +590,7 @@ impl Driver {
                 return;
             };
             match chan.deferred.front() {
-                Some((after, _)) if *after <= chan.taken => {}
+                Some((after, _)) if *after <= chan.publishes.taken => {}
                 _ => return,
             }
             let Some((_, c)) = chan.deferred.pop_front() else {
@@ -611,10 +606,10 @@ impl Driver {
             let Some(chan) = self.chans.get_mut(&key) else {
                 return;
             };
-            if chan.flow_paused || chan.wire.is_none() || !chan.open {
+            if chan.wire.is_none() || !chan.open {
                 return;
             }
-            let Some(p) = chan.held.pop_front() else {
+            let Some(p) = chan.publishes.release() else {
                 return;
             };
             self.held_publish_bytes = self.held_publish_bytes.saturating_sub(p.body.len());

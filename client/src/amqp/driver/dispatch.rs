@@ -84,7 +84,7 @@ impl Driver {
             Event::Flow { channel, active } => {
                 if let Some(&key) = self.by_wire.get(&channel) {
                     if let Some(chan) = self.chans.get_mut(&key) {
-                        chan.flow_paused = !active;
+                        chan.publishes.flow_paused = !active;
                     }
                     if active {
                         self.release_held(key);
@@ -175,7 +175,7 @@ impl Driver {
         let Some(key) = self.by_wire.remove(&wire) else {
             return;
         };
-        let Some(chan) = self.chans.remove(&key) else {
+        let Some(mut chan) = self.chans.remove(&key) else {
             return;
         };
         let by_app = chan.closing.is_some() || self.closing.is_some();
@@ -193,15 +193,12 @@ impl Driver {
             let _ = r.send(Ok(()));
         }
         // Unconfirmed and held publishes fail with the channel.
-        let numbers = chan.confirms.iter().filter_map(|pc| pc.number);
-        let held = chan.held.iter().filter_map(|p| p.confirm);
-        self.outbox.settle_all(
-            numbers.chain(held).map(|n| (n, Err(reason.clone()))),
-            &mut self.wakes,
-        );
-        for p in &chan.held {
-            self.held_publish_bytes = self.held_publish_bytes.saturating_sub(p.body.len());
-        }
+        chan.publishes
+            .fail_unconfirmed(&reason, &self.outbox, &mut self.wakes);
+        let bytes = chan
+            .publishes
+            .fail_held(&reason, &self.outbox, &mut self.wakes);
+        self.held_publish_bytes = self.held_publish_bytes.saturating_sub(bytes);
         for (_, c) in chan.deferred {
             fail_control(c, &reason);
         }
@@ -370,26 +367,15 @@ impl Driver {
         else {
             return;
         };
-        let subscribed = chan.shared.returns.is_subscribed();
-        let slot = chan.confirms.iter_mut().find(|pc| {
-            pc.returned.is_none()
-                && pc.mandatory.as_ref().is_some_and(|m| {
-                    r.exchange() == m.0.exchange.as_str()
-                        && r.routing_key() == m.0.routing_key.as_str()
-                        && r.body_ref() == &m.1[..]
-                })
-        });
-        let matched = slot.is_some();
-        let r = match slot {
-            Some(pc) if subscribed => {
-                pc.returned = Some(Box::new(r.clone()));
-                r
-            }
-            Some(pc) => {
-                pc.returned = Some(Box::new(r));
-                return;
-            }
-            None => r,
+        // A copy for the returns stream, if one is open and a confirm
+        // takes the message.
+        let copy = chan.shared.returns.is_subscribed().then(|| r.clone());
+        let (r, matched) = match chan.publishes.on_returned(r) {
+            Some(r) => (r, false),
+            None => match copy {
+                Some(r) => (r, true),
+                None => return,
+            },
         };
         if let Err(r) = chan.shared.returns.send(r) {
             if matched {
@@ -411,43 +397,7 @@ impl Driver {
         let Some(chan) = self.by_wire.get(&wire).and_then(|k| self.chans.get_mut(k)) else {
             return;
         };
-        let tracker = &self.outbox;
-        if first == last {
-            if let Ok(at) = chan.confirms.binary_search_by_key(&first, |pc| pc.seq) {
-                if let Some(pc) = chan.confirms.remove(at) {
-                    if let Some(n) = pc.number {
-                        tracker.settle(n, verdict(pc.returned, ack), &mut self.wakes);
-                    }
-                }
-            }
-            return;
-        }
-        // Everything up to `last`, settled under one lock.
-        let (confirms, wakes) = (&mut chan.confirms, &mut self.wakes);
-        tracker.with_confirms(|c| {
-            while confirms.front().is_some_and(|pc| pc.seq <= last) {
-                let Some(pc) = confirms.pop_front() else {
-                    break;
-                };
-                match (pc.seq >= first, pc.number) {
-                    (true, Some(n)) if ack && pc.returned.is_none() => c.settle(n, Ok(()), wakes),
-                    (true, Some(n)) => c.settle(n, verdict(pc.returned, ack), wakes),
-                    _ => {}
-                }
-            }
-        });
-    }
-}
-
-/// What a confirm resolves to.
-fn verdict(returned: Option<Box<Returned>>, ack: bool) -> crate::amqp::error::Result<()> {
-    match (ack, returned) {
-        (false, _) => Err(Error::Nacked),
-        (true, Some(r)) => Err(Error::Returned {
-            code: r.reply_code,
-            text: r.reply_text().to_string(),
-            message: r,
-        }),
-        (true, None) => Ok(()),
+        chan.publishes
+            .on_confirmed(first, last, ack, &self.outbox, &mut self.wakes);
     }
 }

@@ -16,8 +16,7 @@ use std::task::Waker;
 use std::time::Instant;
 
 use amqp_proto::method::basic;
-use amqp_proto::{RequestId, Returned, ShortStr};
-use bytes::Bytes;
+use amqp_proto::{RequestId, ShortStr};
 
 use tokio::time::Sleep;
 
@@ -40,10 +39,12 @@ mod consumers;
 mod control;
 mod dispatch;
 pub(crate) mod io;
+mod publishes;
 mod recovery;
 
 use consumers::Consumers;
 use io::Io;
+use publishes::Publishes;
 
 /// Commands taken per wake-up.
 const CONTROL_BATCH: usize = 256;
@@ -52,19 +53,6 @@ const PUBLISH_BATCH: usize = 1024;
 /// How long publishes may wait in the outbox while the driver parks
 /// lazily (see [`Outbox`]).
 const LINGER: std::time::Duration = std::time::Duration::from_millis(1);
-
-/// A publish waiting for its confirm.
-#[derive(Debug)]
-pub(crate) struct PendingConfirm {
-    seq: u64,
-    /// The publish number in the channel's tracker (`None` for a publish
-    /// made before the handle saw confirm mode).
-    number: Option<u64>,
-    /// For a mandatory publish: exchange, routing key and body, to match
-    /// a basic.return to it.
-    mandatory: Option<Box<(Arc<Target>, Bytes)>>,
-    returned: Option<Box<Returned>>,
-}
 
 /// Logical channels by wire number: looked up for every frame, so an
 /// index into a vector rather than a hash (channel numbers are small and
@@ -110,17 +98,13 @@ pub(crate) struct Chan {
     qos: Option<basic::Qos>,
     confirm: bool,
     tx_mode: bool,
-    /// Publishes taken from the publish queue for this channel.
-    taken: u64,
     /// Commands waiting for publishes queued before them.
     deferred: VecDeque<(u64, Control)>,
-    confirms: VecDeque<PendingConfirm>,
+    /// Publishes held, sent and waiting for their confirms.
+    publishes: Publishes,
     consumers: Consumers,
     /// Deliveries to settle, and acks held to go out as one.
     acks: acks::Acks,
-    /// channel.flow(false) from the server: publishes wait here.
-    flow_paused: bool,
-    held: VecDeque<Publish>,
 }
 
 impl Chan {
@@ -139,13 +123,10 @@ impl Chan {
             qos: None,
             confirm: false,
             tx_mode: false,
-            taken: 0,
             deferred: VecDeque::new(),
-            confirms: VecDeque::new(),
+            publishes: Publishes::default(),
             consumers: Consumers::default(),
             acks: acks::Acks::default(),
-            flow_paused: false,
-            held: VecDeque::new(),
         }
     }
 }
@@ -582,8 +563,9 @@ impl Driver {
         let wait_publish = can_publish && !more;
         // The broker owes confirms: it will wake the driver, which then
         // takes what was queued meanwhile; until the linger timer at most.
-        let lazy_publish =
-            self.lazy_parks && wait_publish && self.chans.values().any(|c| !c.confirms.is_empty());
+        let lazy_publish = self.lazy_parks
+            && wait_publish
+            && self.chans.values().any(|c| c.publishes.unconfirmed() > 0);
         // Consumers' windows far from full: deliveries, and with them the
         // driver, come anyway; acks wait for them (see `acks_lazy`). Only
         // right after a turn that moved deliveries or acks: once a linger
@@ -639,7 +621,7 @@ impl Driver {
         }
         let (mut outstanding, mut credit) = (0usize, 0usize);
         for c in self.chans.values() {
-            outstanding += c.confirms.len();
+            outstanding += c.publishes.unconfirmed();
             if !c.consumers.is_empty() {
                 let window = match c.qos.as_ref().map(|q| usize::from(q.prefetch_count)) {
                     Some(p) if p > 0 => p.saturating_mul(c.consumers.len()),
@@ -696,7 +678,7 @@ impl Driver {
         match closing.phase {
             ClosePhase::Confirms => {
                 let queued = !self.batch.is_empty() || !self.outbox.is_empty();
-                let outstanding = self.chans.values().any(|c| !c.confirms.is_empty());
+                let outstanding = self.chans.values().any(|c| c.publishes.unconfirmed() > 0);
                 if late || (!queued && !outstanding) {
                     self.flush_acks(true);
                     for chan in self.chans.values_mut() {
@@ -826,14 +808,10 @@ impl Driver {
         for (key, chan) in self.chans.iter_mut() {
             chan.wire = None;
             chan.open = false;
-            chan.flow_paused = false;
+            chan.publishes.flow_paused = false;
             chan.acks.clear();
-            self.outbox.settle_all(
-                chan.confirms
-                    .drain(..)
-                    .filter_map(|pc| Some((pc.number?, Err(Error::ConfirmLost)))),
-                &mut self.wakes,
-            );
+            chan.publishes
+                .fail_unconfirmed(&Error::ConfirmLost, &self.outbox, &mut self.wakes);
             let dropped = chan.consumers.drop_held();
             self.held_deliveries = self.held_deliveries.saturating_sub(dropped);
             if let Some(replies) = chan.closing.take() {
@@ -844,17 +822,15 @@ impl Driver {
             }
         }
         for key in closed {
-            if let Some(chan) = self.chans.remove(&key) {
+            if let Some(mut chan) = self.chans.remove(&key) {
                 let closed = Error::ChannelClosed {
                     code: amqp_proto::ReplyCode::SUCCESS,
                     text: "closed by the application".to_owned(),
                 };
-                self.outbox.settle_all(
-                    chan.held
-                        .iter()
-                        .filter_map(|p| Some((p.confirm?, Err(closed.clone())))),
-                    &mut self.wakes,
-                );
+                let bytes = chan
+                    .publishes
+                    .fail_held(&closed, &self.outbox, &mut self.wakes);
+                self.held_publish_bytes = self.held_publish_bytes.saturating_sub(bytes);
                 let _ = chan.shared.closed.set(closed);
                 chan.shared.returns.close();
                 chan.consumers
