@@ -2,18 +2,47 @@
 //! publishes.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use amqp_proto::method::basic;
 use amqp_proto::{Method, ReplyCode, ShortStr};
 
-use super::acks::Held;
-use super::consumers::ConsumerRec;
-use super::{Chan, Driver, LINGER, PendingRpc, RpcKind};
-use crate::amqp::command::{ChanKey, ChannelShared, ConsumerMsg, Control, Publish, Settle};
+use super::{Chan, Driver};
+use crate::amqp::command::{ChanKey, ChannelShared, Control};
+use crate::amqp::command::{ConsumerMsg, Reply, RpcReply};
 use crate::amqp::error::Error;
 use crate::amqp::inbox::InboxSender;
+use crate::amqp::options::ConsumeOptions;
+
+/// What a synchronous request's answer is for.
+#[derive(Debug)]
+pub(crate) enum RpcKind {
+    /// A handle waits.
+    User(Reply<RpcReply>),
+    /// basic.consume from a handle.
+    Consume {
+        reply: Reply<String>,
+        queue: ShortStr,
+        options: Box<ConsumeOptions>,
+        deliveries: InboxSender<ConsumerMsg>,
+    },
+    /// basic.cancel from a handle (or a dropped consumer).
+    Cancel {
+        tag: ShortStr,
+        requeue: bool,
+        reply: Option<Reply<()>>,
+    },
+    /// Nobody waits (the QoS before a consume).
+    Ignore,
+}
+
+#[derive(Debug)]
+pub(crate) struct PendingRpc {
+    pub(super) chan: ChanKey,
+    /// The request, for topology records and channel modes.
+    pub(super) request: Option<Box<amqp_proto::Method>>,
+    pub(super) kind: RpcKind,
+}
 
 /// Tells a command's waiter that it failed.
 pub(super) fn fail_control(c: Control, error: &Error) {
@@ -57,7 +86,7 @@ pub(super) fn fail_rpc(kind: RpcKind, error: &Error) {
     }
 }
 
-fn command_error(e: amqp_proto::CommandError) -> Error {
+pub(super) fn command_error(e: amqp_proto::CommandError) -> Error {
     match e {
         amqp_proto::CommandError::Closed | amqp_proto::CommandError::NotConnected => {
             Error::lost("the connection is not open")
@@ -188,7 +217,7 @@ impl Driver {
     }
 
     /// A command that keeps its place among the channel's publishes.
-    fn channel_command(&mut self, key: ChanKey, c: Control) {
+    pub(super) fn channel_command(&mut self, key: ChanKey, c: Control) {
         let (wire, closed) = match self.chans.get(&key) {
             Some(chan) => (chan.wire, chan.shared.closed.get().cloned()),
             None => return,
@@ -355,42 +384,6 @@ impl Driver {
         }
     }
 
-    fn settle(&mut self, key: ChanKey, generation: u64, tag: u64, multiple: bool, how: Settle) {
-        self.acks_active = true;
-        if generation != self.generation {
-            tracing::debug!(connection = %self.state.label, delivery_tag = tag, "stale delivery not settled");
-            return;
-        }
-        let Some(chan) = self.chans.get_mut(&key) else {
-            return;
-        };
-        let (Some(wire), true) = (chan.wire, chan.open) else {
-            return;
-        };
-        let frames = chan.acks.settle(tag, multiple, how, Instant::now());
-        if frames.held {
-            self.acks_pending = true;
-            return;
-        }
-        let Some(io) = self.io.as_mut() else { return };
-        if let Some(upto) = frames.held_ack {
-            let _ = io.core.basic_ack(wire, upto, true);
-        }
-        if !frames.send {
-            tracing::debug!(connection = %self.state.label, channel = wire, delivery_tag = tag, "delivery already settled");
-            return;
-        }
-        tracing::trace!(connection = %self.state.label, channel = wire, delivery_tag = tag, ?how, "settle");
-        let r = match how {
-            Settle::Ack => io.core.basic_ack(wire, tag, multiple),
-            Settle::Nack { requeue } => io.core.basic_nack(wire, tag, multiple, requeue),
-            Settle::Reject { requeue } => io.core.basic_reject(wire, tag, requeue),
-        };
-        if let Err(e) = r {
-            tracing::debug!(connection = %self.state.label, error = %e, "settle not sent");
-        }
-    }
-
     /// Sends channel.close for channels whose close waited for their
     /// outstanding confirms, once those are in or the close timeout passed.
     pub(super) fn advance_channel_closes(&mut self) {
@@ -439,239 +432,6 @@ impl Driver {
             return None;
         }
         self.chans.values().filter_map(|c| c.close_after).min()
-    }
-
-    /// Sends the coalesced acks that are due (all of them with `force`).
-    ///
-    /// Acks cost the broker nothing while they wait, as long as its
-    /// prefetch window stays open: a channel's coalesced ack goes out once
-    /// it covers a quarter of the window, or the deliveries the broker
-    /// counts as unacked reach half of it, or it is a linger old, or a
-    /// command or a close needs it out first, or a turn brings neither
-    /// deliveries nor acks (the caller forces it then: nothing more is
-    /// coming to wait for). Each ack frame saved is a write (a system
-    /// call) saved.
-    pub(super) fn flush_acks(&mut self, force: bool) {
-        if !std::mem::take(&mut self.acks_pending) {
-            return;
-        }
-        let now = Instant::now();
-        let Some(io) = self.io.as_mut() else { return };
-        for chan in self.chans.values_mut() {
-            let Some(wire) = chan.wire else { continue };
-            let prefetch = chan.prefetch();
-            match chan.acks.take_due(force, now, LINGER, prefetch) {
-                Held::Nothing => {}
-                Held::Waiting => self.acks_pending = true,
-                Held::Due(upto) => {
-                    tracing::trace!(channel = wire, delivery_tag = upto, "ack (multiple)");
-                    let _ = io.core.basic_ack(wire, upto, true);
-                }
-            }
-        }
-    }
-
-    /// When held acks fall due at the latest.
-    pub(super) fn acks_deadline(&self) -> Option<Instant> {
-        if !self.acks_pending {
-            return None;
-        }
-        let oldest = self
-            .chans
-            .values()
-            .filter_map(|c| c.acks.held_since())
-            .min()?;
-        Some(oldest + LINGER)
-    }
-
-    /// Whether acks may wait for the driver's next turn instead of waking
-    /// it: some channel consumes, and on every consuming channel the
-    /// deliveries the broker counts as unacked are under half the prefetch
-    /// window, so the broker keeps delivering and the driver keeps waking
-    /// (or the queue ran dry, and the linger timer sends them).
-    pub(super) fn acks_lazy(&self) -> bool {
-        let mut consuming = false;
-        for chan in self.chans.values() {
-            if chan.consumers.is_empty() {
-                continue;
-            }
-            consuming = true;
-            if !chan.acks.may_wait(chan.prefetch()) {
-                return false;
-            }
-        }
-        consuming
-    }
-
-    pub(super) fn on_publish(&mut self, mut p: Publish) {
-        let key = p.chan;
-        // Without a target of its own, a publish goes where the one
-        // before it went.
-        if let Some(t) = p.target.take() {
-            self.last_target = Some(t);
-        }
-        let Some(chan) = self.chans.get_mut(&key) else {
-            if let Some(n) = p.confirm {
-                let e = Error::Usage("the channel is closed");
-                self.outbox.settle(n, Err(e), &mut self.wakes);
-            }
-            return;
-        };
-        chan.publishes.taken += 1;
-        // Commands waiting for this publish to be taken (almost never).
-        let deferred = !chan.deferred.is_empty();
-        if let Some(e) = chan.shared.closed.get() {
-            if let Some(n) = p.confirm {
-                self.outbox.settle(n, Err(e.clone()), &mut self.wakes);
-            }
-        } else if chan.publishes.must_hold() || chan.wire.is_none() {
-            self.held_publish_bytes += p.body.len();
-            p.target = self.last_target.clone();
-            chan.publishes.hold(p);
-        } else {
-            self.send_publish(key, p);
-        }
-        if deferred {
-            self.run_deferred(key);
-        }
-    }
-
-    /// Hands a publish to the core and tracks its confirm. Inlined into
-    /// the publish loop: the publish is then not copied call to call.
-    #[inline]
-    pub(super) fn send_publish(&mut self, key: ChanKey, p: Publish) {
-        let (Some(chan), Some(io)) = (self.chans.get_mut(&key), self.io.as_mut()) else {
-            return;
-        };
-        let Some(wire) = chan.wire else { return };
-        // A held publish carries its target; a fresh one goes to the last.
-        let Some(target) = p.target.as_ref().or(self.last_target.as_ref()) else {
-            return;
-        };
-        tracing::trace!(
-            connection = %self.state.label,
-            channel = wire,
-            exchange = %target.exchange,
-            routing_key = %target.routing_key,
-            "publish"
-        );
-        // The body is kept only for a mandatory publish's return.
-        let kept = p.mandatory.then(|| p.body.clone());
-        match io.core.basic_publish(
-            wire,
-            &target.exchange,
-            &target.routing_key,
-            p.mandatory,
-            p.properties.as_deref().unwrap_or(&self.no_properties),
-            p.body,
-        ) {
-            Ok(Some(seq)) => {
-                let mandatory = kept.map(|body| (target.clone(), body));
-                chan.publishes.sent(seq, p.confirm, mandatory);
-            }
-            Ok(None) => {
-                if let Some(n) = p.confirm {
-                    self.outbox.settle(n, Ok(()), &mut self.wakes);
-                }
-            }
-            Err(e) => {
-                if let Some(n) = p.confirm {
-                    let e = command_error(e);
-                    self.outbox.settle(n, Err(e), &mut self.wakes);
-                }
-            }
-        }
-    }
-
-    /// Commands that waited for publishes queued before them.
-    pub(super) fn run_deferred(&mut self, key: ChanKey) {
-        loop {
-            let Some(chan) = self.chans.get_mut(&key) else {
-                return;
-            };
-            match chan.deferred.front() {
-                Some((after, _)) if *after <= chan.publishes.taken => {}
-                _ => return,
-            }
-            let Some((_, c)) = chan.deferred.pop_front() else {
-                return;
-            };
-            self.channel_command(key, c);
-        }
-    }
-
-    /// Sends publishes held for a paused or reopened channel.
-    pub(super) fn release_held(&mut self, key: ChanKey) {
-        loop {
-            let Some(chan) = self.chans.get_mut(&key) else {
-                return;
-            };
-            if chan.wire.is_none() || !chan.open {
-                return;
-            }
-            let Some(p) = chan.publishes.release() else {
-                return;
-            };
-            self.held_publish_bytes = self.held_publish_bytes.saturating_sub(p.body.len());
-            self.send_publish(key, p);
-        }
-    }
-
-    /// Moves held deliveries into consumer queues that have room.
-    pub(super) fn feed_consumers(&mut self) {
-        if self.held_deliveries == 0 {
-            return;
-        }
-        let mut moved = 0usize;
-        for chan in self.chans.values_mut() {
-            moved += chan.consumers.feed(&mut self.wakes);
-        }
-        self.held_deliveries = self.held_deliveries.saturating_sub(moved);
-        if self.held_deliveries == 0 {
-            self.state.wants_room.store(false, Ordering::Relaxed);
-        }
-    }
-
-    /// Registers a consumer once the server confirmed it.
-    pub(super) fn add_consumer(
-        &mut self,
-        key: ChanKey,
-        tag: ShortStr,
-        queue: ShortStr,
-        options: crate::amqp::options::ConsumeOptions,
-        tx: InboxSender<ConsumerMsg>,
-    ) -> u32 {
-        let id = self.next_consumer;
-        self.next_consumer = self.next_consumer.wrapping_add(1);
-        if let Some(chan) = self.chans.get_mut(&key) {
-            chan.consumers
-                .add(ConsumerRec::new(id, tag, queue, options, tx));
-        }
-        id
-    }
-
-    /// Removes a consumer; with `requeue`, what it got and nobody settled
-    /// goes back to the queue.
-    pub(super) fn remove_consumer(&mut self, key: ChanKey, tag: &ShortStr, requeue: bool) {
-        let Some(chan) = self.chans.get_mut(&key) else {
-            return;
-        };
-        let Some(rec) = chan.consumers.remove(tag) else {
-            return;
-        };
-        let id = rec.id;
-        let dropped = rec.end(ConsumerMsg::Finished, &mut self.wakes);
-        self.held_deliveries = self.held_deliveries.saturating_sub(dropped);
-        if !requeue {
-            return;
-        }
-        let tags = chan.acks.forget_consumer(id);
-        let (Some(wire), Some(io)) = (chan.wire, self.io.as_mut()) else {
-            return;
-        };
-        for t in tags {
-            let _ = io.core.basic_reject(wire, t, true);
-        }
     }
 }
 

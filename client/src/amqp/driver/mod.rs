@@ -15,36 +15,36 @@ use std::sync::atomic::Ordering;
 use std::task::Waker;
 use std::time::Instant;
 
-use amqp_proto::method::basic;
-use amqp_proto::{RequestId, ShortStr};
+use amqp_proto::RequestId;
 
 use tokio::time::Sleep;
 
-use super::command::{
-    ChanKey, ChannelShared, ConsumerMsg, Control, Publish, Reply, RpcReply, State, Target,
-};
+use super::command::{ChanKey, ChannelShared, Control, Publish, Reply, RpcReply, State, Target};
 use super::config::Config;
 use super::error::{Error, Result};
 use super::events::ConnectionEvent;
-use super::inbox::InboxSender;
 use super::mailbox::Mailbox;
-use super::options::ConsumeOptions;
 use super::outbox::Outbox;
 use super::topology::Topology;
 use super::uri::Secret;
 
 mod acks;
+mod chan;
+mod close;
 mod coalesce;
 mod consumers;
 mod control;
+mod delivery;
 mod dispatch;
 pub(crate) mod io;
+mod publish;
 mod publishes;
 mod recovery;
 
-use consumers::Consumers;
+use chan::{Chan, WireMap};
+use close::{ClosePhase, Closing};
+use control::{PendingRpc, RpcKind};
 use io::Io;
-use publishes::Publishes;
 
 /// Commands taken per wake-up.
 const CONTROL_BATCH: usize = 256;
@@ -53,131 +53,6 @@ const PUBLISH_BATCH: usize = 1024;
 /// How long publishes may wait in the outbox while the driver parks
 /// lazily (see [`Outbox`]).
 const LINGER: std::time::Duration = std::time::Duration::from_millis(1);
-
-/// Logical channels by wire number: looked up for every frame, so an
-/// index into a vector rather than a hash (channel numbers are small and
-/// dense: the core hands out the lowest free one).
-#[derive(Debug, Default)]
-pub(crate) struct WireMap(Vec<Option<ChanKey>>);
-
-impl WireMap {
-    pub(crate) fn get(&self, wire: &u16) -> Option<&ChanKey> {
-        self.0.get(usize::from(*wire))?.as_ref()
-    }
-
-    pub(crate) fn insert(&mut self, wire: u16, key: ChanKey) {
-        let at = usize::from(wire);
-        if self.0.len() <= at {
-            self.0.resize(at + 1, None);
-        }
-        if let Some(slot) = self.0.get_mut(at) {
-            *slot = Some(key);
-        }
-    }
-
-    pub(crate) fn remove(&mut self, wire: &u16) -> Option<ChanKey> {
-        self.0.get_mut(usize::from(*wire))?.take()
-    }
-
-    pub(crate) fn clear(&mut self) {
-        self.0.clear();
-    }
-}
-
-/// A logical channel.
-#[derive(Debug)]
-pub(crate) struct Chan {
-    shared: Arc<ChannelShared>,
-    /// The wire number on the current connection, once opened.
-    wire: Option<u16>,
-    open: bool,
-    /// The application closes it; these wait for the close-ok.
-    closing: Option<Vec<Reply<()>>>,
-    /// The close waits for outstanding confirms until then.
-    close_after: Option<Instant>,
-    qos: Option<basic::Qos>,
-    confirm: bool,
-    tx_mode: bool,
-    /// Commands waiting for publishes queued before them.
-    deferred: VecDeque<(u64, Control)>,
-    /// Publishes held, sent and waiting for their confirms.
-    publishes: Publishes,
-    consumers: Consumers,
-    /// Deliveries to settle, and acks held to go out as one.
-    acks: acks::Acks,
-}
-
-impl Chan {
-    /// The channel's prefetch window (0: none).
-    fn prefetch(&self) -> u16 {
-        self.qos.as_ref().map_or(0, |q| q.prefetch_count)
-    }
-
-    fn new(shared: Arc<ChannelShared>) -> Self {
-        Chan {
-            shared,
-            wire: None,
-            open: false,
-            closing: None,
-            close_after: None,
-            qos: None,
-            confirm: false,
-            tx_mode: false,
-            deferred: VecDeque::new(),
-            publishes: Publishes::default(),
-            consumers: Consumers::default(),
-            acks: acks::Acks::default(),
-        }
-    }
-}
-
-/// What a synchronous request's answer is for.
-#[derive(Debug)]
-pub(crate) enum RpcKind {
-    /// A handle waits.
-    User(Reply<RpcReply>),
-    /// basic.consume from a handle.
-    Consume {
-        reply: Reply<String>,
-        queue: ShortStr,
-        options: Box<ConsumeOptions>,
-        deliveries: InboxSender<ConsumerMsg>,
-    },
-    /// basic.cancel from a handle (or a dropped consumer).
-    Cancel {
-        tag: ShortStr,
-        requeue: bool,
-        reply: Option<Reply<()>>,
-    },
-    /// Nobody waits (the QoS before a consume).
-    Ignore,
-}
-
-#[derive(Debug)]
-pub(crate) struct PendingRpc {
-    chan: ChanKey,
-    /// The request, for topology records and channel modes.
-    request: Option<Box<amqp_proto::Method>>,
-    kind: RpcKind,
-}
-
-/// Graceful close in progress.
-#[derive(Debug)]
-struct Closing {
-    replies: Vec<Reply<()>>,
-    deadline: Instant,
-    phase: ClosePhase,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ClosePhase {
-    /// Outstanding confirms come in.
-    Confirms,
-    /// channel.close sent on every channel.
-    Channels,
-    /// connection.close sent.
-    Connection,
-}
 
 /// Why the serve loop ended.
 #[derive(Debug)]
@@ -646,221 +521,5 @@ impl Driver {
             self.read_after_unmark = true;
         }
         self.coalesce.arm(Instant::now(), io.lowat > 1, read);
-    }
-
-    /// Every handle is gone: close gracefully.
-    fn on_handles_gone(&mut self) {
-        if self.handles_gone() && self.closing.is_none() {
-            tracing::debug!(connection = %self.state.label, "every handle dropped; closing");
-            self.start_close(None);
-        }
-    }
-
-    fn start_close(&mut self, reply: Option<Reply<()>>) {
-        match &mut self.closing {
-            Some(c) => c.replies.extend(reply),
-            None => {
-                self.closing = Some(Closing {
-                    replies: reply.into_iter().collect(),
-                    deadline: Instant::now() + self.config.close_timeout,
-                    phase: ClosePhase::Confirms,
-                });
-            }
-        }
-    }
-
-    /// Moves a graceful close along: confirms, then channels, then the
-    /// connection, each bounded by the close deadline.
-    fn advance_closing(&mut self) {
-        let Some(closing) = &self.closing else { return };
-        let now = Instant::now();
-        let late = now >= closing.deadline;
-        match closing.phase {
-            ClosePhase::Confirms => {
-                let queued = !self.batch.is_empty() || !self.outbox.is_empty();
-                let outstanding = self.chans.values().any(|c| c.publishes.unconfirmed() > 0);
-                if late || (!queued && !outstanding) {
-                    self.flush_acks(true);
-                    for chan in self.chans.values_mut() {
-                        chan.close_after = None;
-                        if let (Some(wire), true) = (chan.wire, chan.open) {
-                            if let Some(io) = self.io.as_mut() {
-                                let _ = io.core.close_channel(
-                                    wire,
-                                    amqp_proto::ReplyCode::SUCCESS,
-                                    "closing the connection",
-                                );
-                            }
-                        }
-                    }
-                    if let Some(c) = self.closing.as_mut() {
-                        c.phase = ClosePhase::Channels;
-                    }
-                    self.advance_closing();
-                }
-            }
-            ClosePhase::Channels => {
-                let open = self.chans.values().any(|c| c.open);
-                if late || !open {
-                    let closed = match self.io.as_mut() {
-                        Some(io) => io
-                            .core
-                            .close(amqp_proto::ReplyCode::SUCCESS, "closed by the application")
-                            .is_err(),
-                        None => true,
-                    };
-                    if closed || self.io.as_ref().is_some_and(|io| io.core.is_closed()) {
-                        self.exit = Some(Exit::Closed);
-                    }
-                    let fresh = now + self.config.close_timeout;
-                    if let Some(c) = self.closing.as_mut() {
-                        c.phase = ClosePhase::Connection;
-                        c.deadline = fresh;
-                    }
-                }
-            }
-            ClosePhase::Connection => {
-                if late {
-                    tracing::debug!(connection = %self.state.label, "no close-ok in time; dropping the socket");
-                    self.exit = Some(Exit::Closed);
-                }
-            }
-        }
-    }
-
-    /// The connection is gone for good: every waiter learns why.
-    fn finish(&mut self, error: Error) {
-        self.on_lost(&error);
-        let _ = self.state.closed.set(error.clone());
-        self.state.connected.store(false, Ordering::Release);
-        for (_, chan) in std::mem::take(&mut self.chans) {
-            let _ = chan.shared.closed.set(error.clone());
-            chan.shared.returns.close();
-            for (_, c) in chan.deferred {
-                control::fail_control(c, &error);
-            }
-            // Held and unconfirmed publishes, and those still queued.
-            chan.consumers
-                .end_all(|| ConsumerMsg::End(error.clone()), &mut self.wakes);
-            for r in chan.closing.into_iter().flatten() {
-                let _ = r.send(Ok(()));
-            }
-        }
-        for c in std::mem::take(&mut self.parked) {
-            control::fail_control(c, &error);
-        }
-        if let Some(closing) = self.closing.take() {
-            for r in closing.replies {
-                let _ = r.send(Ok(()));
-            }
-        }
-        // Whatever is still queued fails too.
-        let queued = self.control.close();
-        for c in self.controls.drain(..).chain(queued) {
-            control::fail_control(c, &error);
-        }
-        // Every confirm still waiting (held, queued or sent) fails.
-        self.outbox.close(&error, &mut self.wakes);
-        self.batch.clear();
-        self.wake_handles();
-        self.state.emit(ConnectionEvent::Closed);
-        tracing::info!(connection = %self.state.label, %error, "connection closed");
-    }
-
-    /// A loss: the socket goes, waiters fail, deliveries go stale.
-    fn on_lost(&mut self, error: &Error) {
-        self.io = None;
-        self.exit = None;
-        self.generation += 1;
-        self.state
-            .generation
-            .store(self.generation, Ordering::Release);
-        self.state.connected.store(false, Ordering::Release);
-        self.state.set_blocked(None);
-        self.pending_secret = None;
-        let lost = match error {
-            Error::ConnectionLost { .. } => error.clone(),
-            other => Error::lost(other.to_string()),
-        };
-        for (_, rpc) in self.rpcs.drain() {
-            control::fail_rpc(rpc.kind, &lost);
-        }
-        for slot in self.internal.values_mut() {
-            if slot.is_none() {
-                *slot = Some(Err(lost.clone()));
-            }
-        }
-        for slot in self.internal_opens.values_mut() {
-            if slot.is_none() {
-                *slot = Some(Err(lost.clone()));
-            }
-        }
-        let mut closed = Vec::new();
-        for (_, (key, reply)) in self.opens.drain() {
-            let _ = reply.send(Err(lost.clone()));
-            // Nobody holds a handle to a channel that never opened.
-            closed.push(key);
-        }
-        for key in closed.drain(..) {
-            self.chans.remove(&key);
-        }
-        self.by_wire.clear();
-        for (key, chan) in self.chans.iter_mut() {
-            chan.wire = None;
-            chan.open = false;
-            chan.publishes.flow_paused = false;
-            chan.acks.clear();
-            chan.publishes
-                .fail_unconfirmed(&Error::ConfirmLost, &self.outbox, &mut self.wakes);
-            let dropped = chan.consumers.drop_held();
-            self.held_deliveries = self.held_deliveries.saturating_sub(dropped);
-            if let Some(replies) = chan.closing.take() {
-                for r in replies {
-                    let _ = r.send(Ok(()));
-                }
-                closed.push(*key);
-            }
-        }
-        for key in closed {
-            if let Some(mut chan) = self.chans.remove(&key) {
-                let closed = Error::ChannelClosed {
-                    code: amqp_proto::ReplyCode::SUCCESS,
-                    text: "closed by the application".to_owned(),
-                };
-                let bytes = chan
-                    .publishes
-                    .fail_held(&closed, &self.outbox, &mut self.wakes);
-                self.held_publish_bytes = self.held_publish_bytes.saturating_sub(bytes);
-                let _ = chan.shared.closed.set(closed);
-                chan.shared.returns.close();
-                chan.consumers
-                    .end_all(|| ConsumerMsg::Finished, &mut self.wakes);
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::WireMap;
-
-    #[test]
-    fn wire_map_grows_replaces_and_forgets() {
-        let mut m = WireMap::default();
-        assert_eq!(m.get(&1), None);
-        m.insert(3, 30);
-        m.insert(1, 10);
-        assert_eq!(
-            (m.get(&1), m.get(&2), m.get(&3)),
-            (Some(&10), None, Some(&30))
-        );
-        m.insert(3, 31);
-        assert_eq!(m.remove(&3), Some(31));
-        assert_eq!((m.remove(&3), m.get(&3)), (None, None));
-        assert_eq!(m.remove(&65535), None);
-        m.insert(65535, 7);
-        assert_eq!(m.get(&65535), Some(&7));
-        m.clear();
-        assert_eq!(m.get(&1), None);
     }
 }
