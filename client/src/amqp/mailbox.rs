@@ -20,8 +20,8 @@ use std::task::{Context, Poll, Waker};
 
 use tokio::sync::Notify;
 
+use super::command::this_thread;
 use super::command::{Control, lock};
-use super::outbox::this_thread;
 
 /// Why a push failed; the command comes back.
 #[derive(Debug)]

@@ -44,6 +44,7 @@ mod driver;
 mod error;
 mod events;
 mod inbox;
+mod last_target;
 mod mailbox;
 mod options;
 mod outbox;

@@ -35,9 +35,11 @@ use amqp_proto::BasicProperties;
 use bytes::Bytes;
 use tokio::sync::Notify;
 
+use super::command::this_thread;
 use super::command::{ChanKey, Publish, Target, lock};
 use super::confirm::Confirms;
 use super::error::{Error, Result};
+use super::last_target::LastTarget;
 
 /// What a handle publishes.
 #[derive(Debug)]
@@ -326,65 +328,6 @@ impl Outbox {
     }
 }
 
-/// The exchange and routing key of the newest queued publish, copied in
-/// place: compared on every push, they stay in the publisher's cache
-/// (strings on the heap shared cache lines with the driver's data).
-#[derive(Debug)]
-#[repr(align(64))]
-struct LastTarget {
-    /// Exchange, then routing key (each at most 255 bytes).
-    bytes: [u8; 512],
-    exchange_len: usize,
-    key_len: usize,
-    set: bool,
-}
-
-impl Default for LastTarget {
-    fn default() -> Self {
-        LastTarget {
-            bytes: [0; 512],
-            exchange_len: 0,
-            key_len: 0,
-            set: false,
-        }
-    }
-}
-
-impl LastTarget {
-    fn is(&self, exchange: &str, routing_key: &str) -> bool {
-        let (e, k) = (self.exchange_len, self.key_len);
-        self.set
-            && exchange.len() == e
-            && routing_key.len() == k
-            && self.bytes.get(..e) == Some(exchange.as_bytes())
-            && self.bytes.get(e..e + k) == Some(routing_key.as_bytes())
-    }
-
-    /// Remembers a target; one that does not fit (longer than a short
-    /// string, refused before it gets here) is forgotten instead.
-    fn set(&mut self, exchange: &str, routing_key: &str) {
-        let (e, k) = (exchange.len(), routing_key.len());
-        self.set = false;
-        let Some((head, tail)) = self.bytes.split_at_mut_checked(e) else {
-            return;
-        };
-        let (Some(tail), Some(head)) = (tail.get_mut(..k), head.get_mut(..e)) else {
-            return;
-        };
-        head.copy_from_slice(exchange.as_bytes());
-        tail.copy_from_slice(routing_key.as_bytes());
-        (self.exchange_len, self.key_len, self.set) = (e, k, true);
-    }
-}
-
-/// Tells threads apart: the address of a thread-local.
-pub(crate) fn this_thread() -> usize {
-    thread_local! {
-        static HERE: u8 = const { 0 };
-    }
-    HERE.with(|h| std::ptr::from_ref(h) as usize)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -593,21 +536,6 @@ mod tests {
             Poll::Ready(Err(Error::ConfirmLost))
         ));
         assert!(lock(&o.state).confirms.is_clear());
-    }
-
-    #[test]
-    fn last_target_compares_in_place_and_forgets_what_does_not_fit() {
-        let mut t = LastTarget::default();
-        assert!(!t.is("", ""));
-        t.set("", "orders");
-        assert!(t.is("", "orders"));
-        assert!(!t.is("orders", ""));
-        assert!(!t.is("", "order"));
-        t.set("x", "y");
-        assert!(t.is("x", "y") && !t.is("", "orders"));
-        let long = "k".repeat(600);
-        t.set("x", &long);
-        assert!(!t.is("x", &long) && !t.is("x", "y"));
     }
 
     use std::pin::Pin;
