@@ -10,6 +10,7 @@ use amqp_proto::{BasicProperties, CommandError, FieldTable, Method, ShortStr};
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
+use super::batch_queue::Refused;
 use super::command::{ChannelShared, Control, Handles, RpcReply};
 use super::confirm::Confirm;
 use super::consumer::{Consumer, ConsumerShared, Delivery};
@@ -17,7 +18,7 @@ use super::error::{Error, Result};
 use super::options::{
     ConsumeOptions, ExchangeKind, ExchangeOptions, PublishOptions, QueueDeleteOptions, QueueOptions,
 };
-use super::outbox::{PushError, Request};
+use super::publish_queue::Request;
 
 /// BasicProperties travel boxed, and the default ones not at all (they are
 /// most of a publish's size, and publishes are moved between queues).
@@ -54,7 +55,7 @@ impl Drop for ChannelInner {
         if self.shared.closed.get().is_none() {
             // Best effort: a full queue leaves the channel to the
             // connection's close.
-            let _ = self.conn.control.try_push(Control::CloseChannel {
+            let _ = self.conn.commands.try_push(Control::CloseChannel {
                 chan: self.shared.key,
                 after: self.shared.published.load(Ordering::Acquire),
                 reply: None,
@@ -486,15 +487,15 @@ impl Channel {
             confirm: self.is_confirm_mode(),
             published: &self.inner.shared.published,
         });
-        let number = match conn.outbox.try_push(&mut request) {
+        let number = match conn.publish_queue.try_push(&mut request) {
             Ok(n) => n,
             // The wait and its timer live on the heap: the common case
             // (room in the queue) keeps the future small.
-            Err(PushError::Full) => Box::pin(self.push_waiting(&mut request)).await?,
-            Err(PushError::Closed) => return Err(conn.state.gone()),
+            Err(Refused::Full) => Box::pin(self.push_waiting(&mut request)).await?,
+            Err(Refused::Closed) => return Err(conn.state.gone()),
         };
         Ok(match number {
-            Some(n) => Confirm::pending(conn.outbox.clone(), n)
+            Some(n) => Confirm::pending(conn.publish_queue.clone(), n)
                 .with_timeout(options.confirm_timeout.or(conn.confirm_timeout)),
             None => Confirm::ready(),
         })
@@ -505,7 +506,7 @@ impl Channel {
     async fn push_waiting(&self, request: &mut Option<Request<'_>>) -> Result<Option<u64>> {
         let conn = &self.inner.conn;
         let limit = conn.operation_timeout;
-        match tokio::time::timeout(limit, conn.outbox.push(request)).await {
+        match tokio::time::timeout(limit, conn.publish_queue.push(request)).await {
             Ok(Ok(n)) => Ok(n),
             Ok(Err(_)) => Err(conn.state.gone()),
             Err(_) => Err(match conn.state.blocked_reason() {
@@ -529,7 +530,7 @@ impl Channel {
             _ => 1024,
         };
         let no_ack = options.no_ack;
-        let (dtx, drx) = super::inbox::inbox(capacity);
+        let (dtx, drx) = super::delivery_queue::delivery_queue(capacity);
         let (tx, rx) = oneshot::channel();
         let cmd = Control::Consume {
             chan: self.key(),

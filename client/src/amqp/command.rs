@@ -11,12 +11,12 @@ use amqp_proto::{BasicProperties, GetMessage, Method};
 use bytes::Bytes;
 use tokio::sync::{Notify, mpsc, oneshot};
 
+use super::command_queue::CommandQueue;
+use super::delivery_queue::DeliverySender;
 use super::error::{Error, Result};
 use super::events::ConnectionEvent;
-use super::inbox::InboxSender;
-use super::mailbox::Mailbox;
 use super::options::ConsumeOptions;
-use super::outbox::Outbox;
+use super::publish_queue::PublishQueue;
 
 /// A logical channel: stable across recovery, unlike the wire number.
 pub(crate) type ChanKey = u32;
@@ -62,7 +62,7 @@ pub(crate) enum Control {
         after: u64,
         queue: String,
         options: Box<ConsumeOptions>,
-        deliveries: InboxSender<ConsumerMsg>,
+        deliveries: DeliverySender<ConsumerMsg>,
         reply: Reply<String>,
     },
     Cancel {
@@ -97,7 +97,7 @@ pub(crate) enum Control {
 }
 
 /// Where a publish goes. Shared between publishes to the same place, so a
-/// stream of them allocates no strings (see [`Outbox`](super::outbox::Outbox)).
+/// stream of them allocates no strings (see [`PublishQueue`](super::publish_queue::PublishQueue)).
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Target {
     pub(crate) exchange: String,
@@ -244,8 +244,8 @@ impl ChannelShared {
 /// The queues to one driver. The last handle's drop tells the driver.
 #[derive(Debug)]
 pub(crate) struct Handles {
-    pub(crate) control: Arc<Mailbox>,
-    pub(crate) outbox: Arc<Outbox>,
+    pub(crate) commands: Arc<CommandQueue>,
+    pub(crate) publish_queue: Arc<PublishQueue>,
     pub(crate) state: Arc<State>,
     pub(crate) operation_timeout: std::time::Duration,
     pub(crate) close_timeout: std::time::Duration,
@@ -254,7 +254,7 @@ pub(crate) struct Handles {
 
 impl Drop for Handles {
     fn drop(&mut self) {
-        self.control.release();
+        self.commands.release();
     }
 }
 

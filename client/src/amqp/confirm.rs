@@ -2,8 +2,8 @@
 //! the driver settles them in.
 //!
 //! A publish in confirm mode takes the next publish number of its
-//! connection (in the [`Outbox`], under the lock that queues it); its
-//! [`Confirm`] holds the outbox and that number. The driver settles
+//! connection (in the [`PublishQueue`], under the lock that queues it); its
+//! [`Confirm`] holds the publish queue and that number. The driver settles
 //! numbers as the broker's acks and nacks come in, collecting the wakers
 //! of the confirms that wait, and wakes them once per turn, after its
 //! writes: no allocation per publish, one lock per ack frame, one wake-up
@@ -17,7 +17,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use super::error::{Error, Result};
-use super::outbox::Outbox;
+use super::publish_queue::PublishQueue;
 
 /// Resolves when the broker has taken responsibility for a publish.
 ///
@@ -37,9 +37,9 @@ use super::outbox::Outbox;
 /// Dropping it does not cancel the publish.
 #[must_use = "a confirm tells whether the broker took the message"]
 pub struct Confirm {
-    /// The outbox and the publish number; `None` once resolved, or for a
+    /// The publish queue and the publish number; `None` once resolved, or for a
     /// publish outside confirm mode.
-    pending: Option<(Arc<Outbox>, u64)>,
+    pending: Option<(Arc<PublishQueue>, u64)>,
     /// The confirm timeout, started at the publish (on the heap: most
     /// publishes have none, and the future stays small).
     timer: Option<(Duration, Pin<Box<tokio::time::Sleep>>)>,
@@ -61,9 +61,9 @@ impl Confirm {
         }
     }
 
-    pub(crate) fn pending(outbox: Arc<Outbox>, number: u64) -> Self {
+    pub(crate) fn pending(publish_queue: Arc<PublishQueue>, number: u64) -> Self {
         Confirm {
-            pending: Some((outbox, number)),
+            pending: Some((publish_queue, number)),
             timer: None,
         }
     }
@@ -82,10 +82,10 @@ impl Future for Confirm {
     type Output = Result<()>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        let Some((outbox, number)) = &self.pending else {
+        let Some((publish_queue, number)) = &self.pending else {
             return Poll::Ready(Ok(()));
         };
-        match outbox.poll_confirm(*number, cx) {
+        match publish_queue.poll_confirm(*number, cx) {
             Poll::Pending => {}
             Poll::Ready(r) => {
                 self.pending = None;
@@ -101,8 +101,8 @@ impl Future for Confirm {
             return Poll::Pending;
         }
         self.timer = None;
-        if let Some((outbox, number)) = self.pending.take() {
-            outbox.forget_confirm(number);
+        if let Some((publish_queue, number)) = self.pending.take() {
+            publish_queue.forget_confirm(number);
         }
         Poll::Ready(Err(Error::ConfirmTimeout { after }))
     }
@@ -110,14 +110,14 @@ impl Future for Confirm {
 
 impl Drop for Confirm {
     fn drop(&mut self) {
-        if let Some((outbox, number)) = self.pending.take() {
-            outbox.forget_confirm(number);
+        if let Some((publish_queue, number)) = self.pending.take() {
+            publish_queue.forget_confirm(number);
         }
     }
 }
 
 /// The outstanding publish numbers of a connection and the answers not
-/// yet taken. Kept under the outbox's lock.
+/// yet taken. Kept under the publish queue's lock.
 #[derive(Debug, Default)]
 pub(crate) struct Confirms {
     /// Publish numbers below this are settled and have no slot.

@@ -9,12 +9,12 @@ use tracing::Instrument;
 
 use super::channel::Channel;
 use super::command::{Control, Handles, State, lock};
+use super::command_queue::CommandQueue;
 use super::config::{Config, ConnectionBuilder};
 use super::driver::{Driver, io};
 use super::error::{Error, Result};
 use super::events::ConnectionEvents;
-use super::mailbox::Mailbox;
-use super::outbox::Outbox;
+use super::publish_queue::PublishQueue;
 use super::uri::Secret;
 
 /// A connection to RabbitMQ: a handle to the driver task that owns the
@@ -82,18 +82,18 @@ impl Connection {
 
     fn spawn(config: Arc<Config>, io: io::Io) -> Connection {
         let state = Arc::new(State::new(config.label()));
-        let control = Arc::new(Mailbox::new(config.command_queue));
-        let outbox = Arc::new(Outbox::new(config.publish_queue));
+        let commands = Arc::new(CommandQueue::new(config.command_queue));
+        let publish_queue = Arc::new(PublishQueue::new(config.publish_queue));
         let handles = Arc::new(Handles {
-            control: control.clone(),
-            outbox: outbox.clone(),
+            commands: commands.clone(),
+            publish_queue: publish_queue.clone(),
             state: state.clone(),
             operation_timeout: config.operation_timeout,
             close_timeout: config.close_timeout,
             confirm_timeout: config.confirm_timeout,
         });
         let span = tracing::info_span!("amqp_connection", connection = %state.label);
-        let driver = Driver::new(config.clone(), state, control, outbox, io);
+        let driver = Driver::new(config.clone(), state, commands, publish_queue, io);
         tokio::spawn(driver.run().instrument(span));
         Connection { handles, config }
     }
@@ -115,7 +115,7 @@ impl Connection {
         let (tx, rx) = oneshot::channel();
         if self
             .handles
-            .control
+            .commands
             .push(Control::Close { reply: tx })
             .await
             .is_err()
@@ -194,7 +194,7 @@ impl Handles {
     ) -> Result<T> {
         let limit = self.operation_timeout;
         let work = async {
-            self.control
+            self.commands
                 .push(cmd)
                 .await
                 .map_err(|_| self.state.gone())?;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
-use super::mailbox::PushError;
+use super::batch_queue::PushError;
 use amqp_proto::{BasicProperties, GetMessage, ShortStr};
 use bytes::Bytes;
 use futures_core::Stream;
@@ -14,8 +14,8 @@ use tokio::sync::oneshot;
 
 use super::channel::Channel;
 use super::command::{ConsumerMsg, Control, Settle};
+use super::delivery_queue::DeliveryReceiver;
 use super::error::{Error, Result};
-use super::inbox::InboxReceiver;
 
 /// What a consumer's handles and deliveries share.
 #[derive(Debug)]
@@ -48,7 +48,7 @@ impl ConsumerShared {
 /// queue; such deliveries can no longer be settled
 /// ([`Error::StaleDelivery`]).
 pub struct Consumer {
-    rx: InboxReceiver<ConsumerMsg>,
+    rx: DeliveryReceiver<ConsumerMsg>,
     channel: Channel,
     shared: Arc<ConsumerShared>,
     no_ack: bool,
@@ -66,7 +66,7 @@ impl fmt::Debug for Consumer {
 
 impl Consumer {
     pub(crate) fn new(
-        rx: InboxReceiver<ConsumerMsg>,
+        rx: DeliveryReceiver<ConsumerMsg>,
         channel: Channel,
         shared: Arc<ConsumerShared>,
         no_ack: bool,
@@ -114,7 +114,7 @@ impl Drop for Consumer {
         self.shared.cancelled.store(true, Ordering::Release);
         // If the queue is full, the driver cancels the consumer when it
         // finds the stream gone.
-        let _ = self.channel.handles().control.try_push(Control::Cancel {
+        let _ = self.channel.handles().commands.try_push(Control::Cancel {
             chan: self.channel.key(),
             tag: self.shared.tag.clone(),
             requeue: true,
@@ -326,11 +326,11 @@ impl Delivery {
             multiple,
             how,
         };
-        match handles.control.try_push(cmd) {
+        match handles.commands.try_push(cmd) {
             Ok(()) => Ok(()),
             Err(PushError::Full(cmd)) => {
                 let limit = handles.operation_timeout;
-                match tokio::time::timeout(limit, handles.control.push(cmd)).await {
+                match tokio::time::timeout(limit, handles.commands.push(cmd)).await {
                     Ok(Ok(())) => Ok(()),
                     Ok(Err(_)) => Err(handles.state.gone()),
                     Err(_) => Err(Error::Timeout {

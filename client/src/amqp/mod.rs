@@ -34,20 +34,21 @@
 //! QoS, confirm mode, recorded topology and consumers; see
 //! [`ConnectionEvent`] for what it reports.
 
+mod batch_queue;
 mod channel;
 mod command;
+mod command_queue;
 mod config;
 mod confirm;
 mod connection;
 mod consumer;
+mod delivery_queue;
 mod driver;
 mod error;
 mod events;
-mod inbox;
 mod last_target;
-mod mailbox;
 mod options;
-mod outbox;
+mod publish_queue;
 mod publisher;
 mod returns;
 mod topology;

@@ -60,7 +60,7 @@ impl Driver {
         let late = now >= closing.deadline;
         match closing.phase {
             ClosePhase::Confirms => {
-                let queued = !self.batch.is_empty() || !self.outbox.is_empty();
+                let queued = !self.taken_publishes.is_empty() || !self.publish_queue.is_empty();
                 let outstanding = self.chans.values().any(|c| c.publishes.unconfirmed() > 0);
                 if late || (!queued && !outstanding) {
                     self.flush_acks(true);
@@ -138,13 +138,13 @@ impl Driver {
             }
         }
         // Whatever is still queued fails too.
-        let queued = self.control.close();
-        for c in self.controls.drain(..).chain(queued) {
+        let queued = self.commands.close();
+        for c in self.taken_commands.drain(..).chain(queued) {
             control::fail_control(c, &error);
         }
         // Every confirm still waiting (held, queued or sent) fails.
-        self.outbox.close(&error, &mut self.wakes);
-        self.batch.clear();
+        self.publish_queue.close(&error, &mut self.wakes);
+        self.taken_publishes.clear();
         self.wake_handles();
         self.state.emit(ConnectionEvent::Closed);
         tracing::info!(connection = %self.state.label, %error, "connection closed");
@@ -193,8 +193,11 @@ impl Driver {
             chan.open = false;
             chan.publishes.flow_paused = false;
             chan.acks.clear();
-            chan.publishes
-                .fail_unconfirmed(&Error::ConfirmLost, &self.outbox, &mut self.wakes);
+            chan.publishes.fail_unconfirmed(
+                &Error::ConfirmLost,
+                &self.publish_queue,
+                &mut self.wakes,
+            );
             let dropped = chan.consumers.drop_held();
             self.held_deliveries = self.held_deliveries.saturating_sub(dropped);
             if let Some(replies) = chan.closing.take() {
@@ -212,7 +215,7 @@ impl Driver {
                 };
                 let bytes = chan
                     .publishes
-                    .fail_held(&closed, &self.outbox, &mut self.wakes);
+                    .fail_held(&closed, &self.publish_queue, &mut self.wakes);
                 self.held_publish_bytes = self.held_publish_bytes.saturating_sub(bytes);
                 let _ = chan.shared.closed.set(closed);
                 chan.shared.returns.close();

@@ -13,8 +13,9 @@ use std::task::Waker;
 
 use amqp_proto::ShortStr;
 
+use crate::amqp::batch_queue::PushError;
 use crate::amqp::command::ConsumerMsg;
-use crate::amqp::inbox::{InboxSender, PushError};
+use crate::amqp::delivery_queue::DeliverySender;
 use crate::amqp::options::ConsumeOptions;
 
 /// A consumer as the driver knows it.
@@ -25,7 +26,7 @@ pub(crate) struct ConsumerRec {
     pub(crate) tag: ShortStr,
     pub(crate) queue: ShortStr,
     pub(crate) options: ConsumeOptions,
-    tx: InboxSender<ConsumerMsg>,
+    tx: DeliverySender<ConsumerMsg>,
     /// Deliveries that did not fit the consumer's queue.
     overflow: VecDeque<ConsumerMsg>,
     /// basic.cancel is on its way.
@@ -49,7 +50,7 @@ impl ConsumerRec {
         tag: ShortStr,
         queue: ShortStr,
         options: ConsumeOptions,
-        tx: InboxSender<ConsumerMsg>,
+        tx: DeliverySender<ConsumerMsg>,
     ) -> Self {
         ConsumerRec {
             id,
@@ -181,20 +182,20 @@ impl Consumers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::amqp::inbox::inbox;
+    use crate::amqp::delivery_queue::delivery_queue;
 
     fn finished() -> ConsumerMsg {
         ConsumerMsg::Finished
     }
 
-    fn rec(tx: InboxSender<ConsumerMsg>) -> ConsumerRec {
+    fn rec(tx: DeliverySender<ConsumerMsg>) -> ConsumerRec {
         let tag = ShortStr::try_from("ctag").expect("short");
         ConsumerRec::new(1, tag.clone(), tag, ConsumeOptions::default(), tx)
     }
 
     #[test]
     fn a_full_stream_holds_deliveries_in_order_until_it_has_room() {
-        let (tx, mut rx) = inbox(2);
+        let (tx, mut rx) = delivery_queue(2);
         let mut c = rec(tx);
         let mut wakes = Vec::new();
         assert_eq!(c.deliver(finished(), &mut wakes), Delivered::Queued);
@@ -217,7 +218,7 @@ mod tests {
 
     #[test]
     fn consumers_are_found_removed_and_ended_by_tag() {
-        let (tx, _rx) = inbox(1);
+        let (tx, _rx) = delivery_queue(1);
         let mut all = Consumers::default();
         all.add(rec(tx));
         let tag = ShortStr::try_from("ctag").expect("short");
@@ -230,7 +231,7 @@ mod tests {
         assert_eq!(c.deliver(finished(), &mut wakes), Delivered::Held);
         assert_eq!(all.drop_held(), 1);
         assert!(all.remove(&other).is_none());
-        let (tx, _rx2) = inbox(1);
+        let (tx, _rx2) = delivery_queue(1);
         all.add(rec(tx));
         assert_eq!(all.end_all(finished, &mut wakes), 0);
     }

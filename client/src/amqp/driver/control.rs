@@ -10,8 +10,8 @@ use amqp_proto::{Method, ReplyCode, ShortStr};
 use super::{Chan, Driver};
 use crate::amqp::command::{ChanKey, ChannelShared, Control};
 use crate::amqp::command::{ConsumerMsg, Reply, RpcReply};
+use crate::amqp::delivery_queue::DeliverySender;
 use crate::amqp::error::Error;
-use crate::amqp::inbox::InboxSender;
 use crate::amqp::options::ConsumeOptions;
 
 /// What a synchronous request's answer is for.
@@ -24,7 +24,7 @@ pub(crate) enum RpcKind {
         reply: Reply<String>,
         queue: ShortStr,
         options: Box<ConsumeOptions>,
-        deliveries: InboxSender<ConsumerMsg>,
+        deliveries: DeliverySender<ConsumerMsg>,
     },
     /// basic.cancel from a handle (or a dropped consumer).
     Cancel {

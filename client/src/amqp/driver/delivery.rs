@@ -11,7 +11,7 @@ use super::acks::Held;
 use super::consumers::ConsumerRec;
 use super::{Driver, LINGER};
 use crate::amqp::command::{ChanKey, ConsumerMsg, Settle};
-use crate::amqp::inbox::InboxSender;
+use crate::amqp::delivery_queue::DeliverySender;
 
 impl Driver {
     pub(super) fn settle(
@@ -141,7 +141,7 @@ impl Driver {
         tag: ShortStr,
         queue: ShortStr,
         options: crate::amqp::options::ConsumeOptions,
-        tx: InboxSender<ConsumerMsg>,
+        tx: DeliverySender<ConsumerMsg>,
     ) -> u32 {
         let id = self.next_consumer;
         self.next_consumer = self.next_consumer.wrapping_add(1);

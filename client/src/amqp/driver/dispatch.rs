@@ -194,10 +194,10 @@ impl Driver {
         }
         // Unconfirmed and held publishes fail with the channel.
         chan.publishes
-            .fail_unconfirmed(&reason, &self.outbox, &mut self.wakes);
+            .fail_unconfirmed(&reason, &self.publish_queue, &mut self.wakes);
         let bytes = chan
             .publishes
-            .fail_held(&reason, &self.outbox, &mut self.wakes);
+            .fail_held(&reason, &self.publish_queue, &mut self.wakes);
         self.held_publish_bytes = self.held_publish_bytes.saturating_sub(bytes);
         for (_, c) in chan.deferred {
             fail_control(c, &reason);
@@ -398,6 +398,6 @@ impl Driver {
             return;
         };
         chan.publishes
-            .on_confirmed(first, last, ack, &self.outbox, &mut self.wakes);
+            .on_confirmed(first, last, ack, &self.publish_queue, &mut self.wakes);
     }
 }

@@ -20,11 +20,11 @@ use amqp_proto::RequestId;
 use tokio::time::Sleep;
 
 use super::command::{ChanKey, ChannelShared, Control, Publish, Reply, RpcReply, State, Target};
+use super::command_queue::CommandQueue;
 use super::config::Config;
 use super::error::{Error, Result};
 use super::events::ConnectionEvent;
-use super::mailbox::Mailbox;
-use super::outbox::Outbox;
+use super::publish_queue::PublishQueue;
 use super::topology::Topology;
 use super::uri::Secret;
 
@@ -50,8 +50,8 @@ use io::Io;
 const CONTROL_BATCH: usize = 256;
 /// Publishes taken per wake-up.
 const PUBLISH_BATCH: usize = 1024;
-/// How long publishes may wait in the outbox while the driver parks
-/// lazily (see [`Outbox`]).
+/// How long publishes may wait in the publish queue while the driver parks
+/// lazily (see [`PublishQueue`]).
 const LINGER: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// Why the serve loop ended.
@@ -67,12 +67,12 @@ enum Exit {
 pub(crate) struct Driver {
     config: Arc<Config>,
     state: Arc<State>,
-    control: Arc<Mailbox>,
-    /// Commands taken from the mailbox, not yet handled.
-    controls: VecDeque<Control>,
-    outbox: Arc<Outbox>,
-    /// Publishes taken from the outbox, not yet handled.
-    batch: VecDeque<Publish>,
+    commands: Arc<CommandQueue>,
+    /// Commands taken from the command queue, not yet handled.
+    taken_commands: VecDeque<Control>,
+    publish_queue: Arc<PublishQueue>,
+    /// Publishes taken from the publish queue, not yet handled.
+    taken_publishes: VecDeque<Publish>,
     /// The target of the last publish taken (a publish without one goes
     /// where the one before it went).
     last_target: Option<Arc<Target>>,
@@ -144,10 +144,11 @@ impl Drop for Driver {
     /// The task was dropped (its runtime shut down) with channels still
     /// open: their confirms fail rather than wait forever.
     fn drop(&mut self) {
-        self.outbox.close(&Error::ConfirmLost, &mut self.wakes);
+        self.publish_queue
+            .close(&Error::ConfirmLost, &mut self.wakes);
         let gone = Error::lost("the connection driver stopped");
-        let queued = self.control.close();
-        for c in self.controls.drain(..).chain(queued) {
+        let queued = self.commands.close();
+        for c in self.taken_commands.drain(..).chain(queued) {
             control::fail_control(c, &gone);
         }
         self.wake_handles();
@@ -158,18 +159,18 @@ impl Driver {
     pub(crate) fn new(
         config: Arc<Config>,
         state: Arc<State>,
-        control: Arc<Mailbox>,
-        outbox: Arc<Outbox>,
+        commands: Arc<CommandQueue>,
+        publish_queue: Arc<PublishQueue>,
         io: Io,
     ) -> Self {
         let coalesce = coalesce::Coalescer::new(config.read_coalescing);
         Driver {
             config,
             state,
-            control,
-            controls: VecDeque::new(),
-            outbox,
-            batch: VecDeque::new(),
+            commands,
+            taken_commands: VecDeque::new(),
+            publish_queue,
+            taken_publishes: VecDeque::new(),
             last_target: None,
             no_properties: amqp_proto::BasicProperties::default(),
             control_closed: false,
@@ -250,7 +251,7 @@ impl Driver {
         }
     }
 
-    /// Every handle is gone (they hold the mailbox and the outbox
+    /// Every handle is gone (they hold the command queue and the publish queue
     /// together; publishes still queued are taken by the graceful close).
     fn handles_gone(&self) -> bool {
         self.control_closed
@@ -289,10 +290,11 @@ impl Driver {
             return;
         }
         for n in 0..CONTROL_BATCH {
-            if self.controls.is_empty() {
-                self.control.take(&mut self.controls, CONTROL_BATCH - n);
+            if self.taken_commands.is_empty() {
+                self.commands
+                    .take(&mut self.taken_commands, CONTROL_BATCH - n);
             }
-            let Some(c) = self.controls.pop_front() else {
+            let Some(c) = self.taken_commands.pop_front() else {
                 break;
             };
             self.on_control(c);
@@ -302,7 +304,7 @@ impl Driver {
 
     /// Every handle gone and every command taken: the queue is done.
     pub(super) fn check_senders(&mut self) {
-        if self.controls.is_empty() && self.control.done() {
+        if self.taken_commands.is_empty() && self.commands.done() {
             self.control_closed = true;
             self.on_handles_gone();
         }
@@ -313,10 +315,11 @@ impl Driver {
             if !self.can_take_publishes() {
                 return;
             }
-            if self.batch.is_empty() {
-                self.outbox.take(&mut self.batch, PUBLISH_BATCH - n);
+            if self.taken_publishes.is_empty() {
+                self.publish_queue
+                    .take(&mut self.taken_publishes, PUBLISH_BATCH - n);
             }
-            let Some(p) = self.batch.pop_front() else {
+            let Some(p) = self.taken_publishes.pop_front() else {
                 return;
             };
             self.on_publish(p);
@@ -434,7 +437,7 @@ impl Driver {
         let can_publish = self.can_take_publishes();
         // Publishes left over from a full turn: come back at once, after
         // letting other tasks run.
-        let more = can_publish && !self.batch.is_empty();
+        let more = can_publish && !self.taken_publishes.is_empty();
         let wait_publish = can_publish && !more;
         // The broker owes confirms: it will wake the driver, which then
         // takes what was queued meanwhile; until the linger timer at most.
@@ -445,7 +448,7 @@ impl Driver {
         // driver, come anyway; acks wait for them (see `acks_lazy`). Only
         // right after a turn that moved deliveries or acks: once a linger
         // passes without any, acks wake the driver again (an idle consumer
-        // costs no timer wake-ups, and an ack is never left in the mailbox
+        // costs no timer wake-ups, and an ack is never left in the command queue
         // with nothing to come for it).
         let active = std::mem::take(&mut self.acks_active);
         let lazy_acks = self.lazy_parks && active && self.acks_lazy();
@@ -468,7 +471,7 @@ impl Driver {
         // Not while the driver is not reading: the turn would not read.
         let read_below = self.read_after_unmark && can_read;
         let holding = self.held_deliveries > 0;
-        let more_controls = !self.controls.is_empty();
+        let more_controls = !self.taken_commands.is_empty();
         let control_open = !self.control_closed && !more_controls;
         let Some(io) = self.io.as_ref() else {
             return;
@@ -478,10 +481,10 @@ impl Driver {
         tokio::select! {
             biased;
             r = io.stream.writable(), if want_write => { let _ = r; }
-            _ = self.control.ready(lazy_acks), if control_open => {}
+            _ = self.commands.ready(lazy_acks), if control_open => {}
             r = io.stream.readable(), if can_read => { let _ = r; }
             _ = tokio::task::yield_now(), if more || more_controls || read_below => {}
-            _ = self.outbox.queued(lazy_publish), if wait_publish => {}
+            _ = self.publish_queue.queued(lazy_publish), if wait_publish => {}
             _ = &mut self.timer, if deadline.is_some() => { self.timer_at = None; }
             _ = self.state.room.notified(), if holding => {}
         }

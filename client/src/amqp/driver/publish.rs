@@ -19,7 +19,7 @@ impl Driver {
         let Some(chan) = self.chans.get_mut(&key) else {
             if let Some(n) = p.confirm {
                 let e = Error::Usage("the channel is closed");
-                self.outbox.settle(n, Err(e), &mut self.wakes);
+                self.publish_queue.settle(n, Err(e), &mut self.wakes);
             }
             return;
         };
@@ -28,7 +28,8 @@ impl Driver {
         let deferred = !chan.deferred.is_empty();
         if let Some(e) = chan.shared.closed.get() {
             if let Some(n) = p.confirm {
-                self.outbox.settle(n, Err(e.clone()), &mut self.wakes);
+                self.publish_queue
+                    .settle(n, Err(e.clone()), &mut self.wakes);
             }
         } else if chan.publishes.must_hold() || chan.wire.is_none() {
             self.held_publish_bytes += p.body.len();
@@ -77,13 +78,13 @@ impl Driver {
             }
             Ok(None) => {
                 if let Some(n) = p.confirm {
-                    self.outbox.settle(n, Ok(()), &mut self.wakes);
+                    self.publish_queue.settle(n, Ok(()), &mut self.wakes);
                 }
             }
             Err(e) => {
                 if let Some(n) = p.confirm {
                     let e = command_error(e);
-                    self.outbox.settle(n, Err(e), &mut self.wakes);
+                    self.publish_queue.settle(n, Err(e), &mut self.wakes);
                 }
             }
         }

@@ -20,7 +20,7 @@ use bytes::Bytes;
 
 use crate::amqp::command::{Publish, Target};
 use crate::amqp::error::{Error, Result};
-use crate::amqp::outbox::Outbox;
+use crate::amqp::publish_queue::PublishQueue;
 
 /// A publish waiting for its confirm.
 #[derive(Debug)]
@@ -93,27 +93,27 @@ impl Publishes {
     }
 
     /// The broker settled the core's numbers `first..=last`: their
-    /// confirms resolve (under one lock of the outbox).
+    /// confirms resolve (under one lock of the publish queue).
     pub(crate) fn on_confirmed(
         &mut self,
         first: u64,
         last: u64,
         ack: bool,
-        outbox: &Outbox,
+        publish_queue: &PublishQueue,
         wakes: &mut Vec<Waker>,
     ) {
         if first == last {
             if let Ok(at) = self.unconfirmed.binary_search_by_key(&first, |pc| pc.seq) {
                 if let Some(pc) = self.unconfirmed.remove(at) {
                     if let Some(n) = pc.number {
-                        outbox.settle(n, verdict(pc.returned, ack), wakes);
+                        publish_queue.settle(n, verdict(pc.returned, ack), wakes);
                     }
                 }
             }
             return;
         }
         let unconfirmed = &mut self.unconfirmed;
-        outbox.with_confirms(|c| {
+        publish_queue.with_confirms(|c| {
             while unconfirmed.front().is_some_and(|pc| pc.seq <= last) {
                 let Some(pc) = unconfirmed.pop_front() else {
                     break;
@@ -132,10 +132,10 @@ impl Publishes {
     pub(crate) fn fail_unconfirmed(
         &mut self,
         error: &Error,
-        outbox: &Outbox,
+        publish_queue: &PublishQueue,
         wakes: &mut Vec<Waker>,
     ) {
-        outbox.settle_all(
+        publish_queue.settle_all(
             self.unconfirmed
                 .drain(..)
                 .filter_map(|pc| Some((pc.number?, Err(error.clone())))),
@@ -147,10 +147,10 @@ impl Publishes {
     pub(crate) fn fail_held(
         &mut self,
         error: &Error,
-        outbox: &Outbox,
+        publish_queue: &PublishQueue,
         wakes: &mut Vec<Waker>,
     ) -> usize {
-        outbox.settle_all(
+        publish_queue.settle_all(
             self.held
                 .drain(..)
                 .filter_map(|p| Some((p.confirm?, Err(error.clone())))),
@@ -197,15 +197,15 @@ fn verdict(returned: Option<Box<Returned>>, ack: bool) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::amqp::outbox::Request;
+    use crate::amqp::publish_queue::Request;
     use std::sync::atomic::AtomicU64;
     use std::task::{Context, Poll};
 
     static PUBLISHED: AtomicU64 = AtomicU64::new(0);
 
-    /// Queues `n` confirm-mode publishes in an outbox and takes them, as
+    /// Queues `n` confirm-mode publishes in an publish queue and takes them, as
     /// the driver would; their numbers.
-    fn numbers(outbox: &Outbox, n: usize) -> Vec<u64> {
+    fn numbers(publish_queue: &PublishQueue, n: usize) -> Vec<u64> {
         let mut out = Vec::new();
         for _ in 0..n {
             let mut r = Some(Request {
@@ -218,20 +218,26 @@ mod tests {
                 confirm: true,
                 published: &PUBLISHED,
             });
-            out.push(outbox.try_push(&mut r).ok().flatten().expect("a number"));
+            out.push(
+                publish_queue
+                    .try_push(&mut r)
+                    .ok()
+                    .flatten()
+                    .expect("a number"),
+            );
         }
-        outbox.take(&mut VecDeque::new(), n);
+        publish_queue.take(&mut VecDeque::new(), n);
         out
     }
 
-    fn poll(outbox: &Outbox, n: u64) -> Poll<Result<()>> {
-        outbox.poll_confirm(n, &mut Context::from_waker(Waker::noop()))
+    fn poll(publish_queue: &PublishQueue, n: u64) -> Poll<Result<()>> {
+        publish_queue.poll_confirm(n, &mut Context::from_waker(Waker::noop()))
     }
 
     #[test]
     fn ranges_settle_in_order_and_a_nack_fails_its_publish() {
-        let outbox = Outbox::new(16);
-        let n = numbers(&outbox, 5);
+        let publish_queue = PublishQueue::new(16);
+        let n = numbers(&publish_queue, 5);
         let mut p = Publishes::default();
         let target = Arc::new(Target {
             exchange: String::new(),
@@ -244,28 +250,28 @@ mod tests {
         assert_eq!(p.unconfirmed(), 5);
         let mut wakes = Vec::new();
         // Nothing is settled before the broker says so.
-        assert!(poll(&outbox, n[0]).is_pending());
+        assert!(poll(&publish_queue, n[0]).is_pending());
         // Acks 1..=3, nack 4, ack 5 (returns are matched against the
         // real broker: amqp_client_publisher, amqp_client_basic).
-        p.on_confirmed(1, 3, true, &outbox, &mut wakes);
-        p.on_confirmed(4, 4, false, &outbox, &mut wakes);
-        assert!(poll(&outbox, n[4]).is_pending());
-        p.on_confirmed(5, 5, true, &outbox, &mut wakes);
-        assert!(matches!(poll(&outbox, n[0]), Poll::Ready(Ok(()))));
-        assert!(matches!(poll(&outbox, n[1]), Poll::Ready(Ok(()))));
-        assert!(matches!(poll(&outbox, n[2]), Poll::Ready(Ok(()))));
+        p.on_confirmed(1, 3, true, &publish_queue, &mut wakes);
+        p.on_confirmed(4, 4, false, &publish_queue, &mut wakes);
+        assert!(poll(&publish_queue, n[4]).is_pending());
+        p.on_confirmed(5, 5, true, &publish_queue, &mut wakes);
+        assert!(matches!(poll(&publish_queue, n[0]), Poll::Ready(Ok(()))));
+        assert!(matches!(poll(&publish_queue, n[1]), Poll::Ready(Ok(()))));
+        assert!(matches!(poll(&publish_queue, n[2]), Poll::Ready(Ok(()))));
         assert!(matches!(
-            poll(&outbox, n[3]),
+            poll(&publish_queue, n[3]),
             Poll::Ready(Err(Error::Nacked))
         ));
-        assert!(matches!(poll(&outbox, n[4]), Poll::Ready(Ok(()))));
+        assert!(matches!(poll(&publish_queue, n[4]), Poll::Ready(Ok(()))));
         assert_eq!(p.unconfirmed(), 0);
     }
 
     #[test]
     fn a_loss_fails_unconfirmed_and_held_publishes_never_acks_them() {
-        let outbox = Outbox::new(16);
-        let n = numbers(&outbox, 3);
+        let publish_queue = PublishQueue::new(16);
+        let n = numbers(&publish_queue, 3);
         let mut p = Publishes::default();
         p.sent(1, Some(n[0]), None);
         p.flow_paused = true;
@@ -285,18 +291,21 @@ mod tests {
         let first = p.release().expect("held");
         assert_eq!(first.confirm, Some(n[1]));
         let mut wakes = Vec::new();
-        p.fail_unconfirmed(&Error::ConfirmLost, &outbox, &mut wakes);
-        assert_eq!(p.fail_held(&Error::ConfirmLost, &outbox, &mut wakes), 3);
+        p.fail_unconfirmed(&Error::ConfirmLost, &publish_queue, &mut wakes);
+        assert_eq!(
+            p.fail_held(&Error::ConfirmLost, &publish_queue, &mut wakes),
+            3
+        );
         assert!(!p.must_hold());
         assert!(matches!(
-            poll(&outbox, n[0]),
+            poll(&publish_queue, n[0]),
             Poll::Ready(Err(Error::ConfirmLost))
         ));
         assert!(matches!(
-            poll(&outbox, n[2]),
+            poll(&publish_queue, n[2]),
             Poll::Ready(Err(Error::ConfirmLost))
         ));
         // The released one is the caller's to send: still waiting.
-        assert!(poll(&outbox, n[1]).is_pending());
+        assert!(poll(&publish_queue, n[1]).is_pending());
     }
 }

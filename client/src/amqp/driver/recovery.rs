@@ -101,9 +101,9 @@ impl Driver {
             let open = room > 0 && !self.control_closed;
             tokio::select! {
                 _ = tokio::time::sleep_until(until) => return true,
-                _ = self.control.ready(false), if open => {
-                    self.control.take(&mut self.controls, room);
-                    while let Some(c) = self.controls.pop_front() {
+                _ = self.commands.ready(false), if open => {
+                    self.commands.take(&mut self.taken_commands, room);
+                    while let Some(c) = self.taken_commands.pop_front() {
                         self.on_control(c);
                     }
                     self.check_senders();

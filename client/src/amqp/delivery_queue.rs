@@ -9,71 +9,58 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
+use super::batch_queue::{BatchQueue, PushError};
 use super::command::lock;
 
 #[derive(Debug)]
 struct Shared<T> {
     state: Mutex<State<T>>,
-    /// Bounded messages (deliveries) the queue holds at most.
-    capacity: usize,
 }
 
 #[derive(Debug)]
 struct State<T> {
-    items: VecDeque<T>,
+    /// Bounded messages are deliveries; closed once the consumer let go.
+    items: BatchQueue<T>,
     /// The consumer waits for items.
     waker: Option<Waker>,
     /// The driver let go: nothing more comes.
     sender_gone: bool,
-    /// The consumer let go: nothing more is taken.
-    receiver_gone: bool,
-}
-
-/// Why a push failed; the message comes back.
-#[derive(Debug)]
-pub(crate) enum PushError<T> {
-    /// The queue holds `capacity` messages.
-    Full(T),
-    /// The consumer is gone.
-    Closed(T),
 }
 
 /// The driver's end.
 #[derive(Debug)]
-pub(crate) struct InboxSender<T> {
+pub(crate) struct DeliverySender<T> {
     shared: Arc<Shared<T>>,
 }
 
 /// The consumer's end, with the batch it took last.
 #[derive(Debug)]
-pub(crate) struct InboxReceiver<T> {
+pub(crate) struct DeliveryReceiver<T> {
     shared: Arc<Shared<T>>,
     taken: VecDeque<T>,
 }
 
 /// A queue for up to `capacity` bounded messages (at least one).
-pub(crate) fn inbox<T>(capacity: usize) -> (InboxSender<T>, InboxReceiver<T>) {
+pub(crate) fn delivery_queue<T>(capacity: usize) -> (DeliverySender<T>, DeliveryReceiver<T>) {
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
-            items: VecDeque::new(),
+            items: BatchQueue::new(capacity),
             waker: None,
             sender_gone: false,
-            receiver_gone: false,
         }),
-        capacity: capacity.max(1),
     });
     (
-        InboxSender {
+        DeliverySender {
             shared: shared.clone(),
         },
-        InboxReceiver {
+        DeliveryReceiver {
             shared,
             taken: VecDeque::new(),
         },
     )
 }
 
-impl<T> InboxSender<T> {
+impl<T> DeliverySender<T> {
     /// Queues a message without waking the consumer: if it waits, its
     /// waker goes to `wakes`, for the caller to wake once its turn is
     /// done. A `bounded` message (a delivery) is refused when the queue
@@ -86,19 +73,13 @@ impl<T> InboxSender<T> {
         wakes: &mut Vec<Waker>,
     ) -> Result<(), PushError<T>> {
         let mut s = lock(&self.shared.state);
-        if s.receiver_gone {
-            return Err(PushError::Closed(msg));
-        }
-        if bounded && s.items.len() >= self.shared.capacity {
-            return Err(PushError::Full(msg));
-        }
-        s.items.push_back(msg);
+        s.items.push(msg, bounded)?;
         wakes.extend(s.waker.take());
         Ok(())
     }
 }
 
-impl<T> Drop for InboxSender<T> {
+impl<T> Drop for DeliverySender<T> {
     fn drop(&mut self) {
         let waker = {
             let mut s = lock(&self.shared.state);
@@ -111,7 +92,7 @@ impl<T> Drop for InboxSender<T> {
     }
 }
 
-impl<T> InboxReceiver<T> {
+impl<T> DeliveryReceiver<T> {
     /// The next message; `None` once the driver let go and all is taken.
     /// `took_batch` is set when this poll moved a new batch out of the
     /// shared queue (room for the driver).
@@ -125,11 +106,8 @@ impl<T> InboxReceiver<T> {
         }
         let mut s = lock(&self.shared.state);
         if !s.items.is_empty() {
-            // Emptied by popping: `clear` moves its head back to the front
-            // of its buffer, which the driver then fills from the start
-            // (cache lines it wrote before) rather than walking the buffer.
-            self.taken.clear();
-            std::mem::swap(&mut s.items, &mut self.taken);
+            // Everything queued, in one move (the batch just popped empty).
+            s.items.take(&mut self.taken, usize::MAX);
             drop(s);
             *took_batch = true;
             return Poll::Ready(self.taken.pop_front());
@@ -145,13 +123,12 @@ impl<T> InboxReceiver<T> {
     }
 }
 
-impl<T> Drop for InboxReceiver<T> {
+impl<T> Drop for DeliveryReceiver<T> {
     fn drop(&mut self) {
         let items = {
             let mut s = lock(&self.shared.state);
-            s.receiver_gone = true;
             s.waker = None;
-            std::mem::take(&mut s.items)
+            s.items.close()
         };
         drop(items);
     }
@@ -172,7 +149,7 @@ mod tests {
 
     #[test]
     fn one_wake_per_batch_and_order_kept() {
-        let (tx, mut rx) = inbox::<u32>(4);
+        let (tx, mut rx) = delivery_queue::<u32>(4);
         let count = Arc::new(Count(AtomicUsize::new(0)));
         let waker = Waker::from(count.clone());
         let mut cx = Context::from_waker(&waker);
@@ -205,7 +182,7 @@ mod tests {
 
     #[test]
     fn bounded_messages_are_capped_and_a_gone_receiver_refuses() {
-        let (tx, rx) = inbox::<u32>(2);
+        let (tx, rx) = delivery_queue::<u32>(2);
         let mut wakes = Vec::new();
         tx.push(1, true, &mut wakes).expect("room");
         tx.push(2, true, &mut wakes).expect("room");

@@ -35,6 +35,7 @@ use amqp_proto::BasicProperties;
 use bytes::Bytes;
 use tokio::sync::Notify;
 
+use super::batch_queue::{BatchQueue, Refused};
 use super::command::this_thread;
 use super::command::{ChanKey, Publish, Target, lock};
 use super::confirm::Confirms;
@@ -58,22 +59,12 @@ pub(crate) struct Request<'a> {
     pub(crate) published: &'a AtomicU64,
 }
 
-/// Why a push failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PushError {
-    /// The queue is full; the request stays with the caller.
-    Full,
-    /// The driver is gone.
-    Closed,
-}
-
 /// See the module documentation.
 #[derive(Debug)]
-pub(crate) struct Outbox {
+pub(crate) struct PublishQueue {
     state: Mutex<State>,
     /// Publishers wait here for room.
     room: Notify,
-    capacity: usize,
     /// Every publish number below this one is settled (a copy of the
     /// confirms' base, stored under the lock after each change): a
     /// confirm polled after its answer came resolves without the lock.
@@ -85,9 +76,9 @@ pub(crate) struct Outbox {
     failures: AtomicBool,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct State {
-    queue: VecDeque<Publish>,
+    queue: BatchQueue<Publish>,
     /// The target of the newest queued publish.
     last_target: LastTarget,
     /// The driver waits for publishes.
@@ -100,20 +91,23 @@ struct State {
     /// Publish numbers from here on are still queued (not taken by the
     /// driver).
     queued_from: u64,
-    /// A push found the queue full since the driver last took from it.
-    full: bool,
-    /// The driver is gone for good: pushes are refused.
-    closed: bool,
     confirms: Confirms,
 }
 
-impl Outbox {
-    /// An outbox for up to `capacity` queued publishes (at least one).
+impl PublishQueue {
+    /// A publish queue for up to `capacity` queued publishes (at least one).
     pub(crate) fn new(capacity: usize) -> Self {
-        Outbox {
-            state: Mutex::new(State::default()),
+        PublishQueue {
+            state: Mutex::new(State {
+                queue: BatchQueue::new(capacity),
+                last_target: LastTarget::default(),
+                driver: None,
+                lazy: false,
+                driver_thread: 0,
+                queued_from: 0,
+                confirms: Confirms::default(),
+            }),
             room: Notify::new(),
-            capacity: capacity.max(1),
             settled_below: AtomicU64::new(0),
             failures: AtomicBool::new(false),
         }
@@ -124,17 +118,11 @@ impl Outbox {
     pub(crate) fn try_push(
         &self,
         slot: &mut Option<Request<'_>>,
-    ) -> std::result::Result<Option<u64>, PushError> {
+    ) -> std::result::Result<Option<u64>, Refused> {
         let mut s = lock(&self.state);
-        if s.closed {
-            return Err(PushError::Closed);
-        }
-        if s.queue.len() >= self.capacity {
-            s.full = true;
-            return Err(PushError::Full);
-        }
+        s.queue.check(true)?;
         let Some(r) = slot.take() else {
-            return Err(PushError::Full);
+            return Err(Refused::Full);
         };
         let target = if s.last_target.is(r.exchange, r.routing_key) {
             None
@@ -146,7 +134,7 @@ impl Outbox {
             }))
         };
         let number = r.confirm.then(|| s.confirms.register());
-        s.queue.push_back(Publish {
+        s.queue.push_checked(Publish {
             chan: r.chan,
             target,
             mandatory: r.mandatory,
@@ -177,8 +165,8 @@ impl Outbox {
             room.as_mut().enable();
             match self.try_push(slot) {
                 Ok(n) => return Ok(n),
-                Err(PushError::Closed) => return Err(Error::lost("the connection driver stopped")),
-                Err(PushError::Full) => {}
+                Err(Refused::Closed) => return Err(Error::lost("the connection driver stopped")),
+                Err(Refused::Full) => {}
             }
             room.await;
         }
@@ -187,24 +175,9 @@ impl Outbox {
     /// Moves up to `max` queued publishes to the back of `out`.
     pub(crate) fn take(&self, out: &mut VecDeque<Publish>, max: usize) {
         let mut s = lock(&self.state);
-        if out.is_empty() && s.queue.len() <= max {
-            // An emptied deque starts over at the front of its buffer
-            // (`clear` moves its head back; popping does not): publishers
-            // then write the same few cache lines batch after batch rather
-            // than walking the whole buffer, which outgrows the L1 cache
-            // after a burst such as a window's first fill.
-            out.clear();
-            std::mem::swap(&mut s.queue, out);
-        } else {
-            let n = s.queue.len().min(max);
-            out.extend(s.queue.drain(..n));
-        }
-        // Numbers are taken in queue order.
-        s.queued_from = match s.queue.iter().find_map(|p| p.confirm) {
-            Some(n) => n,
-            None => s.confirms.next_number(),
-        };
-        let full = std::mem::take(&mut s.full);
+        let full = s.queue.take(out, max);
+        let queued = s.queue.iter().find_map(|p| p.confirm);
+        s.queued_from = queued.unwrap_or_else(|| s.confirms.next_number());
         drop(s);
         if full {
             self.room.notify_waiters();
@@ -245,11 +218,10 @@ impl Outbox {
     pub(crate) fn close(&self, error: &Error, wakes: &mut Vec<Waker>) {
         let queued = {
             let mut s = lock(&self.state);
-            s.closed = true;
             s.driver = None;
             s.confirms.fail_all(error, wakes);
             self.publish_settled(&s.confirms);
-            std::mem::take(&mut s.queue)
+            s.queue.close()
         };
         drop(queued);
         self.room.notify_waiters();
@@ -351,7 +323,7 @@ mod tests {
 
     #[test]
     fn same_target_is_shared_and_batches_move_whole() {
-        let o = Outbox::new(8);
+        let o = PublishQueue::new(8);
         assert_eq!(
             o.try_push(&mut Some(request("a", true))).ok(),
             Some(Some(0))
@@ -374,12 +346,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_queue_makes_publishers_wait_for_a_batch() {
-        let o = Arc::new(Outbox::new(2));
+        let o = Arc::new(PublishQueue::new(2));
         o.try_push(&mut Some(request("a", false))).expect("room");
         o.try_push(&mut Some(request("a", false))).expect("room");
         assert!(matches!(
             o.try_push(&mut Some(request("a", false))),
-            Err(PushError::Full)
+            Err(Refused::Full)
         ));
         let waiting = tokio::spawn({
             let o = o.clone();
@@ -398,7 +370,7 @@ mod tests {
 
     #[tokio::test]
     async fn close_refuses_pushes_and_fails_waiting_confirms() {
-        let o = Arc::new(Outbox::new(2));
+        let o = Arc::new(PublishQueue::new(2));
         let n = o
             .try_push(&mut Some(request("a", true)))
             .ok()
@@ -418,7 +390,7 @@ mod tests {
         assert!(o.is_empty());
         assert!(matches!(
             o.try_push(&mut Some(request("a", true))),
-            Err(PushError::Closed)
+            Err(Refused::Closed)
         ));
         assert!(o.push(&mut Some(request("a", true))).await.is_err());
         assert!(lock(&o.state).confirms.is_clear());
@@ -426,7 +398,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_driver_is_woken_by_the_first_push() {
-        let o = Arc::new(Outbox::new(4));
+        let o = Arc::new(PublishQueue::new(4));
         let driver = tokio::spawn({
             let o = o.clone();
             async move { o.queued(false).await }
@@ -444,7 +416,7 @@ mod tests {
     fn a_lazy_driver_is_woken_only_by_a_confirm_awaited_while_queued() {
         use crate::amqp::confirm::tests::Count;
         use std::sync::atomic::{AtomicUsize, Ordering};
-        let o = Arc::new(Outbox::new(8));
+        let o = Arc::new(PublishQueue::new(8));
         let count = Arc::new(Count(AtomicUsize::new(0)));
         let driver = Waker::from(count.clone());
         let app = Waker::noop();
@@ -492,7 +464,7 @@ mod tests {
 
     #[test]
     fn a_settled_confirm_skips_the_lock_only_while_no_error_waits() {
-        let o = Arc::new(Outbox::new(8));
+        let o = Arc::new(PublishQueue::new(8));
         let number = || {
             o.try_push(&mut Some(request("a", true)))
                 .ok()

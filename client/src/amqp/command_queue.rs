@@ -1,7 +1,7 @@
 //! The command queue from handles to the driver: requests, consumers,
 //! closes and acks, in the order they were issued.
 //!
-//! Bounded, and moved a batch at a time like the [`Outbox`]. Every
+//! Bounded, and moved a batch at a time like the [`PublishQueue`]. Every
 //! command wakes the driver except an ack while the driver parks lazily
 //! (a consumer's window is far from full, so deliveries, and with them
 //! the driver, come anyway; see the driver): then acks from other threads
@@ -10,7 +10,7 @@
 //! that timer armed, so an ack waits a linger at most. Order is kept: a request
 //! queued after an ack wakes the driver, which takes both.
 //!
-//! [`Outbox`]: super::outbox::Outbox
+//! [`PublishQueue`]: super::publish_queue::PublishQueue
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
@@ -20,30 +20,20 @@ use std::task::{Context, Poll, Waker};
 
 use tokio::sync::Notify;
 
-use super::command::this_thread;
-use super::command::{Control, lock};
-
-/// Why a push failed; the command comes back.
-#[derive(Debug)]
-pub(crate) enum PushError {
-    /// The queue is full.
-    Full(Control),
-    /// The driver is gone.
-    Closed(Control),
-}
+use super::batch_queue::{BatchQueue, PushError};
+use super::command::{Control, lock, this_thread};
 
 /// See the module documentation.
 #[derive(Debug)]
-pub(crate) struct Mailbox {
+pub(crate) struct CommandQueue {
     state: Mutex<State>,
     /// Senders wait here for room.
     room: Notify,
-    capacity: usize,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct State {
-    queue: VecDeque<Control>,
+    queue: BatchQueue<Control>,
     /// Queued commands that are not acks.
     urgent: usize,
     /// The driver waits for commands.
@@ -52,43 +42,38 @@ struct State {
     lazy: bool,
     /// The thread the driver parked on.
     driver_thread: usize,
-    /// A push found the queue full since the driver last took from it.
-    full: bool,
     /// Every handle is gone: nothing more comes.
     senders_gone: bool,
-    /// The driver is gone for good: pushes are refused.
-    closed: bool,
 }
 
 fn is_ack(c: &Control) -> bool {
     matches!(c, Control::Settle { .. })
 }
 
-impl Mailbox {
+impl CommandQueue {
     /// A queue for up to `capacity` commands (at least one).
     pub(crate) fn new(capacity: usize) -> Self {
-        Mailbox {
-            state: Mutex::new(State::default()),
+        CommandQueue {
+            state: Mutex::new(State {
+                queue: BatchQueue::new(capacity),
+                urgent: 0,
+                driver: None,
+                lazy: false,
+                driver_thread: 0,
+                senders_gone: false,
+            }),
             room: Notify::new(),
-            capacity: capacity.max(1),
         }
     }
 
     /// Queues a command without waiting.
-    pub(crate) fn try_push(&self, c: Control) -> Result<(), PushError> {
+    pub(crate) fn try_push(&self, c: Control) -> Result<(), PushError<Control>> {
         let mut s = lock(&self.state);
-        if s.closed {
-            return Err(PushError::Closed(c));
-        }
-        if s.queue.len() >= self.capacity {
-            s.full = true;
-            return Err(PushError::Full(c));
-        }
         let ack = is_ack(&c);
+        s.queue.push(c, true)?;
         if !ack {
             s.urgent += 1;
         }
-        s.queue.push_back(c);
         let driver = if ack && s.lazy && s.driver_thread != this_thread() {
             None
         } else {
@@ -120,18 +105,12 @@ impl Mailbox {
     /// Moves up to `max` queued commands to the back of `out`.
     pub(crate) fn take(&self, out: &mut VecDeque<Control>, max: usize) {
         let mut s = lock(&self.state);
-        if out.is_empty() && s.queue.len() <= max {
-            // Start the emptied deque over at the front of its buffer (see
-            // the outbox's `take`).
-            out.clear();
-            std::mem::swap(&mut s.queue, out);
-            s.urgent = 0;
+        let full = s.queue.take(out, max);
+        s.urgent = if s.queue.is_empty() {
+            0
         } else {
-            let n = s.queue.len().min(max);
-            out.extend(s.queue.drain(..n));
-            s.urgent = s.queue.iter().filter(|c| !is_ack(c)).count();
-        }
-        let full = std::mem::take(&mut s.full);
+            s.queue.iter().filter(|c| !is_ack(c)).count()
+        };
         drop(s);
         if full {
             self.room.notify_waiters();
@@ -182,10 +161,9 @@ impl Mailbox {
     pub(crate) fn close(&self) -> VecDeque<Control> {
         let queued = {
             let mut s = lock(&self.state);
-            s.closed = true;
             s.driver = None;
             s.urgent = 0;
-            std::mem::take(&mut s.queue)
+            s.queue.close()
         };
         self.room.notify_waiters();
         queued
@@ -229,7 +207,7 @@ mod tests {
 
     #[test]
     fn acks_wait_for_a_lazy_driver_and_order_is_kept() {
-        let m = Arc::new(Mailbox::new(8));
+        let m = Arc::new(CommandQueue::new(8));
         let count = Arc::new(Count(AtomicUsize::new(0)));
         let driver = Waker::from(count.clone());
         let woken = || count.0.load(Ordering::SeqCst);
@@ -258,7 +236,7 @@ mod tests {
 
     #[tokio::test]
     async fn bounded_released_and_closed() {
-        let m = Arc::new(Mailbox::new(1));
+        let m = Arc::new(CommandQueue::new(1));
         m.try_push(ack(1)).expect("room");
         assert!(matches!(m.try_push(ack(2)), Err(PushError::Full(_))));
         let waiting = tokio::spawn({
