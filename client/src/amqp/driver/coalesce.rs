@@ -37,6 +37,9 @@
 
 use std::time::{Duration, Instant};
 
+use super::io::{Io, Read};
+use crate::amqp::error::Result;
+
 /// Outstanding confirms from which the driver coalesces their acks.
 pub(crate) const MIN_OUTSTANDING: usize = 128;
 /// The size of a basic.ack frame: 7 header bytes, 13 of payload, the end
@@ -163,6 +166,100 @@ impl Coalescer {
     /// When the driver must wake for the fallback read.
     pub(crate) fn deadline(&self) -> Option<Instant> {
         self.fallback_at
+    }
+}
+
+/// Read coalescing as the driver uses it: the [`Coalescer`]'s policy,
+/// and the socket reads and marks it asks for. The driver calls
+/// [`read`](Self::read) for every read and [`park`](Self::park) before it
+/// waits; nothing else of it touches the mark.
+#[derive(Debug)]
+pub(crate) struct ReadCoalescing {
+    policy: Coalescer,
+    /// This turn read bytes.
+    read_this_turn: bool,
+    /// The mark just came down: read what sat below it before parking
+    /// (the kernel may not report those bytes as new).
+    read_after_unmark: bool,
+}
+
+impl ReadCoalescing {
+    /// Coalescing with the given linger (zero: off).
+    pub(crate) fn new(linger: Duration) -> Self {
+        ReadCoalescing {
+            policy: Coalescer::new(linger),
+            read_this_turn: false,
+            read_after_unmark: false,
+        }
+    }
+
+    /// Reads what the socket has: what readiness reports, else (the mark
+    /// being up and its fallback due, or the mark just down) what sits
+    /// below the mark.
+    pub(crate) fn read(&mut self, io: &mut Io, now: Instant) -> Result<Read> {
+        let before = io.rbuf.len();
+        let mut read = io.read_some()?;
+        if read != Read::Nothing {
+            self.policy.on_ready_read(io.rbuf.len() - before);
+        } else if io.lowat > 1 && self.policy.fallback_due(now) {
+            read = io.read_below_mark()?;
+            self.policy.on_fallback(io.rbuf.len() - before);
+        } else if std::mem::take(&mut self.read_after_unmark) {
+            read = io.read_below_mark()?;
+        }
+        if read != Read::Nothing {
+            self.read_this_turn = true;
+        }
+        Ok(read)
+    }
+
+    /// Before the driver parks: raises or lowers the socket's mark for
+    /// `outstanding` confirms and room for `credit` deliveries, and arms
+    /// the fallback read. `Err` once the socket refused the mark:
+    /// coalescing is then off for good.
+    pub(crate) fn park(
+        &mut self,
+        io: Option<&mut Io>,
+        outstanding: usize,
+        credit: usize,
+    ) -> std::result::Result<(), ()> {
+        let read = std::mem::take(&mut self.read_this_turn);
+        if !self.policy.enabled() {
+            return Ok(());
+        }
+        let want = self.policy.mark(outstanding, credit);
+        let Some(io) = io else {
+            return Ok(());
+        };
+        // A refused mark while none is up: off for good (a mark that is
+        // up keeps its fallback reads).
+        let was = io.lowat;
+        if want != io.lowat && !io.set_lowat(want) && io.lowat == 1 {
+            self.policy.disable();
+            return Err(());
+        }
+        if was > 1 && io.lowat == 1 {
+            self.read_after_unmark = true;
+        }
+        self.policy.arm(Instant::now(), io.lowat > 1, read);
+        Ok(())
+    }
+
+    /// Whether coalescing can engage (the driver then counts what
+    /// [`park`](Self::park) needs).
+    pub(crate) fn enabled(&self) -> bool {
+        self.policy.enabled()
+    }
+
+    /// The mark just came down: the driver must read once more before it
+    /// parks.
+    pub(crate) fn wants_read(&self) -> bool {
+        self.read_after_unmark
+    }
+
+    /// When the driver must wake for the fallback read.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.policy.deadline()
     }
 }
 

@@ -115,12 +115,7 @@ pub(crate) struct Driver {
     /// When a lazy park ends at the latest.
     linger_at: Option<Instant>,
     /// Read coalescing (see [`coalesce`]).
-    coalesce: coalesce::Coalescer,
-    /// This turn read bytes.
-    read_this_turn: bool,
-    /// The mark just came down: read what sat below it before parking
-    /// (the kernel may not report those bytes as new).
-    read_after_unmark: bool,
+    coalesce: coalesce::ReadCoalescing,
     /// Handles to wake once this turn's work is written: waking them one
     /// event at a time would bounce the application between threads.
     wakes: Vec<Waker>,
@@ -163,7 +158,7 @@ impl Driver {
         publish_queue: Arc<PublishQueue>,
         io: Io,
     ) -> Self {
-        let coalesce = coalesce::Coalescer::new(config.read_coalescing);
+        let coalesce = coalesce::ReadCoalescing::new(config.read_coalescing);
         Driver {
             config,
             state,
@@ -199,8 +194,6 @@ impl Driver {
                 .is_ok_and(|h| h.runtime_flavor() != tokio::runtime::RuntimeFlavor::CurrentThread),
             linger_at: None,
             coalesce,
-            read_this_turn: false,
-            read_after_unmark: false,
             wakes: Vec::new(),
             secret: None,
             pending_secret: None,
@@ -361,18 +354,7 @@ impl Driver {
             let mut read = io::Read::Nothing;
             if budget > 0 && self.held_deliveries < self.config.max_held_deliveries {
                 let before = io.rbuf.len();
-                read = io.read_some()?;
-                if read != io::Read::Nothing {
-                    self.coalesce.on_ready_read(io.rbuf.len() - before);
-                } else if io.lowat > 1 && self.coalesce.fallback_due(now) {
-                    read = io.read_below_mark()?;
-                    self.coalesce.on_fallback(io.rbuf.len() - before);
-                } else if std::mem::take(&mut self.read_after_unmark) {
-                    read = io.read_below_mark()?;
-                }
-                if read != io::Read::Nothing {
-                    self.read_this_turn = true;
-                }
+                read = self.coalesce.read(io, now)?;
                 budget = budget.saturating_sub(io.rbuf.len().saturating_sub(before));
                 if read != io::Read::Nothing {
                     if let Err(e) = io.core.handle_input(now, &mut io.rbuf) {
@@ -469,7 +451,7 @@ impl Driver {
         self.arm_timer(deadline);
         let can_read = self.can_read();
         // Not while the driver is not reading: the turn would not read.
-        let read_below = self.read_after_unmark && can_read;
+        let read_below = self.coalesce.wants_read() && can_read;
         let holding = self.held_deliveries > 0;
         let more_controls = !self.taken_commands.is_empty();
         let control_open = !self.control_closed && !more_controls;
@@ -491,38 +473,28 @@ impl Driver {
     }
 
     /// Raises or lowers the socket's low-water mark for the confirms now
-    /// outstanding, and arms the fallback read (see [`coalesce`]).
+    /// outstanding and the deliveries the prefetch windows allow, and arms
+    /// the fallback read (see [`coalesce`]).
     fn update_coalescing(&mut self) {
-        let read = std::mem::take(&mut self.read_this_turn);
-        if !self.coalesce.enabled() {
-            return;
-        }
         let (mut outstanding, mut credit) = (0usize, 0usize);
-        for c in self.chans.values() {
-            outstanding += c.publishes.unconfirmed();
-            if !c.consumers.is_empty() {
-                let window = match c.qos.as_ref().map(|q| usize::from(q.prefetch_count)) {
-                    Some(p) if p > 0 => p.saturating_mul(c.consumers.len()),
-                    _ => usize::MAX,
-                };
-                credit = credit.saturating_add(window.saturating_sub(c.acks.outstanding()));
+        if self.coalesce.enabled() {
+            for c in self.chans.values() {
+                outstanding += c.publishes.unconfirmed();
+                if !c.consumers.is_empty() {
+                    let window = match usize::from(c.prefetch()) {
+                        0 => usize::MAX,
+                        p => p.saturating_mul(c.consumers.len()),
+                    };
+                    credit = credit.saturating_add(window.saturating_sub(c.acks.outstanding()));
+                }
             }
         }
-        let want = self.coalesce.mark(outstanding, credit);
-        let Some(io) = self.io.as_mut() else {
-            return;
-        };
-        // A refused mark while none is up: coalescing is off for good (a
-        // mark that is up keeps its fallback reads).
-        let was = io.lowat;
-        if want != io.lowat && !io.set_lowat(want) && io.lowat == 1 {
+        if self
+            .coalesce
+            .park(self.io.as_mut(), outstanding, credit)
+            .is_err()
+        {
             tracing::debug!(connection = %self.state.label, "the socket refused SO_RCVLOWAT: no read coalescing");
-            self.coalesce.disable();
-            return;
         }
-        if was > 1 && io.lowat == 1 {
-            self.read_after_unmark = true;
-        }
-        self.coalesce.arm(Instant::now(), io.lowat > 1, read);
     }
 }
