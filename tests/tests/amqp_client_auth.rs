@@ -207,3 +207,137 @@ async fn update_secret_on_a_live_connection_and_recovery_logs_in_with_it() {
     // expires (OAuth 2).
     conn.close().await.unwrap();
 }
+
+/// The broker's OAuth 2 backend, after its internal user database: a
+/// JSON Web Token signed with this test's HS256 key logs in as its
+/// subject, and its login state expires, so update-secret is checked.
+/// Idempotent; the guest and per-test users keep logging in as before.
+fn enable_oauth2() {
+    let out = std::process::Command::new("rabbitmq-plugins")
+        .args(["enable", "rabbitmq_auth_backend_oauth2"])
+        .output()
+        .expect("rabbitmq-plugins runs");
+    assert!(
+        out.status.success(),
+        "enable the OAuth 2 plugin: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    rabbitmqctl(&[
+        "eval",
+        r#"application:set_env(rabbitmq_auth_backend_oauth2, resource_server_id, <<"mq">>),
+           application:set_env(rabbitmq_auth_backend_oauth2, key_config,
+             [{default_key, <<"mq-test-key">>},
+              {signing_keys, #{<<"mq-test-key">> => {map, #{<<"kty">> => <<"MAC">>,
+                 <<"alg">> => <<"HS256">>, <<"value">> => <<"mq-test-signing-secret">>}}}}]),
+           application:set_env(rabbit, auth_backends,
+             [rabbit_auth_backend_internal, rabbit_auth_backend_oauth2])."#,
+    ]);
+}
+
+/// A token for `sub` with every permission on every vhost, valid for
+/// `ttl_secs` (negative: already expired), signed with `key`.
+fn jwt(sub: &str, ttl_secs: i64, key: &[u8]) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let header = r#"{"alg":"HS256","typ":"JWT","kid":"mq-test-key"}"#;
+    let claims = serde_json::json!({
+        "sub": sub,
+        "aud": ["mq"],
+        "scope": ["mq.configure:*/*", "mq.write:*/*", "mq.read:*/*"],
+        "exp": now + ttl_secs,
+    })
+    .to_string();
+    let signed = format!(
+        "{}.{}",
+        b64url(header.as_bytes()),
+        b64url(claims.as_bytes())
+    );
+    let mac = hmac_sha256(key, signed.as_bytes());
+    format!("{signed}.{}", b64url(&mac))
+}
+
+/// HMAC-SHA256 (RFC 2104).
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut block = [0u8; 64];
+    if key.len() > 64 {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |byte: u8| block.map(|b| b ^ byte);
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(message)
+        .finalize();
+    Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize()
+        .into()
+}
+
+/// Base64url without padding (RFC 4648 section 5).
+fn b64url(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(char::from(A[(n >> (18 - 6 * i)) as usize & 63]));
+        }
+    }
+    out
+}
+
+#[test]
+fn base64url_and_hmac_match_their_rfc_vectors() {
+    assert_eq!(b64url(b"foobar"), "Zm9vYmFy");
+    assert_eq!(b64url(b"fooba"), "Zm9vYmE");
+    assert_eq!(b64url(&[0xfb, 0xff]), "-_8");
+    // RFC 4231 test case 2.
+    let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
+    assert_eq!(
+        mac[..4],
+        [0x5b, 0xdc, 0xc1, 0x46],
+        "HMAC-SHA256 of RFC 4231 case 2"
+    );
+}
+
+#[tokio::test]
+async fn update_secret_with_oauth2_tokens_and_a_refused_one_closes_the_connection() {
+    tokio::task::spawn_blocking(enable_oauth2).await.unwrap();
+    let key = b"mq-test-signing-secret";
+    let sub = names::unique("oauth");
+    let token = jwt(&sub, 3600, key);
+    let uri = format!("amqp://{sub}:{token}@{}/%2f", endpoints::amqp_addr());
+    let conn = connect(uri, None).await.expect("an OAuth 2 login");
+    works(&conn).await;
+    // A fresh token: accepted, the connection goes on.
+    conn.update_secret(&jwt(&sub, 7200, key), "token refresh")
+        .await
+        .expect("a fresh token is accepted");
+    works(&conn).await;
+    // A token signed with another key: the broker refuses it and closes
+    // the connection with its reply code (530 NOT_ALLOWED). (RabbitMQ
+    // 3.10 checks a new token's signature and audience here, not its
+    // expiry.)
+    let forged = jwt(&sub, 3600, b"another-key");
+    let err = conn
+        .update_secret(&forged, "forged")
+        .await
+        .expect_err("a token with a bad signature is refused");
+    match &err {
+        Error::ConnectionClosed { code, text } => {
+            assert_eq!(*code, ReplyCode::NOT_ALLOWED, "{text}");
+        }
+        other => panic!("expected ConnectionClosed, got {other:?}"),
+    }
+    assert!(!format!("{err} {err:?}").contains(&forged));
+    assert!(!conn.is_connected());
+}
