@@ -13,6 +13,9 @@
 //! [`DeliveryQueue`]: super::delivery_queue
 
 use std::collections::VecDeque;
+use std::task::{Context, Poll, Waker};
+
+use super::command::this_thread;
 
 /// Why a push was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +126,61 @@ impl<T> BatchQueue<T> {
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = &T> {
         self.items.iter()
+    }
+}
+
+/// The driver's side of a handle-to-driver queue: its waker, and whether
+/// it parked *lazily* (something else is bound to wake it soon, so pushes
+/// from other threads need not). A wake-up from another thread costs a
+/// handful of system calls and context switches; on the driver's own
+/// thread it only queues the task, so pushes there always wake it.
+#[derive(Debug, Default)]
+pub(crate) struct DriverWaker {
+    waker: Option<Waker>,
+    lazy: bool,
+    /// The thread the driver parked on (see [`this_thread`]).
+    thread: usize,
+}
+
+impl DriverWaker {
+    /// The driver parks (`lazy` or not); `ready` is whether it need not.
+    pub(crate) fn park(&mut self, cx: &mut Context<'_>, lazy: bool, ready: bool) -> Poll<()> {
+        self.lazy = lazy;
+        self.thread = this_thread();
+        if ready {
+            return Poll::Ready(());
+        }
+        match &mut self.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            w => *w = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// The waker to wake for a push; `None` when the push may wait (it
+    /// `may_wait`, the driver parked lazily and on another thread).
+    pub(crate) fn for_push(&mut self, may_wait: bool) -> Option<Waker> {
+        if may_wait && self.lazy && self.thread != this_thread() {
+            None
+        } else {
+            self.waker.take()
+        }
+    }
+
+    /// Whether the driver parked lazily.
+    pub(crate) fn is_lazy(&self) -> bool {
+        self.lazy
+    }
+
+    /// The waker, whatever the driver's mood; it parks eagerly from now.
+    pub(crate) fn take(&mut self) -> Option<Waker> {
+        self.lazy = false;
+        self.waker.take()
+    }
+
+    /// The driver is gone: nobody to wake.
+    pub(crate) fn clear(&mut self) {
+        self.waker = None;
     }
 }
 

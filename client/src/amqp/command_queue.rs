@@ -16,12 +16,12 @@ use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::pin::pin;
 use std::sync::Mutex;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use tokio::sync::Notify;
 
-use super::batch_queue::{BatchQueue, PushError};
-use super::command::{Control, lock, this_thread};
+use super::batch_queue::{BatchQueue, DriverWaker, PushError};
+use super::command::{Control, lock};
 
 /// See the module documentation.
 #[derive(Debug)]
@@ -36,12 +36,9 @@ struct State {
     queue: BatchQueue<Control>,
     /// Queued commands that are not acks.
     urgent: usize,
-    /// The driver waits for commands.
-    driver: Option<Waker>,
-    /// The driver parked lazily: acks from other threads do not wake it.
-    lazy: bool,
-    /// The thread the driver parked on.
-    driver_thread: usize,
+    /// The driver waits for commands (lazily: acks from other threads do
+    /// not wake it).
+    driver: DriverWaker,
     /// Every handle is gone: nothing more comes.
     senders_gone: bool,
 }
@@ -57,9 +54,7 @@ impl CommandQueue {
             state: Mutex::new(State {
                 queue: BatchQueue::new(capacity),
                 urgent: 0,
-                driver: None,
-                lazy: false,
-                driver_thread: 0,
+                driver: DriverWaker::default(),
                 senders_gone: false,
             }),
             room: Notify::new(),
@@ -74,11 +69,7 @@ impl CommandQueue {
         if !ack {
             s.urgent += 1;
         }
-        let driver = if ack && s.lazy && s.driver_thread != this_thread() {
-            None
-        } else {
-            s.driver.take()
-        };
+        let driver = s.driver.for_push(ack);
         drop(s);
         if let Some(w) = driver {
             w.wake();
@@ -121,16 +112,8 @@ impl CommandQueue {
     /// an ack) or every handle is gone; else the driver's waker is kept.
     pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, lazy: bool) -> Poll<()> {
         let mut s = lock(&self.state);
-        s.lazy = lazy;
-        s.driver_thread = this_thread();
-        if s.urgent > 0 || (!lazy && !s.queue.is_empty()) || s.senders_gone {
-            return Poll::Ready(());
-        }
-        match &mut s.driver {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            w => *w = Some(cx.waker().clone()),
-        }
-        Poll::Pending
+        let ready = s.urgent > 0 || (!lazy && !s.queue.is_empty()) || s.senders_gone;
+        s.driver.park(cx, lazy, ready)
     }
 
     /// Waits for [`poll_ready`](Self::poll_ready).
@@ -161,7 +144,7 @@ impl CommandQueue {
     pub(crate) fn close(&self) -> VecDeque<Control> {
         let queued = {
             let mut s = lock(&self.state);
-            s.driver = None;
+            s.driver.clear();
             s.urgent = 0;
             s.queue.close()
         };
@@ -176,6 +159,7 @@ mod tests {
     use crate::amqp::command::Settle;
     use crate::amqp::confirm::tests::Count;
     use std::sync::Arc;
+    use std::task::Waker;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn ack(tag: u64) -> Control {

@@ -35,8 +35,7 @@ use amqp_proto::BasicProperties;
 use bytes::Bytes;
 use tokio::sync::Notify;
 
-use super::batch_queue::{BatchQueue, Refused};
-use super::command::this_thread;
+use super::batch_queue::{BatchQueue, DriverWaker, Refused};
 use super::command::{ChanKey, Publish, Target, lock};
 use super::confirm::Confirms;
 use super::error::{Error, Result};
@@ -81,13 +80,9 @@ struct State {
     queue: BatchQueue<Publish>,
     /// The target of the newest queued publish.
     last_target: LastTarget,
-    /// The driver waits for publishes.
-    driver: Option<Waker>,
-    /// The driver parked lazily: pushes from other threads do not wake
-    /// it.
-    lazy: bool,
-    /// The thread the driver parked on (see [`this_thread`]).
-    driver_thread: usize,
+    /// The driver waits for publishes (lazily: pushes from other
+    /// threads do not wake it).
+    driver: DriverWaker,
     /// Publish numbers from here on are still queued (not taken by the
     /// driver).
     queued_from: u64,
@@ -101,9 +96,7 @@ impl PublishQueue {
             state: Mutex::new(State {
                 queue: BatchQueue::new(capacity),
                 last_target: LastTarget::default(),
-                driver: None,
-                lazy: false,
-                driver_thread: 0,
+                driver: DriverWaker::default(),
                 queued_from: 0,
                 confirms: Confirms::default(),
             }),
@@ -145,11 +138,7 @@ impl PublishQueue {
         // Every count of this channel's publishes happens under this lock.
         let published = r.published.load(Ordering::Relaxed);
         r.published.store(published + 1, Ordering::Release);
-        let driver = if s.lazy && s.driver_thread != this_thread() {
-            None
-        } else {
-            s.driver.take()
-        };
+        let driver = s.driver.for_push(true);
         drop(s);
         if let Some(w) = driver {
             w.wake();
@@ -195,16 +184,8 @@ impl PublishQueue {
     /// takes what was queued when something else wakes it.
     pub(crate) fn poll_queued(&self, cx: &mut Context<'_>, lazy: bool) -> Poll<()> {
         let mut s = lock(&self.state);
-        s.lazy = lazy;
-        s.driver_thread = this_thread();
-        if !s.queue.is_empty() && !lazy {
-            return Poll::Ready(());
-        }
-        match &mut s.driver {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            w => *w = Some(cx.waker().clone()),
-        }
-        Poll::Pending
+        let ready = !s.queue.is_empty() && !lazy;
+        s.driver.park(cx, lazy, ready)
     }
 
     /// Waits until a publish is queued (see [`poll_queued`](Self::poll_queued)).
@@ -218,7 +199,7 @@ impl PublishQueue {
     pub(crate) fn close(&self, error: &Error, wakes: &mut Vec<Waker>) {
         let queued = {
             let mut s = lock(&self.state);
-            s.driver = None;
+            s.driver.clear();
             s.confirms.fail_all(error, wakes);
             self.publish_settled(&s.confirms);
             s.queue.close()
@@ -280,8 +261,7 @@ impl PublishQueue {
         if r.is_ready() {
             self.publish_settled(&s.confirms);
         }
-        let driver = if r.is_pending() && s.lazy && number >= s.queued_from {
-            s.lazy = false;
+        let driver = if r.is_pending() && s.driver.is_lazy() && number >= s.queued_from {
             s.driver.take()
         } else {
             None
