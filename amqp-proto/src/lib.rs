@@ -8,7 +8,10 @@
 //!
 //! - [`frame`]: the protocol header and the four frame types, a decoder that
 //!   splits complete frames off a `BytesMut` (partial input is "need more")
-//!   and encoders that write straight into the outgoing buffer.
+//!   and encoders that write straight into the outgoing buffer, among them
+//!   [`frame::encode_publish`]: basic.publish, its header and its body
+//!   frames in one pass (written beside the frames, below the connection,
+//!   which calls down into it).
 //! - [`method`]: every class and method of the RabbitMQ 0-9-1 spec, both
 //!   directions, as plain structs and the [`Method`] enum.
 //! - [`table`]: field tables and arrays, validated once and read lazily.
@@ -27,6 +30,7 @@ pub mod fuzz;
 pub mod message;
 pub mod method;
 pub mod properties;
+mod publish;
 pub mod strings;
 pub mod table;
 
