@@ -15,9 +15,9 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::codec::{Reader, patch_u32};
 use crate::error::DecodeError;
 use crate::method::Method;
+use crate::primitives::{Reader, patch_u32};
 use crate::properties::{BasicProperties, ContentHeader, encode_header_payload};
 
 /// The protocol header a client sends first: `AMQP` 0 0 9 1.

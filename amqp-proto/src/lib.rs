@@ -21,7 +21,6 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub(crate) mod codec;
 pub mod connection;
 pub mod error;
 pub mod frame;
@@ -29,6 +28,7 @@ pub mod frame;
 pub mod fuzz;
 pub mod message;
 pub mod method;
+pub(crate) mod primitives;
 pub mod properties;
 mod publish;
 pub mod strings;

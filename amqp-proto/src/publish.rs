@@ -10,12 +10,12 @@
 
 use bytes::{BufMut, BytesMut};
 
-use crate::codec::put_shortstr;
 use crate::frame::{
     FRAME_BODY, FRAME_END, FRAME_HEADER, FRAME_METHOD, FRAME_OVERHEAD, begin_frame,
     encode_body_frames, encode_header_frame, encode_method_frame, end_frame,
 };
 use crate::method::{Method, basic};
+use crate::primitives::put_shortstr;
 use crate::properties::{BasicProperties, encode_header_payload};
 
 /// Writes basic.publish, its content header and its body frames (split by
