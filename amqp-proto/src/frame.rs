@@ -15,9 +15,9 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::codec::{Reader, patch_u32};
 use crate::error::DecodeError;
 use crate::method::Method;
+use crate::primitives::{Reader, patch_u32};
 use crate::properties::{BasicProperties, ContentHeader, encode_header_payload};
 
 /// The protocol header a client sends first: `AMQP` 0 0 9 1.
@@ -359,41 +359,9 @@ pub fn encode_body_frames(out: &mut BytesMut, channel: u16, body: &[u8], frame_m
     }
 }
 
-/// Writes basic.publish, its content header and its body frames (split by
-/// `frame_max`) in one pass: the hot path of publishing.
-///
-/// # Panics
-/// Never; an exchange or routing key over 255 bytes is cut at 255 (the
-/// connection's [`basic_publish`](crate::Connection::basic_publish) checks
-/// them first).
-#[allow(clippy::too_many_arguments)]
-#[inline]
-pub fn encode_publish(
-    out: &mut BytesMut,
-    channel: u16,
-    exchange: &str,
-    routing_key: &str,
-    mandatory: bool,
-    properties: &BasicProperties,
-    body: &[u8],
-    frame_max: u32,
-) {
-    crate::connection::encode_publish(
-        out,
-        channel,
-        cut255(exchange),
-        cut255(routing_key),
-        mandatory,
-        properties,
-        body,
-        frame_max,
-    );
-}
-
-fn cut255(s: &str) -> &[u8] {
-    let b = s.as_bytes();
-    b.get(..255).unwrap_or(b)
-}
+// basic.publish, its content header and its body frames, written in one
+// pass; it lives in `publish.rs` with the other outbound content.
+pub use crate::publish::encode_publish;
 
 /// Writes a heartbeat frame.
 #[inline]

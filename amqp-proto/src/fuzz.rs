@@ -179,7 +179,7 @@ pub fn sample_server_stream() -> Vec<u8> {
             routing_key: crate::ShortStr::from_static("q"),
         };
         let body = vec![b'x'; 3000 * tag as usize];
-        crate::connection::encode_content_for_tests(&mut out, 1, &d.into(), &props, &body, 4096);
+        crate::publish::encode_content(&mut out, 1, &d.into(), &props, &body, 4096);
     }
     encode_method_frame(
         &mut out,

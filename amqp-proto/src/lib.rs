@@ -8,7 +8,10 @@
 //!
 //! - [`frame`]: the protocol header and the four frame types, a decoder that
 //!   splits complete frames off a `BytesMut` (partial input is "need more")
-//!   and encoders that write straight into the outgoing buffer.
+//!   and encoders that write straight into the outgoing buffer, among them
+//!   [`frame::encode_publish`]: basic.publish, its header and its body
+//!   frames in one pass (written beside the frames, below the connection,
+//!   which calls down into it).
 //! - [`method`]: every class and method of the RabbitMQ 0-9-1 spec, both
 //!   directions, as plain structs and the [`Method`] enum.
 //! - [`table`]: field tables and arrays, validated once and read lazily.
@@ -18,7 +21,6 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub(crate) mod codec;
 pub mod connection;
 pub mod error;
 pub mod frame;
@@ -26,7 +28,9 @@ pub mod frame;
 pub mod fuzz;
 pub mod message;
 pub mod method;
+pub(crate) mod primitives;
 pub mod properties;
+mod publish;
 pub mod strings;
 pub mod table;
 

@@ -14,9 +14,9 @@ use std::fmt;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::codec::Reader;
 use crate::error::{DecodeError, ReplyCode};
 use crate::frame::{FRAME_END, FRAME_OVERHEAD, FrameKind, peek_head};
+use crate::primitives::Reader;
 use crate::properties::BasicProperties;
 use crate::strings::ShortStr;
 

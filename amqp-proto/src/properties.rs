@@ -7,8 +7,8 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::codec::{Reader, put_shortstr};
 use crate::error::DecodeError;
+use crate::primitives::{Reader, put_shortstr};
 use crate::strings::ShortStr;
 use crate::table::FieldTable;
 

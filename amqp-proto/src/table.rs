@@ -17,8 +17,8 @@ use std::fmt;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::codec::{Reader, put_longstr, put_shortstr};
 use crate::error::DecodeError;
+use crate::primitives::{Reader, put_longstr, put_shortstr};
 use crate::strings::{LongStr, ShortStr};
 
 /// How deep tables and arrays may nest inside one another. Deeper input is

@@ -4,12 +4,12 @@
 use bytes::{Bytes, BytesMut};
 
 use super::channel::{Channel, ChannelState, Outgoing};
-use super::content::{encode_content, encode_publish};
 use super::{ChannelId, CloseReason, Connection, RequestId, Role, short_arg};
 use crate::error::{CommandError, ReplyCode};
 use crate::frame::encode_method_frame;
 use crate::method::{Method, Sender, basic, channel as chan, connection as conn};
 use crate::properties::BasicProperties;
+use crate::publish::{encode_content, encode_publish_raw};
 use crate::strings::LongStr;
 
 impl Connection {
@@ -195,7 +195,7 @@ impl Connection {
             .ok_or(CommandError::ChannelNotOpen(channel))?;
         let seq = ch.confirms.as_mut().map(|c| c.on_publish());
         if ch.can_send_now() {
-            encode_publish(
+            encode_publish_raw(
                 &mut self.out,
                 channel,
                 exchange.as_bytes(),
@@ -207,7 +207,7 @@ impl Connection {
             );
         } else {
             let mut b = BytesMut::new();
-            encode_publish(
+            encode_publish_raw(
                 &mut b,
                 channel,
                 exchange.as_bytes(),

@@ -7,23 +7,20 @@
 //! place ([`Connection::take_group`]); until all of it is in, it waits in
 //! the buffer. The general one assembles the pieces per channel, as
 //! frames of other channels may come between them, copying only when the
-//! body spans several frames. Outbound, a publish is written straight into
-//! the transmit buffer with bodies split by frame_max.
+//! body spans several frames. Outbound content is written by
+//! [`crate::publish`], below the connection.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 use super::channel::ChannelState;
 use super::{ChannelId, Connection, Event, RequestId, Role, State};
 use crate::error::{DecodeError, ProtocolError, ReplyCode};
-use crate::frame::{
-    FRAME_METHOD, FRAME_OVERHEAD, FrameHead, FrameKind, FrameRef, begin_frame, encode_body_frames,
-    end_frame, peek_head,
-};
+use crate::frame::{FRAME_OVERHEAD, FrameHead, FrameKind, FrameRef, peek_head};
 use crate::message::{
     BodyRepr, Head, Message, Raw, assemble, header_body_size, is_content_method, parse_head,
 };
-use crate::method::{Method, basic};
-use crate::properties::{BasicProperties, encode_header_payload};
+use crate::method::Method;
+use crate::properties::BasicProperties;
 
 /// A content method waiting for its header and body.
 #[derive(Debug)]
@@ -479,199 +476,6 @@ impl Connection {
         match &self.role {
             super::RoleConfig::Client(c) => c.max_body_size,
             super::RoleConfig::Server(c) => c.max_body_size,
-        }
-    }
-}
-
-/// Writes basic.publish, its header and its body frames.
-#[allow(clippy::too_many_arguments)]
-#[inline]
-pub(crate) fn encode_publish(
-    out: &mut BytesMut,
-    channel: ChannelId,
-    exchange: &[u8],
-    routing_key: &[u8],
-    mandatory: bool,
-    properties: &BasicProperties,
-    body: &[u8],
-    frame_max: u32,
-) {
-    let fits = (frame_max as usize).saturating_sub(crate::frame::FRAME_OVERHEAD);
-    if properties.flags() == 0 && !body.is_empty() && body.len() <= fits {
-        if let (Ok(e), Ok(k), Ok(n)) = (
-            u8::try_from(exchange.len()),
-            u8::try_from(routing_key.len()),
-            u32::try_from(body.len()),
-        ) {
-            encode_plain_publish(
-                out,
-                channel,
-                (e, exchange),
-                (k, routing_key),
-                mandatory,
-                (n, body),
-            );
-            return;
-        }
-    }
-    encode_publish_general(
-        out,
-        channel,
-        exchange,
-        routing_key,
-        mandatory,
-        properties,
-        body,
-        frame_max,
-    );
-}
-
-/// The common publish: no properties, the body in one frame. The three
-/// frames are written from a few fixed-size pieces (five copies) instead
-/// of a write per field.
-#[inline]
-fn encode_plain_publish(
-    out: &mut BytesMut,
-    channel: ChannelId,
-    (e, exchange): (u8, &[u8]),
-    (k, routing_key): (u8, &[u8]),
-    mandatory: bool,
-    (n, body): (u32, &[u8]),
-) {
-    use crate::frame::{FRAME_BODY, FRAME_END, FRAME_HEADER};
-    let c = channel.to_be_bytes();
-    let [c0, c1] = basic::CLASS_ID.to_be_bytes();
-    let [m0, m1] = basic::Publish::METHOD_ID.to_be_bytes();
-    // class, method, ticket, exchange, routing key, bits
-    let method = 4 + 2 + 1 + u32::from(e) + 1 + u32::from(k) + 1;
-    let s = method.to_be_bytes();
-    let b = u64::from(n).to_be_bytes();
-    let l = n.to_be_bytes();
-    out.reserve(8 + method as usize + 22 + 8 + body.len());
-    out.extend_from_slice(&[
-        FRAME_METHOD,
-        c[0],
-        c[1],
-        s[0],
-        s[1],
-        s[2],
-        s[3],
-        c0,
-        c1,
-        m0,
-        m1,
-        0,
-        0,
-        e,
-    ]);
-    out.extend_from_slice(exchange);
-    out.extend_from_slice(&[k]);
-    out.extend_from_slice(routing_key);
-    out.extend_from_slice(&[
-        // immediate is never set: RabbitMQ refuses it
-        u8::from(mandatory),
-        FRAME_END,
-        // header: class, weight, body size, no property flags
-        FRAME_HEADER,
-        c[0],
-        c[1],
-        0,
-        0,
-        0,
-        14,
-        c0,
-        c1,
-        0,
-        0,
-        b[0],
-        b[1],
-        b[2],
-        b[3],
-        b[4],
-        b[5],
-        b[6],
-        b[7],
-        0,
-        0,
-        FRAME_END,
-        FRAME_BODY,
-        c[0],
-        c[1],
-        l[0],
-        l[1],
-        l[2],
-        l[3],
-    ]);
-    out.extend_from_slice(body);
-    out.extend_from_slice(&[FRAME_END]);
-}
-
-/// Writes basic.publish, its header and its body frames, field by field.
-#[allow(clippy::too_many_arguments)]
-fn encode_publish_general(
-    out: &mut BytesMut,
-    channel: ChannelId,
-    exchange: &[u8],
-    routing_key: &[u8],
-    mandatory: bool,
-    properties: &BasicProperties,
-    body: &[u8],
-    frame_max: u32,
-) {
-    out.reserve(64 + exchange.len() + routing_key.len() + body.len());
-    let at = begin_frame(out, FRAME_METHOD, channel);
-    out.put_u16(basic::CLASS_ID);
-    out.put_u16(basic::Publish::METHOD_ID);
-    out.put_u16(0); // ticket
-    crate::codec::put_shortstr(out, exchange);
-    crate::codec::put_shortstr(out, routing_key);
-    out.put_u8(u8::from(mandatory)); // immediate is never set: RabbitMQ refuses it
-    end_frame(out, at);
-    let at = begin_frame(out, crate::frame::FRAME_HEADER, channel);
-    encode_header_payload(out, basic::CLASS_ID, body.len() as u64, properties);
-    end_frame(out, at);
-    encode_body_frames(out, channel, body, frame_max);
-}
-
-/// Writes a content method (deliver, return, get-ok, publish), its header
-/// and its body frames.
-pub(crate) fn encode_content(
-    out: &mut BytesMut,
-    channel: ChannelId,
-    method: &Method,
-    properties: &BasicProperties,
-    body: &[u8],
-    frame_max: u32,
-) {
-    crate::frame::encode_method_frame(out, channel, method);
-    crate::frame::encode_header_frame(out, channel, basic::CLASS_ID, body.len() as u64, properties);
-    encode_body_frames(out, channel, body, frame_max);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    proptest! {
-        /// The plain publish writes what the field-by-field encoder writes.
-        #[test]
-        fn plain_publish_matches_the_general_encoder(
-            channel in any::<u16>(),
-            exchange in prop::collection::vec(any::<u8>(), 0..256),
-            routing_key in prop::collection::vec(any::<u8>(), 0..256),
-            mandatory in any::<bool>(),
-            body in prop::collection::vec(any::<u8>(), 0..300),
-            frame_max in prop_oneof![Just(0u32), Just(4096), 8u32..300, Just(131_072)],
-        ) {
-            let props = BasicProperties::default();
-            let mut fast = BytesMut::from(&b"before"[..]);
-            let mut general = fast.clone();
-            encode_publish(&mut fast, channel, &exchange, &routing_key, mandatory, &props, &body, frame_max);
-            encode_publish_general(
-                &mut general, channel, &exchange, &routing_key, mandatory, &props, &body, frame_max,
-            );
-            prop_assert_eq!(fast, general);
         }
     }
 }

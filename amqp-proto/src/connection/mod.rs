@@ -31,7 +31,6 @@ use bytes::BytesMut;
 use crate::error::{CommandError, ConnectionError, ReplyCode};
 use crate::frame::{FRAME_MIN_SIZE, FrameDecoder};
 use crate::method::Method;
-use crate::properties::BasicProperties;
 use crate::strings::ShortStr;
 use crate::table::FieldTable;
 
@@ -46,7 +45,6 @@ pub use crate::message::{Delivery, GetMessage, Published, Returned};
 pub use handshake::SaslMechanism;
 
 use channel::Channel;
-pub(crate) use content::encode_publish;
 use heartbeat::Heartbeat;
 
 /// A channel number (1 to channel_max; 0 is the connection itself).
@@ -692,19 +690,6 @@ impl Connection {
             _ => Err(CommandError::NotConnected),
         }
     }
-}
-
-/// Writes a content method, header and body frames (for fuzz seeds).
-#[doc(hidden)]
-pub fn encode_content_for_tests(
-    out: &mut BytesMut,
-    channel: ChannelId,
-    method: &Method,
-    properties: &BasicProperties,
-    body: &[u8],
-    frame_max: u32,
-) {
-    content::encode_content(out, channel, method, properties, body, frame_max);
 }
 
 /// A short string from text, cut at 255 bytes on a char boundary.

@@ -48,7 +48,7 @@ macro_rules! methods {
                 #[allow(unused_variables)]
                 #[inline]
                 pub(crate) fn read(
-                    r: &mut $crate::codec::Reader<'_>,
+                    r: &mut $crate::primitives::Reader<'_>,
                 ) -> Result<Self, $crate::error::DecodeError> {
                     Ok($name {
                         $($field: <$ty as $crate::method::Wire>::read(r, $fspec)?,)*
@@ -73,7 +73,7 @@ macro_rules! methods {
 
                 #[allow(unused_variables)]
                 #[inline]
-                pub(crate) fn write(&self, w: &mut $crate::codec::Writer<'_>) {
+                pub(crate) fn write(&self, w: &mut $crate::primitives::Writer<'_>) {
                     $(<$ty as $crate::method::Wire>::write(&self.$field, w);)*
                 }
             }

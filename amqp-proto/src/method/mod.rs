@@ -7,8 +7,8 @@
 
 use bytes::{Bytes, BytesMut};
 
-use crate::codec::{Reader, Writer};
 use crate::error::DecodeError;
+use crate::primitives::{Reader, Writer};
 use crate::strings::{LongStr, ShortStr};
 use crate::table::FieldTable;
 

@@ -1,5 +1,8 @@
 //! Wire primitives: a bounds-checked reader over a frame payload that hands
-//! out zero-copy slices, and a writer that packs bits the way 0-9-1 does.
+//! out zero-copy slices, and a writer that packs bits the way 0-9-1 does,
+//! plus the short-string, long-string and back-patched-length writers the
+//! frame, method, table and properties codecs build on. (kafka-proto's
+//! counterpart has the same name.)
 //!
 //! Spec 4.2.5.2: "Bits are accumulated into whole octets. When two or more
 //! bits are contiguous in a frame these will be packed into one or more
