@@ -42,8 +42,6 @@ pub mod primitives;
 pub use error::{DecodeError, DecodeErrorKind, EncodeError, ErrorCode};
 pub use primitives::{RawTaggedField, Uuid};
 
-#[macro_use]
-mod codec;
 pub mod api;
 pub mod compression;
 pub mod connection;

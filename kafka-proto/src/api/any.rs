@@ -126,12 +126,12 @@ macro_rules! all_apis {
         pub(crate) fn generate_response(
             api_key: ApiKey,
             version: i16,
-            g: &mut crate::codec::testgen::Gen,
+            g: &mut crate::api::dsl::testgen::Gen,
         ) -> Option<AnyResponse> {
             $(
                 if api_key == <$resp as Message>::API_KEY {
-                    let v = crate::codec::Ver { version, flexible: <$resp as Message>::is_flexible(version) };
-                    return Some(AnyResponse::$variant(<$resp as crate::codec::Wire>::generate(g, v)));
+                    let v = crate::api::dsl::Ver { version, flexible: <$resp as Message>::is_flexible(version) };
+                    return Some(AnyResponse::$variant(<$resp as crate::api::dsl::Wire>::generate(g, v)));
                 }
             )*
             None
@@ -140,7 +140,7 @@ macro_rules! all_apis {
         #[cfg(test)]
         mod round_trip {
             use super::*;
-            use crate::codec::{testgen::Gen, Ver, Wire};
+            use crate::api::dsl::{testgen::Gen, Ver, Wire};
             use proptest::prelude::*;
 
             /// Generates a value valid for `version`, encodes it, decodes it,

@@ -3,9 +3,10 @@
 //! Every message is a plain struct with public fields and a `Default` that
 //! holds the schema's defaults; [`Message::encode`] and [`Message::decode`]
 //! handle every supported version. [`Request`] ties a request to its response
-//! type. Fields are declared by hand in a small DSL (`kafka_struct!`) that
-//! lists each field's versions, nullability and tag, as in Kafka's schema
-//! files; [`Message::schema`] exposes that for the conformance test.
+//! type. Fields are declared by hand in a small DSL (`kafka_struct!`, in
+//! the private `dsl` module) that lists each field's versions, nullability
+//! and tag, as in Kafka's schema files; [`Message::schema`] exposes that for
+//! the conformance test.
 //!
 //! Produce request records and Fetch response records stay opaque [`Bytes`]
 //! slices of the input; the `record` module decodes them lazily.
@@ -15,6 +16,9 @@
 use std::fmt;
 
 use bytes::{Bytes, BytesMut};
+
+#[macro_use]
+pub(crate) mod dsl;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::schema::StructMeta;
@@ -186,15 +190,15 @@ macro_rules! kafka_api {
 
             fn encode(&self, version: i16, buf: &mut ::bytes::BytesMut) -> Result<(), $crate::error::EncodeError> {
                 $crate::api::check_encode_version(Self::API_KEY, version, $min, $max)?;
-                let v = $crate::codec::Ver { version, flexible: <Self as $crate::api::Message>::is_flexible(version) };
-                $crate::codec::Wire::write(self, buf, v)
+                let v = $crate::api::dsl::Ver { version, flexible: <Self as $crate::api::Message>::is_flexible(version) };
+                $crate::api::dsl::Wire::write(self, buf, v)
             }
 
             fn decode(buf: &mut ::bytes::Bytes, version: i16) -> Result<Self, $crate::error::DecodeError> {
                 $crate::api::check_decode_version(Self::API_KEY, version, $min, $max)?;
-                let v = $crate::codec::Ver { version, flexible: <Self as $crate::api::Message>::is_flexible(version) };
+                let v = $crate::api::dsl::Ver { version, flexible: <Self as $crate::api::Message>::is_flexible(version) };
                 let total = buf.len();
-                <Self as $crate::codec::Wire>::read(buf, v)
+                <Self as $crate::api::dsl::Wire>::read(buf, v)
                     .map_err(|e| e.at_offset(total.saturating_sub(buf.len())))
             }
 
