@@ -39,7 +39,7 @@
 pub mod error;
 pub mod primitives;
 
-pub use error::{DecodeError, DecodeErrorKind, EncodeError, ErrorCode};
+pub use error::{DecodeError, DecodeErrorKind, EncodeError, ErrorCode, RecordProblem};
 pub use primitives::{RawTaggedField, Uuid};
 
 pub mod api;

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use super::batch::at;
 use super::varint::{put_varint, put_varlong};
 use super::*;
+use crate::error::{DecodeError, DecodeErrorKind, EncodeError, RecordProblem};
 
 /// An owned copy of a decoded record, for comparisons.
 #[derive(Debug, Clone, PartialEq, Eq)]

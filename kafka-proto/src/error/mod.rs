@@ -1,18 +1,95 @@
-//! Errors of the record-batch and compression codecs.
+//! Kafka error codes and the typed errors of this crate's codecs.
 //!
-//! Every decode error says what was malformed and where: the byte position
+//! [`ErrorCode`] is the `int16` error code that brokers put in responses.
+//! [`DecodeError`] says what was malformed in bytes read from the wire and
+//! where; [`EncodeError`] says why something could not be written. They are
+//! the only two codec errors of the crate: messages, the consumer protocol's
+//! embedded formats, record batches and compressed payloads all use them.
+//!
+//! Where a message or embedded format was malformed, [`DecodeError`] records
+//! the innermost field being read and the byte offset in the body. Record
+//! batches say where in their [`DecodeErrorKind`] instead: the byte position
 //! in the buffer handed to the reader for batch framing, or the batch's base
-//! offset, the record's index and the byte position inside the (decompressed)
-//! records section for record-level faults. A peer that sends a short buffer
-//! is never an error (the reader stops and reports nothing); these errors are
-//! for bytes that cannot be a valid batch.
+//! offset, the record's index and the byte position inside the
+//! (decompressed) records section for record-level faults ([`RecordProblem`]
+//! says what was wrong with the record). A peer that sends a short buffer of
+//! batches is never an error (the reader stops and reports nothing); those
+//! kinds are for bytes that cannot be a valid batch.
+
+use std::fmt;
 
 use crate::compression::Compression;
 
-/// A record batch, legacy message or compressed payload that cannot be decoded.
+mod code;
+
+pub use code::ErrorCode;
+
+/// What was wrong with bytes read from the wire.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum DecodeError {
+pub enum DecodeErrorKind {
+    /// The input ended inside a value.
+    #[error("input ends early: {needed} bytes needed, {remaining} left")]
+    Truncated {
+        /// Bytes the value needs.
+        needed: usize,
+        /// Bytes that were left.
+        remaining: usize,
+    },
+    /// A varint ran past its longest legal encoding.
+    #[error("varint longer than {max} bytes")]
+    VarintTooLong {
+        /// Longest legal encoding in bytes (5 for 32-bit, 10 for 64-bit).
+        max: usize,
+    },
+    /// A length or count was negative (other than the -1 that means null).
+    #[error("invalid length {0}")]
+    InvalidLength(i64),
+    /// A length or element count is larger than the input that is left, so
+    /// the value cannot be there; nothing was allocated for it.
+    #[error("length {len} exceeds the {remaining} bytes left")]
+    LengthExceedsInput {
+        /// The length read from the wire.
+        len: u64,
+        /// Bytes that were left.
+        remaining: usize,
+    },
+    /// A string was not valid UTF-8.
+    #[error("string is not valid UTF-8")]
+    InvalidUtf8,
+    /// A null where this version of the field is not nullable.
+    #[error("null in a non-nullable field")]
+    UnexpectedNull,
+    /// The nullable-struct marker byte was neither -1 nor 1.
+    #[error("nullable struct marker {0} is neither -1 nor 1")]
+    InvalidStructMarker(i8),
+    /// The message version is outside the range this crate implements.
+    #[error("version {version} of API {api_key} is not supported (supported: {min}..={max})")]
+    UnsupportedVersion {
+        /// The API key.
+        api_key: i16,
+        /// The version asked for.
+        version: i16,
+        /// Lowest supported version.
+        min: i16,
+        /// Highest supported version.
+        max: i16,
+    },
+    /// An API key this crate does not implement.
+    #[error("API key {0} is not implemented")]
+    UnknownApiKey(i16),
+    /// A frame's size prefix was negative.
+    #[error("negative frame size {0}")]
+    NegativeFrameSize(i32),
+    /// A frame's size prefix exceeds the configured maximum; nothing was
+    /// allocated for it.
+    #[error("frame of {size} bytes exceeds the limit of {max} bytes")]
+    FrameTooLarge {
+        /// The size read from the prefix.
+        size: usize,
+        /// The configured limit.
+        max: usize,
+    },
     /// The batch (or legacy message) size field is smaller than any valid entry.
     #[error("batch at byte {position}: size field {length} is below the minimum of {min} bytes")]
     BatchLengthTooSmall {
@@ -23,7 +100,7 @@ pub enum DecodeError {
         /// The smallest size a valid entry of that kind can have.
         min: usize,
     },
-    /// The batch size field is larger than [`DecodeLimits::max_batch_bytes`](super::DecodeLimits::max_batch_bytes).
+    /// The batch size field is larger than [`DecodeLimits::max_batch_bytes`](crate::record::DecodeLimits::max_batch_bytes).
     #[error("batch at byte {position}: size {length} exceeds the limit of {limit} bytes")]
     BatchTooLarge {
         /// Byte position of the batch in the buffer being read.
@@ -145,7 +222,8 @@ pub enum DecodeError {
     InvalidControlRecord(&'static str),
 }
 
-/// What is wrong with one record (v2) or legacy message.
+/// What is wrong with one record (v2) or legacy message: the detail of
+/// [`DecodeErrorKind::Record`] and [`DecodeErrorKind::LegacyMessage`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RecordProblem {
@@ -184,10 +262,103 @@ pub enum RecordProblem {
     EmptyWrapper,
 }
 
-/// A record batch that cannot be encoded.
+/// Malformed input: what was wrong ([`DecodeErrorKind`]), in which field, and
+/// at which byte offset of the message body.
+///
+/// Record-batch kinds carry their own location (batch position or base
+/// offset, record index), so `field` and `offset` stay `None` for them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError {
+    /// What was wrong.
+    pub kind: DecodeErrorKind,
+    /// The innermost field being read, as `"Struct.field"`, when known.
+    pub field: Option<&'static str>,
+    /// Byte offset from the start of the decoded value, when known.
+    pub offset: Option<usize>,
+}
+
+impl DecodeError {
+    /// An error of `kind` with no location yet.
+    pub fn new(kind: DecodeErrorKind) -> Self {
+        DecodeError {
+            kind,
+            field: None,
+            offset: None,
+        }
+    }
+
+    /// Records the field being read, unless an inner one was recorded first.
+    #[must_use]
+    pub fn in_field(mut self, field: &'static str) -> Self {
+        if self.field.is_none() {
+            self.field = Some(field);
+        }
+        self
+    }
+
+    /// Records the byte offset, unless an inner one was recorded first.
+    #[must_use]
+    pub fn at_offset(mut self, offset: usize) -> Self {
+        if self.offset.is_none() {
+            self.offset = Some(offset);
+        }
+        self
+    }
+}
+
+impl From<DecodeErrorKind> for DecodeError {
+    fn from(kind: DecodeErrorKind) -> Self {
+        DecodeError::new(kind)
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "malformed Kafka data: {}", self.kind)?;
+        if let Some(field) = self.field {
+            write!(f, " in {field}")?;
+        }
+        if let Some(offset) = self.offset {
+            write!(f, " at byte {offset}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// Why a message, an embedded format or a record batch could not be encoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum EncodeError {
+    /// The version is outside the range this crate implements for the API.
+    #[error("version {version} of API {api_key} is not supported (supported: {min}..={max})")]
+    UnsupportedVersion {
+        /// The API key.
+        api_key: i16,
+        /// The version asked for.
+        version: i16,
+        /// Lowest supported version.
+        min: i16,
+        /// Highest supported version.
+        max: i16,
+    },
+    /// A field holds `None` in a version where it is not nullable.
+    #[error("{field} is null, but it is not nullable in version {version}")]
+    NullNotAllowed {
+        /// `"Struct.field"`.
+        field: &'static str,
+        /// The message version being encoded.
+        version: i16,
+    },
+    /// A string, bytes or array is longer than its length prefix can say.
+    #[error("{what} of length {len} is too long for its length prefix")]
+    TooLong {
+        /// What was too long (`"string"`, `"bytes"`, `"array"`).
+        what: &'static str,
+        /// Its length.
+        len: usize,
+    },
     /// A batch needs at least one record.
     #[error("a record batch needs at least one record")]
     EmptyBatch,
@@ -197,7 +368,7 @@ pub enum EncodeError {
         /// The maximum.
         max: usize,
     },
-    /// A field is longer than its length prefix can say.
+    /// A record field is longer than its length prefix can say.
     #[error("{field} of {length} bytes is longer than a batch can hold")]
     FieldTooLong {
         /// Which field.
@@ -233,4 +404,37 @@ pub enum EncodeError {
         /// What the compressor reported.
         reason: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_error_says_what_and_where() {
+        let e = DecodeError::new(DecodeErrorKind::InvalidUtf8)
+            .in_field("MetadataResponseTopic.name")
+            .in_field("MetadataResponse.topics")
+            .at_offset(17);
+        assert_eq!(e.field, Some("MetadataResponseTopic.name"));
+        assert_eq!(
+            e.to_string(),
+            "malformed Kafka data: string is not valid UTF-8 in MetadataResponseTopic.name at byte 17"
+        );
+    }
+
+    #[test]
+    fn record_errors_say_where_in_their_kind() {
+        let e = DecodeError::from(DecodeErrorKind::Record {
+            base_offset: 40,
+            index: 3,
+            position: 120,
+            problem: RecordProblem::Truncated("value"),
+        });
+        assert_eq!((e.field, e.offset), (None, None));
+        assert_eq!(
+            e.kind.to_string(),
+            "batch at offset 40, record 3 (byte 120 of the records): truncated in value"
+        );
+    }
 }
