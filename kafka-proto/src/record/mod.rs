@@ -46,7 +46,6 @@ mod headers;
 mod legacy;
 mod reader;
 mod records;
-mod varint;
 
 #[cfg(test)]
 mod tests;

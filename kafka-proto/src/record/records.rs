@@ -31,8 +31,10 @@ use bytes::Bytes;
 use super::control::{ControlRecordKey, EndTxnMarker};
 use super::headers::{Headers, parse_header, take_header};
 use super::legacy::{LegacyIter, LegacyWrapper};
-use super::varint::{VarintError, read_varint, read_varlong, take_varint, take_varlong};
 use crate::error::{DecodeError, DecodeErrorKind, RecordProblem};
+use crate::primitives::varint::{
+    VarintError, read_varint, read_varlong, take_varint, take_varlong,
+};
 
 /// The records of one batch, decompressed, ready to iterate.
 ///
