@@ -1,6 +1,6 @@
-//! Every implemented API in one place: the table of supported versions, and
-//! request/response enums decoded by API key (for connection code, fake
-//! brokers in tests, and fuzzing).
+//! Every implemented API and data format in one place: the tables of
+//! supported versions and schemas, and request/response enums decoded by
+//! API key (for connection code, fake brokers in tests, and fuzzing).
 
 use bytes::{Bytes, BytesMut};
 
@@ -245,4 +245,38 @@ pub fn api_support(api_key: ApiKey) -> Option<ApiSupport> {
         .iter()
         .find(|s| s.api_key == api_key)
         .copied()
+}
+
+/// What this crate implements of one data format (a schema of type
+/// `data`, with no API key of its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataSupport {
+    /// The schema's name (`"ConsumerProtocolSubscription"`).
+    pub name: &'static str,
+    /// Lowest implemented version.
+    pub min_version: i16,
+    /// Highest implemented version.
+    pub max_version: i16,
+    /// First flexible version, if any.
+    pub flexible_version: Option<i16>,
+}
+
+/// The declared schema of every implemented data format, as
+/// `(support, schema)`.
+pub fn all_data_schemas() -> Vec<(DataSupport, StructMeta)> {
+    fn one<T: VersionedData>() -> (DataSupport, StructMeta) {
+        (
+            DataSupport {
+                name: T::NAME,
+                min_version: T::MIN_VERSION,
+                max_version: T::MAX_VERSION,
+                flexible_version: T::FLEXIBLE_VERSION,
+            },
+            T::schema(),
+        )
+    }
+    vec![
+        one::<ConsumerProtocolSubscription>(),
+        one::<ConsumerProtocolAssignment>(),
+    ]
 }

@@ -361,6 +361,17 @@ macro_rules! ktype {
     };
 }
 
+/// The schema's name of a DSL struct: its Rust name, or the one given
+/// after `as` (where two schemas' nested structs share a name).
+macro_rules! kname {
+    ($name:ident) => {
+        stringify!($name)
+    };
+    ($name:ident, $schema:literal) => {
+        $schema
+    };
+}
+
 /// `Some(x)` when the optional DSL attribute is given.
 macro_rules! kopt {
     () => {
@@ -433,10 +444,15 @@ macro_rules! ktag_read {
 /// It generates the struct (with `unknown_tagged_fields`), `Default` (schema
 /// defaults), the codec for every version, the schema metadata, and (in
 /// tests) a generator of random values valid for a version.
+///
+/// A struct whose schema name is not unique in the crate (the consumer
+/// protocol's two schemas both nest a `TopicPartition`) gets a Rust name of
+/// its own and says the schema's after `as`:
+/// `pub struct ConsumerProtocolAssignmentTopicPartition as "TopicPartition" { .. }`.
 macro_rules! kafka_struct {
     (
         $(#[$smeta:meta])*
-        pub struct $name:ident {
+        pub struct $name:ident $(as $schema_name:literal)? {
             $(
                 $(#[$fmeta:meta])*
                 $field:ident : $fty:ty = $ver:literal
@@ -448,6 +464,7 @@ macro_rules! kafka_struct {
         }
     ) => {
         $(#[$smeta])*
+        $(#[doc = concat!("\n\nIn the schema: `", $schema_name, "`.")])?
         #[derive(Debug, Clone, PartialEq)]
         pub struct $name {
             $(
@@ -477,7 +494,7 @@ macro_rules! kafka_struct {
             #[allow(dead_code)]
             pub(crate) fn struct_meta() -> $crate::schema::StructMeta {
                 $crate::schema::StructMeta {
-                    name: stringify!($name),
+                    name: kname!($name $(, $schema_name)?),
                     fields: vec![$(
                         $crate::schema::FieldMeta {
                             name: stringify!($field),

@@ -75,6 +75,17 @@ pub enum DecodeErrorKind {
         /// Highest supported version.
         max: i16,
     },
+    /// A data format (the consumer protocol's subscription or assignment)
+    /// carries a version below the lowest one its schema defines.
+    #[error("{name} version {version} is below the lowest, {min}")]
+    UnsupportedDataVersion {
+        /// The schema's name (`"ConsumerProtocolSubscription"`).
+        name: &'static str,
+        /// The version read.
+        version: i16,
+        /// The lowest version the schema defines.
+        min: i16,
+    },
     /// An API key this crate does not implement.
     #[error("API key {0} is not implemented")]
     UnknownApiKey(i16),
@@ -342,6 +353,17 @@ pub enum EncodeError {
         min: i16,
         /// Highest supported version.
         max: i16,
+    },
+    /// The version of a data format (the consumer protocol's subscription
+    /// or assignment) is below the lowest one its schema defines.
+    #[error("{name} version {version} is below the lowest, {min}")]
+    UnsupportedDataVersion {
+        /// The schema's name (`"ConsumerProtocolSubscription"`).
+        name: &'static str,
+        /// The version asked for.
+        version: i16,
+        /// The lowest version the schema defines.
+        min: i16,
     },
     /// A field holds `None` in a version where it is not nullable.
     #[error("{field} is null, but it is not nullable in version {version}")]
