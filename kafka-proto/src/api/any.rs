@@ -175,7 +175,7 @@ macro_rules! all_apis {
             /// unknown tagged fields all get non-default values.
             #[test]
             fn generated_values_are_not_trivial() {
-                use crate::api::fetch::{FetchResponse, LeaderIdAndEpoch};
+                use crate::api::fetch::{FetchResponse, FetchResponseLeaderIdAndEpoch};
                 let (mut tagged, mut nested, mut unknown, mut null_records) = (0, 0, 0, 0);
                 for seed in 0..200 {
                     let mut g = Gen::new(seed);
@@ -184,7 +184,7 @@ macro_rules! all_apis {
                     tagged += usize::from(!r.node_endpoints.is_empty());
                     for p in r.responses.iter().flat_map(|t| &t.partitions) {
                         nested += 1;
-                        tagged += usize::from(p.current_leader != LeaderIdAndEpoch::default());
+                        tagged += usize::from(p.current_leader != FetchResponseLeaderIdAndEpoch::default());
                         null_records += usize::from(p.records.is_none());
                     }
                 }
