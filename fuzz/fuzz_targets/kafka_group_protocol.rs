@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| mq_client::kafka::fuzz::group_protocol_decoders(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| kafka_proto::fuzz::consumer_protocol_decoders(data));

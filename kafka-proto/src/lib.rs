@@ -10,8 +10,12 @@
 //! - [`primitives`]: varints, (compact) strings/bytes/arrays, uuid, tagged fields.
 //! - [`header`]: request/response headers and which version each API uses.
 //! - [`api`]: one module per API; every message implements [`Message`], every
-//!   request [`Request`] (tying it to its response type).
-//! - [`error`]: [`ErrorCode`] with every Kafka code, [`DecodeError`], [`EncodeError`].
+//!   request [`Request`] (tying it to its response type). Also the consumer
+//!   protocol's embedded formats ([`api::consumer_protocol`]), which carry
+//!   their own version ([`api::VersionedData`]).
+//! - [`error`]: [`ErrorCode`] with every Kafka code, and the crate's one
+//!   [`DecodeError`] and one [`EncodeError`] (messages, record batches and
+//!   compression alike).
 //! - [`connection`]: the sans-IO [`Connection`]: framing, correlation ids,
 //!   ApiVersions negotiation, SASL PLAIN, request deadlines.
 //! - [`schema`]: the DSL's field metadata, checked against Kafka's schema files.
@@ -39,11 +43,9 @@
 pub mod error;
 pub mod primitives;
 
-pub use error::{DecodeError, DecodeErrorKind, EncodeError, ErrorCode};
+pub use error::{DecodeError, DecodeErrorKind, EncodeError, ErrorCode, RecordProblem};
 pub use primitives::{RawTaggedField, Uuid};
 
-#[macro_use]
-mod codec;
 pub mod api;
 pub mod compression;
 pub mod connection;

@@ -2,6 +2,9 @@
 //! key, supported versions within `validVersions`, the flexible-version
 //! threshold, and for every field (nested structs and tagged fields
 //! included) its name, type, versions, nullable versions, tag and default.
+//! The data formats (schemas of type `data`, such as the consumer
+//! protocol's subscription and assignment) are checked the same way, with
+//! no API key: their schema must say it is `data` and have none.
 //!
 //! Fields whose versions lie wholly outside the range this crate supports
 //! (below the KIP-896 floor) may be left out of the DSL; every other schema
@@ -10,7 +13,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use kafka_proto::api::{ApiSupport, all_schemas};
+use kafka_proto::api::{ApiSupport, DataSupport, all_data_schemas, all_schemas};
 use kafka_proto::schema::{FieldMeta, StructMeta, TypeMeta, Versions};
 use serde_json::Value;
 
@@ -209,30 +212,69 @@ fn flexible_min(text: &str) -> Option<i16> {
 fn check_message(support: &ApiSupport, kind: &str, dsl: &StructMeta, errors: &mut Vec<String>) {
     let file = format!("{}{kind}", support.api_key.name());
     let json = load(&file);
-    if dsl.name != file {
-        errors.push(format!("{file}: DSL struct is named {}", dsl.name));
-    }
     if json.get("apiKey").and_then(Value::as_i64) != Some(i64::from(support.api_key.0)) {
         errors.push(format!("{file}: apiKey differs from {}", support.api_key.0));
     }
-    let valid = Versions::parse(str_of(&json, "validVersions").unwrap_or("none"));
-    if !(valid.contains(support.min_version) && valid.contains(support.max_version)) {
+    let versions = Versions {
+        min: support.min_version,
+        max: support.max_version,
+    };
+    check_schema(
+        &file,
+        &json,
+        versions,
+        support.flexible_version,
+        dsl,
+        errors,
+    );
+}
+
+fn check_data(support: &DataSupport, dsl: &StructMeta, errors: &mut Vec<String>) {
+    let file = support.name;
+    let json = load(file);
+    if str_of(&json, "type") != Some("data") {
+        errors.push(format!("{file}: not a data schema"));
+    }
+    if json.get("apiKey").is_some() {
+        errors.push(format!("{file}: a data schema with an apiKey"));
+    }
+    let versions = Versions {
+        min: support.min_version,
+        max: support.max_version,
+    };
+    check_schema(file, &json, versions, support.flexible_version, dsl, errors);
+}
+
+/// What messages and data formats share: the struct's name, the version
+/// range and flexible threshold, and every field.
+fn check_schema(
+    file: &str,
+    json: &Value,
+    supported: Versions,
+    flexible_version: Option<i16>,
+    dsl: &StructMeta,
+    errors: &mut Vec<String>,
+) {
+    if dsl.name != file {
+        errors.push(format!("{file}: DSL struct is named {}", dsl.name));
+    }
+    let valid = Versions::parse(str_of(json, "validVersions").unwrap_or("none"));
+    if !(valid.contains(supported.min) && valid.contains(supported.max)) {
         errors.push(format!(
             "{file}: supported {}..={} is not within validVersions {valid:?}",
-            support.min_version, support.max_version
+            supported.min, supported.max
         ));
     }
-    if support.max_version != valid.max {
+    if supported.max != valid.max {
         errors.push(format!(
             "{file}: newest version in the schema is {}, but {} is implemented",
-            valid.max, support.max_version
+            valid.max, supported.max
         ));
     }
-    let flex = flexible_min(str_of(&json, "flexibleVersions").unwrap_or("none"));
-    if flex != support.flexible_version {
+    let flex = flexible_min(str_of(json, "flexibleVersions").unwrap_or("none"));
+    if flex != flexible_version {
         errors.push(format!(
-            "{file}: flexibleVersions starts at {flex:?}, DSL says {:?}",
-            support.flexible_version
+            "{file}: flexibleVersions starts at {flex:?}, DSL says {flexible_version:?}"
         ));
     }
     let common = json
@@ -245,10 +287,7 @@ fn check_message(support: &ApiSupport, kind: &str, dsl: &StructMeta, errors: &mu
         })
         .unwrap_or_default();
     let mut checker = Checker {
-        supported: Versions {
-            min: support.min_version,
-            max: support.max_version,
-        },
+        supported,
         common,
         errors: Vec::new(),
     };
@@ -257,7 +296,7 @@ fn check_message(support: &ApiSupport, kind: &str, dsl: &StructMeta, errors: &mu
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    checker.check_struct(&file, &fields, dsl);
+    checker.check_struct(file, &fields, dsl);
     errors.extend(checker.errors);
 }
 
@@ -279,6 +318,31 @@ fn every_api_matches_its_schema() {
         errors.join("\n")
     );
     assert!(checked_fields > 300, "only {checked_fields} fields checked");
+}
+
+#[test]
+fn every_data_format_matches_its_schema() {
+    let schemas = all_data_schemas();
+    let names: Vec<&str> = schemas.iter().map(|(s, _)| s.name).collect();
+    assert_eq!(
+        names,
+        ["ConsumerProtocolSubscription", "ConsumerProtocolAssignment"],
+        "the consumer protocol's formats"
+    );
+    let mut errors = Vec::new();
+    let mut checked_fields = 0;
+    for (support, dsl) in &schemas {
+        check_data(support, dsl, &mut errors);
+        checked_fields += count_fields(dsl);
+    }
+    assert!(
+        errors.is_empty(),
+        "{} mismatches:\n{}",
+        errors.len(),
+        errors.join("\n")
+    );
+    // Subscription: 5 fields and 2 nested; assignment: 2 and 2.
+    assert_eq!(checked_fields, 11);
 }
 
 fn count_fields(s: &StructMeta) -> usize {

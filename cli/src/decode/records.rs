@@ -35,7 +35,7 @@ pub(crate) fn render(
                     break Err(e);
                 }
             }
-            Some(Err(e)) => break Err(malformed("record batch", at + pos, e)),
+            Some(Err(e)) => break Err(malformed("record batch", at + pos, e.kind)),
         }
     };
     block.field(
@@ -72,7 +72,7 @@ pub(crate) fn decode_log(input: Bytes, sink: &mut Sink<'_>) -> Result<(), CliErr
                 sink.block(&block)?;
                 result?;
             }
-            Some(Err(e)) => return Err(malformed("record batch", pos, e)),
+            Some(Err(e)) => return Err(malformed("record batch", pos, e.kind)),
         }
     }
     let pos = reader.position();
@@ -169,11 +169,11 @@ fn batch_lines(block: &mut Block, depth: usize, batch: &Batch, at: usize) -> Res
     }
     let records = batch
         .records()
-        .map_err(|e| malformed("record batch", at, e))?;
+        .map_err(|e| malformed("record batch", at, e.kind))?;
     for record in records.iter() {
-        let record = record.map_err(|e| malformed("record batch", at, e))?;
+        let record = record.map_err(|e| malformed("record batch", at, e.kind))?;
         record_lines(block, d, &record, batch.is_control())
-            .map_err(|e| malformed("record batch", at, e))?;
+            .map_err(|e| malformed("record batch", at, e.kind))?;
     }
     Ok(())
 }
@@ -185,7 +185,7 @@ fn record_lines(
     depth: usize,
     r: &Record<'_>,
     control: bool,
-) -> Result<(), kafka_proto::record::DecodeError> {
+) -> Result<(), kafka_proto::DecodeError> {
     block.line(
         depth,
         format_args!(

@@ -68,11 +68,12 @@ pub enum Error {
         partition: i32,
         /// The record decoder's error.
         #[source]
-        source: kafka_proto::record::DecodeError,
+        source: kafka_proto::DecodeError,
     },
-    /// A record batch could not be encoded.
-    #[error("could not encode a record batch: {0}")]
-    Encode(#[from] kafka_proto::record::EncodeError),
+    /// A record batch, or a consumer-protocol subscription or assignment,
+    /// could not be encoded.
+    #[error("could not encode: {0}")]
+    Encode(#[from] kafka_proto::EncodeError),
     /// The broker answered with an error code.
     #[error("{code}{}", context.as_deref().map(|c| format!(": {c}")).unwrap_or_default())]
     Broker {

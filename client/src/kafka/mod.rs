@@ -61,15 +61,10 @@ pub use error::{Error, Result};
 pub use group::{
     Assignor, CommitFuture, Consumer, ConsumerBuilder, ConsumerProtocolAssignment,
     ConsumerProtocolSubscription, GroupDescription, GroupMemberDescription, NoopListener,
-    OffsetAndEpoch, Rebalance, RebalanceListener, StickyUserData, TopicPartition, TopicPattern,
+    OffsetAndEpoch, Rebalance, RebalanceListener, TopicPartition, TopicPattern,
 };
 pub use kafka_proto::ErrorCode;
 
-/// Fuzz target bodies (for `fuzz/`), not part of the API.
-#[doc(hidden)]
-pub mod fuzz {
-    pub use super::group::protocol::fuzz_decoders as group_protocol_decoders;
-}
 pub use kafka_proto::compression::Compression;
 pub use producer::{Acks, Delivery, Producer, ProducerBuilder, ProducerRecord};
 pub use reader::{

@@ -1,6 +1,6 @@
-//! Every implemented API in one place: the table of supported versions, and
-//! request/response enums decoded by API key (for connection code, fake
-//! brokers in tests, and fuzzing).
+//! Every implemented API and data format in one place: the tables of
+//! supported versions and schemas, and request/response enums decoded by
+//! API key (for connection code, fake brokers in tests, and fuzzing).
 
 use bytes::{Bytes, BytesMut};
 
@@ -126,12 +126,12 @@ macro_rules! all_apis {
         pub(crate) fn generate_response(
             api_key: ApiKey,
             version: i16,
-            g: &mut crate::codec::testgen::Gen,
+            g: &mut crate::api::dsl::testgen::Gen,
         ) -> Option<AnyResponse> {
             $(
                 if api_key == <$resp as Message>::API_KEY {
-                    let v = crate::codec::Ver { version, flexible: <$resp as Message>::is_flexible(version) };
-                    return Some(AnyResponse::$variant(<$resp as crate::codec::Wire>::generate(g, v)));
+                    let v = crate::api::dsl::Ver { version, flexible: <$resp as Message>::is_flexible(version) };
+                    return Some(AnyResponse::$variant(<$resp as crate::api::dsl::Wire>::generate(g, v)));
                 }
             )*
             None
@@ -140,7 +140,7 @@ macro_rules! all_apis {
         #[cfg(test)]
         mod round_trip {
             use super::*;
-            use crate::codec::{testgen::Gen, Ver, Wire};
+            use crate::api::dsl::{testgen::Gen, Ver, Wire};
             use proptest::prelude::*;
 
             /// Generates a value valid for `version`, encodes it, decodes it,
@@ -175,7 +175,7 @@ macro_rules! all_apis {
             /// unknown tagged fields all get non-default values.
             #[test]
             fn generated_values_are_not_trivial() {
-                use crate::api::fetch::{FetchResponse, LeaderIdAndEpoch};
+                use crate::api::fetch::{FetchResponse, FetchResponseLeaderIdAndEpoch};
                 let (mut tagged, mut nested, mut unknown, mut null_records) = (0, 0, 0, 0);
                 for seed in 0..200 {
                     let mut g = Gen::new(seed);
@@ -184,7 +184,7 @@ macro_rules! all_apis {
                     tagged += usize::from(!r.node_endpoints.is_empty());
                     for p in r.responses.iter().flat_map(|t| &t.partitions) {
                         nested += 1;
-                        tagged += usize::from(p.current_leader != LeaderIdAndEpoch::default());
+                        tagged += usize::from(p.current_leader != FetchResponseLeaderIdAndEpoch::default());
                         null_records += usize::from(p.records.is_none());
                     }
                 }
@@ -245,4 +245,38 @@ pub fn api_support(api_key: ApiKey) -> Option<ApiSupport> {
         .iter()
         .find(|s| s.api_key == api_key)
         .copied()
+}
+
+/// What this crate implements of one data format (a schema of type
+/// `data`, with no API key of its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataSupport {
+    /// The schema's name (`"ConsumerProtocolSubscription"`).
+    pub name: &'static str,
+    /// Lowest implemented version.
+    pub min_version: i16,
+    /// Highest implemented version.
+    pub max_version: i16,
+    /// First flexible version, if any.
+    pub flexible_version: Option<i16>,
+}
+
+/// The declared schema of every implemented data format, as
+/// `(support, schema)`.
+pub fn all_data_schemas() -> Vec<(DataSupport, StructMeta)> {
+    fn one<T: VersionedData>() -> (DataSupport, StructMeta) {
+        (
+            DataSupport {
+                name: T::NAME,
+                min_version: T::MIN_VERSION,
+                max_version: T::MAX_VERSION,
+                flexible_version: T::FLEXIBLE_VERSION,
+            },
+            T::schema(),
+        )
+    }
+    vec![
+        one::<ConsumerProtocolSubscription>(),
+        one::<ConsumerProtocolAssignment>(),
+    ]
 }

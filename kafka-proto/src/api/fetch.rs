@@ -103,7 +103,7 @@ kafka_struct! {
         /// Results per topic.
         responses: Vec<FetchableTopicResponse> = "0+";
         /// Endpoints of leaders named in `current_leader`.
-        node_endpoints: Vec<NodeEndpoint> = "16+" tag 0 "16+";
+        node_endpoints: Vec<FetchResponseNodeEndpoint> = "16+" tag 0 "16+";
     }
 }
 
@@ -133,9 +133,9 @@ kafka_struct! {
         /// Log start offset.
         log_start_offset: i64 = "5+" default -1;
         /// Where the follower's log diverges (brokers only).
-        diverging_epoch: EpochEndOffset = "12+" tag 0 "12+";
+        diverging_epoch: FetchResponseEpochEndOffset = "12+" tag 0 "12+";
         /// The current leader, on leadership errors.
-        current_leader: LeaderIdAndEpoch = "12+" tag 1 "12+";
+        current_leader: FetchResponseLeaderIdAndEpoch = "12+" tag 1 "12+";
         /// Snapshot to fetch instead (KRaft).
         snapshot_id: SnapshotId = "12+" tag 2 "12+";
         /// Aborted transactions in the returned range.
@@ -149,7 +149,7 @@ kafka_struct! {
 
 kafka_struct! {
     /// An epoch and its end offset.
-    pub struct EpochEndOffset {
+    pub struct FetchResponseEpochEndOffset as "EpochEndOffset" {
         /// Epoch.
         epoch: i32 = "12+" default -1;
         /// End offset.
@@ -159,7 +159,7 @@ kafka_struct! {
 
 kafka_struct! {
     /// A leader and its epoch.
-    pub struct LeaderIdAndEpoch {
+    pub struct FetchResponseLeaderIdAndEpoch as "LeaderIdAndEpoch" {
         /// Leader id, or -1.
         leader_id: i32 = "12+" default -1;
         /// Leader epoch, or -1.
@@ -189,7 +189,7 @@ kafka_struct! {
 
 kafka_struct! {
     /// A broker endpoint.
-    pub struct NodeEndpoint {
+    pub struct FetchResponseNodeEndpoint as "NodeEndpoint" {
         /// Broker id.
         node_id: i32 = "16+";
         /// Host name.

@@ -3,18 +3,27 @@
 //! Every message is a plain struct with public fields and a `Default` that
 //! holds the schema's defaults; [`Message::encode`] and [`Message::decode`]
 //! handle every supported version. [`Request`] ties a request to its response
-//! type. Fields are declared by hand in a small DSL (`kafka_struct!`) that
-//! lists each field's versions, nullability and tag, as in Kafka's schema
-//! files; [`Message::schema`] exposes that for the conformance test.
+//! type. Fields are declared by hand in a small DSL (`kafka_struct!`, in
+//! the private `dsl` module) that lists each field's versions, nullability
+//! and tag, as in Kafka's schema files; [`Message::schema`] exposes that for
+//! the conformance test.
 //!
 //! Produce request records and Fetch response records stay opaque [`Bytes`]
 //! slices of the input; the `record` module decodes them lazily.
+//!
+//! The consumer protocol's embedded formats (the subscription and
+//! assignment that JoinGroup and SyncGroup carry as bytes) are declared in
+//! the same DSL, in [`consumer_protocol`]; they implement
+//! [`VersionedData`], since they carry their own version.
 //!
 //! [`Bytes`]: bytes::Bytes
 
 use std::fmt;
 
 use bytes::{Bytes, BytesMut};
+
+#[macro_use]
+pub(crate) mod dsl;
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::schema::StructMeta;
@@ -122,6 +131,48 @@ pub trait Request: Message {
     }
 }
 
+/// A versioned data format of Kafka's (a schema of type `data`): a struct
+/// written on its own after an `int16` version, and carried as the bytes of
+/// another message's field. The consumer protocol's subscription and
+/// assignment are such formats, in JoinGroup's and SyncGroup's metadata.
+///
+/// Such schemas promise that a newer version only appends fields, and
+/// Kafka's readers parse a version newer than they know with the fields
+/// they know; so does [`VersionedData::decode`]. A version below the
+/// schema's lowest is malformed.
+pub trait VersionedData:
+    Sized + Default + Clone + fmt::Debug + PartialEq + Send + Sync + 'static
+{
+    /// The schema's name (`"ConsumerProtocolSubscription"`).
+    const NAME: &'static str;
+    /// Lowest version the schema defines.
+    const MIN_VERSION: i16;
+    /// Highest version the schema defines (and this crate implements).
+    const MAX_VERSION: i16;
+    /// The first flexible version (KIP-482), if any.
+    const FLEXIBLE_VERSION: Option<i16>;
+
+    /// Whether `version` uses the flexible encoding.
+    fn is_flexible(version: i16) -> bool {
+        matches!(Self::FLEXIBLE_VERSION, Some(f) if version >= f)
+    }
+
+    /// Appends `version` (`int16`) and the value encoded at that version to
+    /// `buf`. A version above [`MAX_VERSION`](Self::MAX_VERSION) is written
+    /// with the fields this crate knows, so that a value read at a newer
+    /// version writes back as it was read.
+    fn encode(&self, version: i16, buf: &mut BytesMut) -> Result<(), EncodeError>;
+
+    /// Reads the version and the value encoded at it from the front of
+    /// `buf`, advancing it; returns both. Bytes fields are zero-copy slices
+    /// of `buf`. Bytes after the value (fields of a newer version) are left
+    /// in `buf`.
+    fn decode(buf: &mut Bytes) -> Result<(i16, Self), DecodeError>;
+
+    /// The format's fields as declared, for conformance checks.
+    fn schema() -> StructMeta;
+}
+
 pub(crate) fn check_encode_version(
     api_key: ApiKey,
     version: i16,
@@ -138,6 +189,40 @@ pub(crate) fn check_encode_version(
             max,
         })
     }
+}
+
+pub(crate) fn check_data_encode_version(
+    name: &'static str,
+    version: i16,
+    min: i16,
+) -> Result<(), EncodeError> {
+    if version >= min {
+        Ok(())
+    } else {
+        Err(EncodeError::UnsupportedDataVersion { name, version, min })
+    }
+}
+
+/// Reads a data format's version, refusing one below `min`.
+pub(crate) fn read_data_version(
+    name: &'static str,
+    field: &'static str,
+    buf: &mut Bytes,
+    min: i16,
+) -> Result<i16, DecodeError> {
+    let start = buf.clone();
+    let version = crate::primitives::read_i16(buf).map_err(|e| e.in_field(field).at_offset(0))?;
+    if version < min {
+        *buf = start;
+        return Err(DecodeError::from(DecodeErrorKind::UnsupportedDataVersion {
+            name,
+            version,
+            min,
+        })
+        .in_field(field)
+        .at_offset(0));
+    }
+    Ok(version)
 }
 
 pub(crate) fn check_decode_version(
@@ -186,15 +271,15 @@ macro_rules! kafka_api {
 
             fn encode(&self, version: i16, buf: &mut ::bytes::BytesMut) -> Result<(), $crate::error::EncodeError> {
                 $crate::api::check_encode_version(Self::API_KEY, version, $min, $max)?;
-                let v = $crate::codec::Ver { version, flexible: <Self as $crate::api::Message>::is_flexible(version) };
-                $crate::codec::Wire::write(self, buf, v)
+                let v = $crate::api::dsl::Ver { version, flexible: <Self as $crate::api::Message>::is_flexible(version) };
+                $crate::api::dsl::Wire::write(self, buf, v)
             }
 
             fn decode(buf: &mut ::bytes::Bytes, version: i16) -> Result<Self, $crate::error::DecodeError> {
                 $crate::api::check_decode_version(Self::API_KEY, version, $min, $max)?;
-                let v = $crate::codec::Ver { version, flexible: <Self as $crate::api::Message>::is_flexible(version) };
+                let v = $crate::api::dsl::Ver { version, flexible: <Self as $crate::api::Message>::is_flexible(version) };
                 let total = buf.len();
-                <Self as $crate::codec::Wire>::read(buf, v)
+                <Self as $crate::api::dsl::Wire>::read(buf, v)
                     .map_err(|e| e.at_offset(total.saturating_sub(buf.len())))
             }
 
@@ -205,7 +290,56 @@ macro_rules! kafka_api {
     };
 }
 
+/// Implements [`VersionedData`] for a data format declared with
+/// `kafka_struct!`.
+macro_rules! kafka_data {
+    ($ty:ident, versions $min:literal ..= $max:literal, flexible $flex:expr) => {
+        impl $crate::api::VersionedData for $ty {
+            const NAME: &'static str = stringify!($ty);
+            const MIN_VERSION: i16 = $min;
+            const MAX_VERSION: i16 = $max;
+            const FLEXIBLE_VERSION: Option<i16> = $flex;
+
+            fn encode(
+                &self,
+                version: i16,
+                buf: &mut ::bytes::BytesMut,
+            ) -> Result<(), $crate::error::EncodeError> {
+                $crate::api::check_data_encode_version(Self::NAME, version, $min)?;
+                ::bytes::BufMut::put_i16(buf, version);
+                let v = $crate::api::dsl::Ver {
+                    version,
+                    flexible: <Self as $crate::api::VersionedData>::is_flexible(version),
+                };
+                $crate::api::dsl::Wire::write(self, buf, v)
+            }
+
+            fn decode(buf: &mut ::bytes::Bytes) -> Result<(i16, Self), $crate::error::DecodeError> {
+                let total = buf.len();
+                let version = $crate::api::read_data_version(
+                    Self::NAME,
+                    concat!(stringify!($ty), ".version"),
+                    buf,
+                    $min,
+                )?;
+                let v = $crate::api::dsl::Ver {
+                    version,
+                    flexible: <Self as $crate::api::VersionedData>::is_flexible(version),
+                };
+                let value = <Self as $crate::api::dsl::Wire>::read(buf, v)
+                    .map_err(|e| e.at_offset(total.saturating_sub(buf.len())))?;
+                Ok((version, value))
+            }
+
+            fn schema() -> $crate::schema::StructMeta {
+                Self::struct_meta()
+            }
+        }
+    };
+}
+
 pub mod api_versions;
+pub mod consumer_protocol;
 pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_records;
@@ -233,6 +367,9 @@ mod any;
 pub use any::*;
 
 pub use api_versions::{ApiVersionsRequest, ApiVersionsResponse};
+pub use consumer_protocol::{
+    ConsumerProtocolAssignment, ConsumerProtocolSubscription, StickyAssignorUserData,
+};
 pub use create_partitions::{CreatePartitionsRequest, CreatePartitionsResponse};
 pub use create_topics::{CreateTopicsRequest, CreateTopicsResponse};
 pub use delete_records::{DeleteRecordsRequest, DeleteRecordsResponse};

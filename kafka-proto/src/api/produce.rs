@@ -48,7 +48,7 @@ kafka_struct! {
         /// Throttle duration, in milliseconds.
         throttle_time_ms: i32 = "1+" default 0;
         /// Endpoints of leaders named in `current_leader`.
-        node_endpoints: Vec<NodeEndpoint> = "10+" tag 0 "10+";
+        node_endpoints: Vec<ProduceResponseNodeEndpoint> = "10+" tag 0 "10+";
     }
 }
 
@@ -80,7 +80,7 @@ kafka_struct! {
         /// Error message.
         error_message: Option<String> = "8+" nullable "8+";
         /// The current leader, on NOT_LEADER_OR_FOLLOWER and similar.
-        current_leader: LeaderIdAndEpoch = "10+" tag 0 "10+";
+        current_leader: ProduceResponseLeaderIdAndEpoch = "10+" tag 0 "10+";
     }
 }
 
@@ -96,7 +96,7 @@ kafka_struct! {
 
 kafka_struct! {
     /// A leader and its epoch.
-    pub struct LeaderIdAndEpoch {
+    pub struct ProduceResponseLeaderIdAndEpoch as "LeaderIdAndEpoch" {
         /// Leader id, or -1.
         leader_id: i32 = "10+" default -1;
         /// Leader epoch, or -1.
@@ -106,7 +106,7 @@ kafka_struct! {
 
 kafka_struct! {
     /// A broker endpoint.
-    pub struct NodeEndpoint {
+    pub struct ProduceResponseNodeEndpoint as "NodeEndpoint" {
         /// Broker id.
         node_id: i32 = "10+";
         /// Host name.

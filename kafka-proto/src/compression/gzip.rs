@@ -6,7 +6,7 @@ use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 
 use super::{Compression, compress_error, read_capped, size_hint};
-use crate::record::{DecodeError, EncodeError};
+use crate::error::{DecodeError, EncodeError};
 
 /// Appends one gzip member holding `input` to `out` (default level 6, as
 /// Java's `GZIPOutputStream` and librdkafka use).

@@ -15,7 +15,7 @@ use lz4_flex::frame::{BlockMode, BlockSize, FrameDecoder, FrameEncoder, FrameInf
 
 use super::xxhash32::xxh32;
 use super::{Compression, compress_error, read_capped, size_hint};
-use crate::record::{DecodeError, EncodeError};
+use crate::error::{DecodeError, EncodeError};
 
 /// The LZ4 frame magic number, little-endian.
 const FRAME_MAGIC: [u8; 4] = [0x04, 0x22, 0x4D, 0x18];

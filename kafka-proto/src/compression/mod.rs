@@ -22,7 +22,7 @@ use std::fmt;
 use std::io::Read;
 use std::str::FromStr;
 
-use crate::record::{DecodeError, EncodeError};
+use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 
 /// A Kafka compression codec, as named by bits 0-2 of a batch's attributes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -107,7 +107,7 @@ impl Compression {
         match self {
             Compression::None => {
                 if input.len() > limit {
-                    return Err(DecodeError::DecompressedTooLarge { codec: self, limit });
+                    return Err(DecodeErrorKind::DecompressedTooLarge { codec: self, limit }.into());
                 }
                 Ok(input.to_vec())
             }
@@ -173,16 +173,16 @@ fn read_capped(
         .read_to_end(&mut out)
         .map_err(|e| decompress_error(codec, e))?;
     if out.len() > limit {
-        return Err(DecodeError::DecompressedTooLarge { codec, limit });
+        return Err(DecodeErrorKind::DecompressedTooLarge { codec, limit }.into());
     }
     Ok(out)
 }
 
 fn decompress_error(codec: Compression, reason: impl fmt::Display) -> DecodeError {
-    DecodeError::Decompress {
+    DecodeError::from(DecodeErrorKind::Decompress {
         codec,
         reason: reason.to_string(),
-    }
+    })
 }
 
 fn compress_error(codec: Compression, reason: impl fmt::Display) -> EncodeError {

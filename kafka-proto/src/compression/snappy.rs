@@ -10,7 +10,7 @@
 use snap::raw::{Decoder, Encoder, decompress_len, max_compress_len};
 
 use super::{Compression, compress_error, decompress_error};
-use crate::record::{DecodeError, EncodeError};
+use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 
 /// The xerial stream magic.
 const XERIAL_MAGIC: [u8; 8] = [0x82, b'S', b'N', b'A', b'P', b'P', b'Y', 0];
@@ -95,10 +95,11 @@ fn decompress_block(
     let length = decompress_len(block).map_err(|e| decompress_error(Compression::Snappy, e))?;
     let at = out.len();
     if length > limit.saturating_sub(at) {
-        return Err(DecodeError::DecompressedTooLarge {
+        return Err(DecodeErrorKind::DecompressedTooLarge {
             codec: Compression::Snappy,
             limit,
-        });
+        }
+        .into());
     }
     out.resize(at + length, 0);
     let written = decoder

@@ -1,7 +1,7 @@
 use proptest::prelude::*;
 
 use super::{Compression, lz4, snappy, xxhash32::xxh32};
-use crate::record::DecodeError;
+use crate::error::DecodeErrorKind;
 
 const MIB: usize = 1 << 20;
 
@@ -63,8 +63,8 @@ fn output_over_the_limit_is_refused_for_every_codec() {
         codec.compress(&zeros, &mut compressed).unwrap();
         let err = codec.decompress(&compressed, MIB).unwrap_err();
         assert_eq!(
-            err,
-            DecodeError::DecompressedTooLarge { codec, limit: MIB },
+            err.kind,
+            DecodeErrorKind::DecompressedTooLarge { codec, limit: MIB },
             "{codec}"
         );
         // Exactly at the limit is fine.
@@ -113,7 +113,7 @@ fn snappy_raw_block_claiming_a_huge_length_is_refused_before_allocating() {
     let bomb = [0xff, 0xff, 0xff, 0xff, 0x0f, 0x00];
     let err = Compression::Snappy.decompress(&bomb, MIB).unwrap_err();
     assert!(
-        matches!(err, DecodeError::DecompressedTooLarge { .. }),
+        matches!(err.kind, DecodeErrorKind::DecompressedTooLarge { .. }),
         "{err}"
     );
 }
@@ -126,8 +126,8 @@ fn snappy_xerial_errors_are_typed() {
     let err = Compression::Snappy.decompress(&framed, MIB).unwrap_err();
     assert!(
         matches!(
-            err,
-            DecodeError::Decompress {
+            err.kind,
+            DecodeErrorKind::Decompress {
                 codec: Compression::Snappy,
                 ..
             }
@@ -164,8 +164,8 @@ fn zstd_frame_declaring_a_huge_window_is_refused() {
     let err = Compression::Zstd.decompress(&frame, MIB).unwrap_err();
     assert!(
         matches!(
-            err,
-            DecodeError::Decompress {
+            err.kind,
+            DecodeErrorKind::Decompress {
                 codec: Compression::Zstd,
                 ..
             }
@@ -182,8 +182,8 @@ fn zstd_frame_declaring_more_content_than_the_limit_is_refused_early() {
         .unwrap();
     let err = Compression::Zstd.decompress(&frame, 1000).unwrap_err();
     assert_eq!(
-        err,
-        DecodeError::DecompressedTooLarge {
+        err.kind,
+        DecodeErrorKind::DecompressedTooLarge {
             codec: Compression::Zstd,
             limit: 1000
         }
@@ -220,7 +220,7 @@ fn garbage_is_a_typed_error_for_every_codec() {
     for codec in [Compression::Gzip, Compression::Lz4, Compression::Zstd] {
         let err = codec.decompress(&garbage, MIB).unwrap_err();
         assert!(
-            matches!(err, DecodeError::Decompress { codec: c, .. } if c == codec),
+            matches!(err.kind, DecodeErrorKind::Decompress { codec: c, .. } if c == codec),
             "{err}"
         );
     }

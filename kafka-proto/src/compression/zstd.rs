@@ -11,7 +11,7 @@ use ruzstd::decoding::{BlockDecodingStrategy, FrameDecoder};
 use ruzstd::encoding::CompressionLevel;
 
 use super::{Compression, decompress_error, size_hint};
-use crate::record::{DecodeError, EncodeError};
+use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 
 /// The zstd frame magic number.
 const FRAME_MAGIC: u32 = 0xFD2F_B528;
@@ -32,7 +32,7 @@ pub(super) fn compress(input: &[u8], out: &mut Vec<u8>) -> Result<(), EncodeErro
 /// of output.
 pub(super) fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>, DecodeError> {
     let codec = Compression::Zstd;
-    let too_large = DecodeError::DecompressedTooLarge { codec, limit };
+    let too_large = DecodeError::from(DecodeErrorKind::DecompressedTooLarge { codec, limit });
     let max_window = u64::try_from(limit).unwrap_or(u64::MAX).max(MIN_WINDOW_CAP);
     let mut out = Vec::with_capacity(size_hint(input).min(limit));
     let mut src = input;

@@ -76,8 +76,8 @@ pub fn response_decoder(data: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::dsl::testgen::Gen;
     use crate::api::generate_response;
-    use crate::codec::testgen::Gen;
     use crate::connection::write_response_frame;
 
     fn mutate(g: &mut Gen, input: &[u8]) -> Vec<u8> {

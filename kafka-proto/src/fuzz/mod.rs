@@ -3,8 +3,10 @@
 //! out-of-workspace fuzz crate can reach it. Each function takes arbitrary
 //! bytes and must never panic, loop without bound or allocate without bound.
 
+mod consumer_protocol;
 mod messages;
 mod records;
 
+pub use consumer_protocol::consumer_protocol_decoders;
 pub use messages::{frame_decoder, response_decoder};
 pub use records::record_batch_decoder;

@@ -27,10 +27,10 @@ use bytes::Bytes;
 
 use super::records::Records;
 use super::{
-    Attributes, DecodeError, DecodeLimits, LOG_OVERHEAD, MAGIC_V2, RECORD_BATCH_OVERHEAD,
-    TimestampType,
+    Attributes, DecodeLimits, LOG_OVERHEAD, MAGIC_V2, RECORD_BATCH_OVERHEAD, TimestampType,
 };
 use crate::compression::Compression;
+use crate::error::{DecodeError, DecodeErrorKind};
 
 /// Field positions in the v2 header.
 pub(crate) mod at {
@@ -95,59 +95,64 @@ impl RecordBatch {
         position: usize,
     ) -> Result<RecordBatch, DecodeError> {
         let Some(header) = raw.first_chunk::<RECORD_BATCH_OVERHEAD>() else {
-            return Err(DecodeError::BatchLengthTooSmall {
+            return Err(DecodeErrorKind::BatchLengthTooSmall {
                 position,
                 length: i32::try_from(raw.len().saturating_sub(LOG_OVERHEAD)).unwrap_or(i32::MAX),
                 min: RECORD_BATCH_OVERHEAD - LOG_OVERHEAD,
-            });
+            }
+            .into());
         };
         let base_offset = i64::from_be_bytes(field(header, at::BASE_OFFSET));
         let length = i32::from_be_bytes(field(header, at::LENGTH));
         let magic = i8::from_be_bytes(field(header, at::MAGIC));
         if magic != MAGIC_V2 {
-            return Err(DecodeError::UnsupportedMagic { position, magic });
+            return Err(DecodeErrorKind::UnsupportedMagic { position, magic }.into());
         }
         if usize::try_from(length)
             .ok()
             .and_then(|l| l.checked_add(LOG_OVERHEAD))
             != Some(raw.len())
         {
-            return Err(DecodeError::InvalidBatchField {
+            return Err(DecodeErrorKind::InvalidBatchField {
                 base_offset,
                 field: "batch length",
                 value: i64::from(length),
-            });
+            }
+            .into());
         }
         if raw.len() - LOG_OVERHEAD > limits.max_batch_bytes {
-            return Err(DecodeError::BatchTooLarge {
+            return Err(DecodeErrorKind::BatchTooLarge {
                 position,
                 length: raw.len() - LOG_OVERHEAD,
                 limit: limits.max_batch_bytes,
-            });
+            }
+            .into());
         }
         let stored = u32::from_be_bytes(field(header, at::CRC));
         let computed = super::crc::crc32c(raw.get(at::ATTRIBUTES..).unwrap_or_default());
         if stored != computed {
-            return Err(DecodeError::CrcMismatch {
+            return Err(DecodeErrorKind::CrcMismatch {
                 base_offset,
                 stored,
                 computed,
-            });
+            }
+            .into());
         }
         let attributes = Attributes(i16::from_be_bytes(field(header, at::ATTRIBUTES)));
-        let compression = attributes
-            .compression()
-            .ok_or(DecodeError::UnknownCompression {
+        let compression = attributes.compression().ok_or(DecodeError::from(
+            DecodeErrorKind::UnknownCompression {
                 base_offset,
                 id: attributes.compression_id(),
-            })?;
+            },
+        ))?;
         let record_count = i32::from_be_bytes(field(header, at::RECORDS_COUNT));
         if record_count < 0 {
-            return Err(DecodeError::InvalidBatchField {
+            return Err(DecodeErrorKind::InvalidBatchField {
                 base_offset,
                 field: "record count",
                 value: i64::from(record_count),
-            });
+            }
+            .into());
         }
         Ok(RecordBatch {
             base_offset,

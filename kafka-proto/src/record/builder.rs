@@ -10,12 +10,13 @@ use bytes::Bytes;
 
 use super::batch::at;
 use super::control::{ControlRecordKey, ControlRecordType, EndTxnMarker};
-use super::varint::{put_uvarint64, put_varint, varint_len, zigzag32, zigzag64};
 use super::{
-    Attributes, EncodeError, MAGIC_V2, NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH,
-    NO_PRODUCER_ID, NO_SEQUENCE, RECORD_BATCH_OVERHEAD,
+    Attributes, MAGIC_V2, NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID,
+    NO_SEQUENCE, RECORD_BATCH_OVERHEAD,
 };
 use crate::compression::Compression;
+use crate::error::EncodeError;
+use crate::primitives::varint::{put_uvarint64, put_varint, varint_len, zigzag32, zigzag64};
 
 /// Header fields and attributes of a batch being built.
 ///
@@ -93,7 +94,7 @@ impl BatchOptions {
 /// )?;
 /// assert!(builder.encoded_size() < 16 * 1024); // batch_size check
 /// let batch: bytes::Bytes = builder.finish()?;
-/// # Ok::<(), kafka_proto::record::EncodeError>(())
+/// # Ok::<(), kafka_proto::EncodeError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct RecordBatchBuilder {

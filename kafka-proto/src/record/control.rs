@@ -9,7 +9,7 @@
 //! read as version 0 (their leading fields are the same), negative versions
 //! and short buffers are errors.
 
-use super::DecodeError;
+use crate::error::{DecodeError, DecodeErrorKind};
 
 /// The type of a control record (the key's second field). Unknown types
 /// still fit: they are KRaft's internal records or newer ones.
@@ -77,20 +77,18 @@ impl ControlRecordKey {
 
     /// Reads a key; `None` (a null key) is an error, as in Java.
     pub fn decode(key: Option<&[u8]>) -> Result<Self, DecodeError> {
-        let key = key.ok_or(DecodeError::InvalidControlRecord("null key"))?;
-        let (version, rest) =
-            key.split_first_chunk::<2>()
-                .ok_or(DecodeError::InvalidControlRecord(
-                    "key shorter than 4 bytes",
-                ))?;
-        let (record_type, _) =
-            rest.split_first_chunk::<2>()
-                .ok_or(DecodeError::InvalidControlRecord(
-                    "key shorter than 4 bytes",
-                ))?;
+        let key = key.ok_or(DecodeError::from(DecodeErrorKind::InvalidControlRecord(
+            "null key",
+        )))?;
+        let (version, rest) = key.split_first_chunk::<2>().ok_or(DecodeError::from(
+            DecodeErrorKind::InvalidControlRecord("key shorter than 4 bytes"),
+        ))?;
+        let (record_type, _) = rest.split_first_chunk::<2>().ok_or(DecodeError::from(
+            DecodeErrorKind::InvalidControlRecord("key shorter than 4 bytes"),
+        ))?;
         let version = i16::from_be_bytes(*version);
         if version < 0 {
-            return Err(DecodeError::InvalidControlRecord("negative key version"));
+            return Err(DecodeErrorKind::InvalidControlRecord("negative key version").into());
         }
         Ok(ControlRecordKey {
             version,
@@ -131,21 +129,18 @@ impl EndTxnMarker {
 
     /// Reads a marker value; bytes after the version-0 fields are ignored.
     pub fn decode(value: Option<&[u8]>) -> Result<Self, DecodeError> {
-        let value = value.ok_or(DecodeError::InvalidControlRecord("null marker value"))?;
-        let (version, rest) =
-            value
-                .split_first_chunk::<2>()
-                .ok_or(DecodeError::InvalidControlRecord(
-                    "marker value shorter than 6 bytes",
-                ))?;
-        let (epoch, _) = rest
-            .split_first_chunk::<4>()
-            .ok_or(DecodeError::InvalidControlRecord(
-                "marker value shorter than 6 bytes",
-            ))?;
+        let value = value.ok_or(DecodeError::from(DecodeErrorKind::InvalidControlRecord(
+            "null marker value",
+        )))?;
+        let (version, rest) = value.split_first_chunk::<2>().ok_or(DecodeError::from(
+            DecodeErrorKind::InvalidControlRecord("marker value shorter than 6 bytes"),
+        ))?;
+        let (epoch, _) = rest.split_first_chunk::<4>().ok_or(DecodeError::from(
+            DecodeErrorKind::InvalidControlRecord("marker value shorter than 6 bytes"),
+        ))?;
         let version = i16::from_be_bytes(*version);
         if version < 0 {
-            return Err(DecodeError::InvalidControlRecord("negative marker version"));
+            return Err(DecodeErrorKind::InvalidControlRecord("negative marker version").into());
         }
         Ok(EndTxnMarker {
             version,

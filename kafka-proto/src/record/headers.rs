@@ -8,9 +8,9 @@ use std::str::Utf8Error;
 
 use bytes::Bytes;
 
-use super::RecordProblem;
 use super::records::{nullable_bytes, take_nullable, varint_problem};
-use super::varint::{read_varint, take_varint};
+use crate::error::RecordProblem;
+use crate::primitives::varint::{read_varint, take_varint};
 
 /// Parses one header at `pos` of `data`.
 #[inline]

@@ -32,8 +32,9 @@ use std::fmt;
 use bytes::Bytes;
 
 use super::records::{Record, Records};
-use super::{DecodeError, DecodeLimits, LOG_OVERHEAD, NO_TIMESTAMP, RecordProblem, TimestampType};
+use super::{DecodeLimits, LOG_OVERHEAD, NO_TIMESTAMP, TimestampType};
 use crate::compression::Compression;
+use crate::error::{DecodeError, DecodeErrorKind, RecordProblem};
 
 /// Smallest magic-0 message: crc, magic, attributes, key and value lengths.
 pub(crate) const MESSAGE_OVERHEAD_V0: usize = 14;
@@ -71,29 +72,32 @@ impl LegacyBatch {
     ) -> Result<LegacyBatch, DecodeError> {
         let (message, end) = parse_entry(&raw, 0)?;
         if end != raw.len() {
-            return Err(DecodeError::LegacyMessage {
+            return Err(DecodeErrorKind::LegacyMessage {
                 offset: message.offset,
                 position,
                 problem: RecordProblem::LengthMismatch {
                     declared: raw.len(),
                     actual: end,
                 },
-            });
+            }
+            .into());
         }
         if raw.len() - LOG_OVERHEAD > limits.max_batch_bytes {
-            return Err(DecodeError::BatchTooLarge {
+            return Err(DecodeErrorKind::BatchTooLarge {
                 position,
                 length: raw.len() - LOG_OVERHEAD,
                 limit: limits.max_batch_bytes,
-            });
+            }
+            .into());
         }
         let compression = message.compression()?;
         if compression == Compression::Zstd {
-            return Err(DecodeError::CompressionNotAllowed {
+            return Err(DecodeErrorKind::CompressionNotAllowed {
                 base_offset: message.offset,
                 codec: compression,
                 context: "a legacy message (zstd needs magic 2)",
-            });
+            }
+            .into());
         }
         let value = message.value.map(|v| raw.slice_ref(v));
         Ok(LegacyBatch {
@@ -115,11 +119,14 @@ impl LegacyBatch {
         if self.compression == Compression::None {
             return Ok(Records::legacy(self.raw.clone(), LegacyWrapper::Plain));
         }
-        let compressed = self.value.as_deref().ok_or(DecodeError::LegacyMessage {
-            offset: self.offset,
-            position: 0,
-            problem: RecordProblem::Truncated("compressed wrapper value (null)"),
-        })?;
+        let compressed =
+            self.value
+                .as_deref()
+                .ok_or(DecodeError::from(DecodeErrorKind::LegacyMessage {
+                    offset: self.offset,
+                    position: 0,
+                    problem: RecordProblem::Truncated("compressed wrapper value (null)"),
+                }))?;
         let inner = Bytes::from(self.compression.decompress_legacy(
             self.magic,
             compressed,
@@ -134,11 +141,12 @@ impl LegacyBatch {
             last_inner_offset = Some(message.offset);
             pos = next;
         }
-        let last_inner_offset = last_inner_offset.ok_or(DecodeError::LegacyMessage {
-            offset: self.offset,
-            position: 0,
-            problem: RecordProblem::EmptyWrapper,
-        })?;
+        let last_inner_offset =
+            last_inner_offset.ok_or(DecodeError::from(DecodeErrorKind::LegacyMessage {
+                offset: self.offset,
+                position: 0,
+                problem: RecordProblem::EmptyWrapper,
+            }))?;
         let log_append_time =
             (self.timestamp_type() == TimestampType::LogAppendTime).then_some(self.timestamp);
         Ok(Records::legacy(
@@ -259,21 +267,23 @@ impl<'a> LegacyIter<'a> {
                 } => {
                     let codec = message.compression()?;
                     if codec != Compression::None {
-                        return Err(DecodeError::CompressionNotAllowed {
+                        return Err(DecodeErrorKind::CompressionNotAllowed {
                             base_offset: message.offset,
                             codec,
                             context: "a message inside a compressed wrapper",
-                        });
+                        }
+                        .into());
                     }
                     if message.magic != magic {
-                        return Err(DecodeError::LegacyMessage {
+                        return Err(DecodeErrorKind::LegacyMessage {
                             offset: message.offset,
                             position,
                             problem: RecordProblem::MagicMismatch {
                                 outer: magic,
                                 inner: message.magic,
                             },
-                        });
+                        }
+                        .into());
                     }
                     let absolute = if magic == 0 {
                         message.offset
@@ -315,20 +325,22 @@ struct LegacyMessage<'a> {
 impl LegacyMessage<'_> {
     fn compression(&self) -> Result<Compression, DecodeError> {
         let id = (self.attributes & 0x07) as u8;
-        Compression::from_id(id).ok_or(DecodeError::UnknownCompression {
+        Compression::from_id(id).ok_or(DecodeError::from(DecodeErrorKind::UnknownCompression {
             base_offset: self.offset,
             id,
-        })
+        }))
     }
 }
 
 /// Parses the entry (offset, size, message) at `pos` of `data`, verifying
 /// its CRC; returns it and the position after it.
 fn parse_entry(data: &[u8], pos: usize) -> Result<(LegacyMessage<'_>, usize), DecodeError> {
-    let fail = |offset: i64, problem: RecordProblem| DecodeError::LegacyMessage {
-        offset,
-        position: pos,
-        problem,
+    let fail = |offset: i64, problem: RecordProblem| {
+        DecodeError::from(DecodeErrorKind::LegacyMessage {
+            offset,
+            position: pos,
+            problem,
+        })
     };
     let header = data
         .get(pos..)
@@ -363,10 +375,11 @@ fn parse_entry(data: &[u8], pos: usize) -> Result<(LegacyMessage<'_>, usize), De
         0 => MESSAGE_OVERHEAD_V0,
         1 => MESSAGE_OVERHEAD_V1,
         _ => {
-            return Err(DecodeError::UnsupportedMagic {
+            return Err(DecodeErrorKind::UnsupportedMagic {
                 position: pos,
                 magic,
-            });
+            }
+            .into());
         }
     };
     if size < minimum {
@@ -375,11 +388,12 @@ fn parse_entry(data: &[u8], pos: usize) -> Result<(LegacyMessage<'_>, usize), De
     let mut crc = flate2::Crc::new();
     crc.update(message.get(4..).unwrap_or_default());
     if crc.sum() != stored {
-        return Err(DecodeError::CrcMismatch {
+        return Err(DecodeErrorKind::CrcMismatch {
             base_offset: offset,
             stored,
             computed: crc.sum(),
-        });
+        }
+        .into());
     }
     let Some((&attributes, mut rest)) = rest.split_first() else {
         return Err(fail(offset, RecordProblem::Truncated("attributes")));

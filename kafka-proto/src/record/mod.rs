@@ -24,7 +24,7 @@
 //!         let _owned = record.value_bytes(); // a zero-copy `Bytes` slice of the batch
 //!     }
 //! }
-//! # Ok::<(), kafka_proto::record::DecodeError>(())
+//! # Ok::<(), kafka_proto::DecodeError>(())
 //! ```
 //!
 //! A [`Record`] borrows the records section: `key()`, `value()` and header
@@ -42,12 +42,10 @@ mod batch;
 mod builder;
 mod control;
 pub(crate) mod crc;
-mod error;
 mod headers;
 mod legacy;
 mod reader;
 mod records;
-mod varint;
 
 #[cfg(test)]
 mod tests;
@@ -61,7 +59,6 @@ pub use builder::{
     BatchOptions, RecordBatchBuilder, record_size_upper_bound, restamp_producer_state,
 };
 pub use control::{ControlRecordKey, ControlRecordType, EndTxnMarker};
-pub use error::{DecodeError, EncodeError, RecordProblem};
 pub use headers::{Header, Headers};
 pub use legacy::LegacyBatch;
 pub use reader::{Batch, BatchReader};

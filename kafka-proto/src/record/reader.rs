@@ -12,8 +12,9 @@ use bytes::Bytes;
 use super::batch::{RecordBatch, at};
 use super::legacy::{LegacyBatch, MESSAGE_OVERHEAD_V0};
 use super::records::Records;
-use super::{DecodeError, DecodeLimits, LOG_OVERHEAD, MAGIC_V2, TimestampType};
+use super::{DecodeLimits, LOG_OVERHEAD, MAGIC_V2, TimestampType};
 use crate::compression::Compression;
+use crate::error::{DecodeError, DecodeErrorKind};
 
 /// One entry of a records blob: a v2 batch or a legacy message.
 #[derive(Debug, Clone)]
@@ -162,19 +163,19 @@ impl Iterator for BatchReader {
         let size = match usize::try_from(length) {
             Ok(size) if size >= MESSAGE_OVERHEAD_V0 => size,
             _ => {
-                return self.fail(DecodeError::BatchLengthTooSmall {
+                return self.fail(DecodeError::from(DecodeErrorKind::BatchLengthTooSmall {
                     position,
                     length,
                     min: MESSAGE_OVERHEAD_V0,
-                });
+                }));
             }
         };
         if size > self.limits.max_batch_bytes {
-            return self.fail(DecodeError::BatchTooLarge {
+            return self.fail(DecodeError::from(DecodeErrorKind::BatchTooLarge {
                 position,
                 length: size,
                 limit: self.limits.max_batch_bytes,
-            });
+            }));
         }
         let total = size + LOG_OVERHEAD;
         if rest.len() < total {
@@ -187,7 +188,7 @@ impl Iterator for BatchReader {
         Some(match magic {
             MAGIC_V2 => RecordBatch::decode_at(raw, &self.limits, position).map(Batch::V2),
             0 | 1 => LegacyBatch::decode_at(raw, &self.limits, position).map(Batch::Legacy),
-            magic => Err(DecodeError::UnsupportedMagic { position, magic }),
+            magic => Err(DecodeErrorKind::UnsupportedMagic { position, magic }.into()),
         })
     }
 }

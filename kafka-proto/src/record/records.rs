@@ -31,8 +31,10 @@ use bytes::Bytes;
 use super::control::{ControlRecordKey, EndTxnMarker};
 use super::headers::{Headers, parse_header, take_header};
 use super::legacy::{LegacyIter, LegacyWrapper};
-use super::varint::{VarintError, read_varint, read_varlong, take_varint, take_varlong};
-use super::{DecodeError, RecordProblem};
+use crate::error::{DecodeError, DecodeErrorKind, RecordProblem};
+use crate::primitives::varint::{
+    VarintError, read_varint, read_varlong, take_varint, take_varlong,
+};
 
 /// The records of one batch, decompressed, ready to iterate.
 ///
@@ -147,15 +149,19 @@ impl<'a> Iterator for RecordIter<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        let item = match &mut self.inner {
+        match &mut self.inner {
+            // A v2 iterator stops by itself after an error (it empties
+            // its input), so the fast path needs no check here.
             Inner::V2(iter) => iter.next(),
-            Inner::Legacy(iter) => iter.next(),
+            Inner::Legacy(iter) => {
+                let item = iter.next();
+                if let Some(Err(_)) = item {
+                    self.inner = Inner::Done;
+                }
+                item
+            }
             Inner::Done => None,
-        };
-        if let Some(Err(_)) = item {
-            self.inner = Inner::Done;
         }
-        item
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -235,19 +241,21 @@ impl<'a> V2Iter<'a> {
             let found = self.index;
             let declared =
                 i32::try_from(u64::from(found) + u64::from(remaining)).unwrap_or(i32::MAX);
-            return Some(Err(DecodeError::RecordCountMismatch {
+            return Some(Err(DecodeErrorKind::RecordCountMismatch {
                 base_offset: self.base_offset,
                 declared,
                 found,
-            }));
+            }
+            .into()));
         }
         if extra == 0 {
             return None;
         }
-        Some(Err(DecodeError::TrailingBytes {
+        Some(Err(DecodeErrorKind::TrailingBytes {
             base_offset: self.base_offset,
             extra,
-        }))
+        }
+        .into()))
     }
 
     /// The fast path refused a record: find out why, and where.
@@ -263,12 +271,12 @@ impl<'a> V2Iter<'a> {
             // disagree, the record is still refused.
             Ok(_) => (RecordProblem::Truncated("record"), start),
         };
-        DecodeError::Record {
+        DecodeError::from(DecodeErrorKind::Record {
             base_offset: self.base_offset,
             index: self.index,
             position,
             problem,
-        }
+        })
     }
 }
 

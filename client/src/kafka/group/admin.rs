@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use kafka_proto::api::DescribeGroupsRequest;
+use kafka_proto::api::consumer_protocol::ConsumerProtocolSubscription;
 
 use super::coordinator::Coordinator;
 use super::offsets::fetch_committed;
-use super::protocol::{ConsumerProtocolAssignment, ConsumerProtocolSubscription};
+use super::protocol::{decode_assignment, decode_subscription};
 use super::topic_partition::{OffsetAndEpoch, TopicPartition};
 use crate::kafka::admin::{Admin, retry};
 use crate::kafka::error::{Error, Result};
@@ -85,12 +86,12 @@ impl Admin {
                     client_id: m.client_id,
                     client_host: m.client_host,
                     subscription: consumer
-                        .then(|| ConsumerProtocolSubscription::decode(&m.member_metadata).ok())
-                        .flatten(),
-                    assignment: consumer
-                        .then(|| ConsumerProtocolAssignment::decode(&m.member_assignment).ok())
+                        .then(|| decode_subscription(&m.member_metadata).ok())
                         .flatten()
-                        .map(|a| a.partitions)
+                        .map(|(_, subscription)| subscription),
+                    assignment: consumer
+                        .then(|| decode_assignment(&m.member_assignment).ok())
+                        .flatten()
                         .unwrap_or_default(),
                 })
                 .collect(),

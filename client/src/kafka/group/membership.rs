@@ -35,7 +35,7 @@ use super::assignor::{Assignor, GroupMember};
 use super::config::GroupSettings;
 use super::coordinator::{Coordinator, is_coordinator_error};
 use super::offsets::CommitQueue;
-use super::protocol::{ConsumerProtocolAssignment, ConsumerProtocolSubscription, StickyUserData};
+use super::protocol;
 use super::subscription::{Subscription, partition_counts};
 use super::topic_partition::{Compact, OffsetAndEpoch, TopicPartition};
 use crate::kafka::cluster::lock;
@@ -297,31 +297,31 @@ pub(crate) struct Joined {
 }
 
 /// The subscription metadata for each assignor offered, preferred first.
-fn protocols(settings: &GroupSettings, params: &JoinParams) -> Vec<JoinGroupRequestProtocol> {
+fn protocols(
+    settings: &GroupSettings,
+    params: &JoinParams,
+) -> Result<Vec<JoinGroupRequestProtocol>> {
     settings
         .assignors
         .iter()
         .map(|&a| {
-            let mut sub = ConsumerProtocolSubscription::new(params.topics.clone());
-            sub.owned_partitions = params.owned.clone();
+            let mut sub = protocol::subscription(params.topics.clone());
+            sub.owned_partitions = protocol::owned_partitions(&params.owned);
             sub.generation_id = params.generation;
             sub.rack_id = settings.rack_id.clone();
             if a == Assignor::CooperativeSticky && params.generation >= 0 {
                 // librdkafka reads the generation from here before
                 // subscription v2.
-                sub.user_data = Some(
-                    StickyUserData {
-                        previous: params.owned.clone(),
-                        generation: params.generation,
-                    }
-                    .encode(),
-                );
+                sub.user_data = Some(protocol::encode_sticky_user_data(
+                    &params.owned,
+                    params.generation,
+                )?);
             }
-            JoinGroupRequestProtocol {
+            Ok(JoinGroupRequestProtocol {
                 name: a.name().to_owned(),
-                metadata: sub.encode(),
+                metadata: protocol::encode_subscription(&sub)?,
                 ..Default::default()
-            }
+            })
         })
         .collect()
 }
@@ -367,7 +367,7 @@ async fn join_once(shared: &Arc<Shared>, params: &JoinParams) -> Result<Option<J
         member_id: member_id.clone(),
         group_instance_id: settings.instance_id.clone(),
         protocol_type: "consumer".to_owned(),
-        protocols: protocols(settings, params),
+        protocols: protocols(settings, params)?,
         reason: Some(params.reason.clone()),
         ..Default::default()
     };
@@ -447,14 +447,11 @@ async fn join_once(shared: &Arc<Shared>, params: &JoinParams) -> Result<Option<J
             return Err(coordinator.error(code, "SyncGroup"));
         }
     }
-    let assignment =
-        ConsumerProtocolAssignment::decode(&response.assignment).map_err(|source| {
-            Error::Decode {
-                api: kafka_proto::ApiKey::SYNC_GROUP,
-                source,
-            }
+    let mut partitions =
+        protocol::decode_assignment(&response.assignment).map_err(|source| Error::Decode {
+            api: kafka_proto::ApiKey::SYNC_GROUP,
+            source,
         })?;
-    let mut partitions = assignment.partitions;
     partitions.sort();
     partitions.dedup();
     // Watch the topics this assignment was made for: all the group's if
@@ -497,10 +494,11 @@ async fn lead(
     let mut parsed = Vec::with_capacity(members.len());
     let mut unreadable = Vec::new();
     for m in members {
-        match ConsumerProtocolSubscription::decode(&m.metadata) {
-            Ok(subscription) => parsed.push(GroupMember {
+        match protocol::decode_subscription(&m.metadata) {
+            Ok((version, subscription)) => parsed.push(GroupMember {
                 member_id: m.member_id.clone(),
                 instance_id: m.group_instance_id.clone(),
+                version,
                 subscription,
             }),
             Err(e) => {
@@ -532,19 +530,20 @@ async fn lead(
         .map(|(member_id, partitions)| {
             debug!(group = %settings.group_id, member = %member_id,
                    assignment = %Compact(&partitions), "assigned");
-            SyncGroupRequestAssignment {
+            Ok(SyncGroupRequestAssignment {
                 member_id,
-                assignment: ConsumerProtocolAssignment::new(partitions).encode(),
+                assignment: protocol::encode_assignment(&partitions)?,
                 ..Default::default()
-            }
+            })
         })
-        .collect();
+        .collect::<Result<_>>()?;
+    let nothing = protocol::encode_assignment(&[])?;
     out.extend(
         unreadable
             .into_iter()
             .map(|member_id| SyncGroupRequestAssignment {
                 member_id,
-                assignment: ConsumerProtocolAssignment::new(Vec::new()).encode(),
+                assignment: nothing.clone(),
                 ..Default::default()
             }),
     );

@@ -9,7 +9,8 @@
 //! - [`assignor`]: range, roundrobin and cooperative-sticky, with Java's
 //!   member order.
 //! - [`protocol`]: the consumer protocol's subscription and assignment
-//!   formats (Java's `ConsumerProtocol`).
+//!   (formats from kafka-proto) built from and read into this client's
+//!   partitions.
 //! - [`heartbeat`]: the background heartbeat, session and
 //!   `max_poll_interval` watch.
 //! - [`offsets`]: commits through one ordered committer task, OffsetFetch,
@@ -40,9 +41,11 @@ pub use admin::{GroupDescription, GroupMemberDescription};
 pub use assignor::Assignor;
 pub use config::ConsumerBuilder;
 pub use consumer::Consumer;
+pub use kafka_proto::api::consumer_protocol::{
+    ConsumerProtocolAssignment, ConsumerProtocolSubscription,
+};
 pub use listener::{NoopListener, RebalanceListener};
 pub use offsets::CommitFuture;
-pub use protocol::{ConsumerProtocolAssignment, ConsumerProtocolSubscription, StickyUserData};
 pub use rebalance::Rebalance;
 pub use subscription::TopicPattern;
 pub use topic_partition::{OffsetAndEpoch, TopicPartition};

@@ -220,8 +220,8 @@ fn malformed_legacy_messages_are_typed_errors() {
     let err = first_error(wrapper(1, Compression::Gzip, 0, 0, 0, &nested));
     assert!(
         matches!(
-            err,
-            DecodeError::CompressionNotAllowed {
+            err.kind,
+            DecodeErrorKind::CompressionNotAllowed {
                 codec: Compression::Gzip,
                 ..
             }
@@ -234,8 +234,8 @@ fn malformed_legacy_messages_are_typed_errors() {
     let err = first_error(wrapper(1, Compression::Gzip, 0, 0, 0, &inner));
     assert!(
         matches!(
-            err,
-            DecodeError::LegacyMessage {
+            err.kind,
+            DecodeErrorKind::LegacyMessage {
                 problem: RecordProblem::MagicMismatch { outer: 1, inner: 0 },
                 ..
             }
@@ -247,8 +247,8 @@ fn malformed_legacy_messages_are_typed_errors() {
     let err = first_error(wrapper(1, Compression::Snappy, 0, 0, 0, &[]));
     assert!(
         matches!(
-            err,
-            DecodeError::LegacyMessage {
+            err.kind,
+            DecodeErrorKind::LegacyMessage {
                 problem: RecordProblem::EmptyWrapper,
                 ..
             }
@@ -260,8 +260,8 @@ fn malformed_legacy_messages_are_typed_errors() {
     let err = first_error(entry(0, &message(1, 4, 0, None, Some(b"zz"))));
     assert!(
         matches!(
-            err,
-            DecodeError::CompressionNotAllowed {
+            err.kind,
+            DecodeErrorKind::CompressionNotAllowed {
                 codec: Compression::Zstd,
                 ..
             }
@@ -274,8 +274,8 @@ fn malformed_legacy_messages_are_typed_errors() {
     let last = bad.len() - 1;
     bad[last] ^= 1;
     assert!(matches!(
-        first_error(bad),
-        DecodeError::CrcMismatch { base_offset: 9, .. }
+        first_error(bad).kind,
+        DecodeErrorKind::CrcMismatch { base_offset: 9, .. }
     ));
 
     // A key longer than the message.
@@ -289,8 +289,8 @@ fn malformed_legacy_messages_are_typed_errors() {
     let err = first_error(entry(1, &msg));
     assert!(
         matches!(
-            err,
-            DecodeError::LegacyMessage {
+            err.kind,
+            DecodeErrorKind::LegacyMessage {
                 problem: RecordProblem::Truncated("key"),
                 ..
             }
@@ -304,8 +304,8 @@ fn malformed_legacy_messages_are_typed_errors() {
     let err = first_error(wrapper(1, Compression::Gzip, 0, 0, 0, &inner));
     assert!(
         matches!(
-            err,
-            DecodeError::LegacyMessage {
+            err.kind,
+            DecodeErrorKind::LegacyMessage {
                 problem: RecordProblem::Truncated("message"),
                 ..
             }

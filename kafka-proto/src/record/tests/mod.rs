@@ -8,8 +8,9 @@ mod v2;
 use bytes::Bytes;
 
 use super::batch::at;
-use super::varint::{put_varint, put_varlong};
 use super::*;
+use crate::error::{DecodeError, DecodeErrorKind, EncodeError, RecordProblem};
+use crate::primitives::varint::{put_varint, put_varlong};
 
 /// An owned copy of a decoded record, for comparisons.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -353,7 +353,10 @@ fn crc_mismatch_is_detected() {
     bytes[last] ^= 0x20;
     let err = RecordBatch::decode(Bytes::from(bytes), &DecodeLimits::DEFAULT).unwrap_err();
     assert!(
-        matches!(err, DecodeError::CrcMismatch { base_offset: 0, .. }),
+        matches!(
+            err.kind,
+            DecodeErrorKind::CrcMismatch { base_offset: 0, .. }
+        ),
         "{err}"
     );
 }
@@ -376,8 +379,8 @@ fn unknown_codec_and_negative_count_are_errors() {
     fix_crc(&mut bytes);
     let err = RecordBatch::decode(Bytes::from(bytes.clone()), &DecodeLimits::DEFAULT).unwrap_err();
     assert_eq!(
-        err,
-        DecodeError::UnknownCompression {
+        err.kind,
+        DecodeErrorKind::UnknownCompression {
             base_offset: 0,
             id: 6
         }
@@ -387,8 +390,8 @@ fn unknown_codec_and_negative_count_are_errors() {
     fix_crc(&mut bytes);
     let err = RecordBatch::decode(Bytes::from(bytes), &DecodeLimits::DEFAULT).unwrap_err();
     assert!(matches!(
-        err,
-        DecodeError::InvalidBatchField {
+        err.kind,
+        DecodeErrorKind::InvalidBatchField {
             field: "record count",
             value: -3,
             ..
@@ -425,8 +428,8 @@ fn malformed_records_are_typed_errors_with_positions() {
     // Fewer records than declared.
     let err = record_error(2, &one);
     assert_eq!(
-        err,
-        DecodeError::RecordCountMismatch {
+        err.kind,
+        DecodeErrorKind::RecordCountMismatch {
             base_offset: 0,
             declared: 2,
             found: 1
@@ -437,8 +440,8 @@ fn malformed_records_are_typed_errors_with_positions() {
     let mut extra = one.clone();
     extra.extend_from_slice(&[0, 0]);
     assert_eq!(
-        record_error(1, &extra),
-        DecodeError::TrailingBytes {
+        record_error(1, &extra).kind,
+        DecodeErrorKind::TrailingBytes {
             base_offset: 0,
             extra: 2
         }
@@ -448,8 +451,8 @@ fn malformed_records_are_typed_errors_with_positions() {
     let err = record_error(1, &[0x01]);
     assert!(
         matches!(
-            err,
-            DecodeError::Record {
+            err.kind,
+            DecodeErrorKind::Record {
                 index: 0,
                 position: 0,
                 problem: RecordProblem::NegativeLength { .. },
@@ -463,8 +466,8 @@ fn malformed_records_are_typed_errors_with_positions() {
     let err = record_error(1, &[0x40, 0, 0]);
     assert!(
         matches!(
-            err,
-            DecodeError::Record {
+            err.kind,
+            DecodeErrorKind::Record {
                 problem: RecordProblem::Truncated("record"),
                 ..
             }
@@ -482,8 +485,8 @@ fn malformed_records_are_typed_errors_with_positions() {
     let err = record_error(2, &section);
     assert!(
         matches!(
-            err,
-            DecodeError::Record {
+            err.kind,
+            DecodeErrorKind::Record {
                 index: 1,
                 problem: RecordProblem::Truncated("key"),
                 ..
@@ -501,8 +504,8 @@ fn malformed_records_are_typed_errors_with_positions() {
     let err = record_error(1, &section);
     assert!(
         matches!(
-            err,
-            DecodeError::Record {
+            err.kind,
+            DecodeErrorKind::Record {
                 problem: RecordProblem::LengthMismatch {
                     declared: 9,
                     actual: 8
@@ -523,8 +526,8 @@ fn malformed_records_are_typed_errors_with_positions() {
         let err = record_error(1, &section);
         assert!(
             matches!(
-                err,
-                DecodeError::Record {
+                err.kind,
+                DecodeErrorKind::Record {
                     problem: RecordProblem::NegativeLength { .. },
                     ..
                 }
@@ -537,8 +540,8 @@ fn malformed_records_are_typed_errors_with_positions() {
     let err = record_error(1, &[0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
     assert!(
         matches!(
-            err,
-            DecodeError::Record {
+            err.kind,
+            DecodeErrorKind::Record {
                 problem: RecordProblem::VarintTooLong("record length"),
                 ..
             }
@@ -594,8 +597,8 @@ fn compressed_records_over_the_limit_are_refused() {
     assert!(batch.size() < 10_000, "a zip bomb: {} bytes", batch.size());
     let err = batch.records().unwrap_err();
     assert_eq!(
-        err,
-        DecodeError::DecompressedTooLarge {
+        err.kind,
+        DecodeErrorKind::DecompressedTooLarge {
             codec: Compression::Zstd,
             limit: 1 << 20
         }

@@ -25,7 +25,9 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use super::protocol::{ConsumerProtocolSubscription, StickyUserData};
+use kafka_proto::api::consumer_protocol::ConsumerProtocolSubscription;
+
+use super::protocol::{decode_sticky_user_data, owned_of};
 use super::topic_partition::TopicPartition;
 
 /// A partition assignment strategy (Java's `partition.assignment.strategy`).
@@ -102,6 +104,9 @@ impl fmt::Display for Assignor {
 pub(crate) struct GroupMember {
     pub(crate) member_id: String,
     pub(crate) instance_id: Option<String>,
+    /// The version the member wrote its subscription at: owned partitions
+    /// are in it from version 1, their generation from version 2.
+    pub(crate) version: i16,
     pub(crate) subscription: ConsumerProtocolSubscription,
 }
 
@@ -129,17 +134,21 @@ impl GroupMember {
             .user_data
             .as_ref()
             .filter(|d| !d.is_empty())
-            .and_then(|d| StickyUserData::decode(d).ok());
-        let generation = if sub.version >= 2 && sub.generation_id >= 0 {
+            .and_then(|d| decode_sticky_user_data(d).ok());
+        let generation = if self.version >= 2 && sub.generation_id >= 0 {
             sub.generation_id
         } else {
-            from_user_data.as_ref().map_or(-1, |u| u.generation)
+            from_user_data
+                .as_ref()
+                .map_or(-1, |(_, generation)| *generation)
         };
-        if sub.version >= 1 {
-            (sub.owned_partitions.clone(), generation)
+        if self.version >= 1 {
+            (owned_of(sub), generation)
         } else {
             (
-                from_user_data.map(|u| u.previous).unwrap_or_default(),
+                from_user_data
+                    .map(|(previous, _)| previous)
+                    .unwrap_or_default(),
                 generation,
             )
         }
@@ -148,16 +157,36 @@ impl GroupMember {
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use kafka_proto::api::consumer_protocol::ConsumerProtocolSubscriptionTopicPartition;
+
     use super::*;
+    use crate::kafka::group::protocol::{
+        SUBSCRIPTION_VERSION, encode_sticky_user_data, subscription,
+    };
 
     pub(crate) fn member(id: &str, topics: &[&str]) -> GroupMember {
         GroupMember {
             member_id: id.into(),
             instance_id: None,
-            subscription: ConsumerProtocolSubscription::new(
-                topics.iter().map(|t| t.to_string()).collect(),
-            ),
+            version: SUBSCRIPTION_VERSION,
+            subscription: subscription(topics.iter().map(|t| t.to_string()).collect()),
         }
+    }
+
+    /// Owned partitions as a peer may claim them: one entry per partition,
+    /// in the order given, duplicates and all (this client groups its
+    /// own).
+    pub(crate) fn claiming(
+        owned: &[TopicPartition],
+    ) -> Vec<ConsumerProtocolSubscriptionTopicPartition> {
+        owned
+            .iter()
+            .map(|tp| ConsumerProtocolSubscriptionTopicPartition {
+                topic: tp.topic.to_string(),
+                partitions: vec![tp.partition],
+                ..Default::default()
+            })
+            .collect()
     }
 
     pub(crate) fn show(out: &BTreeMap<String, Vec<TopicPartition>>) -> String {
@@ -201,21 +230,16 @@ pub(crate) mod tests {
     #[test]
     fn owned_partitions_come_from_the_subscription_or_user_data() {
         let mut m = member("a", &["t"]);
-        m.subscription.owned_partitions = vec![TopicPartition::new("t", 1)];
+        m.subscription.owned_partitions = claiming(&[TopicPartition::new("t", 1)]);
         m.subscription.generation_id = 4;
         assert_eq!(m.owned(), (vec![TopicPartition::new("t", 1)], 4));
         // librdkafka before subscription v2: the generation is in the
         // sticky user data.
-        m.subscription.version = 1;
-        m.subscription.user_data = Some(
-            StickyUserData {
-                previous: vec![TopicPartition::new("t", 1)],
-                generation: 9,
-            }
-            .encode(),
-        );
+        m.version = 1;
+        m.subscription.user_data =
+            Some(encode_sticky_user_data(&[TopicPartition::new("t", 1)], 9).unwrap());
         assert_eq!(m.owned().1, 9);
-        m.subscription.version = 0;
+        m.version = 0;
         assert_eq!(m.owned(), (vec![TopicPartition::new("t", 1)], 9));
     }
 }

@@ -9,8 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 
+use super::tests::claiming;
 use super::{Assignor, GroupMember};
-use crate::kafka::group::protocol::ConsumerProtocolSubscription;
+use crate::kafka::group::protocol::{SUBSCRIPTION_VERSION, subscription};
 use crate::kafka::group::topic_partition::TopicPartition;
 
 const TOPICS: [&str; 4] = ["a", "b", "c", "d"];
@@ -52,18 +53,20 @@ fn group(homogeneous: bool) -> impl Strategy<Value = Group> {
                     if topics_of.is_empty() {
                         topics_of.push("a".to_owned());
                     }
-                    let mut sub = ConsumerProtocolSubscription::new(topics_of);
+                    let mut sub = subscription(topics_of);
                     // Claims, possibly stale, conflicting or of partitions
                     // that do not exist, as a buggy peer might send.
                     let generation = owned.first().map_or(-1, |o| o.2);
                     sub.generation_id = generation;
-                    sub.owned_partitions = owned
+                    let owned: Vec<TopicPartition> = owned
                         .iter()
                         .map(|&(t, p, _)| TopicPartition::new(TOPICS[t], p))
                         .collect();
+                    sub.owned_partitions = claiming(&owned);
                     GroupMember {
                         member_id: format!("m{i}"),
                         instance_id: is_static.then(|| format!("s{}", 7 - i)),
+                        version: SUBSCRIPTION_VERSION,
                         subscription: sub,
                     }
                 })
@@ -166,7 +169,7 @@ proptest! {
         // generation (the owners revoked the rest).
         let mut next = g.clone();
         for m in &mut next.members {
-            m.subscription.owned_partitions = round1[&m.member_id].clone();
+            m.subscription.owned_partitions = claiming(&round1[&m.member_id]);
             m.subscription.generation_id = 10;
             m.subscription.user_data = None;
         }

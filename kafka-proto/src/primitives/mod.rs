@@ -9,10 +9,16 @@
 //!
 //! "Flexible" versions (KIP-482) use the compact forms: lengths are unsigned
 //! varints holding `length + 1`, with 0 meaning null.
+//!
+//! Varints have one reader, in the crate-private `varint` module, shared
+//! with the record-batch decoder (whose hot path it was tuned for: one- and
+//! two-byte varints are read inline); the functions here wrap it.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
+
+pub(crate) mod varint;
 
 fn need<B: Buf>(buf: &B, n: usize) -> Result<(), DecodeError> {
     if buf.remaining() < n {
@@ -63,71 +69,53 @@ pub fn read_bool<B: Buf>(buf: &mut B) -> Result<bool, DecodeError> {
 ///
 /// Input that ends inside the varint is [`DecodeErrorKind::Truncated`].
 pub fn decode_unsigned_varint(bytes: &[u8]) -> Result<(u32, usize), DecodeError> {
-    let mut value: u32 = 0;
-    for (i, &b) in bytes.iter().enumerate().take(5) {
-        value |= u32::from(b & 0x7f) << (7 * i);
-        if b & 0x80 == 0 {
-            return Ok((value, i + 1));
-        }
-    }
-    if bytes.len() >= 5 {
-        Err(DecodeErrorKind::VarintTooLong { max: 5 }.into())
-    } else {
-        Err(DecodeErrorKind::Truncated {
-            needed: bytes.len() + 1,
-            remaining: bytes.len(),
-        }
-        .into())
+    let mut pos = 0;
+    match varint::read_uvarint(bytes, &mut pos) {
+        Ok(value) => Ok((value, pos)),
+        Err(e) => Err(varint_error(e, bytes.len(), 5)),
     }
 }
 
 /// Decodes an unsigned varlong of at most 10 bytes from the start of `bytes`,
 /// returning the value and the number of bytes it took.
 pub fn decode_unsigned_varlong(bytes: &[u8]) -> Result<(u64, usize), DecodeError> {
-    let mut value: u64 = 0;
-    for (i, &b) in bytes.iter().enumerate().take(10) {
-        value |= u64::from(b & 0x7f) << (7 * i);
-        if b & 0x80 == 0 {
-            return Ok((value, i + 1));
-        }
-    }
-    if bytes.len() >= 10 {
-        Err(DecodeErrorKind::VarintTooLong { max: 10 }.into())
-    } else {
-        Err(DecodeErrorKind::Truncated {
-            needed: bytes.len() + 1,
-            remaining: bytes.len(),
-        }
-        .into())
+    let mut pos = 0;
+    match varint::read_uvarlong(bytes, &mut pos) {
+        Ok(value) => Ok((value, pos)),
+        Err(e) => Err(varint_error(e, bytes.len(), 10)),
     }
 }
 
 /// Decodes a zigzag-encoded signed varint (`int32`) from the start of `bytes`.
 pub fn decode_varint(bytes: &[u8]) -> Result<(i32, usize), DecodeError> {
-    let (raw, n) = decode_unsigned_varint(bytes)?;
-    Ok((zigzag_decode32(raw), n))
+    let mut pos = 0;
+    match varint::read_varint(bytes, &mut pos) {
+        Ok(value) => Ok((value, pos)),
+        Err(e) => Err(varint_error(e, bytes.len(), 5)),
+    }
 }
 
 /// Decodes a zigzag-encoded signed varlong (`int64`) from the start of `bytes`.
 pub fn decode_varlong(bytes: &[u8]) -> Result<(i64, usize), DecodeError> {
-    let (raw, n) = decode_unsigned_varlong(bytes)?;
-    Ok((zigzag_decode64(raw), n))
+    let mut pos = 0;
+    match varint::read_varlong(bytes, &mut pos) {
+        Ok(value) => Ok((value, pos)),
+        Err(e) => Err(varint_error(e, bytes.len(), 10)),
+    }
 }
 
-fn zigzag_decode32(raw: u32) -> i32 {
-    ((raw >> 1) as i32) ^ -((raw & 1) as i32)
-}
-
-fn zigzag_decode64(raw: u64) -> i64 {
-    ((raw >> 1) as i64) ^ -((raw & 1) as i64)
-}
-
-fn zigzag_encode32(v: i32) -> u32 {
-    ((v << 1) ^ (v >> 31)) as u32
-}
-
-fn zigzag_encode64(v: i64) -> u64 {
-    ((v << 1) ^ (v >> 63)) as u64
+/// The error of a varint that could not be read from `len` bytes: they
+/// ended inside it, or it ran past `max` bytes.
+#[cold]
+fn varint_error(e: varint::VarintError, len: usize, max: usize) -> DecodeError {
+    match e {
+        varint::VarintError::Truncated => DecodeErrorKind::Truncated {
+            needed: len + 1,
+            remaining: len,
+        }
+        .into(),
+        varint::VarintError::TooLong => DecodeErrorKind::VarintTooLong { max }.into(),
+    }
 }
 
 /// Reads an unsigned varint (`uint32`, at most 5 bytes).
@@ -152,12 +140,8 @@ pub fn read_varlong<B: Buf>(buf: &mut B) -> Result<i64, DecodeError> {
 }
 
 /// Writes an unsigned varint.
-pub fn write_unsigned_varint<B: BufMut>(buf: &mut B, mut v: u32) {
-    while v >= 0x80 {
-        buf.put_u8((v as u8) | 0x80);
-        v >>= 7;
-    }
-    buf.put_u8(v as u8);
+pub fn write_unsigned_varint<B: BufMut>(buf: &mut B, v: u32) {
+    write_unsigned_varlong(buf, u64::from(v));
 }
 
 /// Writes an unsigned varlong.
@@ -171,39 +155,27 @@ pub fn write_unsigned_varlong<B: BufMut>(buf: &mut B, mut v: u64) {
 
 /// Writes a zigzag signed varint.
 pub fn write_varint<B: BufMut>(buf: &mut B, v: i32) {
-    write_unsigned_varint(buf, zigzag_encode32(v));
+    write_unsigned_varint(buf, varint::zigzag32(v));
 }
 
 /// Writes a zigzag signed varlong.
 pub fn write_varlong<B: BufMut>(buf: &mut B, v: i64) {
-    write_unsigned_varlong(buf, zigzag_encode64(v));
+    write_unsigned_varlong(buf, varint::zigzag64(v));
 }
 
 /// The encoded size of an unsigned varint.
 pub fn unsigned_varint_len(v: u32) -> usize {
-    match v {
-        0..0x80 => 1,
-        0x80..0x4000 => 2,
-        0x4000..0x20_0000 => 3,
-        0x20_0000..0x1000_0000 => 4,
-        _ => 5,
-    }
+    varint::uvarint64_len(u64::from(v))
 }
 
 /// The encoded size of a zigzag signed varint.
 pub fn varint_len(v: i32) -> usize {
-    unsigned_varint_len(zigzag_encode32(v))
+    varint::varint_len(v)
 }
 
 /// The encoded size of a zigzag signed varlong.
 pub fn varlong_len(v: i64) -> usize {
-    let mut raw = zigzag_encode64(v);
-    let mut n = 1;
-    while raw >= 0x80 {
-        raw >>= 7;
-        n += 1;
-    }
-    n
+    varint::uvarint64_len(varint::zigzag64(v))
 }
 
 /// A 128-bit UUID (Kafka topic ids), kept as its 16 big-endian bytes.

@@ -1,10 +1,14 @@
-//! Protobuf-style varints as Kafka's records use them: zigzag-encoded
-//! `varint` (at most 5 bytes) and `varlong` (at most 10 bytes).
+//! Protobuf-style varints, the crate's one reader of them: unsigned and
+//! zigzag-encoded `varint` (at most 5 bytes) and `varlong` (at most 10
+//! bytes), for record batches and for the protocol's compact lengths and
+//! tagged fields (the public readers in [`super`] wrap these).
 //!
 //! The readers take a slice and a cursor and have a one-byte fast path,
 //! since almost every length and delta in a batch of small records fits in
-//! one byte. Like Java's `ByteUtils`, bits beyond the value's width in the
-//! last byte are dropped, but a continuation bit there is an error.
+//! one byte; the `take_*` forms, which the record decoder's fast path uses,
+//! read two-byte varints inline too. Like Java's `ByteUtils`, bits beyond
+//! the value's width in the last byte are dropped, but a continuation bit
+//! there is an error.
 
 /// Why a varint could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,17 +55,23 @@ pub(crate) fn read_varint(buf: &[u8], pos: &mut usize) -> Result<i32, VarintErro
     Ok(((raw >> 1) as i32) ^ -((raw & 1) as i32))
 }
 
+/// Reads an unsigned varlong of at most 10 bytes.
+#[inline(always)]
+pub(crate) fn read_uvarlong(buf: &[u8], pos: &mut usize) -> Result<u64, VarintError> {
+    match buf.get(*pos) {
+        Some(&byte) if byte < 0x80 => {
+            *pos += 1;
+            Ok(u64::from(byte))
+        }
+        Some(_) => read_uvarlong_slow(buf, pos),
+        None => Err(VarintError::Truncated),
+    }
+}
+
 /// Reads a zigzag varlong (`int64`) of at most 10 bytes.
 #[inline(always)]
 pub(crate) fn read_varlong(buf: &[u8], pos: &mut usize) -> Result<i64, VarintError> {
-    let raw = match buf.get(*pos) {
-        Some(&byte) if byte < 0x80 => {
-            *pos += 1;
-            u64::from(byte)
-        }
-        Some(_) => read_uvarlong_slow(buf, pos)?,
-        None => return Err(VarintError::Truncated),
-    };
+    let raw = read_uvarlong(buf, pos)?;
     Ok(((raw >> 1) as i64) ^ -((raw & 1) as i64))
 }
 
@@ -156,14 +166,9 @@ pub(crate) fn varint_len(value: i32) -> usize {
     uvarint64_len(u64::from(zigzag32(value)))
 }
 
-/// Bytes a zigzag varlong of `value` takes.
-#[cfg(test)]
-pub(crate) fn varlong_len(value: i64) -> usize {
-    uvarint64_len(zigzag64(value))
-}
-
+/// Bytes an unsigned varint (or varlong) of `raw` takes.
 #[inline(always)]
-fn uvarint64_len(raw: u64) -> usize {
+pub(crate) fn uvarint64_len(raw: u64) -> usize {
     // 1 byte per started group of 7 significant bits, at least one.
     let bits = 64 - (raw | 1).leading_zeros() as usize;
     bits.div_ceil(7)
@@ -318,7 +323,7 @@ mod tests {
         fn varlong_round_trip(value: i64) {
             let mut out = Vec::new();
             put_varlong(&mut out, value);
-            prop_assert_eq!(out.len(), varlong_len(value));
+            prop_assert_eq!(out.len(), uvarint64_len(zigzag64(value)));
             let mut pos = 0;
             prop_assert_eq!(read_varlong(&out, &mut pos), Ok(value));
             prop_assert_eq!(pos, out.len());

@@ -1,6 +1,11 @@
-//! The machinery behind the message DSL: how each field type is written and
-//! read, and the `kafka_struct!` macro in which every message's fields are
-//! listed by hand with their version ranges.
+//! The message DSL: the `kafka_struct!` macro in which every message's
+//! fields are listed by hand with their version ranges, and the machinery
+//! behind it (the `Wire` trait, saying how each field type is written and
+//! read at a version, and the tagged-field sections of flexible versions).
+//!
+//! The wire primitives it builds on (integers, varints, strings, bytes,
+//! arrays, tagged fields) are in [`crate::primitives`]; the metadata it
+//! records for the conformance test is in [`crate::schema`].
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -21,7 +26,7 @@ pub(crate) trait Wire: Sized {
     fn read(buf: &mut Bytes, v: Ver) -> Result<Self, DecodeError>;
     fn type_meta() -> TypeMeta;
     #[cfg(test)]
-    fn generate(g: &mut crate::codec::testgen::Gen, v: Ver) -> Self;
+    fn generate(g: &mut crate::api::dsl::testgen::Gen, v: Ver) -> Self;
 }
 
 /// A type whose wire form has a null.
@@ -42,7 +47,7 @@ pub(crate) trait FieldValue: Sized {
     fn read_field(buf: &mut Bytes, v: Ver, nullable: bool) -> Result<Self, DecodeError>;
     fn field_type() -> TypeMeta;
     #[cfg(test)]
-    fn gen_field(g: &mut crate::codec::testgen::Gen, v: Ver, nullable: bool) -> Self;
+    fn gen_field(g: &mut crate::api::dsl::testgen::Gen, v: Ver, nullable: bool) -> Self;
 }
 
 macro_rules! fixed_wire {
@@ -60,7 +65,7 @@ macro_rules! fixed_wire {
                 TypeMeta::$meta
             }
             #[cfg(test)]
-            fn generate($g: &mut crate::codec::testgen::Gen, _v: Ver) -> Self {
+            fn generate($g: &mut crate::api::dsl::testgen::Gen, _v: Ver) -> Self {
                 $gen
             }
         }
@@ -71,33 +76,33 @@ macro_rules! fixed_wire {
 /// Implements [`FieldValue`] for a non-`Option` [`Wire`] type.
 macro_rules! plain_field {
     ($ty:ty) => {
-        impl $crate::codec::FieldValue for $ty {
+        impl $crate::api::dsl::FieldValue for $ty {
             fn write_field(
                 &self,
                 buf: &mut ::bytes::BytesMut,
-                v: $crate::codec::Ver,
+                v: $crate::api::dsl::Ver,
                 _nullable: bool,
                 _field: &'static str,
             ) -> Result<(), $crate::error::EncodeError> {
-                $crate::codec::Wire::write(self, buf, v)
+                $crate::api::dsl::Wire::write(self, buf, v)
             }
             fn read_field(
                 buf: &mut ::bytes::Bytes,
-                v: $crate::codec::Ver,
+                v: $crate::api::dsl::Ver,
                 _nullable: bool,
             ) -> Result<Self, $crate::error::DecodeError> {
-                <$ty as $crate::codec::Wire>::read(buf, v)
+                <$ty as $crate::api::dsl::Wire>::read(buf, v)
             }
             fn field_type() -> $crate::schema::TypeMeta {
-                <$ty as $crate::codec::Wire>::type_meta()
+                <$ty as $crate::api::dsl::Wire>::type_meta()
             }
             #[cfg(test)]
             fn gen_field(
-                g: &mut $crate::codec::testgen::Gen,
-                v: $crate::codec::Ver,
+                g: &mut $crate::api::dsl::testgen::Gen,
+                v: $crate::api::dsl::Ver,
                 _nullable: bool,
             ) -> Self {
-                <$ty as $crate::codec::Wire>::generate(g, v)
+                <$ty as $crate::api::dsl::Wire>::generate(g, v)
             }
         }
     };
@@ -349,10 +354,21 @@ macro_rules! kvers {
 /// The schema type of a DSL field: the Rust type's, or an override.
 macro_rules! ktype {
     ($ty:ty) => {
-        <$ty as $crate::codec::FieldValue>::field_type()
+        <$ty as $crate::api::dsl::FieldValue>::field_type()
     };
     ($ty:ty, records) => {
         $crate::schema::TypeMeta::Records
+    };
+}
+
+/// The schema's name of a DSL struct: its Rust name, or the one given
+/// after `as` (where two schemas' nested structs share a name).
+macro_rules! kname {
+    ($name:ident) => {
+        stringify!($name)
+    };
+    ($name:ident, $schema:literal) => {
+        $schema
     };
 }
 
@@ -378,7 +394,7 @@ macro_rules! ktag_write {
             && $self.$field != kdefault!($fty $(, $def)?)
         {
             let mut tmp = ::bytes::BytesMut::new();
-            $crate::codec::FieldValue::write_field(
+            $crate::api::dsl::FieldValue::write_field(
                 &$self.$field, &mut tmp, $v,
                 kvers!($($nv)?).contains($v.version),
                 concat!(stringify!($name), ".", stringify!($field)),
@@ -400,7 +416,7 @@ macro_rules! ktag_read {
             && kvers!($ver).contains($v.version)
         {
             let mut data = $raw.data.clone();
-            $this.$field = $crate::codec::FieldValue::read_field(
+            $this.$field = $crate::api::dsl::FieldValue::read_field(
                 &mut data, $v, kvers!($($nv)?).contains($v.version),
             ).map_err(|e| e.in_field(concat!(stringify!($name), ".", stringify!($field))))?;
             return Ok(true);
@@ -428,10 +444,15 @@ macro_rules! ktag_read {
 /// It generates the struct (with `unknown_tagged_fields`), `Default` (schema
 /// defaults), the codec for every version, the schema metadata, and (in
 /// tests) a generator of random values valid for a version.
+///
+/// A struct whose schema name is not unique in the crate (the consumer
+/// protocol's two schemas both nest a `TopicPartition`) gets a Rust name of
+/// its own and says the schema's after `as`:
+/// `pub struct ConsumerProtocolAssignmentTopicPartition as "TopicPartition" { .. }`.
 macro_rules! kafka_struct {
     (
         $(#[$smeta:meta])*
-        pub struct $name:ident {
+        pub struct $name:ident $(as $schema_name:literal)? {
             $(
                 $(#[$fmeta:meta])*
                 $field:ident : $fty:ty = $ver:literal
@@ -443,6 +464,7 @@ macro_rules! kafka_struct {
         }
     ) => {
         $(#[$smeta])*
+        $(#[doc = concat!("\n\nIn the schema: `", $schema_name, "`.")])?
         #[derive(Debug, Clone, PartialEq)]
         pub struct $name {
             $(
@@ -472,7 +494,7 @@ macro_rules! kafka_struct {
             #[allow(dead_code)]
             pub(crate) fn struct_meta() -> $crate::schema::StructMeta {
                 $crate::schema::StructMeta {
-                    name: stringify!($name),
+                    name: kname!($name $(, $schema_name)?),
                     fields: vec![$(
                         $crate::schema::FieldMeta {
                             name: stringify!($field),
@@ -488,16 +510,16 @@ macro_rules! kafka_struct {
             }
         }
 
-        impl $crate::codec::Wire for $name {
+        impl $crate::api::dsl::Wire for $name {
             #[allow(unused_variables)]
             fn write(
                 &self,
                 buf: &mut ::bytes::BytesMut,
-                v: $crate::codec::Ver,
+                v: $crate::api::dsl::Ver,
             ) -> Result<(), $crate::error::EncodeError> {
                 $(
                     if kvers!($ver).contains(v.version) && !kvers!($($tv)?).contains(v.version) {
-                        $crate::codec::FieldValue::write_field(
+                        $crate::api::dsl::FieldValue::write_field(
                             &self.$field, buf, v,
                             kvers!($($nv)?).contains(v.version),
                             concat!(stringify!($name), ".", stringify!($field)),
@@ -510,7 +532,7 @@ macro_rules! kafka_struct {
                     $(
                         ktag_write!(self, known, v, $name, $field, $fty, $ver, [$($nv)?], [$($tag $tv)?], [$($def)?]);
                     )*
-                    $crate::codec::write_tagged_section(buf, known, &self.unknown_tagged_fields)?;
+                    $crate::api::dsl::write_tagged_section(buf, known, &self.unknown_tagged_fields)?;
                 }
                 Ok(())
             }
@@ -518,19 +540,19 @@ macro_rules! kafka_struct {
             #[allow(unused_variables)]
             fn read(
                 buf: &mut ::bytes::Bytes,
-                v: $crate::codec::Ver,
+                v: $crate::api::dsl::Ver,
             ) -> Result<Self, $crate::error::DecodeError> {
                 let mut this = Self::default();
                 $(
                     if kvers!($ver).contains(v.version) && !kvers!($($tv)?).contains(v.version) {
-                        this.$field = $crate::codec::FieldValue::read_field(
+                        this.$field = $crate::api::dsl::FieldValue::read_field(
                             buf, v, kvers!($($nv)?).contains(v.version),
                         ).map_err(|e| e.in_field(concat!(stringify!($name), ".", stringify!($field))))?;
                     }
                 )*
                 if v.flexible {
                     let mut unknown = ::std::vec::Vec::new();
-                    $crate::codec::read_tagged_section(buf, &mut unknown, |raw| {
+                    $crate::api::dsl::read_tagged_section(buf, &mut unknown, |raw| {
                         $(
                             ktag_read!(this, raw, v, $name, $field, $ver, [$($nv)?], [$($tag $tv)?]);
                         )*
@@ -547,14 +569,14 @@ macro_rules! kafka_struct {
             }
 
             #[cfg(test)]
-            fn generate(g: &mut $crate::codec::testgen::Gen, v: $crate::codec::Ver) -> Self {
+            fn generate(g: &mut $crate::api::dsl::testgen::Gen, v: $crate::api::dsl::Ver) -> Self {
                 #[allow(unused_mut)]
                 let mut this = Self::default();
                 $(
                     if kvers!($ver).contains(v.version)
                         && (v.flexible || !kvers!($($tv)?).contains(v.version))
                     {
-                        this.$field = <$fty as $crate::codec::FieldValue>::gen_field(
+                        this.$field = <$fty as $crate::api::dsl::FieldValue>::gen_field(
                             g, v, kvers!($($nv)?).contains(v.version),
                         );
                     }
@@ -568,11 +590,11 @@ macro_rules! kafka_struct {
 
         plain_field!($name);
 
-        impl $crate::codec::Nullable for $name {
+        impl $crate::api::dsl::Nullable for $name {
             fn write_nullable(
                 this: Option<&Self>,
                 buf: &mut ::bytes::BytesMut,
-                v: $crate::codec::Ver,
+                v: $crate::api::dsl::Ver,
             ) -> Result<(), $crate::error::EncodeError> {
                 match this {
                     None => {
@@ -581,18 +603,18 @@ macro_rules! kafka_struct {
                     }
                     Some(x) => {
                         ::bytes::BufMut::put_i8(buf, 1);
-                        $crate::codec::Wire::write(x, buf, v)
+                        $crate::api::dsl::Wire::write(x, buf, v)
                     }
                 }
             }
             fn read_nullable(
                 buf: &mut ::bytes::Bytes,
-                v: $crate::codec::Ver,
+                v: $crate::api::dsl::Ver,
             ) -> Result<Option<Self>, $crate::error::DecodeError> {
                 let start = buf.clone();
                 match $crate::primitives::read_i8(buf)? {
                     -1 => Ok(None),
-                    1 => <Self as $crate::codec::Wire>::read(buf, v).map(Some),
+                    1 => <Self as $crate::api::dsl::Wire>::read(buf, v).map(Some),
                     m => {
                         *buf = start;
                         Err($crate::error::DecodeErrorKind::InvalidStructMarker(m).into())
