@@ -23,7 +23,7 @@ async fn produce_through(
     topic: &str,
     count: usize,
     fault: impl Fn(usize),
-) -> Vec<mq_client::kafka::Delivery> {
+) -> Vec<mq_client::kafka::DeliveryFuture> {
     let mut seqs = vec![0u64; KEYS];
     let mut deliveries = Vec::with_capacity(count);
     for i in 0..count {

@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use mq_client::kafka::{
-    Admin, Delivery, NewTopic, Offset, OffsetReset, PartitionReader, Producer, ProducerRecord,
+    Admin, DeliveryFuture, NewTopic, Offset, OffsetReset, PartitionReader, Producer, ProducerRecord,
 };
 use tokio::sync::watch;
 
@@ -150,7 +150,7 @@ async fn produce_loop(
     let doing = format!("produce to topic '{topic}'");
     let progress = bench.progress();
     let size = bench.settings().size as u64;
-    let mut pending: VecDeque<Delivery> = VecDeque::with_capacity(window);
+    let mut pending: VecDeque<DeliveryFuture> = VecDeque::with_capacity(window);
     let (mut delivered, mut failed) = (0u64, 0u64);
     let mut settle = |outcome: Result<(i32, i64), mq_client::kafka::Error>| {
         match outcome {

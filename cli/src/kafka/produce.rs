@@ -11,7 +11,7 @@
 
 use std::collections::VecDeque;
 
-use mq_client::kafka::{Acks, Compression, Delivery, Error, Producer, ProducerRecord};
+use mq_client::kafka::{Acks, Compression, DeliveryFuture, Error, Producer, ProducerRecord};
 
 use super::{CLIENT_ID, admin, bootstrap, check_partition, describe, failure, shown};
 use crate::cli::{AcksArg, CompressionArg, ProduceArgs};
@@ -177,7 +177,7 @@ async fn produce_stdin(
         .collect();
     let delimiter = a.key_delimiter.as_deref().map(str::as_bytes);
     let mut lines = Lines::new(tokio::io::stdin());
-    let mut pending: VecDeque<Delivery> = VecDeque::new();
+    let mut pending: VecDeque<DeliveryFuture> = VecDeque::new();
     let mut tally = Tally::default();
     loop {
         // While stdin is quiet (a terminal, a slow pipe), deliveries are
@@ -224,7 +224,7 @@ async fn produce_stdin(
 
 /// The outcome of the oldest delivery (left in place), or `None` at once
 /// if none is awaited.
-async fn oldest(pending: &mut VecDeque<Delivery>) -> Option<Result<(i32, i64), Error>> {
+async fn oldest(pending: &mut VecDeque<DeliveryFuture>) -> Option<Result<(i32, i64), Error>> {
     match pending.front_mut() {
         Some(delivery) => Some(delivery.await),
         None => None,

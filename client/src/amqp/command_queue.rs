@@ -159,8 +159,8 @@ mod tests {
     use crate::amqp::command::Settle;
     use crate::amqp::confirm::tests::Count;
     use std::sync::Arc;
-    use std::task::Waker;
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Waker;
 
     fn ack(tag: u64) -> Control {
         Control::Settle {

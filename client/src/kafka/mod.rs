@@ -66,7 +66,7 @@ pub use group::{
 pub use kafka_proto::ErrorCode;
 
 pub use kafka_proto::compression::Compression;
-pub use producer::{Acks, Delivery, Producer, ProducerBuilder, ProducerRecord};
+pub use producer::{Acks, DeliveryFuture, Producer, ProducerBuilder, ProducerRecord};
 pub use reader::{
     ConsumerRecord, FetchedBatch, Offset, OffsetReset, PartitionReader, PartitionReaderBuilder,
 };

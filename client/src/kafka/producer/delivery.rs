@@ -1,4 +1,4 @@
-//! Delivery results: one shared slot per batch, and a cheap future per
+//! DeliveryFuture results: one shared slot per batch, and a cheap future per
 //! record that reads it.
 
 use std::future::Future;
@@ -9,7 +9,7 @@ use std::task::{Context, Poll, Waker};
 use super::super::cluster::lock;
 use super::super::error::{Error, Result};
 
-/// A batch's outcome, shared by its records' [`Delivery`] futures.
+/// A batch's outcome, shared by its records' [`DeliveryFuture`] futures.
 #[derive(Debug, Default)]
 pub(crate) struct BatchDone {
     state: Mutex<DoneState>,
@@ -54,21 +54,21 @@ impl BatchDone {
 /// batch is acknowledged (offset -1 with acks = 0), or to the error that
 /// failed it.
 #[derive(Debug)]
-#[must_use = "a Delivery says whether the record was written"]
-pub struct Delivery {
+#[must_use = "a DeliveryFuture says whether the record was written"]
+pub struct DeliveryFuture {
     pub(crate) partition: i32,
     pub(crate) index: i32,
     pub(crate) done: Arc<BatchDone>,
 }
 
-impl Delivery {
+impl DeliveryFuture {
     /// The partition the record went to.
     pub fn partition(&self) -> i32 {
         self.partition
     }
 }
 
-impl Future for Delivery {
+impl Future for DeliveryFuture {
     type Output = Result<(i32, i64), Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -93,12 +93,12 @@ mod tests {
     #[tokio::test]
     async fn deliveries_share_their_batch_outcome() {
         let done = Arc::new(BatchDone::default());
-        let a = Delivery {
+        let a = DeliveryFuture {
             partition: 3,
             index: 0,
             done: done.clone(),
         };
-        let b = Delivery {
+        let b = DeliveryFuture {
             partition: 3,
             index: 4,
             done: done.clone(),
@@ -112,7 +112,7 @@ mod tests {
         assert_eq!(b.unwrap(), (3, 104));
         let unknown = Arc::new(BatchDone::default());
         unknown.complete(Ok(-1));
-        let c = Delivery {
+        let c = DeliveryFuture {
             partition: 1,
             index: 9,
             done: unknown,

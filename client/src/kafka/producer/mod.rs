@@ -1,6 +1,6 @@
 //! The producer: records go into per-partition batches (bounded by
 //! `buffer_memory`), a sender task sends them to the partition leaders,
-//! and each record's [`Delivery`] resolves to its partition and offset.
+//! and each record's [`DeliveryFuture`] resolves to its partition and offset.
 //!
 //! Defaults are the safe ones, as in the Java client: `acks = all`,
 //! idempotence on (no duplicates from retries, order kept per partition),
@@ -20,7 +20,7 @@ use tokio::sync::{Notify, Semaphore};
 use tracing::{Instrument, debug, info_span, warn};
 
 use self::accumulator::{Accumulator, AccumulatorConfig, ProducerBatch, ProducerIdentity};
-pub use self::delivery::Delivery;
+pub use self::delivery::DeliveryFuture;
 use self::idempotence::MAX_IN_FLIGHT_IDEMPOTENT;
 use super::cluster::{Cluster, lock};
 use super::config::{ClientConfig, client_config_setters};
@@ -455,9 +455,9 @@ impl Producer {
     }
 
     /// Puts a record into its partition's batch and returns its
-    /// [`Delivery`] without waiting for the broker. Waits while the buffer
+    /// [`DeliveryFuture`] without waiting for the broker. Waits while the buffer
     /// is full or the topic's metadata is unknown, at most `max_block`.
-    pub async fn enqueue(&self, record: ProducerRecord<'_>) -> Result<Delivery> {
+    pub async fn enqueue(&self, record: ProducerRecord<'_>) -> Result<DeliveryFuture> {
         let config = &self.shared.config;
         let size =
             kafka_proto::record::record_size_upper_bound(record.key, record.value, &record.headers);
@@ -499,7 +499,7 @@ impl Producer {
         record: &ProducerRecord<'_>,
         permits: u32,
         started: Instant,
-    ) -> Result<Delivery> {
+    ) -> Result<DeliveryFuture> {
         let timestamp = record.timestamp.unwrap_or_else(now_ms);
         loop {
             {
@@ -522,7 +522,7 @@ impl Producer {
                     if appended.wake {
                         self.shared.wake.notify_one();
                     }
-                    return Ok(Delivery {
+                    return Ok(DeliveryFuture {
                         partition: appended.partition,
                         index: appended.index,
                         done: appended.done,
