@@ -13,9 +13,8 @@
 //! [`DeliveryQueue`]: super::delivery_queue
 
 use std::collections::VecDeque;
+use std::sync::Mutex;
 use std::task::{Context, Poll, Waker};
-
-use super::command::this_thread;
 
 /// Why a push was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,6 +181,20 @@ impl DriverWaker {
     pub(crate) fn clear(&mut self) {
         self.waker = None;
     }
+}
+
+/// Locks a mutex; a poisoned one is used as it is (a panicking handle
+/// cannot leave these queues half-changed: every change is one step).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Tells threads apart: the address of a thread-local.
+pub(crate) fn this_thread() -> usize {
+    thread_local! {
+        static HERE: u8 = const { 0 };
+    }
+    HERE.with(|h| std::ptr::from_ref(h) as usize)
 }
 
 #[cfg(test)]

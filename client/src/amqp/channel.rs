@@ -11,10 +11,11 @@ use bytes::Bytes;
 use tokio::sync::oneshot;
 
 use super::batch_queue::Refused;
-use super::command::{ChannelShared, Control, Handles, RpcReply};
+use super::command::{ChannelShared, Control, RpcReply};
 use super::confirm::Confirm;
 use super::consumer::{Consumer, ConsumerShared, Delivery};
 use super::error::{Error, Result};
+use super::handles::Handles;
 use super::options::{
     ConsumeOptions, ExchangeKind, ExchangeOptions, PublishOptions, QueueDeleteOptions, QueueOptions,
 };

@@ -1,6 +1,6 @@
 //! What handles send to the driver, and the state they share with it.
 //!
-//! Handles hold the two bounded queues' senders; the driver holds only
+//! Handles (`connection::Handles`) hold the two bounded queues; the driver holds only
 //! [`State`] and [`ChannelShared`], which carry no sender, so the driver
 //! sees its queues close when the last handle goes.
 
@@ -11,12 +11,11 @@ use amqp_proto::{BasicProperties, GetMessage, Method};
 use bytes::Bytes;
 use tokio::sync::{Notify, mpsc, oneshot};
 
-use super::command_queue::CommandQueue;
+use super::batch_queue::lock;
 use super::delivery_queue::DeliverySender;
 use super::error::{Error, Result};
 use super::events::ConnectionEvent;
 use super::options::ConsumeOptions;
-use super::publish_queue::PublishQueue;
 
 /// A logical channel: stable across recovery, unlike the wire number.
 pub(crate) type ChanKey = u32;
@@ -239,33 +238,4 @@ impl ChannelShared {
             returns: super::returns::ReturnsSender::default(),
         }
     }
-}
-
-/// The queues to one driver. The last handle's drop tells the driver.
-#[derive(Debug)]
-pub(crate) struct Handles {
-    pub(crate) commands: Arc<CommandQueue>,
-    pub(crate) publish_queue: Arc<PublishQueue>,
-    pub(crate) state: Arc<State>,
-    pub(crate) operation_timeout: std::time::Duration,
-    pub(crate) close_timeout: std::time::Duration,
-    pub(crate) confirm_timeout: Option<std::time::Duration>,
-}
-
-impl Drop for Handles {
-    fn drop(&mut self) {
-        self.commands.release();
-    }
-}
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Tells threads apart: the address of a thread-local.
-pub(crate) fn this_thread() -> usize {
-    thread_local! {
-        static HERE: u8 = const { 0 };
-    }
-    HERE.with(|h| std::ptr::from_ref(h) as usize)
 }

@@ -20,8 +20,9 @@ use std::task::{Context, Poll};
 
 use tokio::sync::Notify;
 
+use super::batch_queue::lock;
 use super::batch_queue::{BatchQueue, DriverWaker, PushError};
-use super::command::{Control, lock};
+use super::command::Control;
 
 /// See the module documentation.
 #[derive(Debug)]
@@ -157,7 +158,7 @@ impl CommandQueue {
 mod tests {
     use super::*;
     use crate::amqp::command::Settle;
-    use crate::amqp::confirm::tests::Count;
+    use crate::amqp::confirm_slots::tests::Count;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::task::Waker;

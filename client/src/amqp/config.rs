@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use amqp_proto::FieldTable;
 
-use super::connection::Connection;
 use super::error::{Error, Result};
 use super::uri::{AmqpUri, AuthMechanism};
 use crate::backoff::BackoffConfig;
@@ -142,7 +141,7 @@ impl Config {
     }
 }
 
-/// Builds a [`Connection`].
+/// Builds a [`Connection`](super::Connection).
 ///
 /// ```no_run
 /// # async fn f() -> Result<(), mq_client::amqp::Error> {
@@ -318,11 +317,6 @@ impl ConnectionBuilder {
 
     pub(crate) fn build(self) -> Result<Config> {
         self.config.resolve(&self.uris)
-    }
-
-    /// Connects, trying each URI in turn once.
-    pub async fn connect(self) -> Result<Connection> {
-        Connection::connect_with(self.build()?).await
     }
 }
 

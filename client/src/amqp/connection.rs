@@ -7,13 +7,15 @@ use std::sync::atomic::Ordering;
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
+use super::batch_queue::lock;
 use super::channel::Channel;
-use super::command::{Control, Handles, State, lock};
+use super::command::{Control, State};
 use super::command_queue::CommandQueue;
 use super::config::{Config, ConnectionBuilder};
 use super::driver::{Driver, io};
 use super::error::{Error, Result};
 use super::events::ConnectionEvents;
+use super::handles::Handles;
 use super::publish_queue::PublishQueue;
 use super::uri::Secret;
 
@@ -182,30 +184,9 @@ impl Connection {
     }
 }
 
-impl Handles {
-    /// Sends a command and waits for its answer, within the operation
-    /// timeout. Dropping the future leaves the command to complete in the
-    /// driver; its answer is discarded.
-    pub(crate) async fn call<T>(
-        &self,
-        operation: &'static str,
-        cmd: Control,
-        rx: oneshot::Receiver<Result<T>>,
-    ) -> Result<T> {
-        let limit = self.operation_timeout;
-        let work = async {
-            self.commands
-                .push(cmd)
-                .await
-                .map_err(|_| self.state.gone())?;
-            rx.await.map_err(|_| self.state.gone())?
-        };
-        match tokio::time::timeout(limit, work).await {
-            Ok(r) => r,
-            Err(_) => Err(Error::Timeout {
-                operation,
-                after: limit,
-            }),
-        }
+impl ConnectionBuilder {
+    /// Connects, trying each URI in turn once.
+    pub async fn connect(self) -> Result<Connection> {
+        Connection::connect_with(self.build()?).await
     }
 }

@@ -9,8 +9,8 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
+use super::batch_queue::lock;
 use super::batch_queue::{BatchQueue, PushError};
-use super::command::lock;
 
 #[derive(Debug)]
 struct Shared<T> {

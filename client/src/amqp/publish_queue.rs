@@ -35,9 +35,10 @@ use amqp_proto::BasicProperties;
 use bytes::Bytes;
 use tokio::sync::Notify;
 
+use super::batch_queue::lock;
 use super::batch_queue::{BatchQueue, DriverWaker, Refused};
-use super::command::{ChanKey, Publish, Target, lock};
-use super::confirm::Confirms;
+use super::command::{ChanKey, Publish, Target};
+use super::confirm_slots::Confirms;
 use super::error::{Error, Result};
 use super::last_target::LastTarget;
 
@@ -394,7 +395,7 @@ mod tests {
 
     #[test]
     fn a_lazy_driver_is_woken_only_by_a_confirm_awaited_while_queued() {
-        use crate::amqp::confirm::tests::Count;
+        use crate::amqp::confirm_slots::tests::Count;
         use std::sync::atomic::{AtomicUsize, Ordering};
         let o = Arc::new(PublishQueue::new(8));
         let count = Arc::new(Count(AtomicUsize::new(0)));

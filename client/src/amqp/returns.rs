@@ -9,7 +9,7 @@ use amqp_proto::Returned;
 use futures_core::Stream;
 use tokio::sync::mpsc;
 
-use super::command::lock;
+use super::batch_queue::lock;
 
 /// Returned messages a [`Returns`] stream holds before the driver drops
 /// further ones (with a warning in the log).
