@@ -160,26 +160,26 @@ impl Driver {
             .store(self.generation, Ordering::Release);
         self.state.connected.store(false, Ordering::Release);
         self.state.set_blocked(None);
-        self.pending_secret = None;
+        self.secrets.pending = None;
         let lost = match error {
             Error::ConnectionLost { .. } => error.clone(),
             other => Error::lost(other.to_string()),
         };
-        for (_, rpc) in self.rpcs.drain() {
+        for (_, rpc) in self.requests.rpcs.drain() {
             control::fail_rpc(rpc.kind, &lost);
         }
-        for slot in self.internal.values_mut() {
+        for slot in self.requests.internal.values_mut() {
             if slot.is_none() {
                 *slot = Some(Err(lost.clone()));
             }
         }
-        for slot in self.internal_opens.values_mut() {
+        for slot in self.requests.internal_opens.values_mut() {
             if slot.is_none() {
                 *slot = Some(Err(lost.clone()));
             }
         }
         let mut closed = Vec::new();
-        for (_, (key, reply)) in self.opens.drain() {
+        for (_, (key, reply)) in self.requests.opens.drain() {
             let _ = reply.send(Err(lost.clone()));
             // Nobody holds a handle to a channel that never opened.
             closed.push(key);

@@ -1,18 +1,20 @@
 //! Commands from handles: channel opens, requests, consumers, acks and
 //! publishes.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use amqp_proto::method::basic;
-use amqp_proto::{Method, ReplyCode, ShortStr};
+use amqp_proto::{Method, ReplyCode, RequestId, ShortStr};
 
 use super::{Chan, Driver};
 use crate::amqp::command::{ChanKey, ChannelShared, Control};
 use crate::amqp::command::{ConsumerMsg, Reply, RpcReply};
 use crate::amqp::delivery_queue::DeliverySender;
-use crate::amqp::error::Error;
+use crate::amqp::error::{Error, Result};
 use crate::amqp::options::ConsumeOptions;
+use crate::amqp::uri::Secret;
 
 /// What a synchronous request's answer is for.
 #[derive(Debug)]
@@ -42,6 +44,28 @@ pub(crate) struct PendingRpc {
     /// The request, for topology records and channel modes.
     pub(super) request: Option<Box<amqp_proto::Method>>,
     pub(super) kind: RpcKind,
+}
+
+/// Requests waiting for their answers: the application's (by the core's
+/// request id), channel opens (by wire number), and recovery's own, whose
+/// answers wait here for the recovery step that sent them.
+#[derive(Debug, Default)]
+pub(crate) struct Requests {
+    pub(super) rpcs: HashMap<RequestId, PendingRpc>,
+    /// Channel opens from handles, by wire number.
+    pub(super) opens: HashMap<u16, (ChanKey, Reply<Arc<ChannelShared>>)>,
+    /// Requests of recovery, and their answers once in.
+    pub(super) internal: HashMap<RequestId, Option<Result<RpcReply>>>,
+    pub(super) internal_opens: HashMap<u16, Option<Result<()>>>,
+}
+
+/// connection.update-secret: what the broker last accepted (reconnects
+/// log in with it instead of the URI's password), and the one it is
+/// asked to accept.
+#[derive(Debug, Default)]
+pub(crate) struct Secrets {
+    pub(super) accepted: Option<Secret>,
+    pub(super) pending: Option<(RequestId, Secret)>,
 }
 
 /// Tells a command's waiter that it failed.
@@ -168,7 +192,7 @@ impl Driver {
         };
         match io.core.update_secret(secret.expose().as_bytes(), reason) {
             Ok(id) => {
-                self.rpcs.insert(
+                self.requests.rpcs.insert(
                     id,
                     PendingRpc {
                         chan: 0,
@@ -176,7 +200,7 @@ impl Driver {
                         kind: RpcKind::User(reply),
                     },
                 );
-                self.pending_secret = Some((id, secret));
+                self.secrets.pending = Some((id, secret));
             }
             Err(e) => {
                 let _ = reply.send(Err(command_error(e)));
@@ -207,7 +231,7 @@ impl Driver {
                 chan.wire = Some(wire);
                 self.chans.insert(key, chan);
                 self.by_wire.insert(wire, key);
-                self.opens.insert(wire, (key, reply));
+                self.requests.opens.insert(wire, (key, reply));
                 tracing::debug!(connection = %self.state.label, channel = wire, "opening channel");
             }
             Err(e) => {
@@ -371,7 +395,7 @@ impl Driver {
         };
         match io.core.call(wire, method) {
             Ok(id) => {
-                self.rpcs.insert(
+                self.requests.rpcs.insert(
                     id,
                     PendingRpc {
                         chan,

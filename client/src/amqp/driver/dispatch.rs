@@ -35,16 +35,16 @@ impl Driver {
                     );
                 }
                 for id in failed {
-                    if let Some(slot) = self.internal.get_mut(&id) {
+                    if let Some(slot) = self.requests.internal.get_mut(&id) {
                         *slot = Some(Err(err.clone()));
-                    } else if let Some(rpc) = self.rpcs.remove(&id) {
+                    } else if let Some(rpc) = self.requests.rpcs.remove(&id) {
                         super::control::fail_rpc(rpc.kind, &err);
                     }
                 }
-                if let Some(slot) = self.internal_opens.get_mut(&channel) {
+                if let Some(slot) = self.requests.internal_opens.get_mut(&channel) {
                     *slot = Some(Err(err.clone()));
                 }
-                if let Some((_, reply)) = self.opens.remove(&channel) {
+                if let Some((_, reply)) = self.requests.opens.remove(&channel) {
                     let _ = reply.send(Err(err.clone()));
                 }
                 self.channel_gone(channel, err, initiator == Initiator::Local);
@@ -112,8 +112,8 @@ impl Driver {
                     Initiator::Peer => {
                         // A refused secret closes the connection: its
                         // caller learns the broker's reply code.
-                        if let Some((id, _)) = self.pending_secret.take() {
-                            if let Some(rpc) = self.rpcs.remove(&id) {
+                        if let Some((id, _)) = self.secrets.pending.take() {
+                            if let Some(rpc) = self.requests.rpcs.remove(&id) {
                                 super::control::fail_rpc(
                                     rpc.kind,
                                     &Error::ConnectionClosed {
@@ -146,11 +146,11 @@ impl Driver {
     }
 
     fn on_channel_opened(&mut self, wire: u16) {
-        if let Some(slot) = self.internal_opens.get_mut(&wire) {
+        if let Some(slot) = self.requests.internal_opens.get_mut(&wire) {
             *slot = Some(Ok(()));
             return;
         }
-        let Some((key, reply)) = self.opens.remove(&wire) else {
+        let Some((key, reply)) = self.requests.opens.remove(&wire) else {
             return;
         };
         let Some(chan) = self.chans.get_mut(&key) else {
@@ -214,13 +214,14 @@ impl Driver {
         // Requests still registered for it (none normally: the core
         // reports them in `failed`).
         let stale: Vec<RequestId> = self
+            .requests
             .rpcs
             .iter()
             .filter(|(_, r)| r.chan == key)
             .map(|(id, _)| *id)
             .collect();
         for id in stale {
-            if let Some(rpc) = self.rpcs.remove(&id) {
+            if let Some(rpc) = self.requests.rpcs.remove(&id) {
                 super::control::fail_rpc(rpc.kind, &reason);
             }
         }
@@ -228,17 +229,18 @@ impl Driver {
 
     fn on_reply(&mut self, request: RequestId, reply: RpcReply) {
         if self
-            .pending_secret
+            .secrets
+            .pending
             .as_ref()
             .is_some_and(|(id, _)| *id == request)
         {
-            self.secret = self.pending_secret.take().map(|(_, s)| s);
+            self.secrets.accepted = self.secrets.pending.take().map(|(_, s)| s);
         }
-        if let Some(slot) = self.internal.get_mut(&request) {
+        if let Some(slot) = self.requests.internal.get_mut(&request) {
             *slot = Some(Ok(reply));
             return;
         }
-        let Some(rpc) = self.rpcs.remove(&request) else {
+        let Some(rpc) = self.requests.rpcs.remove(&request) else {
             return;
         };
         if let (Some(req), RpcReply::Method(m)) = (&rpc.request, &reply) {

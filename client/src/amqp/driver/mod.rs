@@ -8,25 +8,22 @@
 //! timeouts, hand out events, then write everything with one flush.
 //! Handles talk to it only through bounded queues and oneshots.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::Waker;
 use std::time::Instant;
 
-use amqp_proto::RequestId;
-
 use tokio::time::Sleep;
 
-use super::command::{ChanKey, ChannelShared, Control, Publish, Reply, RpcReply, State, Target};
+use super::command::{ChanKey, Control, Publish, State, Target};
 use super::command_queue::CommandQueue;
 use super::config::Config;
 use super::error::{Error, Result};
 use super::events::ConnectionEvent;
 use super::publish_queue::PublishQueue;
 use super::topology::Topology;
-use super::uri::Secret;
 
 mod acks;
 mod chan;
@@ -43,7 +40,7 @@ mod recovery;
 
 use chan::{Chan, WireMap};
 use close::{ClosePhase, Closing};
-use control::{PendingRpc, RpcKind};
+use control::{Requests, RpcKind, Secrets};
 use io::Io;
 
 /// Commands taken per wake-up.
@@ -85,12 +82,8 @@ pub(crate) struct Driver {
     by_wire: WireMap,
     next_key: ChanKey,
     next_consumer: u32,
-    rpcs: HashMap<RequestId, PendingRpc>,
-    /// Channel opens from handles, by wire number.
-    opens: HashMap<u16, (ChanKey, Reply<Arc<ChannelShared>>)>,
-    /// Requests of recovery, and their answers once in.
-    internal: HashMap<RequestId, Option<Result<RpcReply>>>,
-    internal_opens: HashMap<u16, Option<Result<()>>>,
+    /// Requests waiting for their answers.
+    requests: Requests,
     topology: Topology,
     /// Deliveries held for full consumer queues.
     held_deliveries: usize,
@@ -119,11 +112,8 @@ pub(crate) struct Driver {
     /// Handles to wake once this turn's work is written: waking them one
     /// event at a time would bounce the application between threads.
     wakes: Vec<Waker>,
-    /// The secret the broker last accepted in connection.update-secret:
-    /// reconnects log in with it instead of the URI's password.
-    secret: Option<Secret>,
-    /// An update-secret waiting for its answer.
-    pending_secret: Option<(RequestId, Secret)>,
+    /// connection.update-secret: the secret accepted, and one asked.
+    secrets: Secrets,
 }
 
 impl std::fmt::Debug for Driver {
@@ -175,10 +165,7 @@ impl Driver {
             by_wire: WireMap::default(),
             next_key: 1,
             next_consumer: 1,
-            rpcs: HashMap::new(),
-            opens: HashMap::new(),
-            internal: HashMap::new(),
-            internal_opens: HashMap::new(),
+            requests: Requests::default(),
             topology: Topology::default(),
             held_deliveries: 0,
             acks_pending: false,
@@ -195,8 +182,7 @@ impl Driver {
             linger_at: None,
             coalesce,
             wakes: Vec::new(),
-            secret: None,
-            pending_secret: None,
+            secrets: Secrets::default(),
         }
     }
 

@@ -51,7 +51,8 @@ impl Driver {
             let Some(uri) = self.config.uris.get((attempt as usize - 1) % n).cloned() else {
                 return Err(Error::Usage("no broker URI"));
             };
-            let result = match io::connect(&self.config, &uri, self.secret.as_ref()).await {
+            let result = match io::connect(&self.config, &uri, self.secrets.accepted.as_ref()).await
+            {
                 Ok(io) => {
                     self.io = Some(io);
                     self.restore().await
@@ -138,11 +139,16 @@ impl Driver {
             .as_mut()
             .ok_or_else(|| Error::lost("not connected"))?;
         let wire = io.core.open_channel().map_err(Error::Command)?;
-        self.internal_opens.insert(wire, None);
+        self.requests.internal_opens.insert(wire, None);
         let r = self
-            .wait_until(|d| d.internal_opens.get(&wire).is_some_and(Option::is_some))
+            .wait_until(|d| {
+                d.requests
+                    .internal_opens
+                    .get(&wire)
+                    .is_some_and(Option::is_some)
+            })
             .await;
-        let slot = self.internal_opens.remove(&wire).flatten();
+        let slot = self.requests.internal_opens.remove(&wire).flatten();
         r?;
         slot.unwrap_or_else(|| Err(Error::lost("channel open lost")))
             .map(|()| wire)
@@ -155,11 +161,11 @@ impl Driver {
             .as_mut()
             .ok_or_else(|| Error::lost("not connected"))?;
         let id = io.core.call(wire, method).map_err(Error::Command)?;
-        self.internal.insert(id, None);
+        self.requests.internal.insert(id, None);
         let r = self
-            .wait_until(|d| d.internal.get(&id).is_some_and(Option::is_some))
+            .wait_until(|d| d.requests.internal.get(&id).is_some_and(Option::is_some))
             .await;
-        let slot = self.internal.remove(&id).flatten();
+        let slot = self.requests.internal.remove(&id).flatten();
         r?;
         slot.unwrap_or_else(|| Err(Error::lost("request lost")))
     }
