@@ -42,8 +42,6 @@ pub(crate) struct Publishes {
     unconfirmed: VecDeque<PendingConfirm>,
     /// Held while the channel is paused (channel.flow) or not open.
     held: VecDeque<Publish>,
-    /// Bytes of held bodies.
-    held_bytes: usize,
     /// channel.flow(false) from the server.
     pub(crate) flow_paused: bool,
     /// Publishes taken from the publish queue for this channel.
@@ -150,13 +148,14 @@ impl Publishes {
         publish_queue: &PublishQueue,
         wakes: &mut Vec<Waker>,
     ) -> usize {
+        let bytes = self.held.iter().map(|p| p.body.len()).sum();
         publish_queue.settle_all(
             self.held
                 .drain(..)
                 .filter_map(|p| Some((p.confirm?, Err(error.clone())))),
             wakes,
         );
-        std::mem::take(&mut self.held_bytes)
+        bytes
     }
 
     /// Whether a new publish must wait behind held ones (or for flow).
@@ -166,7 +165,6 @@ impl Publishes {
 
     /// Holds a publish (its target must be its own).
     pub(crate) fn hold(&mut self, p: Publish) {
-        self.held_bytes += p.body.len();
         self.held.push_back(p);
     }
 
@@ -175,9 +173,7 @@ impl Publishes {
         if self.flow_paused {
             return None;
         }
-        let p = self.held.pop_front()?;
-        self.held_bytes = self.held_bytes.saturating_sub(p.body.len());
-        Some(p)
+        self.held.pop_front()
     }
 }
 
