@@ -13,6 +13,9 @@ pub mod amqp;
 pub use futures_util::{Stream, StreamExt};
 pub mod backoff;
 pub mod kafka;
+#[cfg(feature = "tls")]
+pub mod tls;
+pub(crate) mod transport;
 
 /// The README's examples, compiled as doc tests.
 #[cfg(doctest)]

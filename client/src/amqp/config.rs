@@ -74,6 +74,14 @@ pub(crate) struct Config {
     pub(crate) max_held_deliveries: usize,
     pub(crate) max_body_size: u64,
     pub(crate) read_coalescing: Duration,
+    /// The builder's TLS settings; `None`: each `amqps://` URI's own
+    /// parameters.
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::tls::TlsConfig>,
+    /// The TLS settings for each URI (`None` for `amqp://`), filled by
+    /// `resolve`.
+    #[cfg(feature = "tls")]
+    pub(crate) tls_by_uri: Vec<Option<crate::tls::TlsConfig>>,
 }
 
 impl Default for Config {
@@ -97,6 +105,10 @@ impl Default for Config {
             max_held_deliveries: 16_384,
             max_body_size: 128 << 20,
             read_coalescing: Duration::from_millis(1),
+            #[cfg(feature = "tls")]
+            tls: None,
+            #[cfg(feature = "tls")]
+            tls_by_uri: Vec::new(),
         }
     }
 }
@@ -110,6 +122,12 @@ impl Config {
     /// The limit for TCP connect plus handshake.
     pub(crate) fn connect_timeout(&self) -> Duration {
         self.connect_timeout.unwrap_or(Duration::from_secs(10))
+    }
+
+    /// The TLS settings for the `i`th URI, `None` for plain TCP.
+    #[cfg(feature = "tls")]
+    pub(crate) fn tls_for(&self, i: usize) -> Option<&crate::tls::TlsConfig> {
+        self.tls_by_uri.get(i).and_then(Option::as_ref)
     }
 
     /// The SASL mechanism to log in with.
@@ -127,10 +145,19 @@ impl Config {
         let Some(first) = self.uris.first() else {
             return Err(Error::Usage("no broker URI given"));
         };
-        if first.tls {
+        #[cfg(not(feature = "tls"))]
+        if self.uris.iter().any(|u| u.tls) {
             return Err(Error::Usage(
-                "amqps:// needs the tls feature, which this build does not have",
+                "amqps:// needs mq-client's tls feature, which this build does not have",
             ));
+        }
+        #[cfg(feature = "tls")]
+        {
+            self.tls_by_uri = self
+                .uris
+                .iter()
+                .map(|u| u.tls.then(|| self.tls.clone().unwrap_or_else(|| tls_of(u))))
+                .collect();
         }
         self.heartbeat = self.heartbeat.or(first.heartbeat);
         self.frame_max = self.frame_max.or(first.frame_max);
@@ -139,6 +166,25 @@ impl Config {
         self.auth_mechanism = self.auth_mechanism.or(first.auth_mechanism);
         Ok(self)
     }
+}
+
+/// TLS settings from an `amqps://` URI's parameters.
+#[cfg(feature = "tls")]
+fn tls_of(uri: &AmqpUri) -> crate::tls::TlsConfig {
+    let p = &uri.tls_params;
+    let mut tls = crate::tls::TlsConfig::new();
+    if let Some(ca) = &p.cacertfile {
+        tls = tls.ca_file(ca);
+    }
+    if let (Some(cert), Some(key)) = (&p.certfile, &p.keyfile) {
+        tls = tls.client_cert_files(cert, key);
+    }
+    match p.server_name_indication.as_deref() {
+        Some("disable") => tls = tls.sni(false),
+        Some(name) => tls = tls.server_name(name),
+        None => {}
+    }
+    tls.danger_accept_invalid_certs(p.verify_none)
 }
 
 /// Builds a [`Connection`](super::Connection).
@@ -260,6 +306,14 @@ impl ConnectionBuilder {
     /// overrides it per publish.
     pub fn confirm_timeout(mut self, t: Duration) -> Self {
         self.config.confirm_timeout = Some(t);
+        self
+    }
+    /// TLS settings for `amqps://` URIs, instead of the URIs' own
+    /// `cacertfile`, `certfile`, `keyfile`, `verify` and
+    /// `server_name_indication` parameters. `amqp://` URIs stay plain TCP.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::tls::TlsConfig) -> Self {
+        self.config.tls = Some(tls);
         self
     }
     /// Recovery settings.

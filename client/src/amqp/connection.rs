@@ -67,8 +67,8 @@ impl Connection {
         let config = Arc::new(config);
         let label = config.label();
         let mut last = Error::Usage("no broker URI given");
-        for uri in &config.uris {
-            match io::connect(&config, uri, None).await {
+        for (i, uri) in config.uris.iter().enumerate() {
+            match io::connect(&config, i, None).await {
                 Ok(io) => {
                     tracing::info!(connection = %label, addr = %io.addr, "connected");
                     return Ok(Self::spawn(config.clone(), io));

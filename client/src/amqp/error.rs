@@ -28,6 +28,18 @@ pub enum Error {
         #[source]
         source: Arc<std::io::Error>,
     },
+    /// The TLS handshake failed or TLS could not be set up: the cause is
+    /// named (unknown issuer, hostname mismatch, expired certificate,
+    /// refused by the server, an unreadable CA or key file).
+    #[cfg(feature = "tls")]
+    #[error("TLS to {addr}: {source}")]
+    Tls {
+        /// `host:port`.
+        addr: String,
+        /// What failed.
+        #[source]
+        source: crate::tls::TlsError,
+    },
     /// The server refused the login or the virtual host.
     #[error("the server refused the connection to {addr}: {code}: {text}")]
     Refused {
@@ -149,6 +161,8 @@ impl Error {
             Error::ConnectionClosed { code, .. } | Error::ChannelClosed { code, .. } => {
                 *code == ReplyCode::CONNECTION_FORCED
             }
+            #[cfg(feature = "tls")]
+            Error::Tls { source, .. } => source.is_retriable(),
             Error::InvalidUri(_)
             | Error::Refused { .. }
             | Error::Returned { .. }

@@ -1,6 +1,11 @@
 //! RabbitMQ's URI format:
 //! `amqp://user:pass@host:port/vhost?heartbeat=..&frame_max=..&channel_max=..&connection_timeout=..&auth_mechanism=..`
 //!
+//! `amqps://` URIs take the TLS parameters of RabbitMQ's URI spec:
+//! `cacertfile`, `certfile`, `keyfile` (PEM paths), `verify`
+//! (`verify_peer`, the default, or `verify_none`) and
+//! `server_name_indication` (a host name, or `disable`).
+//!
 //! User, password and vhost are percent-decoded (`%2f` is `/`). A missing
 //! vhost is `/`; missing credentials are `guest`/`guest`; the port defaults to
 //! 5672 (`amqp`) or 5671 (`amqps`). `Debug`, `Display` and every error
@@ -34,6 +39,9 @@ pub enum UriError {
     /// `auth_mechanism` names a SASL mechanism this client does not have.
     #[error("the SASL mechanism {0:?} is not supported (use plain, amqplain or external)")]
     AuthMechanism(String),
+    /// A TLS parameter on an `amqp://` (not `amqps://`) URI.
+    #[error("the URI parameter {0} needs an amqps:// URI")]
+    TlsParamWithoutTls(String),
     /// A query parameter this client does not know.
     #[error("the URI parameter {0} is not supported")]
     UnknownParam(String),
@@ -126,6 +134,28 @@ pub struct AmqpUri {
     pub connection_timeout: Option<Duration>,
     /// The SASL mechanism (`auth_mechanism`).
     pub auth_mechanism: Option<AuthMechanism>,
+    /// The TLS parameters (`amqps://` only).
+    pub tls_params: TlsParams,
+}
+
+/// The TLS parameters of an `amqps://` URI, as RabbitMQ's URI spec names
+/// them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct TlsParams {
+    /// `cacertfile`: trust the CAs in this PEM file instead of the
+    /// system's store.
+    pub cacertfile: Option<String>,
+    /// `certfile`: the client certificate (PEM).
+    pub certfile: Option<String>,
+    /// `keyfile`: the client certificate's key (PEM).
+    pub keyfile: Option<String>,
+    /// `verify=verify_none`: skip certificate verification (development
+    /// only). `verify_peer`, the default, verifies.
+    pub verify_none: bool,
+    /// `server_name_indication`: the name to verify and send as SNI;
+    /// `disable` sends none.
+    pub server_name_indication: Option<String>,
 }
 
 impl AmqpUri {
@@ -209,6 +239,7 @@ impl FromStr for AmqpUri {
             channel_max: None,
             connection_timeout: None,
             auth_mechanism: None,
+            tls_params: TlsParams::default(),
         };
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -224,10 +255,36 @@ impl FromStr for AmqpUri {
                 "auth_mechanism" => {
                     uri.auth_mechanism = Some(decode(v, "auth_mechanism")?.parse()?)
                 }
+                "cacertfile" if tls => uri.tls_params.cacertfile = Some(decode(v, k_name(k))?),
+                "certfile" if tls => uri.tls_params.certfile = Some(decode(v, k_name(k))?),
+                "keyfile" if tls => uri.tls_params.keyfile = Some(decode(v, k_name(k))?),
+                "verify" if tls => {
+                    uri.tls_params.verify_none = match v {
+                        "verify_peer" => false,
+                        "verify_none" => true,
+                        _ => return Err(bad()),
+                    }
+                }
+                "server_name_indication" if tls => {
+                    uri.tls_params.server_name_indication = Some(decode(v, k_name(k))?)
+                }
+                "cacertfile" | "certfile" | "keyfile" | "verify" | "server_name_indication" => {
+                    return Err(UriError::TlsParamWithoutTls(k.to_owned()));
+                }
                 _ => return Err(UriError::UnknownParam(k.to_owned())),
             }
         }
         Ok(uri)
+    }
+}
+
+/// A TLS parameter's name, for escape errors.
+fn k_name(k: &str) -> &'static str {
+    match k {
+        "cacertfile" => "cacertfile",
+        "certfile" => "certfile",
+        "keyfile" => "keyfile",
+        _ => "server_name_indication",
     }
 }
 
@@ -363,6 +420,32 @@ mod tests {
         assert_eq!(
             "amqp://h?auth_mechanism=cram-md5".parse::<AmqpUri>(),
             Err(UriError::AuthMechanism("cram-md5".into()))
+        );
+    }
+
+    #[test]
+    fn tls_params() {
+        let u = parse(
+            "amqps://h/v?cacertfile=%2Fetc%2Fca.pem&certfile=/c.pem&keyfile=/k.pem\
+             &verify=verify_none&server_name_indication=broker.example",
+        );
+        assert!(u.tls);
+        assert_eq!(u.tls_params.cacertfile.as_deref(), Some("/etc/ca.pem"));
+        assert_eq!(u.tls_params.certfile.as_deref(), Some("/c.pem"));
+        assert_eq!(u.tls_params.keyfile.as_deref(), Some("/k.pem"));
+        assert!(u.tls_params.verify_none);
+        assert_eq!(
+            u.tls_params.server_name_indication.as_deref(),
+            Some("broker.example")
+        );
+        assert!(!parse("amqps://h?verify=verify_peer").tls_params.verify_none);
+        assert_eq!(
+            "amqps://h?verify=maybe".parse::<AmqpUri>(),
+            Err(UriError::Param("verify".into()))
+        );
+        assert_eq!(
+            "amqp://h?cacertfile=/ca.pem".parse::<AmqpUri>(),
+            Err(UriError::TlsParamWithoutTls("cacertfile".into()))
         );
     }
 

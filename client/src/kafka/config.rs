@@ -46,6 +46,10 @@ pub struct ClientConfig {
     pub sasl: Option<Sasl>,
     /// Rewrites advertised broker addresses before dialling.
     pub address_map: Option<AddressMap>,
+    /// TLS settings: `Some` for the `SSL` and `SASL_SSL` security
+    /// protocols.
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::tls::TlsConfig>,
 }
 
 impl fmt::Debug for ClientConfig {
@@ -64,6 +68,7 @@ impl fmt::Debug for ClientConfig {
             .field("allow_auto_topic_creation", &self.allow_auto_topic_creation)
             .field("sasl", &self.sasl.as_ref().map(Sasl::mechanism))
             .field("address_map", &self.address_map.as_ref().map(|_| "<fn>"))
+            .field("security_protocol", &self.security_protocol())
             .finish()
     }
 }
@@ -97,6 +102,23 @@ impl ClientConfig {
             allow_auto_topic_creation: false,
             sasl: None,
             address_map: None,
+            #[cfg(feature = "tls")]
+            tls: None,
+        }
+    }
+
+    /// The security protocol these settings amount to, by the Java
+    /// client's names: `PLAINTEXT`, `SSL`, `SASL_PLAINTEXT`, `SASL_SSL`.
+    pub fn security_protocol(&self) -> &'static str {
+        #[cfg(feature = "tls")]
+        let tls = self.tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        let tls = false;
+        match (tls, self.sasl.is_some()) {
+            (false, false) => "PLAINTEXT",
+            (true, false) => "SSL",
+            (false, true) => "SASL_PLAINTEXT",
+            (true, true) => "SASL_SSL",
         }
     }
 
@@ -191,6 +213,14 @@ macro_rules! client_config_setters {
         /// SASL credentials.
         pub fn sasl(mut self, sasl: ::kafka_proto::connection::Sasl) -> Self {
             self.client.sasl = Some(sasl);
+            self
+        }
+
+        /// TLS settings: connects with TLS (the `SSL` security protocol,
+        /// or `SASL_SSL` with [`sasl`](Self::sasl)).
+        #[cfg(feature = "tls")]
+        pub fn tls(mut self, tls: $crate::tls::TlsConfig) -> Self {
+            self.client.tls = Some(tls);
             self
         }
 

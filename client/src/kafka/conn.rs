@@ -18,8 +18,9 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use kafka_proto::api::ApiKey;
 use kafka_proto::{Connection, ConnectionError, Event, Message, Request, Response};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::transport::{self, Stream};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{Instrument, debug, debug_span, warn};
 
@@ -161,6 +162,22 @@ impl std::future::Future for PendingReply {
     }
 }
 
+/// Writes what the socket takes of `out`, then flushes a buffering stream
+/// (TLS), so that no record waits in it while the loop sleeps.
+async fn write_out<W: AsyncWrite + Unpin>(
+    wr: &mut W,
+    out: &mut BytesMut,
+    buffered: bool,
+) -> std::io::Result<()> {
+    if !out.is_empty() {
+        wr.write_buf(out).await?;
+    }
+    if buffered {
+        wr.flush().await?;
+    }
+    Ok(())
+}
+
 /// Decodes a response body as `M`.
 pub(crate) fn decode<M: Message>(response: &Response) -> Result<M> {
     response.decode::<M>().map_err(|source| Error::Decode {
@@ -243,7 +260,7 @@ impl Driver {
     }
 
     /// TCP connect, then ApiVersions (and SASL) until the connection is ready.
-    async fn connect(&self) -> Result<(TcpStream, Connection)> {
+    async fn connect(&self) -> Result<(Stream, Connection)> {
         let limit = self.config.connect_timeout + self.config.request_timeout;
         match tokio::time::timeout(limit, self.connect_inner()).await {
             Ok(r) => r,
@@ -254,13 +271,29 @@ impl Driver {
         }
     }
 
-    async fn connect_inner(&self) -> Result<(TcpStream, Connection)> {
-        let mut stream =
-            tokio::time::timeout(self.config.connect_timeout, TcpStream::connect(&*self.addr))
-                .await
-                .map_err(|_| self.io_error(&std::io::ErrorKind::TimedOut.into()))?
-                .map_err(|e| self.io_error(&e))?;
-        stream.set_nodelay(true).map_err(|e| self.io_error(&e))?;
+    async fn connect_inner(&self) -> Result<(Stream, Connection)> {
+        let tcp = tokio::time::timeout(self.config.connect_timeout, transport::tcp(&self.addr))
+            .await
+            .map_err(|_| self.io_error(&std::io::ErrorKind::TimedOut.into()))?
+            .map_err(|e| self.io_error(&e))?;
+        #[cfg(feature = "tls")]
+        let mut stream = match &self.config.tls {
+            Some(tls) => {
+                let host = transport::host_of(&self.addr);
+                let tls =
+                    tokio::time::timeout(self.config.connect_timeout, tls.handshake(tcp, host))
+                        .await
+                        .map_err(|_| self.io_error(&std::io::ErrorKind::TimedOut.into()))?
+                        .map_err(|source| Error::Tls {
+                            broker: self.addr.to_string(),
+                            source,
+                        })?;
+                Stream::Tls(Box::new(tls))
+            }
+            None => Stream::Tcp(tcp),
+        };
+        #[cfg(not(feature = "tls"))]
+        let mut stream = Stream::Tcp(tcp);
         let mut conn = Connection::new(self.config.connection_config(), Instant::now());
         let mut out = BytesMut::new();
         let mut inbuf = BytesMut::with_capacity(16 * 1024);
@@ -271,6 +304,7 @@ impl Driver {
                     .write_all(&out)
                     .await
                     .map_err(|e| self.io_error(&e))?;
+                stream.flush().await.map_err(|e| self.io_error(&e))?;
                 out.clear();
             }
             while let Some(event) = conn.poll_event() {
@@ -308,8 +342,36 @@ impl Driver {
 
     /// Serves requests on a ready connection until it fails or every handle
     /// is gone.
-    async fn session(&mut self, stream: TcpStream, mut conn: Connection, first: Command) -> End {
-        let (mut rd, mut wr) = stream.into_split();
+    async fn session(&mut self, stream: Stream, conn: Connection, first: Command) -> End {
+        match stream {
+            Stream::Tcp(tcp) => {
+                let (rd, wr) = tcp.into_split();
+                self.serve(rd, wr, false, conn, first).await
+            }
+            #[cfg(feature = "tls")]
+            tls @ Stream::Tls(_) => {
+                let (rd, wr) = tokio::io::split(tls);
+                self.serve(rd, wr, true, conn, first).await
+            }
+        }
+    }
+
+    /// The session's loop over a read half and a write half. `buffered`:
+    /// writes may sit in the stream (TLS records) until flushed.
+    async fn serve<R, W>(
+        &mut self,
+        mut rd: R,
+        mut wr: W,
+        buffered: bool,
+        mut conn: Connection,
+        first: Command,
+    ) -> End
+    where
+        R: AsyncRead + Unpin,
+        W: AsyncWrite + Unpin,
+    {
+        // Bytes handed to a buffering stream and not yet flushed.
+        let mut unflushed = false;
         let mut pending: HashMap<i32, Pending> = HashMap::new();
         let mut out = BytesMut::with_capacity(64 * 1024);
         let mut inbuf = BytesMut::with_capacity(64 * 1024);
@@ -322,6 +384,7 @@ impl Driver {
                 return End::Closed;
             }
             conn.poll_transmit(&mut out);
+            unflushed |= buffered && !out.is_empty();
             if inbuf.capacity() - inbuf.len() < 16 * 1024 {
                 inbuf.reserve(64 * 1024);
             }
@@ -348,9 +411,10 @@ impl Driver {
                         Err(e) => return self.fail_all(pending, self.io_error(&e)),
                     }
                 }
-                written = wr.write_buf(&mut out), if !out.is_empty() => {
-                    if let Err(e) = written {
-                        return self.fail_all(pending, self.io_error(&e));
+                written = write_out(&mut wr, &mut out, buffered), if !out.is_empty() || unflushed => {
+                    match written {
+                        Ok(()) => unflushed = buffered && !out.is_empty(),
+                        Err(e) => return self.fail_all(pending, self.io_error(&e)),
                     }
                 }
                 command = self.rx.recv(), if !self.rx_closed && pending.len() < max_in_flight => {

@@ -33,6 +33,18 @@ pub enum Error {
         /// The broker's address.
         broker: String,
     },
+    /// The TLS handshake with a broker failed, or TLS could not be set up:
+    /// the cause is named (unknown issuer, hostname mismatch, expired
+    /// certificate, refused by the broker, an unreadable CA or key file).
+    #[cfg(feature = "tls")]
+    #[error("TLS to broker {broker}: {source}")]
+    Tls {
+        /// The broker's address.
+        broker: String,
+        /// What failed.
+        #[source]
+        source: crate::tls::TlsError,
+    },
     /// The sans-IO connection failed (bad frames, negotiation, SASL).
     #[error("broker {broker}: {source}")]
     Connection {
@@ -173,6 +185,8 @@ impl Error {
             | Error::UnknownTopic(_)
             | Error::Timeout { .. } => true,
             Error::Broker { code, .. } => code.is_retriable(),
+            #[cfg(feature = "tls")]
+            Error::Tls { source, .. } => source.is_retriable(),
             Error::Connection { source, .. } => matches!(
                 source,
                 kafka_proto::ConnectionError::SetupTimedOut(_)

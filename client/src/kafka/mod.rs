@@ -49,6 +49,7 @@ mod error;
 mod group;
 pub mod partitioner;
 mod producer;
+mod properties;
 mod reader;
 
 pub use admin::{

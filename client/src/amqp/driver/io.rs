@@ -9,6 +9,8 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 
+use crate::transport::{self, Stream, TlsSession};
+
 use crate::amqp::config::Config;
 use crate::amqp::error::{Error, Result};
 use crate::amqp::uri::{AmqpUri, AuthMechanism, Secret};
@@ -33,6 +35,9 @@ pub(crate) enum Read {
 #[derive(Debug)]
 pub(crate) struct Io {
     pub(crate) stream: TcpStream,
+    /// The TLS session over `stream`, for `amqps://`: plaintext goes
+    /// through it, ciphertext through the socket.
+    tls: Option<Box<TlsSession>>,
     pub(crate) core: Core,
     pub(crate) rbuf: BytesMut,
     pub(crate) wbuf: BytesMut,
@@ -47,6 +52,14 @@ impl Io {
     /// the socket takes without blocking.
     pub(crate) fn flush(&mut self) -> Result<()> {
         self.core.poll_transmit(&mut self.wbuf);
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &mut self.tls {
+            let n = tls
+                .write(&self.stream, &self.wbuf)
+                .map_err(|e| Error::lost(format!("write to {}: {e}", self.addr)))?;
+            self.wbuf.advance(n);
+            return Ok(());
+        }
         while !self.wbuf.is_empty() {
             match self.stream.try_write(&self.wbuf) {
                 Ok(0) => return Err(Error::lost("the socket accepts no more bytes")),
@@ -67,6 +80,18 @@ impl Io {
     /// clears only the readiness it saw before the read, so data that
     /// arrives meanwhile still wakes the driver.
     pub(crate) fn read_some(&mut self) -> Result<Read> {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &mut self.tls {
+            let r = tls
+                .read(&self.stream, &mut self.rbuf, READ_CHUNK)
+                .map_err(|e| Error::lost(format!("read from {}: {e}", self.addr)))?;
+            return match (r.got, r.closed, r.drained) {
+                (0, true, _) => Err(Error::lost(format!("{} closed the connection", self.addr))),
+                (0, false, _) => Ok(Read::Nothing),
+                (_, false, true) => Ok(Read::Drained),
+                _ => Ok(Read::More),
+            };
+        }
         self.rbuf.reserve(READ_CHUNK);
         let room = self.rbuf.capacity() - self.rbuf.len();
         let (stream, rbuf) = (&self.stream, &mut self.rbuf);
@@ -91,6 +116,11 @@ impl Io {
     /// (and the driver woken) only once this many bytes are waiting, or
     /// at the end of the stream. False if the socket refused it.
     pub(crate) fn set_lowat(&mut self, bytes: usize) -> bool {
+        // Over TLS the socket holds ciphertext and reads go through the
+        // session: no coalescing.
+        if self.tls.is_some() {
+            return false;
+        }
         if sys::set_recv_lowat(&self.stream, bytes).is_err() {
             return false;
         }
@@ -102,6 +132,9 @@ impl Io {
     /// readiness says: the bytes below the low-water mark, which never
     /// make the socket ready.
     pub(crate) fn read_below_mark(&mut self) -> Result<Read> {
+        if self.tls.is_some() {
+            return self.read_some();
+        }
         self.rbuf.reserve(READ_CHUNK);
         match sys::recv_nonblocking(&self.stream, &mut self.rbuf) {
             Ok(0) => Err(Error::lost(format!("{} closed the socket", self.addr))),
@@ -111,9 +144,23 @@ impl Io {
         }
     }
 
-    /// Bytes waiting to go out, in the core and here.
+    /// Bytes waiting to go out, in the core and here (a TLS session's
+    /// unwritten records count as one).
     pub(crate) fn pending_bytes(&self) -> usize {
-        self.core.pending_transmit_bytes() + self.wbuf.len()
+        self.core.pending_transmit_bytes() + self.wbuf.len() + usize::from(self.tls_wants_write())
+    }
+
+    /// Whether bytes wait for the socket to take them.
+    pub(crate) fn wants_write(&self) -> bool {
+        !self.wbuf.is_empty() || self.tls_wants_write()
+    }
+
+    fn tls_wants_write(&self) -> bool {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            return tls.wants_write();
+        }
+        false
     }
 }
 
@@ -223,10 +270,13 @@ fn client_config(config: &Config, uri: &AmqpUri, secret: Option<&Secret>) -> Cli
 ///
 /// `secret`: what `Connection::update_secret` last set, which replaces
 /// the URI's password when recovery reconnects.
-pub(crate) async fn connect(config: &Config, uri: &AmqpUri, secret: Option<&Secret>) -> Result<Io> {
+pub(crate) async fn connect(config: &Config, index: usize, secret: Option<&Secret>) -> Result<Io> {
+    let Some(uri) = config.uris.get(index) else {
+        return Err(Error::Usage("no broker URI"));
+    };
     let addr = uri.authority();
     let limit = config.connect_timeout();
-    match tokio::time::timeout(limit, handshake(config, uri, secret, addr.clone())).await {
+    match tokio::time::timeout(limit, handshake(config, index, uri, secret, addr.clone())).await {
         Ok(r) => r,
         Err(_) => Err(Error::Timeout {
             operation: "connect",
@@ -237,44 +287,62 @@ pub(crate) async fn connect(config: &Config, uri: &AmqpUri, secret: Option<&Secr
 
 async fn handshake(
     config: &Config,
+    index: usize,
     uri: &AmqpUri,
     secret: Option<&Secret>,
     addr: String,
 ) -> Result<Io> {
-    let stream = TcpStream::connect(&addr)
-        .await
-        .map_err(|e| Error::Connect {
-            addr: addr.clone(),
-            source: Arc::new(e),
-        })?;
-    let _ = stream.set_nodelay(true);
-    let core = Core::client(client_config(config, uri, secret), Instant::now());
-    let mut io = Io {
-        stream,
-        core,
-        rbuf: BytesMut::with_capacity(READ_CHUNK),
-        wbuf: BytesMut::with_capacity(16 * 1024),
-        addr,
-        lowat: 1,
+    let _ = index;
+    let tcp = transport::tcp(&addr).await.map_err(|e| Error::Connect {
+        addr: addr.clone(),
+        source: Arc::new(e),
+    })?;
+    #[cfg(feature = "tls")]
+    let mut stream = match config.tls_for(index) {
+        Some(tls) => Stream::Tls(Box::new(tls.handshake(tcp, &uri.host).await.map_err(
+            |source| Error::Tls {
+                addr: addr.clone(),
+                source,
+            },
+        )?)),
+        None => Stream::Tcp(tcp),
     };
+    #[cfg(not(feature = "tls"))]
+    let mut stream = Stream::Tcp(tcp);
+    let mut core = Core::client(client_config(config, uri, secret), Instant::now());
+    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut wbuf = BytesMut::with_capacity(16 * 1024);
     loop {
-        io.core.poll_transmit(&mut io.wbuf);
-        if !io.wbuf.is_empty() {
-            io.stream
-                .write_all(&io.wbuf)
+        core.poll_transmit(&mut wbuf);
+        if !wbuf.is_empty() {
+            stream
+                .write_all(&wbuf)
                 .await
-                .map_err(|e| Error::lost(format!("write to {}: {e}", io.addr)))?;
-            io.wbuf.clear();
+                .map_err(|e| Error::lost(format!("write to {addr}: {e}")))?;
+            stream
+                .flush()
+                .await
+                .map_err(|e| Error::lost(format!("write to {addr}: {e}")))?;
+            wbuf.clear();
         }
-        while let Some(ev) = io.core.poll_event() {
+        while let Some(ev) = core.poll_event() {
             match ev {
                 Event::Connected { tune, .. } => {
-                    tracing::debug!(addr = %io.addr, ?tune, "connected");
-                    return Ok(io);
+                    tracing::debug!(%addr, ?tune, tls = stream.is_tls(), "connected");
+                    let (stream, tls) = stream.into_parts();
+                    return Ok(Io {
+                        stream,
+                        tls,
+                        core,
+                        rbuf,
+                        wbuf,
+                        addr,
+                        lowat: 1,
+                    });
                 }
                 Event::ConnectionClosed { reason, .. } => {
                     return Err(Error::Refused {
-                        addr: io.addr.clone(),
+                        addr,
                         code: reason.code,
                         text: reason.text.to_string(),
                     });
@@ -282,20 +350,17 @@ async fn handshake(
                 _ => {}
             }
         }
-        io.rbuf.reserve(16 * 1024);
-        let n = io
-            .stream
-            .read_buf(&mut io.rbuf)
+        rbuf.reserve(16 * 1024);
+        let n = stream
+            .read_buf(&mut rbuf)
             .await
-            .map_err(|e| Error::lost(format!("read from {}: {e}", io.addr)))?;
+            .map_err(|e| Error::lost(format!("read from {addr}: {e}")))?;
         if n == 0 {
             return Err(Error::lost(format!(
-                "{} closed the socket during the handshake (wrong credentials or vhost?)",
-                io.addr
+                "{addr} closed the socket during the handshake (wrong credentials or vhost?)"
             )));
         }
-        io.core
-            .handle_input(Instant::now(), &mut io.rbuf)
+        core.handle_input(Instant::now(), &mut rbuf)
             .map_err(|e| match e {
                 // The core refuses a server that does not offer the
                 // mechanism asked for, before it sends any credential.
@@ -303,7 +368,7 @@ async fn handshake(
                     if p.code == amqp_proto::ReplyCode::ACCESS_REFUSED =>
                 {
                     Error::Refused {
-                        addr: io.addr.clone(),
+                        addr: addr.clone(),
                         code: p.code,
                         text: p.to_string(),
                     }

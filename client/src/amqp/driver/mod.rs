@@ -444,7 +444,7 @@ impl Driver {
         let Some(io) = self.io.as_ref() else {
             return;
         };
-        let want_write = !io.wbuf.is_empty();
+        let want_write = io.wants_write();
         self.state.wants_room.store(holding, Ordering::Relaxed);
         tokio::select! {
             biased;

@@ -48,17 +48,15 @@ impl Driver {
                 return Err(Error::closed_by_app());
             }
             let n = self.config.uris.len().max(1);
-            let Some(uri) = self.config.uris.get((attempt as usize - 1) % n).cloned() else {
-                return Err(Error::Usage("no broker URI"));
-            };
-            let result = match io::connect(&self.config, &uri, self.secrets.accepted.as_ref()).await
-            {
-                Ok(io) => {
-                    self.io = Some(io);
-                    self.restore().await
-                }
-                Err(e) => Err(e),
-            };
+            let index = (attempt as usize - 1) % n;
+            let result =
+                match io::connect(&self.config, index, self.secrets.accepted.as_ref()).await {
+                    Ok(io) => {
+                        self.io = Some(io);
+                        self.restore().await
+                    }
+                    Err(e) => Err(e),
+                };
             match result {
                 Ok(()) => {
                     let addr = self
@@ -202,7 +200,7 @@ impl Driver {
                 return Err(Error::lost("not connected"));
             };
             let until = io.core.poll_timeout().map_or(deadline, |t| t.min(deadline));
-            let want_write = !io.wbuf.is_empty();
+            let want_write = io.wants_write();
             let can_read = self.can_read();
             let holding = self.held_deliveries > 0;
             tokio::select! {
