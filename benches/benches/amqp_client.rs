@@ -13,6 +13,10 @@
 //! broker being another process. With `--features peers`, lapin 3 and
 //! amqprs 2 run the same workloads in the same run.
 //!
+//! mq-client runs each workload twice: over plain TCP and over TLS
+//! (`AMQPS_URL`, default the TLS listener on localhost:5671 with the CA
+//! `scripts/brokers up` made), so the cost of TLS is measured in one run.
+//!
 //! `cargo bench -p mq-benches --features peers --bench amqp_client`
 
 use std::sync::Mutex;
@@ -27,6 +31,16 @@ const BODY: [u8; 100] = [b'x'; 100];
 
 fn url() -> String {
     std::env::var("AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+/// The TLS listener, trusting the CA `scripts/brokers up` made.
+fn tls_url() -> String {
+    std::env::var("AMQPS_URL").unwrap_or_else(|_| {
+        format!(
+            "amqps://guest:guest@localhost:5671/%2f?cacertfile={}/../.brokers/tls/ca.pem",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    })
 }
 
 /// Messages, wall time and CPU time summed over a benchmark's samples.
@@ -409,6 +423,24 @@ fn bench(c: &mut Criterion) {
         })
     });
     report("consume/mq-client");
+
+    // The same client over TLS, in the same run: the cost of encryption.
+    let tls = rt.block_on(Ours::new(&tls_url(), &format!("bench.mq-client-tls.{pid}")));
+    g.bench_function("publish/mq-client-tls", |b| {
+        b.iter_custom(|n| {
+            rt.block_on(tls.purge());
+            measured(&rt, n, tls.publish(n))
+        })
+    });
+    report("publish/mq-client-tls");
+    g.bench_function("consume/mq-client-tls", |b| {
+        b.iter_custom(|n| {
+            fill(&tls.queue, n);
+            measured(&rt, n, tls.consume(n))
+        })
+    });
+    report("consume/mq-client-tls");
+    rt.block_on(tls.delete());
 
     #[cfg(feature = "peers")]
     {

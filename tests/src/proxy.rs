@@ -53,6 +53,7 @@ struct Shared {
     accepted: AtomicU64,
     refused: AtomicU64,
     open: AtomicUsize,
+    forwarded: [AtomicU64; 2],
 }
 
 /// A TCP proxy on loopback that injects faults between a client and a broker.
@@ -80,6 +81,7 @@ impl FaultProxy {
             accepted: AtomicU64::new(0),
             refused: AtomicU64::new(0),
             open: AtomicUsize::new(0),
+            forwarded: [AtomicU64::new(0), AtomicU64::new(0)],
         });
         let accept_task = tokio::spawn(accept_loop(listener, shared.clone()));
         Ok(FaultProxy {
@@ -112,6 +114,13 @@ impl FaultProxy {
     /// Delays every chunk by `latency` in each direction (zero to disable).
     pub fn set_latency(&self, latency: Duration) {
         *lock(&self.shared.latency) = latency;
+    }
+
+    /// Bytes forwarded in `dir`, over every connection so far. With one
+    /// connection open, `close_after(dir, Some(forwarded(dir) + n))` cuts
+    /// it `n` bytes from now.
+    pub fn forwarded(&self, dir: Direction) -> u64 {
+        self.shared.forwarded[dir.index()].load(Ordering::Relaxed)
     }
 
     /// Closes a connection once it has forwarded `bytes` bytes in `dir`;
@@ -245,6 +254,7 @@ async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, dir: Direction, s
                 return;
             }
             forwarded += send.len() as u64;
+            shared.forwarded[dir.index()].fetch_add(send.len() as u64, Ordering::Relaxed);
             if truncate {
                 let _ = to.flush().await;
                 return;
