@@ -18,26 +18,41 @@
 //! at the highest version both sides support; the answer comes back as
 //! [`Event::Response`], matched by correlation id, and is decoded with
 //! [`Response::decode`].
+//!
+//! SASL ([`Config::sasl`]) runs after ApiVersions: SaslHandshake v1, then as
+//! many SaslAuthenticate rounds as the mechanism takes (one for PLAIN and
+//! OAUTHBEARER, two for SCRAM); `Ready` comes after the last. A broker that
+//! grants a session lifetime (KIP-368) expects the client to authenticate
+//! again on the live connection before it ends: see
+//! [`Connection::reauthentication_due`] and
+//! [`Connection::start_reauthentication`].
 
+mod error;
+mod event;
 mod frame;
-mod sasl;
+pub(crate) mod sasl;
 
 use std::collections::{HashMap, VecDeque};
+use std::fmt;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
 
+pub use error::{ConnectionError, RequestError};
+pub use event::{Event, Response};
 pub use frame::{
     FrameDecoder, peek_request_api_key, read_request_frame, write_request_frame,
     write_response_frame,
 };
-pub use sasl::{Sasl, SaslPlain};
+pub use sasl::{Sasl, SaslErrorKind, SaslOAuthBearer, SaslPlain, SaslScram, ScramMechanism};
+
+use sasl::{SaslExchange, SaslFault, Step};
 
 use crate::api::{
-    AnyResponse, ApiKey, ApiVersionsRequest, ApiVersionsResponse, Message, Request, SUPPORTED_APIS,
+    ApiKey, ApiVersionsRequest, ApiVersionsResponse, Message, Request, SUPPORTED_APIS,
     SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse,
 };
-use crate::error::{DecodeError, DecodeErrorKind, EncodeError, ErrorCode};
+use crate::error::ErrorCode;
 use crate::header::{ResponseHeader, response_header_version};
 
 /// Settings of a [`Connection`].
@@ -55,6 +70,13 @@ pub struct Config {
     pub request_timeout: Duration,
     /// SASL authentication after negotiation, if any.
     pub sasl: Option<Sasl>,
+    /// SCRAM's client nonce for this connection's authentication: a fresh
+    /// random string per connection, never reused, of 16 to 256 printable
+    /// ASCII characters other than `,`. Make one from 18 or more bytes of a
+    /// CSPRNG with [`SaslScram::nonce_from_random`]. This crate draws no
+    /// randomness of its own. Without it, a SCRAM connection fails at once
+    /// ([`SaslErrorKind::InvalidConfig`]); other mechanisms ignore it.
+    pub sasl_nonce: Option<String>,
 }
 
 impl Default for Config {
@@ -66,108 +88,9 @@ impl Default for Config {
             max_response_size: 100 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             sasl: None,
+            sasl_nonce: None,
         }
     }
-}
-
-/// A fatal connection error: after it the connection is unusable.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConnectionError {
-    /// A frame or response header was malformed (or a frame too large).
-    #[error("bad response from the broker: {0}")]
-    Decode(#[from] DecodeError),
-    /// A response came for a correlation id with no request in flight.
-    #[error("response for unknown correlation id {0}")]
-    UnknownCorrelationId(i32),
-    /// The broker rejected ApiVersions.
-    #[error("ApiVersions failed: {0}")]
-    ApiVersions(ErrorCode),
-    /// The broker supports no version of an API in common with this crate.
-    #[error("the broker supports no common version of {0}")]
-    UnsupportedApi(ApiKey),
-    /// SASL failed.
-    #[error("SASL {stage} failed: {code}{}", message.as_deref().map(|m| format!(": {m}")).unwrap_or_default())]
-    Sasl {
-        /// `"handshake"` or `"authenticate"`.
-        stage: &'static str,
-        /// The broker's error code.
-        code: ErrorCode,
-        /// The broker's message, or the mechanisms it enables.
-        message: Option<String>,
-    },
-    /// ApiVersions or a SASL step timed out.
-    #[error("{0} timed out while setting up the connection")]
-    SetupTimedOut(ApiKey),
-    /// [`Connection::send`] was called before [`Event::Ready`].
-    #[error("the connection is not ready (ApiVersions/SASL not finished)")]
-    NotReady,
-    /// A request could not be encoded.
-    #[error("could not encode the request: {0}")]
-    Encode(#[from] EncodeError),
-    /// The connection already failed.
-    #[error("the connection has failed")]
-    Failed,
-}
-
-/// Why a request ended without a response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum RequestError {
-    /// Its deadline passed.
-    #[error("request timed out")]
-    TimedOut,
-}
-
-/// A response, matched to its request; the body is still encoded.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Response {
-    /// The request's correlation id.
-    pub correlation_id: i32,
-    /// The request's API.
-    pub api_key: ApiKey,
-    /// The request's (and so the response's) version.
-    pub api_version: i16,
-    /// The response header.
-    pub header: ResponseHeader,
-    /// The body, a zero-copy slice of the read buffer.
-    pub body: Bytes,
-}
-
-impl Response {
-    /// Decodes the body as `M` (the request type's `Response`).
-    pub fn decode<M: Message>(&self) -> Result<M, DecodeError> {
-        if M::API_KEY != self.api_key {
-            return Err(DecodeErrorKind::UnknownApiKey(self.api_key.0).into());
-        }
-        M::decode(&mut self.body.clone(), self.api_version)
-    }
-
-    /// Decodes the body as whichever API it answers.
-    pub fn decode_any(&self) -> Result<AnyResponse, DecodeError> {
-        AnyResponse::decode(self.api_key, self.api_version, &mut self.body.clone())
-    }
-}
-
-/// Something that happened on the connection.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum Event {
-    /// Negotiation (and SASL, if configured) finished: `send` works now.
-    Ready,
-    /// A response to a request sent with `send` or `send_at_version`.
-    Response(Response),
-    /// A request ended without a response.
-    RequestFailed {
-        /// Its correlation id.
-        correlation_id: i32,
-        /// Its API.
-        api_key: ApiKey,
-        /// Why.
-        error: RequestError,
-    },
-    /// The connection failed (setup timed out); it should be closed.
-    Failed(ConnectionError),
 }
 
 /// Who is waiting for a response.
@@ -192,6 +115,9 @@ enum State {
     Negotiating,
     Authenticating,
     Ready,
+    /// Ready, with a KIP-368 re-authentication under way: new requests are
+    /// held until it ends.
+    Reauthenticating,
     Failed,
 }
 
@@ -200,7 +126,6 @@ enum State {
 const TIMED_OUT_MEMORY: usize = 1024;
 
 /// A sans-IO Kafka client connection to one broker.
-#[derive(Debug)]
 pub struct Connection {
     config: Config,
     state: State,
@@ -208,16 +133,47 @@ pub struct Connection {
     in_flight: HashMap<i32, InFlight>,
     timed_out: VecDeque<i32>,
     transmit: BytesMut,
+    /// Requests sent during a re-authentication, sent after it.
+    held: BytesMut,
     events: VecDeque<Event>,
     frames: FrameDecoder,
     /// Per API key, the negotiated version.
     versions: HashMap<ApiKey, i16>,
     broker_versions: Option<ApiVersionsResponse>,
+    /// The SASL exchange under way, if any.
+    sasl: Option<SaslExchange>,
+    /// When the last successful SASL exchange began.
+    sasl_started: Option<Instant>,
+    /// The SCRAM nonce last used, never to be used again.
+    last_nonce: Option<String>,
     sasl_session_lifetime_ms: Option<i64>,
+}
+
+// By hand: the transmit buffers may hold a PLAIN password or an OAuth token
+// on their way out, so only their lengths are shown.
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("config", &self.config)
+            .field("state", &self.state)
+            .field("next_correlation_id", &self.next_correlation_id)
+            .field("in_flight", &self.in_flight)
+            .field("transmit_len", &self.transmit.len())
+            .field("held_len", &self.held.len())
+            .field("events", &self.events)
+            .field("versions", &self.versions)
+            .field("sasl", &self.sasl)
+            .field("sasl_session_lifetime_ms", &self.sasl_session_lifetime_ms)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Connection {
     /// A connection that starts by sending ApiVersions at the newest version.
+    ///
+    /// SASL credentials that cannot be sent (a SCRAM mechanism without
+    /// [`Config::sasl_nonce`], say) fail it at once: nothing is sent and
+    /// [`Event::Failed`] comes out.
     pub fn new(config: Config, now: Instant) -> Self {
         let frames = FrameDecoder::new(config.max_response_size);
         let mut conn = Connection {
@@ -227,12 +183,31 @@ impl Connection {
             in_flight: HashMap::new(),
             timed_out: VecDeque::new(),
             transmit: BytesMut::new(),
+            held: BytesMut::new(),
             events: VecDeque::new(),
             frames,
             versions: HashMap::new(),
             broker_versions: None,
+            sasl: None,
+            sasl_started: None,
+            last_nonce: None,
             sasl_session_lifetime_ms: None,
         };
+        if let Some(sasl) = &conn.config.sasl {
+            let nonce = conn.config.sasl_nonce.as_deref();
+            match SaslExchange::start(sasl, nonce) {
+                Ok(exchange) => {
+                    conn.last_nonce = nonce.filter(|_| sasl.needs_nonce()).map(str::to_owned);
+                    conn.sasl = Some(exchange);
+                }
+                Err(fault) => {
+                    conn.state = State::Failed;
+                    conn.events
+                        .push_back(Event::Failed(sasl_fault("setup", fault)));
+                    return conn;
+                }
+            }
+        }
         conn.send_api_versions(now, ApiVersionsRequest::MAX_VERSION);
         conn
     }
@@ -242,9 +217,15 @@ impl Connection {
         &self.config
     }
 
-    /// Whether negotiation and SASL have finished.
+    /// Whether negotiation and SASL have finished (and `send` works: during
+    /// a re-authentication too).
     pub fn is_ready(&self) -> bool {
-        self.state == State::Ready
+        matches!(self.state, State::Ready | State::Reauthenticating)
+    }
+
+    /// Whether a re-authentication is under way.
+    pub fn is_reauthenticating(&self) -> bool {
+        self.state == State::Reauthenticating
     }
 
     /// Whether the connection has failed.
@@ -262,7 +243,8 @@ impl Connection {
         self.broker_versions.as_ref()
     }
 
-    /// The SASL session lifetime the broker granted (KIP-368), if any.
+    /// The SASL session lifetime the broker granted (KIP-368) in the last
+    /// SaslAuthenticate response, if any.
     pub fn sasl_session_lifetime_ms(&self) -> Option<i64> {
         self.sasl_session_lifetime_ms
     }
@@ -277,7 +259,7 @@ impl Connection {
     /// support.
     pub fn send<R: Request>(&mut self, now: Instant, request: &R) -> Result<i32, ConnectionError> {
         match self.state {
-            State::Ready => {}
+            State::Ready | State::Reauthenticating => {}
             State::Failed => return Err(ConnectionError::Failed),
             _ => return Err(ConnectionError::NotReady),
         }
@@ -297,7 +279,7 @@ impl Connection {
         timeout: Duration,
     ) -> Result<i32, ConnectionError> {
         match self.state {
-            State::Ready => {}
+            State::Ready | State::Reauthenticating => {}
             State::Failed => return Err(ConnectionError::Failed),
             _ => return Err(ConnectionError::NotReady),
         }
@@ -308,6 +290,7 @@ impl Connection {
     }
 
     /// Sends `request` at an explicit `version`, in any state but failed.
+    /// (During a re-authentication it is held until that ends.)
     pub fn send_at_version<R: Request>(
         &mut self,
         now: Instant,
@@ -330,8 +313,15 @@ impl Connection {
         purpose: Purpose,
     ) -> Result<i32, ConnectionError> {
         let correlation_id = self.next_correlation_id;
+        // A broker re-authenticating a connection takes nothing but SASL
+        // requests until it is done (KIP-368): hold the others till then.
+        let out = if self.state == State::Reauthenticating && purpose == Purpose::User {
+            &mut self.held
+        } else {
+            &mut self.transmit
+        };
         write_request_frame(
-            &mut self.transmit,
+            out,
             correlation_id,
             self.config.client_id.as_deref(),
             version,
@@ -464,7 +454,7 @@ impl Connection {
                     self.on_sasl_handshake(now, request.api_version, frame)?
                 }
                 Purpose::SaslAuthenticate => {
-                    self.on_sasl_authenticate(request.api_version, frame)?
+                    self.on_sasl_authenticate(now, request.api_version, frame)?
                 }
             }
         }
@@ -519,22 +509,117 @@ impl Connection {
         };
         self.versions = negotiate(&response);
         self.broker_versions = Some(response);
-        match self.config.sasl.clone() {
-            Some(sasl) => {
-                self.state = State::Authenticating;
-                let version = self
-                    .version_for(ApiKey::SASL_HANDSHAKE)
-                    .filter(|&v| v >= 1)
-                    .ok_or(ConnectionError::UnsupportedApi(ApiKey::SASL_HANDSHAKE))?;
-                let request = SaslHandshakeRequest {
-                    mechanism: sasl.mechanism().to_owned(),
-                    ..Default::default()
-                };
-                let timeout = self.config.request_timeout;
-                self.enqueue(now, &request, version, timeout, Purpose::SaslHandshake)?;
-            }
-            None => self.become_ready(),
+        if self.sasl.is_some() {
+            self.state = State::Authenticating;
+            self.send_sasl_handshake(now)?;
+        } else {
+            self.become_ready();
         }
+        Ok(())
+    }
+
+    /// When to start a re-authentication (KIP-368): at 85% of the session
+    /// lifetime the broker granted, counted from when the last
+    /// authentication began (its SaslHandshake was queued), so that it ends
+    /// before the broker closes the connection. `None` without a lifetime,
+    /// before `Ready`, and while one is under way. The Java client picks
+    /// 85-95% at random to spread many connections out; a driver that wants
+    /// that adds its own jitter.
+    pub fn reauthentication_due(&self) -> Option<Instant> {
+        if self.state != State::Ready {
+            return None;
+        }
+        let lifetime = u64::try_from(self.sasl_session_lifetime_ms?).ok()?;
+        let ms = u64::try_from(u128::from(lifetime) * 85 / 100).unwrap_or(u64::MAX);
+        Some(deadline(self.sasl_started?, Duration::from_millis(ms)))
+    }
+
+    /// Starts a KIP-368 re-authentication on the live connection: sends
+    /// SaslHandshake and SaslAuthenticate again, with the same mechanism.
+    ///
+    /// `sasl` replaces the configured credentials (an OAUTHBEARER token just
+    /// refreshed, say), or `None` keeps them; SCRAM needs a fresh
+    /// `sasl_nonce`, never one used before. The connection stays usable:
+    /// responses to requests already sent still come as they arrive (the
+    /// broker answers in order, before it reads the handshake), and requests
+    /// sent from now on are held back and sent once the re-authentication
+    /// succeeds ([`Event::Reauthenticated`]), since the broker takes nothing
+    /// but SASL requests until then. Like the Java client, this does not
+    /// wait for in-flight responses. A failure of the re-authentication
+    /// itself fails the connection (the broker closes it anyway).
+    ///
+    /// Errors, leaving the connection as it was: [`ConnectionError::Failed`];
+    /// [`ConnectionError::NotReady`] before `Ready` or while a
+    /// re-authentication is under way; [`ConnectionError::Sasl`] with
+    /// [`SaslErrorKind::InvalidConfig`] when no SASL is configured, the
+    /// broker granted no session lifetime (it would refuse), the mechanism
+    /// differs, or the credentials or nonce cannot be sent.
+    pub fn start_reauthentication(
+        &mut self,
+        now: Instant,
+        sasl: Option<Sasl>,
+        sasl_nonce: Option<String>,
+    ) -> Result<(), ConnectionError> {
+        match self.state {
+            State::Ready => {}
+            State::Failed => return Err(ConnectionError::Failed),
+            _ => return Err(ConnectionError::NotReady),
+        }
+        let invalid = |message: &str| ConnectionError::Sasl {
+            stage: "setup",
+            kind: SaslErrorKind::InvalidConfig,
+            code: ErrorCode::SASL_AUTHENTICATION_FAILED,
+            message: Some(message.to_owned()),
+        };
+        let Some(configured) = &self.config.sasl else {
+            return Err(invalid("no SASL mechanism is configured"));
+        };
+        if self.sasl_session_lifetime_ms.is_none() {
+            return Err(invalid(
+                "the broker granted no session lifetime, so it does not take re-authentication",
+            ));
+        }
+        let sasl = sasl.unwrap_or_else(|| configured.clone());
+        if sasl.mechanism() != configured.mechanism() {
+            return Err(invalid("re-authentication must use the same mechanism"));
+        }
+        if sasl.needs_nonce() && sasl_nonce.is_some() && sasl_nonce == self.last_nonce {
+            return Err(invalid("the SCRAM nonce was used before"));
+        }
+        let exchange = SaslExchange::start(&sasl, sasl_nonce.as_deref())
+            .map_err(|f| sasl_fault("setup", f))?;
+        self.sasl = Some(exchange);
+        self.state = State::Reauthenticating;
+        if let Err(e) = self.send_sasl_handshake(now) {
+            // Nothing was queued: the connection goes on as it was.
+            self.sasl = None;
+            self.state = State::Ready;
+            return Err(e);
+        }
+        if sasl.needs_nonce() {
+            self.last_nonce.clone_from(&sasl_nonce);
+        }
+        self.config.sasl = Some(sasl);
+        self.config.sasl_nonce = sasl_nonce;
+        Ok(())
+    }
+
+    fn send_sasl_handshake(&mut self, now: Instant) -> Result<(), ConnectionError> {
+        let mechanism = match &self.sasl {
+            Some(exchange) => exchange.mechanism(),
+            None => return Err(ConnectionError::NotReady),
+        };
+        let version = self
+            .version_for(ApiKey::SASL_HANDSHAKE)
+            .filter(|&v| v >= 1)
+            .ok_or(ConnectionError::UnsupportedApi(ApiKey::SASL_HANDSHAKE))?;
+        let request = SaslHandshakeRequest {
+            mechanism: mechanism.to_owned(),
+            ..Default::default()
+        };
+        let timeout = self.config.request_timeout;
+        self.enqueue(now, &request, version, timeout, Purpose::SaslHandshake)?;
+        self.sasl_started = Some(now);
         Ok(())
     }
 
@@ -548,17 +633,26 @@ impl Connection {
         if !response.error_code.is_ok() {
             return Err(ConnectionError::Sasl {
                 stage: "handshake",
+                kind: kind_of(response.error_code),
                 code: response.error_code,
                 message: Some(format!("broker enables {:?}", response.mechanisms)),
             });
         }
+        let token = self.sasl.as_mut().and_then(SaslExchange::take_first);
+        let Some(token) = token else {
+            return Err(ConnectionError::NotReady);
+        };
+        self.send_sasl_authenticate(now, token)
+    }
+
+    fn send_sasl_authenticate(
+        &mut self,
+        now: Instant,
+        token: Bytes,
+    ) -> Result<(), ConnectionError> {
         let version = self
             .version_for(ApiKey::SASL_AUTHENTICATE)
             .ok_or(ConnectionError::UnsupportedApi(ApiKey::SASL_AUTHENTICATE))?;
-        let token = match &self.config.sasl {
-            Some(sasl) => sasl.initial_token(),
-            None => return Err(ConnectionError::NotReady),
-        };
         let request = SaslAuthenticateRequest {
             auth_bytes: token,
             ..Default::default()
@@ -570,28 +664,82 @@ impl Connection {
 
     fn on_sasl_authenticate(
         &mut self,
+        now: Instant,
         version: i16,
         mut body: Bytes,
     ) -> Result<(), ConnectionError> {
         let response = SaslAuthenticateResponse::decode(&mut body, version)?;
+        let Some(exchange) = self.sasl.as_mut() else {
+            return Err(ConnectionError::NotReady);
+        };
         if !response.error_code.is_ok() {
+            let broker = response
+                .error_message
+                .map(|m| exchange.redact(sasl::truncate(&m, MAX_BROKER_MESSAGE)));
+            let message = match (broker, exchange.failure_detail()) {
+                (Some(m), Some(status)) if !m.contains(&status) => {
+                    Some(format!("{m}; error status {status}"))
+                }
+                (None, Some(status)) => Some(format!("error status {status}")),
+                (m, _) => m,
+            };
             return Err(ConnectionError::Sasl {
                 stage: "authenticate",
+                kind: kind_of(response.error_code),
                 code: response.error_code,
-                message: response.error_message,
+                message,
             });
         }
-        // PLAIN is a single round trip: success ends the exchange.
-        if response.session_lifetime_ms > 0 {
-            self.sasl_session_lifetime_ms = Some(response.session_lifetime_ms);
+        match exchange
+            .step(&response.auth_bytes)
+            .map_err(|f| sasl_fault("authenticate", f))?
+        {
+            Step::Send(token) => self.send_sasl_authenticate(now, token),
+            Step::Done => {
+                self.sasl = None;
+                // KIP-368: the lifetime comes with the exchange's last answer.
+                self.sasl_session_lifetime_ms =
+                    Some(response.session_lifetime_ms).filter(|&ms| ms > 0);
+                if self.state == State::Reauthenticating {
+                    self.state = State::Ready;
+                    let held = std::mem::take(&mut self.held);
+                    self.transmit.extend_from_slice(&held);
+                    self.events.push_back(Event::Reauthenticated);
+                } else {
+                    self.become_ready();
+                }
+                Ok(())
+            }
         }
-        self.become_ready();
-        Ok(())
     }
 
     fn become_ready(&mut self) {
         self.state = State::Ready;
         self.events.push_back(Event::Ready);
+    }
+}
+
+/// The longest broker SASL error message kept.
+const MAX_BROKER_MESSAGE: usize = 1024;
+
+/// The kind of a broker's SASL error code.
+fn kind_of(code: ErrorCode) -> SaslErrorKind {
+    if code == ErrorCode::SASL_AUTHENTICATION_FAILED {
+        SaslErrorKind::AuthenticationFailed
+    } else if code == ErrorCode::UNSUPPORTED_SASL_MECHANISM {
+        SaslErrorKind::MechanismNotEnabled
+    } else {
+        SaslErrorKind::BrokerError
+    }
+}
+
+/// A failure the client found, as the Java client reports it.
+fn sasl_fault(stage: &'static str, fault: SaslFault) -> ConnectionError {
+    ConnectionError::Sasl {
+        stage,
+        kind: fault.kind,
+        code: ErrorCode::SASL_AUTHENTICATION_FAILED,
+        message: Some(fault.message),
     }
 }
 

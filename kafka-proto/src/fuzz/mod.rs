@@ -6,7 +6,9 @@
 mod consumer_protocol;
 mod messages;
 mod records;
+mod sasl;
 
 pub use consumer_protocol::consumer_protocol_decoders;
 pub use messages::{frame_decoder, response_decoder};
 pub use records::record_batch_decoder;
+pub use sasl::sasl_client;

@@ -3,11 +3,12 @@
 
 use super::*;
 use crate::api::api_versions::ApiVersion;
-use crate::api::{
-    AnyRequest, JoinGroupRequest, MetadataRequest, MetadataResponse, ProduceRequest,
-    SaslAuthenticateResponse, SaslHandshakeResponse,
-};
+use crate::api::{AnyRequest, JoinGroupRequest, MetadataRequest, MetadataResponse, ProduceRequest};
+use crate::error::{DecodeError, DecodeErrorKind};
 use crate::header::RequestHeader;
+
+mod reauthentication;
+mod sasl;
 
 fn t0() -> Instant {
     Instant::now()
@@ -371,94 +372,4 @@ fn produce_with_acks_zero_expects_no_response() {
     .unwrap();
     assert_eq!(conn.in_flight(), 1);
     assert_eq!(requests(&mut conn).len(), 2);
-}
-
-fn sasl_config() -> Config {
-    Config {
-        sasl: Some(Sasl::Plain(SaslPlain::new("alice", "s3cret"))),
-        ..Config::default()
-    }
-}
-
-#[test]
-fn sasl_plain_handshake_then_authenticate() {
-    let now = t0();
-    let mut conn = ready_connection(sasl_config(), now);
-    assert_eq!(conn.poll_event(), None, "not ready before SASL");
-    let (h, body) = requests(&mut conn).remove(0);
-    assert_eq!(h.request_api_key, ApiKey::SASL_HANDSHAKE);
-    assert_eq!(h.request_api_version, 1);
-    assert!(matches!(&body, AnyRequest::SaslHandshake(r) if r.mechanism == "PLAIN"));
-    let ok = SaslHandshakeResponse {
-        mechanisms: vec!["PLAIN".into()],
-        ..Default::default()
-    };
-    conn.handle_input(now, &mut reply(h.correlation_id, 1, &ok))
-        .unwrap();
-    let (h, body) = requests(&mut conn).remove(0);
-    assert_eq!(h.request_api_key, ApiKey::SASL_AUTHENTICATE);
-    assert_eq!(h.request_api_version, 2);
-    match body {
-        AnyRequest::SaslAuthenticate(r) => assert_eq!(&r.auth_bytes[..], b"\0alice\0s3cret"),
-        other => panic!("{other:?}"),
-    }
-    let done = SaslAuthenticateResponse {
-        session_lifetime_ms: 3_600_000,
-        ..Default::default()
-    };
-    conn.handle_input(now, &mut reply(h.correlation_id, 2, &done))
-        .unwrap();
-    assert_eq!(conn.poll_event(), Some(Event::Ready));
-    assert_eq!(conn.sasl_session_lifetime_ms(), Some(3_600_000));
-}
-
-#[test]
-fn sasl_failures_are_typed() {
-    let now = t0();
-    // The mechanism is refused at the handshake.
-    let mut conn = ready_connection(sasl_config(), now);
-    let (h, _) = requests(&mut conn).remove(0);
-    let refused = SaslHandshakeResponse {
-        error_code: ErrorCode::UNSUPPORTED_SASL_MECHANISM,
-        mechanisms: vec!["SCRAM-SHA-512".into()],
-        ..Default::default()
-    };
-    let e = conn
-        .handle_input(now, &mut reply(h.correlation_id, 1, &refused))
-        .unwrap_err();
-    assert!(matches!(
-        e,
-        ConnectionError::Sasl {
-            stage: "handshake",
-            code: ErrorCode::UNSUPPORTED_SASL_MECHANISM,
-            ..
-        }
-    ));
-
-    // Bad credentials at authenticate.
-    let mut conn = ready_connection(sasl_config(), now);
-    let (h, _) = requests(&mut conn).remove(0);
-    conn.handle_input(
-        now,
-        &mut reply(h.correlation_id, 1, &SaslHandshakeResponse::default()),
-    )
-    .unwrap();
-    let (h, _) = requests(&mut conn).remove(0);
-    let denied = SaslAuthenticateResponse {
-        error_code: ErrorCode::SASL_AUTHENTICATION_FAILED,
-        error_message: Some("Invalid username or password".into()),
-        ..Default::default()
-    };
-    let e = conn
-        .handle_input(now, &mut reply(h.correlation_id, 2, &denied))
-        .unwrap_err();
-    assert_eq!(
-        e,
-        ConnectionError::Sasl {
-            stage: "authenticate",
-            code: ErrorCode::SASL_AUTHENTICATION_FAILED,
-            message: Some("Invalid username or password".into()),
-        }
-    );
-    assert!(!format!("{:?}", conn.config()).contains("s3cret"));
 }

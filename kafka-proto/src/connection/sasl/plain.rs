@@ -1,17 +1,8 @@
-//! SASL mechanisms: the bytes each one sends. PLAIN (RFC 4616) for now;
-//! SCRAM comes with a later issue.
+//! `PLAIN` (RFC 4616): user name and password in one message, one round.
 
 use std::fmt;
 
 use bytes::{BufMut, Bytes, BytesMut};
-
-/// A SASL mechanism and its credentials.
-#[derive(Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Sasl {
-    /// `PLAIN`: user name and password in the clear (use it over TLS).
-    Plain(SaslPlain),
-}
 
 /// Credentials for `PLAIN`.
 #[derive(Clone, PartialEq, Eq)]
@@ -53,22 +44,6 @@ impl SaslPlain {
     }
 }
 
-impl Sasl {
-    /// The mechanism's name, as sent in SaslHandshake.
-    pub fn mechanism(&self) -> &'static str {
-        match self {
-            Sasl::Plain(_) => "PLAIN",
-        }
-    }
-
-    /// The first token the client sends in SaslAuthenticate.
-    pub fn initial_token(&self) -> Bytes {
-        match self {
-            Sasl::Plain(p) => p.token(),
-        }
-    }
-}
-
 // Credentials never appear in Debug output (and so never in logs).
 impl fmt::Debug for SaslPlain {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -80,16 +55,9 @@ impl fmt::Debug for SaslPlain {
     }
 }
 
-impl fmt::Debug for Sasl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Sasl::Plain(p) => f.debug_tuple("Plain").field(p).finish(),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::Sasl;
     use super::*;
 
     #[test]
