@@ -112,11 +112,16 @@ async fn external_login_with_a_client_certificate() {
     ch.queue_declare(&queue, QueueOptions::default().exclusive())
         .await
         .unwrap();
-    ch.publish("", &queue, b"by certificate".to_vec(), BasicProperties::default())
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    ch.publish(
+        "",
+        &queue,
+        b"by certificate".to_vec(),
+        BasicProperties::default(),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
     let mut consumer = ch.consume(&queue, ConsumeOptions::default()).await.unwrap();
     let d = next(&mut consumer).await;
     assert_eq!(&d.body()[..], b"by certificate");
@@ -126,10 +131,9 @@ async fn external_login_with_a_client_certificate() {
 
     // The same through the builder, and without a certificate EXTERNAL is
     // refused.
-    let tls = TlsConfig::new().ca_file(tls_file("ca.pem")).client_cert_files(
-        tls_file("client.pem"),
-        tls_file("client.key"),
-    );
+    let tls = TlsConfig::new()
+        .ca_file(tls_file("ca.pem"))
+        .client_cert_files(tls_file("client.pem"), tls_file("client.key"));
     let conn = Connection::builder()
         .uri(format!("amqps://localhost:{}/%2f", amqps_addr().port()))
         .tls(tls)
@@ -145,7 +149,10 @@ async fn external_login_with_a_client_certificate() {
         .await
         .expect_err("EXTERNAL without a certificate");
     assert!(
-        matches!(refused, Error::Refused { .. } | Error::ConnectionLost { .. }),
+        matches!(
+            refused,
+            Error::Refused { .. } | Error::ConnectionLost { .. }
+        ),
         "{refused:?}"
     );
 }
@@ -191,7 +198,11 @@ async fn certificate_errors_name_their_cause() {
     assert!(e.to_string().contains("unknown issuer"), "{e}");
 
     // The right CA, but a name the certificate does not carry.
-    let e = connect_error(format!("{}&server_name_indication=wrong.example", url_with_ca())).await;
+    let e = connect_error(format!(
+        "{}&server_name_indication=wrong.example",
+        url_with_ca()
+    ))
+    .await;
     assert!(
         matches!(&e, Error::Tls { source: TlsError::HostnameMismatch { name }, .. } if name == "wrong.example"),
         "{e:?}"
@@ -225,7 +236,10 @@ async fn certificate_errors_name_their_cause() {
 
     // Plain AMQP to the TLS port: a handshake error, not a hang.
     let e = connect_error(format!("amqp://guest:guest@127.0.0.1:{port}/%2f")).await;
-    assert!(e.is_retriable() || matches!(e, Error::ConnectionLost { .. }), "{e:?}");
+    assert!(
+        e.is_retriable() || matches!(e, Error::ConnectionLost { .. }),
+        "{e:?}"
+    );
 }
 
 fn fast_recovery() -> RecoveryConfig {
@@ -274,21 +288,25 @@ async fn a_cut_over_tls_recovers_and_loses_nothing_confirmed() {
     let mut acked = vec![false; N as usize];
     let mut failed = Vec::new();
     let mut window: VecDeque<(u32, _)> = VecDeque::with_capacity(WINDOW);
-    let settle = |(i, r): (u32, Result<(), Error>), acked: &mut Vec<bool>, failed: &mut Vec<u32>| {
-        match r {
+    let settle =
+        |(i, r): (u32, Result<(), Error>), acked: &mut Vec<bool>, failed: &mut Vec<u32>| match r {
             Ok(()) => acked[i as usize] = true,
             Err(e) => {
                 assert!(matches!(e, Error::ConfirmLost), "{e:?}");
                 failed.push(i);
             }
-        }
-    };
+        };
     for i in 0..N {
         if i == N / 3 {
             proxy.cut_all();
         }
         let confirm = ch
-            .publish("", &queue, i.to_be_bytes().to_vec(), BasicProperties::default())
+            .publish(
+                "",
+                &queue,
+                i.to_be_bytes().to_vec(),
+                BasicProperties::default(),
+            )
             .await
             .expect("publishes wait through the outage");
         window.push_back((i, confirm));
@@ -306,11 +324,16 @@ async fn a_cut_over_tls_recovers_and_loses_nothing_confirmed() {
     .await;
     assert!(proxy.accepted() >= 2, "it reconnected through the proxy");
     for &i in &failed {
-        ch.publish("", &queue, i.to_be_bytes().to_vec(), BasicProperties::default())
-            .await
-            .unwrap()
-            .await
-            .expect("acked after recovery");
+        ch.publish(
+            "",
+            &queue,
+            i.to_be_bytes().to_vec(),
+            BasicProperties::default(),
+        )
+        .await
+        .unwrap()
+        .await
+        .expect("acked after recovery");
     }
     let mut consumer = ch
         .consume(&queue, ConsumeOptions::default().prefetch(1000))
@@ -349,9 +372,19 @@ async fn a_truncated_tls_record_is_a_clean_error() {
         .connect()
         .await
         .expect_err("the handshake cannot finish");
-    assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
     assert!(
-        matches!(&e, Error::Tls { source: TlsError::Handshake(_), .. }),
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(
+            &e,
+            Error::Tls {
+                source: TlsError::Handshake(_),
+                ..
+            }
+        ),
         "{e:?}"
     );
     assert!(e.is_retriable());
@@ -371,8 +404,15 @@ async fn a_truncated_tls_record_is_a_clean_error() {
     proxy.close_after(Direction::ToClient, Some(so_far + 10));
     let started = Instant::now();
     let r = ch
-        .queue_declare(&names::queue("tls-truncated"), QueueOptions::default().exclusive())
+        .queue_declare(
+            &names::queue("tls-truncated"),
+            QueueOptions::default().exclusive(),
+        )
         .await;
     assert!(r.is_err(), "the declare cannot be answered");
-    assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
 }

@@ -56,7 +56,11 @@ async fn round_trip(what: &str, client: ClientConfig) {
         let value = format!("{what}-{i}");
         deliveries.push(
             producer
-                .enqueue(ProducerRecord::new(&topic).key(format!("k{}", i % 17)).value(value))
+                .enqueue(
+                    ProducerRecord::new(&topic)
+                        .key(format!("k{}", i % 17))
+                        .value(value),
+                )
                 .await
                 .expect("enqueue"),
         );
@@ -78,7 +82,10 @@ async fn round_trip(what: &str, client: ClientConfig) {
     let mut missing = RECORDS;
     let deadline = Instant::now() + Duration::from_secs(60);
     while missing > 0 {
-        assert!(Instant::now() < deadline, "{what}: {missing} records missing");
+        assert!(
+            Instant::now() < deadline,
+            "{what}: {missing} records missing"
+        );
         let rec = tokio::time::timeout(Duration::from_secs(30), consumer.next())
             .await
             .expect("a record in time")
@@ -204,7 +211,10 @@ fn tls_cause(e: &Error) -> Option<&TlsError> {
 #[tokio::test]
 async fn certificate_and_password_errors_name_their_cause() {
     let bootstrap = endpoints::kafka_ssl_bootstrap();
-    let other_ca = endpoints::tls_dir().join("other-ca.pem").display().to_string();
+    let other_ca = endpoints::tls_dir()
+        .join("other-ca.pem")
+        .display()
+        .to_string();
     let e = first_call_error(config(&[
         ("bootstrap.servers", &bootstrap),
         ("security.protocol", "SSL"),

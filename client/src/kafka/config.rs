@@ -147,16 +147,32 @@ impl ClientConfig {
         }
     }
 
-    /// The sans-IO connection's settings.
-    pub(crate) fn connection_config(&self) -> kafka_proto::Config {
-        kafka_proto::Config {
+    /// The sans-IO connection's settings, with a fresh SCRAM nonce for
+    /// each connection.
+    pub(crate) fn connection_config(&self) -> Result<kafka_proto::Config> {
+        let sasl_nonce = match &self.sasl {
+            Some(sasl) if sasl.needs_nonce() => Some(scram_nonce()?),
+            _ => None,
+        };
+        Ok(kafka_proto::Config {
             client_id: Some(self.client_id.clone()),
             max_response_size: self.max_response_size,
             request_timeout: self.request_timeout,
             sasl: self.sasl.clone(),
+            sasl_nonce,
             ..kafka_proto::Config::default()
-        }
+        })
     }
+}
+
+/// A SCRAM client nonce: 24 bytes from the operating system's CSPRNG.
+pub(crate) fn scram_nonce() -> Result<String> {
+    let mut random = [0u8; 24];
+    getrandom::fill(&mut random)
+        .map_err(|e| Error::Config(format!("no random bytes for the SCRAM nonce: {e}")))?;
+    Ok(kafka_proto::connection::SaslScram::nonce_from_random(
+        &random,
+    ))
 }
 
 /// Splits `host:port` (IPv6 hosts in brackets).

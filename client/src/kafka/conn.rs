@@ -294,7 +294,7 @@ impl Driver {
         };
         #[cfg(not(feature = "tls"))]
         let mut stream = Stream::Tcp(tcp);
-        let mut conn = Connection::new(self.config.connection_config(), Instant::now());
+        let mut conn = Connection::new(self.config.connection_config()?, Instant::now());
         let mut out = BytesMut::new();
         let mut inbuf = BytesMut::with_capacity(16 * 1024);
         loop {
@@ -388,7 +388,12 @@ impl Driver {
             if inbuf.capacity() - inbuf.len() < 16 * 1024 {
                 inbuf.reserve(64 * 1024);
             }
-            let deadline = conn.poll_timeout();
+            // KIP-368: re-authenticate before the broker's session ends.
+            let reauth_at = conn.reauthentication_due();
+            let deadline = match (conn.poll_timeout(), reauth_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             let sleep = async {
                 match deadline {
                     Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
@@ -428,13 +433,34 @@ impl Driver {
                     }
                 }
                 () = sleep => {
-                    conn.handle_timeout(Instant::now());
+                    let now = Instant::now();
+                    if reauth_at.is_some_and(|t| t <= now) {
+                        if let Err(e) = self.reauthenticate(&mut conn, now) {
+                            return self.fail_all(pending, e);
+                        }
+                    }
+                    conn.handle_timeout(now);
                     if let Some(e) = self.drain_events(&mut conn, &mut pending) {
                         return self.fail_all(pending, e);
                     }
                 }
             }
         }
+    }
+
+    /// Starts a re-authentication with the configured credentials (and a
+    /// fresh SCRAM nonce).
+    fn reauthenticate(&self, conn: &mut Connection, now: Instant) -> Result<(), Error> {
+        let nonce = match &self.config.sasl {
+            Some(sasl) if sasl.needs_nonce() => Some(super::config::scram_nonce()?),
+            _ => None,
+        };
+        debug!("re-authenticating (KIP-368)");
+        conn.start_reauthentication(now, None, nonce)
+            .map_err(|source| Error::Connection {
+                broker: self.addr.to_string(),
+                source,
+            })
     }
 
     fn submit(

@@ -234,6 +234,8 @@ fn sasl_of(g: &Gathered) -> Result<Sasl> {
     };
     match mechanism {
         "PLAIN" => Ok(Sasl::Plain(SaslPlain::new(username()?, password()?))),
+        "SCRAM-SHA-256" => Ok(Sasl::scram_sha256(username()?, password()?)),
+        "SCRAM-SHA-512" => Ok(Sasl::scram_sha512(username()?, password()?)),
         other => Err(bad(
             "sasl.mechanism",
             other,
