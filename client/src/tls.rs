@@ -541,42 +541,33 @@ impl ServerCertVerifier for AcceptAnyCert {
 }
 
 /// A TLS session driven by readiness, for the AMQP driver's non-blocking
-/// loop: plaintext goes in and out through the session's buffers, and
-/// ciphertext moves with the socket's `try_read` / `try_write`.
+/// loop: the driver reads ciphertext from the socket into [`Session::cipher`]
+/// (one system call for up to a whole chunk, however many records it
+/// holds), [`Session::decrypt`] turns it into plaintext, and
+/// [`Session::write`] encrypts and writes with the socket's `try_write`.
 pub(crate) struct Session {
     conn: ClientConnection,
+    /// Ciphertext read from the socket, not yet handed to rustls.
+    cipher: bytes::BytesMut,
 }
 
 impl fmt::Debug for Session {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Session").finish_non_exhaustive()
+        f.debug_struct("Session")
+            .field("cipher", &self.cipher.len())
+            .finish_non_exhaustive()
     }
 }
 
-/// What one [`Session::read`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct SessionRead {
-    /// Plaintext bytes appended.
-    pub(crate) got: usize,
-    /// The socket said `WouldBlock`, and no plaintext is left in the
-    /// session: only new bytes on the socket can give more.
-    pub(crate) drained: bool,
-    /// The peer closed (end of stream or close_notify).
-    pub(crate) closed: bool,
-}
-
-/// `Read` and `Write` over a tokio socket's non-blocking calls.
+/// `Write` over a tokio socket's non-blocking `try_write`.
 struct Nonblocking<'a>(&'a TcpStream);
-
-impl Read for Nonblocking<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.0.try_read(buf)
-    }
-}
 
 impl Write for Nonblocking<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.0.try_write(buf)
+    }
+    fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+        self.0.try_write_vectored(bufs)
     }
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
@@ -586,7 +577,10 @@ impl Write for Nonblocking<'_> {
 impl Session {
     /// Takes over the session of a finished handshake.
     pub(crate) fn new(conn: ClientConnection) -> Self {
-        Session { conn }
+        Session {
+            conn,
+            cipher: bytes::BytesMut::new(),
+        }
     }
 
     /// Whether ciphertext waits to be written.
@@ -620,23 +614,26 @@ impl Session {
         }
     }
 
-    /// Reads ciphertext until the socket would block or about `limit`
-    /// plaintext bytes were appended to `out`.
-    pub(crate) fn read(
-        &mut self,
-        socket: &TcpStream,
-        out: &mut bytes::BytesMut,
-        limit: usize,
-    ) -> Result<SessionRead, ReadError> {
-        let mut r = SessionRead {
-            got: 0,
-            drained: false,
-            closed: false,
-        };
+    /// The buffer the driver reads ciphertext into.
+    pub(crate) fn cipher(&mut self) -> &mut bytes::BytesMut {
+        &mut self.cipher
+    }
+
+    /// Decrypts every complete record read so far, appending the
+    /// plaintext to `out`; a partial record waits for more bytes. Returns
+    /// the plaintext bytes appended.
+    pub(crate) fn decrypt(&mut self, out: &mut bytes::BytesMut) -> Result<usize, ReadError> {
+        use bytes::Buf;
+        let mut got = 0;
         loop {
+            let mut fed = 0;
+            if !self.cipher.is_empty() {
+                let mut src: &[u8] = &self.cipher;
+                fed = self.conn.read_tls(&mut src).map_err(ReadError::Io)?;
+                self.cipher.advance(fed);
+            }
             let state = self.conn.process_new_packets().map_err(ReadError::Tls)?;
             let waiting = state.plaintext_bytes_to_read();
-            let peer_closed = state.peer_has_closed();
             if waiting > 0 {
                 let start = out.len();
                 out.resize(start + waiting, 0);
@@ -649,39 +646,19 @@ impl Session {
                     }
                 };
                 out.truncate(start + n);
-                r.got += n;
+                got += n;
             }
-            if peer_closed {
-                r.closed = true;
-                return Ok(r);
-            }
-            if r.got >= limit {
-                return Ok(r);
-            }
-            match self.conn.read_tls(&mut Nonblocking(socket)) {
-                Ok(0) => {
-                    r.closed = true;
-                    return Ok(r);
-                }
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    let state = self.conn.process_new_packets().map_err(ReadError::Tls)?;
-                    if state.plaintext_bytes_to_read() > 0 {
-                        continue;
-                    }
-                    r.drained = true;
-                    return Ok(r);
-                }
-                Err(e) => return Err(ReadError::Io(e)),
+            if self.cipher.is_empty() || (fed == 0 && waiting == 0) {
+                return Ok(got);
             }
         }
     }
 }
 
-/// Why a [`Session::read`] failed.
+/// Why a [`Session::decrypt`] failed.
 #[derive(Debug)]
 pub(crate) enum ReadError {
-    /// The socket failed.
+    /// Reading from the buffer failed.
     Io(std::io::Error),
     /// The TLS layer refused what arrived (a bad record, an alert).
     Tls(rustls::Error),

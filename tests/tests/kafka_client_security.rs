@@ -58,8 +58,8 @@ async fn round_trip(what: &str, client: ClientConfig) {
             producer
                 .enqueue(
                     ProducerRecord::new(&topic)
-                        .key(format!("k{}", i % 17))
-                        .value(value),
+                        .key(&format!("k{}", i % 17))
+                        .value(&value),
                 )
                 .await
                 .expect("enqueue"),

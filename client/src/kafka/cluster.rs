@@ -480,10 +480,15 @@ async fn fetch_metadata(
             }
         }
     }
-    Err(Error::NoBrokerAvailable(last_error.map_or_else(
-        || "no broker to ask".to_owned(),
-        |e| e.to_string(),
-    )))
+    match last_error {
+        // A failure no retry mends (a certificate, a password, the
+        // configuration) is the answer itself, so callers can match on it
+        // and stop.
+        Some(e) if !e.is_retriable() => Err(e),
+        last => Err(Error::NoBrokerAvailable(
+            last.map_or_else(|| "no broker to ask".to_owned(), |e| e.to_string()),
+        )),
+    }
 }
 
 /// Where a coordinator connection sits in the connection map: far above

@@ -80,47 +80,31 @@ impl Io {
     /// clears only the readiness it saw before the read, so data that
     /// arrives meanwhile still wakes the driver.
     pub(crate) fn read_some(&mut self) -> Result<Read> {
+        let (stream, addr) = (&self.stream, &self.addr);
+        let buf = match &mut self.tls {
+            #[cfg(feature = "tls")]
+            Some(tls) => tls.cipher(),
+            _ => &mut self.rbuf,
+        };
+        let read = read_ready(stream, buf, addr)?;
+        self.decrypt()?;
+        Ok(read)
+    }
+
+    /// Over TLS: turns the ciphertext read into plaintext in `rbuf`.
+    fn decrypt(&mut self) -> Result<()> {
         #[cfg(feature = "tls")]
         if let Some(tls) = &mut self.tls {
-            let r = tls
-                .read(&self.stream, &mut self.rbuf, READ_CHUNK)
+            tls.decrypt(&mut self.rbuf)
                 .map_err(|e| Error::lost(format!("read from {}: {e}", self.addr)))?;
-            return match (r.got, r.closed, r.drained) {
-                (0, true, _) => Err(Error::lost(format!("{} closed the connection", self.addr))),
-                (0, false, _) => Ok(Read::Nothing),
-                (_, false, true) => Ok(Read::Drained),
-                _ => Ok(Read::More),
-            };
         }
-        self.rbuf.reserve(READ_CHUNK);
-        let room = self.rbuf.capacity() - self.rbuf.len();
-        let (stream, rbuf) = (&self.stream, &mut self.rbuf);
-        let mut got = 0;
-        let r = stream.try_io(Interest::READABLE, || {
-            got = stream.try_read_buf(rbuf)?;
-            if got > 0 && got < room {
-                return Err(std::io::ErrorKind::WouldBlock.into());
-            }
-            Ok(())
-        });
-        match (r, got) {
-            (Ok(()), 0) => Err(Error::lost(format!("{} closed the socket", self.addr))),
-            (Ok(()), _) => Ok(Read::More),
-            (Err(e), 0) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(Read::Nothing),
-            (Err(e), _) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(Read::Drained),
-            (Err(e), _) => Err(Error::lost(format!("read from {}: {e}", self.addr))),
-        }
+        Ok(())
     }
 
     /// Sets the socket's receive low-water mark: readiness is reported
     /// (and the driver woken) only once this many bytes are waiting, or
     /// at the end of the stream. False if the socket refused it.
     pub(crate) fn set_lowat(&mut self, bytes: usize) -> bool {
-        // Over TLS the socket holds ciphertext and reads go through the
-        // session: no coalescing.
-        if self.tls.is_some() {
-            return false;
-        }
         if sys::set_recv_lowat(&self.stream, bytes).is_err() {
             return false;
         }
@@ -132,16 +116,20 @@ impl Io {
     /// readiness says: the bytes below the low-water mark, which never
     /// make the socket ready.
     pub(crate) fn read_below_mark(&mut self) -> Result<Read> {
-        if self.tls.is_some() {
-            return self.read_some();
-        }
-        self.rbuf.reserve(READ_CHUNK);
-        match sys::recv_nonblocking(&self.stream, &mut self.rbuf) {
-            Ok(0) => Err(Error::lost(format!("{} closed the socket", self.addr))),
-            Ok(_) => Ok(Read::Drained),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(Read::Nothing),
-            Err(e) => Err(Error::lost(format!("read from {}: {e}", self.addr))),
-        }
+        let buf = match &mut self.tls {
+            #[cfg(feature = "tls")]
+            Some(tls) => tls.cipher(),
+            _ => &mut self.rbuf,
+        };
+        buf.reserve(READ_CHUNK);
+        let read = match sys::recv_nonblocking(&self.stream, buf) {
+            Ok(0) => return Err(Error::lost(format!("{} closed the socket", self.addr))),
+            Ok(_) => Read::Drained,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Read::Nothing,
+            Err(e) => return Err(Error::lost(format!("read from {}: {e}", self.addr))),
+        };
+        self.decrypt()?;
+        Ok(read)
     }
 
     /// Bytes waiting to go out, in the core and here (a TLS session's
@@ -161,6 +149,35 @@ impl Io {
             return tls.wants_write();
         }
         false
+    }
+}
+
+/// Reads what the socket has (up to one chunk) into `buf` without
+/// blocking.
+///
+/// A read that fills less than the room it was given emptied the socket:
+/// it is reported as [`Read::Drained`] and the socket's readiness is
+/// cleared on the spot, which saves the read that would only return
+/// `WouldBlock` (one system call per wake-up). tokio clears only the
+/// readiness it saw before the read, so data that arrives meanwhile still
+/// wakes the driver.
+fn read_ready(stream: &TcpStream, buf: &mut BytesMut, addr: &str) -> Result<Read> {
+    buf.reserve(READ_CHUNK);
+    let room = buf.capacity() - buf.len();
+    let mut got = 0;
+    let r = stream.try_io(Interest::READABLE, || {
+        got = stream.try_read_buf(buf)?;
+        if got > 0 && got < room {
+            return Err(std::io::ErrorKind::WouldBlock.into());
+        }
+        Ok(())
+    });
+    match (r, got) {
+        (Ok(()), 0) => Err(Error::lost(format!("{addr} closed the socket"))),
+        (Ok(()), _) => Ok(Read::More),
+        (Err(e), 0) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(Read::Nothing),
+        (Err(e), _) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(Read::Drained),
+        (Err(e), _) => Err(Error::lost(format!("read from {addr}: {e}"))),
     }
 }
 
