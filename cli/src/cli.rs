@@ -5,6 +5,8 @@
 //! scheme in [`crate::commands`], after parsing, so that a bad URL or a
 //! misplaced option gets one clear line instead of clap's usage dump.
 
+use std::path::PathBuf;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::error::exit_status_help;
@@ -17,8 +19,14 @@ A command line for RabbitMQ and Kafka: produce, consume, bench and decode.
 The URL picks the protocol:
   kafka://host:port[,host:port...]/topic      a Kafka bootstrap list and a topic
   amqp://user:pass@host:port/vhost            a RabbitMQ broker ('/' as vhost is %2f)
+  amqps://user@host:port/vhost?cacertfile=F   a RabbitMQ broker over TLS
 
-Passwords in URLs are never printed, in output or in errors.";
+Kafka's TLS and SASL settings are client properties: -X key=value and
+--config FILE (see 'mq produce --help'). Secrets can come from the
+environment or a file instead of the command line: ${env:NAME} and
+${file:PATH} in a Kafka property, MQ_AMQP_PASSWORD and MQ_KAFKA_PASSWORD.
+
+Passwords are never printed, in output or in errors.";
 
 fn top_after_help() -> String {
     format!(
@@ -28,6 +36,8 @@ Examples:
   mq consume kafka://localhost:9092/orders --from earliest --exit-at-end --format json
   echo hello | mq produce amqp://guest:guest@localhost:5672/%2f --routing-key orders
   mq consume amqp://guest:guest@localhost:5672/%2f --queue orders --count 1
+  MQ_AMQP_PASSWORD=... mq consume 'amqps://alice@rabbit:5671/%2f?cacertfile=ca.pem' --queue orders
+  mq consume kafka://broker:9093/orders --config client.properties --from earliest
   mq decode amqp < capture.bin
   xxd capture.bin | mq decode kafka --hex
 
@@ -82,7 +92,54 @@ pub(crate) enum Command {
     Completions(CompletionsArgs),
 }
 
-const PRODUCE_ABOUT: &str = "\
+/// The help on Kafka's connection settings, shared by every Kafka command.
+macro_rules! kafka_connection_help {
+    () => {
+        "
+
+Kafka connection settings (TLS, SASL, timeouts, client.id) are client
+properties by the Java client's names, or librdkafka's: -X key=value
+(repeatable) and --config FILE, a Java properties file (key=value or
+key: value lines; lines starting with # or ! are comments; no escapes, no
+line continuations). -X overrides the file. The URL names the brokers:
+bootstrap.servers in the file is ignored. For example:
+  security.protocol=SSL|SASL_SSL|SASL_PLAINTEXT
+  ssl.truststore.location=ca.pem (PEM; librdkafka: ssl.ca.location)
+  ssl.keystore.location=client.pem, or ssl.certificate.location and
+    ssl.key.location, for a client certificate
+  sasl.mechanism=PLAIN|SCRAM-SHA-256|SCRAM-SHA-512
+  sasl.username=alice, sasl.password=... (or sasl.jaas.config=...)
+
+Secrets need not be on the command line, where 'ps' shows them: in any
+property value (-X or --config), ${env:NAME} is replaced by environment
+variable NAME and ${file:PATH} by the contents of file PATH without its
+trailing newline. With sasl.username and neither sasl.password nor
+sasl.jaas.config, the password is taken from MQ_KAFKA_PASSWORD if it is
+set. A TLS failure (an unknown CA, a name mismatch, an expired
+certificate) exits with status 11, a refused login with 7; neither message
+shows a secret."
+    };
+}
+
+/// The help on `amqps://` and the AMQP password variable.
+macro_rules! amqp_connection_help {
+    () => {
+        "
+
+AMQP over TLS: amqps://host[:5671]/vhost, with RabbitMQ's URI parameters
+cacertfile=ca.pem (trust this CA instead of the system's), certfile and
+keyfile (a client certificate, PEM), verify=verify_peer|verify_none,
+server_name_indication=NAME|disable and auth_mechanism=plain|amqplain|external
+(external: log in as the client certificate's subject). With a user name
+and no password in the URL (amqps://alice@host/vhost), the password is
+taken from MQ_AMQP_PASSWORD if it is set, so it need not be on the
+command line. -X and --config are Kafka's: AMQP settings are URI
+parameters."
+    };
+}
+
+const PRODUCE_ABOUT: &str = concat!(
+    "\
 Read messages from stdin, one per line, and publish them.
 
 Each line is one message, without its newline and otherwise byte for byte
@@ -102,19 +159,25 @@ The exit status is 9 if any message was not confirmed (AMQP: nacked,
 returned with --mandatory, or lost with the connection) or not acknowledged
 (Kafka: refused by the broker, too large, or timed out after 2 minutes of
 retries; with --acks 0 only what could not be sent); the other messages are
-still sent.";
+still sent.",
+    kafka_connection_help!(),
+    amqp_connection_help!()
+);
 
 const PRODUCE_EXAMPLES: &str = "\
 Examples:
   printf 'k1:v1\\nk2:v2\\n' | mq produce kafka://localhost:9092/orders --key-delimiter :
   seq 100 | mq produce kafka://localhost:9092/orders --compression zstd --acks all --header source=seq
   echo '{\"id\":1}' | mq produce amqp://guest:guest@localhost:5672/%2f --exchange orders --routing-key new --persistent
-  seq 3 | mq produce amqp://guest:guest@localhost:5672/%2f --routing-key billing --mandatory --header source=seq";
+  seq 3 | mq produce amqp://guest:guest@localhost:5672/%2f --routing-key billing --mandatory --header source=seq
+  echo hi | mq produce kafka://broker:9093/orders -X security.protocol=SSL -X ssl.truststore.location=ca.pem
+  echo hi | mq produce kafka://broker:9094/orders --config client.properties -X 'sasl.password=${file:/run/secrets/kafka}'
+  echo hi | MQ_AMQP_PASSWORD=... mq produce 'amqps://alice@rabbit/%2f?cacertfile=ca.pem' --routing-key orders";
 
 /// `mq produce`.
 #[derive(Debug, Args)]
 pub(crate) struct ProduceArgs {
-    /// kafka://host:port/topic or amqp://user:pass@host:port/vhost
+    /// kafka://host:port/topic, amqp://user:pass@host:port/vhost or amqps://...
     #[arg(value_name = "URL")]
     pub(crate) url: String,
     /// Split each line at the first C into key and value.
@@ -147,9 +210,34 @@ pub(crate) struct ProduceArgs {
     /// Publish without waiting for publisher confirms.
     #[arg(long, help_heading = "AMQP")]
     pub(crate) no_confirms: bool,
+    #[command(flatten)]
+    pub(crate) props: ClientProps,
 }
 
-const CONSUME_ABOUT: &str = "\
+/// `-X key=value` and `--config FILE`: Kafka client properties, on every
+/// command that can speak Kafka.
+#[derive(Debug, Clone, Default, Args)]
+pub(crate) struct ClientProps {
+    /// A Kafka client property, such as security.protocol=SASL_SSL (repeatable; overrides --config).
+    #[arg(
+        short = 'X',
+        long = "property",
+        value_name = "KEY=VALUE",
+        value_parser = parse_key_value,
+        help_heading = "Kafka connection"
+    )]
+    pub(crate) properties: Vec<(String, String)>,
+    /// Kafka client properties from a Java properties file (key=value lines).
+    #[arg(
+        long = "config",
+        value_name = "FILE",
+        help_heading = "Kafka connection"
+    )]
+    pub(crate) config: Option<PathBuf>,
+}
+
+const CONSUME_ABOUT: &str = concat!(
+    "\
 Write messages from a Kafka topic or a RabbitMQ queue to stdout.
 
 Output is the raw payload per line (--format raw) or one JSON object per line
@@ -187,7 +275,10 @@ Without --count, mq consumes until it is stopped. JSON objects hold queue,
 delivery_tag, redelivered, exchange, routing_key, headers (in order; a
 string that is not UTF-8 and a byte array are {\"base64\": ...}), timestamp
 (seconds, or null), properties (the other basic properties that are set)
-and the payload.";
+and the payload.",
+    kafka_connection_help!(),
+    amqp_connection_help!()
+);
 
 const CONSUME_EXAMPLES: &str = "\
 Examples:
@@ -196,12 +287,15 @@ Examples:
   mq consume kafka://localhost:9092/orders --group billing --from earliest
   mq consume kafka://localhost:9092/orders --group billing --exit-at-end --format json
   mq consume amqp://guest:guest@localhost:5672/%2f --queue orders --prefetch 50
-  mq consume amqp://guest:guest@localhost:5672/%2f --queue orders --count 10 --format json";
+  mq consume amqp://guest:guest@localhost:5672/%2f --queue orders --count 10 --format json
+  mq consume kafka://broker:9094/orders --config client.properties --from earliest --exit-at-end
+  MQ_KAFKA_PASSWORD=... mq consume kafka://broker:9094/orders -X security.protocol=SASL_SSL -X sasl.mechanism=SCRAM-SHA-512 -X sasl.username=alice -X ssl.truststore.location=ca.pem
+  MQ_AMQP_PASSWORD=... mq consume 'amqps://alice@rabbit/%2f?cacertfile=ca.pem' --queue orders";
 
 /// `mq consume`.
 #[derive(Debug, Args)]
 pub(crate) struct ConsumeArgs {
-    /// kafka://host:port/topic or amqp://user:pass@host:port/vhost
+    /// kafka://host:port/topic, amqp://user:pass@host:port/vhost or amqps://...
     #[arg(value_name = "URL")]
     pub(crate) url: String,
     /// Stop after N messages.
@@ -228,18 +322,24 @@ pub(crate) struct ConsumeArgs {
     /// Unacknowledged deliveries allowed in flight (0: no limit) [default: 100, at most --count].
     #[arg(long, value_name = "N", help_heading = "AMQP")]
     pub(crate) prefetch: Option<u16>,
+    #[command(flatten)]
+    pub(crate) props: ClientProps,
 }
 
-const TOPICS_ABOUT: &str = "\
+const TOPICS_ABOUT: &str = concat!(
+    "\
 List a Kafka cluster's topics: one line per partition with its leader,
 replicas and in-sync replicas (ISR), by broker id. With a topic in the URL,
-only that topic. Internal topics (__consumer_offsets) are listed too.";
+only that topic. Internal topics (__consumer_offsets) are listed too.",
+    kafka_connection_help!()
+);
 
 const TOPICS_EXAMPLES: &str = "\
 Examples:
   mq topics kafka://localhost:9092
   mq topics kafka://localhost:9092/orders
-  mq topics kafka://broker1:9092,broker2:9092";
+  mq topics kafka://broker1:9092,broker2:9092
+  mq topics kafka://broker:9093 -X security.protocol=SSL -X ssl.truststore.location=ca.pem";
 
 /// `mq topics`.
 #[derive(Debug, Args)]
@@ -247,11 +347,14 @@ pub(crate) struct TopicsArgs {
     /// The cluster's URL, with a topic to list that topic only.
     #[arg(value_name = "URL", help = "kafka://host:port[,host:port...][/topic]")]
     pub(crate) url: String,
+    #[command(flatten)]
+    pub(crate) props: ClientProps,
 }
 
 const TOPIC_EXAMPLES: &str = "\
 Examples:
   mq topic create kafka://localhost:9092/orders --partitions 6 --replication-factor 1
+  mq topic create kafka://broker:9094/orders --topic-config retention.ms=86400000 --config admin.properties
   mq topic delete kafka://localhost:9092/orders";
 
 /// `mq topic`.
@@ -267,11 +370,17 @@ pub(crate) struct TopicArgs {
 pub(crate) enum TopicAction {
     /// Create a topic.
     #[command(
-        after_help = "Example:\n  mq topic create kafka://localhost:9092/orders --partitions 6"
+        long_about = concat!("Create a topic.", kafka_connection_help!()),
+        after_help = "Examples:\n  mq topic create kafka://localhost:9092/orders --partitions 6\n  \
+            mq topic create kafka://broker:9094/orders --topic-config cleanup.policy=compact --config admin.properties"
     )]
     Create(TopicCreateArgs),
     /// Delete a topic.
-    #[command(after_help = "Example:\n  mq topic delete kafka://localhost:9092/orders")]
+    #[command(
+        long_about = concat!("Delete a topic.", kafka_connection_help!()),
+        after_help = "Examples:\n  mq topic delete kafka://localhost:9092/orders\n  \
+            mq topic delete kafka://broker:9094/orders --config admin.properties"
+    )]
     Delete(TopicDeleteArgs),
 }
 
@@ -288,8 +397,10 @@ pub(crate) struct TopicCreateArgs {
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(i16).range(1..))]
     pub(crate) replication_factor: i16,
     /// A topic config, such as retention.ms=86400000 (repeatable).
-    #[arg(long = "config", value_name = "K=V", value_parser = parse_key_value)]
+    #[arg(long = "topic-config", value_name = "K=V", value_parser = parse_key_value)]
     pub(crate) configs: Vec<(String, String)>,
+    #[command(flatten)]
+    pub(crate) props: ClientProps,
 }
 
 /// `mq topic delete`.
@@ -298,9 +409,12 @@ pub(crate) struct TopicDeleteArgs {
     /// kafka://host:port/topic
     #[arg(value_name = "URL")]
     pub(crate) url: String,
+    #[command(flatten)]
+    pub(crate) props: ClientProps,
 }
 
-const DECLARE_ABOUT: &str = "\
+const DECLARE_ABOUT: &str = concat!(
+    "\
 Declare a RabbitMQ exchange (--exchange) or queue (--queue), and bind the
 queue to an exchange (--bind). Declaring what already exists with the same
 options succeeds; with other options the broker refuses it (exit status 10).
@@ -309,19 +423,22 @@ options succeeds; with other options the broker refuses it (exit status 10).
 (x-max-length=1000, x-message-ttl=60000), true and false as booleans, and
 anything else as a string (x-queue-type=quorum, x-dead-letter-exchange=dlx);
 a value in double quotes is always a string. Each step prints one line; a
-queue declared with an empty name gets one from the server, shown there.";
+queue declared with an empty name gets one from the server, shown there.",
+    amqp_connection_help!()
+);
 
 const DECLARE_EXAMPLES: &str = "\
 Examples:
   mq declare amqp://guest:guest@localhost:5672/%2f --exchange orders --type topic --durable
   mq declare amqp://guest:guest@localhost:5672/%2f --queue billing --durable --bind orders --routing-key 'order.*'
-  mq declare amqp://guest:guest@localhost:5672/%2f --queue billing.q --argument x-queue-type=quorum --argument x-dead-letter-exchange=dlx --argument x-message-ttl=60000";
+  mq declare amqp://guest:guest@localhost:5672/%2f --queue billing.q --argument x-queue-type=quorum --argument x-dead-letter-exchange=dlx --argument x-message-ttl=60000
+  mq declare 'amqps://rabbit/%2f?cacertfile=ca.pem&certfile=me.pem&keyfile=me.key&auth_mechanism=external' --queue billing";
 
 /// `mq declare`.
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("what").required(true).args(["exchange", "queue"]))]
 pub(crate) struct DeclareArgs {
-    /// amqp://user:pass@host:port/vhost
+    /// amqp://user:pass@host:port/vhost or amqps://...
     #[arg(value_name = "URL")]
     pub(crate) url: String,
     /// Declare this exchange.
@@ -358,7 +475,8 @@ pub(crate) struct DeclareArgs {
     pub(crate) arguments: Vec<(String, String)>,
 }
 
-const BENCH_ABOUT: &str = "\
+const BENCH_ABOUT: &str = concat!(
+    "\
 Measure produce (publish) and consume throughput and end-to-end latency.
 
 Sends --count messages of --size bytes while consuming them back, and prints
@@ -377,18 +495,23 @@ Latency is end to end, publish to delivery: each message starts with a
 16-byte stamp (run id, send time), so --size is at least 16. MB/s counts
 payload bytes, 10^6 to the MB. CPU per message is the user plus system time
 of the whole process (producer and consumer both run in it) over the count.
-The exit status is 9 if any message was not confirmed or never arrived.";
+The exit status is 9 if any message was not confirmed or never arrived.",
+    kafka_connection_help!(),
+    amqp_connection_help!()
+);
 
 const BENCH_EXAMPLES: &str = "\
 Examples:
   mq bench kafka://localhost:9092 --size 100 --count 1000000 --compression lz4
   mq bench amqp://guest:guest@localhost:5672/%2f --size 1024 --count 100000 --window 500 --json
-  mq bench amqp://guest:guest@localhost:5672/%2f --count 10000 --window 100 --prefetch 50";
+  mq bench amqp://guest:guest@localhost:5672/%2f --count 10000 --window 100 --prefetch 50
+  mq bench kafka://broker:9093 --config client.properties --count 100000
+  mq bench 'amqps://guest:guest@localhost/%2f?cacertfile=ca.pem' --count 10000";
 
 /// `mq bench`.
 #[derive(Debug, Args)]
 pub(crate) struct BenchArgs {
-    /// kafka://host:port[/topic] or amqp://user:pass@host:port/vhost
+    /// kafka://host:port[/topic], amqp://user:pass@host:port/vhost or amqps://...
     #[arg(value_name = "URL")]
     pub(crate) url: String,
     /// Message size in bytes (at least 16).
@@ -415,6 +538,8 @@ pub(crate) struct BenchArgs {
     /// Unacknowledged deliveries in flight [default: the window, at most 65535].
     #[arg(long, value_name = "N", help_heading = "AMQP")]
     pub(crate) prefetch: Option<u16>,
+    #[command(flatten)]
+    pub(crate) props: ClientProps,
 }
 
 const DECODE_ABOUT: &str = "\
@@ -635,6 +760,17 @@ mod tests {
             stack.extend(c.get_subcommands().cloned());
         }
         assert_eq!(seen, 1 + 8 + 2);
+    }
+
+    #[test]
+    fn the_connection_help_names_the_real_exit_statuses() {
+        use crate::error::Failure;
+        let help = kafka_connection_help!();
+        assert!(help.contains(&format!("exits with status {}", Failure::Tls.exit_code())));
+        assert!(help.contains(&format!(
+            "a refused login with {};",
+            Failure::Auth.exit_code()
+        )));
     }
 
     #[test]

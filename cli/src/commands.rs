@@ -2,17 +2,77 @@
 //! the URL parses, it names what the command needs (a topic, a queue), and
 //! no option of the other protocol was given.
 //!
-//! Each `check_*` returns the parsed [`Target`] (or, for a command of one
-//! protocol, its URL); [`crate::amqp`] and [`crate::kafka`] take it from
-//! there.
+//! Each `check_*` returns the [`Broker`] to talk to: the AMQP URL to
+//! connect with (its password perhaps from `MQ_AMQP_PASSWORD`), or the
+//! Kafka URL with the client settings of `-X` and `--config`; [`crate::amqp`]
+//! and [`crate::kafka`] take it from there. Properties that name an unset
+//! variable or an unreadable file fail here, before any connection.
 
 use crate::bench::STAMP_LEN;
 use crate::cli::{
-    BenchArgs, ConsumeArgs, DeclareArgs, ProduceArgs, StartArg, TopicAction, TopicsArgs,
+    BenchArgs, ClientProps, ConsumeArgs, DeclareArgs, ProduceArgs, StartArg, TopicAction,
+    TopicsArgs,
 };
 use crate::error::CliError;
 use crate::input::MAX_LINE;
-use crate::url::{KafkaUrl, Protocol, Target};
+use crate::kafka::KafkaTarget;
+use crate::properties::{self, Process, Sources};
+use crate::url::{AMQP_PASSWORD_VAR, KafkaUrl, Protocol, Target, amqp_connect_url};
+
+/// What a broker command talks to.
+#[derive(Debug)]
+pub(crate) enum Broker {
+    /// A RabbitMQ broker.
+    Amqp(AmqpTarget),
+    /// A Kafka cluster (boxed: its client settings are large).
+    Kafka(Box<KafkaTarget>),
+}
+
+/// A RabbitMQ broker to connect to.
+#[derive(Debug)]
+pub(crate) struct AmqpTarget {
+    /// The URL to connect with: as given, with the password of
+    /// `MQ_AMQP_PASSWORD` when it had none. Never shown.
+    pub(crate) connect: String,
+    /// The URL for messages, the password as `***`.
+    pub(crate) shown: String,
+}
+
+/// The broker `t` names, with the command line's Kafka properties
+/// (refused for AMQP, whose settings are URI parameters).
+fn broker(
+    url: &str,
+    t: Target,
+    props: &ClientProps,
+    src: &impl Sources,
+) -> Result<Broker, CliError> {
+    match t {
+        Target::Amqp(uri) => {
+            no_properties_for_amqp(props)?;
+            Ok(Broker::Amqp(AmqpTarget {
+                connect: amqp_connect_url(url, &uri, src.var(AMQP_PASSWORD_VAR))?,
+                shown: uri.to_string(),
+            }))
+        }
+        Target::Kafka(k) => Ok(Broker::Kafka(Box::new(KafkaTarget::new(k, props, src)?))),
+    }
+}
+
+/// `-X` and `--config` are Kafka's.
+fn no_properties_for_amqp(props: &ClientProps) -> Result<(), CliError> {
+    if !properties::given(props) {
+        return Ok(());
+    }
+    let flag = if props.properties.is_empty() {
+        "--config"
+    } else {
+        "-X/--property"
+    };
+    Err(CliError::usage(format!(
+        "{flag} applies to kafka:// URLs only; amqp:// and amqps:// URLs take their settings \
+         as URI parameters, such as amqps://host/vhost?cacertfile=ca.pem&auth_mechanism=external"
+    )))
+}
 
 /// Options given on the command line that only `protocol` understands: if
 /// the URL is of the other protocol, the first one is a usage error.
@@ -57,7 +117,7 @@ fn require_topic(target: &Target, command: &str) -> Result<(), CliError> {
 }
 
 /// `mq produce`.
-pub(crate) fn check_produce(a: &ProduceArgs) -> Result<Target, CliError> {
+pub(crate) fn check_produce(a: &ProduceArgs) -> Result<Broker, CliError> {
     let t = Target::parse(&a.url)?;
     require_topic(&t, "produce")?;
     if a.key_delimiter.as_deref() == Some("") {
@@ -88,11 +148,11 @@ pub(crate) fn check_produce(a: &ProduceArgs) -> Result<Target, CliError> {
             "--mandatory needs publisher confirms to report a returned message; drop --no-confirms",
         ));
     }
-    Ok(t)
+    broker(&a.url, t, &a.props, &Process)
 }
 
 /// `mq consume`.
-pub(crate) fn check_consume(a: &ConsumeArgs) -> Result<Target, CliError> {
+pub(crate) fn check_consume(a: &ConsumeArgs) -> Result<Broker, CliError> {
     let t = Target::parse(&a.url)?;
     require_topic(&t, "consume")?;
     only_for(
@@ -121,7 +181,7 @@ pub(crate) fn check_consume(a: &ConsumeArgs) -> Result<Target, CliError> {
     if let Some(group) = &a.group {
         check_group(group, a)?;
     }
-    Ok(t)
+    broker(&a.url, t, &a.props, &Process)
 }
 
 /// `mq consume kafka://... --group G`: the group picks the partitions and
@@ -145,19 +205,20 @@ fn check_group(group: &str, a: &ConsumeArgs) -> Result<(), CliError> {
 }
 
 /// `mq topics`.
-pub(crate) fn check_topics(a: &TopicsArgs) -> Result<KafkaUrl, CliError> {
-    kafka_only(Target::parse(&a.url)?, "topics")
+pub(crate) fn check_topics(a: &TopicsArgs) -> Result<KafkaTarget, CliError> {
+    let url = kafka_only(Target::parse(&a.url)?, "topics")?;
+    KafkaTarget::new(url, &a.props, &Process)
 }
 
 /// `mq topic create|delete`.
-pub(crate) fn check_topic(action: &TopicAction) -> Result<KafkaUrl, CliError> {
-    let (url, name) = match action {
-        TopicAction::Create(a) => (&a.url, "topic create"),
-        TopicAction::Delete(a) => (&a.url, "topic delete"),
+pub(crate) fn check_topic(action: &TopicAction) -> Result<KafkaTarget, CliError> {
+    let (url, name, props) = match action {
+        TopicAction::Create(a) => (&a.url, "topic create", &a.props),
+        TopicAction::Delete(a) => (&a.url, "topic delete", &a.props),
     };
     let t = Target::parse(url)?;
     require_topic(&t, name)?;
-    kafka_only(t, name)
+    KafkaTarget::new(kafka_only(t, name)?, props, &Process)
 }
 
 /// The URL of a command that speaks Kafka only.
@@ -172,13 +233,17 @@ fn kafka_only(t: Target, command: &str) -> Result<KafkaUrl, CliError> {
 }
 
 /// `mq declare`.
-pub(crate) fn check_declare(a: &DeclareArgs) -> Result<(), CliError> {
+pub(crate) fn check_declare(a: &DeclareArgs) -> Result<AmqpTarget, CliError> {
     let t = Target::parse(&a.url)?;
-    require(&t, Protocol::Amqp, "declare")
+    require(&t, Protocol::Amqp, "declare")?;
+    match broker(&a.url, t, &ClientProps::default(), &Process)? {
+        Broker::Amqp(target) => Ok(target),
+        Broker::Kafka(_) => Err(CliError::usage("'mq declare' works with amqp:// URLs only")),
+    }
 }
 
 /// `mq bench`.
-pub(crate) fn check_bench(a: &BenchArgs) -> Result<Target, CliError> {
+pub(crate) fn check_bench(a: &BenchArgs) -> Result<Broker, CliError> {
     let t = Target::parse(&a.url)?;
     only_for(
         &t,
@@ -206,5 +271,5 @@ pub(crate) fn check_bench(a: &BenchArgs) -> Result<Target, CliError> {
             "--size must be at most {MAX_LINE} (128 MiB), the largest message mq sends"
         )));
     }
-    Ok(t)
+    broker(&a.url, t, &a.props, &Process)
 }

@@ -33,13 +33,17 @@ pub(crate) enum Failure {
     NotConfirmed,
     /// The broker refused the request, or broke the protocol.
     Refused,
+    /// TLS failed: the server's certificate did not verify (unknown
+    /// issuer, wrong name, expired), the server refused the handshake, or
+    /// a CA, certificate or key file is unusable.
+    Tls,
     /// Stdout was closed early (`mq decode ... | head -1`): nothing is printed.
     BrokenPipe,
 }
 
 impl Failure {
     /// Every kind, in exit-status order.
-    pub(crate) const ALL: [Failure; 10] = [
+    pub(crate) const ALL: [Failure; 11] = [
         Failure::BadInput,
         Failure::Usage,
         Failure::BadUrl,
@@ -49,6 +53,7 @@ impl Failure {
         Failure::NotFound,
         Failure::NotConfirmed,
         Failure::Refused,
+        Failure::Tls,
         Failure::BrokenPipe,
     ];
 
@@ -65,6 +70,7 @@ impl Failure {
             Failure::NotFound => 8,
             Failure::NotConfirmed => 9,
             Failure::Refused => 10,
+            Failure::Tls => 11,
             // What a shell reports for a process killed by SIGPIPE (128 + 13).
             Failure::BrokenPipe => 141,
         }
@@ -84,6 +90,10 @@ impl Failure {
             Failure::NotFound => "unknown topic, queue or exchange",
             Failure::NotConfirmed => "a message was not confirmed or not delivered",
             Failure::Refused => "the broker refused the request or broke the protocol",
+            Failure::Tls => {
+                "TLS failed: certificate not trusted or invalid, handshake refused, \
+                 or an unusable CA, certificate or key file"
+            }
             Failure::BrokenPipe => "stdout was closed early (broken pipe); nothing is printed",
         }
     }

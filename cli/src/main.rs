@@ -1,8 +1,11 @@
 //! `mq`: a command line for RabbitMQ and Kafka, built on `mq-client`.
 //!
 //! - [`cli`]: the command tree (clap), with help and examples.
-//! - [`url`]: `kafka://` and `amqp://` URLs; the scheme picks the protocol.
+//! - [`url`]: `kafka://`, `amqp://` and `amqps://` URLs; the scheme picks
+//!   the protocol.
 //! - [`commands`]: checks of each broker command's options against its URL.
+//! - [`properties`]: Kafka client properties (`-X`, `--config FILE`), with
+//!   secrets from the environment or files.
 //! - [`amqp`]: `produce`, `consume`, `declare` and `bench` for RabbitMQ.
 //! - [`kafka`]: `produce`, `consume`, `topics`, `topic` and `bench` for Kafka.
 //! - [`input`], [`json`], [`mod@bench`], [`runtime`]: stdin lines, JSON
@@ -28,13 +31,14 @@ mod input;
 mod json;
 mod kafka;
 mod output;
+mod properties;
 mod runtime;
 mod url;
 
 use cli::{Cli, Command, TopicAction};
+use commands::Broker;
 use error::CliError;
 use output::Output;
-use url::Target;
 
 fn main() -> ExitCode {
     let mut out = Output::stdout();
@@ -62,12 +66,12 @@ fn run(cli: Cli, out: &mut Output) -> Result<(), CliError> {
         // The broker commands: checked here, then run by the protocol's
         // module.
         Command::Produce(a) => match commands::check_produce(&a)? {
-            Target::Amqp(_) => amqp::produce(&a, &a.url),
-            Target::Kafka(k) => kafka::produce(&a, &k),
+            Broker::Amqp(t) => amqp::produce(&a, &t.connect),
+            Broker::Kafka(k) => kafka::produce(&a, &k),
         },
         Command::Consume(a) => match commands::check_consume(&a)? {
-            Target::Amqp(_) => amqp::consume(&a, &a.url, out),
-            Target::Kafka(k) => match a.group.as_deref() {
+            Broker::Amqp(t) => amqp::consume(&a, &t.connect, out),
+            Broker::Kafka(k) => match a.group.as_deref() {
                 Some(group) => kafka::consume_group(&a, &k, group, out),
                 None => kafka::consume(&a, &k, out),
             },
@@ -81,12 +85,12 @@ fn run(cli: Cli, out: &mut Output) -> Result<(), CliError> {
             }
         }
         Command::Declare(a) => {
-            commands::check_declare(&a)?;
-            amqp::declare(&a, &a.url, out)
+            let t = commands::check_declare(&a)?;
+            amqp::declare(&a, &t.connect, out)
         }
         Command::Bench(a) => match commands::check_bench(&a)? {
-            t @ Target::Amqp(_) => amqp::bench(&a, &a.url, &t.to_string(), out),
-            Target::Kafka(k) => kafka::bench(&a, &k, out),
+            Broker::Amqp(t) => amqp::bench(&a, &t.connect, &t.shown, out),
+            Broker::Kafka(k) => kafka::bench(&a, &k, out),
         },
     }
 }

@@ -6,10 +6,15 @@
 //!   [`mq_client::amqp::AmqpUri`], which never prints the password.
 //!
 //! Error messages never repeat the URL, so no password can leak through them.
+//!
+//! An AMQP URL with a user name and no password takes the password from
+//! `MQ_AMQP_PASSWORD` ([`amqp_connect_url`]), so that it need not be on the
+//! command line.
 
+use std::ffi::OsString;
 use std::fmt;
 
-use mq_client::amqp::AmqpUri;
+use mq_client::amqp::{AmqpUri, AuthMechanism};
 
 use crate::error::{CliError, Failure};
 
@@ -125,7 +130,10 @@ impl KafkaUrl {
         };
         if hosts.contains('@') {
             return Err(
-                "kafka:// URLs take no user name or password (SASL is not supported by mq yet)"
+                "kafka:// URLs take no user name or password: give SASL credentials as \
+                 client properties (-X security.protocol=SASL_SSL -X sasl.mechanism=... \
+                 -X sasl.username=... with -X 'sasl.password=${env:VAR}' or MQ_KAFKA_PASSWORD), \
+                 or in a --config file"
                     .into(),
             );
         }
@@ -158,6 +166,61 @@ impl fmt::Display for KafkaUrl {
         }
         Ok(())
     }
+}
+
+/// The variable an AMQP URL without a password takes it from.
+pub(crate) const AMQP_PASSWORD_VAR: &str = "MQ_AMQP_PASSWORD";
+
+/// The URL to connect with: `url` as given, or, when it has a user name
+/// and no password (`amqps://alice@host/vhost`) and `password` (the value
+/// of [`AMQP_PASSWORD_VAR`]) is set, with that password in it. EXTERNAL
+/// logins send no password, so their URL stays as it is.
+pub(crate) fn amqp_connect_url(
+    url: &str,
+    uri: &AmqpUri,
+    password: Option<OsString>,
+) -> Result<String, CliError> {
+    let Some(password) = password else {
+        return Ok(url.to_owned());
+    };
+    if uri.auth_mechanism == Some(AuthMechanism::External) {
+        return Ok(url.to_owned());
+    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Ok(url.to_owned());
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    let Some(at) = authority.rfind('@') else {
+        return Ok(url.to_owned());
+    };
+    let userinfo = &authority[..at];
+    if userinfo.contains(':') || userinfo.is_empty() {
+        return Ok(url.to_owned());
+    }
+    let password = password.into_string().map_err(|_| {
+        CliError::usage(format!(
+            "the environment variable {AMQP_PASSWORD_VAR} is not valid UTF-8"
+        ))
+    })?;
+    Ok(format!(
+        "{scheme}://{userinfo}:{}{}",
+        percent_encode(&password),
+        &rest[at..]
+    ))
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 fn parse_host_port(s: &str) -> Result<HostPort, String> {
@@ -258,6 +321,7 @@ mod tests {
             ("kafka://h/..", "not a valid topic"),
             ("kafka://h/t?x=1", "no query"),
             ("kafka://u:secret@h/t", "no user name"),
+            ("kafka://u:secret@h/t", "-X sasl.username="),
             ("kafka://[::1/t", "closing"),
             ("kafka://h%20/t", "not a host"),
         ] {
@@ -288,5 +352,35 @@ mod tests {
         let e = Target::parse("amqp://alice:s3cret@h:bad/v").unwrap_err();
         assert_eq!(e.kind(), Failure::BadUrl);
         assert!(!e.to_string().contains("s3cret"), "{e}");
+    }
+
+    #[test]
+    fn amqp_passwords_come_from_the_variable_when_the_url_has_none() {
+        let with = |url: &str, pw: Option<&str>| {
+            let uri: AmqpUri = url.parse().unwrap();
+            amqp_connect_url(url, &uri, pw.map(OsString::from)).unwrap()
+        };
+        let url = "amqps://alice@h:5671/%2f?cacertfile=/ca.pem";
+        assert_eq!(with(url, None), url);
+        let filled = with(url, Some("p@ss:w/rd"));
+        assert_eq!(
+            filled,
+            "amqps://alice:p%40ss%3Aw%2Frd@h:5671/%2f?cacertfile=/ca.pem"
+        );
+        let uri: AmqpUri = filled.parse().unwrap();
+        assert_eq!(uri.username, "alice");
+        assert_eq!(uri.password.expose(), "p@ss:w/rd");
+        assert_eq!(uri.tls_params.cacertfile.as_deref(), Some("/ca.pem"));
+        assert_eq!(with("amqp://alice@h", Some("x")), "amqp://alice:x@h");
+        // A password given, an empty one included, is kept.
+        for url in ["amqp://alice:given@h/v", "amqp://alice:@h/v", "amqp://h/v"] {
+            assert_eq!(with(url, Some("x")), url);
+        }
+        // EXTERNAL sends no password.
+        let url = "amqps://alice@h/%2f?auth_mechanism=external";
+        assert_eq!(with(url, Some("x")), url);
+        // The query may hold an '@'.
+        let url = "amqps://h/%2f?cacertfile=/a@b.pem";
+        assert_eq!(with(url, Some("x")), url);
     }
 }

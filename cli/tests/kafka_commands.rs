@@ -42,7 +42,7 @@ fn topic_create_list_and_delete() {
             "3",
             "--replication-factor",
             "1",
-            "--config",
+            "--topic-config",
             "retention.ms=3600000",
         ],
         b"",

@@ -164,7 +164,7 @@ fn the_broker_refuses_a_topic_with_10() {
             "topic",
             "create",
             &kafka_url(&name),
-            "--config",
+            "--topic-config",
             "retention.ms=soon",
         ],
         b"",
@@ -199,7 +199,10 @@ fn a_record_too_large_exits_9_and_the_others_still_go() {
 /// every record in them is counted as not delivered.
 #[test]
 fn records_the_broker_refuses_exit_9() {
-    let topic = Topic::with_args("broker-refuses", &["--config", "max.message.bytes=200"]);
+    let topic = Topic::with_args(
+        "broker-refuses",
+        &["--topic-config", "max.message.bytes=200"],
+    );
     let line = "y".repeat(300);
     let run = fails(
         &["produce", &topic.url],

@@ -55,6 +55,9 @@ pub(crate) fn failure(e: &Error, doing: &str) -> CliError {
             Failure::Unreachable,
             format!("cannot connect to {addr}: {source}"),
         ),
+        Error::Tls { addr, source } => {
+            CliError::new(Failure::Tls, format!("TLS to {addr}: {source}"))
+        }
         Error::Timeout {
             operation: "connect",
             after,
@@ -120,6 +123,7 @@ fn exchange_name(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mq_client::tls::TlsError;
     use std::sync::Arc;
 
     #[test]
@@ -179,6 +183,34 @@ mod tests {
                 "the connection to the broker was lost (eof)",
             ),
             (Error::Usage("no"), Failure::Usage, "cannot work: no"),
+            (
+                Error::Tls {
+                    addr: "127.0.0.1:5671".into(),
+                    source: TlsError::UnknownIssuer,
+                },
+                Failure::Tls,
+                "TLS to 127.0.0.1:5671: the server's certificate is signed by an unknown issuer",
+            ),
+            (
+                Error::Tls {
+                    addr: "h:5671".into(),
+                    source: TlsError::HostnameMismatch { name: "h".into() },
+                },
+                Failure::Tls,
+                "TLS to h:5671: the server's certificate is not valid for the name \"h\"",
+            ),
+            (
+                Error::Tls {
+                    addr: "h:5671".into(),
+                    source: TlsError::File {
+                        what: "CA file",
+                        path: "/nope.pem".into(),
+                        reason: "no such file".into(),
+                    },
+                },
+                Failure::Tls,
+                "TLS to h:5671: cannot use the CA file /nope.pem",
+            ),
         ];
         for (e, kind, text) in cases {
             let c = failure(&e, "work");

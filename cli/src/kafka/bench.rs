@@ -17,17 +17,16 @@ use mq_client::kafka::{
 use tokio::sync::watch;
 
 use super::produce::{acks, compression};
-use super::{CLIENT_ID, admin, bootstrap, describe, failure, shown};
+use super::{KafkaTarget, admin, bootstrap, describe, failure, shown};
 use crate::bench::{Bench, Expected, Next, Phase, Receiver, Report, Settings};
 use crate::cli::{AcksArg, BenchArgs};
 use crate::error::{CliError, Failure};
 use crate::output::Output;
 use crate::runtime::block_on_threads;
-use crate::url::KafkaUrl;
 
-/// Runs `mq bench` against the cluster at `url`.
-pub(crate) fn run(a: &BenchArgs, url: &KafkaUrl, out: &mut Output) -> Result<(), CliError> {
-    let report = block_on_threads(bench(a, url))?;
+/// Runs `mq bench` against the cluster `target` names.
+pub(crate) fn run(a: &BenchArgs, target: &KafkaTarget, out: &mut Output) -> Result<(), CliError> {
+    let report = block_on_threads(bench(a, target))?;
     report.print(a.json, out)
 }
 
@@ -39,9 +38,9 @@ fn temporary_topic() -> String {
     format!("mq-bench-{}-{nanos:08x}", std::process::id())
 }
 
-async fn bench(a: &BenchArgs, url: &KafkaUrl) -> Result<Report, CliError> {
-    let admin = admin(url).await?;
-    let (topic, temporary) = match &url.topic {
+async fn bench(a: &BenchArgs, target: &KafkaTarget) -> Result<Report, CliError> {
+    let admin = admin(target).await?;
+    let (topic, temporary) = match &target.url.topic {
         Some(topic) => (topic.clone(), false),
         None => {
             let topic = temporary_topic();
@@ -52,7 +51,7 @@ async fn bench(a: &BenchArgs, url: &KafkaUrl) -> Result<Report, CliError> {
             (topic, true)
         }
     };
-    let result = run_on(a, url, &admin, &topic).await;
+    let result = run_on(a, target, &admin, &topic).await;
     if temporary {
         let deleted = admin.delete_topics([topic.as_str()]).await;
         if let (Ok(_), Err(e)) = (&result, deleted) {
@@ -67,7 +66,7 @@ async fn bench(a: &BenchArgs, url: &KafkaUrl) -> Result<Report, CliError> {
 
 async fn run_on(
     a: &BenchArgs,
-    url: &KafkaUrl,
+    target: &KafkaTarget,
     admin: &Admin,
     topic: &str,
 ) -> Result<Report, CliError> {
@@ -78,8 +77,8 @@ async fn run_on(
         .list_offsets(topic, &partitions, Offset::Latest)
         .await
         .map_err(|e| failure(&e, &doing))?;
-    let mut reader = PartitionReader::builder(&bootstrap(url))
-        .client_id(CLIENT_ID)
+    let mut reader = PartitionReader::builder(&bootstrap(&target.url))
+        .client_config(target.client.clone())
         .auto_offset_reset(OffsetReset::Earliest);
     for &p in &partitions {
         let end = ends.get(&p).map_or(0, |o| o.offset);
@@ -87,13 +86,13 @@ async fn run_on(
     }
     let reader = reader.build().await.map_err(|e| failure(&e, &doing))?;
     let codec = compression(a.compression);
-    let producer = Producer::builder(&bootstrap(url))
-        .client_id(CLIENT_ID)
+    let producer = Producer::builder(&bootstrap(&target.url))
+        .client_config(target.client.clone())
         .acks(acks(a.acks))
         .compression(codec)
         .build()
         .await
-        .map_err(|e| failure(&e, &format!("connect to {}", shown(url))))?;
+        .map_err(|e| failure(&e, &format!("connect to {}", shown(&target.url))))?;
 
     let acks_shown = match a.acks.unwrap_or(AcksArg::All) {
         AcksArg::None => "0",
@@ -102,7 +101,7 @@ async fn run_on(
     };
     let bench = Bench::start(Settings {
         protocol: "kafka",
-        url: shown(url),
+        url: shown(&target.url),
         destination: format!("topic {topic}"),
         size: a.size as usize,
         count: a.count,

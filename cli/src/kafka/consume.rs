@@ -32,21 +32,20 @@ use std::collections::BTreeMap;
 use kafka_proto::record::Record;
 use mq_client::kafka::{Offset, OffsetReset, PartitionReader};
 
-use super::{CLIENT_ID, admin, bootstrap, check_partition, describe, failure};
+use super::{KafkaTarget, admin, bootstrap, check_partition, describe, failure};
 use crate::cli::{ConsumeArgs, OutputFormat, StartArg};
 use crate::error::CliError;
 use crate::json::{ObjectWriter, base64_into};
 use crate::output::Output;
 use crate::runtime::block_on;
-use crate::url::KafkaUrl;
 
-/// Runs `mq consume` against the cluster at `url`.
-pub(crate) fn run(a: &ConsumeArgs, url: &KafkaUrl, out: &mut Output) -> Result<(), CliError> {
+/// Runs `mq consume` against the cluster `target` names.
+pub(crate) fn run(a: &ConsumeArgs, target: &KafkaTarget, out: &mut Output) -> Result<(), CliError> {
     if a.count == Some(0) {
         return Ok(());
     }
-    let topic = url.topic.as_deref().unwrap_or_default();
-    block_on(consume(a, url, topic, out))
+    let topic = target.url.topic.as_deref().unwrap_or_default();
+    block_on(consume(a, target, topic, out))
 }
 
 /// Where a partition starts: `from`, within `[earliest, end]`.
@@ -61,12 +60,12 @@ fn start(from: StartArg, earliest: i64, end: i64) -> i64 {
 
 async fn consume(
     a: &ConsumeArgs,
-    url: &KafkaUrl,
+    target: &KafkaTarget,
     topic: &str,
     out: &mut Output,
 ) -> Result<(), CliError> {
     let doing = format!("consume from topic '{topic}'");
-    let admin = admin(url).await?;
+    let admin = admin(target).await?;
     let described = describe(&admin, topic, &doing).await?;
     let partitions: Vec<i32> = match a.partition {
         Some(p) => {
@@ -85,8 +84,8 @@ async fn consume(
     let from = a.from.unwrap_or(StartArg::Latest);
     // The partitions to read, with the end each had at the start.
     let mut ends: BTreeMap<i32, i64> = BTreeMap::new();
-    let mut reader = PartitionReader::builder(&bootstrap(url))
-        .client_id(CLIENT_ID)
+    let mut reader = PartitionReader::builder(&bootstrap(&target.url))
+        .client_config(target.client.clone())
         .auto_offset_reset(OffsetReset::Earliest);
     for &p in &partitions {
         let first = earliest.get(&p).map_or(0, |o| o.offset);

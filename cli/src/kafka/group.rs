@@ -33,12 +33,11 @@ use mq_client::kafka::{
 };
 use tokio::sync::Notify;
 
-use super::{CLIENT_ID, admin, bootstrap, describe, failure};
+use super::{KafkaTarget, admin, bootstrap, describe, failure};
 use crate::cli::{ConsumeArgs, StartArg};
 use crate::error::{CliError, Failure};
 use crate::output::Output;
 use crate::runtime::block_on_threads;
-use crate::url::KafkaUrl;
 
 /// How long a commit (the last one, on exit) may take.
 const COMMIT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -47,21 +46,21 @@ const COMMIT_TIMEOUT: Duration = Duration::from_secs(30);
 /// with nothing read before `mq` gives up.
 const RETRY_FOR: Duration = Duration::from_secs(60);
 
-/// Runs `mq consume --group` against the cluster at `url`.
+/// Runs `mq consume --group` against the cluster `target` names.
 pub(crate) fn run(
     a: &ConsumeArgs,
-    url: &KafkaUrl,
+    target: &KafkaTarget,
     group: &str,
     out: &mut Output,
 ) -> Result<(), CliError> {
     if a.count == Some(0) {
         return Ok(());
     }
-    let topic = url.topic.as_deref().unwrap_or_default();
+    let topic = target.url.topic.as_deref().unwrap_or_default();
     // Worker threads run the heartbeats, so that they go on while this
     // thread waits for a slow reader of stdout: a member whose heartbeats
     // stopped would be dropped from the group after the session timeout.
-    block_on_threads(consume(a, url, topic, group, out))
+    block_on_threads(consume(a, target, topic, group, out))
 }
 
 /// The `auto.offset.reset` for `--from` (earliest or latest only: an
@@ -86,18 +85,18 @@ enum Stop {
 
 async fn consume(
     a: &ConsumeArgs,
-    url: &KafkaUrl,
+    target: &KafkaTarget,
     topic: &str,
     group: &str,
     out: &mut Output,
 ) -> Result<(), CliError> {
     let doing = format!("consume from topic '{topic}' in group '{group}'");
-    let admin = admin(url).await?;
+    let admin = admin(target).await?;
     describe(&admin, topic, &doing).await?;
     let reset = reset(a.from);
     let ends = Ends::new(a.exit_at_end.then(|| admin.clone()), reset);
-    let mut consumer = Consumer::builder(&bootstrap(url))
-        .client_id(CLIENT_ID)
+    let mut consumer = Consumer::builder(&bootstrap(&target.url))
+        .client_config(target.client.clone())
         .group(group)
         .auto_offset_reset(reset)
         .commit_timeout(COMMIT_TIMEOUT)

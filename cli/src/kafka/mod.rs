@@ -8,6 +8,10 @@
 //! producer's metadata request may create a topic on a broker that allows
 //! it; `mq` never does). Client errors become one line and an exit status
 //! in [`failure`].
+//!
+//! Every client is built from one [`ClientConfig`]: the URL's bootstrap
+//! list with the command line's `-X` and `--config` properties on top
+//! (security protocol, TLS, SASL, ...), see [`crate::properties`].
 
 mod bench;
 mod consume;
@@ -17,9 +21,12 @@ mod topics;
 
 use std::time::Duration;
 
-use mq_client::kafka::{Admin, Error, ErrorCode, TopicDescription};
+use kafka_proto::ConnectionError;
+use mq_client::kafka::{Admin, ClientConfig, Error, ErrorCode, TopicDescription};
 
+use crate::cli::ClientProps;
 use crate::error::{CliError, Failure};
+use crate::properties::{self, Sources};
 use crate::url::KafkaUrl;
 
 pub(crate) use bench::run as bench;
@@ -28,8 +35,34 @@ pub(crate) use group::run as consume_group;
 pub(crate) use produce::run as produce;
 pub(crate) use topics::{create as create_topic, delete as delete_topic, list as topics};
 
-/// The `client.id` brokers see.
+/// The `client.id` brokers see, unless a `client.id` property says
+/// otherwise.
 const CLIENT_ID: &str = "mq";
+
+/// A Kafka cluster as the command line names it: the URL (brokers and
+/// topic), and the client settings every client of the command is built
+/// with.
+#[derive(Debug, Clone)]
+pub(crate) struct KafkaTarget {
+    /// The URL.
+    pub(crate) url: KafkaUrl,
+    /// The URL's bootstrap list, `client.id` mq, and the `-X` and
+    /// `--config` properties.
+    pub(crate) client: ClientConfig,
+}
+
+impl KafkaTarget {
+    /// The URL with the command line's properties; a bad property (or an
+    /// unset variable or unreadable file it names) is a usage error.
+    pub(crate) fn new(
+        url: KafkaUrl,
+        props: &ClientProps,
+        src: &impl Sources,
+    ) -> Result<KafkaTarget, CliError> {
+        let client = properties::client_config(&bootstrap(&url), CLIENT_ID, props, src)?;
+        Ok(KafkaTarget { url, client })
+    }
+}
 
 /// How long an admin operation, retries included, may take.
 const ADMIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -48,14 +81,14 @@ fn shown(url: &KafkaUrl) -> String {
     format!("kafka://{}", bootstrap(url))
 }
 
-/// Connects an admin client to the cluster at `url`.
-async fn admin(url: &KafkaUrl) -> Result<Admin, CliError> {
-    Admin::builder(&bootstrap(url))
-        .client_id(CLIENT_ID)
+/// Connects an admin client to the cluster `target` names.
+async fn admin(target: &KafkaTarget) -> Result<Admin, CliError> {
+    Admin::builder(&bootstrap(&target.url))
+        .client_config(target.client.clone())
         .operation_timeout(ADMIN_TIMEOUT)
         .build()
         .await
-        .map_err(|e| failure(&e, &format!("connect to {}", shown(url))))
+        .map_err(|e| failure(&e, &format!("connect to {}", shown(&target.url))))
 }
 
 /// The topic's partitions, leaders and replicas; an unknown topic is
@@ -133,6 +166,23 @@ pub(crate) fn failure(e: &Error, doing: &str) -> CliError {
         Error::DeliveryTimeout(_) | Error::RecordTooLarge { .. } => {
             cannot(Failure::NotConfirmed, e.to_string())
         }
+        // One line as the AMQP side says it: "TLS to host:port: why".
+        Error::Tls { broker, source } => {
+            CliError::new(Failure::Tls, format!("TLS to {broker}: {source}"))
+        }
+        Error::Connection {
+            broker,
+            source: ConnectionError::Sasl { code, message, .. },
+        } => {
+            let why = match message.as_deref().map(str::trim) {
+                Some(m) if !m.is_empty() => format!("{m} ({code})"),
+                _ => code.to_string(),
+            };
+            CliError::new(
+                Failure::Auth,
+                format!("authentication failed at {broker}: {why}"),
+            )
+        }
         Error::Config(why) => CliError::usage(format!("cannot {doing}: {why}")),
         _ => cannot(Failure::Refused, e.to_string()),
     }
@@ -141,7 +191,86 @@ pub(crate) fn failure(e: &Error, doing: &str) -> CliError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::url::KafkaUrl;
+    use bytes::BytesMut;
+    use kafka_proto::api::api_versions::ApiVersion;
+    use kafka_proto::api::{
+        ApiKey, ApiVersionsResponse, SaslAuthenticateResponse, SaslHandshakeResponse,
+    };
+    use kafka_proto::connection::{
+        FrameDecoder, Sasl, SaslPlain, read_request_frame, write_response_frame,
+    };
+    use kafka_proto::{Config, Connection, Message};
+    use mq_client::tls::TlsError;
+    use std::time::Instant;
+
+    /// A PLAIN login refused by a broker, at the handshake (the mechanism
+    /// is not enabled) or at authenticate (bad credentials), as the
+    /// protocol core reports it.
+    fn sasl_failure(at_handshake: bool) -> ConnectionError {
+        let now = Instant::now();
+        let sasl = Sasl::Plain(SaslPlain::new("alice", "hunter2"));
+        let config = Config {
+            sasl: Some(sasl),
+            ..Config::default()
+        };
+        let mut conn = Connection::new(config, now);
+        // The next request's correlation id and version.
+        let next = |conn: &mut Connection| {
+            let mut out = BytesMut::new();
+            conn.poll_transmit(&mut out);
+            let frame = FrameDecoder::new(1 << 20)
+                .decode(&mut out)
+                .unwrap()
+                .expect("a request");
+            let (header, _) = read_request_frame(frame).unwrap();
+            (header.correlation_id, header.request_api_version)
+        };
+        fn reply<M: Message>(id: i32, version: i16, body: &M) -> BytesMut {
+            let mut b = BytesMut::new();
+            write_response_frame(&mut b, id, version, body).unwrap();
+            b
+        }
+        let api = |api_key, max_version| ApiVersion {
+            api_key,
+            min_version: 0,
+            max_version,
+            ..Default::default()
+        };
+        let versions = ApiVersionsResponse {
+            api_keys: vec![
+                api(ApiKey::API_VERSIONS, 4),
+                api(ApiKey::SASL_HANDSHAKE, 1),
+                api(ApiKey::SASL_AUTHENTICATE, 2),
+            ],
+            ..Default::default()
+        };
+        let (id, v) = next(&mut conn);
+        conn.handle_input(now, &mut reply(id, v, &versions))
+            .unwrap();
+        let (id, v) = next(&mut conn);
+        let handshake = if at_handshake {
+            SaslHandshakeResponse {
+                error_code: ErrorCode::UNSUPPORTED_SASL_MECHANISM,
+                mechanisms: vec!["SCRAM-SHA-512".into()],
+                ..Default::default()
+            }
+        } else {
+            SaslHandshakeResponse::default()
+        };
+        let handshaken = conn.handle_input(now, &mut reply(id, v, &handshake));
+        if at_handshake {
+            return handshaken.unwrap_err();
+        }
+        handshaken.unwrap();
+        let (id, v) = next(&mut conn);
+        let denied = SaslAuthenticateResponse {
+            error_code: ErrorCode::SASL_AUTHENTICATION_FAILED,
+            error_message: Some("Authentication failed: Invalid username or password".into()),
+            ..Default::default()
+        };
+        conn.handle_input(now, &mut reply(id, v, &denied))
+            .unwrap_err()
+    }
 
     #[test]
     fn the_bootstrap_list_is_the_urls() {
@@ -205,6 +334,48 @@ mod tests {
                 "cannot work: bad",
             ),
             (Error::Closed, Failure::Refused, "the client is closed"),
+            (
+                Error::Tls {
+                    broker: "127.0.0.1:9093".into(),
+                    source: TlsError::UnknownIssuer,
+                },
+                Failure::Tls,
+                "TLS to 127.0.0.1:9093: the server's certificate is signed by an unknown issuer",
+            ),
+            (
+                Error::Tls {
+                    broker: "h:9093".into(),
+                    source: TlsError::Expired,
+                },
+                Failure::Tls,
+                "TLS to h:9093: the server's certificate has expired",
+            ),
+            (
+                Error::Tls {
+                    broker: "h:9093".into(),
+                    source: TlsError::HandshakeRefused("certificate required".into()),
+                },
+                Failure::Tls,
+                "TLS to h:9093: the server refused the TLS handshake: certificate required",
+            ),
+            (
+                Error::Connection {
+                    broker: "127.0.0.1:9094".into(),
+                    source: sasl_failure(false),
+                },
+                Failure::Auth,
+                "authentication failed at 127.0.0.1:9094: Authentication failed: \
+                 Invalid username or password (SASL_AUTHENTICATION_FAILED (58))",
+            ),
+            (
+                Error::Connection {
+                    broker: "h:9094".into(),
+                    source: sasl_failure(true),
+                },
+                Failure::Auth,
+                "authentication failed at h:9094: broker enables [\"SCRAM-SHA-512\"] \
+                 (UNSUPPORTED_SASL_MECHANISM (33))",
+            ),
         ];
         for (e, kind, text) in cases {
             let c = failure(&e, "work");

@@ -13,12 +13,11 @@ use std::collections::VecDeque;
 
 use mq_client::kafka::{Acks, Compression, DeliveryFuture, Error, Producer, ProducerRecord};
 
-use super::{CLIENT_ID, admin, bootstrap, check_partition, describe, failure, shown};
+use super::{KafkaTarget, admin, bootstrap, check_partition, describe, failure, shown};
 use crate::cli::{AcksArg, CompressionArg, ProduceArgs};
 use crate::error::{CliError, Failure};
 use crate::input::Lines;
 use crate::runtime::block_on;
-use crate::url::KafkaUrl;
 
 /// Records enqueued and not yet acknowledged, at most. The producer
 /// bounds its buffer itself; this bounds the deliveries `mq` tracks.
@@ -48,18 +47,18 @@ pub(super) fn acks(a: Option<AcksArg>) -> Acks {
     }
 }
 
-/// Runs `mq produce` against the cluster at `url`.
-pub(crate) fn run(a: &ProduceArgs, url: &KafkaUrl) -> Result<(), CliError> {
-    let topic = url.topic.as_deref().unwrap_or_default();
+/// Runs `mq produce` against the cluster `target` names.
+pub(crate) fn run(a: &ProduceArgs, target: &KafkaTarget) -> Result<(), CliError> {
+    let topic = target.url.topic.as_deref().unwrap_or_default();
     let doing = format!("produce to topic '{topic}'");
     block_on(async {
-        let admin = admin(url).await?;
+        let admin = admin(target).await?;
         let described = describe(&admin, topic, &doing).await.map_err(|e| {
             if e.kind() == Failure::NotFound {
                 // mq creates no topic by producing; say how to.
                 CliError::new(
                     e.kind(),
-                    format!("{e} (create it with 'mq topic create {url}')"),
+                    format!("{e} (create it with 'mq topic create {}')", target.url),
                 )
             } else {
                 e
@@ -69,13 +68,13 @@ pub(crate) fn run(a: &ProduceArgs, url: &KafkaUrl) -> Result<(), CliError> {
             check_partition(&described, p, &doing)?;
         }
         drop(admin);
-        let producer = Producer::builder(&bootstrap(url))
-            .client_id(CLIENT_ID)
+        let producer = Producer::builder(&bootstrap(&target.url))
+            .client_config(target.client.clone())
             .acks(acks(a.acks))
             .compression(compression(a.compression))
             .build()
             .await
-            .map_err(|e| failure(&e, &format!("connect to {}", shown(url))))?;
+            .map_err(|e| failure(&e, &format!("connect to {}", shown(&target.url))))?;
         // A failure that ends producing returns at once: closing would
         // wait for records that cannot be delivered any more.
         let tally = produce_stdin(&producer, a, topic, &doing).await?;

@@ -12,18 +12,17 @@
 
 use mq_client::kafka::{Admin, Error, ErrorCode, NewTopic, TopicDescription};
 
-use super::{admin, describe, failure};
+use super::{KafkaTarget, admin, describe, failure};
 use crate::cli::{TopicCreateArgs, TopicDeleteArgs};
 use crate::error::{CliError, Failure};
 use crate::output::Output;
 use crate::runtime::block_on;
-use crate::url::KafkaUrl;
 
 /// `mq topics`: every topic, or the URL's.
-pub(crate) fn list(url: &KafkaUrl, out: &mut Output) -> Result<(), CliError> {
+pub(crate) fn list(target: &KafkaTarget, out: &mut Output) -> Result<(), CliError> {
     let topics = block_on(async {
-        let admin = admin(url).await?;
-        match &url.topic {
+        let admin = admin(target).await?;
+        match &target.url.topic {
             Some(topic) => {
                 let doing = format!("describe topic '{topic}'");
                 Ok(vec![describe(&admin, topic, &doing).await?])
@@ -101,17 +100,17 @@ fn table(topics: &[TopicDescription]) -> String {
 /// `mq topic create`.
 pub(crate) fn create(
     a: &TopicCreateArgs,
-    url: &KafkaUrl,
+    target: &KafkaTarget,
     out: &mut Output,
 ) -> Result<(), CliError> {
-    let topic = url.topic.as_deref().unwrap_or_default();
+    let topic = target.url.topic.as_deref().unwrap_or_default();
     let doing = format!("create topic '{topic}'");
     let mut new = NewTopic::new(topic, a.partitions, a.replication_factor);
     for (k, v) in &a.configs {
         new = new.config(k, v);
     }
     block_on(async {
-        let admin = admin(url).await?;
+        let admin = admin(target).await?;
         match admin.create_topics([new]).await {
             Ok(()) => Ok(()),
             Err(Error::Broker {
@@ -157,13 +156,13 @@ pub(crate) fn create(
 /// `mq topic delete`.
 pub(crate) fn delete(
     _: &TopicDeleteArgs,
-    url: &KafkaUrl,
+    target: &KafkaTarget,
     out: &mut Output,
 ) -> Result<(), CliError> {
-    let topic = url.topic.as_deref().unwrap_or_default();
+    let topic = target.url.topic.as_deref().unwrap_or_default();
     let doing = format!("delete topic '{topic}'");
     block_on(async {
-        let admin = admin(url).await?;
+        let admin = admin(target).await?;
         match admin.delete_topics([topic]).await {
             Ok(()) => Ok(()),
             Err(Error::Broker {

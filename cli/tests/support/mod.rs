@@ -18,6 +18,7 @@ pub const NOT_FOUND: i32 = 8;
 pub const BAD_URL: i32 = 4;
 pub const NOT_CONFIRMED: i32 = 9;
 pub const REFUSED: i32 = 10;
+pub const TLS: i32 = 11;
 pub const BROKEN_PIPE: i32 = 141;
 
 /// The RabbitMQ URL (`AMQP_URL`, default guest on 127.0.0.1:5672).
@@ -52,9 +53,30 @@ impl Run {
     }
 }
 
+/// The variables `mq` takes passwords from: unset for every run unless a
+/// test gives them.
+const PASSWORD_VARS: [&str; 2] = ["MQ_AMQP_PASSWORD", "MQ_KAFKA_PASSWORD"];
+
+/// `mq` with `env` set and the password variables otherwise unset.
+fn command(env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mq"));
+    for var in PASSWORD_VARS {
+        cmd.env_remove(var);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
 /// Runs `mq args` with `stdin`.
 pub fn mq(args: &[&str], stdin: &[u8]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_mq"))
+    mq_env(args, stdin, &[])
+}
+
+/// Runs `mq args` with `stdin` and the environment variables `env`.
+pub fn mq_env(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Run {
+    let out = command(env)
         .args(args)
         .write_stdin(stdin.to_vec())
         .timeout(std::time::Duration::from_secs(60))
@@ -70,11 +92,22 @@ pub fn mq(args: &[&str], stdin: &[u8]) -> Run {
 /// `mq args` fails with `code` and exactly one stderr line that starts
 /// with `mq: ` and contains `expected`, with no panic or debug dump.
 pub fn fails(args: &[&str], stdin: &[u8], code: i32, expected: &str) -> Run {
+    fails_env(args, stdin, &[], code, expected)
+}
+
+/// [`fails`] with the environment variables `env`.
+pub fn fails_env(
+    args: &[&str],
+    stdin: &[u8],
+    env: &[(&str, &str)],
+    code: i32,
+    expected: &str,
+) -> Run {
     let one_line = predicate::function(|s: &str| s.lines().count() == 1 && s.ends_with('\n'));
     let clean = predicate::str::contains("panicked")
         .or(predicate::str::contains(" { "))
         .not();
-    let assert = Command::new(env!("CARGO_BIN_EXE_mq"))
+    let assert = command(env)
         .args(args)
         .write_stdin(stdin.to_vec())
         .timeout(std::time::Duration::from_secs(60))
@@ -332,4 +365,50 @@ pub fn produce_transaction(topic: &str, values: &[&str]) {
         .output()
         .expect("java must be installed");
     mq_tests::tools::check("the transactional producer (TxnProduce.java)", &out);
+}
+
+/// A file of the brokers' throwaway PKI (`ca.pem`, `other-ca.pem`, ...),
+/// as a path for a command line.
+pub fn tls_file(name: &str) -> String {
+    mq_tests::endpoints::tls_dir()
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Panics if `secret` shows anywhere in the run's output.
+pub fn assert_hidden(run: &Run, secret: &str) {
+    assert!(
+        !run.stderr.contains(secret) && !run.text().contains(secret),
+        "the secret was printed: {run:?}"
+    );
+}
+
+/// A file holding `text`, in a directory of its own, deleted with it.
+#[derive(Debug)]
+pub struct TempFile {
+    pub path: PathBuf,
+}
+
+impl TempFile {
+    pub fn new(name: &str, text: &str) -> TempFile {
+        let dir = std::env::temp_dir().join(mq_tests::names::unique("mq-cli-test"));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("write the file");
+        TempFile { path }
+    }
+
+    /// The path, for a command line.
+    pub fn arg(&self) -> String {
+        self.path.to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Some(dir) = self.path.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
 }
