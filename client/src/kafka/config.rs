@@ -44,6 +44,9 @@ pub struct ClientConfig {
     pub allow_auto_topic_creation: bool,
     /// SASL credentials, if any.
     pub sasl: Option<Sasl>,
+    /// OAUTHBEARER credentials: a token provider asked on every connect and
+    /// re-authentication. Takes the place of `sasl` when set.
+    pub oauth: Option<super::oauth::OAuthBearer>,
     /// Rewrites advertised broker addresses before dialling.
     pub address_map: Option<AddressMap>,
     /// TLS settings: `Some` for the `SSL` and `SASL_SSL` security
@@ -67,6 +70,7 @@ impl fmt::Debug for ClientConfig {
             .field("max_response_size", &self.max_response_size)
             .field("allow_auto_topic_creation", &self.allow_auto_topic_creation)
             .field("sasl", &self.sasl.as_ref().map(Sasl::mechanism))
+            .field("oauth", &self.oauth.as_ref().map(|_| "OAUTHBEARER"))
             .field("address_map", &self.address_map.as_ref().map(|_| "<fn>"))
             .field("security_protocol", &self.security_protocol())
             .finish()
@@ -101,6 +105,7 @@ impl ClientConfig {
             max_response_size: 100 * 1024 * 1024,
             allow_auto_topic_creation: false,
             sasl: None,
+            oauth: None,
             address_map: None,
             #[cfg(feature = "tls")]
             tls: None,
@@ -114,7 +119,7 @@ impl ClientConfig {
         let tls = self.tls.is_some();
         #[cfg(not(feature = "tls"))]
         let tls = false;
-        match (tls, self.sasl.is_some()) {
+        match (tls, self.sasl.is_some() || self.oauth.is_some()) {
             (false, false) => "PLAINTEXT",
             (true, false) => "SSL",
             (false, true) => "SASL_PLAINTEXT",
@@ -147,10 +152,19 @@ impl ClientConfig {
         }
     }
 
-    /// The sans-IO connection's settings, with a fresh SCRAM nonce for
-    /// each connection.
-    pub(crate) fn connection_config(&self) -> Result<kafka_proto::Config> {
-        let sasl_nonce = match &self.sasl {
+    /// The SASL credentials to log in with now: the OAuth provider's
+    /// current token, else the configured credentials.
+    pub(crate) async fn current_sasl(&self) -> Result<Option<Sasl>> {
+        match &self.oauth {
+            Some(oauth) => Ok(Some(oauth.sasl().await?)),
+            None => Ok(self.sasl.clone()),
+        }
+    }
+
+    /// The sans-IO connection's settings for logging in with `sasl`, with
+    /// a fresh SCRAM nonce for each connection.
+    pub(crate) fn connection_config(&self, sasl: Option<Sasl>) -> Result<kafka_proto::Config> {
+        let sasl_nonce = match &sasl {
             Some(sasl) if sasl.needs_nonce() => Some(scram_nonce()?),
             _ => None,
         };
@@ -158,7 +172,7 @@ impl ClientConfig {
             client_id: Some(self.client_id.clone()),
             max_response_size: self.max_response_size,
             request_timeout: self.request_timeout,
-            sasl: self.sasl.clone(),
+            sasl,
             sasl_nonce,
             ..kafka_proto::Config::default()
         })
@@ -229,6 +243,13 @@ macro_rules! client_config_setters {
         /// SASL credentials.
         pub fn sasl(mut self, sasl: ::kafka_proto::connection::Sasl) -> Self {
             self.client.sasl = Some(sasl);
+            self
+        }
+
+        /// SASL OAUTHBEARER with a token provider (see
+        /// [`OAuthBearer`](crate::kafka::OAuthBearer)).
+        pub fn oauth_bearer(mut self, oauth: $crate::kafka::OAuthBearer) -> Self {
+            self.client.oauth = Some(oauth);
             self
         }
 

@@ -294,7 +294,8 @@ impl Driver {
         };
         #[cfg(not(feature = "tls"))]
         let mut stream = Stream::Tcp(tcp);
-        let mut conn = Connection::new(self.config.connection_config()?, Instant::now());
+        let sasl = self.config.current_sasl().await?;
+        let mut conn = Connection::new(self.config.connection_config(sasl)?, Instant::now());
         let mut out = BytesMut::new();
         let mut inbuf = BytesMut::with_capacity(16 * 1024);
         loop {
@@ -435,7 +436,7 @@ impl Driver {
                 () = sleep => {
                     let now = Instant::now();
                     if reauth_at.is_some_and(|t| t <= now) {
-                        if let Err(e) = self.reauthenticate(&mut conn, now) {
+                        if let Err(e) = self.reauthenticate(&mut conn, now).await {
                             return self.fail_all(pending, e);
                         }
                     }
@@ -448,15 +449,21 @@ impl Driver {
         }
     }
 
-    /// Starts a re-authentication with the configured credentials (and a
-    /// fresh SCRAM nonce).
-    fn reauthenticate(&self, conn: &mut Connection, now: Instant) -> Result<(), Error> {
-        let nonce = match &self.config.sasl {
+    /// Starts a re-authentication with the current credentials (a fresh
+    /// OAuth token, or a fresh SCRAM nonce).
+    async fn reauthenticate(&self, conn: &mut Connection, now: Instant) -> Result<(), Error> {
+        let sasl = self.config.current_sasl().await?;
+        let nonce = match &sasl {
             Some(sasl) if sasl.needs_nonce() => Some(super::config::scram_nonce()?),
             _ => None,
         };
         debug!("re-authenticating (KIP-368)");
-        conn.start_reauthentication(now, None, nonce)
+        let fresh = if self.config.oauth.is_some() {
+            sasl
+        } else {
+            None
+        };
+        conn.start_reauthentication(now, fresh, nonce)
             .map_err(|source| Error::Connection {
                 broker: self.addr.to_string(),
                 source,

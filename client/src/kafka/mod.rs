@@ -47,6 +47,7 @@ mod config;
 mod conn;
 mod error;
 mod group;
+mod oauth;
 pub mod partitioner;
 mod producer;
 mod properties;
@@ -65,6 +66,7 @@ pub use group::{
     OffsetAndEpoch, Rebalance, RebalanceListener, TopicPartition, TopicPattern,
 };
 pub use kafka_proto::ErrorCode;
+pub use oauth::{OAuthBearer, OAuthToken};
 
 pub use kafka_proto::compression::Compression;
 pub use producer::{Acks, DeliveryFuture, Producer, ProducerBuilder, ProducerRecord};

@@ -45,6 +45,9 @@ struct Gathered {
     mechanism: Option<String>,
     username: Option<String>,
     password: Option<String>,
+    /// An unsecured-JWT principal (development only).
+    unsecured_principal: Option<String>,
+    unsecured_jwt: bool,
     #[cfg(feature = "tls")]
     tls: TlsProps,
 }
@@ -152,10 +155,28 @@ impl ClientConfig {
             "sasl.mechanism" | "sasl.mechanisms" => g.mechanism = Some(value.to_ascii_uppercase()),
             "sasl.username" => g.username = Some(value.to_owned()),
             "sasl.password" => g.password = Some(value.to_owned()),
+            "sasl.jaas.config" if value.contains("OAuthBearerLoginModule") => {
+                g.unsecured_principal = Some(jaas_option(value, "unsecuredLoginStringClaim_sub")
+                    .ok_or_else(|| bad(key, value, "OAUTHBEARER from properties takes only unsecuredLoginStringClaim_sub (development); give a token provider with OAuthBearer::new"))?);
+                g.unsecured_jwt = true;
+            }
             "sasl.jaas.config" => {
                 let (user, pass) = jaas_credentials(value)?;
                 g.username = Some(user);
                 g.password = Some(pass);
+            }
+            "enable.sasl.oauthbearer.unsecure.jwt" => match value {
+                "true" => g.unsecured_jwt = true,
+                "false" => g.unsecured_jwt = false,
+                _ => return Err(bad(key, value, "true or false")),
+            },
+            "sasl.oauthbearer.config" => {
+                // librdkafka's `principal=alice [scope=...]`.
+                let principal = value
+                    .split_whitespace()
+                    .find_map(|kv| kv.strip_prefix("principal="))
+                    .ok_or_else(|| bad(key, value, "needs principal=<name>"))?;
+                g.unsecured_principal = Some(principal.to_owned());
             }
             #[cfg(feature = "tls")]
             _ if key.starts_with("ssl.") || key == "enable.ssl.certificate.verification" => {
@@ -193,7 +214,29 @@ impl ClientConfig {
                 ));
             }
         };
-        self.sasl = if sasl { Some(sasl_of(&g)?) } else { None };
+        self.oauth = None;
+        self.sasl = None;
+        if sasl && g.mechanism.as_deref() == Some("OAUTHBEARER") {
+            match (&g.unsecured_principal, g.unsecured_jwt) {
+                (Some(p), true) => {
+                    self.oauth = Some(super::oauth::OAuthBearer::unsecured(
+                        p.clone(),
+                        Duration::from_secs(3600),
+                    ));
+                }
+                _ => {
+                    return Err(Error::Config(
+                        "sasl.mechanism=OAUTHBEARER needs a token provider \
+                         (ClientConfig::oauth or the builders' oauth_bearer); from properties only \
+                         unsecured development tokens (enable.sasl.oauthbearer.unsecure.jwt=true \
+                         with sasl.oauthbearer.config=principal=<name>)"
+                            .into(),
+                    ));
+                }
+            }
+        } else if sasl {
+            self.sasl = Some(sasl_of(&g)?);
+        }
         if tls {
             #[cfg(feature = "tls")]
             {
@@ -242,6 +285,20 @@ fn sasl_of(g: &Gathered) -> Result<Sasl> {
             "not supported (use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)",
         )),
     }
+}
+
+/// The value of option `name` in a JAAS login module line.
+fn jaas_option(jaas: &str, name: &str) -> Option<String> {
+    let at = jaas.find(&format!("{name}="))?;
+    let after = jaas[at + name.len() + 1..].trim_start();
+    let value = match after.strip_prefix('"') {
+        Some(q) => &q[..q.find('"')?],
+        None => after
+            .split(|c: char| c.is_whitespace() || c == ';')
+            .next()
+            .unwrap_or(""),
+    };
+    Some(value.to_owned())
 }
 
 /// The `username="..." password="..."` options of a JAAS login module line
@@ -370,6 +427,41 @@ mod tests {
         assert_eq!(c.client_id, "x");
         assert_eq!(c.request_timeout, Duration::from_millis(1500));
         assert_eq!(c.security_protocol(), "PLAINTEXT");
+    }
+
+    #[test]
+    fn oauthbearer_unsecured_from_properties() {
+        for props in [
+            [
+                ("enable.sasl.oauthbearer.unsecure.jwt", "true"),
+                ("sasl.oauthbearer.config", "principal=alice"),
+            ],
+            [
+                (
+                    "sasl.jaas.config",
+                    "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required \
+                     unsecuredLoginStringClaim_sub=\"alice\";",
+                ),
+                ("client.id", "x"),
+            ],
+        ] {
+            let mut all = vec![
+                ("bootstrap.servers", "a:1"),
+                ("security.protocol", "SASL_PLAINTEXT"),
+                ("sasl.mechanism", "OAUTHBEARER"),
+            ];
+            all.extend(props);
+            let c = ClientConfig::from_properties(all).unwrap();
+            assert!(c.oauth.is_some() && c.sasl.is_none());
+            assert_eq!(c.security_protocol(), "SASL_PLAINTEXT");
+        }
+        let e = ClientConfig::from_properties([
+            ("bootstrap.servers", "a:1"),
+            ("security.protocol", "SASL_PLAINTEXT"),
+            ("sasl.mechanism", "OAUTHBEARER"),
+        ])
+        .unwrap_err();
+        assert!(e.to_string().contains("token provider"), "{e}");
     }
 
     #[test]
