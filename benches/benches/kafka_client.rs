@@ -3,6 +3,10 @@
 //! for this crate's client and, with `--features peers`, librdkafka (the
 //! `rdkafka` crate) in the same run, against the same broker.
 //!
+//! This crate's client runs each workload twice, over PLAINTEXT and over
+//! the SSL listener (the CA of `scripts/brokers up`), so the cost of TLS
+//! is measured in one run.
+//!
 //! `cargo bench -p mq-benches --features peers --bench kafka_client`
 //!
 //! Criterion reports time per iteration and messages per second (one
@@ -19,7 +23,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use mq_benches::cpu_time;
 use mq_client::kafka::{
-    Admin, NewTopic, Offset, OffsetReset, PartitionReader, Producer, ProducerRecord,
+    Admin, ClientConfig, NewTopic, Offset, OffsetReset, PartitionReader, Producer, ProducerRecord,
 };
 use tokio::runtime::Runtime;
 
@@ -29,6 +33,20 @@ const FETCH_MESSAGES: u64 = 300_000;
 
 fn bootstrap() -> String {
     mq_tests::endpoints::kafka_bootstrap()
+}
+
+/// The broker's SSL listener, trusting the CA `scripts/brokers up` made.
+fn ssl_config() -> ClientConfig {
+    let ca = mq_tests::endpoints::tls_dir().join("ca.pem");
+    ClientConfig::from_properties([
+        (
+            "bootstrap.servers",
+            mq_tests::endpoints::kafka_ssl_bootstrap().as_str(),
+        ),
+        ("security.protocol", "SSL"),
+        ("ssl.truststore.location", &ca.display().to_string()),
+    ])
+    .expect("SSL properties")
 }
 
 struct CpuMeter {
@@ -104,10 +122,11 @@ fn produce_mq(rt: &Runtime, producer: &Producer, topic: &str, n: u64) -> Duratio
     })
 }
 
-fn fetch_mq(rt: &Runtime, topic: &str, n: u64) -> Duration {
+fn fetch_mq(rt: &Runtime, client: &ClientConfig, topic: &str, n: u64) -> Duration {
     rt.block_on(async {
         let start = Instant::now();
         let mut builder = PartitionReader::builder(&bootstrap())
+            .client_config(client.clone())
             .auto_offset_reset(OffsetReset::Earliest)
             .fetch_max_wait(Duration::from_millis(100));
         for p in 0..PARTITIONS {
@@ -157,6 +176,29 @@ fn bench(c: &mut Criterion) {
         })
     });
     meter.report("produce/mq");
+    // The same client over TLS (the SSL listener), in the same run.
+    let ssl_producer = rt.block_on(async {
+        Producer::builder(&bootstrap())
+            .client_config(ssl_config())
+            .linger(Duration::from_millis(5))
+            .build()
+            .await
+            .expect("SSL producer")
+    });
+    let meter = CpuMeter::new();
+    group.bench_function("mq-ssl", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                total += meter.measure(MESSAGES, || {
+                    produce_mq(&rt, &ssl_producer, &topic, MESSAGES)
+                });
+            }
+            total
+        })
+    });
+    meter.report("produce/mq-ssl");
+    rt.block_on(ssl_producer.close()).expect("close");
     #[cfg(feature = "peers")]
     {
         let meter = CpuMeter::new();
@@ -178,6 +220,7 @@ fn bench(c: &mut Criterion) {
     let fetch_topic = create_topic(&rt, "bench-fetch");
     produce_mq(&rt, &producer, &fetch_topic, FETCH_MESSAGES);
     rt.block_on(producer.close()).expect("close");
+    let plain = ClientConfig::new(&bootstrap());
     let mut group = c.benchmark_group("kafka_fetch_100B");
     configure(&mut group, FETCH_MESSAGES);
     let meter = CpuMeter::new();
@@ -186,13 +229,27 @@ fn bench(c: &mut Criterion) {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
                 total += meter.measure(FETCH_MESSAGES, || {
-                    fetch_mq(&rt, &fetch_topic, FETCH_MESSAGES)
+                    fetch_mq(&rt, &plain, &fetch_topic, FETCH_MESSAGES)
                 });
             }
             total
         })
     });
     meter.report("fetch/mq");
+    let ssl = ssl_config();
+    let meter = CpuMeter::new();
+    group.bench_function("mq-ssl", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                total += meter.measure(FETCH_MESSAGES, || {
+                    fetch_mq(&rt, &ssl, &fetch_topic, FETCH_MESSAGES)
+                });
+            }
+            total
+        })
+    });
+    meter.report("fetch/mq-ssl");
     #[cfg(feature = "peers")]
     {
         let meter = CpuMeter::new();
