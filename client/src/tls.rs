@@ -5,7 +5,7 @@
 //! - roots: the system's trust store by default; a CA file (PEM) instead
 //!   ([`TlsConfig::ca_file`]), as RabbitMQ's `cacertfile` and Kafka's
 //!   `ssl.truststore.location` do; or the bundled webpki roots
-//!   ([`TlsConfig::webpki_roots`], feature `webpki-roots`);
+//!   (`TlsConfig::webpki_roots`, feature `webpki-roots`);
 //! - a client certificate and key, PEM ([`TlsConfig::client_cert_files`]),
 //!   for RabbitMQ's EXTERNAL login or Kafka's `ssl.client.auth`;
 //! - the name the server's certificate must carry, which is also the SNI
