@@ -29,7 +29,7 @@ async fn amqp_graceful_shutdown_under_load() {
     scenarios::graceful_shutdown_under_load(Broker::Amqp).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn amqp_trace_context_flows() {
     tracing_capture::trace_context_flows(Broker::Amqp).await;
 }

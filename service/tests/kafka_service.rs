@@ -29,7 +29,7 @@ async fn kafka_graceful_shutdown_under_load() {
     scenarios::graceful_shutdown_under_load(Broker::Kafka).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_trace_context_flows() {
     tracing_capture::trace_context_flows(Broker::Kafka).await;
 }

@@ -278,7 +278,9 @@ impl Env {
                     .build()
                     .await
                 {
-                    let _ = admin.delete_topics([self.source.clone(), self.dead.clone()]).await;
+                    let _ = admin
+                        .delete_topics([self.source.clone(), self.dead.clone()])
+                        .await;
                 }
             }
             Broker::Amqp => {

@@ -146,11 +146,18 @@ pub async fn per_key_order(broker: Broker) {
         TOTAL as f64 / processed_in.as_secs_f64(),
         peak.load(Ordering::SeqCst)
     );
-    assert_eq!(violations.load(Ordering::SeqCst), 0, "a key went out of order");
+    assert_eq!(
+        violations.load(Ordering::SeqCst),
+        0,
+        "a key went out of order"
+    );
     assert_eq!(processed.load(Ordering::SeqCst), TOTAL, "no message twice");
     let next = next.lock().unwrap().clone();
     assert_eq!(next.len(), KEYS as usize);
-    assert!(next.values().all(|&n| n == PER_KEY), "every message of every key");
+    assert!(
+        next.values().all(|&n| n == PER_KEY),
+        "every message of every key"
+    );
     if broker == Broker::Kafka {
         assert!(
             peak.load(Ordering::SeqCst) > env.partitions as usize,
@@ -278,7 +285,10 @@ pub async fn retries_and_dead_letters(broker: Broker) {
     )
     .await;
     let dead = env.dead_letters(3, 60).await;
-    wait_until(30, "the flaky message", || succeeded.lock().unwrap().len() >= 2).await;
+    wait_until(30, "the flaky message", || {
+        succeeded.lock().unwrap().len() >= 2
+    })
+    .await;
     sub.shutdown().await.expect("shutdown");
 
     assert_eq!(dead.len(), 3, "exactly three dead letters: {dead:?}");
@@ -310,15 +320,27 @@ pub async fn retries_and_dead_letters(broker: Broker) {
     ];
     expected.extend(match broker {
         Broker::Kafka => [dl::ORIGIN_TOPIC, dl::ORIGIN_PARTITION, dl::ORIGIN_OFFSET],
-        Broker::Amqp => [dl::ORIGIN_EXCHANGE, dl::ORIGIN_ROUTING_KEY, dl::ORIGIN_QUEUE],
+        Broker::Amqp => [
+            dl::ORIGIN_EXCHANGE,
+            dl::ORIGIN_ROUTING_KEY,
+            dl::ORIGIN_QUEUE,
+        ],
     });
     for h in expected {
-        assert!(p.headers.contains_key(h), "dead letter lacks {h}: {:?}", p.headers);
+        assert!(
+            p.headers.contains_key(h),
+            "dead letter lacks {h}: {:?}",
+            p.headers
+        );
     }
     assert_eq!(p.headers[dl::CONSUMER_GROUP], env.group);
     assert_eq!(p.headers[dl::ATTEMPTS], "1");
     assert_eq!(p.headers[dl::ERROR_TYPE], "Error");
-    assert!(p.headers[dl::ERROR].contains("card declined"), "{:?}", p.headers);
+    assert!(
+        p.headers[dl::ERROR].contains("card declined"),
+        "{:?}",
+        p.headers
+    );
     assert!(p.headers[dl::LAST_FAILURE].ends_with('Z'));
     match broker {
         Broker::Kafka => {
@@ -339,7 +361,10 @@ pub async fn retries_and_dead_letters(broker: Broker) {
 
     let poison = by_reason("poison");
     assert_eq!(poison.len(), 2);
-    let mut kinds: Vec<&str> = poison.iter().map(|d| d.headers[dl::ERROR_TYPE].as_str()).collect();
+    let mut kinds: Vec<&str> = poison
+        .iter()
+        .map(|d| d.headers[dl::ERROR_TYPE].as_str())
+        .collect();
     kinds.sort_unstable();
     assert_eq!(kinds, ["content_type", "decode"]);
     assert!(poison.iter().all(|d| d.headers[dl::ATTEMPTS] == "0"));
@@ -397,7 +422,10 @@ pub async fn panics_and_timeouts(broker: Broker) {
         publisher.publish(&e).key(key).await.expect("publish");
     }
     let dead = env.dead_letters(2, 60).await;
-    wait_until(10, "the ok message", || calls.lock().unwrap().contains_key("ok")).await;
+    wait_until(10, "the ok message", || {
+        calls.lock().unwrap().contains_key("ok")
+    })
+    .await;
     sub.shutdown().await.expect("shutdown");
     assert_eq!(dead.len(), 2, "{dead:?}");
     let of = |t: &str| {
@@ -528,7 +556,9 @@ pub async fn graceful_shutdown_under_load(broker: Broker) {
     second.shutdown().await.expect("shutdown");
     let seen = seen.lock().unwrap().clone();
     let twice = seen.values().filter(|&&c| c > 1).count();
-    println!("{broker:?}: stopped after {done} of {TOTAL}; the restart processed the rest, {twice} twice");
+    println!(
+        "{broker:?}: stopped after {done} of {TOTAL}; the restart processed the rest, {twice} twice"
+    );
     assert_eq!(seen.len(), TOTAL, "nothing lost");
     assert_eq!(twice, 0, "nothing that finished was redelivered");
     env.cleanup().await;

@@ -83,14 +83,30 @@ impl Capture {
     }
 }
 
+/// The capture, installed once per test binary as the global default
+/// subscriber. (A thread's scoped default is not enough: callsites first
+/// hit on other threads, by tests running alongside, would be cached as
+/// uninteresting.) Tests tell their own spans apart by their unique
+/// destination names.
+pub fn global_capture() -> Capture {
+    static CAPTURE: std::sync::OnceLock<Capture> = std::sync::OnceLock::new();
+    CAPTURE
+        .get_or_init(|| {
+            let capture = Capture::default();
+            tracing::subscriber::set_global_default(
+                tracing_subscriber::registry().with(capture.clone()),
+            )
+            .expect("no other global subscriber (RUST_LOG unset)");
+            capture
+        })
+        .clone()
+}
+
 /// Publish inside a span and a trace context; consume: the handler's
 /// context and `process` span have the same trace id. A message written
-/// by the raw client with a `traceparent` is picked up too. Run on a
-/// current-thread runtime, so the thread's default subscriber sees every
-/// task.
+/// by the raw client with a `traceparent` is picked up too.
 pub async fn trace_context_flows(broker: Broker) {
-    let capture = Capture::default();
-    let _default = tracing::subscriber::set_default(tracing_subscriber::registry().with(capture.clone()));
+    let capture = global_capture();
     let env = Env::new(broker, "svc-trace", 1).await;
     let seen: Arc<Mutex<Vec<(String, TraceContext, Option<TraceContext>)>>> = Arc::default();
     let handler = {
@@ -138,7 +154,10 @@ pub async fn trace_context_flows(broker: Broker) {
     env.raw_publish(
         "raw",
         br#"{"key":"raw","seq":2}"#,
-        &[("traceparent", raw_parent.as_str()), ("tracestate", "rojo=00f067aa0ba902b7")],
+        &[
+            ("traceparent", raw_parent.as_str()),
+            ("tracestate", "rojo=00f067aa0ba902b7"),
+        ],
     )
     .await;
 
@@ -152,8 +171,16 @@ pub async fn trace_context_flows(broker: Broker) {
     let seen = seen.lock().unwrap().clone();
     let of = |key: &str| seen.iter().find(|(k, _, _)| k == key).cloned().expect(key);
     let (_, ours, current) = of("ours");
-    assert_eq!(ours.trace_id(), root.trace_id(), "the handler continues the trace");
-    assert_eq!(current.as_ref(), Some(&ours), "and it is the current context");
+    assert_eq!(
+        ours.trace_id(),
+        root.trace_id(),
+        "the handler continues the trace"
+    );
+    assert_eq!(
+        current.as_ref(),
+        Some(&ours),
+        "and it is the current context"
+    );
     let (_, theirs, _) = of("raw");
     assert_eq!(theirs.trace_id(), raw.trace_id());
     assert_eq!(theirs.tracestate(), Some("rojo=00f067aa0ba902b7"));
@@ -200,12 +227,18 @@ pub async fn trace_context_flows(broker: Broker) {
         published.trace_context.span_id_hex(),
         "the process span's parent is the send span"
     );
-    assert_eq!(ours_span.fields["messaging.message.id"], published.message_id);
+    assert_eq!(
+        ours_span.fields["messaging.message.id"],
+        published.message_id
+    );
     if broker == Broker::Kafka {
         assert_eq!(ours_span.fields["messaging.kafka.message.key"], "ours");
         assert!(ours_span.fields.contains_key("messaging.kafka.offset"));
     } else {
-        assert_eq!(ours_span.fields["messaging.rabbitmq.destination.routing_key"], "ours");
+        assert_eq!(
+            ours_span.fields["messaging.rabbitmq.destination.routing_key"],
+            "ours"
+        );
     }
     assert_eq!(by_trace(&raw).fields["parent_span_id"], raw.span_id_hex());
 
@@ -219,11 +252,18 @@ pub async fn trace_context_flows(broker: Broker) {
         })
         .collect();
     assert_eq!(lines.len(), 2, "{lines:?}");
-    let mut ids: Vec<&str> = lines.iter().map(|l| l.fields["trace_id"].as_str()).collect();
+    let mut ids: Vec<&str> = lines
+        .iter()
+        .map(|l| l.fields["trace_id"].as_str())
+        .collect();
     ids.sort_unstable();
     let mut want = [root.trace_id_hex(), raw.trace_id_hex()];
     want.sort_unstable();
     assert_eq!(ids, want);
-    assert!(lines.iter().all(|l| l.fields["outcome"] == "processed" && l.fields.contains_key("duration_ms")));
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.fields["outcome"] == "processed" && l.fields.contains_key("duration_ms"))
+    );
     env.cleanup().await;
 }
