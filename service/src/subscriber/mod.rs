@@ -514,3 +514,83 @@ impl Drop for TriggerOnDrop {
         self.0.trigger();
     }
 }
+
+#[cfg(all(test, feature = "json"))]
+mod tests {
+    use super::*;
+    use crate::Json;
+
+    fn builder() -> SubscriberBuilder<String, Json> {
+        // A Kafka bus connects lazily: building needs no broker.
+        Bus::kafka("127.0.0.1:9092").subscriber::<String, Json>("orders", "billing")
+    }
+
+    fn refused(b: SubscriberBuilder<String, Json>) -> (&'static str, String) {
+        match b.build() {
+            Err(Error::Config { setting, reason }) => (setting, reason),
+            Err(e) => panic!("not a configuration error: {e}"),
+            Ok(_) => panic!("accepted"),
+        }
+    }
+
+    #[test]
+    fn settings_that_cannot_work_are_refused_by_name() {
+        assert_eq!(refused(builder().concurrency(0)).0, "concurrency");
+        assert_eq!(refused(builder().dead_letter("orders")).0, "dead_letter");
+        assert_eq!(refused(builder().dead_letter("")).0, "dead_letter");
+        assert_eq!(
+            refused(builder().rate_limit(0, Duration::from_secs(1))).0,
+            "rate_limit"
+        );
+        assert_eq!(
+            refused(builder().rate_limit(5, Duration::ZERO)).0,
+            "rate_limit"
+        );
+        assert_eq!(
+            refused(
+                builder()
+                    .rate_limit(5, Duration::from_secs(1))
+                    .rate_limit_burst(0)
+            )
+            .0,
+            "rate_limit_burst"
+        );
+        assert_eq!(
+            refused(builder().handler_timeout(Duration::ZERO)).0,
+            "handler_timeout"
+        );
+        assert_eq!(
+            refused(builder().commit_interval(Duration::ZERO)).0,
+            "commit_interval"
+        );
+        assert_eq!(
+            refused(builder().retry(Backoff::default().attempts(0))).0,
+            "retry"
+        );
+        let (setting, reason) = refused(builder().concurrency(16).max_in_flight(4));
+        assert_eq!(setting, "max_in_flight");
+        assert!(reason.contains("16 workers"), "{reason}");
+        let e = builder().concurrency(0).build().unwrap_err().to_string();
+        assert!(
+            e.contains("`concurrency`"),
+            "the message names the setting: {e}"
+        );
+        let empty = Bus::kafka("127.0.0.1:9092").subscriber::<String, Json>("", "g");
+        assert_eq!(refused(empty).0, "source");
+    }
+
+    #[test]
+    fn defaults_are_sound() {
+        let s = builder().build().expect("defaults build");
+        assert_eq!(s.settings.concurrency, 8);
+        assert_eq!(s.settings.max_in_flight, 32);
+        assert_eq!(s.settings.dead_letter, "orders.billing.dead");
+        assert_eq!(s.settings.queue, "orders.billing");
+        assert_eq!(s.settings.binding_keys, ["#"]);
+        let r = builder()
+            .rate_limit(500, Duration::from_secs(1))
+            .build()
+            .unwrap();
+        assert_eq!(r.settings.rate, Some((500, Duration::from_secs(1), 50)));
+    }
+}

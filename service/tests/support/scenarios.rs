@@ -12,7 +12,9 @@ use mq_service::{
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
 
+use super::metrics_capture::MetricsCapture;
 use super::{Broker, Env, within};
+use mq_service::metrics as m;
 
 /// The test payload.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -235,6 +237,7 @@ pub async fn at_least_once_across_a_crash(broker: Broker) {
 /// exactly one dead letter with every header, the original settled.
 /// Poison JSON and a wrong content type: dead letters.
 pub async fn retries_and_dead_letters(broker: Broker) {
+    let recorder = MetricsCapture::global();
     let env = Env::new(broker, "svc-dlq", 1).await;
     let calls: Arc<Mutex<HashMap<String, Vec<u32>>>> = Arc::default();
     let succeeded: Arc<Mutex<Vec<(String, u32)>>> = Arc::default();
@@ -370,6 +373,25 @@ pub async fn retries_and_dead_letters(broker: Broker) {
     assert!(poison.iter().all(|d| d.headers[dl::ATTEMPTS] == "0"));
 
     assert_settled(&env, 5).await;
+
+    // Metrics, per subscriber: flaky failed twice then succeeded, ok
+    // succeeded, permanent failed once; three dead letters (the two
+    // poison ones never reached the handler).
+    let g = env.group.as_str();
+    assert_eq!(recorder.counter(m::PROCESSED, g), 2);
+    assert_eq!(recorder.counter(m::FAILED, g), 3);
+    assert_eq!(recorder.counter(m::RETRIED, g), 2);
+    assert_eq!(recorder.counter(m::DEAD_LETTERED, g), 3);
+    assert_eq!(
+        recorder.samples(m::HANDLER_DURATION, g).len(),
+        5,
+        "one sample per call"
+    );
+    assert_eq!(
+        recorder.gauge(m::IN_FLIGHT, g),
+        0.0,
+        "nothing in flight after the stop"
+    );
     env.cleanup().await;
 }
 
