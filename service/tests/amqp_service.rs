@@ -51,3 +51,8 @@ async fn amqp_settings_that_cannot_work_are_refused() {
     assert_eq!(refused(sub().dead_letter(&env.source)), "dead_letter");
     env.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amqp_dedup_hook() {
+    scenarios::dedup_hook(Broker::Amqp).await;
+}

@@ -33,3 +33,8 @@ async fn kafka_graceful_shutdown_under_load() {
 async fn kafka_trace_context_flows() {
     tracing_capture::trace_context_flows(Broker::Kafka).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_dedup_hook() {
+    scenarios::dedup_hook(Broker::Kafka).await;
+}

@@ -585,3 +585,76 @@ pub async fn graceful_shutdown_under_load(broker: Broker) {
     assert_eq!(twice, 0, "nothing that finished was redelivered");
     env.cleanup().await;
 }
+
+/// Remembers ids in memory: the dedup hook's test double.
+#[derive(Default, Clone)]
+struct Remember(Arc<Mutex<HashSet<String>>>);
+
+impl mq_service::Dedup for Remember {
+    fn seen<'a>(&'a self, id: &'a str) -> futures_util::future::BoxFuture<'a, bool> {
+        Box::pin(async move { self.0.lock().unwrap().contains(id) })
+    }
+
+    fn mark<'a>(&'a self, id: &'a str) -> futures_util::future::BoxFuture<'a, ()> {
+        Box::pin(async move {
+            self.0.lock().unwrap().insert(id.to_owned());
+        })
+    }
+}
+
+/// The dedup hook: a message id seen before is settled without calling
+/// the handler; ids are marked after success.
+pub async fn dedup_hook(broker: Broker) {
+    let env = Env::new(broker, "svc-dedup", 1).await;
+    let store = Remember::default();
+    let calls: Arc<Mutex<Vec<String>>> = Arc::default();
+    let handler = {
+        let calls = calls.clone();
+        move |msg: Message<Event>| {
+            let calls = calls.clone();
+            async move {
+                calls
+                    .lock()
+                    .unwrap()
+                    .push(msg.message_id().unwrap_or_default().to_owned());
+                Ok::<(), HandlerError>(())
+            }
+        }
+    };
+    let publisher = env.bus.publisher::<Event, Json>(&env.source);
+    for id in ["order-1", "order-1", "order-2"] {
+        let e = Event {
+            key: "k".into(),
+            seq: 0,
+            note: String::new(),
+        };
+        publisher
+            .publish(&e)
+            .key("k")
+            .message_id(id)
+            .await
+            .expect("publish");
+    }
+    let sub = subscriber(&env)
+        .dedup(store.clone())
+        .start(handler)
+        .await
+        .expect("start");
+    wait_until(60, "the two distinct messages", || {
+        calls.lock().unwrap().len() >= 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sub.shutdown().await.expect("shutdown");
+    assert_eq!(
+        *calls.lock().unwrap(),
+        ["order-1", "order-2"],
+        "the repeat was skipped"
+    );
+    assert!(
+        store.0.lock().unwrap().contains("order-2"),
+        "ids are marked"
+    );
+    assert_settled(&env, 3).await;
+    env.cleanup().await;
+}

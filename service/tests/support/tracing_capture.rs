@@ -22,6 +22,9 @@ pub struct Captured {
     pub fields: HashMap<String, String>,
 }
 
+/// What the handler saw: the key, its message's context, the current one.
+type Seen = (String, TraceContext, Option<TraceContext>);
+
 /// The layer; clones share what it captured.
 #[derive(Debug, Clone, Default)]
 pub struct Capture {
@@ -108,7 +111,7 @@ pub fn global_capture() -> Capture {
 pub async fn trace_context_flows(broker: Broker) {
     let capture = global_capture();
     let env = Env::new(broker, "svc-trace", 1).await;
-    let seen: Arc<Mutex<Vec<(String, TraceContext, Option<TraceContext>)>>> = Arc::default();
+    let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
     let handler = {
         let seen = seen.clone();
         move |msg: Message<Event>| {
