@@ -10,6 +10,7 @@
 //! letter is confirmed (publisher confirm on RabbitMQ, acks=all on Kafka);
 //! until then the publish is retried.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -17,6 +18,7 @@ use mq_client::amqp::{
     self, BasicProperties, ExchangeKind, ExchangeOptions, FieldTable, QueueOptions,
 };
 use mq_client::kafka::{self, ErrorCode, NewTopic, ProducerRecord};
+use tokio::sync::Mutex;
 
 use crate::error::Error;
 use crate::message::{Headers, Metadata};
@@ -126,13 +128,29 @@ pub(crate) fn failure_headers(
         }
     }
     out.push((CONSUMER_GROUP, group.to_owned()));
-    out.push((ERROR, format!("{}: {}", f.error_type, f.error)));
+    out.push((ERROR, truncate(format!("{}: {}", f.error_type, f.error))));
     out.push((ERROR_TYPE, f.error_type.clone()));
     out.push((REASON, f.reason.as_str().to_owned()));
     out.push((ATTEMPTS, f.attempts.to_string()));
     out.push((FIRST_FAILURE, rfc3339(f.first_failure)));
     out.push((LAST_FAILURE, rfc3339(f.last_failure)));
     out
+}
+
+/// The longest `x-mq-error` kept, in bytes: an error message is no
+/// payload.
+pub const MAX_ERROR_LEN: usize = 4096;
+
+fn truncate(mut s: String) -> String {
+    if s.len() > MAX_ERROR_LEN {
+        let mut end = MAX_ERROR_LEN - 3;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push_str("...");
+    }
+    s
 }
 
 /// RFC 3339 in UTC with milliseconds.
@@ -185,9 +203,10 @@ pub(crate) enum DeadLetterSink {
         topic: String,
     },
     /// A fanout exchange with a queue of the same name, on a channel in
-    /// confirm mode.
+    /// confirm mode (opened again if the broker closes it).
     Amqp {
-        channel: amqp::Channel,
+        connection: amqp::Connection,
+        channel: Arc<Mutex<amqp::Channel>>,
         exchange: String,
     },
 }
@@ -225,6 +244,14 @@ impl DeadLetterSink {
         Ok(())
     }
 
+    /// Closes the RabbitMQ channel (Kafka: the bus owns the producer).
+    pub(crate) async fn close(&self) -> Result<(), Error> {
+        if let DeadLetterSink::Amqp { channel, .. } = self {
+            channel.lock().await.close().await?;
+        }
+        Ok(())
+    }
+
     /// The destination's name.
     pub(crate) fn name(&self) -> &str {
         match self {
@@ -254,7 +281,11 @@ impl DeadLetterSink {
                 }
                 producer.send(record).await?;
             }
-            DeadLetterSink::Amqp { channel, exchange } => {
+            DeadLetterSink::Amqp {
+                connection,
+                channel,
+                exchange,
+            } => {
                 let mut table = FieldTable::builder();
                 for (k, v) in kept {
                     if let Some(v) = v {
@@ -276,8 +307,16 @@ impl DeadLetterSink {
                     Metadata::Kafka { .. } => "",
                 };
                 let body = m.body.cloned().unwrap_or_default();
-                channel
-                    .publish(exchange, routing_key, body, properties)
+                let ch = {
+                    let mut ch = channel.lock().await;
+                    if !ch.is_open() {
+                        let fresh = connection.open_channel().await?;
+                        Self::declare_amqp(&fresh, exchange).await?;
+                        *ch = fresh;
+                    }
+                    ch.clone()
+                };
+                ch.publish(exchange, routing_key, body, properties)
                     .await?
                     .await?;
             }
@@ -289,7 +328,6 @@ impl DeadLetterSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     #[test]
     fn rfc3339_formats_utc_with_millis() {
@@ -298,6 +336,18 @@ mod tests {
         assert_eq!(rfc3339(t), "2000-02-29T00:00:00.123Z");
         let t = UNIX_EPOCH + Duration::from_secs(1_796_594_645);
         assert_eq!(rfc3339(t), "2026-12-06T22:04:05.000Z");
+    }
+
+    #[test]
+    fn long_errors_are_cut_at_a_char_boundary() {
+        assert_eq!(truncate("short".into()), "short");
+        let long = "é".repeat(MAX_ERROR_LEN);
+        let cut = truncate(long);
+        assert!(
+            cut.len() <= MAX_ERROR_LEN && cut.ends_with("..."),
+            "{}",
+            cut.len()
+        );
     }
 
     #[test]

@@ -86,7 +86,8 @@ where
         retry: settings.retry.clone(),
         handler_timeout: settings.handler_timeout,
         dead_letters: DeadLetterSink::Amqp {
-            channel: dead_letters.clone(),
+            connection: a.connection.clone(),
+            channel: Arc::new(tokio::sync::Mutex::new(dead_letters)),
             exchange: settings.dead_letter.clone(),
         },
         metrics: SubscriberMetrics::new(semconv::SYSTEM_RABBITMQ, &settings.queue, &settings.group),
@@ -100,7 +101,6 @@ where
     });
     let run = Loop {
         channel,
-        dead_letters,
         consumer,
         pool,
         pipeline,
@@ -112,7 +112,6 @@ where
 
 struct Loop<T, C, H> {
     channel: amqp::Channel,
-    dead_letters: amqp::Channel,
     consumer: amqp::Consumer,
     pool: KeyedPool,
     pipeline: Arc<Pipeline<T, C, H>>,
@@ -243,10 +242,11 @@ where
         if let Err(e) = self.consumer.cancel().await {
             tracing::warn!(error = %e, "cancelling the consumer failed");
         }
-        for ch in [&self.channel, &self.dead_letters] {
-            if let Err(e) = ch.close().await {
-                tracing::warn!(error = %e, "closing a channel failed");
-            }
+        if let Err(e) = self.channel.close().await {
+            tracing::warn!(error = %e, "closing the channel failed");
+        }
+        if let Err(e) = self.pipeline.dead_letters.close().await {
+            tracing::warn!(error = %e, "closing the dead-letter channel failed");
         }
         tracing::info!(queue = %self.settings.queue, "subscriber stopped");
     }
