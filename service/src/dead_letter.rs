@@ -290,18 +290,20 @@ impl DeadLetterSink {
                 for (k, v) in kept {
                     if let Some(v) = v {
                         // Names over 255 bytes cannot be AMQP header names.
-                        let _ = table.try_insert(k, amqp::FieldValue::Bytes(v.clone()));
+                        let _ = table.try_insert(k, crate::publisher::field_value(v));
                     }
                 }
                 for (k, v) in &added {
                     let _ = table.try_insert(k, v.as_str());
                 }
-                let properties = m
+                let mut properties = m
                     .amqp_properties
                     .cloned()
                     .unwrap_or_default()
                     .persistent()
                     .with_headers(table.build());
+                // A per-message TTL would expire the dead letter too.
+                properties.expiration = None;
                 let routing_key = match m.metadata {
                     Metadata::Amqp { routing_key, .. } => routing_key.as_str(),
                     Metadata::Kafka { .. } => "",

@@ -227,10 +227,14 @@ impl<'a, T, C: Codec<T>> Publish<'a, T, C> {
             Some(parent) => parent.child(),
             None => TraceContext::new_root(),
         };
-        let message_id = self.message_id.clone().unwrap_or_else(|| {
-            trace::hex(&crate::random::u64().to_be_bytes())
-                + &trace::hex(&crate::random::u64().to_be_bytes())
-        });
+        let message_id = self
+            .message_id
+            .clone()
+            .or_else(|| {
+                let id = self.properties.as_ref()?.message_id.as_ref()?;
+                Some(id.to_string_lossy().into_owned())
+            })
+            .unwrap_or_else(random_id);
         let system = p.bus.system();
         let span = tracing::info_span!(
             "send",
@@ -346,10 +350,10 @@ impl<'a, T, C: Codec<T>> Publish<'a, T, C> {
                     put(trace::TRACESTATE, state.into())?;
                 }
                 if let Some(key) = &self.key {
-                    put(KEY_HEADER, amqp::FieldValue::Bytes(key.clone()))?;
+                    put(KEY_HEADER, field_value(key))?;
                 }
                 for (k, v) in &self.headers {
-                    put(k, amqp::FieldValue::Bytes(v.clone()))?;
+                    put(k, field_value(v))?;
                 }
                 let mut properties = base
                     .persistent()
@@ -371,6 +375,22 @@ impl<'a, T, C: Codec<T>> Publish<'a, T, C> {
                 Ok((None, None))
             }
         }
+    }
+}
+
+/// 32 random hex digits.
+fn random_id() -> String {
+    let mut id = trace::hex(&crate::random::u64().to_be_bytes());
+    id.push_str(&trace::hex(&crate::random::u64().to_be_bytes()));
+    id
+}
+
+/// A header value for AMQP: a string if it is UTF-8 (what other clients
+/// expect), else a byte array.
+pub(crate) fn field_value(v: &Bytes) -> amqp::FieldValue {
+    match std::str::from_utf8(v) {
+        Ok(s) => amqp::FieldValue::from(s),
+        Err(_) => amqp::FieldValue::Bytes(v.clone()),
     }
 }
 
