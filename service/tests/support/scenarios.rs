@@ -351,6 +351,7 @@ pub async fn retries_and_dead_letters(broker: Broker) {
             assert_eq!(p.headers[dl::ORIGIN_PARTITION], "0");
             assert_eq!(p.headers[dl::ORIGIN_OFFSET], "1");
             assert_eq!(p.key.as_deref(), Some(&b"b"[..]));
+            assert_eq!(p.headers["content-type"], "application/json");
         }
         Broker::Amqp => {
             assert_eq!(p.headers[dl::ORIGIN_EXCHANGE], env.source);
