@@ -38,3 +38,8 @@ async fn kafka_trace_context_flows() {
 async fn kafka_dedup_hook() {
     scenarios::dedup_hook(Broker::Kafka).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_rebalance_mid_run() {
+    scenarios::rebalance_mid_run().await;
+}

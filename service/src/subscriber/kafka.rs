@@ -66,9 +66,16 @@ impl RebalanceListener for Listener {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        // Marked processed, then committed: after this listener the
+        // consumer commits every processed mark not yet committed, and a
+        // `ctx.commit` alone would leave an older mark (from the last
+        // periodic commit) to move the committed offset back.
         let commits = lock(&self.tracker).commits_for(partitions);
         if !commits.is_empty() {
-            if let Err(e) = ctx.commit(&commits).await {
+            for (tp, oe) in commits {
+                ctx.mark_processed(tp, oe);
+            }
+            if let Err(e) = ctx.commit_processed().await {
                 tracing::warn!(error = %e, "commit on revoke failed");
             }
         }

@@ -670,3 +670,39 @@ pub async fn dedup_hook(broker: Broker) {
     assert_settled(&env, 3).await;
     env.cleanup().await;
 }
+
+/// Kafka: a second member joins mid-run. The first lets the in-flight
+/// records of its revoked partitions finish and commits them before they
+/// move, so nothing is lost and nothing that finished runs again.
+pub async fn rebalance_mid_run() {
+    const KEYS: u64 = 40;
+    const PER_KEY: u64 = 100;
+    const TOTAL: usize = (KEYS * PER_KEY) as usize;
+    let env = Env::new(Broker::Kafka, "svc-rebalance", 6).await;
+    let publisher = env.bus.publisher::<Event, Json>(&env.source);
+    within(120, "publishing", publish_keyed(&publisher, KEYS, PER_KEY)).await;
+    let seen: Seen = Arc::default();
+    let first = subscriber(&env)
+        .concurrency(8)
+        .start(counting_handler(seen.clone(), 4))
+        .await
+        .expect("start");
+    wait_until(60, "a quarter", || count(&seen) >= TOTAL / 4).await;
+    let second = subscriber(&env)
+        .concurrency(8)
+        .start(counting_handler(seen.clone(), 4))
+        .await
+        .expect("second member");
+    wait_until(180, "everything", || count(&seen) >= TOTAL).await;
+    first.shutdown().await.expect("shutdown");
+    second.shutdown().await.expect("shutdown");
+    let seen = seen.lock().unwrap().clone();
+    let twice = seen.values().filter(|&&c| c > 1).count();
+    println!("Kafka: {TOTAL} messages, a member joined after a quarter; {twice} processed twice");
+    assert_eq!(seen.len(), TOTAL, "nothing lost");
+    assert_eq!(
+        twice, 0,
+        "revoked partitions were drained and committed before they moved"
+    );
+    env.cleanup().await;
+}
