@@ -9,7 +9,6 @@ use bytes::Bytes;
 use mq_client::StreamExt;
 use mq_client::amqp::{
     self, ConsumeOptions, Delivery, ExchangeKind, ExchangeOptions, FieldTable, FieldValue,
-    QueueOptions,
 };
 use tokio::task::JoinHandle;
 
@@ -56,7 +55,7 @@ where
             )
             .await?;
         channel
-            .queue_declare(&settings.queue, QueueOptions::durable())
+            .queue_declare(&settings.queue, settings.queue_options.clone())
             .await?;
         for key in &settings.binding_keys {
             channel

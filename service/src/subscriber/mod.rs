@@ -58,6 +58,12 @@ where
 pub enum OrderBy {
     /// Messages of one key one after another, in order; different keys
     /// in parallel; messages without a key in any order (the default).
+    ///
+    /// The order holds within one subscriber. Kafka gives each partition
+    /// (so each key) to one member of the group; on RabbitMQ, several
+    /// subscribers on one queue compete for its messages, so keep one, or
+    /// declare the queue with `x-single-active-consumer`
+    /// ([`SubscriberBuilder::queue_options`]).
     #[default]
     Key,
     /// Kafka: one partition's records in order (one worker per
@@ -84,6 +90,7 @@ pub(crate) struct Settings {
     pub(crate) dedup: Arc<dyn Dedup>,
     pub(crate) consumer_hook: Option<ConsumerHook>,
     pub(crate) queue: String,
+    pub(crate) queue_options: mq_client::amqp::QueueOptions,
     pub(crate) binding_keys: Vec<String>,
     pub(crate) key_header: Option<String>,
     pub(crate) key_from_routing_key: bool,
@@ -111,6 +118,7 @@ pub struct SubscriberBuilder<T, C> {
     dedup: Arc<dyn Dedup>,
     consumer_hook: Option<ConsumerHook>,
     queue: Option<String>,
+    queue_options: mq_client::amqp::QueueOptions,
     binding_keys: Vec<String>,
     key_header: Option<String>,
     key_from_routing_key: bool,
@@ -158,6 +166,7 @@ where
             dedup: Arc::new(NoDedup),
             consumer_hook: None,
             queue: None,
+            queue_options: mq_client::amqp::QueueOptions::durable(),
             binding_keys: Vec::new(),
             key_header: Some(crate::publisher::KEY_HEADER.to_owned()),
             key_from_routing_key: true,
@@ -279,6 +288,15 @@ where
         self
     }
 
+    /// RabbitMQ: how the queue is declared (default durable). For
+    /// example `QueueOptions::durable().quorum()`, or
+    /// `.argument("x-single-active-consumer", true)` so that several
+    /// subscribers on one queue keep its order (one consumes at a time).
+    pub fn queue_options(mut self, options: mq_client::amqp::QueueOptions) -> Self {
+        self.queue_options = options;
+        self
+    }
+
     /// RabbitMQ: a binding key of the queue to the source exchange (may be
     /// repeated; default `#`, everything).
     pub fn binding_key(mut self, key: &str) -> Self {
@@ -391,6 +409,7 @@ where
                 dedup: self.dedup,
                 consumer_hook: self.consumer_hook,
                 queue,
+                queue_options: self.queue_options,
                 binding_keys,
                 key_header: self.key_header,
                 key_from_routing_key: self.key_from_routing_key,
