@@ -81,7 +81,10 @@
 //! in parallel, beyond Kafka's partition count ([`OrderBy`]). On Kafka only
 //! the contiguous processed prefix of each partition is committed, so a
 //! crash never skips a record that was not processed: delivery is
-//! at-least-once on both brokers.
+//! at-least-once on both brokers. Before a rebalance takes partitions
+//! away, their in-flight records finish (up to the drain timeout) and
+//! their processed prefix is committed, so the next owner starts where
+//! this one stopped.
 //!
 //! # Headers
 //!
