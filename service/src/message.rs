@@ -1,0 +1,194 @@
+//! What a handler gets: [`Message<T>`], the decoded payload with its
+//! headers, key, broker metadata, attempt number and trace context.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::trace::TraceContext;
+
+/// Message headers, in order; a name may repeat (Kafka allows it) and a
+/// value may be absent (a Kafka null header). AMQP header values that are
+/// not strings or byte arrays are given as text (`42`, `true`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Headers {
+    entries: Vec<(String, Option<Bytes>)>,
+}
+
+impl Headers {
+    /// No headers.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends a header.
+    pub fn push(&mut self, name: impl Into<String>, value: Option<Bytes>) {
+        self.entries.push((name.into(), value));
+    }
+
+    /// Appends a header (builder style).
+    pub fn with(mut self, name: impl Into<String>, value: impl Into<Bytes>) -> Self {
+        self.push(name, Some(value.into()));
+        self
+    }
+
+    /// The last value of `name` (the one that wins when a name repeats).
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.entries
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| v.as_deref())
+    }
+
+    /// The last value of `name`, as UTF-8 text.
+    pub fn get_str(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(|v| std::str::from_utf8(v).ok())
+    }
+
+    /// Every header, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, Option<&[u8]>)> {
+        self.entries.iter().map(|(k, v)| (k.as_str(), v.as_deref()))
+    }
+
+    /// How many headers.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Removes every header named `name`.
+    pub fn remove(&mut self, name: &str) {
+        self.entries.retain(|(k, _)| k != name);
+    }
+
+    pub(crate) fn entries(&self) -> &[(String, Option<Bytes>)] {
+        &self.entries
+    }
+}
+
+impl<K: Into<String>, V: Into<Bytes>> FromIterator<(K, V)> for Headers {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        Headers {
+            entries: iter
+                .into_iter()
+                .map(|(k, v)| (k.into(), Some(v.into())))
+                .collect(),
+        }
+    }
+}
+
+/// Where a message came from, per broker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Metadata {
+    /// A Kafka record.
+    Kafka {
+        /// The topic.
+        topic: Arc<str>,
+        /// The partition.
+        partition: i32,
+        /// The offset.
+        offset: i64,
+        /// The record's timestamp (ms since the epoch).
+        timestamp: i64,
+    },
+    /// A RabbitMQ delivery.
+    Amqp {
+        /// The exchange it was published to.
+        exchange: String,
+        /// Its routing key.
+        routing_key: String,
+        /// The queue it was consumed from.
+        queue: Arc<str>,
+        /// The channel's delivery tag.
+        delivery_tag: u64,
+        /// Whether the broker delivered it before.
+        redelivered: bool,
+    },
+}
+
+/// A message handed to a handler.
+#[derive(Debug, Clone)]
+pub struct Message<T> {
+    pub(crate) payload: T,
+    pub(crate) headers: Headers,
+    pub(crate) key: Option<Bytes>,
+    pub(crate) message_id: Option<String>,
+    pub(crate) metadata: Metadata,
+    pub(crate) attempt: u32,
+    pub(crate) trace: TraceContext,
+}
+
+impl<T> Message<T> {
+    /// The decoded payload.
+    pub fn payload(&self) -> &T {
+        &self.payload
+    }
+
+    /// The payload, owned.
+    pub fn into_payload(self) -> T {
+        self.payload
+    }
+
+    /// The headers, as received (`traceparent`, `content-type` and the
+    /// crate's own `x-mq-*` ones included).
+    pub fn headers(&self) -> &Headers {
+        &self.headers
+    }
+
+    /// The key: the Kafka record key, or on RabbitMQ the `x-mq-key`
+    /// header (or another configured header, or the routing key).
+    pub fn key(&self) -> Option<&[u8]> {
+        self.key.as_deref()
+    }
+
+    /// The key as UTF-8 text.
+    pub fn key_str(&self) -> Option<&str> {
+        self.key().and_then(|k| std::str::from_utf8(k).ok())
+    }
+
+    /// The message id, if the publisher set one (this crate's publishers
+    /// always do).
+    pub fn message_id(&self) -> Option<&str> {
+        self.message_id.as_deref()
+    }
+
+    /// Where it came from.
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    /// This attempt's number: 1 the first time, 2 on the first retry...
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// The trace context of the handler's span (a child of the one the
+    /// publisher sent). It is also the current context while the handler
+    /// runs, so publishing from the handler continues the trace.
+    pub fn trace_context(&self) -> &TraceContext {
+        &self.trace
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_header_of_a_name_wins() {
+        let mut h: Headers = [("a", "1"), ("b", "2"), ("a", "3")].into_iter().collect();
+        assert_eq!(h.get("a"), Some(&b"3"[..]));
+        assert_eq!(h.get_str("b"), Some("2"));
+        assert_eq!(h.len(), 3);
+        h.push("n", None);
+        assert_eq!(h.get("n"), None);
+        h.remove("a");
+        assert_eq!(h.iter().map(|(k, _)| k).collect::<Vec<_>>(), ["b", "n"]);
+    }
+}

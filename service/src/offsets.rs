@@ -1,0 +1,222 @@
+//! Which Kafka offsets may be committed when records of one partition
+//! finish out of order: only the contiguous processed prefix (as
+//! Confluent's parallel-consumer does), so a crash never skips a record
+//! that was not processed. At worst, records after the first unfinished
+//! one are processed again (at-least-once).
+
+use std::collections::{BTreeMap, HashMap};
+
+use mq_client::kafka::{OffsetAndEpoch, TopicPartition};
+
+/// Per-partition progress of the records handed to workers.
+#[derive(Debug, Default)]
+pub(crate) struct OffsetTracker {
+    parts: HashMap<TopicPartition, Progress>,
+    generations: u64,
+}
+
+#[derive(Debug)]
+struct Progress {
+    /// Bumped on every (re)assignment: completions from before are stale.
+    generation: u64,
+    /// Dispatched and not completed: offset -> leader epoch.
+    in_flight: BTreeMap<i64, i32>,
+    /// The highest offset dispatched, with its epoch.
+    last: Option<(i64, i32)>,
+    /// The last offset handed out for commit.
+    committed: Option<i64>,
+}
+
+/// A record in flight: what its completion reports.
+#[derive(Debug, Clone)]
+pub(crate) struct Ticket {
+    pub(crate) tp: TopicPartition,
+    generation: u64,
+    pub(crate) offset: i64,
+}
+
+impl OffsetTracker {
+    fn progress(&mut self, tp: &TopicPartition) -> &mut Progress {
+        if !self.parts.contains_key(tp) {
+            self.generations += 1;
+            self.parts.insert(
+                tp.clone(),
+                Progress {
+                    generation: self.generations,
+                    in_flight: BTreeMap::new(),
+                    last: None,
+                    committed: None,
+                },
+            );
+        }
+        // Inserted just above if it was missing.
+        self.parts.get_mut(tp).unwrap_or_else(|| unreachable!())
+    }
+
+    /// A partition was assigned: tracking starts afresh.
+    pub(crate) fn assign(&mut self, tp: &TopicPartition) {
+        self.parts.remove(tp);
+        self.progress(tp);
+    }
+
+    /// A partition was revoked or lost: forget it; completions of its
+    /// records in flight are ignored from now on.
+    pub(crate) fn revoke(&mut self, tp: &TopicPartition) {
+        self.parts.remove(tp);
+    }
+
+    /// A record is handed to a worker.
+    pub(crate) fn dispatch(&mut self, tp: &TopicPartition, offset: i64, epoch: i32) -> Ticket {
+        let p = self.progress(tp);
+        p.in_flight.insert(offset, epoch);
+        if p.last.is_none_or(|(o, _)| offset > o) {
+            p.last = Some((offset, epoch));
+        }
+        Ticket {
+            tp: tp.clone(),
+            generation: p.generation,
+            offset,
+        }
+    }
+
+    /// A record is settled (processed, or dead-lettered and confirmed).
+    /// Stale tickets (from before a revoke) are ignored.
+    pub(crate) fn complete(&mut self, ticket: &Ticket) {
+        if let Some(p) = self.parts.get_mut(&ticket.tp) {
+            if p.generation == ticket.generation {
+                p.in_flight.remove(&ticket.offset);
+            }
+        }
+    }
+
+    /// Records of `tp` in flight.
+    pub(crate) fn in_flight(&self, tp: &TopicPartition) -> usize {
+        self.parts.get(tp).map_or(0, |p| p.in_flight.len())
+    }
+
+    /// The offset to commit for `tp` (the next one to read): the first
+    /// record still in flight, or one past the last dispatched.
+    pub(crate) fn committable(&self, tp: &TopicPartition) -> Option<OffsetAndEpoch> {
+        let p = self.parts.get(tp)?;
+        match p.in_flight.first_key_value() {
+            Some((&offset, &epoch)) => Some(OffsetAndEpoch::new(offset, epoch)),
+            None => p
+                .last
+                .map(|(o, e)| OffsetAndEpoch::new(o.saturating_add(1), e)),
+        }
+    }
+
+    /// The commits due: every partition whose committable offset moved
+    /// since the last call.
+    pub(crate) fn take_commits(&mut self) -> Vec<(TopicPartition, OffsetAndEpoch)> {
+        let mut out = Vec::new();
+        let tps: Vec<TopicPartition> = self.parts.keys().cloned().collect();
+        for tp in tps {
+            if let Some(oe) = self.committable(&tp) {
+                let p = self.progress(&tp);
+                if p.committed != Some(oe.offset) {
+                    p.committed = Some(oe.offset);
+                    out.push((tp, oe));
+                }
+            }
+        }
+        out
+    }
+
+    /// The commits for `tps` now, whether they moved or not.
+    pub(crate) fn commits_for(
+        &self,
+        tps: &[TopicPartition],
+    ) -> Vec<(TopicPartition, OffsetAndEpoch)> {
+        tps.iter()
+            .filter_map(|tp| Some((tp.clone(), self.committable(tp)?)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn tp(p: i32) -> TopicPartition {
+        TopicPartition::new("orders", p)
+    }
+
+    #[test]
+    fn commits_stop_at_the_first_unfinished_record() {
+        let mut t = OffsetTracker::default();
+        let tickets: Vec<Ticket> = (10..15).map(|o| t.dispatch(&tp(0), o, 3)).collect();
+        assert_eq!(t.committable(&tp(0)).unwrap().offset, 10);
+        t.complete(&tickets[1]);
+        t.complete(&tickets[2]);
+        assert_eq!(t.committable(&tp(0)).unwrap().offset, 10);
+        t.complete(&tickets[0]);
+        assert_eq!(t.committable(&tp(0)).unwrap().offset, 13);
+        assert_eq!(t.take_commits(), [(tp(0), OffsetAndEpoch::new(13, 3))]);
+        assert!(t.take_commits().is_empty(), "nothing moved");
+        t.complete(&tickets[4]);
+        t.complete(&tickets[3]);
+        assert_eq!(t.take_commits(), [(tp(0), OffsetAndEpoch::new(15, 3))]);
+        assert_eq!(t.in_flight(&tp(0)), 0);
+    }
+
+    #[test]
+    fn stale_completions_after_a_revoke_are_ignored() {
+        let mut t = OffsetTracker::default();
+        let old = t.dispatch(&tp(1), 5, 0);
+        t.revoke(&tp(1));
+        t.assign(&tp(1));
+        let new = t.dispatch(&tp(1), 5, 1);
+        t.complete(&old);
+        assert_eq!(
+            t.in_flight(&tp(1)),
+            1,
+            "the old ticket does not settle the new record"
+        );
+        t.complete(&new);
+        assert_eq!(t.committable(&tp(1)).unwrap().offset, 6);
+        assert!(t.committable(&tp(2)).is_none());
+        assert_eq!(t.commits_for(&[tp(1), tp(2)]).len(), 1);
+    }
+
+    proptest! {
+        /// Whatever order records finish in, the committed offset never
+        /// passes a record that was dispatched and not completed, and
+        /// once all are done it is one past the last.
+        #[test]
+        fn committed_offset_never_passes_an_unprocessed_record(
+            gaps in proptest::collection::vec(1i64..4, 1..60),
+            order in proptest::collection::vec(any::<prop::sample::Index>(), 1..60),
+        ) {
+            let mut t = OffsetTracker::default();
+            let mut offset = 0i64;
+            let mut pending: Vec<Ticket> = Vec::new();
+            let mut done: Vec<i64> = Vec::new();
+            let mut dispatched: Vec<i64> = Vec::new();
+            let mut steps = order.into_iter();
+            for gap in gaps {
+                offset += gap; // offsets may have gaps (compaction, markers)
+                pending.push(t.dispatch(&tp(0), offset, 0));
+                dispatched.push(offset);
+                // Sometimes complete a random in-flight record.
+                if let Some(ix) = steps.next() {
+                    if !pending.is_empty() && ix.index(3) > 0 {
+                        let ticket = pending.swap_remove(ix.index(pending.len()));
+                        t.complete(&ticket);
+                        done.push(ticket.offset);
+                    }
+                }
+                for (_, oe) in t.take_commits() {
+                    for d in dispatched.iter().filter(|&&d| d < oe.offset) {
+                        prop_assert!(done.contains(d), "committed {} past unprocessed {}", oe.offset, d);
+                    }
+                }
+            }
+            for ticket in pending.drain(..) {
+                t.complete(&ticket);
+            }
+            prop_assert_eq!(t.committable(&tp(0)).unwrap().offset, offset + 1);
+        }
+    }
+}

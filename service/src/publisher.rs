@@ -1,0 +1,416 @@
+//! Publishing: [`Publisher`] and the [`Publish`] builder it returns.
+
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use mq_client::amqp::{self, BasicProperties, ExchangeKind, ExchangeOptions, FieldTable};
+use mq_client::kafka::ProducerRecord;
+use tokio::sync::Mutex;
+use tracing::{Instrument, field};
+
+use crate::bus::{Bus, Inner};
+use crate::codec::Codec;
+use crate::error::Error;
+use crate::semconv;
+use crate::trace::{self, TraceContext};
+
+/// The message id header (Kafka; on RabbitMQ the `message_id` property
+/// carries it, and the header too).
+pub const MESSAGE_ID_HEADER: &str = "x-mq-message-id";
+/// The key header on RabbitMQ, where a message has no key of its own: the
+/// subscriber orders by it.
+pub const KEY_HEADER: &str = "x-mq-key";
+/// The content type header (Kafka; on RabbitMQ the `content_type`
+/// property).
+pub const CONTENT_TYPE_HEADER: &str = "content-type";
+
+/// Publishes `T`s to one destination: a Kafka topic, or a RabbitMQ
+/// exchange. Cheap to clone; clones share the RabbitMQ channel.
+///
+/// Every publish is confirmed before it returns: acks=all on Kafka, a
+/// publisher confirm on RabbitMQ. It carries the codec's content type, a
+/// message id and the W3C trace context.
+pub struct Publisher<T, C> {
+    bus: Bus,
+    destination: Arc<str>,
+    codec: Arc<C>,
+    channel: Arc<Mutex<Option<amqp::Channel>>>,
+    _payload: PhantomData<fn(&T)>,
+}
+
+impl<T, C> Clone for Publisher<T, C> {
+    fn clone(&self) -> Self {
+        Publisher {
+            bus: self.bus.clone(),
+            destination: self.destination.clone(),
+            codec: self.codec.clone(),
+            channel: self.channel.clone(),
+            _payload: PhantomData,
+        }
+    }
+}
+
+impl<T, C> fmt::Debug for Publisher<T, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Publisher")
+            .field("bus", &self.bus)
+            .field("destination", &self.destination)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a published message went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    /// Its message id.
+    pub message_id: String,
+    /// The trace context it carries (the send span's).
+    pub trace_context: TraceContext,
+    /// Kafka: the partition.
+    pub partition: Option<i32>,
+    /// Kafka: the offset.
+    pub offset: Option<i64>,
+}
+
+impl<T, C: Codec<T>> Publisher<T, C> {
+    pub(crate) fn new(bus: Bus, destination: &str, codec: C) -> Self {
+        Publisher {
+            bus,
+            destination: destination.into(),
+            codec: Arc::new(codec),
+            channel: Arc::new(Mutex::new(None)),
+            _payload: PhantomData,
+        }
+    }
+
+    /// The destination.
+    pub fn destination(&self) -> &str {
+        &self.destination
+    }
+
+    /// Starts a publish of `value`; set options on the returned builder,
+    /// then `.await` it.
+    pub fn publish<'a>(&'a self, value: &'a T) -> Publish<'a, T, C> {
+        Publish {
+            publisher: self,
+            value,
+            key: None,
+            headers: Vec::new(),
+            trace: None,
+            message_id: None,
+            partition: None,
+            exchange: None,
+            routing_key: None,
+            properties: None,
+        }
+    }
+
+    /// The channel, opened (and the exchange declared) on first use, and
+    /// opened again if the broker closed it.
+    async fn channel(&self, bus: &crate::bus::AmqpBus) -> Result<amqp::Channel, Error> {
+        let mut slot = self.channel.lock().await;
+        if let Some(ch) = slot.as_ref().filter(|c| c.is_open()) {
+            return Ok(ch.clone());
+        }
+        let ch = bus.connection.open_channel().await?;
+        if bus.declare {
+            ch.exchange_declare(
+                &self.destination,
+                ExchangeKind::Topic,
+                ExchangeOptions::durable(),
+            )
+            .await?;
+        }
+        ch.confirm_select().await?;
+        *slot = Some(ch.clone());
+        Ok(ch)
+    }
+}
+
+/// One publish, built then awaited:
+///
+/// ```no_run
+/// # async fn f(orders: mq_service::Publisher<String, mq_service::Json>) -> Result<(), mq_service::Error> {
+/// let event = "created".to_owned();
+/// let sent = orders.publish(&event).key("order-1").header("tenant", "acme").await?;
+/// println!("{} {:?}", sent.message_id, sent.offset);
+/// # Ok(()) }
+/// ```
+#[must_use = "a publish does nothing until awaited"]
+pub struct Publish<'a, T, C> {
+    publisher: &'a Publisher<T, C>,
+    value: &'a T,
+    key: Option<Bytes>,
+    headers: Vec<(String, Bytes)>,
+    trace: Option<TraceContext>,
+    message_id: Option<String>,
+    partition: Option<i32>,
+    exchange: Option<String>,
+    routing_key: Option<String>,
+    properties: Option<BasicProperties>,
+}
+
+impl<T, C> fmt::Debug for Publish<'_, T, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Publish")
+            .field("destination", &self.publisher.destination)
+            .field("key", &self.key)
+            .field("headers", &self.headers)
+            .field("trace", &self.trace)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a, T, C: Codec<T>> Publish<'a, T, C> {
+    /// The key: the Kafka record key (it picks the partition); on RabbitMQ
+    /// the `x-mq-key` header and, unless set otherwise, the routing key.
+    /// Subscribers keep the order of messages of one key.
+    pub fn key(mut self, key: impl AsRef<[u8]>) -> Self {
+        self.key = Some(Bytes::copy_from_slice(key.as_ref()));
+        self
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: impl Into<String>, value: impl AsRef<[u8]>) -> Self {
+        self.headers
+            .push((name.into(), Bytes::copy_from_slice(value.as_ref())));
+        self
+    }
+
+    /// The trace context to continue (the default: the current one, see
+    /// [`TraceContext::current`], else a new trace).
+    pub fn trace_context(mut self, ctx: TraceContext) -> Self {
+        self.trace = Some(ctx);
+        self
+    }
+
+    /// The message id (the default: 32 random hex digits).
+    pub fn message_id(mut self, id: impl Into<String>) -> Self {
+        self.message_id = Some(id.into());
+        self
+    }
+
+    /// Kafka: sends to this partition rather than the key's.
+    pub fn partition(mut self, partition: i32) -> Self {
+        self.partition = Some(partition);
+        self
+    }
+
+    /// RabbitMQ: publishes to this exchange rather than the destination.
+    pub fn exchange(mut self, exchange: impl Into<String>) -> Self {
+        self.exchange = Some(exchange.into());
+        self
+    }
+
+    /// RabbitMQ: the routing key (the default: the key, or empty).
+    pub fn routing_key(mut self, routing_key: impl Into<String>) -> Self {
+        self.routing_key = Some(routing_key.into());
+        self
+    }
+
+    /// RabbitMQ: base properties (priority, expiration, correlation id,
+    /// headers...). The content type, message id, persistence and the
+    /// trace headers are set over them.
+    pub fn properties(mut self, properties: BasicProperties) -> Self {
+        self.properties = Some(properties);
+        self
+    }
+
+    async fn send(self) -> Result<Published, Error> {
+        let p = self.publisher;
+        let body = p.codec.encode(self.value)?;
+        let ctx = match self.trace.clone().or_else(TraceContext::current) {
+            Some(parent) => parent.child(),
+            None => TraceContext::new_root(),
+        };
+        let message_id = self
+            .message_id
+            .clone()
+            .or_else(|| {
+                let id = self.properties.as_ref()?.message_id.as_ref()?;
+                Some(id.to_string_lossy().into_owned())
+            })
+            .unwrap_or_else(random_id);
+        let system = p.bus.system();
+        let span = tracing::info_span!(
+            "send",
+            { semconv::OTEL_NAME } = format!("send {}", p.destination),
+            { semconv::OTEL_KIND } = "producer",
+            { semconv::MESSAGING_SYSTEM } = system,
+            { semconv::MESSAGING_DESTINATION_NAME } = &*p.destination,
+            { semconv::MESSAGING_OPERATION_NAME } = semconv::OPERATION_SEND,
+            { semconv::MESSAGING_OPERATION_TYPE } = semconv::OPERATION_SEND,
+            { semconv::MESSAGING_MESSAGE_ID } = message_id.as_str(),
+            { semconv::MESSAGING_KAFKA_MESSAGE_KEY } = field::Empty,
+            { semconv::MESSAGING_RABBITMQ_ROUTING_KEY } = field::Empty,
+            { semconv::ERROR_TYPE } = field::Empty,
+            trace_id = ctx.trace_id_hex().as_str(),
+            span_id = ctx.span_id_hex().as_str(),
+        );
+        let result = self
+            .send_in_span(body, &ctx, &message_id, &span)
+            .instrument(span.clone())
+            .await;
+        if let Err(e) = &result {
+            span.record(semconv::ERROR_TYPE, error_type(e));
+        }
+        result.map(|(partition, offset)| Published {
+            message_id,
+            trace_context: ctx,
+            partition,
+            offset,
+        })
+    }
+
+    async fn send_in_span(
+        &self,
+        body: Vec<u8>,
+        ctx: &TraceContext,
+        message_id: &str,
+        span: &tracing::Span,
+    ) -> Result<(Option<i32>, Option<i64>), Error> {
+        let p = self.publisher;
+        let traceparent = ctx.traceparent();
+        match &*p.bus.inner {
+            Inner::Kafka(k) => {
+                for (set, option) in [
+                    (self.exchange.is_some(), "exchange"),
+                    (self.routing_key.is_some(), "routing_key"),
+                    (self.properties.is_some(), "properties"),
+                ] {
+                    if set {
+                        return Err(Error::WrongBroker {
+                            option,
+                            broker: "RabbitMQ",
+                        });
+                    }
+                }
+                if let Some(key) = self.key.as_deref() {
+                    span.record(
+                        semconv::MESSAGING_KAFKA_MESSAGE_KEY,
+                        &*String::from_utf8_lossy(key),
+                    );
+                }
+                let mut record = ProducerRecord::new(&p.destination).value(&body);
+                record.key = self.key.as_deref();
+                record.partition = self.partition;
+                let content_type = p.codec.content_type();
+                record = record
+                    .header(CONTENT_TYPE_HEADER, Some(content_type))
+                    .header(MESSAGE_ID_HEADER, Some(message_id))
+                    .header(trace::TRACEPARENT, Some(traceparent.as_str()));
+                if let Some(state) = ctx.tracestate() {
+                    record = record.header(trace::TRACESTATE, Some(state));
+                }
+                for (k, v) in &self.headers {
+                    record = record.header(k, Some(v));
+                }
+                let producer = k.producer().await?;
+                let (partition, offset) = producer.send(record).await?;
+                Ok((Some(partition), Some(offset)))
+            }
+            Inner::Amqp(a) => {
+                if self.partition.is_some() {
+                    return Err(Error::WrongBroker {
+                        option: "partition",
+                        broker: "Kafka",
+                    });
+                }
+                let exchange = self.exchange.as_deref().unwrap_or(&p.destination);
+                let routing_key = match (&self.routing_key, &self.key) {
+                    (Some(rk), _) => rk.clone(),
+                    (None, Some(k)) => String::from_utf8_lossy(k).into_owned(),
+                    (None, None) => String::new(),
+                };
+                span.record(
+                    semconv::MESSAGING_RABBITMQ_ROUTING_KEY,
+                    routing_key.as_str(),
+                );
+                let base = self.properties.clone().unwrap_or_default();
+                let mut table = FieldTable::builder();
+                if let Some(h) = &base.headers {
+                    for (k, v) in h.iter() {
+                        table.push(&k, v);
+                    }
+                }
+                let mut put = |k: &str, v: amqp::FieldValue| {
+                    table.try_insert(k, v).map(|_| ()).map_err(|_| {
+                        Error::Codec(crate::error::CodecError::Encode(
+                            format!("header name {k:?} is over 255 bytes").into(),
+                        ))
+                    })
+                };
+                put(MESSAGE_ID_HEADER, message_id.into())?;
+                put(trace::TRACEPARENT, traceparent.as_str().into())?;
+                if let Some(state) = ctx.tracestate() {
+                    put(trace::TRACESTATE, state.into())?;
+                }
+                if let Some(key) = &self.key {
+                    put(KEY_HEADER, field_value(key))?;
+                }
+                for (k, v) in &self.headers {
+                    put(k, field_value(v))?;
+                }
+                let mut properties = base
+                    .persistent()
+                    .with_content_type(p.codec.content_type())
+                    .with_headers(table.build());
+                if properties.message_id.is_none() && message_id.len() <= 255 {
+                    properties = properties.with_message_id(message_id);
+                }
+                let ch = p.channel(a).await?;
+                let confirm = ch.publish(exchange, &routing_key, body, properties).await;
+                let confirm = match confirm {
+                    Ok(c) => c,
+                    Err(e) => {
+                        // A closed channel is opened again next time.
+                        return Err(e.into());
+                    }
+                };
+                confirm.await?;
+                Ok((None, None))
+            }
+        }
+    }
+}
+
+/// 32 random hex digits.
+fn random_id() -> String {
+    let mut id = trace::hex(&crate::random::u64().to_be_bytes());
+    id.push_str(&trace::hex(&crate::random::u64().to_be_bytes()));
+    id
+}
+
+/// A header value for AMQP: a string if it is UTF-8 (what other clients
+/// expect), else a byte array.
+pub(crate) fn field_value(v: &Bytes) -> amqp::FieldValue {
+    match std::str::from_utf8(v) {
+        Ok(s) => amqp::FieldValue::from(s),
+        Err(_) => amqp::FieldValue::Bytes(v.clone()),
+    }
+}
+
+/// The `error.type` of a failed publish.
+fn error_type(e: &Error) -> &'static str {
+    match e {
+        Error::Amqp(_) => "amqp",
+        Error::Kafka(_) => "kafka",
+        Error::Codec(c) => c.kind(),
+        Error::WrongBroker { .. } => "wrong_broker",
+        Error::Config { .. } => "config",
+        Error::Task(_) => "task",
+    }
+}
+
+impl<'a, T: Sync, C: Codec<T>> IntoFuture for Publish<'a, T, C> {
+    type Output = Result<Published, Error>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}

@@ -1,0 +1,284 @@
+//! The RabbitMQ subscriber: one consumer whose prefetch is the in-flight
+//! bound, feeding the keyed pool; each message acked once settled.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use mq_client::StreamExt;
+use mq_client::amqp::{
+    self, ConsumeOptions, Delivery, ExchangeKind, ExchangeOptions, FieldTable, FieldValue,
+};
+use tokio::task::JoinHandle;
+
+use super::pipeline::{Envelope, Outcome, Pipeline};
+use super::{Handler, OrderBy, Settings, TriggerOnDrop};
+use crate::bus::{Bus, Inner};
+use crate::codec::Codec;
+use crate::dead_letter::DeadLetterSink;
+use crate::error::Error;
+use crate::message::{Headers, Metadata};
+use crate::metrics::SubscriberMetrics;
+use crate::pool::{KeyedPool, lane_key};
+use crate::publisher::{CONTENT_TYPE_HEADER, MESSAGE_ID_HEADER};
+use crate::rate_limit::TokenBucket;
+use crate::semconv;
+use crate::shutdown::Shutdown;
+
+/// Declares the queue (and its bindings, the dead-letter exchange and
+/// queue), starts the consumer, and spawns the loop.
+pub(super) async fn start<T, C, H>(
+    bus: Bus,
+    settings: Arc<Settings>,
+    codec: Arc<C>,
+    handler: Arc<H>,
+) -> Result<JoinHandle<Result<(), Error>>, Error>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+    H: Handler<T>,
+{
+    let Inner::Amqp(a) = &*bus.inner else {
+        return Err(Error::WrongBroker {
+            option: "RabbitMQ subscriber",
+            broker: "RabbitMQ",
+        });
+    };
+    let channel = a.connection.open_channel().await?;
+    if a.declare {
+        channel
+            .exchange_declare(
+                &settings.source,
+                ExchangeKind::Topic,
+                ExchangeOptions::durable(),
+            )
+            .await?;
+        channel
+            .queue_declare(&settings.queue, settings.queue_options.clone())
+            .await?;
+        for key in &settings.binding_keys {
+            channel
+                .queue_bind(&settings.queue, &settings.source, key, FieldTable::new())
+                .await?;
+        }
+    }
+    let dead_letters = a.connection.open_channel().await?;
+    DeadLetterSink::declare_amqp(&dead_letters, &settings.dead_letter).await?;
+    // Checked at build time to fit.
+    let prefetch = u16::try_from(settings.max_in_flight).unwrap_or(u16::MAX);
+    let consumer = channel
+        .consume(
+            &settings.queue,
+            ConsumeOptions::default().prefetch(prefetch),
+        )
+        .await?;
+
+    let pool = KeyedPool::new(settings.concurrency, settings.max_in_flight);
+    let hard_stop = Shutdown::new();
+    let pipeline = Arc::new(Pipeline {
+        codec,
+        handler,
+        rate: settings
+            .rate
+            .map(|(n, per, burst)| TokenBucket::new(n, per, burst, Instant::now())),
+        retry: settings.retry.clone(),
+        handler_timeout: settings.handler_timeout,
+        dead_letters: DeadLetterSink::Amqp {
+            connection: a.connection.clone(),
+            channel: Arc::new(tokio::sync::Mutex::new(dead_letters)),
+            exchange: settings.dead_letter.clone(),
+        },
+        metrics: SubscriberMetrics::new(semconv::SYSTEM_RABBITMQ, &settings.queue, &settings.group),
+        dedup: settings.dedup.clone(),
+        workers: pool.workers(),
+        hard_stop: hard_stop.clone(),
+        group: settings.group.as_str().into(),
+        system: semconv::SYSTEM_RABBITMQ,
+        destination: settings.queue.as_str().into(),
+        _payload: PhantomData,
+    });
+    let run = Loop {
+        channel,
+        consumer,
+        pool,
+        pipeline,
+        settings,
+        hard_stop,
+    };
+    Ok(tokio::spawn(run.run()))
+}
+
+struct Loop<T, C, H> {
+    channel: amqp::Channel,
+    consumer: amqp::Consumer,
+    pool: KeyedPool,
+    pipeline: Arc<Pipeline<T, C, H>>,
+    settings: Arc<Settings>,
+    hard_stop: Shutdown,
+}
+
+impl<T, C, H> Loop<T, C, H>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+    H: Handler<T>,
+{
+    async fn run(mut self) -> Result<(), Error> {
+        let _abort_guard = TriggerOnDrop(self.hard_stop.clone());
+        let shutdown = self.settings.shutdown.clone();
+        let mut failure = None;
+        loop {
+            let slot = tokio::select! {
+                biased;
+                () = shutdown.triggered() => break,
+                slot = self.pool.reserve() => slot,
+            };
+            let delivery = tokio::select! {
+                biased;
+                () = shutdown.triggered() => break,
+                d = self.consumer.next() => d,
+            };
+            let delivery = match delivery {
+                Some(Ok(d)) => d,
+                None => break,
+                Some(Err(e)) => {
+                    tracing::error!(error = %e, "the consumer ended; the subscriber stops");
+                    failure = Some(e);
+                    break;
+                }
+            };
+            let (env, key) = self.envelope(&delivery);
+            let pipeline = self.pipeline.clone();
+            pipeline.metrics.in_flight.increment(1.0);
+            self.pool.submit_reserved(
+                slot,
+                key,
+                Box::pin(async move {
+                    let outcome = pipeline.process(env).await;
+                    pipeline.metrics.in_flight.decrement(1.0);
+                    settle(&delivery, outcome).await;
+                }),
+            );
+        }
+        self.stop().await;
+        match failure {
+            Some(e) => Err(e.into()),
+            None => Ok(()),
+        }
+    }
+
+    /// The envelope and the lane key of a delivery.
+    fn envelope(&self, d: &Delivery) -> (Envelope, Option<u64>) {
+        let properties = d.properties();
+        let mut headers = Headers::new();
+        if let Some(table) = &properties.headers {
+            for (k, v) in table.iter() {
+                headers.push(k.to_string_lossy().into_owned(), header_value(&v));
+            }
+        }
+        let content_type = properties
+            .content_type
+            .as_ref()
+            .map(|c| c.to_string_lossy().into_owned())
+            .or_else(|| headers.get_str(CONTENT_TYPE_HEADER).map(str::to_owned));
+        let message_id = properties
+            .message_id
+            .as_ref()
+            .map(|m| m.to_string_lossy().into_owned())
+            .or_else(|| headers.get_str(MESSAGE_ID_HEADER).map(str::to_owned));
+        let routing_key = d.routing_key();
+        let key = self
+            .settings
+            .key_header
+            .as_deref()
+            .and_then(|h| headers.get(h))
+            .map(Bytes::copy_from_slice)
+            .or_else(|| {
+                self.settings
+                    .key_from_routing_key
+                    .then(|| routing_key.to_bytes())
+            });
+        let lane = match self.settings.order {
+            OrderBy::Key => key.as_deref().map(lane_key),
+            OrderBy::Partition => Some(0),
+            OrderBy::Unordered => None,
+        };
+        let env = Envelope {
+            body: Some(d.body()),
+            key,
+            content_type,
+            message_id,
+            metadata: Metadata::Amqp {
+                exchange: d.exchange().to_string_lossy().into_owned(),
+                routing_key: routing_key.to_string_lossy().into_owned(),
+                queue: self.pipeline.destination.clone(),
+                delivery_tag: d.delivery_tag(),
+                redelivered: d.redelivered(),
+            },
+            headers,
+            amqp_properties: Some(properties),
+        };
+        (env, lane)
+    }
+
+    /// Graceful stop: drain up to the deadline, abandon the rest, cancel
+    /// the consumer (what was not settled goes back to the queue), close
+    /// the channels.
+    async fn stop(self) {
+        let drain = self.settings.drain_timeout;
+        if tokio::time::timeout(drain, self.pool.drained())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                in_flight = self.pool.in_flight(),
+                "drain timeout: unfinished messages go back to the queue"
+            );
+            self.hard_stop.trigger();
+            let _ = tokio::time::timeout(Duration::from_secs(5), self.pool.drained()).await;
+        }
+        if let Err(e) = self.consumer.cancel().await {
+            tracing::warn!(error = %e, "cancelling the consumer failed");
+        }
+        if let Err(e) = self.channel.close().await {
+            tracing::warn!(error = %e, "closing the channel failed");
+        }
+        if let Err(e) = self.pipeline.dead_letters.close().await {
+            tracing::warn!(error = %e, "closing the dead-letter channel failed");
+        }
+        tracing::info!(queue = %self.settings.queue, "subscriber stopped");
+    }
+}
+
+/// Acks a settled message; gives an abandoned one back to the queue.
+async fn settle(d: &Delivery, outcome: Outcome) {
+    let result = if outcome.settles() {
+        d.ack().await
+    } else {
+        d.nack(true).await
+    };
+    if let Err(e) = result {
+        // A stale delivery (the connection was lost, or the consumer
+        // cancelled) is redelivered by the broker.
+        tracing::debug!(error = %e, ?outcome, "settling a delivery failed");
+    }
+}
+
+/// A header value as bytes: strings and byte arrays as they are, numbers
+/// and booleans as text, no value as `None`.
+fn header_value(v: &FieldValue) -> Option<Bytes> {
+    Some(match v {
+        FieldValue::LongStr(s) => Bytes::copy_from_slice(s.as_bytes()),
+        FieldValue::Bytes(b) => b.clone(),
+        FieldValue::Void => return None,
+        FieldValue::Bool(b) => Bytes::from(b.to_string()),
+        FieldValue::F32(f) => Bytes::from(f.to_string()),
+        FieldValue::F64(f) => Bytes::from(f.to_string()),
+        FieldValue::Timestamp(t) => Bytes::from(t.to_string()),
+        other => match other.as_i64() {
+            Some(i) => Bytes::from(i.to_string()),
+            None => Bytes::from(format!("{other:?}")),
+        },
+    })
+}

@@ -1,0 +1,420 @@
+//! One message's way through the subscriber, in order: decode (a failure
+//! is poison: dead letters at once), trace extract, dedup check, then per
+//! attempt the rate limit, a worker, the handler under its timeout with
+//! panics caught; on failure the retry decision, and in the end the dead
+//! letter. The caller settles (ack / commit) by the [`Outcome`].
+
+use std::marker::PhantomData;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use futures_util::FutureExt;
+use mq_client::amqp::BasicProperties;
+use tokio::sync::Semaphore;
+use tracing::{Instrument, Span, field};
+
+use super::Handler;
+use crate::codec::{Codec, check_and_decode};
+use crate::dead_letter::{DeadLetter, DeadLetterSink, FailureRecord, Reason};
+use crate::dedup::Dedup;
+use crate::error::{CodecError, FailureKind, HandlerError};
+use crate::message::{Headers, Message, Metadata};
+use crate::metrics::SubscriberMetrics;
+use crate::rate_limit::TokenBucket;
+use crate::retry::{Backoff, RetryDecision};
+use crate::semconv;
+use crate::shutdown::Shutdown;
+use crate::trace::{self, TraceContext};
+
+/// A received message, before decoding: the same shape for both brokers.
+#[derive(Debug)]
+pub(crate) struct Envelope {
+    pub(crate) body: Option<Bytes>,
+    pub(crate) headers: Headers,
+    pub(crate) key: Option<Bytes>,
+    pub(crate) content_type: Option<String>,
+    pub(crate) message_id: Option<String>,
+    pub(crate) metadata: Metadata,
+    pub(crate) amqp_properties: Option<BasicProperties>,
+}
+
+/// How a message ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// The handler succeeded: settle.
+    Processed,
+    /// Published to the dead letters and confirmed: settle.
+    DeadLettered,
+    /// The dedup hook had seen it: settle without processing.
+    Duplicate,
+    /// Stopped by a hard stop (drain deadline, abort): do not settle; the
+    /// broker redelivers it.
+    Abandoned,
+}
+
+impl Outcome {
+    pub(crate) fn settles(self) -> bool {
+        self != Outcome::Abandoned
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Processed => "processed",
+            Outcome::DeadLettered => "dead_lettered",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Abandoned => "abandoned",
+        }
+    }
+}
+
+/// A failed attempt.
+#[derive(Debug)]
+struct Failure {
+    kind: FailureKind,
+    error_type: String,
+    message: String,
+}
+
+impl Failure {
+    fn handler(e: HandlerError) -> Self {
+        Failure {
+            kind: e.kind(),
+            error_type: e.type_name().to_owned(),
+            message: e.to_string(),
+        }
+    }
+
+    fn panic(payload: Box<dyn std::any::Any + Send>) -> Self {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic with a non-string payload".to_owned());
+        Failure {
+            kind: FailureKind::Retriable,
+            error_type: "panic".to_owned(),
+            message,
+        }
+    }
+
+    fn timeout(after: Duration) -> Self {
+        Failure {
+            kind: FailureKind::Retriable,
+            error_type: "timeout".to_owned(),
+            message: format!("the handler took longer than {after:?}"),
+        }
+    }
+}
+
+/// Everything a message's job needs, shared by all jobs of a subscriber.
+pub(crate) struct Pipeline<T, C, H> {
+    pub(crate) codec: Arc<C>,
+    pub(crate) handler: Arc<H>,
+    pub(crate) rate: Option<TokenBucket>,
+    pub(crate) retry: Backoff,
+    pub(crate) handler_timeout: Duration,
+    pub(crate) dead_letters: DeadLetterSink,
+    pub(crate) metrics: SubscriberMetrics,
+    pub(crate) dedup: Arc<dyn Dedup>,
+    pub(crate) workers: Arc<Semaphore>,
+    /// Triggered at the drain deadline or when the subscriber's task is
+    /// dropped: jobs stop where they are.
+    pub(crate) hard_stop: Shutdown,
+    pub(crate) group: Arc<str>,
+    pub(crate) system: &'static str,
+    /// The topic or queue.
+    pub(crate) destination: Arc<str>,
+    pub(crate) _payload: PhantomData<fn() -> T>,
+}
+
+impl<T, C, H> Pipeline<T, C, H>
+where
+    T: Send + 'static,
+    C: Codec<T>,
+    H: Handler<T>,
+{
+    /// Processes one message to its end.
+    pub(crate) async fn process(&self, env: Envelope) -> Outcome {
+        let started = Instant::now();
+        let parent = env
+            .headers
+            .get_str(trace::TRACEPARENT)
+            .and_then(|tp| TraceContext::parse(tp, env.headers.get_str(trace::TRACESTATE)).ok());
+        let ctx = parent
+            .as_ref()
+            .map_or_else(TraceContext::new_root, TraceContext::child);
+        let span = tracing::info_span!(
+            "process",
+            { semconv::OTEL_NAME } = format!("process {}", self.destination),
+            { semconv::OTEL_KIND } = "consumer",
+            { semconv::MESSAGING_SYSTEM } = self.system,
+            { semconv::MESSAGING_DESTINATION_NAME } = &*self.destination,
+            { semconv::MESSAGING_OPERATION_NAME } = semconv::OPERATION_PROCESS,
+            { semconv::MESSAGING_OPERATION_TYPE } = semconv::OPERATION_PROCESS,
+            { semconv::MESSAGING_CONSUMER_GROUP_NAME } = &*self.group,
+            { semconv::MESSAGING_MESSAGE_ID } = env.message_id.as_deref(),
+            { semconv::MESSAGING_KAFKA_MESSAGE_KEY } = field::Empty,
+            { semconv::MESSAGING_KAFKA_OFFSET } = field::Empty,
+            { semconv::MESSAGING_DESTINATION_PARTITION_ID } = field::Empty,
+            { semconv::MESSAGING_RABBITMQ_ROUTING_KEY } = field::Empty,
+            { semconv::MESSAGING_RABBITMQ_DELIVERY_TAG } = field::Empty,
+            { semconv::ERROR_TYPE } = field::Empty,
+            trace_id = ctx.trace_id_hex().as_str(),
+            span_id = ctx.span_id_hex().as_str(),
+            parent_span_id = parent.as_ref().map(TraceContext::span_id_hex),
+            attempts = field::Empty,
+            outcome = field::Empty,
+        );
+        match &env.metadata {
+            Metadata::Kafka {
+                partition, offset, ..
+            } => {
+                if let Some(k) = &env.key {
+                    span.record(
+                        semconv::MESSAGING_KAFKA_MESSAGE_KEY,
+                        &*String::from_utf8_lossy(k),
+                    );
+                }
+                span.record(semconv::MESSAGING_KAFKA_OFFSET, offset);
+                span.record(semconv::MESSAGING_DESTINATION_PARTITION_ID, partition);
+            }
+            Metadata::Amqp {
+                routing_key,
+                delivery_tag,
+                ..
+            } => {
+                span.record(
+                    semconv::MESSAGING_RABBITMQ_ROUTING_KEY,
+                    routing_key.as_str(),
+                );
+                span.record(semconv::MESSAGING_RABBITMQ_DELIVERY_TAG, delivery_tag);
+            }
+        }
+        let (outcome, attempts) = self.run(&env, &ctx, &span).instrument(span.clone()).await;
+        span.record("attempts", attempts);
+        span.record("outcome", outcome.as_str());
+        tracing::info!(
+            target: "mq_service::message",
+            parent: &span,
+            trace_id = ctx.trace_id_hex().as_str(),
+            destination = &*self.destination,
+            message_id = env.message_id.as_deref().unwrap_or(""),
+            duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+            outcome = outcome.as_str(),
+            attempts,
+            "message settled"
+        );
+        outcome
+    }
+
+    async fn run(&self, env: &Envelope, ctx: &TraceContext, span: &Span) -> (Outcome, u32) {
+        let decode = || {
+            check_and_decode(
+                &*self.codec,
+                env.content_type.as_deref(),
+                env.body.as_deref(),
+            )
+        };
+        let mut decoded = match decode() {
+            Ok(v) => Some(v),
+            Err(e) => return (self.poison(env, &e, span).await, 0),
+        };
+        let dedup_id = dedup_id(env);
+        if let Some(id) = &dedup_id {
+            if self.dedup.seen(id).await {
+                return (Outcome::Duplicate, 0);
+            }
+        }
+        let mut first_failure = None;
+        let mut attempt = 1u32;
+        loop {
+            // Decoded once up front; again (same bytes, same result) for
+            // each retry, so payloads need not be Clone.
+            let payload = match decoded.take().map_or_else(decode, Ok) {
+                Ok(p) => p,
+                // A codec that is not deterministic: poison all the same.
+                Err(e) => return (self.poison(env, &e, span).await, attempt - 1),
+            };
+            let message = Message {
+                payload,
+                headers: env.headers.clone(),
+                key: env.key.clone(),
+                message_id: env.message_id.clone(),
+                metadata: env.metadata.clone(),
+                attempt,
+                trace: ctx.clone(),
+            };
+            let Some(result) = self.attempt(message, ctx).await else {
+                return (Outcome::Abandoned, attempt);
+            };
+            let failure = match result {
+                Ok(()) => {
+                    if let Some(id) = &dedup_id {
+                        self.dedup.mark(id).await;
+                    }
+                    self.metrics.processed.increment(1);
+                    return (Outcome::Processed, attempt);
+                }
+                Err(f) => f,
+            };
+            self.metrics.failed.increment(1);
+            span.record(semconv::ERROR_TYPE, failure.error_type.as_str());
+            let now = SystemTime::now();
+            let first = *first_failure.get_or_insert(now);
+            match self.retry.decide(attempt, failure.kind) {
+                RetryDecision::RetryAfter(delay) => {
+                    self.metrics.retried.increment(1);
+                    tracing::warn!(
+                        attempt,
+                        error.r#type = failure.error_type.as_str(),
+                        error = failure.message.as_str(),
+                        retry_in_ms = delay.as_millis() as u64,
+                        "handler failed; retrying"
+                    );
+                    if !self.sleep(delay).await {
+                        return (Outcome::Abandoned, attempt);
+                    }
+                    attempt += 1;
+                }
+                RetryDecision::DeadLetter => {
+                    let reason = match failure.kind {
+                        FailureKind::Permanent => Reason::Permanent,
+                        FailureKind::Retriable => Reason::Exhausted,
+                    };
+                    tracing::warn!(
+                        attempt,
+                        error.r#type = failure.error_type.as_str(),
+                        error = failure.message.as_str(),
+                        "handler failed for good: to the dead letters"
+                    );
+                    let f = FailureRecord {
+                        reason,
+                        error_type: failure.error_type,
+                        error: failure.message,
+                        attempts: attempt,
+                        first_failure: first,
+                        last_failure: now,
+                    };
+                    return (self.dead_letter(env, &f).await, attempt);
+                }
+            }
+        }
+    }
+
+    /// A message that cannot be decoded: to the dead letters, no attempt.
+    async fn poison(&self, env: &Envelope, e: &CodecError, span: &Span) -> Outcome {
+        span.record(semconv::ERROR_TYPE, e.kind());
+        tracing::warn!(error = %e, "poison message: to the dead letters");
+        let now = SystemTime::now();
+        let f = FailureRecord {
+            reason: Reason::Poison,
+            error_type: e.kind().to_owned(),
+            error: e.to_string(),
+            attempts: 0,
+            first_failure: now,
+            last_failure: now,
+        };
+        self.dead_letter(env, &f).await
+    }
+
+    /// One handler call: rate limit, a worker, the call under its timeout
+    /// with panics caught. `None` if the hard stop came first.
+    async fn attempt(
+        &self,
+        message: Message<T>,
+        ctx: &TraceContext,
+    ) -> Option<Result<(), Failure>> {
+        let work = async {
+            if let Some(rate) = &self.rate {
+                rate.acquire().await;
+            }
+            // The semaphore is never closed.
+            let _worker = self.workers.acquire().await.ok();
+            let started = Instant::now();
+            let call = AssertUnwindSafe(ctx.clone().scope(self.handler.handle(message)));
+            let result = tokio::time::timeout(self.handler_timeout, call.catch_unwind()).await;
+            self.metrics.handler_took(started.elapsed());
+            match result {
+                Ok(Ok(Ok(()))) => Ok(()),
+                Ok(Ok(Err(e))) => Err(Failure::handler(e)),
+                Ok(Err(panic)) => Err(Failure::panic(panic)),
+                Err(_) => Err(Failure::timeout(self.handler_timeout)),
+            }
+        };
+        tokio::select! {
+            biased;
+            () = self.hard_stop.triggered() => None,
+            r = work => Some(r),
+        }
+    }
+
+    /// Sleeps; false if the hard stop came first.
+    async fn sleep(&self, d: Duration) -> bool {
+        tokio::select! {
+            biased;
+            () = self.hard_stop.triggered() => false,
+            () = tokio::time::sleep(d) => true,
+        }
+    }
+
+    /// Publishes to the dead letters until confirmed (or the hard stop).
+    async fn dead_letter(&self, env: &Envelope, f: &FailureRecord) -> Outcome {
+        let letter = DeadLetter {
+            body: env.body.as_ref(),
+            key: env.key.as_ref(),
+            headers: &env.headers,
+            metadata: &env.metadata,
+            group: &self.group,
+            amqp_properties: env.amqp_properties.as_ref(),
+        };
+        let mut delay = Duration::from_millis(100);
+        loop {
+            let sent = tokio::select! {
+                biased;
+                () = self.hard_stop.triggered() => return Outcome::Abandoned,
+                r = self.dead_letters.publish(&letter, f) => r,
+            };
+            match sent {
+                Ok(()) => {
+                    self.metrics.dead_lettered.increment(1);
+                    tracing::info!(
+                        dead_letter = self.dead_letters.name(),
+                        reason = ?f.reason,
+                        "dead-lettered"
+                    );
+                    return Outcome::DeadLettered;
+                }
+                Err(e) => {
+                    tracing::error!(
+                        dead_letter = self.dead_letters.name(),
+                        error = %e,
+                        "cannot publish the dead letter; trying again"
+                    );
+                    if !self.sleep(delay).await {
+                        return Outcome::Abandoned;
+                    }
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+}
+
+/// The id the dedup hook sees: the message id, else a Kafka record's
+/// coordinates.
+fn dedup_id(env: &Envelope) -> Option<String> {
+    if let Some(id) = &env.message_id {
+        return Some(id.clone());
+    }
+    match &env.metadata {
+        Metadata::Kafka {
+            topic,
+            partition,
+            offset,
+            ..
+        } => Some(format!("{topic}/{partition}/{offset}")),
+        Metadata::Amqp { .. } => None,
+    }
+}
