@@ -495,7 +495,16 @@ impl Rebalance<'_> {
     }
 
     /// Commits `offsets` (the next offset to read per partition) and waits.
+    /// They also become the partitions' processed marks, so that the
+    /// commit of processed offsets after the listener returns cannot move
+    /// a committed offset back to an older mark.
     pub async fn commit(&mut self, offsets: &[(TopicPartition, OffsetAndEpoch)]) -> Result<()> {
+        {
+            let mut o = lock(&self.inner.shared.offsets);
+            for (tp, oe) in offsets {
+                o.processed.insert(tp.clone(), *oe);
+            }
+        }
         enqueue(&self.inner.shared, offsets.iter().cloned()).await
     }
 
