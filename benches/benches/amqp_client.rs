@@ -33,14 +33,20 @@ fn url() -> String {
     std::env::var("AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
 }
 
-/// The TLS listener, trusting the CA `scripts/brokers up` made.
+/// The CA `scripts/brokers up` made (`TLS_DIR` moves it).
+fn tls_ca() -> String {
+    mq_tests::endpoints::tls_dir()
+        .join("ca.pem")
+        .display()
+        .to_string()
+}
+
+/// The TLS listener with that CA as `cacertfile` (`AMQPS_URL`, without
+/// a query, moves it).
 fn tls_url() -> String {
-    std::env::var("AMQPS_URL").unwrap_or_else(|_| {
-        format!(
-            "amqps://guest:guest@localhost:5671/%2f?cacertfile={}/../.brokers/tls/ca.pem",
-            env!("CARGO_MANIFEST_DIR")
-        )
-    })
+    let base = std::env::var("AMQPS_URL")
+        .unwrap_or_else(|_| "amqps://guest:guest@localhost:5671/%2f".into());
+    format!("{base}?cacertfile={}", tls_ca())
 }
 
 /// Messages, wall time and CPU time summed over a benchmark's samples.
@@ -151,10 +157,19 @@ mod peers {
     }
 
     impl Lapin {
-        pub(crate) async fn new(url: &str, queue: &str) -> Self {
-            let conn = lapin::Connection::connect(url, lapin::ConnectionProperties::default())
-                .await
-                .expect("lapin connect");
+        /// `ca`: a PEM CA to trust, for an `amqps://` URL.
+        pub(crate) async fn new(url: &str, queue: &str, ca: Option<&str>) -> Self {
+            let tls = lapin::tcp::OwnedTLSConfig {
+                identity: None,
+                cert_chain: ca.map(|path| std::fs::read_to_string(path).expect("CA file")),
+            };
+            let conn = lapin::Connection::connect_with_config(
+                url,
+                lapin::ConnectionProperties::default(),
+                tls,
+            )
+            .await
+            .expect("lapin connect");
             let ch = conn.create_channel().await.expect("channel");
             ch.queue_declare(queue, Default::default(), Default::default())
                 .await
@@ -265,14 +280,24 @@ mod peers {
     }
 
     impl Amqprs {
-        pub(crate) async fn new(queue: &str) -> Self {
+        /// `ca`: over TLS (port 5671, host localhost), trusting this PEM CA.
+        pub(crate) async fn new(queue: &str, ca: Option<&str>) -> Self {
             use amqprs::channel::{ConfirmSelectArguments, QueueDeclareArguments};
-            let args = amqprs::connection::OpenConnectionArguments::new(
+            let mut args = amqprs::connection::OpenConnectionArguments::new(
                 "127.0.0.1",
-                5672,
+                if ca.is_some() { 5671 } else { 5672 },
                 "guest",
                 "guest",
             );
+            if let Some(ca) = ca {
+                args.tls_adaptor(
+                    amqprs::tls::TlsAdaptor::without_client_auth(
+                        Some(std::path::Path::new(ca)),
+                        "localhost".to_owned(),
+                    )
+                    .expect("amqprs TLS"),
+                );
+            }
             let conn = amqprs::connection::Connection::open(&args)
                 .await
                 .expect("amqprs connect");
@@ -444,60 +469,73 @@ fn bench(c: &mut Criterion) {
 
     #[cfg(feature = "peers")]
     {
-        let lapin = rt.block_on(peers::Lapin::new(&url, &format!("bench.lapin.{pid}")));
-        let lapin_queue = format!("bench.lapin.{pid}");
-        g.bench_function("publish/lapin", |b| {
-            b.iter_custom(|n| {
-                rt.block_on(
-                    Ours {
-                        ch: ours.ch.clone(),
-                        queue: lapin_queue.clone(),
-                    }
-                    .purge(),
-                );
-                measured(&rt, n, lapin.publish(n))
-            })
-        });
-        report("publish/lapin");
-        g.bench_function("consume/lapin", |b| {
-            b.iter_custom(|n| {
-                fill(&lapin_queue, n);
-                measured(&rt, n, lapin.consume(n))
-            })
-        });
-        report("consume/lapin");
+        // The peers over TCP, then over TLS with the same CA; amqprs takes
+        // the process's default rustls provider, set to graviola as ours.
+        let _ = rustls_graviola::default_provider().install_default();
+        let ca = tls_ca();
+        for (tag, peer_url, peer_ca) in [
+            ("", url.clone(), None),
+            ("-tls", tls_url(), Some(ca.as_str())),
+        ] {
+            let lapin_queue = format!("bench.lapin{tag}.{pid}");
+            let lapin = rt.block_on(peers::Lapin::new(&peer_url, &lapin_queue, peer_ca));
+            let name = format!("publish/lapin{tag}");
+            g.bench_function(&name, |b| {
+                b.iter_custom(|n| {
+                    rt.block_on(
+                        Ours {
+                            ch: ours.ch.clone(),
+                            queue: lapin_queue.clone(),
+                        }
+                        .purge(),
+                    );
+                    measured(&rt, n, lapin.publish(n))
+                })
+            });
+            report(&name);
+            let name = format!("consume/lapin{tag}");
+            g.bench_function(&name, |b| {
+                b.iter_custom(|n| {
+                    fill(&lapin_queue, n);
+                    measured(&rt, n, lapin.consume(n))
+                })
+            });
+            report(&name);
 
-        let amqprs_queue = format!("bench.amqprs.{pid}");
-        let amqprs = rt.block_on(peers::Amqprs::new(&amqprs_queue));
-        g.bench_function("publish/amqprs", |b| {
-            b.iter_custom(|n| {
+            let amqprs_queue = format!("bench.amqprs{tag}.{pid}");
+            let amqprs = rt.block_on(peers::Amqprs::new(&amqprs_queue, peer_ca));
+            let name = format!("publish/amqprs{tag}");
+            g.bench_function(&name, |b| {
+                b.iter_custom(|n| {
+                    rt.block_on(
+                        Ours {
+                            ch: ours.ch.clone(),
+                            queue: amqprs_queue.clone(),
+                        }
+                        .purge(),
+                    );
+                    measured(&rt, n, amqprs.publish(n))
+                })
+            });
+            report(&name);
+            let name = format!("consume/amqprs{tag}");
+            g.bench_function(&name, |b| {
+                b.iter_custom(|n| {
+                    fill(&amqprs_queue, n);
+                    measured(&rt, n, amqprs.consume(n))
+                })
+            });
+            report(&name);
+            rt.block_on(amqprs.close());
+            for q in [lapin_queue, amqprs_queue] {
                 rt.block_on(
                     Ours {
                         ch: ours.ch.clone(),
-                        queue: amqprs_queue.clone(),
+                        queue: q,
                     }
-                    .purge(),
+                    .delete(),
                 );
-                measured(&rt, n, amqprs.publish(n))
-            })
-        });
-        report("publish/amqprs");
-        g.bench_function("consume/amqprs", |b| {
-            b.iter_custom(|n| {
-                fill(&amqprs_queue, n);
-                measured(&rt, n, amqprs.consume(n))
-            })
-        });
-        report("consume/amqprs");
-        rt.block_on(amqprs.close());
-        for q in [lapin_queue, amqprs_queue] {
-            rt.block_on(
-                Ours {
-                    ch: ours.ch.clone(),
-                    queue: q,
-                }
-                .delete(),
-            );
+            }
         }
     }
     g.finish();

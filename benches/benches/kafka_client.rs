@@ -200,10 +200,10 @@ fn bench(c: &mut Criterion) {
     meter.report("produce/mq-ssl");
     rt.block_on(ssl_producer.close()).expect("close");
     #[cfg(feature = "peers")]
-    {
+    for (name, ssl) in [("rdkafka", false), ("rdkafka-ssl", true)] {
         let meter = CpuMeter::new();
-        let rd = peers::producer();
-        group.bench_function("rdkafka", |b| {
+        let rd = peers::producer(ssl);
+        group.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
@@ -212,7 +212,7 @@ fn bench(c: &mut Criterion) {
                 total
             })
         });
-        meter.report("produce/rdkafka");
+        meter.report(&format!("produce/{name}"));
     }
     group.finish();
 
@@ -251,20 +251,20 @@ fn bench(c: &mut Criterion) {
     });
     meter.report("fetch/mq-ssl");
     #[cfg(feature = "peers")]
-    {
+    for (name, ssl) in [("rdkafka", false), ("rdkafka-ssl", true)] {
         let meter = CpuMeter::new();
-        group.bench_function("rdkafka", |b| {
+        group.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
                     total += meter.measure(FETCH_MESSAGES, || {
-                        peers::fetch(&fetch_topic, PARTITIONS, FETCH_MESSAGES)
+                        peers::fetch(ssl, &fetch_topic, PARTITIONS, FETCH_MESSAGES)
                     });
                 }
                 total
             })
         });
-        meter.report("fetch/rdkafka");
+        meter.report(&format!("fetch/{name}"));
     }
     group.finish();
     // Leave the broker's disk as it was.
@@ -297,9 +297,26 @@ mod peers {
     use rdkafka::{Offset, TopicPartitionList};
     use tokio::runtime::Runtime;
 
-    pub(super) fn producer() -> FutureProducer {
-        ClientConfig::new()
-            .set("bootstrap.servers", super::bootstrap())
+    /// Settings for the PLAINTEXT listener, or with `ssl` the SSL
+    /// listener trusting the test CA.
+    fn base(ssl: bool) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        if ssl {
+            let ca = mq_tests::endpoints::tls_dir().join("ca.pem");
+            c.set(
+                "bootstrap.servers",
+                mq_tests::endpoints::kafka_ssl_bootstrap(),
+            )
+            .set("security.protocol", "ssl")
+            .set("ssl.ca.location", ca.display().to_string());
+        } else {
+            c.set("bootstrap.servers", super::bootstrap());
+        }
+        c
+    }
+
+    pub(super) fn producer(ssl: bool) -> FutureProducer {
+        base(ssl)
             .set("acks", "all")
             .set("enable.idempotence", "true")
             .set("linger.ms", "5")
@@ -334,10 +351,9 @@ mod peers {
         })
     }
 
-    pub(super) fn fetch(topic: &str, partitions: i32, n: u64) -> Duration {
+    pub(super) fn fetch(ssl: bool, topic: &str, partitions: i32, n: u64) -> Duration {
         let start = Instant::now();
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", super::bootstrap())
+        let consumer: BaseConsumer = base(ssl)
             .set("group.id", "mq-bench-unused")
             .set("enable.auto.commit", "false")
             .set("fetch.wait.max.ms", "100")

@@ -16,8 +16,3 @@ pub mod kafka;
 #[cfg(feature = "tls")]
 pub mod tls;
 pub(crate) mod transport;
-
-/// The README's examples, compiled as doc tests.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-mod readme {}

@@ -352,7 +352,7 @@ impl TlsConfig {
         &self,
         tcp: TcpStream,
         host: &str,
-    ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, TlsError> {
+    ) -> Result<tokio_rustls::client::TlsStream<crate::transport::BufferedTcp>, TlsError> {
         let config = self.client_config()?;
         let name = self.name_for(host)?;
         if self.accept_invalid_certs {
@@ -364,7 +364,7 @@ impl TlsConfig {
         }
         let shown = name.to_str().into_owned();
         tokio_rustls::TlsConnector::from(config)
-            .connect(name, tcp)
+            .connect(name, crate::transport::buffered(tcp))
             .await
             .map_err(|e| classify(&e, &shown))
     }
@@ -575,11 +575,12 @@ impl Write for Nonblocking<'_> {
 }
 
 impl Session {
-    /// Takes over the session of a finished handshake.
-    pub(crate) fn new(conn: ClientConnection) -> Self {
+    /// Takes over the session of a finished handshake, with the
+    /// ciphertext already read from the socket past it.
+    pub(crate) fn new(conn: ClientConnection, early: bytes::BytesMut) -> Self {
         Session {
             conn,
-            cipher: bytes::BytesMut::new(),
+            cipher: early,
         }
     }
 

@@ -13,9 +13,11 @@ use tokio::net::TcpStream;
 pub(crate) enum Stream {
     /// Plain TCP.
     Tcp(TcpStream),
-    /// TLS over TCP, after the handshake.
+    /// TLS over TCP, after the handshake. The socket is read through a
+    /// buffer: rustls takes at most a few KiB per read, and this makes that
+    /// a copy instead of a system call.
     #[cfg(feature = "tls")]
-    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+    Tls(Box<tokio_rustls::client::TlsStream<BufferedTcp>>),
 }
 
 impl Stream {
@@ -31,11 +33,24 @@ impl Stream {
             Stream::Tcp(s) => (s, None),
             #[cfg(feature = "tls")]
             Stream::Tls(s) => {
-                let (tcp, conn) = s.into_inner();
-                (tcp, Some(Box::new(crate::tls::Session::new(conn))))
+                let (buffered, conn) = s.into_inner();
+                // Ciphertext already read into the buffer goes first.
+                let early = bytes::BytesMut::from(buffered.buffer());
+                let tcp = buffered.into_inner();
+                (tcp, Some(Box::new(crate::tls::Session::new(conn, early))))
             }
         }
     }
+}
+
+/// The socket under a TLS stream: reads go through a 64 KiB buffer.
+#[cfg(feature = "tls")]
+pub(crate) type BufferedTcp = tokio::io::BufReader<TcpStream>;
+
+/// Wraps a socket for TLS.
+#[cfg(feature = "tls")]
+pub(crate) fn buffered(tcp: TcpStream) -> BufferedTcp {
+    tokio::io::BufReader::with_capacity(64 * 1024, tcp)
 }
 
 /// The TLS session a readiness-driven driver keeps beside its socket.

@@ -165,3 +165,10 @@ pub use retry::{Backoff, RetryDecision};
 pub use shutdown::Shutdown;
 pub use subscriber::{Handler, OrderBy, RunningSubscriber, Subscriber, SubscriberBuilder};
 pub use trace::{ParseError as TraceParentError, TRACEPARENT, TRACESTATE, TraceContext};
+
+/// The README's examples (RabbitMQ, Kafka, TLS and SASL, the service
+/// layer), compiled as doc tests here, where both mq-client and this crate
+/// are in scope.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+mod readme {}

@@ -347,7 +347,7 @@ async fn handshake(
                 Event::Connected { tune, .. } => {
                     tracing::debug!(%addr, ?tune, tls = stream.is_tls(), "connected");
                     let (stream, tls) = stream.into_parts();
-                    return Ok(Io {
+                    let mut io = Io {
                         stream,
                         tls,
                         core,
@@ -355,7 +355,10 @@ async fn handshake(
                         wbuf,
                         addr,
                         lowat: 1,
-                    });
+                    };
+                    // Records that came with the handshake's last bytes.
+                    io.decrypt()?;
+                    return Ok(io);
                 }
                 Event::ConnectionClosed { reason, .. } => {
                     return Err(Error::Refused {
