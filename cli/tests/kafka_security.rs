@@ -1,7 +1,8 @@
 //! Kafka's SSL, SASL_SSL and SASL_PLAINTEXT listeners (`scripts/brokers
 //! up` starts them, with a throwaway PKI in `TLS_DIR` and the SASL user
 //! alice) through `-X` and `--config`: round trips, interop with kcat
-//! (librdkafka) over SASL_SSL with SCRAM-SHA-256, passwords from
+//! (librdkafka) over SASL_SSL with SCRAM-SHA-256 and with Kafka's own Java
+//! console tools over SASL_SSL with SCRAM-SHA-512, passwords from
 //! `${env:...}` and `MQ_KAFKA_PASSWORD`, and the failures: an unknown CA
 //! (status 11) and a wrong password (status 7), one line without it.
 //!
@@ -278,4 +279,108 @@ fn sasl_ssl_with_a_wrong_password_exits_with_the_auth_status_without_it() {
     )
     .ok();
     assert!(ok.text().contains(&topic.name), "{}", ok.text());
+}
+
+/// Client properties for Kafka's Java tools: SASL_SSL with SCRAM-SHA-512,
+/// the JAAS line of the Java client, the test CA as a PEM trust store.
+fn java_scram_512() -> TempFile {
+    TempFile::new(
+        "java-client.properties",
+        &format!(
+            "security.protocol=SASL_SSL\n\
+             sasl.mechanism=SCRAM-SHA-512\n\
+             sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required \
+             username=\"{KAFKA_SASL_USER}\" password=\"{KAFKA_SASL_PASSWORD}\";\n\
+             ssl.truststore.type=PEM\n\
+             ssl.truststore.location={}\n",
+            tls_file(CA_CERT)
+        ),
+    )
+}
+
+/// mq's properties for the same listener and mechanism, the password from
+/// MQ_TEST_PW.
+fn mq_scram_512() -> Vec<String> {
+    vec![
+        "security.protocol=SASL_SSL".to_owned(),
+        "sasl.mechanism=SCRAM-SHA-512".to_owned(),
+        format!("sasl.username={KAFKA_SASL_USER}"),
+        "sasl.password=${env:MQ_TEST_PW}".to_owned(),
+        format!("ssl.truststore.location={}", tls_file(CA_CERT)),
+    ]
+}
+
+#[test]
+fn mq_produces_over_scram_512_and_the_java_console_consumer_reads() {
+    let topic = Topic::new("scram512-to-java", 1);
+    let props = mq_scram_512();
+    let env = [("MQ_TEST_PW", KAFKA_SASL_PASSWORD)];
+    mq_env(
+        &with_props(
+            &["produce", &url(&kafka_sasl_ssl_bootstrap(), &topic.name)],
+            &props,
+        ),
+        b"to java 1\nto java 2\n",
+        &env,
+    )
+    .ok();
+    let config = java_scram_512();
+    let out = mq_tests::tools::kafka_java_with_stdin(
+        "org.apache.kafka.tools.consumer.ConsoleConsumer",
+        &[
+            "--bootstrap-server",
+            &kafka_sasl_ssl_bootstrap(),
+            "--topic",
+            &topic.name,
+            "--from-beginning",
+            "--max-messages",
+            "2",
+            "--timeout-ms",
+            "30000",
+            "--command-config",
+            &config.arg(),
+        ],
+        b"",
+    );
+    mq_tests::tools::check("the Java console consumer", &out);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "to java 1\nto java 2\n"
+    );
+}
+
+#[test]
+fn the_java_console_producer_writes_over_scram_512_and_mq_reads() {
+    let topic = Topic::new("java-to-scram512", 1);
+    let config = java_scram_512();
+    let out = mq_tests::tools::kafka_java_with_stdin(
+        "org.apache.kafka.tools.ConsoleProducer",
+        &[
+            "--bootstrap-server",
+            &kafka_sasl_ssl_bootstrap(),
+            "--topic",
+            &topic.name,
+            "--command-config",
+            &config.arg(),
+        ],
+        b"from java 1\nfrom java 2\n",
+    );
+    mq_tests::tools::check("the Java console producer", &out);
+    let props = mq_scram_512();
+    let run = mq_env(
+        &with_props(
+            &[
+                "consume",
+                &url(&kafka_sasl_ssl_bootstrap(), &topic.name),
+                "--from",
+                "earliest",
+                "--exit-at-end",
+            ],
+            &props,
+        ),
+        b"",
+        &[("MQ_TEST_PW", KAFKA_SASL_PASSWORD)],
+    )
+    .ok();
+    assert_eq!(run.text(), "from java 1\nfrom java 2\n");
 }

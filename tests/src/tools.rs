@@ -41,6 +41,25 @@ pub fn kafka_java(main_class: &str, args: &[&str]) -> Output {
         .expect("java must be installed")
 }
 
+/// Runs a Java main class with the Kafka jars on the class path, feeding
+/// `stdin`.
+pub fn kafka_java_with_stdin(main_class: &str, args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new("java")
+        .arg("-cp")
+        .arg(format!("{}/*", kafka_libs().display()))
+        .arg(main_class)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("java must be installed");
+    if let Some(mut input) = child.stdin.take() {
+        input.write_all(stdin).expect("write to java");
+    }
+    child.wait_with_output().expect("java output")
+}
+
 /// Runs `kcat` with `args`, feeding `stdin`.
 pub fn kcat(args: &[&str], stdin: &[u8]) -> Output {
     let mut child = Command::new("kcat")
