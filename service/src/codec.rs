@@ -3,8 +3,7 @@
 //!
 //! A codec is a type implementing [`Codec<T>`] for the payload types it
 //! handles. [`Json`] (feature `json`, on by default) covers every serde
-//! type; a Protobuf codec over prost fits the same trait
-//! (`impl<T: prost::Message + Default> Codec<T> for Protobuf`).
+//! type; [`Protobuf`] (feature `protobuf`) every prost message.
 
 use crate::error::CodecError;
 
@@ -64,6 +63,37 @@ where
     }
 }
 
+/// Protobuf through prost. Unknown fields are skipped on decode (the
+/// Protobuf rule), so producers can add fields before consumers know
+/// them.
+#[cfg(feature = "protobuf")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Protobuf;
+
+#[cfg(feature = "protobuf")]
+impl Protobuf {
+    /// `application/x-protobuf`.
+    pub const CONTENT_TYPE: &'static str = "application/x-protobuf";
+}
+
+#[cfg(feature = "protobuf")]
+impl<T> Codec<T> for Protobuf
+where
+    T: prost::Message + Default,
+{
+    fn content_type(&self) -> &str {
+        Self::CONTENT_TYPE
+    }
+
+    fn encode(&self, value: &T) -> Result<Vec<u8>, CodecError> {
+        Ok(value.encode_to_vec())
+    }
+
+    fn decode(&self, bytes: &[u8]) -> Result<T, CodecError> {
+        T::decode(bytes).map_err(|e| CodecError::Decode(Box::new(e)))
+    }
+}
+
 /// Checks a received message's content type against the codec, then
 /// decodes it.
 pub(crate) fn check_and_decode<T, C: Codec<T> + ?Sized>(
@@ -80,6 +110,46 @@ pub(crate) fn check_and_decode<T, C: Codec<T> + ?Sized>(
         }
     }
     codec.decode(body.ok_or(CodecError::Empty)?)
+}
+
+#[cfg(all(test, feature = "protobuf"))]
+mod protobuf_tests {
+    use super::*;
+
+    /// Version 1 of a message.
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct OrderV1 {
+        #[prost(uint32, tag = "1")]
+        id: u32,
+    }
+
+    /// Version 2 adds a field.
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct OrderV2 {
+        #[prost(uint32, tag = "1")]
+        id: u32,
+        #[prost(string, tag = "2")]
+        note: String,
+    }
+
+    #[test]
+    fn protobuf_round_trips_and_skips_unknown_fields() {
+        let v2 = OrderV2 {
+            id: 9,
+            note: "added later".into(),
+        };
+        let bytes = Protobuf.encode(&v2).unwrap();
+        let back: OrderV2 = Protobuf.decode(&bytes).unwrap();
+        assert_eq!(back, v2);
+        let old: OrderV1 =
+            check_and_decode(&Protobuf, Some("application/x-protobuf"), Some(&bytes)).unwrap();
+        assert_eq!(old.id, 9);
+        let wrong: Result<OrderV1, _> =
+            check_and_decode(&Protobuf, Some("application/json"), Some(&bytes));
+        assert!(matches!(wrong, Err(CodecError::ContentType { .. })));
+        let poison: Result<OrderV1, _> = check_and_decode(&Protobuf, None, Some(&[0xff, 0xff]));
+        assert_eq!(poison.unwrap_err().kind(), "decode");
+    }
 }
 
 #[cfg(all(test, feature = "json"))]

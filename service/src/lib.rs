@@ -157,6 +157,8 @@ pub use bus::{Bus, ConsumerHook, KafkaConfig, ProducerHook};
 pub use codec::Codec;
 #[cfg(feature = "json")]
 pub use codec::Json;
+#[cfg(feature = "protobuf")]
+pub use codec::Protobuf;
 pub use dedup::{Dedup, NoDedup};
 pub use error::{CodecError, Error, FailureKind, HandlerError};
 pub use message::{Headers, Message, Metadata};
