@@ -139,6 +139,7 @@ mod bus;
 mod codec;
 pub mod dead_letter;
 mod dedup;
+pub mod delayed_retry;
 mod error;
 mod message;
 pub mod metrics;

@@ -6,9 +6,13 @@
 //!   letters).
 //! - [`kafka`] and [`amqp`]: the per-broker loops that pull messages,
 //!   hand them to the keyed pool, and settle them (offset commits of the
-//!   contiguous processed prefix; acks).
+//!   contiguous processed prefix; acks); with delayed retries, a second
+//!   loop for the messages back from the retry stages.
+//! - [`hold`]: holding a key while one of its messages is in a retry
+//!   stage ([`SubscriberBuilder::retry_holds_key`]).
 
 mod amqp;
+mod hold;
 mod kafka;
 mod pipeline;
 
@@ -23,9 +27,10 @@ use tokio::task::JoinHandle;
 use crate::bus::{Bus, ConsumerHook, Inner};
 use crate::codec::Codec;
 use crate::dedup::{Dedup, NoDedup};
+use crate::delayed_retry::{return_queue, stage_name};
 use crate::error::{Error, HandlerError};
 use crate::message::Message;
-use crate::retry::Backoff;
+use crate::retry::{Backoff, RetryPolicy};
 use crate::shutdown::Shutdown;
 
 /// Handles one message. Implemented for every
@@ -81,7 +86,10 @@ pub(crate) struct Settings {
     pub(crate) max_in_flight: u32,
     pub(crate) order: OrderBy,
     pub(crate) rate: Option<(u32, Duration, u32)>,
-    pub(crate) retry: Backoff,
+    pub(crate) retry: RetryPolicy,
+    /// The delayed-retry stages' queues or topics, one per delay.
+    pub(crate) stages: Vec<String>,
+    pub(crate) holds_key: bool,
     pub(crate) dead_letter: String,
     pub(crate) handler_timeout: Duration,
     pub(crate) drain_timeout: Duration,
@@ -110,6 +118,8 @@ pub struct SubscriberBuilder<T, C> {
     rate: Option<(u32, Duration)>,
     burst: Option<u32>,
     retry: Backoff,
+    delays: Vec<Duration>,
+    holds_key: bool,
     dead_letter: Option<String>,
     handler_timeout: Duration,
     drain_timeout: Duration,
@@ -136,6 +146,8 @@ impl<T, C> fmt::Debug for SubscriberBuilder<T, C> {
             .field("order", &self.order)
             .field("rate", &self.rate)
             .field("retry", &self.retry)
+            .field("delayed_retries", &self.delays)
+            .field("retry_holds_key", &self.holds_key)
             .field("dead_letter", &self.dead_letter)
             .finish_non_exhaustive()
     }
@@ -158,6 +170,8 @@ where
             rate: None,
             burst: None,
             retry: Backoff::default(),
+            delays: Vec::new(),
+            holds_key: false,
             dead_letter: None,
             handler_timeout: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(30),
@@ -221,9 +235,46 @@ where
         self
     }
 
-    /// The retry policy (default: [`Backoff::default`], 5 attempts).
+    /// The in-process retry policy (default: [`Backoff::default`], 5
+    /// attempts). With [`delayed_retries`](Self::delayed_retries), every
+    /// delivery gets these attempts; [`Backoff::none`] makes each one a
+    /// single call.
     pub fn retry(mut self, backoff: Backoff) -> Self {
         self.retry = backoff;
+        self
+    }
+
+    /// Non-blocking retries: once a delivery's in-process attempts failed,
+    /// the message goes to the retry stage of the next delay, a queue or
+    /// topic where it waits without holding back its partition, queue or
+    /// key, and comes back to this subscriber; after the last delay, to
+    /// the dead letters. Each delay is at least 1 ms, in whole
+    /// milliseconds, at most 2^32 - 1 ms (RabbitMQ's TTL limit).
+    ///
+    /// Later messages of the same key pass the one that waits; see
+    /// [`retry_holds_key`](Self::retry_holds_key). The stages' names and
+    /// headers are in [`crate::delayed_retry`]. On Kafka the bus must be
+    /// allowed to create topics ([`KafkaConfig::create_topics`](crate::KafkaConfig::create_topics)).
+    pub fn delayed_retries(mut self, delays: impl IntoIterator<Item = Duration>) -> Self {
+        self.delays = delays.into_iter().collect();
+        self
+    }
+
+    /// With [`delayed_retries`](Self::delayed_retries): while a message
+    /// waits in a retry stage, later messages of its key wait in process,
+    /// in order, until it is done (processed or dead-lettered); other keys
+    /// go on. Waiting messages count as in flight, so at
+    /// [`max_in_flight`](Self::max_in_flight) fetching stops (Kafka: their
+    /// offsets are not committed meanwhile). Needs
+    /// [`ordered_by_key`](Self::ordered_by_key).
+    ///
+    /// The hold lives in this process: if the message comes back to
+    /// another subscriber (another member of the Kafka group, or after a
+    /// restart), the hold ends at a deadline (its delay, plus the time
+    /// its in-process attempts may take, plus 30 s) and the key's later
+    /// messages go on without it, with a warning.
+    pub fn retry_holds_key(mut self) -> Self {
+        self.holds_key = true;
         self
     }
 
@@ -362,6 +413,7 @@ where
             }
         };
         self.retry.validate()?;
+        self.check_delays()?;
         if self.handler_timeout.is_zero() {
             return bad("handler_timeout", "a zero timeout fails every call".into());
         }
@@ -385,6 +437,28 @@ where
                 format!("the dead-letter destination {dead_letter:?} is the source itself"),
             );
         }
+        let stage_base = if amqp {
+            queue.clone()
+        } else {
+            format!("{}.{}", self.source, self.group)
+        };
+        let stages: Vec<String> = self
+            .delays
+            .iter()
+            .map(|&d| stage_name(&stage_base, d))
+            .collect();
+        for name in stages
+            .iter()
+            .chain(amqp.then(|| return_queue(&queue)).iter())
+        {
+            if *name == dead_letter {
+                return bad(
+                    "dead_letter",
+                    format!("the dead-letter destination {dead_letter:?} is a retry stage"),
+                );
+            }
+            check_name(name, amqp)?;
+        }
         let binding_keys = if self.binding_keys.is_empty() {
             vec!["#".to_owned()]
         } else {
@@ -400,7 +474,12 @@ where
                 max_in_flight,
                 order: self.order,
                 rate,
-                retry: self.retry,
+                retry: RetryPolicy {
+                    backoff: self.retry,
+                    delays: self.delays,
+                },
+                stages,
+                holds_key: self.holds_key,
                 dead_letter,
                 handler_timeout: self.handler_timeout,
                 drain_timeout: self.drain_timeout,
@@ -426,6 +505,78 @@ where
     /// Builds and runs until shut down; see [`Subscriber::run`].
     pub async fn run<H: Handler<T>>(self, handler: H) -> Result<(), Error> {
         self.build()?.run(handler).await
+    }
+}
+
+impl<T, C> SubscriberBuilder<T, C> {
+    /// The delayed-retry settings.
+    fn check_delays(&self) -> Result<(), Error> {
+        let bad = |setting: &'static str, reason: String| Err(Error::Config { setting, reason });
+        if self.holds_key {
+            if self.delays.is_empty() {
+                return bad(
+                    "retry_holds_key",
+                    "there are no delayed retries to hold the key for".into(),
+                );
+            }
+            if self.order != OrderBy::Key {
+                return bad(
+                    "retry_holds_key",
+                    format!("it holds keys, and the order is {:?}", self.order),
+                );
+            }
+        }
+        for d in &self.delays {
+            if d.is_zero() || d.subsec_nanos() % 1_000_000 != 0 {
+                return bad(
+                    "delayed_retries",
+                    format!("a delay is whole milliseconds, at least 1 ms, not {d:?}"),
+                );
+            }
+            if d.as_millis() > u128::from(u32::MAX) {
+                return bad(
+                    "delayed_retries",
+                    format!("{d:?} is over the longest delay, 2^32 - 1 ms (49.7 days)"),
+                );
+            }
+        }
+        if let Inner::Kafka(k) = &*self.bus.inner {
+            if !self.delays.is_empty() && !k.config.create_topics {
+                return bad(
+                    "delayed_retries",
+                    "the retry topics are created by the subscriber, and this bus may not \
+                     create topics (KafkaConfig::create_topics(false))"
+                        .into(),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A retry stage's name must be a legal queue or topic name.
+fn check_name(name: &str, amqp: bool) -> Result<(), Error> {
+    let reason = if amqp {
+        (name.len() > 255).then(|| format!("the retry queue {name:?} is over 255 bytes"))
+    } else if name.len() > 249 {
+        Some(format!("the retry topic {name:?} is over 249 characters"))
+    } else if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        Some(format!(
+            "the retry topic {name:?} (from the source and group) has characters a Kafka \
+             topic cannot: only ASCII letters, digits, '.', '_' and '-'"
+        ))
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(Error::Config {
+            setting: "delayed_retries",
+            reason,
+        }),
+        None => Ok(()),
     }
 }
 
@@ -521,6 +672,38 @@ impl RunningSubscriber {
     pub fn is_finished(&self) -> bool {
         self.task.is_finished()
     }
+}
+
+/// Runs a subscriber's loop and, with delayed retries, the loop of the
+/// messages back from the stages, until both stop: on the subscriber's
+/// `shutdown`, or when either fails (`stop` tells the other).
+pub(crate) async fn run_loops(
+    shutdown: Shutdown,
+    stop: Shutdown,
+    main: impl Future<Output = Result<(), Error>>,
+    stages: Option<impl Future<Output = Result<(), Error>>>,
+) -> Result<(), Error> {
+    // Aborting the task ends the forwarder too.
+    let _guard = TriggerOnDrop(stop.clone());
+    let forward = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = shutdown.triggered() => stop.trigger(),
+                () = stop.triggered() => {}
+            }
+        })
+    };
+    let stages = async {
+        match stages {
+            Some(f) => f.await,
+            None => Ok(()),
+        }
+    };
+    let (main, stages) = tokio::join!(main, stages);
+    stop.trigger();
+    drop(forward);
+    main.and(stages)
 }
 
 /// Triggers a signal when dropped: the subscriber's task holds one, so
