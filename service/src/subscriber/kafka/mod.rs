@@ -293,7 +293,9 @@ where
     /// A record pulled: to dispatch now, or (a stage's record that is not
     /// due) held with its partition paused.
     async fn admit(&mut self, r: ConsumerRecord) -> Option<ConsumerRecord> {
-        let due = self.due.as_mut()?;
+        let Some(due) = self.due.as_mut() else {
+            return Some(r);
+        };
         let tp = TopicPartition::new(r.topic.clone(), r.partition);
         // A record of a partition that had one held: the partition was
         // assigned again (a pause does not outlive that), and this is its
