@@ -44,7 +44,12 @@
 //!
 //! A message back from a stage does not go through the subscriber's queue
 //! again but through its own, so it is not delayed further by the queue's
-//! backlog. On Kafka the subscriber reads each stage partition in order
+//! backlog, and messages that wait for it (with
+//! [`SubscriberBuilder::retry_holds_key`]) cannot stop it by filling the
+//! queue's prefetch. RabbitMQ moves an expired message from a classic
+//! queue to the return queue at most once: a broker crash at that moment
+//! can lose it. The delays of a subscriber may change between runs; a
+//! stage no longer in the list is no longer read. On Kafka the subscriber reads each stage partition in order
 //! and holds its head record until it is due ([`DUE`]), pausing only that
 //! partition; the other partitions and topics keep flowing.
 //!
