@@ -11,6 +11,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::error::exit_status_help;
 
+mod dead_letters;
+
+pub(crate) use dead_letters::{
+    DeadLettersAction, DeadLettersArgs, DeadLettersFormat, DeadLettersListArgs,
+    DeadLettersReplayArgs,
+};
+
 const ABOUT: &str = "A command line for RabbitMQ and Kafka: produce, consume, bench and decode";
 
 const LONG_ABOUT: &str = "\
@@ -38,6 +45,7 @@ Examples:
   mq consume amqp://guest:guest@localhost:5672/%2f --queue orders --count 1
   MQ_AMQP_PASSWORD=... mq consume 'amqps://alice@rabbit:5671/%2f?cacertfile=ca.pem' --queue orders
   mq consume kafka://broker:9093/orders --config client.properties --from earliest
+  mq dead-letters list kafka://localhost:9092/orders.billing.dead
   mq decode amqp < capture.bin
   xxd capture.bin | mq decode kafka --hex
 
@@ -81,6 +89,13 @@ pub(crate) enum Command {
     /// Declare a RabbitMQ exchange or queue.
     #[command(long_about = DECLARE_ABOUT, after_help = DECLARE_EXAMPLES)]
     Declare(DeclareArgs),
+    /// List or replay the dead letters of an mq-service subscriber.
+    #[command(
+        long_about = dead_letters::DEAD_LETTERS_ABOUT,
+        after_help = dead_letters::DEAD_LETTERS_EXAMPLES,
+        subcommand_required = true
+    )]
+    DeadLetters(DeadLettersArgs),
     /// Measure produce and consume throughput and end-to-end latency.
     #[command(long_about = BENCH_ABOUT, after_help = BENCH_EXAMPLES)]
     Bench(BenchArgs),
@@ -759,7 +774,7 @@ mod tests {
             seen += 1;
             stack.extend(c.get_subcommands().cloned());
         }
-        assert_eq!(seen, 1 + 8 + 2);
+        assert_eq!(seen, 1 + 9 + 2 + 2);
     }
 
     #[test]

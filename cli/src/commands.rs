@@ -242,6 +242,34 @@ pub(crate) fn check_declare(a: &DeclareArgs) -> Result<AmqpTarget, CliError> {
     }
 }
 
+/// `mq dead-letters list|replay`: a Kafka URL names the dead-letter
+/// topic, an AMQP one needs `--queue`.
+pub(crate) fn check_dead_letters(
+    url: &str,
+    queue: &Option<String>,
+    props: &ClientProps,
+) -> Result<Broker, CliError> {
+    let t = Target::parse(url)?;
+    if let Target::Kafka(k) = &t {
+        if k.topic.is_none() {
+            return Err(CliError::usage(
+                "'mq dead-letters' needs the dead-letter topic: kafka://host:port/TOPIC",
+            ));
+        }
+    }
+    only_for(&t, Protocol::Amqp, &[("--queue", queue.is_some())])?;
+    match queue.as_deref() {
+        None if t.protocol() == Protocol::Amqp => {
+            return Err(CliError::usage(
+                "'mq dead-letters amqp://...' needs --queue NAME, the dead-letter queue",
+            ));
+        }
+        Some("") => return Err(CliError::usage("--queue must not be empty")),
+        _ => {}
+    }
+    broker(url, t, props, &Process)
+}
+
 /// `mq bench`.
 pub(crate) fn check_bench(a: &BenchArgs) -> Result<Broker, CliError> {
     let t = Target::parse(&a.url)?;

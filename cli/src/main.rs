@@ -11,6 +11,8 @@
 //! - [`input`], [`json`], [`mod@bench`], [`runtime`]: stdin lines, JSON
 //!   output, the bench harness and the tokio runtimes, shared by both
 //!   protocols.
+//! - [`mod@dead_letters`]: `mq dead-letters list|replay`, what both
+//!   protocols share.
 //! - [`decode`]: `mq decode`, the dissector.
 //! - [`completions`]: shell completion scripts.
 //! - [`error`]: one line on stderr per failure, one exit status per kind.
@@ -25,6 +27,7 @@ mod bench;
 mod cli;
 mod commands;
 mod completions;
+mod dead_letters;
 mod decode;
 mod error;
 mod input;
@@ -35,7 +38,7 @@ mod properties;
 mod runtime;
 mod url;
 
-use cli::{Cli, Command, TopicAction};
+use cli::{Cli, Command, DeadLettersAction, TopicAction};
 use commands::Broker;
 use error::CliError;
 use output::Output;
@@ -88,6 +91,20 @@ fn run(cli: Cli, out: &mut Output) -> Result<(), CliError> {
             let t = commands::check_declare(&a)?;
             amqp::declare(&a, &t.connect, out)
         }
+        Command::DeadLetters(a) => match &a.action {
+            DeadLettersAction::List(l) => {
+                match commands::check_dead_letters(&l.url, &l.queue, &l.props)? {
+                    Broker::Amqp(t) => amqp::list_dead_letters(l, &t.connect, out),
+                    Broker::Kafka(k) => kafka::list_dead_letters(l, &k, out),
+                }
+            }
+            DeadLettersAction::Replay(r) => {
+                match commands::check_dead_letters(&r.url, &r.queue, &r.props)? {
+                    Broker::Amqp(t) => amqp::replay_dead_letters(r, &t.connect, out),
+                    Broker::Kafka(k) => kafka::replay_dead_letters(r, &k, out),
+                }
+            }
+        },
         Command::Bench(a) => match commands::check_bench(&a)? {
             Broker::Amqp(t) => amqp::bench(&a, &t.connect, &t.shown, out),
             Broker::Kafka(k) => kafka::bench(&a, &k, out),

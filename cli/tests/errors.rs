@@ -194,9 +194,13 @@ fn usage_errors_exit_3_with_one_line() {
         (&["frobnicate"], "unrecognized subcommand 'frobnicate'"),
         (
             &[],
-            "'mq' needs a subcommand: produce, consume, topics, topic, declare, bench, decode, completions",
+            "'mq' needs a subcommand: produce, consume, topics, topic, declare, dead-letters, bench, decode, completions",
         ),
         (&["topic"], "'mq topic' needs a subcommand: create, delete"),
+        (
+            &["dead-letters"],
+            "'mq dead-letters' needs a subcommand: list, replay",
+        ),
         (
             &["decode"],
             "required arguments were not provided: <PROTOCOL>",
@@ -570,6 +574,9 @@ fn help_on_every_command_shows_examples_and_exit_statuses() {
         &["topic", "create"],
         &["topic", "delete"],
         &["declare"],
+        &["dead-letters"],
+        &["dead-letters", "list"],
+        &["dead-letters", "replay"],
         &["bench"],
         &["decode"],
         &["completions"],

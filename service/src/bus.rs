@@ -77,7 +77,10 @@ impl KafkaConfig {
     }
 
     /// Whether subscribers create their dead-letter topics (default on;
-    /// a refusal is logged, not fatal).
+    /// a refusal is logged, not fatal) and their delayed-retry topics (a
+    /// refusal fails the start; off, a subscriber with
+    /// [`delayed_retries`](crate::SubscriberBuilder::delayed_retries) is
+    /// refused when built).
     pub fn create_topics(mut self, on: bool) -> Self {
         self.create_topics = on;
         self
@@ -217,8 +220,8 @@ impl Bus {
     }
 
     /// A bus over a RabbitMQ connection that declares nothing but its
-    /// dead-letter exchanges and queues: exchanges, queues and bindings
-    /// must exist.
+    /// dead-letter exchanges and queues and its delayed-retry queues:
+    /// exchanges, queues and bindings must exist.
     pub fn amqp_without_declares(connection: amqp::Connection) -> Self {
         Bus {
             inner: Arc::new(Inner::Amqp(AmqpBus {

@@ -90,7 +90,8 @@ impl Reason {
 /// The failure to record on a dead letter.
 #[derive(Debug, Clone)]
 pub(crate) struct FailureRecord {
-    pub(crate) reason: Reason,
+    /// `None` on the way to a delayed-retry stage.
+    pub(crate) reason: Option<Reason>,
     pub(crate) error_type: String,
     pub(crate) error: String,
     pub(crate) attempts: u32,
@@ -98,39 +99,73 @@ pub(crate) struct FailureRecord {
     pub(crate) last_failure: SystemTime,
 }
 
-/// The failure headers for a message from `metadata`.
-pub(crate) fn failure_headers(
+/// The origin headers of a message: where it was read (`metadata`), or,
+/// for one back from a delayed-retry stage (`carried`), where it was
+/// first read, as its headers say.
+pub(crate) fn origin_headers(
     metadata: &Metadata,
-    group: &str,
-    f: &FailureRecord,
+    headers: &Headers,
+    carried: bool,
 ) -> Vec<(&'static str, String)> {
-    let mut out = Vec::with_capacity(12);
+    if carried {
+        let kept: Vec<(&'static str, String)> = ORIGIN_HEADERS
+            .iter()
+            .filter_map(|&name| Some((name, headers.get_str(name)?.to_owned())))
+            .collect();
+        if !kept.is_empty() {
+            return kept;
+        }
+    }
     match metadata {
         Metadata::Kafka {
             topic,
             partition,
             offset,
             ..
-        } => {
-            out.push((ORIGIN_TOPIC, topic.to_string()));
-            out.push((ORIGIN_PARTITION, partition.to_string()));
-            out.push((ORIGIN_OFFSET, offset.to_string()));
-        }
+        } => vec![
+            (ORIGIN_TOPIC, topic.to_string()),
+            (ORIGIN_PARTITION, partition.to_string()),
+            (ORIGIN_OFFSET, offset.to_string()),
+        ],
         Metadata::Amqp {
             exchange,
             routing_key,
             queue,
             ..
-        } => {
-            out.push((ORIGIN_EXCHANGE, exchange.clone()));
-            out.push((ORIGIN_ROUTING_KEY, routing_key.clone()));
-            out.push((ORIGIN_QUEUE, queue.to_string()));
-        }
+        } => vec![
+            (ORIGIN_EXCHANGE, exchange.clone()),
+            (ORIGIN_ROUTING_KEY, routing_key.clone()),
+            (ORIGIN_QUEUE, queue.to_string()),
+        ],
     }
+}
+
+/// The origin headers, Kafka's and RabbitMQ's.
+pub(crate) const ORIGIN_HEADERS: [&str; 6] = [
+    ORIGIN_TOPIC,
+    ORIGIN_PARTITION,
+    ORIGIN_OFFSET,
+    ORIGIN_EXCHANGE,
+    ORIGIN_ROUTING_KEY,
+    ORIGIN_QUEUE,
+];
+
+/// The failure headers: the origin, the group, and the failure (without
+/// `x-mq-reason` when `f` has none: a message on its way to a retry
+/// stage).
+pub(crate) fn failure_headers(
+    origin: &[(&'static str, String)],
+    group: &str,
+    f: &FailureRecord,
+) -> Vec<(&'static str, String)> {
+    let mut out = Vec::with_capacity(12);
+    out.extend(origin.iter().cloned());
     out.push((CONSUMER_GROUP, group.to_owned()));
     out.push((ERROR, truncate(format!("{}: {}", f.error_type, f.error))));
     out.push((ERROR_TYPE, f.error_type.clone()));
-    out.push((REASON, f.reason.as_str().to_owned()));
+    if let Some(reason) = f.reason {
+        out.push((REASON, reason.as_str().to_owned()));
+    }
     out.push((ATTEMPTS, f.attempts.to_string()));
     out.push((FIRST_FAILURE, rfc3339(f.first_failure)));
     out.push((LAST_FAILURE, rfc3339(f.last_failure)));
@@ -169,6 +204,51 @@ pub(crate) fn rfc3339(t: SystemTime) -> String {
     )
 }
 
+/// Parses what [`rfc3339`] writes (`2026-12-06T21:04:05.123Z`; the
+/// fraction is optional, the zone must be `Z`).
+pub(crate) fn parse_rfc3339(s: &str) -> Option<SystemTime> {
+    let s = s.strip_suffix('Z')?;
+    let (date, time) = s.split_once('T')?;
+    let mut d = date.splitn(3, '-');
+    let y: i64 = d.next()?.parse().ok()?;
+    let m: u32 = d.next()?.parse().ok()?;
+    let day: u32 = d.next()?.parse().ok()?;
+    let (hms, frac) = match time.split_once('.') {
+        Some((hms, frac)) => (hms, frac),
+        None => (time, ""),
+    };
+    let mut t = hms.splitn(3, ':');
+    let h: u64 = t.next()?.parse().ok()?;
+    let min: u64 = t.next()?.parse().ok()?;
+    let sec: u64 = t.next()?.parse().ok()?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || h > 23 || min > 59 || sec > 60 {
+        return None;
+    }
+    let millis: u64 = match frac.len() {
+        0 => 0,
+        1..=9 if frac.bytes().all(|b| b.is_ascii_digit()) => {
+            let digits = &frac[..frac.len().min(3)];
+            digits.parse::<u64>().ok()? * 10u64.pow(3 - digits.len() as u32)
+        }
+        _ => return None,
+    };
+    let days = u64::try_from(days_from_civil(y, m, day)).ok()?;
+    let secs = days * 86_400 + h * 3600 + min * 60 + sec;
+    Some(UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_millis(millis))
+}
+
+/// Howard Hinnant's days-from-civil: (y, m, d) to days since 1970-01-01.
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(m);
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Howard Hinnant's days-to-civil: days since 1970-01-01 to (y, m, d).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -190,6 +270,8 @@ pub(crate) struct DeadLetter<'a> {
     pub(crate) key: Option<&'a Bytes>,
     pub(crate) headers: &'a Headers,
     pub(crate) metadata: &'a Metadata,
+    /// Its origin headers ([`origin_headers`]).
+    pub(crate) origin: &'a [(&'static str, String)],
     pub(crate) group: &'a str,
     pub(crate) amqp_properties: Option<&'a BasicProperties>,
 }
@@ -262,12 +344,11 @@ impl DeadLetterSink {
 
     /// Publishes and waits for the broker's confirmation.
     pub(crate) async fn publish(&self, m: &DeadLetter<'_>, f: &FailureRecord) -> Result<(), Error> {
-        let added = failure_headers(m.metadata, m.group, f);
-        let kept = m
-            .headers
-            .entries()
-            .iter()
-            .filter(|(k, _)| !FAILURE_HEADERS.contains(&k.as_str()));
+        let added = failure_headers(m.origin, m.group, f);
+        let kept = m.headers.entries().iter().filter(|(k, _)| {
+            !FAILURE_HEADERS.contains(&k.as_str())
+                && !crate::delayed_retry::RETRY_HEADERS.contains(&k.as_str())
+        });
         match self {
             DeadLetterSink::Kafka { producer, topic } => {
                 let mut record = ProducerRecord::new(topic);
@@ -355,7 +436,7 @@ mod tests {
     #[test]
     fn kafka_and_amqp_origins_are_named() {
         let f = FailureRecord {
-            reason: Reason::Exhausted,
+            reason: Some(Reason::Exhausted),
             error_type: "timeout".into(),
             error: "no answer in 10s".into(),
             attempts: 5,
@@ -368,7 +449,7 @@ mod tests {
             offset: 42,
             timestamp: 0,
         };
-        let h = failure_headers(&k, "billing", &f);
+        let h = failure_headers(&origin_headers(&k, &Headers::new(), false), "billing", &f);
         let get =
             |h: &[(&str, String)], n: &str| h.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone());
         assert_eq!(get(&h, ORIGIN_TOPIC).as_deref(), Some("orders"));
@@ -389,12 +470,60 @@ mod tests {
             delivery_tag: 1,
             redelivered: false,
         };
-        let h = failure_headers(&a, "billing", &f);
+        let h = failure_headers(&origin_headers(&a, &Headers::new(), false), "billing", &f);
         assert_eq!(
             get(&h, ORIGIN_ROUTING_KEY).as_deref(),
             Some("order.created")
         );
         assert_eq!(get(&h, ORIGIN_QUEUE).as_deref(), Some("orders.billing"));
         assert!(get(&h, ORIGIN_TOPIC).is_none());
+        // Back from a retry stage, the origin is where it was first read.
+        let carried = Headers::new()
+            .with(ORIGIN_EXCHANGE, "orders")
+            .with(ORIGIN_ROUTING_KEY, "order.paid")
+            .with(ORIGIN_QUEUE, "orders.billing");
+        let back = Metadata::Amqp {
+            exchange: String::new(),
+            routing_key: "orders.billing.retry".into(),
+            queue: Arc::from("orders.billing.retry"),
+            delivery_tag: 2,
+            redelivered: false,
+        };
+        let o = origin_headers(&back, &carried, true);
+        assert_eq!(get(&o, ORIGIN_ROUTING_KEY).as_deref(), Some("order.paid"));
+        assert_eq!(get(&o, ORIGIN_QUEUE).as_deref(), Some("orders.billing"));
+        let o = origin_headers(&back, &carried, false);
+        assert_eq!(
+            get(&o, ORIGIN_ROUTING_KEY).as_deref(),
+            Some("orders.billing.retry")
+        );
+        // No reason on the way to a retry stage.
+        let retrying = FailureRecord { reason: None, ..f };
+        assert!(get(&failure_headers(&o, "g", &retrying), REASON).is_none());
+    }
+
+    #[test]
+    fn rfc3339_parses_what_it_writes() {
+        for ms in [0u64, 951_782_400_123, 1_796_594_645_999, 4_102_444_800_000] {
+            let t = UNIX_EPOCH + Duration::from_millis(ms);
+            assert_eq!(parse_rfc3339(&rfc3339(t)), Some(t), "{}", rfc3339(t));
+        }
+        assert_eq!(
+            parse_rfc3339("2026-12-06T22:04:05Z"),
+            Some(UNIX_EPOCH + Duration::from_secs(1_796_594_645))
+        );
+        assert_eq!(
+            parse_rfc3339("2026-12-06T22:04:05.5Z"),
+            Some(UNIX_EPOCH + Duration::from_millis(1_796_594_645_500))
+        );
+        for bad in [
+            "",
+            "2026-12-06",
+            "2026-13-01T00:00:00Z",
+            "2026-12-06T22:04:05+01:00",
+            "x",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
     }
 }

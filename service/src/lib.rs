@@ -47,6 +47,7 @@
 //! | in-flight bound | pulling stops | the prefetch |
 //! | settle | commit the contiguous processed prefix | ack each message |
 //! | dead letters | topic (created if allowed) | fanout exchange + queue of one name (declared) |
+//! | delayed retries | topic `<source>.<group>.retry.<delay>` per delay, read in group `<group>.retry` | queue `<queue>.retry.<delay>` per delay (TTL, dead-lettered to `<queue>.retry`) |
 //!
 //! Escape hatches: [`Publish::partition`] (Kafka), [`Publish::exchange`],
 //! [`Publish::routing_key`], [`Publish::properties`] (RabbitMQ),
@@ -73,9 +74,14 @@
 //! 6. **retry**: a [`HandlerError`] is retriable (any error, by default) or
 //!    permanent; retriable ones are tried again after the [`Backoff`]
 //!    (exponential, jitter) until the attempts run out.
-//! 7. **dead letter** after the last attempt or a permanent failure,
-//!    confirmed before the original is settled.
-//! 8. **ack / commit**.
+//! 7. **delayed retry**, with [`SubscriberBuilder::delayed_retries`]: once
+//!    the in-process attempts are spent, the message is forwarded to the
+//!    retry stage of the next delay (a queue or topic, confirmed before the
+//!    original is settled) and comes back when it is due, with its
+//!    attempts counted; see [`delayed_retry`].
+//! 8. **dead letter** after the last attempt (and the last delay) or a
+//!    permanent failure, confirmed before the original is settled.
+//! 9. **ack / commit**.
 //!
 //! Messages of one key are handled in order, one at a time; different keys
 //! in parallel, beyond Kafka's partition count ([`OrderBy`]). On Kafka only
@@ -85,6 +91,18 @@
 //! away, their in-flight records finish (up to the drain timeout) and
 //! their processed prefix is committed, so the next owner starts where
 //! this one stopped.
+//!
+//! In-process retries keep the message's lane: later messages of its key
+//! wait behind it (other keys do not). A delayed retry frees the lane, so
+//! **later messages of the same key pass the failed one** while it waits
+//! in its stage. For keys whose order matters,
+//! [`SubscriberBuilder::retry_holds_key`] holds the key, not the partition
+//! or queue: later messages of that key wait in process (as in-flight
+//! messages, so fetching stops at [`SubscriberBuilder::max_in_flight`])
+//! until the retried one is processed or dead-lettered. The hold is kept
+//! in the subscriber's memory: if the retried message comes back to
+//! another subscriber (another Kafka group member, or after a restart),
+//! the hold ends at a deadline and the order is given up, with a warning.
 //!
 //! # Headers
 //!
@@ -109,10 +127,18 @@
 //! | `x-mq-error` | `<error type>: <message>` of the last failure |
 //! | `x-mq-error-type` | the error type alone: `decode`, `content_type`, `empty_payload`, `timeout`, `panic`, or the handler error's type name |
 //! | `x-mq-reason` | `poison`, `permanent` or `exhausted` |
-//! | `x-mq-attempts` | handler calls made (0 for poison) |
+//! | `x-mq-attempts` | handler calls made, across delayed-retry stages (0 for poison) |
 //! | `x-mq-first-failure`, `x-mq-last-failure` | when the first and last attempts failed |
 //!
-//! The names are constants in [`dead_letter`] and [`publisher`].
+//! A message on its way to a delayed-retry stage carries the same headers
+//! but `x-mq-reason`, and `x-mq-retry-stage` (1 for the first delay) and
+//! `x-mq-retry-due` (milliseconds since the epoch); back from the stage,
+//! its origin stays the first one. The names are constants in
+//! [`dead_letter`], [`delayed_retry`] and [`publisher`].
+//!
+//! `mq dead-letters list` shows a dead-letter queue or topic by these
+//! headers, and `mq dead-letters replay` publishes chosen dead letters to
+//! their origin again, without the failure headers.
 //!
 //! # Tracing, logs and metrics
 //!
@@ -139,6 +165,7 @@ mod bus;
 mod codec;
 pub mod dead_letter;
 mod dedup;
+pub mod delayed_retry;
 mod error;
 mod message;
 pub mod metrics;

@@ -16,6 +16,8 @@ pub const PROCESSED: &str = "mq_service_messages_processed_total";
 pub const FAILED: &str = "mq_service_messages_failed_total";
 /// Attempts scheduled again after a retriable failure (counter).
 pub const RETRIED: &str = "mq_service_messages_retried_total";
+/// Messages forwarded to a delayed-retry stage (counter).
+pub const DELAYED: &str = "mq_service_messages_delayed_total";
 /// Messages published to the dead letters (counter).
 pub const DEAD_LETTERED: &str = "mq_service_messages_dead_lettered_total";
 /// Handler duration in seconds, every attempt (histogram).
@@ -36,6 +38,7 @@ pub(crate) struct SubscriberMetrics {
     pub(crate) processed: Counter,
     pub(crate) failed: Counter,
     pub(crate) retried: Counter,
+    pub(crate) delayed: Counter,
     pub(crate) dead_lettered: Counter,
     pub(crate) duration: Histogram,
     pub(crate) in_flight: Gauge,
@@ -58,6 +61,7 @@ impl SubscriberMetrics {
             processed: metrics::counter!(PROCESSED, &labels),
             failed: metrics::counter!(FAILED, &labels),
             retried: metrics::counter!(RETRIED, &labels),
+            delayed: metrics::counter!(DELAYED, &labels),
             dead_lettered: metrics::counter!(DEAD_LETTERED, &labels),
             duration: metrics::histogram!(HANDLER_DURATION, &labels),
             in_flight: metrics::gauge!(IN_FLIGHT, &labels),

@@ -4,7 +4,7 @@
 //! that was not processed. At worst, records after the first unfinished
 //! one are processed again (at-least-once).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use mq_client::kafka::{OffsetAndEpoch, TopicPartition};
 
@@ -21,6 +21,9 @@ struct Progress {
     generation: u64,
     /// Dispatched and not completed: offset -> leader epoch.
     in_flight: BTreeMap<i64, i32>,
+    /// In flight but parked: waiting in process for their key, not
+    /// started (see [`OffsetTracker::park`]).
+    parked: BTreeSet<i64>,
     /// The highest offset dispatched, with its epoch.
     last: Option<(i64, i32)>,
     /// The last offset handed out for commit.
@@ -44,6 +47,7 @@ impl OffsetTracker {
                 Progress {
                     generation: self.generations,
                     in_flight: BTreeMap::new(),
+                    parked: BTreeSet::new(),
                     last: None,
                     committed: None,
                 },
@@ -85,13 +89,50 @@ impl OffsetTracker {
         if let Some(p) = self.parts.get_mut(&ticket.tp) {
             if p.generation == ticket.generation {
                 p.in_flight.remove(&ticket.offset);
+                p.parked.remove(&ticket.offset);
             }
         }
     }
 
+    /// A record in flight waits for its key and has not started: a revoke
+    /// need not wait for it (it stays uncommitted, and gives up when it
+    /// sees it is no longer [current](Self::is_current)).
+    pub(crate) fn park(&mut self, ticket: &Ticket) {
+        if let Some(p) = self.parts.get_mut(&ticket.tp) {
+            if p.generation == ticket.generation && p.in_flight.contains_key(&ticket.offset) {
+                p.parked.insert(ticket.offset);
+            }
+        }
+    }
+
+    /// A parked record starts.
+    pub(crate) fn unpark(&mut self, ticket: &Ticket) {
+        if let Some(p) = self.parts.get_mut(&ticket.tp) {
+            if p.generation == ticket.generation {
+                p.parked.remove(&ticket.offset);
+            }
+        }
+    }
+
+    /// Whether `ticket`'s partition is still assigned as it was when the
+    /// record was dispatched.
+    pub(crate) fn is_current(&self, ticket: &Ticket) -> bool {
+        self.parts
+            .get(&ticket.tp)
+            .is_some_and(|p| p.generation == ticket.generation)
+    }
+
     /// Records of `tp` in flight.
+    #[cfg(test)]
     pub(crate) fn in_flight(&self, tp: &TopicPartition) -> usize {
         self.parts.get(tp).map_or(0, |p| p.in_flight.len())
+    }
+
+    /// Records of `tp` in flight and not parked: what a revoke waits for.
+    pub(crate) fn busy(&self, tp: &TopicPartition) -> usize {
+        self.parts
+            .get(tp)
+            .map_or(0, |p| p.in_flight.len() - p.parked.len())
     }
 
     /// The offset to commit for `tp` (the next one to read): the first
@@ -178,6 +219,31 @@ mod tests {
         assert_eq!(t.committable(&tp(1)).unwrap().offset, 6);
         assert!(t.committable(&tp(2)).is_none());
         assert_eq!(t.commits_for(&[tp(1), tp(2)]).len(), 1);
+    }
+
+    #[test]
+    fn parked_records_are_in_flight_but_not_busy() {
+        let mut t = OffsetTracker::default();
+        let a = t.dispatch(&tp(0), 1, 0);
+        let b = t.dispatch(&tp(0), 2, 0);
+        t.park(&b);
+        assert_eq!((t.in_flight(&tp(0)), t.busy(&tp(0))), (2, 1));
+        t.complete(&a);
+        assert_eq!(t.busy(&tp(0)), 0);
+        assert_eq!(
+            t.committable(&tp(0)).unwrap().offset,
+            2,
+            "a parked record is not committed"
+        );
+        assert!(t.is_current(&b));
+        t.unpark(&b);
+        assert_eq!(t.busy(&tp(0)), 1);
+        t.park(&b);
+        t.revoke(&tp(0));
+        assert!(!t.is_current(&b));
+        t.assign(&tp(0));
+        assert!(!t.is_current(&b), "a new generation");
+        assert_eq!(t.busy(&tp(0)), 0);
     }
 
     proptest! {

@@ -80,6 +80,20 @@ impl KeyedPool {
         }
     }
 
+    /// A pool of its own slots and lanes that shares `workers` with
+    /// another: the messages back from the retry stages, which must not
+    /// wait for slots (or lanes) that the source's messages hold.
+    pub(crate) fn with_workers(workers: Arc<Semaphore>, max_in_flight: u32) -> Self {
+        KeyedPool {
+            inner: Arc::new(Inner {
+                workers,
+                slots: Arc::new(Semaphore::new(max_in_flight.max(1) as usize)),
+                max_in_flight: max_in_flight.max(1),
+                lanes: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
     /// The worker semaphore, which jobs hold around their handler calls.
     pub(crate) fn workers(&self) -> Arc<Semaphore> {
         self.inner.workers.clone()

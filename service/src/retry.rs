@@ -2,11 +2,18 @@
 //! attempts.
 //!
 //! After a failed attempt the subscriber asks [`Backoff::decide`] what to
-//! do: try again after a delay, or give up and dead-letter. The message
-//! stays in flight meanwhile (unacked, its offset uncommitted) and keeps
-//! its key's lane, so later messages of the same key wait behind it.
-//! Non-blocking retries (a delayed retry topic or queue the message is
-//! forwarded to, freeing the lane) are a later [`RetryDecision`].
+//! do: try again after a delay, or give up. The message stays in flight
+//! meanwhile (unacked, its offset uncommitted) and keeps its key's lane,
+//! so later messages of the same key wait behind it.
+//!
+//! With delayed retries ([`SubscriberBuilder::delayed_retries`]), giving
+//! up in process is not the end: the message is forwarded to the retry
+//! stage of the next delay ([`RetryDecision::RetryLater`]), which frees
+//! its lane and lets its offset be committed, and comes back when the
+//! delay is over; only after the last stage does it go to the dead
+//! letters. See [`crate::delayed_retry`].
+//!
+//! [`SubscriberBuilder::delayed_retries`]: crate::SubscriberBuilder::delayed_retries
 
 use std::time::Duration;
 
@@ -50,6 +57,14 @@ impl Default for Backoff {
 pub enum RetryDecision {
     /// Try again in process after this delay.
     RetryAfter(Duration),
+    /// Forward to delayed-retry stage `stage` (1-based), which hands the
+    /// message back after `delay`; meanwhile it holds back nothing.
+    RetryLater {
+        /// The stage: 1 for the first delay.
+        stage: u32,
+        /// Its delay.
+        delay: Duration,
+    },
     /// Give up: publish to the dead letters.
     DeadLetter,
 }
@@ -118,6 +133,14 @@ impl Backoff {
         }
     }
 
+    /// The longest a message may take in process, backoffs included, for
+    /// `attempts` handler calls of at most `timeout` each.
+    pub(crate) fn worst_case(&self, timeout: Duration) -> Duration {
+        let calls = timeout.saturating_mul(self.attempts);
+        let waits = self.max.saturating_mul(self.attempts.saturating_sub(1));
+        calls.saturating_add(waits)
+    }
+
     pub(crate) fn validate(&self) -> Result<(), Error> {
         let bad = |reason: String| {
             Err(Error::Config {
@@ -147,6 +170,40 @@ impl Backoff {
             ));
         }
         Ok(())
+    }
+}
+
+/// The whole retry policy of a subscriber: in-process attempts by the
+/// [`Backoff`] on every delivery, then the delayed-retry stages in turn.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RetryPolicy {
+    pub(crate) backoff: Backoff,
+    /// The delay of each stage, in order (empty: no delayed retries).
+    pub(crate) delays: Vec<Duration>,
+}
+
+impl RetryPolicy {
+    /// What to do after the `attempt`th call (counted from 1 on this
+    /// delivery) failed this way, the message having passed through
+    /// `stages_done` delayed-retry stages before.
+    pub(crate) fn decide(
+        &self,
+        attempt: u32,
+        kind: FailureKind,
+        stages_done: u32,
+    ) -> RetryDecision {
+        match self.backoff.decide(attempt, kind) {
+            RetryDecision::DeadLetter if kind == FailureKind::Retriable => {
+                match self.delays.get(stages_done as usize) {
+                    Some(&delay) => RetryDecision::RetryLater {
+                        stage: stages_done + 1,
+                        delay,
+                    },
+                    None => RetryDecision::DeadLetter,
+                }
+            }
+            d => d,
+        }
     }
 }
 
@@ -182,7 +239,7 @@ mod tests {
         for _ in 0..100 {
             match b.decide(2, FailureKind::Retriable) {
                 RetryDecision::RetryAfter(d) => assert!(d >= ms(160) && d <= ms(240), "{d:?}"),
-                RetryDecision::DeadLetter => panic!("attempt 2 of 5 retries"),
+                other => panic!("attempt 2 of 5 retries in process: {other:?}"),
             }
         }
     }
@@ -228,5 +285,48 @@ mod tests {
                 .is_err()
         );
         assert!(Backoff::default().validate().is_ok());
+    }
+
+    #[test]
+    fn delayed_stages_follow_the_in_process_attempts() {
+        let p = RetryPolicy {
+            backoff: Backoff::fixed(ms(1)).attempts(2),
+            delays: vec![ms(1000), ms(10_000)],
+        };
+        let r = FailureKind::Retriable;
+        assert_eq!(p.decide(1, r, 0), RetryDecision::RetryAfter(ms(1)));
+        assert_eq!(
+            p.decide(2, r, 0),
+            RetryDecision::RetryLater {
+                stage: 1,
+                delay: ms(1000)
+            }
+        );
+        assert_eq!(p.decide(1, r, 1), RetryDecision::RetryAfter(ms(1)));
+        assert_eq!(
+            p.decide(2, r, 1),
+            RetryDecision::RetryLater {
+                stage: 2,
+                delay: ms(10_000)
+            }
+        );
+        assert_eq!(p.decide(2, r, 2), RetryDecision::DeadLetter);
+        // A permanent failure skips the stages.
+        assert_eq!(
+            p.decide(1, FailureKind::Permanent, 0),
+            RetryDecision::DeadLetter
+        );
+        let none = RetryPolicy {
+            backoff: Backoff::none(),
+            delays: Vec::new(),
+        };
+        assert_eq!(none.decide(1, r, 0), RetryDecision::DeadLetter);
+    }
+
+    #[test]
+    fn the_worst_case_counts_calls_and_waits() {
+        let b = Backoff::exponential(ms(100), 2.0, ms(1000)).attempts(3);
+        assert_eq!(b.worst_case(ms(50)), ms(3 * 50 + 2 * 1000));
+        assert_eq!(Backoff::none().worst_case(ms(50)), ms(50));
     }
 }

@@ -56,3 +56,13 @@ async fn amqp_settings_that_cannot_work_are_refused() {
 async fn amqp_dedup_hook() {
     scenarios::dedup_hook(Broker::Amqp).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amqp_delayed_retries() {
+    support::delayed::delayed_retries(Broker::Amqp).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amqp_retry_holds_key() {
+    support::delayed::retry_holds_key(Broker::Amqp).await;
+}

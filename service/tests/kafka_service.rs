@@ -43,3 +43,13 @@ async fn kafka_dedup_hook() {
 async fn kafka_rebalance_mid_run() {
     scenarios::rebalance_mid_run().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_delayed_retries() {
+    support::delayed::delayed_retries(Broker::Kafka).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_retry_holds_key() {
+    support::delayed::retry_holds_key(Broker::Kafka).await;
+}

@@ -1,6 +1,7 @@
 //! The RabbitMQ side of the broker commands, on `mq_client::amqp`:
-//! `mq produce`, `consume`, `declare` and `bench` (see [`mod@produce`],
-//! [`mod@consume`], [`mod@declare`] and [`mod@bench`]).
+//! `mq produce`, `consume`, `declare`, `bench` and `dead-letters` (see
+//! [`mod@produce`], [`mod@consume`], [`mod@declare`], [`mod@bench`] and
+//! [`mod@dead_letters`]).
 //!
 //! Every command makes its own connection with recovery off: a command line
 //! reports a lost connection instead of hiding it, and RabbitMQ puts back
@@ -9,6 +10,7 @@
 
 mod bench;
 mod consume;
+mod dead_letters;
 mod declare;
 mod produce;
 
@@ -18,6 +20,7 @@ use crate::error::{CliError, Failure};
 
 pub(crate) use bench::run as bench;
 pub(crate) use consume::run as consume;
+pub(crate) use dead_letters::{list as list_dead_letters, replay as replay_dead_letters};
 pub(crate) use declare::run as declare;
 pub(crate) use produce::run as produce;
 

@@ -1,7 +1,8 @@
 //! The Kafka side of the broker commands, on `mq_client::kafka`:
 //! `mq produce`, `consume` (alone or in a consumer group), `topics`,
-//! `topic create|delete` and `bench` (see [`mod@produce`], [`mod@consume`],
-//! [`mod@group`], [`mod@topics`] and [`mod@bench`]).
+//! `topic create|delete`, `bench` and `dead-letters` (see [`mod@produce`],
+//! [`mod@consume`], [`mod@group`], [`mod@topics`], [`mod@bench`] and
+//! [`mod@dead_letters`]).
 //!
 //! Every command first connects an [`Admin`] client: it fails fast when no
 //! broker answers, and it looks the topic up without creating it (a
@@ -15,6 +16,7 @@
 
 mod bench;
 mod consume;
+mod dead_letters;
 mod group;
 mod produce;
 mod topics;
@@ -31,6 +33,7 @@ use crate::url::KafkaUrl;
 
 pub(crate) use bench::run as bench;
 pub(crate) use consume::run as consume;
+pub(crate) use dead_letters::{list as list_dead_letters, replay as replay_dead_letters};
 pub(crate) use group::run as consume_group;
 pub(crate) use produce::run as produce;
 pub(crate) use topics::{create as create_topic, delete as delete_topic, list as topics};

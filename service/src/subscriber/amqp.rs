@@ -1,5 +1,7 @@
 //! The RabbitMQ subscriber: one consumer whose prefetch is the in-flight
-//! bound, feeding the keyed pool; each message acked once settled.
+//! bound, feeding the keyed pool; each message acked once settled. With
+//! delayed retries, a second consumer, on the queue the retry stages
+//! return to (`<queue>.retry`), feeds a pool of its own.
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -12,11 +14,13 @@ use mq_client::amqp::{
 };
 use tokio::task::JoinHandle;
 
+use super::hold::{Holds, Waited};
 use super::pipeline::{Envelope, Outcome, Pipeline};
-use super::{Handler, OrderBy, Settings, TriggerOnDrop};
+use super::{Handler, OrderBy, Settings, TriggerOnDrop, run_loops};
 use crate::bus::{Bus, Inner};
 use crate::codec::Codec;
-use crate::dead_letter::DeadLetterSink;
+use crate::dead_letter::{DeadLetterSink, ORIGIN_EXCHANGE, ORIGIN_QUEUE, ORIGIN_ROUTING_KEY};
+use crate::delayed_retry::{Carried, RetrySink, return_queue};
 use crate::error::Error;
 use crate::message::{Headers, Metadata};
 use crate::metrics::SubscriberMetrics;
@@ -27,7 +31,8 @@ use crate::semconv;
 use crate::shutdown::Shutdown;
 
 /// Declares the queue (and its bindings, the dead-letter exchange and
-/// queue), starts the consumer, and spawns the loop.
+/// queue, the retry stages' queues), starts the consumers, and spawns the
+/// loops.
 pub(super) async fn start<T, C, H>(
     bus: Bus,
     settings: Arc<Settings>,
@@ -67,12 +72,36 @@ where
     DeadLetterSink::declare_amqp(&dead_letters, &settings.dead_letter).await?;
     // Checked at build time to fit.
     let prefetch = u16::try_from(settings.max_in_flight).unwrap_or(u16::MAX);
+    let stages = if settings.stages.is_empty() {
+        None
+    } else {
+        let ch = a.connection.open_channel().await?;
+        RetrySink::declare_amqp(&ch, &settings.queue, &settings.retry.delays).await?;
+        Some(RetrySink::Amqp {
+            connection: a.connection.clone(),
+            channel: Arc::new(tokio::sync::Mutex::new(ch)),
+            queues: settings.stages.clone(),
+        })
+    };
     let consumer = channel
         .consume(
             &settings.queue,
             ConsumeOptions::default().prefetch(prefetch),
         )
         .await?;
+    let returns = match &stages {
+        None => None,
+        Some(_) => {
+            let ch = a.connection.open_channel().await?;
+            let c = ch
+                .consume(
+                    &return_queue(&settings.queue),
+                    ConsumeOptions::default().prefetch(prefetch),
+                )
+                .await?;
+            Some((ch, c))
+        }
+    };
 
     let pool = KeyedPool::new(settings.concurrency, settings.max_in_flight);
     let hard_stop = Shutdown::new();
@@ -89,6 +118,7 @@ where
             channel: Arc::new(tokio::sync::Mutex::new(dead_letters)),
             exchange: settings.dead_letter.clone(),
         },
+        stages,
         metrics: SubscriberMetrics::new(semconv::SYSTEM_RABBITMQ, &settings.queue, &settings.group),
         dedup: settings.dedup.clone(),
         workers: pool.workers(),
@@ -98,15 +128,54 @@ where
         destination: settings.queue.as_str().into(),
         _payload: PhantomData,
     });
-    let run = Loop {
+    let stop = Shutdown::new();
+    let holds = settings.holds_key.then(|| {
+        let grace = settings.retry.backoff.worst_case(settings.handler_timeout);
+        Arc::new(Holds::new(grace + Duration::from_secs(30)))
+    });
+    let return_loop = returns.map(|(channel, consumer)| Loop {
+        channel,
+        consumer,
+        pool: KeyedPool::with_workers(pool.workers(), settings.max_in_flight),
+        pipeline: pipeline.clone(),
+        settings: settings.clone(),
+        hard_stop: hard_stop.clone(),
+        stop: stop.clone(),
+        holds: holds.clone(),
+        from_stage: true,
+    });
+    let main_loop = Loop {
         channel,
         consumer,
         pool,
         pipeline,
-        settings,
+        settings: settings.clone(),
         hard_stop,
+        stop: stop.clone(),
+        holds,
+        from_stage: false,
     };
-    Ok(tokio::spawn(run.run()))
+    let sinks = main_loop.pipeline.clone();
+    Ok(tokio::spawn(async move {
+        let result = run_loops(
+            settings.shutdown.clone(),
+            stop,
+            main_loop.run(),
+            return_loop.map(Loop::run),
+        )
+        .await;
+        // Both loops are done with them.
+        if let Err(e) = sinks.dead_letters.close().await {
+            tracing::warn!(error = %e, "closing the dead-letter channel failed");
+        }
+        if let Some(stages) = &sinks.stages {
+            if let Err(e) = stages.close().await {
+                tracing::warn!(error = %e, "closing the retry channel failed");
+            }
+        }
+        tracing::info!(queue = %settings.queue, "subscriber stopped");
+        result
+    }))
 }
 
 struct Loop<T, C, H> {
@@ -116,6 +185,11 @@ struct Loop<T, C, H> {
     pipeline: Arc<Pipeline<T, C, H>>,
     settings: Arc<Settings>,
     hard_stop: Shutdown,
+    /// The subscriber's shutdown, or the other loop's failure.
+    stop: Shutdown,
+    holds: Option<Arc<Holds>>,
+    /// The loop of the messages back from the retry stages.
+    from_stage: bool,
 }
 
 impl<T, C, H> Loop<T, C, H>
@@ -126,7 +200,7 @@ where
 {
     async fn run(mut self) -> Result<(), Error> {
         let _abort_guard = TriggerOnDrop(self.hard_stop.clone());
-        let shutdown = self.settings.shutdown.clone();
+        let shutdown = self.stop.clone();
         let mut failure = None;
         loop {
             let slot = tokio::select! {
@@ -150,18 +224,37 @@ where
             };
             let (env, key) = self.envelope(&delivery);
             let pipeline = self.pipeline.clone();
+            let hold = self.holds.clone().zip(key);
+            let (from_stage, stop) = (self.from_stage, self.stop.clone());
             pipeline.metrics.in_flight.increment(1.0);
             self.pool.submit_reserved(
                 slot,
                 key,
                 Box::pin(async move {
+                    if let Some((holds, lane)) = &hold {
+                        if !from_stage
+                            && holds.wait(*lane, &stop, &pipeline.hard_stop, || true).await
+                                == Waited::Abandon
+                        {
+                            pipeline.metrics.in_flight.decrement(1.0);
+                            settle(&delivery, Outcome::Abandoned).await;
+                            return;
+                        }
+                    }
                     let outcome = pipeline.process(env).await;
                     pipeline.metrics.in_flight.decrement(1.0);
+                    if let Some((holds, lane)) = &hold {
+                        holds.settled(*lane, from_stage, outcome);
+                    }
                     settle(&delivery, outcome).await;
                 }),
             );
         }
-        self.stop().await;
+        if failure.is_some() {
+            // The other loop stops too.
+            self.stop.trigger();
+        }
+        self.shut().await;
         match failure {
             Some(e) => Err(e.into()),
             None => Ok(()),
@@ -187,7 +280,22 @@ where
             .as_ref()
             .map(|m| m.to_string_lossy().into_owned())
             .or_else(|| headers.get_str(MESSAGE_ID_HEADER).map(str::to_owned));
-        let routing_key = d.routing_key();
+        let mut exchange = d.exchange().to_string_lossy().into_owned();
+        let mut routing_key = d.routing_key().to_string_lossy().into_owned();
+        let mut queue = self.pipeline.destination.clone();
+        let carried = self.from_stage.then(|| {
+            // Back from a stage: where it was first published and read.
+            if let Some(x) = headers.get_str(ORIGIN_EXCHANGE) {
+                exchange = x.to_owned();
+            }
+            if let Some(rk) = headers.get_str(ORIGIN_ROUTING_KEY) {
+                routing_key = rk.to_owned();
+            }
+            if let Some(q) = headers.get_str(ORIGIN_QUEUE) {
+                queue = q.into();
+            }
+            Carried::from_headers(&headers, 1)
+        });
         let key = self
             .settings
             .key_header
@@ -197,7 +305,7 @@ where
             .or_else(|| {
                 self.settings
                     .key_from_routing_key
-                    .then(|| routing_key.to_bytes())
+                    .then(|| Bytes::copy_from_slice(routing_key.as_bytes()))
             });
         let lane = match self.settings.order {
             OrderBy::Key => key.as_deref().map(lane_key),
@@ -210,14 +318,15 @@ where
             content_type,
             message_id,
             metadata: Metadata::Amqp {
-                exchange: d.exchange().to_string_lossy().into_owned(),
-                routing_key: routing_key.to_string_lossy().into_owned(),
-                queue: self.pipeline.destination.clone(),
+                exchange,
+                routing_key,
+                queue,
                 delivery_tag: d.delivery_tag(),
                 redelivered: d.redelivered(),
             },
             headers,
             amqp_properties: Some(properties),
+            carried,
         };
         (env, lane)
     }
@@ -225,7 +334,7 @@ where
     /// Graceful stop: drain up to the deadline, abandon the rest, cancel
     /// the consumer (what was not settled goes back to the queue), close
     /// the channels.
-    async fn stop(self) {
+    async fn shut(self) {
         let drain = self.settings.drain_timeout;
         if tokio::time::timeout(drain, self.pool.drained())
             .await
@@ -244,10 +353,11 @@ where
         if let Err(e) = self.channel.close().await {
             tracing::warn!(error = %e, "closing the channel failed");
         }
-        if let Err(e) = self.pipeline.dead_letters.close().await {
-            tracing::warn!(error = %e, "closing the dead-letter channel failed");
-        }
-        tracing::info!(queue = %self.settings.queue, "subscriber stopped");
+        let queue = match self.from_stage {
+            true => return_queue(&self.settings.queue),
+            false => self.settings.queue.clone(),
+        };
+        tracing::info!(%queue, "consumer stopped");
     }
 }
 

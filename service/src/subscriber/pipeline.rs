@@ -1,8 +1,9 @@
 //! One message's way through the subscriber, in order: decode (a failure
 //! is poison: dead letters at once), trace extract, dedup check, then per
 //! attempt the rate limit, a worker, the handler under its timeout with
-//! panics caught; on failure the retry decision, and in the end the dead
-//! letter. The caller settles (ack / commit) by the [`Outcome`].
+//! panics caught; on failure the retry decision (again in process, on to a
+//! delayed-retry stage, or give up), and in the end the dead letter. The
+//! caller settles (ack / commit) by the [`Outcome`].
 
 use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
@@ -17,13 +18,14 @@ use tracing::{Instrument, Span, field};
 
 use super::Handler;
 use crate::codec::{Codec, check_and_decode};
-use crate::dead_letter::{DeadLetter, DeadLetterSink, FailureRecord, Reason};
+use crate::dead_letter::{DeadLetter, DeadLetterSink, FailureRecord, Reason, origin_headers};
 use crate::dedup::Dedup;
+use crate::delayed_retry::{Carried, RetrySink};
 use crate::error::{CodecError, FailureKind, HandlerError};
 use crate::message::{Headers, Message, Metadata};
 use crate::metrics::SubscriberMetrics;
 use crate::rate_limit::TokenBucket;
-use crate::retry::{Backoff, RetryDecision};
+use crate::retry::{RetryDecision, RetryPolicy};
 use crate::semconv;
 use crate::shutdown::Shutdown;
 use crate::trace::{self, TraceContext};
@@ -38,6 +40,8 @@ pub(crate) struct Envelope {
     pub(crate) message_id: Option<String>,
     pub(crate) metadata: Metadata,
     pub(crate) amqp_properties: Option<BasicProperties>,
+    /// Set when it comes back from a delayed-retry stage.
+    pub(crate) carried: Option<Carried>,
 }
 
 /// How a message ended.
@@ -47,6 +51,9 @@ pub(crate) enum Outcome {
     Processed,
     /// Published to the dead letters and confirmed: settle.
     DeadLettered,
+    /// Forwarded to a delayed-retry stage of this delay, and confirmed:
+    /// settle.
+    Delayed(Duration),
     /// The dedup hook had seen it: settle without processing.
     Duplicate,
     /// Stopped by a hard stop (drain deadline, abort): do not settle; the
@@ -63,6 +70,7 @@ impl Outcome {
         match self {
             Outcome::Processed => "processed",
             Outcome::DeadLettered => "dead_lettered",
+            Outcome::Delayed(_) => "delayed",
             Outcome::Duplicate => "duplicate",
             Outcome::Abandoned => "abandoned",
         }
@@ -113,9 +121,11 @@ pub(crate) struct Pipeline<T, C, H> {
     pub(crate) codec: Arc<C>,
     pub(crate) handler: Arc<H>,
     pub(crate) rate: Option<TokenBucket>,
-    pub(crate) retry: Backoff,
+    pub(crate) retry: RetryPolicy,
     pub(crate) handler_timeout: Duration,
     pub(crate) dead_letters: DeadLetterSink,
+    /// The delayed-retry stages, if any.
+    pub(crate) stages: Option<RetrySink>,
     pub(crate) metrics: SubscriberMetrics,
     pub(crate) dedup: Arc<dyn Dedup>,
     pub(crate) workers: Arc<Semaphore>,
@@ -219,7 +229,10 @@ where
         };
         let mut decoded = match decode() {
             Ok(v) => Some(v),
-            Err(e) => return (self.poison(env, &e, span).await, 0),
+            Err(e) => {
+                let before = env.carried.map_or(0, |c| c.attempts);
+                return (self.poison(env, &e, span, before).await, before);
+            }
         };
         let dedup_id = dedup_id(env);
         if let Some(id) = &dedup_id {
@@ -227,15 +240,20 @@ where
                 return (Outcome::Duplicate, 0);
             }
         }
-        let mut first_failure = None;
-        let mut attempt = 1u32;
+        let carried = env.carried;
+        let before = carried.map_or(0, |c| c.attempts);
+        let stages_done = carried.map_or(0, |c| c.stage);
+        let mut first_failure = carried.and_then(|c| c.first_failure);
+        // `local` counts this delivery's calls, `attempt` all of them.
+        let mut local = 1u32;
         loop {
+            let attempt = before.saturating_add(local);
             // Decoded once up front; again (same bytes, same result) for
             // each retry, so payloads need not be Clone.
             let payload = match decoded.take().map_or_else(decode, Ok) {
                 Ok(p) => p,
                 // A codec that is not deterministic: poison all the same.
-                Err(e) => return (self.poison(env, &e, span).await, attempt - 1),
+                Err(e) => return (self.poison(env, &e, span, attempt - 1).await, attempt - 1),
             };
             let message = Message {
                 payload,
@@ -263,7 +281,7 @@ where
             span.record(semconv::ERROR_TYPE, failure.error_type.as_str());
             let now = SystemTime::now();
             let first = *first_failure.get_or_insert(now);
-            match self.retry.decide(attempt, failure.kind) {
+            match self.retry.decide(local, failure.kind, stages_done) {
                 RetryDecision::RetryAfter(delay) => {
                     self.metrics.retried.increment(1);
                     tracing::warn!(
@@ -276,7 +294,26 @@ where
                     if !self.sleep(delay).await {
                         return (Outcome::Abandoned, attempt);
                     }
-                    attempt += 1;
+                    local += 1;
+                }
+                RetryDecision::RetryLater { stage, delay } => {
+                    tracing::warn!(
+                        attempt,
+                        error.r#type = failure.error_type.as_str(),
+                        error = failure.message.as_str(),
+                        stage,
+                        retry_in_ms = delay.as_millis() as u64,
+                        "handler failed; to a delayed-retry stage"
+                    );
+                    let f = FailureRecord {
+                        reason: None,
+                        error_type: failure.error_type,
+                        error: failure.message,
+                        attempts: attempt,
+                        first_failure: first,
+                        last_failure: now,
+                    };
+                    return (self.forward(env, &f, stage, delay).await, attempt);
                 }
                 RetryDecision::DeadLetter => {
                     let reason = match failure.kind {
@@ -290,7 +327,7 @@ where
                         "handler failed for good: to the dead letters"
                     );
                     let f = FailureRecord {
-                        reason,
+                        reason: Some(reason),
                         error_type: failure.error_type,
                         error: failure.message,
                         attempts: attempt,
@@ -303,16 +340,17 @@ where
         }
     }
 
-    /// A message that cannot be decoded: to the dead letters, no attempt.
-    async fn poison(&self, env: &Envelope, e: &CodecError, span: &Span) -> Outcome {
+    /// A message that cannot be decoded: to the dead letters, without a
+    /// call (`attempts`: the calls made before).
+    async fn poison(&self, env: &Envelope, e: &CodecError, span: &Span, attempts: u32) -> Outcome {
         span.record(semconv::ERROR_TYPE, e.kind());
         tracing::warn!(error = %e, "poison message: to the dead letters");
         let now = SystemTime::now();
         let f = FailureRecord {
-            reason: Reason::Poison,
+            reason: Some(Reason::Poison),
             error_type: e.kind().to_owned(),
             error: e.to_string(),
-            attempts: 0,
+            attempts,
             first_failure: now,
             last_failure: now,
         };
@@ -359,41 +397,99 @@ where
         }
     }
 
-    /// Publishes to the dead letters until confirmed (or the hard stop).
-    async fn dead_letter(&self, env: &Envelope, f: &FailureRecord) -> Outcome {
-        let letter = DeadLetter {
+    /// The message as it goes on, to a stage or the dead letters.
+    fn letter<'a>(
+        &'a self,
+        env: &'a Envelope,
+        origin: &'a [(&'static str, String)],
+    ) -> DeadLetter<'a> {
+        DeadLetter {
             body: env.body.as_ref(),
             key: env.key.as_ref(),
             headers: &env.headers,
             metadata: &env.metadata,
+            origin,
             group: &self.group,
             amqp_properties: env.amqp_properties.as_ref(),
+        }
+    }
+
+    /// Publishes to the dead letters until confirmed (or the hard stop).
+    async fn dead_letter(&self, env: &Envelope, f: &FailureRecord) -> Outcome {
+        let origin = origin_headers(&env.metadata, &env.headers, env.carried.is_some());
+        let letter = self.letter(env, &origin);
+        let sent = self
+            .until_confirmed(self.dead_letters.name(), || {
+                self.dead_letters.publish(&letter, f)
+            })
+            .await;
+        if !sent {
+            return Outcome::Abandoned;
+        }
+        self.metrics.dead_lettered.increment(1);
+        tracing::info!(
+            dead_letter = self.dead_letters.name(),
+            reason = ?f.reason,
+            "dead-lettered"
+        );
+        Outcome::DeadLettered
+    }
+
+    /// Forwards to delayed-retry stage `stage` until confirmed (or the
+    /// hard stop).
+    async fn forward(
+        &self,
+        env: &Envelope,
+        f: &FailureRecord,
+        stage: u32,
+        delay: Duration,
+    ) -> Outcome {
+        let Some(stages) = &self.stages else {
+            // Decided only when there are stages.
+            return self.dead_letter(env, f).await;
         };
+        let origin = origin_headers(&env.metadata, &env.headers, env.carried.is_some());
+        let letter = self.letter(env, &origin);
+        let target = stages.name(stage);
+        if !self
+            .until_confirmed(target, || stages.forward(&letter, f, stage, delay))
+            .await
+        {
+            return Outcome::Abandoned;
+        }
+        self.metrics.delayed.increment(1);
+        tracing::info!(
+            retry_stage = target,
+            stage,
+            "forwarded to a delayed-retry stage"
+        );
+        Outcome::Delayed(delay)
+    }
+
+    /// Runs `publish` until it succeeds (true) or the hard stop (false),
+    /// backing off between tries.
+    async fn until_confirmed<F, Fut>(&self, target: &str, publish: F) -> bool
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<(), crate::error::Error>>,
+    {
         let mut delay = Duration::from_millis(100);
         loop {
             let sent = tokio::select! {
                 biased;
-                () = self.hard_stop.triggered() => return Outcome::Abandoned,
-                r = self.dead_letters.publish(&letter, f) => r,
+                () = self.hard_stop.triggered() => return false,
+                r = publish() => r,
             };
             match sent {
-                Ok(()) => {
-                    self.metrics.dead_lettered.increment(1);
-                    tracing::info!(
-                        dead_letter = self.dead_letters.name(),
-                        reason = ?f.reason,
-                        "dead-lettered"
-                    );
-                    return Outcome::DeadLettered;
-                }
+                Ok(()) => return true,
                 Err(e) => {
                     tracing::error!(
-                        dead_letter = self.dead_letters.name(),
+                        destination = target,
                         error = %e,
-                        "cannot publish the dead letter; trying again"
+                        "cannot publish; trying again"
                     );
                     if !self.sleep(delay).await {
-                        return Outcome::Abandoned;
+                        return false;
                     }
                     delay = (delay * 2).min(Duration::from_secs(5));
                 }

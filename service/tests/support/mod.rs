@@ -4,6 +4,7 @@
 //! offsets back.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod delayed;
 pub mod metrics_capture;
 pub mod scenarios;
 pub mod tracing_capture;
@@ -64,6 +65,8 @@ pub struct Env {
     pub dead: String,
     pub partitions: i32,
     amqp: Option<amqp::Connection>,
+    /// Retry stages' queues or topics to delete with the rest.
+    cleanup_names: Vec<String>,
 }
 
 impl Env {
@@ -93,6 +96,7 @@ impl Env {
                     group,
                     partitions,
                     amqp: None,
+                    cleanup_names: Vec::new(),
                 }
             }
             Broker::Amqp => {
@@ -120,6 +124,7 @@ impl Env {
                     group,
                     partitions: 1,
                     amqp: Some(conn),
+                    cleanup_names: Vec::new(),
                 }
             }
         }
@@ -128,6 +133,34 @@ impl Env {
     /// The subscriber's queue (RabbitMQ).
     pub fn queue(&self) -> String {
         format!("{}.{}", self.source, self.group)
+    }
+
+    /// The retry stages' queues or topics of `delays` (and on RabbitMQ
+    /// the queue they return to), deleted by [`Env::cleanup`].
+    pub fn retry_names(&mut self, delays: &[Duration]) -> Vec<String> {
+        use mq_service::delayed_retry::{return_queue, stage_name};
+        let base = match self.broker {
+            Broker::Kafka => format!("{}.{}", self.source, self.group),
+            Broker::Amqp => self.queue(),
+        };
+        let mut names: Vec<String> = delays.iter().map(|&d| stage_name(&base, d)).collect();
+        if self.broker == Broker::Amqp {
+            names.push(return_queue(&base));
+        }
+        self.cleanup_names.extend(names.iter().cloned());
+        names
+    }
+
+    /// RabbitMQ: messages ready in `queue`.
+    pub async fn depth_of(&self, queue: &str) -> u32 {
+        let conn = self.amqp.as_ref().expect("amqp");
+        let ch = conn.open_channel().await.expect("channel");
+        let q = ch
+            .queue_declare(queue, QueueOptions::passive())
+            .await
+            .expect("passive declare");
+        ch.close().await.expect("close");
+        q.message_count
     }
 
     /// Publishes raw bytes with mq-client (no content type, no trace
@@ -279,15 +312,17 @@ impl Env {
                     .build()
                     .await
                 {
-                    let _ = admin
-                        .delete_topics([self.source.clone(), self.dead.clone()])
-                        .await;
+                    let mut topics = vec![self.source.clone(), self.dead.clone()];
+                    topics.extend(self.cleanup_names.iter().cloned());
+                    let _ = admin.delete_topics(topics).await;
                 }
             }
             Broker::Amqp => {
                 let conn = self.amqp.as_ref().expect("amqp");
                 if let Ok(ch) = conn.open_channel().await {
-                    for q in [self.queue(), self.dead.clone()] {
+                    let mut queues = vec![self.queue(), self.dead.clone()];
+                    queues.extend(self.cleanup_names.iter().cloned());
+                    for q in queues {
                         let _ = ch.queue_delete(&q, QueueDeleteOptions::default()).await;
                     }
                     for x in [&self.source, &self.dead] {

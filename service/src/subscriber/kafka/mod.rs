@@ -1,102 +1,42 @@
 //! The Kafka subscriber: a group consumer feeding the keyed pool, beyond
 //! the partition count, committing each partition's contiguous processed
-//! prefix.
+//! prefix. With delayed retries, a second consumer (group
+//! `<group>.retry`) reads the stage topics into a pool of its own, holding
+//! each stage partition's head record until it is due ([`due`]).
+
+mod due;
+mod listener;
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use mq_client::StreamExt;
-use mq_client::kafka::{
-    self, ConsumerRecord, OffsetReset, Rebalance, RebalanceListener, TopicPartition,
-};
+use mq_client::kafka::{self, ConsumerRecord, OffsetReset, TopicPartition};
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
+use self::due::Due;
+use self::listener::{Listener, Tracker, lock};
+use super::hold::{Holds, Waited};
 use super::pipeline::{Envelope, Pipeline};
-use super::{Handler, OrderBy, Settings, TriggerOnDrop};
-use crate::bus::{Bus, Inner};
+use super::{Handler, OrderBy, Settings, TriggerOnDrop, run_loops};
+use crate::bus::{Bus, Inner, KafkaBus};
 use crate::codec::Codec;
 use crate::dead_letter::DeadLetterSink;
+use crate::delayed_retry::{Carried, RetrySink};
 use crate::error::Error;
 use crate::message::{Headers, Metadata};
 use crate::metrics::SubscriberMetrics;
-use crate::offsets::OffsetTracker;
 use crate::pool::{KeyedPool, Slot, lane_key};
 use crate::publisher::{CONTENT_TYPE_HEADER, MESSAGE_ID_HEADER};
 use crate::rate_limit::TokenBucket;
 use crate::semconv;
 use crate::shutdown::Shutdown;
 
-type Tracker = Arc<Mutex<OffsetTracker>>;
-
-fn lock(t: &Tracker) -> MutexGuard<'_, OffsetTracker> {
-    t.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// The rebalance listener: tracks assignments, and before partitions go
-/// lets their in-flight records finish (up to the drain timeout) and
-/// commits their processed prefix.
-struct Listener {
-    tracker: Tracker,
-    drain: Duration,
-    closing: Arc<AtomicBool>,
-}
-
-impl RebalanceListener for Listener {
-    async fn on_assigned(&mut self, _ctx: &mut Rebalance<'_>, partitions: &[TopicPartition]) {
-        let mut t = lock(&self.tracker);
-        for tp in partitions {
-            t.assign(tp);
-        }
-        tracing::info!(partitions = ?partitions, "partitions assigned");
-    }
-
-    async fn on_revoked(&mut self, ctx: &mut Rebalance<'_>, partitions: &[TopicPartition]) {
-        let deadline = Instant::now() + self.drain;
-        // On close the subscriber has drained already.
-        while !self.closing.load(Ordering::Acquire) && Instant::now() < deadline {
-            let busy: usize = {
-                let t = lock(&self.tracker);
-                partitions.iter().map(|tp| t.in_flight(tp)).sum()
-            };
-            if busy == 0 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        // Marked processed, then committed: after this listener the
-        // consumer commits every processed mark not yet committed, and a
-        // `ctx.commit` alone would leave an older mark (from the last
-        // periodic commit) to move the committed offset back.
-        let commits = lock(&self.tracker).commits_for(partitions);
-        if !commits.is_empty() {
-            for (tp, oe) in commits {
-                ctx.mark_processed(tp, oe);
-            }
-            if let Err(e) = ctx.commit_processed().await {
-                tracing::warn!(error = %e, "commit on revoke failed");
-            }
-        }
-        let mut t = lock(&self.tracker);
-        for tp in partitions {
-            t.revoke(tp);
-        }
-        tracing::info!(partitions = ?partitions, "partitions revoked");
-    }
-
-    async fn on_lost(&mut self, _ctx: &mut Rebalance<'_>, partitions: &[TopicPartition]) {
-        let mut t = lock(&self.tracker);
-        for tp in partitions {
-            t.revoke(tp);
-        }
-        tracing::warn!(partitions = ?partitions, "partitions lost");
-    }
-}
-
-/// Connects, creates the dead-letter topic, subscribes, and spawns the
-/// loop.
+/// Connects, creates the dead-letter topic (and the retry stages' topics),
+/// subscribes, and spawns the loops.
 pub(super) async fn start<T, C, H>(
     bus: Bus,
     settings: Arc<Settings>,
@@ -122,30 +62,27 @@ where
             k.config.dead_letter_partitions,
         )
         .await;
+        if !settings.stages.is_empty() {
+            // As many partitions as the source, so that a stage spreads
+            // over the group as the source does.
+            let partitions = match admin.describe_topics([settings.source.as_str()]).await {
+                Ok(t) => t.first().map_or(1, |t| t.partitions.len().max(1)),
+                Err(_) => 1,
+            };
+            let partitions = i32::try_from(partitions).unwrap_or(1);
+            RetrySink::create_topics(&admin, &settings.stages, partitions).await?;
+        }
     }
     let producer = k.producer().await?.clone();
-    let tracker: Tracker = Arc::default();
-    let closing = Arc::new(AtomicBool::new(false));
-    let mut builder = k
-        .config
-        .consumer_builder()
-        .group(settings.group.clone())
-        .auto_offset_reset(OffsetReset::Earliest);
-    if let Some(hook) = &settings.consumer_hook {
-        builder = hook(builder);
-    }
-    let mut consumer = builder
-        .listener(Listener {
-            tracker: tracker.clone(),
-            drain: settings.drain_timeout,
-            closing: closing.clone(),
-        })
-        .build()
-        .await?;
+    let (mut consumer, tracker, closing) = group_consumer(k, &settings, &settings.group).await?;
     consumer.subscribe([settings.source.clone()]).await?;
 
     let pool = KeyedPool::new(settings.concurrency, settings.max_in_flight);
     let hard_stop = Shutdown::new();
+    let stages = (!settings.stages.is_empty()).then(|| RetrySink::Kafka {
+        producer: producer.clone(),
+        topics: settings.stages.clone(),
+    });
     let pipeline = Arc::new(Pipeline {
         codec,
         handler,
@@ -158,6 +95,7 @@ where
             producer,
             topic: settings.dead_letter.clone(),
         },
+        stages,
         metrics: SubscriberMetrics::new(semconv::SYSTEM_KAFKA, &settings.source, &settings.group),
         dedup: settings.dedup.clone(),
         workers: pool.workers(),
@@ -167,16 +105,81 @@ where
         destination: settings.source.as_str().into(),
         _payload: PhantomData,
     });
-    let run = Loop {
+    let stop = Shutdown::new();
+    let holds = settings.holds_key.then(|| {
+        let grace = settings.retry.backoff.worst_case(settings.handler_timeout);
+        Arc::new(Holds::new(grace + Duration::from_secs(30)))
+    });
+    let retry_loop = if settings.stages.is_empty() {
+        None
+    } else {
+        let group = format!("{}.retry", settings.group);
+        let (mut consumer, tracker, closing) = group_consumer(k, &settings, &group).await?;
+        let mut topics = settings.stages.clone();
+        topics.dedup();
+        consumer.subscribe(topics).await?;
+        Some(Loop {
+            consumer,
+            tracker,
+            closing,
+            pool: KeyedPool::with_workers(pool.workers(), settings.max_in_flight),
+            pipeline: pipeline.clone(),
+            settings: settings.clone(),
+            hard_stop: hard_stop.clone(),
+            stop: stop.clone(),
+            holds: holds.clone(),
+            due: Some(Due::new(&settings.stages, &settings.retry.delays)),
+        })
+    };
+    let source_loop = Loop {
         consumer,
         tracker,
         closing,
         pool,
         pipeline,
-        settings,
+        settings: settings.clone(),
         hard_stop,
+        stop: stop.clone(),
+        holds,
+        due: None,
     };
-    Ok(tokio::spawn(run.run()))
+    Ok(tokio::spawn(run_loops(
+        settings.shutdown.clone(),
+        stop,
+        source_loop.run(),
+        retry_loop.map(Loop::run),
+    )))
+}
+
+/// A group consumer of the subscriber's settings in `group`, with its
+/// listener's tracker and closing flag.
+async fn group_consumer(
+    k: &KafkaBus,
+    settings: &Settings,
+    group: &str,
+) -> Result<(kafka::Consumer<Listener>, Tracker, Arc<AtomicBool>), Error> {
+    let tracker: Tracker = Arc::default();
+    let closing = Arc::new(AtomicBool::new(false));
+    let mut builder = k
+        .config
+        .consumer_builder()
+        .group(settings.group.clone())
+        .auto_offset_reset(OffsetReset::Earliest);
+    if let Some(hook) = &settings.consumer_hook {
+        builder = hook(builder);
+    }
+    if group != settings.group {
+        builder = builder.group(group.to_owned());
+    }
+    let consumer = builder
+        .listener(Listener {
+            tracker: tracker.clone(),
+            drain: settings.drain_timeout,
+            closing: closing.clone(),
+        })
+        .build()
+        .await?;
+    Ok((consumer, tracker, closing))
 }
 
 struct Loop<T, C, H> {
@@ -187,13 +190,27 @@ struct Loop<T, C, H> {
     pipeline: Arc<Pipeline<T, C, H>>,
     settings: Arc<Settings>,
     hard_stop: Shutdown,
+    /// The subscriber's shutdown, or the other loop's failure.
+    stop: Shutdown,
+    holds: Option<Arc<Holds>>,
+    /// The loop of the retry stages: its records held until due.
+    due: Option<Due>,
 }
 
 enum Event {
     Stop,
     Tick,
+    Due,
     Slot(Slot),
     Record(Option<kafka::Result<ConsumerRecord>>),
+}
+
+/// Sleeps until `t`, or forever.
+async fn sleep_until(t: Option<tokio::time::Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
 }
 
 impl<T, C, H> Loop<T, C, H>
@@ -204,7 +221,7 @@ where
 {
     async fn run(mut self) -> Result<(), Error> {
         let _abort_guard = TriggerOnDrop(self.hard_stop.clone());
-        let shutdown = self.settings.shutdown.clone();
+        let stop = self.stop.clone();
         let mut tick = tokio::time::interval(self.settings.commit_interval);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut failure = None;
@@ -214,7 +231,7 @@ where
             let slot = loop {
                 let event = tokio::select! {
                     biased;
-                    () = shutdown.triggered() => Event::Stop,
+                    () = stop.triggered() => Event::Stop,
                     _ = tick.tick() => Event::Tick,
                     slot = self.pool.reserve() => Event::Slot(slot),
                 };
@@ -225,15 +242,27 @@ where
                 }
             };
             let record = loop {
+                let next_due = self.due.as_ref().and_then(Due::next);
                 let event = tokio::select! {
                     biased;
-                    () = shutdown.triggered() => Event::Stop,
+                    () = stop.triggered() => Event::Stop,
                     _ = tick.tick() => Event::Tick,
+                    () = sleep_until(next_due) => Event::Due,
                     r = self.consumer.next() => Event::Record(r),
                 };
                 match event {
                     Event::Stop | Event::Record(None) => break 'pull,
-                    Event::Record(Some(Ok(r))) => break r,
+                    Event::Due => {
+                        if let Some(r) = self.release_due().await {
+                            break r;
+                        }
+                    }
+                    Event::Record(Some(Ok(r))) => {
+                        errors = 0;
+                        if let Some(r) = self.admit(r).await {
+                            break r;
+                        }
+                    }
                     Event::Record(Some(Err(e))) if e.is_retriable() => {
                         errors += 1;
                         tracing::warn!(error = %e, "consumer error; going on");
@@ -248,14 +277,59 @@ where
                     _ => self.commit_due(),
                 }
             };
-            errors = 0;
             self.dispatch(record, slot);
         }
-        self.stop().await;
+        if failure.is_some() {
+            // The other loop stops too.
+            self.stop.trigger();
+        }
+        self.shut().await;
         match failure {
             Some(e) => Err(e.into()),
             None => Ok(()),
         }
+    }
+
+    /// A record pulled: to dispatch now, or (a stage's record that is not
+    /// due) held with its partition paused.
+    async fn admit(&mut self, r: ConsumerRecord) -> Option<ConsumerRecord> {
+        let Some(due) = self.due.as_mut() else {
+            return Some(r);
+        };
+        let tp = TopicPartition::new(r.topic.clone(), r.partition);
+        // A record of a partition that had one held: the partition was
+        // assigned again (a pause does not outlive that), and this is its
+        // head now.
+        due.forget(&tp);
+        let now = tokio::time::Instant::now();
+        let at = due.due_at(&r, now, SystemTime::now());
+        if at <= now {
+            return Some(r);
+        }
+        match self.consumer.pause(std::slice::from_ref(&tp)).await {
+            Ok(()) => {
+                if let Some(due) = self.due.as_mut() {
+                    due.hold(r, at);
+                }
+            }
+            // Revoked meanwhile: its next owner reads it.
+            Err(e) => tracing::debug!(error = %e, "cannot pause a retry partition"),
+        }
+        None
+    }
+
+    /// The earliest held record, now due, if its partition is still ours;
+    /// its partition is fetched again.
+    async fn release_due(&mut self) -> Option<ConsumerRecord> {
+        let due = self.due.as_mut()?;
+        let (tp, r) = due.take_due(tokio::time::Instant::now())?;
+        if !self.consumer.assignment().contains(&tp) {
+            return None;
+        }
+        if let Err(e) = self.consumer.resume(std::slice::from_ref(&tp)).await {
+            tracing::warn!(error = %e, "cannot resume a retry partition");
+        }
+        Some(r)
     }
 
     /// Commits the partitions whose processed prefix moved (without
@@ -279,16 +353,39 @@ where
             }
             OrderBy::Unordered => None,
         };
-        let env = envelope(record);
+        let stage = self.due.as_ref().map(|d| d.stage_of(&record.topic));
+        let mut env = envelope(record);
+        env.carried = stage.map(|s| Carried::from_headers(&env.headers, s));
+        let from_stage = stage.is_some();
         let pipeline = self.pipeline.clone();
         let tracker = self.tracker.clone();
+        let hold = self.holds.clone().zip(key);
+        let stop = self.stop.clone();
         pipeline.metrics.in_flight.increment(1.0);
         self.pool.submit_reserved(
             slot,
             key,
             Box::pin(async move {
+                if let Some((holds, lane)) = &hold {
+                    if !from_stage && holds.is_held(*lane) {
+                        lock(&tracker).park(&ticket);
+                        let waited = holds
+                            .wait(*lane, &stop, &pipeline.hard_stop, || {
+                                lock(&tracker).is_current(&ticket)
+                            })
+                            .await;
+                        lock(&tracker).unpark(&ticket);
+                        if waited == Waited::Abandon {
+                            pipeline.metrics.in_flight.decrement(1.0);
+                            return;
+                        }
+                    }
+                }
                 let outcome = pipeline.process(env).await;
                 pipeline.metrics.in_flight.decrement(1.0);
+                if let Some((holds, lane)) = &hold {
+                    holds.settled(*lane, from_stage, outcome);
+                }
                 if outcome.settles() {
                     lock(&tracker).complete(&ticket);
                 }
@@ -298,7 +395,7 @@ where
 
     /// Graceful stop: drain up to the deadline, abandon the rest, commit
     /// what finished, leave the group.
-    async fn stop(self) {
+    async fn shut(self) {
         self.closing.store(true, Ordering::Release);
         let drain = self.settings.drain_timeout;
         if tokio::time::timeout(drain, self.pool.drained())
@@ -319,10 +416,11 @@ where
                 tracing::warn!(error = %e, "final commit failed");
             }
         }
+        let group = self.consumer.group_id().to_owned();
         if let Err(e) = self.consumer.close().await {
             tracing::warn!(error = %e, "leaving the group failed");
         }
-        tracing::info!(topic = %self.settings.source, group = %self.settings.group, "subscriber stopped");
+        tracing::info!(topic = %self.settings.source, %group, "subscriber stopped");
     }
 }
 
@@ -347,5 +445,6 @@ fn envelope(r: ConsumerRecord) -> Envelope {
         },
         headers,
         amqp_properties: None,
+        carried: None,
     }
 }
