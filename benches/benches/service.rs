@@ -39,7 +39,11 @@
 //!    RabbitMQ queue (prefetch = the default `max_in_flight`, 64) and a
 //!    16-partition Kafka topic. The target is 80% of 16,000 msg/s. The
 //!    `ceiling` row is 16 tokio tasks sleeping 1 ms in a loop, no broker:
-//!    what tokio's millisecond timer allows at all.
+//!    what tokio's timer allows at all. Its wheel ticks in whole
+//!    milliseconds and rounds a deadline up to the next tick, so a 1 ms
+//!    sleep begun just after a tick ends two ticks later: about 2 ms.
+//!    `SERVICE_BENCH_SLEEP_US` sets the sleep (default 1000); at 500 a
+//!    handler ends on the next tick, about 1 ms after the last one.
 //!
 //! Results are printed as `REPORT` lines: msg/s and the process's CPU
 //! (getrusage, user + system, every thread; the brokers are other
@@ -80,7 +84,14 @@ const WARM: u64 = 2_000;
 const KAFKA_PARTITIONS: i32 = 6;
 const SLOW_PARTITIONS: i32 = 16;
 const WORKERS: usize = 16;
-const HANDLER: Duration = Duration::from_millis(1);
+/// The slow handler's sleep: 1 ms (`SERVICE_BENCH_SLEEP_US` changes it).
+fn handler_sleep() -> Duration {
+    let us = std::env::var("SERVICE_BENCH_SLEEP_US")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    Duration::from_micros(us)
+}
 const COMMIT_INTERVAL: Duration = Duration::from_millis(250);
 
 /// The payload: 100 bytes of JSON.
@@ -258,6 +269,10 @@ fn report_added() {
             );
         }
     }
+    println!(
+        "REPORT slow16 handler: tokio::time::sleep({:?})",
+        handler_sleep()
+    );
     let ceiling = find("slow16/ceiling");
     for broker in ["amqp", "kafka"] {
         if let Some((rate, _)) = find(&format!("slow16/{broker}/service")) {
@@ -699,13 +714,13 @@ impl Kafka {
 }
 
 /// 16 tasks sleeping 1 ms in a loop: tokio's timer alone.
-async fn ceiling(probe: &Arc<Probe>) -> Sample {
+async fn ceiling(probe: &Arc<Probe>, sleep: Duration) -> Sample {
     let tasks: Vec<_> = (0..WORKERS)
         .map(|_| {
             let p = probe.clone();
             tokio::spawn(async move {
                 loop {
-                    tokio::time::sleep(HANDLER).await;
+                    tokio::time::sleep(sleep).await;
                     if p.hit() {
                         break;
                     }
@@ -832,7 +847,7 @@ fn bench(c: &mut Criterion) {
             consume_iters(iters, || {
                 rt.block_on(async {
                     let probe = Probe::new(WARM / 4, SLOW);
-                    ceiling(&probe).await
+                    ceiling(&probe, handler_sleep()).await
                 })
             })
         })
@@ -846,7 +861,7 @@ fn bench(c: &mut Criterion) {
                     rabbit.fill(x, q, &slow_keys, WARM / 4 + SLOW).await;
                     let probe = Probe::new(WARM / 4, SLOW);
                     rabbit
-                        .consume_service(&rabbit.slow, WORKERS, None, Some(HANDLER), &probe)
+                        .consume_service(&rabbit.slow, WORKERS, None, Some(handler_sleep()), &probe)
                         .await
                 })
             })
@@ -864,7 +879,7 @@ fn bench(c: &mut Criterion) {
             consume_iters(iters, || {
                 rt.block_on(async {
                     let probe = Probe::new(WARM / 4, SLOW);
-                    k.consume_service(&k.slow, WORKERS, None, Some(HANDLER), &probe)
+                    k.consume_service(&k.slow, WORKERS, None, Some(handler_sleep()), &probe)
                         .await
                 })
             })
