@@ -1,12 +1,19 @@
 //! The orders scenario on the service layer: an order service publishes
 //! order events keyed by order id; a billing service subscribes with 16
 //! workers (each order's events in order), retries, a rate limit and dead
-//! letters. The same program runs on Kafka or RabbitMQ.
+//! letters. The payment service fails the first try of some events (they
+//! succeed when retried) and every tenth order has a negative amount, which
+//! no retry fixes (dead letters at once). The same program runs on Kafka
+//! or RabbitMQ.
 //!
 //! ```text
 //! cargo run -p mq-service --example orders_service            # Kafka on 127.0.0.1:9092
 //! cargo run -p mq-service --example orders_service -- amqp    # RabbitMQ on 127.0.0.1:5672
 //! ```
+//!
+//! With `ORDERS_KEEP=1` it leaves its topics (or queues) in place and
+//! prints their names, so that `mq dead-letters list|replay` can be tried
+//! on them (`scripts/demo` does).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -58,6 +65,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The billing service: declares its queue (RabbitMQ) or joins its
     // group (Kafka), then handles events as they come.
     let (billed, refused) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
+    let retried = Arc::new(AtomicU32::new(0));
     let billing = bus
         .subscriber::<OrderEvent, Json>(&topic, "billing")
         .concurrency(16)
@@ -71,11 +79,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .dead_letter(&format!("{topic}.dead"))
         .handler_timeout(Duration::from_secs(10))
         .start({
-            let (billed, refused) = (billed.clone(), refused.clone());
+            let (billed, refused, retried) = (billed.clone(), refused.clone(), retried.clone());
             move |msg: Message<OrderEvent>| {
-                let (billed, refused) = (billed.clone(), refused.clone());
+                let (billed, refused, retried) = (billed.clone(), refused.clone(), retried.clone());
                 async move {
-                    let result = bill(msg.payload()).await;
+                    // The payment service is flaky: the first try of the
+                    // "paid" event of orders numbered ...3 fails, and is
+                    // retried.
+                    let order = msg.payload();
+                    let flaky = order.status == "paid" && order.order_id.ends_with('3');
+                    if flaky && msg.attempt() == 1 {
+                        return Err(HandlerError::retriable("payment service unavailable"));
+                    }
+                    if msg.attempt() > 1 {
+                        retried.fetch_add(1, Ordering::SeqCst);
+                    }
+                    let result = bill(order).await;
                     match &result {
                         Ok(()) => billed.fetch_add(1, Ordering::SeqCst),
                         Err(_) => refused.fetch_add(1, Ordering::SeqCst),
@@ -106,11 +125,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     billing.shutdown().await?; // drain, ack / commit, close
     println!(
-        "billing service: {} events billed, {} dead-lettered to {topic}.dead",
+        "billing service: {} events billed ({} of them on a retry), {} dead-lettered to {topic}.dead",
         billed.load(Ordering::SeqCst),
+        retried.load(Ordering::SeqCst),
         refused.load(Ordering::SeqCst)
     );
-    cleanup(&bus, &topic).await?;
+    if std::env::var("ORDERS_KEEP").is_ok_and(|v| v == "1") {
+        println!("kept: origin {topic}, dead letters {topic}.dead");
+    } else {
+        cleanup(&bus, &topic).await?;
+    }
     bus.close().await?;
     Ok(())
 }
