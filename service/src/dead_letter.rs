@@ -276,6 +276,58 @@ pub(crate) struct DeadLetter<'a> {
     pub(crate) amqp_properties: Option<&'a BasicProperties>,
 }
 
+impl DeadLetter<'_> {
+    /// The message as a Kafka record for `topic`: its key and body, its
+    /// headers but those `dropped` says, then `added`.
+    pub(crate) fn kafka_record<'r>(
+        &'r self,
+        topic: &'r str,
+        dropped: impl Fn(&str) -> bool,
+        added: &'r [(&'static str, String)],
+    ) -> ProducerRecord<'r> {
+        let mut record = ProducerRecord::new(topic);
+        record.key = self.key.map(|k| &k[..]);
+        record.value = self.body.map(|b| &b[..]);
+        for (k, v) in self.headers.entries() {
+            if !dropped(k.as_str()) {
+                record.headers.push((k.as_str(), v.as_deref()));
+            }
+        }
+        for (k, v) in added {
+            record.headers.push((k, Some(v.as_bytes())));
+        }
+        record
+    }
+
+    /// The message's AMQP properties for forwarding: persistent, no
+    /// per-message TTL (it would cut a stage's delay short or expire a
+    /// dead letter), its headers but those `dropped` says, then `added`.
+    pub(crate) fn amqp_properties(
+        &self,
+        dropped: impl Fn(&str) -> bool,
+        added: &[(&'static str, String)],
+    ) -> BasicProperties {
+        let mut table = FieldTable::builder();
+        for (k, v) in self.headers.entries() {
+            if let (false, Some(v)) = (dropped(k.as_str()), v) {
+                // Names over 255 bytes cannot be AMQP header names.
+                let _ = table.try_insert(k, crate::publisher::field_value(v));
+            }
+        }
+        for (k, v) in added {
+            let _ = table.try_insert(k, v.as_str());
+        }
+        let mut properties = self
+            .amqp_properties
+            .cloned()
+            .unwrap_or_default()
+            .persistent()
+            .with_headers(table.build());
+        properties.expiration = None;
+        properties
+    }
+}
+
 /// Where dead letters go.
 #[derive(Debug, Clone)]
 pub(crate) enum DeadLetterSink {
@@ -345,46 +397,22 @@ impl DeadLetterSink {
     /// Publishes and waits for the broker's confirmation.
     pub(crate) async fn publish(&self, m: &DeadLetter<'_>, f: &FailureRecord) -> Result<(), Error> {
         let added = failure_headers(m.origin, m.group, f);
-        let kept = m.headers.entries().iter().filter(|(k, _)| {
-            !FAILURE_HEADERS.contains(&k.as_str())
-                && !crate::delayed_retry::RETRY_HEADERS.contains(&k.as_str())
-        });
+        let dropped = |k: &str| {
+            FAILURE_HEADERS.contains(&k) || crate::delayed_retry::RETRY_HEADERS.contains(&k)
+        };
         match self {
             DeadLetterSink::Kafka { producer, topic } => {
-                let mut record = ProducerRecord::new(topic);
-                record.key = m.key.map(|k| &k[..]);
-                record.value = m.body.map(|b| &b[..]);
-                for (k, v) in kept {
-                    record.headers.push((k.as_str(), v.as_deref()));
-                }
-                for (k, v) in &added {
-                    record.headers.push((k, Some(v.as_bytes())));
-                }
-                producer.send(record).await?;
+                producer
+                    .send(m.kafka_record(topic, dropped, &added))
+                    .await?;
             }
             DeadLetterSink::Amqp {
                 connection,
                 channel,
                 exchange,
             } => {
-                let mut table = FieldTable::builder();
-                for (k, v) in kept {
-                    if let Some(v) = v {
-                        // Names over 255 bytes cannot be AMQP header names.
-                        let _ = table.try_insert(k, crate::publisher::field_value(v));
-                    }
-                }
-                for (k, v) in &added {
-                    let _ = table.try_insert(k, v.as_str());
-                }
-                let mut properties = m
-                    .amqp_properties
-                    .cloned()
-                    .unwrap_or_default()
-                    .persistent()
-                    .with_headers(table.build());
-                // A per-message TTL would expire the dead letter too.
-                properties.expiration = None;
+                // A per-message TTL would expire the dead letter too: none.
+                let properties = m.amqp_properties(dropped, &added);
                 let routing_key = match m.metadata {
                     Metadata::Amqp { routing_key, .. } => routing_key.as_str(),
                     Metadata::Kafka { .. } => "",

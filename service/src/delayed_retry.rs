@@ -83,8 +83,8 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use mq_client::amqp::{self, FieldTable, PublishOptions, QueueOptions};
-use mq_client::kafka::{self, ErrorCode, NewTopic, ProducerRecord};
+use mq_client::amqp::{self, PublishOptions, QueueOptions};
+use mq_client::kafka::{self, ErrorCode, NewTopic};
 use tokio::sync::Mutex;
 
 use crate::dead_letter::{
@@ -278,49 +278,27 @@ impl RetrySink {
         let mut added = failure_headers(m.origin, m.group, f);
         added.push((STAGE, stage.to_string()));
         added.push((DUE, epoch_ms(f.last_failure + delay).to_string()));
-        let kept = m.headers.entries().iter().filter(|(k, _)| {
-            let k = k.as_str();
-            !FAILURE_HEADERS.contains(&k)
-                && !RETRY_HEADERS.contains(&k)
-                && !BROKER_DEATH_HEADERS.contains(&k)
-        });
+        let dropped = |k: &str| {
+            FAILURE_HEADERS.contains(&k)
+                || RETRY_HEADERS.contains(&k)
+                || BROKER_DEATH_HEADERS.contains(&k)
+        };
         let target = self.name(stage);
         match self {
             RetrySink::Kafka { producer, .. } => {
-                let mut record = ProducerRecord::new(target);
-                record.key = m.key.map(|k| &k[..]);
-                record.value = m.body.map(|b| &b[..]);
-                for (k, v) in kept {
-                    record.headers.push((k.as_str(), v.as_deref()));
-                }
-                for (k, v) in &added {
-                    record.headers.push((k, Some(v.as_bytes())));
-                }
-                producer.send(record).await?;
+                producer
+                    .send(m.kafka_record(target, dropped, &added))
+                    .await?;
             }
             RetrySink::Amqp {
                 connection,
                 channel,
                 ..
             } => {
-                let mut table = FieldTable::builder();
-                for (k, v) in kept {
-                    if let Some(v) = v {
-                        let _ = table.try_insert(k, crate::publisher::field_value(v));
-                    }
-                }
-                for (k, v) in &added {
-                    let _ = table.try_insert(k, v.as_str());
-                }
-                let mut properties = m
-                    .amqp_properties
-                    .cloned()
-                    .unwrap_or_default()
-                    .persistent()
-                    .with_headers(table.build());
                 // A per-message TTL shorter than the stage's would cut
-                // the delay short; a longer one would not be honoured.
-                properties.expiration = None;
+                // the delay short; a longer one would not be honoured:
+                // none.
+                let properties = m.amqp_properties(dropped, &added);
                 let body = m.body.cloned().unwrap_or_default();
                 let ch = {
                     let mut ch = channel.lock().await;
