@@ -151,6 +151,14 @@
 //! destination, message id, duration, outcome and attempts. Metrics go
 //! through the `metrics` facade; the names are in [`metrics`].
 //!
+//! With the `otel` feature and a `tracing_opentelemetry` layer installed,
+//! the `send` and `process` spans are exported as one trace: a `process`
+//! span's remote parent is the `send` span its message's `traceparent`
+//! names, a `send` span's parent is the current trace context or else the
+//! enclosing `tracing` span, and the ids the crate writes (headers, the
+//! handler's [`TraceContext::current`], log lines) are the exported
+//! spans' own. `service/examples/otel_orders.rs` exports them over OTLP.
+//!
 //! # Shutdown
 //!
 //! [`RunningSubscriber::shutdown`] (or a [`Shutdown`] signal): stop
@@ -170,6 +178,8 @@ mod error;
 mod message;
 pub mod metrics;
 mod offsets;
+#[cfg(feature = "otel")]
+mod otel;
 mod pool;
 pub mod publisher;
 mod random;

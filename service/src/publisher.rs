@@ -223,7 +223,9 @@ impl<'a, T, C: Codec<T>> Publish<'a, T, C> {
     async fn send(self) -> Result<Published, Error> {
         let p = self.publisher;
         let body = p.codec.encode(self.value)?;
-        let ctx = match self.trace.clone().or_else(TraceContext::current) {
+        let parent = self.trace.clone().or_else(TraceContext::current);
+        #[cfg_attr(not(feature = "otel"), allow(unused_mut))]
+        let mut ctx = match &parent {
             Some(parent) => parent.child(),
             None => TraceContext::new_root(),
         };
@@ -248,9 +250,17 @@ impl<'a, T, C: Codec<T>> Publish<'a, T, C> {
             { semconv::MESSAGING_KAFKA_MESSAGE_KEY } = field::Empty,
             { semconv::MESSAGING_RABBITMQ_ROUTING_KEY } = field::Empty,
             { semconv::ERROR_TYPE } = field::Empty,
-            trace_id = ctx.trace_id_hex().as_str(),
-            span_id = ctx.span_id_hex().as_str(),
+            trace_id = field::Empty,
+            span_id = field::Empty,
         );
+        #[cfg(feature = "otel")]
+        if let Some(own) = crate::otel::join(&span, parent.as_ref()) {
+            ctx = own;
+        }
+        if !span.is_disabled() {
+            span.record("trace_id", ctx.trace_id_hex().as_str());
+            span.record("span_id", ctx.span_id_hex().as_str());
+        }
         let result = self
             .send_in_span(body, &ctx, &message_id, &span)
             .instrument(span.clone())

@@ -10,8 +10,9 @@
 //!
 //! The context is also written into the `tracing` spans the crate opens
 //! (`send` and `process`, fields `trace_id`, `span_id`,
-//! `parent_span_id`), so logs carry it; exporting spans to OpenTelemetry
-//! is the later `otel` feature's job.
+//! `parent_span_id`), so logs carry it. With the `otel` feature the
+//! spans join the exported OpenTelemetry trace, and the ids are the
+//! exported spans' own (see the crate's documentation).
 
 use std::fmt;
 use std::future::Future;

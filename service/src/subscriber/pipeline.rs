@@ -152,7 +152,8 @@ where
             .headers
             .get_str(trace::TRACEPARENT)
             .and_then(|tp| TraceContext::parse(tp, env.headers.get_str(trace::TRACESTATE)).ok());
-        let ctx = parent
+        #[cfg_attr(not(feature = "otel"), allow(unused_mut))]
+        let mut ctx = parent
             .as_ref()
             .map_or_else(TraceContext::new_root, TraceContext::child);
         let span = tracing::info_span!(
@@ -171,12 +172,20 @@ where
             { semconv::MESSAGING_RABBITMQ_ROUTING_KEY } = field::Empty,
             { semconv::MESSAGING_RABBITMQ_DELIVERY_TAG } = field::Empty,
             { semconv::ERROR_TYPE } = field::Empty,
-            trace_id = ctx.trace_id_hex().as_str(),
-            span_id = ctx.span_id_hex().as_str(),
+            trace_id = field::Empty,
+            span_id = field::Empty,
             parent_span_id = parent.as_ref().map(TraceContext::span_id_hex),
             attempts = field::Empty,
             outcome = field::Empty,
         );
+        #[cfg(feature = "otel")]
+        if let Some(own) = crate::otel::join(&span, parent.as_ref()) {
+            ctx = own;
+        }
+        if !span.is_disabled() {
+            span.record("trace_id", ctx.trace_id_hex().as_str());
+            span.record("span_id", ctx.span_id_hex().as_str());
+        }
         match &env.metadata {
             Metadata::Kafka {
                 partition, offset, ..
