@@ -7,7 +7,7 @@ use std::sync::Arc;
 use kafka_proto::api::DescribeGroupsRequest;
 use kafka_proto::api::consumer_protocol::ConsumerProtocolSubscription;
 
-use super::coordinator::Coordinator;
+use super::coordinator::{Coordinator, find_coordinator};
 use super::offsets::fetch_committed;
 use super::protocol::{decode_assignment, decode_subscription};
 use super::topic_partition::{OffsetAndEpoch, TopicPartition};
@@ -96,6 +96,17 @@ impl Admin {
                 })
                 .collect(),
         })
+    }
+
+    /// The id of the broker that coordinates `group` (FindCoordinator;
+    /// the Java client's `ConsumerGroupDescription.coordinator()`).
+    pub async fn group_coordinator(&self, group: &str) -> Result<i32> {
+        retry(self.cluster(), self.operation_timeout(), || async {
+            find_coordinator(self.cluster(), group)
+                .await
+                .map(|(node, _, _)| node)
+        })
+        .await
     }
 
     /// The offsets `group` has committed for `partitions` (`None` where it
