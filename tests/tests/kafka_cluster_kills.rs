@@ -7,6 +7,11 @@
 //!   records read again after the group re-formed, are counted).
 //! - The group's coordinator dies: the group finds the new coordinator,
 //!   re-forms, and its commits go on to the end of the topic.
+//! - The client is cut off from one broker only (a fault proxy in front of
+//!   each broker; the cluster itself is whole): records for that broker's
+//!   partitions fail with a delivery timeout, the others are delivered,
+//!   nothing hangs; once leadership moves off that broker, produce and
+//!   fetch route around it.
 //!
 //! Built with the `failover` feature and run in the failover phase of
 //! `scripts/test`, on the three-broker cluster of `kafka_failover.rs` (see
@@ -24,6 +29,8 @@ use futures_util::StreamExt;
 use mq_client::kafka::{
     Acks, Admin, Consumer, NewTopic, Offset, OffsetReset, Producer, ProducerRecord, TopicPartition,
 };
+use mq_client::kafka::{Error, PartitionReader};
+use mq_tests::proxy::FaultProxy;
 use mq_tests::{endpoints, names};
 
 use kafka_client_support::{check_exactly_once_in_order, read_all};
@@ -292,5 +299,182 @@ async fn coordinator_killed_group_reforms_and_commits_go_on() {
         seen.len()
     );
     assert_eq!(seen.len(), RECORDS);
+    drop(restart);
+}
+
+/// One fault proxy per broker, and the map that sends the client's
+/// connection to broker N (its advertised port) through proxy N.
+struct Proxies {
+    /// (advertised port, proxy)
+    proxies: Vec<(u16, Arc<FaultProxy>)>,
+}
+
+impl Proxies {
+    async fn start(bootstrap: &str) -> Proxies {
+        let mut proxies = Vec::new();
+        for addr in bootstrap.split(',') {
+            let addr: std::net::SocketAddr = addr.parse().expect("broker address");
+            let proxy = FaultProxy::start(addr).await.expect("proxy");
+            proxies.push((addr.port(), Arc::new(proxy)));
+        }
+        Proxies { proxies }
+    }
+
+    fn bootstrap(&self) -> String {
+        let addrs: Vec<String> = self
+            .proxies
+            .iter()
+            .map(|(_, p)| p.addr().to_string())
+            .collect();
+        addrs.join(",")
+    }
+
+    fn map(&self) -> impl Fn(&str, u16) -> String + Send + Sync + 'static {
+        let table: HashMap<u16, String> = self
+            .proxies
+            .iter()
+            .map(|(port, p)| (*port, p.addr().to_string()))
+            .collect();
+        move |host, port| {
+            table
+                .get(&port)
+                .cloned()
+                .unwrap_or_else(|| format!("{host}:{port}"))
+        }
+    }
+
+    /// The proxy in front of broker `node` (1-based, in bootstrap order).
+    fn of(&self, node: i32) -> &FaultProxy {
+        &self.proxies[(node - 1) as usize].1
+    }
+}
+
+/// Produces `per_partition` records to each partition; the outcome of each.
+async fn produce_each(
+    producer: &Producer,
+    topic: &str,
+    tag: &str,
+    per_partition: usize,
+) -> Vec<(i32, String, Result<(), Error>)> {
+    let mut pending = Vec::new();
+    for p in 0..PARTITIONS {
+        for i in 0..per_partition {
+            let value = format!("{tag}-{p}-{i}");
+            let d = producer
+                .enqueue(ProducerRecord::new(topic).partition(p).value(&value))
+                .await
+                .expect("enqueue");
+            pending.push((p, value, d));
+        }
+    }
+    let mut out = Vec::new();
+    for (p, value, d) in pending {
+        out.push((p, value, d.await.map(|_| ())));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cut_off_from_one_broker_times_out_then_routes_around() {
+    const PER_PARTITION: usize = 200;
+    kafka_client_support::init_tracing();
+    let bootstrap = endpoints::kafka_bootstrap();
+    let admin = Admin::builder(&bootstrap).build().await.expect("admin");
+    let topic = replicated_topic(&admin, "cut-one").await;
+    let proxies = Proxies::start(&bootstrap).await;
+    let delivery_timeout = Duration::from_secs(12);
+    let producer = Producer::builder(&proxies.bootstrap())
+        .address_map(proxies.map())
+        .acks(Acks::All)
+        .linger(Duration::from_millis(5))
+        .request_timeout(Duration::from_secs(4))
+        .delivery_timeout(delivery_timeout)
+        .build()
+        .await
+        .expect("producer");
+    let leaders: Vec<i32> = admin
+        .describe_topics([topic.as_str()])
+        .await
+        .expect("describe")[0]
+        .partitions
+        .iter()
+        .map(|p| p.leader)
+        .collect();
+    let cut = leaders[0];
+    println!("leaders {leaders:?}; cutting the client off from broker {cut}");
+    proxies.of(cut).stall(true);
+
+    // 1. Cut off, the broker alive: its partitions time out, the rest go.
+    let outcomes = tokio::time::timeout(
+        delivery_timeout * 3,
+        produce_each(&producer, &topic, "cut", PER_PARTITION),
+    )
+    .await
+    .expect("produce never hangs: every record settles within the delivery timeout");
+    let mut delivered: Vec<String> = Vec::new();
+    let (mut timed_out, mut other_errors) = (0, Vec::new());
+    for (p, value, r) in outcomes {
+        let behind_cut = leaders[p as usize] == cut;
+        match r {
+            Ok(()) => {
+                assert!(!behind_cut, "partition {p} is led by the broker cut off");
+                delivered.push(value);
+            }
+            Err(Error::DeliveryTimeout(_) | Error::Timeout { .. }) if behind_cut => timed_out += 1,
+            Err(e) => other_errors.push(format!("partition {p}: {e}")),
+        }
+    }
+    assert!(other_errors.is_empty(), "{other_errors:?}");
+    let behind = leaders.iter().filter(|l| **l == cut).count() * PER_PARTITION;
+    assert_eq!(
+        timed_out, behind,
+        "each record behind the cut failed with a timeout"
+    );
+    println!(
+        "cut off from broker {cut}: {} delivered, {timed_out} timed out (delivery timeout {delivery_timeout:?})",
+        delivered.len()
+    );
+
+    // 2. Leadership moves off the broker (a controlled stop): produce
+    // routes around the cut.
+    brokers("stop-kafka", cut);
+    let restart = Restart(cut);
+    let outcomes = tokio::time::timeout(
+        Duration::from_secs(90),
+        produce_each(&producer, &topic, "moved", PER_PARTITION),
+    )
+    .await
+    .expect("produce never hangs");
+    for (p, value, r) in outcomes {
+        r.unwrap_or_else(|e| panic!("partition {p} after the leader moved: {e}"));
+        delivered.push(value);
+    }
+    producer.close().await.expect("close");
+
+    // 3. Fetch through the same proxies reads what was delivered, once.
+    let mut reader = PartitionReader::builder(&proxies.bootstrap())
+        .address_map(proxies.map())
+        .auto_offset_reset(OffsetReset::Earliest);
+    for p in 0..PARTITIONS {
+        reader = reader.assign(&topic, p, Offset::Earliest);
+    }
+    let reader = reader.build().await.expect("reader");
+    let read = kafka_client_support::drain(reader, delivered.len(), Duration::from_secs(90)).await;
+    let mut values: Vec<String> = read
+        .iter()
+        .map(|r| String::from_utf8(r.value.clone().expect("value")).expect("utf8"))
+        .collect();
+    values.sort();
+    delivered.sort();
+    println!(
+        "after the move: {} delivered in all, {} read back through the proxies",
+        delivered.len(),
+        values.len()
+    );
+    assert_eq!(
+        values, delivered,
+        "every delivered record, once, and nothing else"
+    );
+    proxies.of(cut).stall(false);
     drop(restart);
 }
