@@ -95,6 +95,15 @@ fn leader_of(queue: &str, via: usize) -> usize {
     node_number(line.split('\t').nth(1).unwrap_or(""))
 }
 
+/// Recovered, with every recorded queue and consumer restored (a topology
+/// failure on the way fails the test).
+fn recovered_whole(e: &ConnectionEvent) -> bool {
+    if let ConnectionEvent::TopologyFailed { .. } = e {
+        panic!("recovery could not restore the topology: {e:?}");
+    }
+    matches!(e, ConnectionEvent::Recovered { .. })
+}
+
 fn recovery() -> RecoveryConfig {
     RecoveryConfig {
         backoff: BackoffConfig {
@@ -156,6 +165,9 @@ fn index(body: &[u8]) -> usize {
 async fn drain_counts(url: &str, queue: &str, n: usize) -> Vec<u32> {
     let conn = Connection::connect(url).await.expect("connect survivor");
     let ch = conn.open_channel().await.expect("channel");
+    ch.queue_declare(&queue, QueueOptions::durable().quorum())
+        .await
+        .expect("redeclare");
     let mut consumer = ch
         .consume(queue, ConsumeOptions::default().prefetch(1000))
         .await
@@ -191,6 +203,11 @@ async fn quorum_leader_killed_mid_publish_loses_nothing_confirmed() {
     let mut events = conn.events();
     let ch = conn.open_channel().await.expect("channel");
     ch.confirm_select().await.expect("confirm mode");
+    // Declared here too: recovery declares it again on the new node, which
+    // a quorum queue (durable, shared) takes as a no-op.
+    ch.queue_declare(&queue, QueueOptions::durable().quorum())
+        .await
+        .expect("redeclare");
 
     let mut acked = vec![false; N as usize];
     let mut failed = Vec::new();
@@ -225,10 +242,7 @@ async fn quorum_leader_killed_mid_publish_loses_nothing_confirmed() {
     for (i, c) in window {
         settle((i, c.await), &mut acked, &mut failed);
     }
-    let recovered = wait_event(&mut events, Duration::from_secs(60), |e| {
-        matches!(e, ConnectionEvent::Recovered { .. })
-    })
-    .await;
+    let recovered = wait_event(&mut events, Duration::from_secs(60), recovered_whole).await;
     let ConnectionEvent::Recovered { addr, .. } = &recovered else {
         unreachable!()
     };
@@ -307,6 +321,9 @@ async fn quorum_leader_killed_under_consumer_resumes_elsewhere() {
     let conn = connect_to(&urls, leader, "cluster-consume").await;
     let mut events = conn.events();
     let ch = conn.open_channel().await.expect("channel");
+    ch.queue_declare(&queue, QueueOptions::durable().quorum())
+        .await
+        .expect("redeclare");
     let mut consumer = ch
         .consume(&queue, ConsumeOptions::default().prefetch(200))
         .await
@@ -338,10 +355,7 @@ async fn quorum_leader_killed_under_consumer_resumes_elsewhere() {
             restart = Some(Restart(leader));
         }
     }
-    let recovered = wait_event(&mut events, Duration::from_secs(5), |e| {
-        matches!(e, ConnectionEvent::Recovered { .. })
-    })
-    .await;
+    let recovered = wait_event(&mut events, Duration::from_secs(5), recovered_whole).await;
     let duplicates: u32 = seen.iter().map(|c| c.saturating_sub(1)).sum();
     println!(
         "quorum consume, leader node {leader} killed after {}: {N} messages, lost 0, \

@@ -52,6 +52,7 @@ mod last_target;
 mod options;
 mod publish_queue;
 mod publisher;
+mod queue_types;
 mod returns;
 mod topology;
 pub mod uri;
@@ -68,5 +69,6 @@ pub use options::{
     ConsumeOptions, ExchangeKind, ExchangeOptions, PublishOptions, QueueDeleteOptions, QueueOptions,
 };
 pub use publisher::{Publisher, Unconfirmed};
+pub use queue_types::{DeadLetterStrategy, Overflow, StreamOffset};
 pub use returns::Returns;
 pub use uri::{AmqpUri, AuthMechanism, Secret, UriError};
