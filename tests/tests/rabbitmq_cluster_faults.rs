@@ -165,9 +165,6 @@ fn index(body: &[u8]) -> usize {
 async fn drain_counts(url: &str, queue: &str, n: usize) -> Vec<u32> {
     let conn = Connection::connect(url).await.expect("connect survivor");
     let ch = conn.open_channel().await.expect("channel");
-    ch.queue_declare(&queue, QueueOptions::durable().quorum())
-        .await
-        .expect("redeclare");
     let mut consumer = ch
         .consume(queue, ConsumeOptions::default().prefetch(1000))
         .await
