@@ -1,7 +1,7 @@
 //! The scenarios, each run against both brokers by the test files.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -205,13 +205,30 @@ pub async fn at_least_once_across_a_crash(broker: Broker) {
     let publisher = env.bus.publisher::<Event, Json>(&env.source);
     within(120, "publishing", publish_keyed(&publisher, KEYS, PER_KEY)).await;
     let seen: Seen = Arc::default();
+    // Before the crash, the handlers stall: what is in flight then stays
+    // unprocessed through several commit intervals, so a commit that ran
+    // ahead of processing would skip it after the restart.
+    let stall = Arc::new(AtomicBool::new(false));
     let first = subscriber(&env)
         .concurrency(8)
         .commit_interval(Duration::from_millis(100))
-        .start(counting_handler(seen.clone(), 3))
+        .start({
+            let (count_it, stall) = (counting_handler(seen.clone(), 3), stall.clone());
+            move |msg: Message<Event>| {
+                let (count_it, stall) = (count_it.clone(), stall.clone());
+                async move {
+                    if stall.load(Ordering::SeqCst) {
+                        tokio::time::sleep(Duration::from_secs(30)).await;
+                    }
+                    count_it(msg).await
+                }
+            }
+        })
         .await
         .expect("start");
     wait_until(120, "the first run", || count(&seen) >= TOTAL * 2 / 5).await;
+    stall.store(true, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(500)).await; // five commit intervals
     first.abort(); // no graceful shutdown
     tokio::time::sleep(Duration::from_millis(100)).await;
     let at_crash = count(&seen);
