@@ -38,10 +38,10 @@ fn api(key: ApiKey, min: i16, max: i16) -> ApiVersion {
 
 fn broker_apis() -> Vec<ApiVersion> {
     vec![
-        api(ApiKey::PRODUCE, 3, 13),
-        api(ApiKey::FETCH, 4, 18),
+        api(ApiKey::PRODUCE, 3, 14),
+        api(ApiKey::FETCH, 4, 19),
         api(ApiKey::LIST_OFFSETS, 1, 5),
-        api(ApiKey::METADATA, 0, 13),
+        api(ApiKey::METADATA, 0, 14),
         api(ApiKey::API_VERSIONS, 0, 4),
         api(ApiKey::SASL_HANDSHAKE, 0, 1),
         api(ApiKey::SASL_AUTHENTICATE, 0, 2),
@@ -78,9 +78,9 @@ fn negotiation_picks_the_highest_common_version() {
     let mut conn = ready_connection(Config::default(), now);
     assert_eq!(conn.poll_event(), Some(Event::Ready));
     assert!(conn.is_ready());
-    assert_eq!(conn.version_for(ApiKey::PRODUCE), Some(11));
-    assert_eq!(conn.version_for(ApiKey::FETCH), Some(17));
-    assert_eq!(conn.version_for(ApiKey::METADATA), Some(12));
+    assert_eq!(conn.version_for(ApiKey::PRODUCE), Some(13));
+    assert_eq!(conn.version_for(ApiKey::FETCH), Some(18));
+    assert_eq!(conn.version_for(ApiKey::METADATA), Some(13));
     assert_eq!(conn.version_for(ApiKey::LIST_OFFSETS), Some(5));
     assert_eq!(conn.version_for(ApiKey::JOIN_GROUP), None);
     assert_eq!(
@@ -92,7 +92,7 @@ fn negotiation_picks_the_highest_common_version() {
 #[test]
 fn no_common_version_means_unsupported() {
     let broker = ApiVersionsResponse {
-        api_keys: vec![api(ApiKey::PRODUCE, 0, 2), api(ApiKey::FETCH, 18, 20)],
+        api_keys: vec![api(ApiKey::PRODUCE, 0, 2), api(ApiKey::FETCH, 19, 21)],
         ..Default::default()
     };
     let n = negotiate(&broker);
@@ -218,7 +218,7 @@ fn responses_are_matched_by_correlation_id_in_any_order_and_byte_by_byte() {
     assert_eq!(conn.in_flight(), 2);
     let sent = requests(&mut conn);
     assert_eq!(sent.len(), 2);
-    assert_eq!(sent[0].0.request_api_version, 12);
+    assert_eq!(sent[0].0.request_api_version, 13);
     assert_eq!(sent[0].0.client_id.as_deref(), Some("mq"));
     let resp_a = MetadataResponse {
         cluster_id: Some("a".into()),
@@ -229,8 +229,8 @@ fn responses_are_matched_by_correlation_id_in_any_order_and_byte_by_byte() {
         ..Default::default()
     };
     // Answer b first, then a, fed one byte at a time.
-    let mut wire = reply(b, 12, &resp_b);
-    wire.extend_from_slice(&reply(a, 12, &resp_a));
+    let mut wire = reply(b, 13, &resp_b);
+    wire.extend_from_slice(&reply(a, 13, &resp_a));
     let mut inbuf = BytesMut::new();
     for byte in wire.iter() {
         inbuf.extend_from_slice(&[*byte]);
@@ -240,7 +240,7 @@ fn responses_are_matched_by_correlation_id_in_any_order_and_byte_by_byte() {
     let mut got = Vec::new();
     while let Some(Event::Response(r)) = conn.poll_event() {
         assert_eq!(r.api_key, ApiKey::METADATA);
-        assert_eq!(r.api_version, 12);
+        assert_eq!(r.api_version, 13);
         got.push((r.correlation_id, r.decode::<MetadataResponse>().unwrap()));
     }
     assert_eq!(got, vec![(b, resp_b), (a, resp_a)]);
