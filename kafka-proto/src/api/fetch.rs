@@ -204,4 +204,11 @@ kafka_struct! {
     }
 }
 
-kafka_api!(FetchRequest => FetchResponse, key FETCH, versions 4..=18, flexible Some(12));
+// Topic ids replace names from v13: a request naming a topic whose id is
+// unknown is written at v12 at most.
+kafka_api!(FetchRequest => FetchResponse, key FETCH, versions 4..=18, flexible Some(12),
+max_usable_version |r| {
+    let unknown_id = r.topics.iter().any(|t| t.topic_id.is_zero())
+        || r.forgotten_topics_data.iter().any(|t| t.topic_id.is_zero());
+    if unknown_id { 12 } else { 18 }
+});

@@ -79,4 +79,8 @@ kafka_struct! {
     }
 }
 
-kafka_api!(OffsetCommitRequest => OffsetCommitResponse, key OFFSET_COMMIT, versions 2..=10, flexible Some(8));
+// "Version 10 adds support for topic ids and removes support for topic
+// names (KIP-848)": a request naming a topic whose id is unknown is written
+// at v9 at most.
+kafka_api!(OffsetCommitRequest => OffsetCommitResponse, key OFFSET_COMMIT, versions 2..=10, flexible Some(8),
+    max_usable_version |r| if r.topics.iter().any(|t| t.topic_id.is_zero()) { 9 } else { 10 });

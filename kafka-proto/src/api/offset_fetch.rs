@@ -133,4 +133,13 @@ kafka_struct! {
     }
 }
 
-kafka_api!(OffsetFetchRequest => OffsetFetchResponse, key OFFSET_FETCH, versions 1..=10, flexible Some(6));
+// "Version 10 adds support for topic ids and removes support for topic
+// names (KIP-848)": a request naming a topic whose id is unknown is written
+// at v9 at most. (A group asking for all its topics, `topics: None`, gets
+// them back by id at v10.)
+kafka_api!(OffsetFetchRequest => OffsetFetchResponse, key OFFSET_FETCH, versions 1..=10, flexible Some(6),
+max_usable_version |r| {
+    let unknown_id = r.groups.iter().flat_map(|g| g.topics.iter().flatten())
+        .any(|t| t.topic_id.is_zero());
+    if unknown_id { 9 } else { 10 }
+});

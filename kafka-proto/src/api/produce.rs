@@ -123,5 +123,8 @@ kafka_struct! {
     }
 }
 
+// "Version 13 replaces topic names with topic IDs (KIP-516)": a request
+// naming a topic whose id is unknown is written at v12 at most.
 kafka_api!(ProduceRequest => ProduceResponse, key PRODUCE, versions 3..=13, flexible Some(9),
-    expects_response |r| r.acks != 0);
+    expects_response |r| r.acks != 0,
+    max_usable_version |r| if r.topic_data.iter().any(|t| t.topic_id.is_zero()) { 12 } else { 13 });

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use kafka_proto::api::DescribeGroupsRequest;
 use kafka_proto::api::consumer_protocol::ConsumerProtocolSubscription;
+use kafka_proto::api::describe_groups::DescribedGroup;
 
 use super::coordinator::Coordinator;
 use super::offsets::fetch_committed;
@@ -65,6 +66,16 @@ impl Admin {
                     "empty DescribeGroups answer",
                 )
             })?;
+            // v6 answers GROUP_ID_NOT_FOUND for a group that does not exist
+            // (KIP-1043), where older versions describe it as `Dead` with
+            // no members: keep the older answer, whichever version is used.
+            if described.error_code == kafka_proto::ErrorCode::GROUP_ID_NOT_FOUND {
+                return Ok(DescribedGroup {
+                    group_id: group.to_owned(),
+                    group_state: "Dead".to_owned(),
+                    ..Default::default()
+                });
+            }
             if !described.error_code.is_ok() {
                 return Err(coordinator.error(described.error_code, "DescribeGroups"));
             }

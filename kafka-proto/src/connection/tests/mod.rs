@@ -373,3 +373,63 @@ fn produce_with_acks_zero_expects_no_response() {
     assert_eq!(conn.in_flight(), 1);
     assert_eq!(requests(&mut conn).len(), 2);
 }
+
+#[test]
+fn a_topic_without_a_known_id_keeps_produce_and_fetch_on_the_name_path() {
+    use crate::api::FetchRequest;
+    use crate::api::fetch::FetchTopic;
+    use crate::api::produce::TopicProduceData;
+    use crate::primitives::Uuid;
+
+    let now = t0();
+    let mut conn = ready_connection(Config::default(), now);
+    let _ = conn.poll_event();
+    let id = Uuid([7; 16]);
+    let produce = |topic_id| ProduceRequest {
+        acks: -1,
+        topic_data: vec![TopicProduceData {
+            name: "t".into(),
+            topic_id,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let fetch = |topic_id| FetchRequest {
+        topics: vec![FetchTopic {
+            topic: "t".into(),
+            topic_id,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    conn.send(now, &produce(id)).unwrap();
+    conn.send(now, &produce(Uuid::ZERO)).unwrap();
+    conn.send(now, &fetch(id)).unwrap();
+    conn.send(now, &fetch(Uuid::ZERO)).unwrap();
+    let sent: Vec<(i16, AnyRequest)> = requests(&mut conn)
+        .into_iter()
+        .map(|(h, body)| (h.request_api_version, body))
+        .collect();
+    let versions: Vec<i16> = sent.iter().map(|(v, _)| *v).collect();
+    assert_eq!(versions, [13, 12, 18, 12]);
+    // v13 carries the id and no name; v12 the name and no id.
+    match (&sent[0].1, &sent[1].1) {
+        (AnyRequest::Produce(by_id), AnyRequest::Produce(by_name)) => {
+            assert_eq!(
+                (
+                    by_id.topic_data[0].name.as_str(),
+                    by_id.topic_data[0].topic_id
+                ),
+                ("", id)
+            );
+            assert_eq!(
+                (
+                    by_name.topic_data[0].name.as_str(),
+                    by_name.topic_data[0].topic_id
+                ),
+                ("t", Uuid::ZERO)
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
