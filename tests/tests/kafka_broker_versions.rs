@@ -8,8 +8,14 @@
 //! in Kafka's schema files; this test catches a broker newer than those.)
 //! Run with `--nocapture` to see the table.
 
-use kafka_proto::api::SUPPORTED_APIS;
-use kafka_proto::{ApiKey, Config, ErrorCode};
+use kafka_proto::api::fetch::FetchTopic;
+use kafka_proto::api::offset_commit::OffsetCommitRequestTopic;
+use kafka_proto::api::offset_fetch::{OffsetFetchRequestGroup, OffsetFetchRequestTopics};
+use kafka_proto::api::produce::TopicProduceData;
+use kafka_proto::api::{
+    FetchRequest, OffsetCommitRequest, OffsetFetchRequest, ProduceRequest, SUPPORTED_APIS,
+};
+use kafka_proto::{ApiKey, Config, Connection, ErrorCode, Request, Uuid};
 use mq_tests::endpoints;
 use mq_tests::kafka_wire::WireClient;
 
@@ -73,7 +79,7 @@ fn negotiation_reaches_the_brokers_newest_version_of_every_implemented_api() {
         .collect();
 
     println!(
-        "{:<22} {:>8} {:>8} {:>10}  note",
+        "{:<26} {:>8} {:>8} {:>10}  note",
         "API", "ours", "broker", "negotiated"
     );
     for row in &rows {
@@ -84,7 +90,7 @@ fn negotiation_reaches_the_brokers_newest_version_of_every_implemented_api() {
             (Some(p), None) => format!("FAIL: {p}"),
         };
         println!(
-            "{:<22} {:>8} {:>8} {:>10}  {note}",
+            "{:<26} {:>8} {:>8} {:>10}  {note}",
             format!("{} ({})", row.api.name(), row.api.0),
             range(Some(row.ours)),
             range(row.broker),
@@ -115,4 +121,63 @@ fn negotiation_reaches_the_brokers_newest_version_of_every_implemented_api() {
         stale.join("\n")
     );
     assert_eq!(rows.len(), 23, "every implemented API is in the table");
+    by_id_requests_go_out_at_the_negotiated_version(conn);
+}
+
+/// The APIs that name topics by id in their newest versions are sent at
+/// the negotiated version when every topic's id is known (only a topic
+/// without one keeps a request at the last by-name version).
+fn by_id_requests_go_out_at_the_negotiated_version(conn: &Connection) {
+    fn check<R: Request>(conn: &Connection, request: &R) {
+        assert_eq!(
+            conn.version_to_send(request).ok(),
+            conn.version_for(R::API_KEY),
+            "{:?}",
+            R::API_KEY
+        );
+    }
+    let id = Uuid([1; 16]);
+    check(
+        conn,
+        &ProduceRequest {
+            topic_data: vec![TopicProduceData {
+                topic_id: id,
+                ..Default::default()
+            }],
+            ..Default::default()
+        },
+    );
+    check(
+        conn,
+        &FetchRequest {
+            topics: vec![FetchTopic {
+                topic_id: id,
+                ..Default::default()
+            }],
+            ..Default::default()
+        },
+    );
+    check(
+        conn,
+        &OffsetCommitRequest {
+            topics: vec![OffsetCommitRequestTopic {
+                topic_id: id,
+                ..Default::default()
+            }],
+            ..Default::default()
+        },
+    );
+    check(
+        conn,
+        &OffsetFetchRequest {
+            groups: vec![OffsetFetchRequestGroup {
+                topics: Some(vec![OffsetFetchRequestTopics {
+                    topic_id: id,
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }],
+            ..Default::default()
+        },
+    );
 }
