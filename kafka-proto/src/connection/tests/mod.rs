@@ -54,8 +54,13 @@ fn reply<M: Message>(correlation_id: i32, version: i16, body: &M) -> BytesMut {
     b
 }
 
-/// Runs ApiVersions to completion with the given broker table.
+/// Runs ApiVersions to completion with the default broker table.
 fn ready_connection(config: Config, now: Instant) -> Connection {
+    ready_connection_with(config, now, broker_apis())
+}
+
+/// Runs ApiVersions to completion with the given broker table.
+fn ready_connection_with(config: Config, now: Instant, table: Vec<ApiVersion>) -> Connection {
     let mut conn = Connection::new(config, now);
     let reqs = requests(&mut conn);
     assert_eq!(reqs.len(), 1);
@@ -64,7 +69,7 @@ fn ready_connection(config: Config, now: Instant) -> Connection {
     assert_eq!(h.request_api_version, 4);
     assert!(matches!(body, AnyRequest::ApiVersions(r) if r.client_software_name == "mq-rust"));
     let resp = ApiVersionsResponse {
-        api_keys: broker_apis(),
+        api_keys: table,
         ..Default::default()
     };
     conn.handle_input(now, &mut reply(h.correlation_id, 4, &resp))
@@ -430,6 +435,41 @@ fn a_topic_without_a_known_id_keeps_produce_and_fetch_on_the_name_path() {
                 ("t", Uuid::ZERO)
             );
         }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn an_older_broker_gets_topic_names_from_the_same_request() {
+    use crate::api::produce::TopicProduceData;
+    use crate::primitives::Uuid;
+
+    // Kafka 4.0's table: Produce up to v12, Fetch up to v17 (which still
+    // names fetched topics by id, from v13).
+    let table = vec![
+        api(ApiKey::PRODUCE, 0, 12),
+        api(ApiKey::FETCH, 4, 17),
+        api(ApiKey::METADATA, 0, 12),
+        api(ApiKey::API_VERSIONS, 0, 4),
+    ];
+    let now = t0();
+    let mut conn = ready_connection_with(Config::default(), now, table);
+    let _ = conn.poll_event();
+    let request = ProduceRequest {
+        acks: -1,
+        topic_data: vec![TopicProduceData {
+            name: "t".into(),
+            topic_id: Uuid([7; 16]),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    assert_eq!(conn.version_to_send(&request), Ok(12));
+    conn.send(now, &request).unwrap();
+    let sent = requests(&mut conn);
+    assert_eq!(sent[0].0.request_api_version, 12);
+    match &sent[0].1 {
+        AnyRequest::Produce(p) => assert_eq!(p.topic_data[0].name, "t"),
         other => panic!("{other:?}"),
     }
 }
