@@ -7,7 +7,18 @@
 //! (`schema_conformance.rs` in kafka-proto keeps us at the newest version
 //! in Kafka's schema files; this test catches a broker newer than those.)
 //! Run with `--nocapture` to see the table.
+//!
+//! A second test records, through the test proxy, every request that
+//! mq-client's producer, consumer group and admin write, and checks each
+//! went out at the negotiated version: Produce v13, Fetch v18 and the v10
+//! offset APIs by topic id, not the by-name versions before them.
 
+mod kafka_client_support;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+
+use futures_util::StreamExt;
 use kafka_proto::api::fetch::FetchTopic;
 use kafka_proto::api::offset_commit::OffsetCommitRequestTopic;
 use kafka_proto::api::offset_fetch::{OffsetFetchRequestGroup, OffsetFetchRequestTopics};
@@ -16,8 +27,12 @@ use kafka_proto::api::{
     FetchRequest, OffsetCommitRequest, OffsetFetchRequest, ProduceRequest, SUPPORTED_APIS,
 };
 use kafka_proto::{ApiKey, Config, Connection, ErrorCode, Request, Uuid};
-use mq_tests::endpoints;
+use mq_client::kafka::{Admin, Consumer, OffsetReset, Producer, ProducerRecord, TopicPartition};
 use mq_tests::kafka_wire::WireClient;
+use mq_tests::proxy::FaultProxy;
+use mq_tests::{endpoints, names};
+
+use kafka_client_support::topic;
 
 /// APIs that may negotiate below the broker's newest version, each with
 /// why. Keep it short: an entry here is protocol debt.
@@ -180,4 +195,141 @@ fn by_id_requests_go_out_at_the_negotiated_version(conn: &Connection) {
             ..Default::default()
         },
     );
+}
+
+/// The version negotiated with the running broker for each implemented API.
+fn negotiated_versions() -> HashMap<ApiKey, i16> {
+    let client = WireClient::connect(endpoints::kafka_addr(), Config::default())
+        .expect("Kafka must answer on the bootstrap port; run scripts/brokers up");
+    SUPPORTED_APIS
+        .iter()
+        .filter_map(|a| Some((a.api_key, client.connection().version_for(a.api_key)?)))
+        .collect()
+}
+
+/// The (API, version) of every request frame in one connection's
+/// client-to-broker bytes.
+fn request_versions(mut stream: &[u8]) -> Vec<(ApiKey, i16)> {
+    let mut out = Vec::new();
+    while let Some((size, rest)) = stream.split_first_chunk::<4>() {
+        let size = u32::from_be_bytes(*size) as usize;
+        let (frame, rest) = rest.split_at(size.min(rest.len()));
+        if let Some((key, frame)) = frame.split_first_chunk::<2>() {
+            if let Some(version) = frame.first_chunk::<2>() {
+                out.push((
+                    ApiKey(i16::from_be_bytes(*key)),
+                    i16::from_be_bytes(*version),
+                ));
+            }
+        }
+        stream = rest;
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_sends_every_request_at_the_negotiated_version() {
+    let negotiated = tokio::task::spawn_blocking(negotiated_versions)
+        .await
+        .expect("negotiation");
+    let topic = topic("versions", 1).await;
+    let group = names::group("versions");
+    let proxy = FaultProxy::start(endpoints::kafka_addr())
+        .await
+        .expect("proxy");
+    proxy.record(true);
+    let via = proxy.addr().to_string();
+    let map = {
+        let via = via.clone();
+        move |_: &str, _: u16| via.clone()
+    };
+
+    let producer = Producer::builder(&via)
+        .address_map(map.clone())
+        .build()
+        .await
+        .expect("producer");
+    producer
+        .send(ProducerRecord::new(&topic).key("k").value("v"))
+        .await
+        .expect("produced");
+    producer.close().await.expect("close");
+
+    let mut consumer = Consumer::builder(&via)
+        .address_map(map.clone())
+        .group(group.as_str())
+        .auto_offset_reset(OffsetReset::Earliest)
+        .session_timeout(Duration::from_secs(6))
+        .heartbeat_interval(Duration::from_millis(500))
+        .fetch_max_wait(Duration::from_millis(100))
+        .build()
+        .await
+        .expect("consumer");
+    consumer
+        .subscribe([topic.as_str()])
+        .await
+        .expect("subscribe");
+    let record = tokio::time::timeout(Duration::from_secs(30), consumer.next())
+        .await
+        .expect("a record in time")
+        .expect("stream open")
+        .expect("record");
+    assert_eq!(record.value(), Some(&b"v"[..]));
+    consumer.commit(&record).await.expect("commit");
+    consumer.close().await.expect("close");
+
+    let admin = Admin::builder(&via)
+        .address_map(map)
+        .build()
+        .await
+        .expect("admin");
+    let described = admin
+        .describe_consumer_group(&group)
+        .await
+        .expect("describe");
+    assert_eq!(described.group_id, group);
+    let tp = TopicPartition::new(topic.as_str(), 0);
+    let committed = admin
+        .consumer_group_offsets(&group, std::slice::from_ref(&tp))
+        .await
+        .expect("committed offsets");
+    assert_eq!(committed[&tp].map(|o| o.offset), Some(1));
+    // A group that does not exist reads as Dead at every version
+    // (DescribeGroups v6 answers GROUP_ID_NOT_FOUND for it).
+    let missing = admin
+        .describe_consumer_group(&names::group("never-joined"))
+        .await
+        .expect("describe a missing group");
+    assert_eq!((missing.state.as_str(), missing.members.len()), ("Dead", 0));
+    proxy.record(false);
+
+    let mut seen: BTreeMap<&'static str, BTreeSet<i16>> = BTreeMap::new();
+    for stream in proxy.recorded() {
+        for (api, version) in request_versions(&stream) {
+            if let Some(&want) = negotiated.get(&api) {
+                assert_eq!(
+                    version, want,
+                    "{api:?} went out below the negotiated version"
+                );
+            }
+            seen.entry(api.name()).or_default().insert(version);
+        }
+    }
+    println!("requests the client sent: {seen:?}");
+    for api in [
+        ApiKey::PRODUCE,
+        ApiKey::FETCH,
+        ApiKey::METADATA,
+        ApiKey::OFFSET_COMMIT,
+        ApiKey::OFFSET_FETCH,
+        ApiKey::DESCRIBE_GROUPS,
+        ApiKey::JOIN_GROUP,
+        ApiKey::SYNC_GROUP,
+        ApiKey::FIND_COORDINATOR,
+    ] {
+        assert!(
+            seen.contains_key(api.name()),
+            "no {api:?} request: {seen:?}"
+        );
+    }
 }

@@ -116,6 +116,17 @@ impl Admin {
         group: &str,
         partitions: &[TopicPartition],
     ) -> Result<BTreeMap<TopicPartition, Option<OffsetAndEpoch>>> {
+        // OffsetFetch v10 names topics by id: look up the ids this admin
+        // does not know yet. A topic still unknown after that is asked for
+        // by name (v9), so a failed lookup is no error here.
+        let md = self.cluster().metadata();
+        if partitions.iter().any(|tp| md.topic(&tp.topic).is_none()) {
+            self.cluster()
+                .add_topics(partitions.iter().map(|tp| &*tp.topic));
+            if let Err(e) = self.cluster().refresh().await {
+                tracing::debug!(error = %e, "no topic ids for OffsetFetch; asking by name");
+            }
+        }
         let coordinator = Coordinator::new(self.cluster().clone(), Arc::from(group));
         fetch_committed(&coordinator, partitions, self.operation_timeout()).await
     }
