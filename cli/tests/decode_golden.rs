@@ -166,6 +166,61 @@ fn kafka_kcat_consume_both_directions() {
     golden("kcat-consume", &out);
 }
 
+/// Kafka's Java console producer and consumer (4.3.1) against the 4.3.1
+/// broker: Produce v13 and Fetch v18 name topics by id (recordings in
+/// `kafka-proto/tests/golden/java-*.bin`; see `cli/tests/data/README.md`).
+#[test]
+fn kafka_java_console_tools_at_produce_v13_and_fetch_v18() {
+    let mut all = String::new();
+    for (file, wanted) in [
+        (
+            "java-producer-setup.bin",
+            &[
+                "request Metadata v13, correlation id 1",
+                "request InitProducerId v5",
+            ][..],
+        ),
+        (
+            "java-produce-v13.bin",
+            &[
+                "request Produce v13, correlation id 5",
+                "response Produce v13, correlation id 5",
+                "topic_id: ba9aaa9b-2683-4242-b28d-6f48b68ecd69",
+                r#"value: "hello from java""#,
+            ][..],
+        ),
+        (
+            "java-produce-v13-zstd.bin",
+            &[
+                "request Produce v13",
+                "compression: zstd",
+                r#"\"via\":\"zstd\""#,
+            ][..],
+        ),
+        (
+            "java-consume-v18.bin",
+            &[
+                "request ListOffsets v11",
+                "request Fetch v18, correlation id 5",
+                "response Fetch v18, correlation id 5",
+                r#"value: "world""#,
+            ][..],
+        ),
+    ] {
+        let out = decode_ok(
+            &["decode", "kafka"],
+            read(&format!("kafka-proto/tests/golden/{file}")),
+        );
+        for w in wanted {
+            assert!(out.contains(w), "{file}: no {w:?} in\n{out}");
+        }
+        // Every frame of an implemented API decodes: none is shown raw.
+        assert!(!out.contains("body not decoded"), "{file}: {out}");
+        all.push_str(&format!("== {file} ==\n{out}"));
+    }
+    golden("kafka-java-v13-v18", &all);
+}
+
 #[test]
 fn kafka_responses_from_the_core_goldens_with_api_and_version() {
     let mut all = String::new();
@@ -263,10 +318,10 @@ fn kafka_unimplemented_versions_are_shown_raw() {
     assert_eq!(
         out,
         "[0] request Produce v2, correlation id 7, client id \"x\" (13 bytes)\n  \
-         body not decoded: version 2 of API 0 is not supported (supported: 3..=11)\n  \
+         body not decoded: version 2 of API 0 is not supported (supported: 3..=13)\n  \
          body: \"ab\"\n\n\
          [17] response Produce v2, correlation id 7 (6 bytes)\n  \
-         body not decoded: version 2 of API 0 is not supported (supported: 3..=11)\n  \
+         body not decoded: version 2 of API 0 is not supported (supported: 3..=13)\n  \
          body: \"cd\"\n"
     );
 }

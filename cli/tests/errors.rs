@@ -213,7 +213,7 @@ fn usage_errors_exit_3_with_one_line() {
         ),
         (
             &["decode", "kafka", "--api", "Metadata", "--version", "99"],
-            "Metadata versions 0..=12 can be decoded, not 99",
+            "Metadata versions 0..=13 can be decoded, not 99",
         ),
         (
             &["decode", "kafka", "--direction", "server"],

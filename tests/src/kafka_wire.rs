@@ -55,12 +55,11 @@ impl WireClient {
         &self.conn
     }
 
-    /// Sends `request` at the negotiated version and waits for its response.
+    /// Sends `request` at the version the connection picks for it (the
+    /// negotiated one, capped by what its content allows) and waits for
+    /// its response.
     pub fn call<R: Request>(&mut self, request: &R) -> Result<(i16, R::Response), BoxError> {
-        let version = self
-            .conn
-            .version_for(R::API_KEY)
-            .ok_or_else(|| format!("broker supports no common version of {:?}", R::API_KEY))?;
+        let version = self.conn.version_to_send(request)?;
         Ok((version, self.call_at(request, version)?))
     }
 

@@ -10,10 +10,13 @@
 //! - [`close_after`](FaultProxy::close_after): close a connection once it has
 //!   forwarded N bytes in one direction (a truncation);
 //! - [`refuse_for`](FaultProxy::refuse_for): reset new connections for a while.
+//!
+//! It can also record what clients send ([`record`](FaultProxy::record)), per
+//! connection, for tests that check which requests a client wrote.
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -54,6 +57,9 @@ struct Shared {
     refused: AtomicU64,
     open: AtomicUsize,
     forwarded: [AtomicU64; 2],
+    /// What clients sent, per connection, once recording is on.
+    recording: AtomicBool,
+    recorded: Mutex<Vec<Vec<u8>>>,
 }
 
 /// A TCP proxy on loopback that injects faults between a client and a broker.
@@ -82,6 +88,8 @@ impl FaultProxy {
             refused: AtomicU64::new(0),
             open: AtomicUsize::new(0),
             forwarded: [AtomicU64::new(0), AtomicU64::new(0)],
+            recording: AtomicBool::new(false),
+            recorded: Mutex::new(Vec::new()),
         });
         let accept_task = tokio::spawn(accept_loop(listener, shared.clone()));
         Ok(FaultProxy {
@@ -94,6 +102,18 @@ impl FaultProxy {
     /// The address clients connect to.
     pub fn addr(&self) -> SocketAddr {
         self.local
+    }
+
+    /// Records what clients send on connections opened from now on (or
+    /// stops, keeping what was recorded).
+    pub fn record(&self, on: bool) {
+        self.shared.recording.store(on, Ordering::Relaxed);
+    }
+
+    /// What clients sent while recording, one byte stream per connection,
+    /// in the order the connections were opened.
+    pub fn recorded(&self) -> Vec<Vec<u8>> {
+        lock(&self.shared.recorded).clone()
     }
 
     /// Closes every connection that is open now. New connections are served.
@@ -199,11 +219,16 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) {
     shared.open.fetch_add(1, Ordering::Relaxed);
     let (client_r, client_w) = client.into_split();
     let (up_r, up_w) = upstream.into_split();
+    let record = shared.recording.load(Ordering::Relaxed).then(|| {
+        let mut recorded = lock(&shared.recorded);
+        recorded.push(Vec::new());
+        recorded.len() - 1
+    });
     // When either direction ends (EOF, error, truncation) or a cut comes,
     // both sockets are dropped, which closes the connection.
     tokio::select! {
-        _ = pump(client_r, up_w, Direction::ToUpstream, &shared) => {}
-        _ = pump(up_r, client_w, Direction::ToClient, &shared) => {}
+        _ = pump(client_r, up_w, Direction::ToUpstream, &shared, record) => {}
+        _ = pump(up_r, client_w, Direction::ToClient, &shared, None) => {}
         _ = cut.changed() => {}
     }
     shared.open.fetch_sub(1, Ordering::Relaxed);
@@ -213,7 +238,15 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) {
 const PUMP_DEPTH: usize = 16;
 const CHUNK: usize = 16 * 1024;
 
-async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, dir: Direction, shared: &Shared) {
+/// Forwards one direction of a connection; what it forwards is appended to
+/// `shared.recorded[record]` if `record` is given.
+async fn pump(
+    mut from: OwnedReadHalf,
+    mut to: OwnedWriteHalf,
+    dir: Direction,
+    shared: &Shared,
+    record: Option<usize>,
+) {
     let (tx, mut rx) = mpsc::channel::<(Instant, Vec<u8>)>(PUMP_DEPTH);
     let reader = async move {
         loop {
@@ -255,6 +288,11 @@ async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, dir: Direction, s
             }
             forwarded += send.len() as u64;
             shared.forwarded[dir.index()].fetch_add(send.len() as u64, Ordering::Relaxed);
+            if let Some(i) = record {
+                if let Some(stream) = lock(&shared.recorded).get_mut(i) {
+                    stream.extend_from_slice(send);
+                }
+            }
             if truncate {
                 let _ = to.flush().await;
                 return;

@@ -39,9 +39,9 @@ fn negotiation_picks_the_highest_version_both_support() {
             ours.api_key
         );
     }
-    // Kafka 4.x is newer than the schema files for these two: ours win.
-    assert_eq!(conn.version_for(ApiKey::PRODUCE), Some(11));
-    assert_eq!(conn.version_for(ApiKey::FETCH), Some(17));
+    // Kafka 4.3's newest, which name topics by id.
+    assert_eq!(conn.version_for(ApiKey::PRODUCE), Some(13));
+    assert_eq!(conn.version_for(ApiKey::FETCH), Some(18));
     assert_eq!(conn.version_for(ApiKey::API_VERSIONS), Some(4));
 }
 

@@ -81,13 +81,14 @@ fn wait_until_fetchable(client: &mut WireClient, name: &str, id: Uuid) {
     panic!("{name} is not fetchable after 10 s");
 }
 
-fn empty_produce(topic: &str, acks: i16) -> ProduceRequest {
+fn empty_produce(topic: &str, topic_id: Uuid, acks: i16) -> ProduceRequest {
     ProduceRequest {
         transactional_id: None,
         acks,
         timeout_ms: 10_000,
         topic_data: vec![TopicProduceData {
             name: topic.to_owned(),
+            topic_id,
             partition_data: (0..PARTITIONS)
                 .map(|p| PartitionProduceData {
                     index: p,
@@ -129,16 +130,25 @@ fn fetch(topic: &str, topic_id: Uuid) -> FetchRequest {
 fn empty_produce_round_trips_at_every_version() {
     let mut client = connect();
     let topic = names::topic("proto-produce");
-    create_topic(&mut client, &topic);
+    let topic_id = create_topic(&mut client, &topic);
     let versions = common_versions::<ProduceRequest>(&client);
-    assert_eq!(versions, 3..=11);
+    assert_eq!(versions, 3..=13);
     for v in versions {
         let resp = client
-            .call_at(&empty_produce(&topic, -1), v)
+            .call_at(&empty_produce(&topic, topic_id, -1), v)
             .unwrap_or_else(|e| panic!("Produce v{v}: {e}"));
         assert_eq!(resp.responses.len(), 1, "v{v}");
         let t = &resp.responses[0];
-        assert_eq!(t.name, topic, "v{v}");
+        // v13 names the topic by id only (KIP-516).
+        if v >= 13 {
+            assert_eq!((t.name.as_str(), t.topic_id), ("", topic_id), "v{v}");
+        } else {
+            assert_eq!(
+                (t.name.as_str(), t.topic_id),
+                (topic.as_str(), Uuid::ZERO),
+                "v{v}"
+            );
+        }
         let mut indexes: Vec<i32> = t.partition_responses.iter().map(|p| p.index).collect();
         indexes.sort();
         assert_eq!(indexes, (0..PARTITIONS).collect::<Vec<_>>(), "v{v}");
@@ -153,7 +163,7 @@ fn empty_produce_round_trips_at_every_version() {
     // wait for it. A failed acks = 0 produce is the one case where Kafka
     // closes the connection instead of answering, so nothing more comes.
     client
-        .send_only(&empty_produce(&topic, 0), 11)
+        .send_only(&empty_produce(&topic, topic_id, 0), 13)
         .expect("send");
     assert_eq!(client.connection().in_flight(), 0);
     let after = client.call(&fetch(&topic, Uuid::ZERO));
@@ -172,7 +182,7 @@ fn fetch_of_an_empty_topic_at_every_version() {
     let topic_id = create_topic(&mut client, &topic);
     assert!(!topic_id.is_zero());
     let versions = common_versions::<FetchRequest>(&client);
-    assert_eq!(versions, 4..=17);
+    assert_eq!(versions, 4..=18);
     for v in versions {
         // Right after creation the leader may still be settling in.
         let mut resp = None;

@@ -13,7 +13,7 @@ use kafka_proto::api::{CreateTopicsRequest, FetchRequest, ProduceRequest};
 use kafka_proto::compression::Compression;
 use kafka_proto::record::{BatchOptions, BatchReader, RecordBatchBuilder};
 use kafka_proto::{Config, ErrorCode, Uuid};
-use mq_tests::kafka_wire::WireClient;
+use mq_tests::kafka_wire::{WireClient, common_versions};
 use mq_tests::tools::{check, kafka_java, kcat};
 use mq_tests::{endpoints, names};
 
@@ -103,7 +103,13 @@ fn fetch_request(topic: &str, topic_id: Uuid, offset: i64) -> FetchRequest {
 
 /// Encodes `msgs` as one batch with `codec` and produces it (acks = all).
 /// Returns the base offset the broker assigned.
-fn produce(client: &mut WireClient, topic: &str, codec: Compression, msgs: &[Msg]) -> i64 {
+/// The topic is named by id (Produce v13 against Kafka 4.1+).
+fn produce(
+    client: &mut WireClient,
+    (topic, topic_id): (&str, Uuid),
+    codec: Compression,
+    msgs: &[Msg],
+) -> i64 {
     let options = BatchOptions {
         compression: codec,
         ..BatchOptions::default()
@@ -127,6 +133,7 @@ fn produce(client: &mut WireClient, topic: &str, codec: Compression, msgs: &[Msg
             timeout_ms: 30_000,
             topic_data: vec![TopicProduceData {
                 name: topic.to_owned(),
+                topic_id,
                 partition_data: vec![PartitionProduceData {
                     index: 0,
                     records: Some(batch),
@@ -138,6 +145,16 @@ fn produce(client: &mut WireClient, topic: &str, codec: Compression, msgs: &[Msg
         })
         .expect("Produce");
     assert!(version >= 3);
+    // One code path from the Kafka 4 floor up: the newest version both
+    // sides support, which names the topic by id from v13.
+    let newest = common_versions::<ProduceRequest>(client);
+    assert_eq!(version, *newest.end());
+    let t = &resp.responses[0];
+    if version >= 13 {
+        assert_eq!((t.name.as_str(), t.topic_id), ("", topic_id));
+    } else {
+        assert_eq!(t.name, topic);
+    }
     let p = &resp.responses[0].partition_responses[0];
     assert_eq!(p.error_code, ErrorCode::NONE, "{codec:?}: {p:?}");
     p.base_offset
@@ -227,7 +244,7 @@ fn produce_and_fetch_with_every_codec() {
     let id = create_topic(&mut client, &topic);
     for codec in CODECS {
         let msgs = sample(300, codec.name());
-        let base = produce(&mut client, &topic, codec, &msgs);
+        let base = produce(&mut client, (&topic, id), codec, &msgs);
         let fetched = fetch(&mut client, &topic, id, base, msgs.len());
         let back: Vec<Msg> = fetched.iter().flat_map(|f| f.msgs.clone()).collect();
         assert_eq!(back.len(), msgs.len(), "{codec:?}");
@@ -244,7 +261,7 @@ fn kcat_reads_the_batches_we_produce() {
     let mut client = connect();
     for codec in CODECS {
         let topic = names::topic("proto-to-kcat");
-        create_topic(&mut client, &topic);
+        let id = create_topic(&mut client, &topic);
         let msgs: Vec<Msg> = (0..50)
             .map(|i| Msg {
                 key: Some(format!("k{i}").into_bytes()),
@@ -255,7 +272,7 @@ fn kcat_reads_the_batches_we_produce() {
                 ],
             })
             .collect();
-        produce(&mut client, &topic, codec, &msgs);
+        produce(&mut client, (&topic, id), codec, &msgs);
         let out = kcat(
             &[
                 "-C",

@@ -210,3 +210,27 @@ async fn refuse_resets_new_connections_for_a_while() {
     let mut later = TcpStream::connect(proxy.addr()).await.unwrap();
     assert_eq!(roundtrip(&mut later, b"back").await, b"back");
 }
+
+#[tokio::test]
+async fn records_what_clients_send_per_connection_once_asked() {
+    let (up, _) = echo_server().await;
+    let proxy = FaultProxy::start(up).await.unwrap();
+    let mut before = TcpStream::connect(proxy.addr()).await.unwrap();
+    assert_eq!(
+        roundtrip(&mut before, b"not recorded").await,
+        b"not recorded"
+    );
+    proxy.record(true);
+    let mut a = TcpStream::connect(proxy.addr()).await.unwrap();
+    let mut b = TcpStream::connect(proxy.addr()).await.unwrap();
+    assert_eq!(roundtrip(&mut a, b"one").await, b"one");
+    assert_eq!(roundtrip(&mut b, b"two").await, b"two");
+    assert_eq!(roundtrip(&mut a, b"three").await, b"three");
+    let mut got = proxy.recorded();
+    // The two connections may have been accepted in either order.
+    got.sort();
+    assert_eq!(got, [b"onethree".to_vec(), b"two".to_vec()]);
+    proxy.record(false);
+    assert_eq!(roundtrip(&mut before, b"still not").await, b"still not");
+    assert_eq!(proxy.recorded().concat().len(), "onethreetwo".len());
+}

@@ -473,7 +473,17 @@ async fn fetch_metadata(
                 .clone()
         };
         match conn.call(request.clone()).await {
-            Ok(response) => return Ok(response),
+            Ok(response) if response.error_code.is_ok() => return Ok(response),
+            // Metadata v13's top-level error (REBOOTSTRAP_REQUIRED, say):
+            // this broker's answer is not to be used; ask the next one.
+            Ok(response) => {
+                let e = Error::broker(
+                    response.error_code,
+                    format!("Metadata from {}", conn.addr()),
+                );
+                debug!(broker = conn.addr(), node = conn.node_id(), error = %e, "metadata refused");
+                last_error = Some(e);
+            }
             Err(e) => {
                 debug!(broker = conn.addr(), node = conn.node_id(), error = %e, "metadata request failed");
                 last_error = Some(e);

@@ -192,6 +192,28 @@ macro_rules! all_apis {
                     "tagged {tagged}, nested {nested}, unknown {unknown}, null {null_records}");
             }
 
+            /// The fields of the newest versions (Kafka 4.3.1) get values
+            /// too: Fetch v18's tagged high watermark, Produce v13's topic
+            /// ids (with no name written), DescribeGroups v6's message.
+            #[test]
+            fn newest_versions_generate_their_new_fields() {
+                use crate::api::{DescribeGroupsResponse, FetchRequest, ProduceRequest};
+                let (mut hw, mut ids, mut messages) = (0, 0, 0);
+                for seed in 0..100 {
+                    let v = |version| Ver { version, flexible: true };
+                    let f = FetchRequest::generate(&mut Gen::new(seed), v(18));
+                    hw += f.topics.iter().flat_map(|t| &t.partitions)
+                        .filter(|p| p.high_watermark != i64::MAX).count();
+                    let p = ProduceRequest::generate(&mut Gen::new(seed), v(13));
+                    ids += p.topic_data.iter()
+                        .filter(|t| !t.topic_id.is_zero() && t.name.is_empty()).count();
+                    let d = DescribeGroupsResponse::generate(&mut Gen::new(seed), v(6));
+                    messages += d.groups.iter().filter(|g| g.error_message.is_some()).count();
+                }
+                assert!(hw > 50 && ids > 50 && messages > 50,
+                    "high watermarks {hw}, topic ids {ids}, error messages {messages}");
+            }
+
             $(
                 #[allow(non_snake_case)]
                 mod $variant {

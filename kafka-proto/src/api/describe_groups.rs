@@ -29,6 +29,8 @@ kafka_struct! {
     pub struct DescribedGroup {
         /// Error, or NONE.
         error_code: ErrorCode = "0+";
+        /// Error message (v6+), or `None`.
+        error_message: Option<String> = "6+" nullable "6+";
         /// Group id.
         group_id: String = "0+";
         /// State (`"Stable"`, `"Empty"`, ...).
@@ -62,4 +64,4 @@ kafka_struct! {
     }
 }
 
-kafka_api!(DescribeGroupsRequest => DescribeGroupsResponse, key DESCRIBE_GROUPS, versions 0..=5, flexible Some(5));
+kafka_api!(DescribeGroupsRequest => DescribeGroupsResponse, key DESCRIBE_GROUPS, versions 0..=6, flexible Some(5));

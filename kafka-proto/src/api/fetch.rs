@@ -76,6 +76,9 @@ kafka_struct! {
         partition_max_bytes: i32 = "0+";
         /// Directory id of the replica (brokers only).
         replica_directory_id: Uuid = "17+" tag 0 "17+";
+        /// High watermark known by the replica (brokers only, KIP-1166):
+        /// -1 if unknown, `i64::MAX` if the feature is not supported.
+        high_watermark: i64 = "18+" tag 1 "18+" default 9223372036854775807;
     }
 }
 
@@ -201,4 +204,11 @@ kafka_struct! {
     }
 }
 
-kafka_api!(FetchRequest => FetchResponse, key FETCH, versions 4..=17, flexible Some(12));
+// Topic ids replace names from v13: a request naming a topic whose id is
+// unknown is written at v12 at most.
+kafka_api!(FetchRequest => FetchResponse, key FETCH, versions 4..=18, flexible Some(12),
+max_usable_version |r| {
+    let unknown_id = r.topics.iter().any(|t| t.topic_id.is_zero())
+        || r.forgotten_topics_data.iter().any(|t| t.topic_id.is_zero());
+    if unknown_id { 12 } else { 18 }
+});

@@ -74,4 +74,4 @@ kafka_struct! {
     }
 }
 
-kafka_api!(ListOffsetsRequest => ListOffsetsResponse, key LIST_OFFSETS, versions 1..=10, flexible Some(6));
+kafka_api!(ListOffsetsRequest => ListOffsetsResponse, key LIST_OFFSETS, versions 1..=11, flexible Some(6));

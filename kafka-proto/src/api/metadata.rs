@@ -42,6 +42,8 @@ kafka_struct! {
         topics: Vec<MetadataResponseTopic> = "0+";
         /// Cluster authorized operations bit field.
         cluster_authorized_operations: i32 = "8-10" default -2147483648;
+        /// Top-level error (v13+), or NONE.
+        error_code: ErrorCode = "13+";
     }
 }
 
@@ -97,4 +99,4 @@ kafka_struct! {
     }
 }
 
-kafka_api!(MetadataRequest => MetadataResponse, key METADATA, versions 0..=12, flexible Some(9));
+kafka_api!(MetadataRequest => MetadataResponse, key METADATA, versions 0..=13, flexible Some(9));

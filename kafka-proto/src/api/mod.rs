@@ -129,6 +129,16 @@ pub trait Request: Message {
     fn expects_response(&self) -> bool {
         true
     }
+
+    /// The highest version this request's content can be written at. It is
+    /// [`MAX_VERSION`](Message::MAX_VERSION) unless a version names things
+    /// differently: Produce v13, Fetch v13+ and OffsetCommit/OffsetFetch
+    /// v10 name topics by id only, so a request with a topic whose id is
+    /// unknown (zero) stops at the version before. A connection sends at
+    /// the highest version both sides support, capped by this.
+    fn max_usable_version(&self) -> i16 {
+        Self::MAX_VERSION
+    }
 }
 
 /// A versioned data format of Kafka's (a schema of type `data`): a struct
@@ -249,6 +259,7 @@ macro_rules! kafka_api {
     (
         $req:ident => $resp:ident, key $key:ident, versions $min:literal ..= $max:literal,
         flexible $flex:expr $(, expects_response |$r:ident| $expects:expr)?
+        $(, max_usable_version |$mr:ident| $max_usable:expr)?
     ) => {
         kafka_api!(@message $req, $key, $min, $max, $flex);
         kafka_api!(@message $resp, $key, $min, $max, $flex);
@@ -258,6 +269,12 @@ macro_rules! kafka_api {
                 fn expects_response(&self) -> bool {
                     let $r = self;
                     $expects
+                }
+            )?
+            $(
+                fn max_usable_version(&self) -> i16 {
+                    let $mr = self;
+                    $max_usable
                 }
             )?
         }

@@ -1,6 +1,7 @@
 //! OffsetCommit (key 8): commit consumed offsets.
 
 use crate::error::ErrorCode;
+use crate::primitives::Uuid;
 
 kafka_struct! {
     /// Commits offsets for a group.
@@ -23,8 +24,10 @@ kafka_struct! {
 kafka_struct! {
     /// One topic's offsets.
     pub struct OffsetCommitRequestTopic {
-        /// Topic name.
-        name: String = "0+";
+        /// Topic name (up to v9).
+        name: String = "0-9";
+        /// Topic id (v10+, KIP-848).
+        topic_id: Uuid = "10+";
         /// Offsets per partition.
         partitions: Vec<OffsetCommitRequestPartition> = "0+";
     }
@@ -57,8 +60,10 @@ kafka_struct! {
 kafka_struct! {
     /// One topic's results.
     pub struct OffsetCommitResponseTopic {
-        /// Topic name.
-        name: String = "0+";
+        /// Topic name (up to v9).
+        name: String = "0-9";
+        /// Topic id (v10+).
+        topic_id: Uuid = "10+";
         /// Results per partition.
         partitions: Vec<OffsetCommitResponsePartition> = "0+";
     }
@@ -74,4 +79,8 @@ kafka_struct! {
     }
 }
 
-kafka_api!(OffsetCommitRequest => OffsetCommitResponse, key OFFSET_COMMIT, versions 2..=9, flexible Some(8));
+// "Version 10 adds support for topic ids and removes support for topic
+// names (KIP-848)": a request naming a topic whose id is unknown is written
+// at v9 at most.
+kafka_api!(OffsetCommitRequest => OffsetCommitResponse, key OFFSET_COMMIT, versions 2..=10, flexible Some(8),
+    max_usable_version |r| if r.topics.iter().any(|t| t.topic_id.is_zero()) { 9 } else { 10 });

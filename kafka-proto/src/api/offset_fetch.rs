@@ -1,6 +1,7 @@
 //! OffsetFetch (key 9): read committed offsets.
 
 use crate::error::ErrorCode;
+use crate::primitives::Uuid;
 
 kafka_struct! {
     /// Reads committed offsets of one group (up to v7) or several (v8+).
@@ -43,8 +44,10 @@ kafka_struct! {
 kafka_struct! {
     /// A topic to read (v8+).
     pub struct OffsetFetchRequestTopics {
-        /// Topic name.
-        name: String = "8+";
+        /// Topic name (v8-v9).
+        name: String = "8-9";
+        /// Topic id (v10+, KIP-848).
+        topic_id: Uuid = "10+";
         /// Partition indexes.
         partition_indexes: Vec<i32> = "8+";
     }
@@ -105,8 +108,10 @@ kafka_struct! {
 kafka_struct! {
     /// One topic's offsets (v8+).
     pub struct OffsetFetchResponseTopics {
-        /// Topic name.
-        name: String = "8+";
+        /// Topic name (v8-v9).
+        name: String = "8-9";
+        /// Topic id (v10+).
+        topic_id: Uuid = "10+";
         /// Offsets per partition.
         partitions: Vec<OffsetFetchResponsePartitions> = "8+";
     }
@@ -128,4 +133,13 @@ kafka_struct! {
     }
 }
 
-kafka_api!(OffsetFetchRequest => OffsetFetchResponse, key OFFSET_FETCH, versions 1..=9, flexible Some(6));
+// "Version 10 adds support for topic ids and removes support for topic
+// names (KIP-848)": a request naming a topic whose id is unknown is written
+// at v9 at most. (A group asking for all its topics, `topics: None`, gets
+// them back by id at v10.)
+kafka_api!(OffsetFetchRequest => OffsetFetchResponse, key OFFSET_FETCH, versions 1..=10, flexible Some(6),
+max_usable_version |r| {
+    let unknown_id = r.groups.iter().flat_map(|g| g.topics.iter().flatten())
+        .any(|t| t.topic_id.is_zero());
+    if unknown_id { 9 } else { 10 }
+});

@@ -4,6 +4,7 @@
 use bytes::Bytes;
 
 use crate::error::ErrorCode;
+use crate::primitives::Uuid;
 
 kafka_struct! {
     /// Writes record batches to partitions.
@@ -23,8 +24,10 @@ kafka_struct! {
 kafka_struct! {
     /// One topic's data.
     pub struct TopicProduceData {
-        /// Topic name.
-        name: String = "0+";
+        /// Topic name (up to v12).
+        name: String = "0-12";
+        /// Topic id (v13+, KIP-516): Produce v13 names topics by id only.
+        topic_id: Uuid = "13+";
         /// Data per partition.
         partition_data: Vec<PartitionProduceData> = "0+";
     }
@@ -55,8 +58,10 @@ kafka_struct! {
 kafka_struct! {
     /// One topic's results.
     pub struct TopicProduceResponse {
-        /// Topic name.
-        name: String = "0+";
+        /// Topic name (up to v12).
+        name: String = "0-12";
+        /// Topic id (v13+).
+        topic_id: Uuid = "13+";
         /// Results per partition.
         partition_responses: Vec<PartitionProduceResponse> = "0+";
     }
@@ -118,5 +123,8 @@ kafka_struct! {
     }
 }
 
-kafka_api!(ProduceRequest => ProduceResponse, key PRODUCE, versions 3..=11, flexible Some(9),
-    expects_response |r| r.acks != 0);
+// "Version 13 replaces topic names with topic IDs (KIP-516)": a request
+// naming a topic whose id is unknown is written at v12 at most.
+kafka_api!(ProduceRequest => ProduceResponse, key PRODUCE, versions 3..=13, flexible Some(9),
+    expects_response |r| r.acks != 0,
+    max_usable_version |r| if r.topic_data.iter().any(|t| t.topic_id.is_zero()) { 12 } else { 13 });

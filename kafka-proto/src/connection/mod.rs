@@ -258,15 +258,23 @@ impl Connection {
     /// id. Fails before [`Event::Ready`] and for APIs the broker does not
     /// support.
     pub fn send<R: Request>(&mut self, now: Instant, request: &R) -> Result<i32, ConnectionError> {
+        let version = self.version_to_send(request)?;
+        self.send_at_version(now, request, version)
+    }
+
+    /// The version `send` writes `request` at: the negotiated one, capped
+    /// by what the request's content allows (a topic without a known id
+    /// keeps Produce at v12), never below the floor this crate implements.
+    pub fn version_to_send<R: Request>(&self, request: &R) -> Result<i16, ConnectionError> {
         match self.state {
             State::Ready | State::Reauthenticating => {}
             State::Failed => return Err(ConnectionError::Failed),
             _ => return Err(ConnectionError::NotReady),
         }
-        let version = self
-            .version_for(R::API_KEY)
-            .ok_or(ConnectionError::UnsupportedApi(R::API_KEY))?;
-        self.send_at_version(now, request, version)
+        self.version_for(R::API_KEY)
+            .map(|v| v.min(request.max_usable_version()))
+            .filter(|v| *v >= R::MIN_VERSION)
+            .ok_or(ConnectionError::UnsupportedApi(R::API_KEY))
     }
 
     /// Like [`send`](Self::send), with a deadline of `now + timeout` instead
@@ -278,14 +286,7 @@ impl Connection {
         request: &R,
         timeout: Duration,
     ) -> Result<i32, ConnectionError> {
-        match self.state {
-            State::Ready | State::Reauthenticating => {}
-            State::Failed => return Err(ConnectionError::Failed),
-            _ => return Err(ConnectionError::NotReady),
-        }
-        let version = self
-            .version_for(R::API_KEY)
-            .ok_or(ConnectionError::UnsupportedApi(R::API_KEY))?;
+        let version = self.version_to_send(request)?;
         self.enqueue(now, request, version, timeout, Purpose::User)
     }
 

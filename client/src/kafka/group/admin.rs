@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use kafka_proto::api::DescribeGroupsRequest;
 use kafka_proto::api::consumer_protocol::ConsumerProtocolSubscription;
+use kafka_proto::api::describe_groups::DescribedGroup;
 
 use super::coordinator::{Coordinator, find_coordinator};
 use super::offsets::fetch_committed;
@@ -65,6 +66,16 @@ impl Admin {
                     "empty DescribeGroups answer",
                 )
             })?;
+            // v6 answers GROUP_ID_NOT_FOUND for a group that does not exist
+            // (KIP-1043), where older versions describe it as `Dead` with
+            // no members: keep the older answer, whichever version is used.
+            if described.error_code == kafka_proto::ErrorCode::GROUP_ID_NOT_FOUND {
+                return Ok(DescribedGroup {
+                    group_id: group.to_owned(),
+                    group_state: "Dead".to_owned(),
+                    ..Default::default()
+                });
+            }
             if !described.error_code.is_ok() {
                 return Err(coordinator.error(described.error_code, "DescribeGroups"));
             }
@@ -116,6 +127,17 @@ impl Admin {
         group: &str,
         partitions: &[TopicPartition],
     ) -> Result<BTreeMap<TopicPartition, Option<OffsetAndEpoch>>> {
+        // OffsetFetch v10 names topics by id: look up the ids this admin
+        // does not know yet. A topic still unknown after that is asked for
+        // by name (v9), so a failed lookup is no error here.
+        let md = self.cluster().metadata();
+        if partitions.iter().any(|tp| md.topic(&tp.topic).is_none()) {
+            self.cluster()
+                .add_topics(partitions.iter().map(|tp| &*tp.topic));
+            if let Err(e) = self.cluster().refresh().await {
+                tracing::debug!(error = %e, "no topic ids for OffsetFetch; asking by name");
+            }
+        }
         let coordinator = Coordinator::new(self.cluster().clone(), Arc::from(group));
         fetch_committed(&coordinator, partitions, self.operation_timeout()).await
     }

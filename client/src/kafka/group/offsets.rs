@@ -14,20 +14,20 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use kafka_proto::ErrorCode;
 use kafka_proto::api::offset_commit::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
 use kafka_proto::api::offset_fetch::{
     OffsetFetchRequestGroup, OffsetFetchRequestTopic, OffsetFetchRequestTopics,
 };
 use kafka_proto::api::offset_for_leader_epoch::{OffsetForLeaderPartition, OffsetForLeaderTopic};
 use kafka_proto::api::{OffsetCommitRequest, OffsetFetchRequest, OffsetForLeaderEpochRequest};
+use kafka_proto::{ErrorCode, Uuid};
 use tokio::sync::oneshot;
 use tracing::{debug, warn};
 
 use super::coordinator::Coordinator;
 use super::membership::{Phase, Shared, is_membership_error, retry_after_lookup};
 use super::topic_partition::{Compact, OffsetAndEpoch, TopicPartition};
-use crate::kafka::cluster::{Cluster, lock};
+use crate::kafka::cluster::{Cluster, Metadata, lock};
 use crate::kafka::error::{Error, Result};
 
 /// Offsets waiting for the committer task, and who waits for them.
@@ -188,6 +188,7 @@ async fn commit(
             });
         }
         let mut topics: Vec<OffsetCommitRequestTopic> = Vec::new();
+        let metadata = shared.coordinator.cluster().metadata();
         for (tp, oe) in &offsets {
             let partition = OffsetCommitRequestPartition {
                 partition_index: tp.partition,
@@ -198,13 +199,17 @@ async fn commit(
             };
             match topics.last_mut() {
                 Some(t) if t.name == *tp.topic => t.partitions.push(partition),
+                // Both the name and the id: v10 names topics by id (an
+                // unknown id keeps the request at v9, by name).
                 _ => topics.push(OffsetCommitRequestTopic {
                     name: tp.topic.to_string(),
+                    topic_id: topic_id(&metadata, &tp.topic),
                     partitions: vec![partition],
                     ..Default::default()
                 }),
             }
         }
+        let names = names_by_id(topics.iter().map(|t| (t.topic_id, t.name.as_str())));
         let request = OffsetCommitRequest {
             group_id: settings.group_id.to_string(),
             generation_id_or_member_epoch: generation,
@@ -220,8 +225,9 @@ async fn commit(
                 let mut first: Option<ErrorCode> = None;
                 let mut done = Vec::new();
                 for t in &response.topics {
+                    let name = topic_name(&names, t.topic_id, &t.name);
                     for p in &t.partitions {
-                        let tp = TopicPartition::new(t.name.as_str(), p.partition_index);
+                        let tp = TopicPartition::new(name, p.partition_index);
                         if p.error_code.is_ok() {
                             done.push(tp);
                         } else {
@@ -335,6 +341,8 @@ pub(crate) async fn fetch_committed(
     for tp in partitions {
         by_topic.entry(&tp.topic).or_default().push(tp.partition);
     }
+    let metadata = coordinator.cluster().metadata();
+    let names = names_by_id(by_topic.keys().map(|t| (topic_id(&metadata, t), *t)));
     let request = OffsetFetchRequest {
         // Versions up to 7 read these...
         group_id: group.clone(),
@@ -358,6 +366,7 @@ pub(crate) async fn fetch_committed(
                     .iter()
                     .map(|(t, ps)| OffsetFetchRequestTopics {
                         name: (*t).to_owned(),
+                        topic_id: topic_id(&metadata, t),
                         partition_indexes: ps.clone(),
                         ..Default::default()
                     })
@@ -378,9 +387,10 @@ pub(crate) async fn fetch_committed(
                 return Err(coordinator.error(g.error_code, "OffsetFetch"));
             }
             for t in g.topics {
+                let name = topic_name(&names, t.topic_id, &t.name).to_owned();
                 for p in t.partitions {
                     rows.push((
-                        t.name.clone(),
+                        name.clone(),
                         p.partition_index,
                         p.committed_offset,
                         p.committed_leader_epoch,
@@ -499,5 +509,28 @@ pub(crate) async fn validate_positions(
                 }
             }
         }
+    }
+}
+
+/// The id of `topic` in `metadata`, or zero when it is not known.
+fn topic_id(metadata: &Metadata, topic: &str) -> Uuid {
+    metadata.topic(topic).map(|t| t.id).unwrap_or_default()
+}
+
+/// The known topic ids of a request, for reading an answer that names
+/// topics by id only (OffsetCommit and OffsetFetch v10).
+fn names_by_id<'a>(topics: impl Iterator<Item = (Uuid, &'a str)>) -> HashMap<Uuid, String> {
+    topics
+        .filter(|(id, _)| !id.is_zero())
+        .map(|(id, name)| (id, name.to_owned()))
+        .collect()
+}
+
+/// A topic's name in an answer: the one given, or the one its id stands
+/// for in the request.
+fn topic_name<'a>(names: &'a HashMap<Uuid, String>, id: Uuid, name: &'a str) -> &'a str {
+    match names.get(&id) {
+        Some(known) if name.is_empty() => known,
+        _ => name,
     }
 }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use kafka_proto::Response;
+use kafka_proto::Uuid;
 use kafka_proto::api::ProduceRequest;
 use kafka_proto::api::ProduceResponse;
 use kafka_proto::api::produce::{PartitionProduceData, TopicProduceData};
@@ -24,7 +25,12 @@ use super::Shared;
 use super::accumulator::ProducerBatch;
 use super::idempotence::{Verdict, init_producer_id, verdict};
 
-type RequestOutcome = (i32, Vec<ProducerBatch>, Result<Option<Response>>);
+/// A Produce's leader, batches, the topic ids it named (a v13 answer names
+/// topics by id only) and its outcome.
+type RequestOutcome = (i32, Vec<ProducerBatch>, TopicIds, Result<Option<Response>>);
+
+/// The topics of one Produce request by id.
+type TopicIds = HashMap<Uuid, Arc<str>>;
 
 /// Runs until the producer is closed and every batch is settled.
 pub(super) async fn run(shared: Arc<Shared>) {
@@ -149,10 +155,18 @@ async fn send(shared: &Arc<Shared>, leader: i32, mut batches: Vec<ProducerBatch>
     let records: i32 = batches.iter().map(|b| b.records).sum();
     let mut topics: Vec<TopicProduceData> = Vec::new();
     let mut bytes = 0usize;
+    let metadata = shared.cluster.metadata();
     for batch in &mut batches {
         let data = match batch.finish() {
             Ok(data) => data,
-            Err(e) => return Box::pin(std::future::ready((leader, batches, Err(e)))),
+            Err(e) => {
+                return Box::pin(std::future::ready((
+                    leader,
+                    batches,
+                    TopicIds::new(),
+                    Err(e),
+                )));
+            }
         };
         bytes += data.len();
         let partition = PartitionProduceData {
@@ -162,13 +176,24 @@ async fn send(shared: &Arc<Shared>, leader: i32, mut batches: Vec<ProducerBatch>
         };
         match topics.iter_mut().find(|t| *t.name == *batch.topic) {
             Some(t) => t.partition_data.push(partition),
+            // Both the name and the id: the negotiated version writes one
+            // (v13 names topics by id; an unknown id keeps it at v12).
             None => topics.push(TopicProduceData {
                 name: batch.topic.to_string(),
+                topic_id: metadata
+                    .topic(&batch.topic)
+                    .map(|t| t.id)
+                    .unwrap_or_default(),
                 partition_data: vec![partition],
                 ..Default::default()
             }),
         }
     }
+    let ids: TopicIds = topics
+        .iter()
+        .filter(|t| !t.topic_id.is_zero())
+        .map(|t| (t.topic_id, Arc::from(t.name.as_str())))
+        .collect();
     let config = &shared.config;
     let request = ProduceRequest {
         transactional_id: None,
@@ -195,15 +220,15 @@ async fn send(shared: &Arc<Shared>, leader: i32, mut batches: Vec<ProducerBatch>
         Ok(reply) => Box::pin(
             async move {
                 let result = reply.await;
-                (leader, batches, result)
+                (leader, batches, ids, result)
             }
             .instrument(span),
         ),
-        Err(e) => Box::pin(std::future::ready((leader, batches, Err(e)))),
+        Err(e) => Box::pin(std::future::ready((leader, batches, ids, Err(e)))),
     }
 }
 
-fn handle(shared: &Shared, (leader, batches, result): RequestOutcome) {
+fn handle(shared: &Shared, (leader, batches, ids, result): RequestOutcome) {
     let response = match result {
         Ok(Some(response)) => match decode::<ProduceResponse>(&response) {
             Ok(r) => Some(r),
@@ -235,9 +260,13 @@ fn handle(shared: &Shared, (leader, batches, result): RequestOutcome) {
     let mut results: HashMap<(&str, i32), (kafka_proto::ErrorCode, i64, Option<&str>)> =
         HashMap::new();
     for t in &response.responses {
+        let name = match ids.get(&t.topic_id) {
+            Some(name) if t.name.is_empty() => &**name,
+            _ => t.name.as_str(),
+        };
         for p in &t.partition_responses {
             results.insert(
-                (t.name.as_str(), p.index),
+                (name, p.index),
                 (p.error_code, p.base_offset, p.error_message.as_deref()),
             );
         }

@@ -38,10 +38,10 @@ fn api(key: ApiKey, min: i16, max: i16) -> ApiVersion {
 
 fn broker_apis() -> Vec<ApiVersion> {
     vec![
-        api(ApiKey::PRODUCE, 3, 13),
-        api(ApiKey::FETCH, 4, 18),
+        api(ApiKey::PRODUCE, 3, 14),
+        api(ApiKey::FETCH, 4, 19),
         api(ApiKey::LIST_OFFSETS, 1, 5),
-        api(ApiKey::METADATA, 0, 13),
+        api(ApiKey::METADATA, 0, 14),
         api(ApiKey::API_VERSIONS, 0, 4),
         api(ApiKey::SASL_HANDSHAKE, 0, 1),
         api(ApiKey::SASL_AUTHENTICATE, 0, 2),
@@ -54,8 +54,13 @@ fn reply<M: Message>(correlation_id: i32, version: i16, body: &M) -> BytesMut {
     b
 }
 
-/// Runs ApiVersions to completion with the given broker table.
+/// Runs ApiVersions to completion with the default broker table.
 fn ready_connection(config: Config, now: Instant) -> Connection {
+    ready_connection_with(config, now, broker_apis())
+}
+
+/// Runs ApiVersions to completion with the given broker table.
+fn ready_connection_with(config: Config, now: Instant, table: Vec<ApiVersion>) -> Connection {
     let mut conn = Connection::new(config, now);
     let reqs = requests(&mut conn);
     assert_eq!(reqs.len(), 1);
@@ -64,7 +69,7 @@ fn ready_connection(config: Config, now: Instant) -> Connection {
     assert_eq!(h.request_api_version, 4);
     assert!(matches!(body, AnyRequest::ApiVersions(r) if r.client_software_name == "mq-rust"));
     let resp = ApiVersionsResponse {
-        api_keys: broker_apis(),
+        api_keys: table,
         ..Default::default()
     };
     conn.handle_input(now, &mut reply(h.correlation_id, 4, &resp))
@@ -78,9 +83,9 @@ fn negotiation_picks_the_highest_common_version() {
     let mut conn = ready_connection(Config::default(), now);
     assert_eq!(conn.poll_event(), Some(Event::Ready));
     assert!(conn.is_ready());
-    assert_eq!(conn.version_for(ApiKey::PRODUCE), Some(11));
-    assert_eq!(conn.version_for(ApiKey::FETCH), Some(17));
-    assert_eq!(conn.version_for(ApiKey::METADATA), Some(12));
+    assert_eq!(conn.version_for(ApiKey::PRODUCE), Some(13));
+    assert_eq!(conn.version_for(ApiKey::FETCH), Some(18));
+    assert_eq!(conn.version_for(ApiKey::METADATA), Some(13));
     assert_eq!(conn.version_for(ApiKey::LIST_OFFSETS), Some(5));
     assert_eq!(conn.version_for(ApiKey::JOIN_GROUP), None);
     assert_eq!(
@@ -92,7 +97,7 @@ fn negotiation_picks_the_highest_common_version() {
 #[test]
 fn no_common_version_means_unsupported() {
     let broker = ApiVersionsResponse {
-        api_keys: vec![api(ApiKey::PRODUCE, 0, 2), api(ApiKey::FETCH, 18, 20)],
+        api_keys: vec![api(ApiKey::PRODUCE, 0, 2), api(ApiKey::FETCH, 19, 21)],
         ..Default::default()
     };
     let n = negotiate(&broker);
@@ -218,7 +223,7 @@ fn responses_are_matched_by_correlation_id_in_any_order_and_byte_by_byte() {
     assert_eq!(conn.in_flight(), 2);
     let sent = requests(&mut conn);
     assert_eq!(sent.len(), 2);
-    assert_eq!(sent[0].0.request_api_version, 12);
+    assert_eq!(sent[0].0.request_api_version, 13);
     assert_eq!(sent[0].0.client_id.as_deref(), Some("mq"));
     let resp_a = MetadataResponse {
         cluster_id: Some("a".into()),
@@ -229,8 +234,8 @@ fn responses_are_matched_by_correlation_id_in_any_order_and_byte_by_byte() {
         ..Default::default()
     };
     // Answer b first, then a, fed one byte at a time.
-    let mut wire = reply(b, 12, &resp_b);
-    wire.extend_from_slice(&reply(a, 12, &resp_a));
+    let mut wire = reply(b, 13, &resp_b);
+    wire.extend_from_slice(&reply(a, 13, &resp_a));
     let mut inbuf = BytesMut::new();
     for byte in wire.iter() {
         inbuf.extend_from_slice(&[*byte]);
@@ -240,7 +245,7 @@ fn responses_are_matched_by_correlation_id_in_any_order_and_byte_by_byte() {
     let mut got = Vec::new();
     while let Some(Event::Response(r)) = conn.poll_event() {
         assert_eq!(r.api_key, ApiKey::METADATA);
-        assert_eq!(r.api_version, 12);
+        assert_eq!(r.api_version, 13);
         got.push((r.correlation_id, r.decode::<MetadataResponse>().unwrap()));
     }
     assert_eq!(got, vec![(b, resp_b), (a, resp_a)]);
@@ -372,4 +377,99 @@ fn produce_with_acks_zero_expects_no_response() {
     .unwrap();
     assert_eq!(conn.in_flight(), 1);
     assert_eq!(requests(&mut conn).len(), 2);
+}
+
+#[test]
+fn a_topic_without_a_known_id_keeps_produce_and_fetch_on_the_name_path() {
+    use crate::api::FetchRequest;
+    use crate::api::fetch::FetchTopic;
+    use crate::api::produce::TopicProduceData;
+    use crate::primitives::Uuid;
+
+    let now = t0();
+    let mut conn = ready_connection(Config::default(), now);
+    let _ = conn.poll_event();
+    let id = Uuid([7; 16]);
+    let produce = |topic_id| ProduceRequest {
+        acks: -1,
+        topic_data: vec![TopicProduceData {
+            name: "t".into(),
+            topic_id,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let fetch = |topic_id| FetchRequest {
+        topics: vec![FetchTopic {
+            topic: "t".into(),
+            topic_id,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    conn.send(now, &produce(id)).unwrap();
+    conn.send(now, &produce(Uuid::ZERO)).unwrap();
+    conn.send(now, &fetch(id)).unwrap();
+    conn.send(now, &fetch(Uuid::ZERO)).unwrap();
+    let sent: Vec<(i16, AnyRequest)> = requests(&mut conn)
+        .into_iter()
+        .map(|(h, body)| (h.request_api_version, body))
+        .collect();
+    let versions: Vec<i16> = sent.iter().map(|(v, _)| *v).collect();
+    assert_eq!(versions, [13, 12, 18, 12]);
+    // v13 carries the id and no name; v12 the name and no id.
+    match (&sent[0].1, &sent[1].1) {
+        (AnyRequest::Produce(by_id), AnyRequest::Produce(by_name)) => {
+            assert_eq!(
+                (
+                    by_id.topic_data[0].name.as_str(),
+                    by_id.topic_data[0].topic_id
+                ),
+                ("", id)
+            );
+            assert_eq!(
+                (
+                    by_name.topic_data[0].name.as_str(),
+                    by_name.topic_data[0].topic_id
+                ),
+                ("t", Uuid::ZERO)
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn an_older_broker_gets_topic_names_from_the_same_request() {
+    use crate::api::produce::TopicProduceData;
+    use crate::primitives::Uuid;
+
+    // Kafka 4.0's table: Produce up to v12, Fetch up to v17 (which still
+    // names fetched topics by id, from v13).
+    let table = vec![
+        api(ApiKey::PRODUCE, 0, 12),
+        api(ApiKey::FETCH, 4, 17),
+        api(ApiKey::METADATA, 0, 12),
+        api(ApiKey::API_VERSIONS, 0, 4),
+    ];
+    let now = t0();
+    let mut conn = ready_connection_with(Config::default(), now, table);
+    let _ = conn.poll_event();
+    let request = ProduceRequest {
+        acks: -1,
+        topic_data: vec![TopicProduceData {
+            name: "t".into(),
+            topic_id: Uuid([7; 16]),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    assert_eq!(conn.version_to_send(&request), Ok(12));
+    conn.send(now, &request).unwrap();
+    let sent = requests(&mut conn);
+    assert_eq!(sent[0].0.request_api_version, 12);
+    match &sent[0].1 {
+        AnyRequest::Produce(p) => assert_eq!(p.topic_data[0].name, "t"),
+        other => panic!("{other:?}"),
+    }
 }
