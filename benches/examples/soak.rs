@@ -86,7 +86,11 @@ fn proxied_kafka(bootstrap: &[String], proxies: &[Arc<FaultProxy>]) -> ClientCon
         .iter()
         .zip(proxies)
         .map(|(b, p)| {
-            let port = b.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port");
+            let port = b
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.parse().ok())
+                .expect("port");
             (port, p.addr().to_string())
         })
         .collect();
@@ -108,7 +112,12 @@ fn ticker() -> tokio::time::Interval {
     t
 }
 
-async fn amqp_publisher(urls: Vec<String>, queue: String, counts: AllCounts, stop: watch::Receiver<bool>) {
+async fn amqp_publisher(
+    urls: Vec<String>,
+    queue: String,
+    counts: AllCounts,
+    stop: watch::Receiver<bool>,
+) {
     let c = &counts["amqp"];
     let conn = amqp::Connection::builder()
         .uris(urls)
@@ -123,7 +132,10 @@ async fn amqp_publisher(urls: Vec<String>, queue: String, counts: AllCounts, sto
     let mut window = std::collections::VecDeque::new();
     while !*stop.borrow() {
         tick.tick().await;
-        match ch.publish("", &queue, &b"soak"[..], BasicProperties::default()).await {
+        match ch
+            .publish("", &queue, &b"soak"[..], BasicProperties::default())
+            .await
+        {
             Ok(confirm) => window.push_back(confirm),
             Err(_) => {
                 c.errors.fetch_add(1, Ordering::Relaxed);
@@ -168,8 +180,12 @@ async fn amqp_consumer(
                 continue;
             }
         };
-        let Ok(ch) = conn.open_channel().await else { continue };
-        let Ok(mut consumer) = ch.consume(&queue, ConsumeOptions::default().prefetch(200)).await
+        let Ok(ch) = conn.open_channel().await else {
+            continue;
+        };
+        let Ok(mut consumer) = ch
+            .consume(&queue, ConsumeOptions::default().prefetch(200))
+            .await
         else {
             continue;
         };
@@ -196,7 +212,12 @@ async fn amqp_consumer(
     }
 }
 
-async fn kafka_producer(config: ClientConfig, topic: String, counts: AllCounts, stop: watch::Receiver<bool>) {
+async fn kafka_producer(
+    config: ClientConfig,
+    topic: String,
+    counts: AllCounts,
+    stop: watch::Receiver<bool>,
+) {
     let c = &counts["kafka"];
     let producer = kafka::Producer::builder("unused")
         .client_config(config)
@@ -212,7 +233,10 @@ async fn kafka_producer(config: ClientConfig, topic: String, counts: AllCounts, 
         tick.tick().await;
         n += 1;
         let key = format!("k{}", n % 64);
-        match producer.enqueue(ProducerRecord::new(&topic).key(&key).value("soak")).await {
+        match producer
+            .enqueue(ProducerRecord::new(&topic).key(&key).value("soak"))
+            .await
+        {
             Ok(d) => pending.push_back(d),
             Err(_) => {
                 c.errors.fetch_add(1, Ordering::Relaxed);
@@ -388,11 +412,23 @@ async fn main() {
     let minutes: u64 = env("SOAK_MINUTES").parse().expect("SOAK_MINUTES");
     let out = PathBuf::from(env("SOAK_OUT"));
     std::fs::create_dir_all(&out).expect("SOAK_OUT");
-    let amqp_nodes: Vec<String> = env("SOAK_AMQP_URLS").split(',').map(str::to_owned).collect();
-    let kafka_nodes: Vec<String> = env("SOAK_KAFKA_BOOTSTRAP").split(',').map(str::to_owned).collect();
+    let amqp_nodes: Vec<String> = env("SOAK_AMQP_URLS")
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    let kafka_nodes: Vec<String> = env("SOAK_KAFKA_BOOTSTRAP")
+        .split(',')
+        .map(str::to_owned)
+        .collect();
     let amqp_addrs: Vec<String> = amqp_nodes
         .iter()
-        .map(|u| u.split('@').nth(1).and_then(|h| h.split('/').next()).expect("host:port").to_owned())
+        .map(|u| {
+            u.split('@')
+                .nth(1)
+                .and_then(|h| h.split('/').next())
+                .expect("host:port")
+                .to_owned()
+        })
         .collect();
     let amqp_proxies = proxies(&amqp_addrs).await;
     let kafka_proxies = proxies(&kafka_nodes).await;
@@ -407,11 +443,18 @@ async fn main() {
     let topic = format!("soak-{run}");
     let svc_topic = format!("soak-svc-{run}");
     {
-        let conn = amqp::Connection::connect_any(amqp_nodes.clone()).await.expect("connect");
+        let conn = amqp::Connection::connect_any(amqp_nodes.clone())
+            .await
+            .expect("connect");
         let ch = conn.open_channel().await.expect("channel");
-        ch.queue_declare(&queue, QueueOptions::durable().quorum()).await.expect("queue");
+        ch.queue_declare(&queue, QueueOptions::durable().quorum())
+            .await
+            .expect("queue");
         conn.close().await.expect("close");
-        let admin = kafka::Admin::builder(&kafka_nodes.join(",")).build().await.expect("admin");
+        let admin = kafka::Admin::builder(&kafka_nodes.join(","))
+            .build()
+            .await
+            .expect("admin");
         for t in [&topic, &svc_topic] {
             admin
                 .create_topics([NewTopic::new(t, 6, 3).config("min.insync.replicas", "2")])
@@ -432,14 +475,51 @@ async fn main() {
             .await
             .expect("service connection"),
     );
-    let kafka_bus = Bus::kafka(KafkaConfig::new(kafka_nodes.join(",")).client_config(kafka_config.clone()));
+    let kafka_bus =
+        Bus::kafka(KafkaConfig::new(kafka_nodes.join(",")).client_config(kafka_config.clone()));
     let tasks = vec![
-        tokio::spawn(amqp_publisher(amqp_urls.clone(), queue.clone(), counts.clone(), stop.clone())),
-        tokio::spawn(amqp_consumer(amqp_urls.clone(), queue.clone(), counts.clone(), restart.clone(), stop.clone())),
-        tokio::spawn(kafka_producer(kafka_config.clone(), topic.clone(), counts.clone(), stop.clone())),
-        tokio::spawn(kafka_consumer(kafka_config.clone(), topic.clone(), counts.clone(), restart.clone(), stop.clone())),
-        tokio::spawn(service("svc-amqp", amqp_bus.clone(), svc_topic.clone(), counts.clone(), restart.clone(), stop.clone())),
-        tokio::spawn(service("svc-kafka", kafka_bus.clone(), svc_topic.clone(), counts.clone(), restart.clone(), stop.clone())),
+        tokio::spawn(amqp_publisher(
+            amqp_urls.clone(),
+            queue.clone(),
+            counts.clone(),
+            stop.clone(),
+        )),
+        tokio::spawn(amqp_consumer(
+            amqp_urls.clone(),
+            queue.clone(),
+            counts.clone(),
+            restart.clone(),
+            stop.clone(),
+        )),
+        tokio::spawn(kafka_producer(
+            kafka_config.clone(),
+            topic.clone(),
+            counts.clone(),
+            stop.clone(),
+        )),
+        tokio::spawn(kafka_consumer(
+            kafka_config.clone(),
+            topic.clone(),
+            counts.clone(),
+            restart.clone(),
+            stop.clone(),
+        )),
+        tokio::spawn(service(
+            "svc-amqp",
+            amqp_bus.clone(),
+            svc_topic.clone(),
+            counts.clone(),
+            restart.clone(),
+            stop.clone(),
+        )),
+        tokio::spawn(service(
+            "svc-kafka",
+            kafka_bus.clone(),
+            svc_topic.clone(),
+            counts.clone(),
+            restart.clone(),
+            stop.clone(),
+        )),
     ];
 
     let mut csv = std::fs::File::create(out.join("samples.csv")).expect("samples.csv");
@@ -457,7 +537,9 @@ async fn main() {
         second += 1;
         if second % 10 == 0 {
             let (rss, fds) = process_sample();
-            let tasks = tokio::runtime::Handle::current().metrics().num_alive_tasks();
+            let tasks = tokio::runtime::Handle::current()
+                .metrics()
+                .num_alive_tasks();
             let mut line = format!("{second},{rss},{fds},{tasks}");
             for w in WORKLOADS {
                 let c = &counts[w];
@@ -491,7 +573,14 @@ async fn main() {
             } else {
                 ("stop-rabbitmq", "start-rabbitmq")
             };
-            println!("restarting {} {node}", if kafka { "Kafka broker" } else { "RabbitMQ node" });
+            println!(
+                "restarting {} {node}",
+                if kafka {
+                    "Kafka broker"
+                } else {
+                    "RabbitMQ node"
+                }
+            );
             tokio::task::spawn_blocking(move || {
                 brokers(&[stop_cmd, &n], kafka);
                 brokers(&[start_cmd, &n], kafka);
