@@ -145,15 +145,15 @@ fn the_broker_refuses_a_topic_with_10() {
             topic.name
         ),
     );
-    // One broker cannot hold three replicas.
-    let name = mq_tests::names::topic("three-replicas");
+    // More replicas than brokers: scripts/brokers starts at most five.
+    let name = mq_tests::names::topic("six-replicas");
     fails(
         &[
             "topic",
             "create",
             &kafka_url(&name),
             "--replication-factor",
-            "3",
+            "6",
         ],
         b"",
         REFUSED,

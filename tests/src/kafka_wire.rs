@@ -160,3 +160,38 @@ pub fn common_versions<M: Message>(client: &WireClient) -> std::ops::RangeInclus
         None => 1..=0,
     }
 }
+
+/// The node id of the broker `client` talks to (found by its port in
+/// Metadata's broker list).
+pub fn node_id(client: &mut WireClient) -> Result<i32, BoxError> {
+    use kafka_proto::api::MetadataRequest;
+    let port = client.stream.peer_addr()?.port();
+    let (_, meta) = client.call(&MetadataRequest {
+        topics: Some(Vec::new()),
+        ..Default::default()
+    })?;
+    meta.brokers
+        .iter()
+        .find(|b| u16::try_from(b.port).ok() == Some(port))
+        .map(|b| b.node_id)
+        .ok_or_else(|| format!("no broker on port {port} in {:?}", meta.brokers).into())
+}
+
+/// Replica assignments that put each of `partitions` partitions, one
+/// replica each, on broker `node`: the topic's leaders are then the broker
+/// a [`WireClient`] talks to, whatever the cluster's size. CreateTopics
+/// takes them with `num_partitions` and `replication_factor` at -1.
+pub fn all_on(
+    node: i32,
+    partitions: i32,
+) -> Vec<kafka_proto::api::create_topics::CreatableReplicaAssignment> {
+    (0..partitions)
+        .map(
+            |p| kafka_proto::api::create_topics::CreatableReplicaAssignment {
+                partition_index: p,
+                broker_ids: vec![node],
+                ..Default::default()
+            },
+        )
+        .collect()
+}

@@ -5,12 +5,14 @@
 //!   run in parallel and re-run cleanly.
 //! - [`proxy`]: a fault-injecting TCP proxy that sits between a client and a
 //!   broker and can cut, stall, slow, truncate or refuse connections.
+//! - [`kafka_proxies`]: a fault proxy in front of each Kafka broker.
 //! - [`kafka_wire`]: a blocking driver for `kafka_proto`'s sans-IO connection
 //!   over a plain `TcpStream`, for protocol-core tests.
 //! - [`probe`]: raw-byte probes that prove a broker speaks its protocol.
 //! - [`tools`]: other clients as interop peers (Kafka's Java tools, kcat).
 
 pub mod endpoints;
+pub mod kafka_proxies;
 pub mod kafka_wire;
 pub mod names;
 pub mod probe;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use mq_client::kafka::{Error, Producer, ProducerRecord};
 use mq_tests::endpoints;
-use mq_tests::proxy::FaultProxy;
+use mq_tests::kafka_proxies::KafkaProxies;
 
 use kafka_client_support::topic;
 
@@ -20,13 +20,11 @@ const BUFFER: usize = 256 * 1024;
 async fn small_buffer_makes_send_wait_and_memory_stays_bounded() {
     let topic = topic("backpressure", 2).await;
     // A slow broker: every chunk is delayed on the way, both ways.
-    let proxy = FaultProxy::start(endpoints::kafka_addr())
+    let proxy = KafkaProxies::start(&endpoints::kafka_bootstrap())
         .await
-        .expect("proxy");
-    let via = proxy.addr().to_string();
-    let map_to = via.clone();
-    let producer = Producer::builder(&via)
-        .address_map(move |_, _| map_to.clone())
+        .expect("proxies");
+    let producer = Producer::builder(&proxy.bootstrap())
+        .address_map(proxy.map())
         .buffer_memory(BUFFER)
         .batch_size(16 * 1024)
         .build()
@@ -87,13 +85,11 @@ async fn small_buffer_makes_send_wait_and_memory_stays_bounded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_block_bounds_the_wait_for_buffer_space() {
     let topic = topic("backpressure-block", 1).await;
-    let proxy = FaultProxy::start(endpoints::kafka_addr())
+    let proxy = KafkaProxies::start(&endpoints::kafka_bootstrap())
         .await
-        .expect("proxy");
-    let via = proxy.addr().to_string();
-    let map_to = via.clone();
-    let producer = Producer::builder(&via)
-        .address_map(move |_, _| map_to.clone())
+        .expect("proxies");
+    let producer = Producer::builder(&proxy.bootstrap())
+        .address_map(proxy.map())
         .buffer_memory(64 * 1024)
         .max_block(Duration::from_millis(300))
         .build()

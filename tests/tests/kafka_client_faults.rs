@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use mq_client::kafka::{Producer, ProducerRecord};
 use mq_tests::endpoints;
-use mq_tests::proxy::FaultProxy;
+use mq_tests::kafka_proxies::KafkaProxies;
 
 use kafka_client_support::{check_exactly_once_in_order, read_all, topic};
 
@@ -52,15 +52,14 @@ async fn produce_through(
 async fn cut_connections_are_reestablished_without_duplicates() {
     let bootstrap = endpoints::kafka_bootstrap();
     let topic = topic("faults-cut", PARTITIONS).await;
+    // A proxy in front of each broker, whichever leads the partitions.
     let proxy = Arc::new(
-        FaultProxy::start(endpoints::kafka_addr())
+        KafkaProxies::start(&bootstrap)
             .await
-            .expect("proxy"),
+            .expect("proxies"),
     );
-    let via = proxy.addr().to_string();
-    let map_to = via.clone();
-    let producer = Producer::builder(&via)
-        .address_map(move |_, _| map_to.clone())
+    let producer = Producer::builder(&proxy.bootstrap())
+        .address_map(proxy.map())
         .linger(Duration::from_millis(2))
         .build()
         .await
@@ -98,15 +97,14 @@ async fn cut_connections_are_reestablished_without_duplicates() {
 async fn stalled_broker_times_requests_out_then_they_are_retried() {
     let bootstrap = endpoints::kafka_bootstrap();
     let topic = topic("faults-stall", PARTITIONS).await;
+    // A proxy in front of each broker, whichever leads the partitions.
     let proxy = Arc::new(
-        FaultProxy::start(endpoints::kafka_addr())
+        KafkaProxies::start(&bootstrap)
             .await
-            .expect("proxy"),
+            .expect("proxies"),
     );
-    let via = proxy.addr().to_string();
-    let map_to = via.clone();
-    let producer = Producer::builder(&via)
-        .address_map(move |_, _| map_to.clone())
+    let producer = Producer::builder(&proxy.bootstrap())
+        .address_map(proxy.map())
         .request_timeout(Duration::from_secs(2))
         .connect_timeout(Duration::from_secs(2))
         .linger(Duration::from_millis(2))

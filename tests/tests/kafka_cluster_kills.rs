@@ -30,7 +30,7 @@ use mq_client::kafka::{
     Acks, Admin, Consumer, NewTopic, Offset, OffsetReset, Producer, ProducerRecord, TopicPartition,
 };
 use mq_client::kafka::{Error, PartitionReader};
-use mq_tests::proxy::FaultProxy;
+use mq_tests::kafka_proxies::KafkaProxies;
 use mq_tests::{endpoints, names};
 
 use kafka_client_support::{check_exactly_once_in_order, read_all};
@@ -302,53 +302,6 @@ async fn coordinator_killed_group_reforms_and_commits_go_on() {
     drop(restart);
 }
 
-/// One fault proxy per broker, and the map that sends the client's
-/// connection to broker N (its advertised port) through proxy N.
-struct Proxies {
-    /// (advertised port, proxy)
-    proxies: Vec<(u16, Arc<FaultProxy>)>,
-}
-
-impl Proxies {
-    async fn start(bootstrap: &str) -> Proxies {
-        let mut proxies = Vec::new();
-        for addr in bootstrap.split(',') {
-            let addr: std::net::SocketAddr = addr.parse().expect("broker address");
-            let proxy = FaultProxy::start(addr).await.expect("proxy");
-            proxies.push((addr.port(), Arc::new(proxy)));
-        }
-        Proxies { proxies }
-    }
-
-    fn bootstrap(&self) -> String {
-        let addrs: Vec<String> = self
-            .proxies
-            .iter()
-            .map(|(_, p)| p.addr().to_string())
-            .collect();
-        addrs.join(",")
-    }
-
-    fn map(&self) -> impl Fn(&str, u16) -> String + Send + Sync + 'static {
-        let table: HashMap<u16, String> = self
-            .proxies
-            .iter()
-            .map(|(port, p)| (*port, p.addr().to_string()))
-            .collect();
-        move |host, port| {
-            table
-                .get(&port)
-                .cloned()
-                .unwrap_or_else(|| format!("{host}:{port}"))
-        }
-    }
-
-    /// The proxy in front of broker `node` (1-based, in bootstrap order).
-    fn of(&self, node: i32) -> &FaultProxy {
-        &self.proxies[(node - 1) as usize].1
-    }
-}
-
 /// Produces `per_partition` records to each partition; the outcome of each.
 async fn produce_each(
     producer: &Producer,
@@ -381,7 +334,7 @@ async fn cut_off_from_one_broker_times_out_then_routes_around() {
     let bootstrap = endpoints::kafka_bootstrap();
     let admin = Admin::builder(&bootstrap).build().await.expect("admin");
     let topic = replicated_topic(&admin, "cut-one").await;
-    let proxies = Proxies::start(&bootstrap).await;
+    let proxies = KafkaProxies::start(&bootstrap).await.expect("proxies");
     let delivery_timeout = Duration::from_secs(12);
     let producer = Producer::builder(&proxies.bootstrap())
         .address_map(proxies.map())

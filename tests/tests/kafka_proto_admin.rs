@@ -15,7 +15,7 @@ use kafka_proto::api::{
     ListOffsetsRequest, MetadataRequest, MetadataResponse,
 };
 use kafka_proto::{Config, ErrorCode, Uuid};
-use mq_tests::kafka_wire::{WireClient, common_versions};
+use mq_tests::kafka_wire::{self, WireClient, common_versions};
 use mq_tests::{endpoints, names};
 
 fn connect() -> WireClient {
@@ -24,11 +24,15 @@ fn connect() -> WireClient {
 }
 
 fn create_topic(client: &mut WireClient, name: &str, partitions: i32, version: i16) {
+    // Every partition led by the broker this client talks to (ListOffsets
+    // goes to the leader), on a cluster of any size.
+    let node = kafka_wire::node_id(client).expect("node id");
     let request = CreateTopicsRequest {
         topics: vec![CreatableTopic {
             name: name.to_owned(),
-            num_partitions: partitions,
-            replication_factor: 1,
+            num_partitions: -1,
+            replication_factor: -1,
+            assignments: kafka_wire::all_on(node, partitions),
             configs: vec![CreatableTopicConfig {
                 name: "retention.ms".into(),
                 value: Some("3600000".into()),

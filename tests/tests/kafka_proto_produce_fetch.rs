@@ -14,7 +14,7 @@ use kafka_proto::api::metadata::MetadataRequestTopic;
 use kafka_proto::api::produce::{PartitionProduceData, TopicProduceData};
 use kafka_proto::api::{CreateTopicsRequest, FetchRequest, MetadataRequest, ProduceRequest};
 use kafka_proto::{Config, ErrorCode, Uuid};
-use mq_tests::kafka_wire::{WireClient, common_versions};
+use mq_tests::kafka_wire::{self, WireClient, common_versions};
 use mq_tests::{endpoints, names};
 
 const PARTITIONS: i32 = 2;
@@ -26,12 +26,16 @@ fn connect() -> WireClient {
 
 /// Creates a topic and waits until its partitions have leaders; returns its id.
 fn create_topic(client: &mut WireClient, name: &str) -> Uuid {
+    // Every partition led by the broker this client talks to, on a cluster
+    // of any size.
+    let node = kafka_wire::node_id(client).expect("node id");
     let (_, resp) = client
         .call(&CreateTopicsRequest {
             topics: vec![CreatableTopic {
                 name: name.to_owned(),
-                num_partitions: PARTITIONS,
-                replication_factor: 1,
+                num_partitions: -1,
+                replication_factor: -1,
+                assignments: kafka_wire::all_on(node, PARTITIONS),
                 ..Default::default()
             }],
             timeout_ms: 30_000,

@@ -13,7 +13,7 @@ use kafka_proto::api::{CreateTopicsRequest, FetchRequest, ProduceRequest};
 use kafka_proto::compression::Compression;
 use kafka_proto::record::{BatchOptions, BatchReader, RecordBatchBuilder};
 use kafka_proto::{Config, ErrorCode, Uuid};
-use mq_tests::kafka_wire::{WireClient, common_versions};
+use mq_tests::kafka_wire::{self, WireClient, common_versions};
 use mq_tests::tools::{check, kafka_java, kcat};
 use mq_tests::{endpoints, names};
 
@@ -54,12 +54,15 @@ fn now_ms() -> i64 {
 
 /// Creates a one-partition topic and returns its id once it can be fetched.
 fn create_topic(client: &mut WireClient, name: &str) -> Uuid {
+    // Led by the broker this client talks to, on a cluster of any size.
+    let node = kafka_wire::node_id(client).expect("node id");
     let (_, resp) = client
         .call(&CreateTopicsRequest {
             topics: vec![CreatableTopic {
                 name: name.to_owned(),
-                num_partitions: 1,
-                replication_factor: 1,
+                num_partitions: -1,
+                replication_factor: -1,
+                assignments: kafka_wire::all_on(node, 1),
                 ..Default::default()
             }],
             timeout_ms: 30_000,
