@@ -24,9 +24,10 @@ impl KafkaProxies {
     pub async fn start(bootstrap: &str) -> io::Result<KafkaProxies> {
         let mut proxies = Vec::new();
         for addr in bootstrap.split(',') {
-            let addr: SocketAddr = addr.trim().parse().map_err(|e| {
-                io::Error::new(io::ErrorKind::InvalidInput, format!("{addr}: {e}"))
-            })?;
+            let addr: SocketAddr = addr
+                .trim()
+                .parse()
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{addr}: {e}")))?;
             proxies.push((addr.port(), Arc::new(FaultProxy::start(addr).await?)));
         }
         Ok(KafkaProxies { proxies })
@@ -43,7 +44,7 @@ impl KafkaProxies {
     }
 
     /// The client's address map: a broker's advertised address to its proxy.
-    pub fn map(&self) -> impl Fn(&str, u16) -> String + Send + Sync + 'static {
+    pub fn map(&self) -> impl Fn(&str, u16) -> String + Clone + Send + Sync + 'static {
         let table: HashMap<u16, String> = self
             .proxies
             .iter()
@@ -61,7 +62,11 @@ impl KafkaProxies {
     /// which is broker id order for `scripts/brokers`).
     pub fn of(&self, node: i32) -> &Arc<FaultProxy> {
         let at = usize::try_from(node - 1).unwrap_or(usize::MAX);
-        &self.proxies.get(at).expect("a broker of the bootstrap list").1
+        &self
+            .proxies
+            .get(at)
+            .expect("a broker of the bootstrap list")
+            .1
     }
 
     /// Every proxy.

@@ -28,8 +28,8 @@ use kafka_proto::api::{
 };
 use kafka_proto::{ApiKey, Config, Connection, ErrorCode, Request, Uuid};
 use mq_client::kafka::{Admin, Consumer, OffsetReset, Producer, ProducerRecord, TopicPartition};
+use mq_tests::kafka_proxies::KafkaProxies;
 use mq_tests::kafka_wire::WireClient;
-use mq_tests::proxy::FaultProxy;
 use mq_tests::{endpoints, names};
 
 use kafka_client_support::topic;
@@ -234,15 +234,13 @@ async fn the_client_sends_every_request_at_the_negotiated_version() {
         .expect("negotiation");
     let topic = topic("versions", 1).await;
     let group = names::group("versions");
-    let proxy = FaultProxy::start(endpoints::kafka_addr())
+    // A recording proxy in front of each broker, on a cluster of any size.
+    let proxies = KafkaProxies::start(&endpoints::kafka_bootstrap())
         .await
-        .expect("proxy");
-    proxy.record(true);
-    let via = proxy.addr().to_string();
-    let map = {
-        let via = via.clone();
-        move |_: &str, _: u16| via.clone()
-    };
+        .expect("proxies");
+    proxies.all().for_each(|p| p.record(true));
+    let via = proxies.bootstrap();
+    let map = proxies.map();
 
     let producer = Producer::builder(&via)
         .address_map(map.clone())
@@ -301,10 +299,10 @@ async fn the_client_sends_every_request_at_the_negotiated_version() {
         .await
         .expect("describe a missing group");
     assert_eq!((missing.state.as_str(), missing.members.len()), ("Dead", 0));
-    proxy.record(false);
+    proxies.all().for_each(|p| p.record(false));
 
     let mut seen: BTreeMap<&'static str, BTreeSet<i16>> = BTreeMap::new();
-    for stream in proxy.recorded() {
+    for stream in proxies.all().flat_map(|p| p.recorded()) {
         for (api, version) in request_versions(&stream) {
             if let Some(&want) = negotiated.get(&api) {
                 assert_eq!(

@@ -53,11 +53,7 @@ async fn cut_connections_are_reestablished_without_duplicates() {
     let bootstrap = endpoints::kafka_bootstrap();
     let topic = topic("faults-cut", PARTITIONS).await;
     // A proxy in front of each broker, whichever leads the partitions.
-    let proxy = Arc::new(
-        KafkaProxies::start(&bootstrap)
-            .await
-            .expect("proxies"),
-    );
+    let proxy = Arc::new(KafkaProxies::start(&bootstrap).await.expect("proxies"));
     let producer = Producer::builder(&proxy.bootstrap())
         .address_map(proxy.map())
         .linger(Duration::from_millis(2))
@@ -98,11 +94,7 @@ async fn stalled_broker_times_requests_out_then_they_are_retried() {
     let bootstrap = endpoints::kafka_bootstrap();
     let topic = topic("faults-stall", PARTITIONS).await;
     // A proxy in front of each broker, whichever leads the partitions.
-    let proxy = Arc::new(
-        KafkaProxies::start(&bootstrap)
-            .await
-            .expect("proxies"),
-    );
+    let proxy = Arc::new(KafkaProxies::start(&bootstrap).await.expect("proxies"));
     let producer = Producer::builder(&proxy.bootstrap())
         .address_map(proxy.map())
         .request_timeout(Duration::from_secs(2))

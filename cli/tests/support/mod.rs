@@ -307,6 +307,25 @@ pub fn batch_codecs(topic: &str, partition: i32) -> Vec<kafka_proto::compression
         .first()
         .map(|t| t.topic_id)
         .expect("the topic's metadata");
+    // Fetch goes to the partition's leader, on a cluster of any size.
+    let leader = metadata.topics[0]
+        .partitions
+        .iter()
+        .find(|p| p.partition_index == partition)
+        .map(|p| p.leader_id)
+        .expect("the partition's leader");
+    let broker = metadata
+        .brokers
+        .iter()
+        .find(|b| b.node_id == leader)
+        .expect("the leader in the broker list");
+    let leader_addr =
+        std::net::ToSocketAddrs::to_socket_addrs(&(broker.host.as_str(), broker.port as u16))
+            .ok()
+            .and_then(|mut a| a.next())
+            .expect("the leader's address");
+    let mut client = WireClient::connect(leader_addr, kafka_proto::Config::default())
+        .expect("a connection to the leader");
     let mut codecs = Vec::new();
     let mut offset = 0;
     loop {
