@@ -4,6 +4,7 @@
 //! offsets back.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod dedup;
 pub mod delayed;
 pub mod metrics_capture;
 pub mod scenarios;
