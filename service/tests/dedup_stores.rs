@@ -224,6 +224,11 @@ mod postgres {
         }
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_inbox_exactly_one_effect_under_50_random_aborts() {
+        crate::support::inbox::inbox_exactly_once_under_aborts(&url(), 50).await;
+    }
+
     #[tokio::test]
     async fn postgres_secrets_stay_out_of_debug_and_errors() {
         let s = PostgresStore::connect(&url()).await.expect("connect");

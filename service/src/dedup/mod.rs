@@ -105,6 +105,10 @@ pub use postgres::PostgresStore;
 pub use redb_store::EmbeddedStore;
 #[cfg(feature = "redis")]
 pub use redis_store::RedisStore;
+/// The PostgreSQL client the store and the inbox run on: open the
+/// handler's transaction with it ([`PostgresStore::claim_in`]).
+#[cfg(feature = "postgres")]
+pub use tokio_postgres;
 
 use std::fmt;
 use std::sync::Arc;

@@ -6,6 +6,8 @@
 
 pub mod dedup;
 pub mod delayed;
+#[cfg(feature = "postgres")]
+pub mod inbox;
 pub mod metrics_capture;
 pub mod scenarios;
 pub mod tracing_capture;
