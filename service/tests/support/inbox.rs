@@ -56,7 +56,10 @@ pub async fn inbox_exactly_once_under_aborts(url: &str, rounds: u64) {
     println!("inbox: seed {seed}");
     let handler = |statements: Arc<AtomicU64>| {
         let (store, effects, url) = (store.clone(), effects.clone(), url.to_owned());
+        let group = env.group.clone();
         move |m: Message<Event>| {
+            // The inbox's keys are the application's: this run's own.
+            let key = format!("{group}:{}", business_key(&m).unwrap_or_default());
             let (store, effects, url, statements) = (
                 store.clone(),
                 effects.clone(),
@@ -64,7 +67,6 @@ pub async fn inbox_exactly_once_under_aborts(url: &str, rounds: u64) {
                 statements.clone(),
             );
             async move {
-                let key = business_key(&m).unwrap_or_default();
                 let mut client = connect(&url).await;
                 let tx = client.transaction().await?;
                 if store
