@@ -65,8 +65,11 @@
 //!    letters with the reason, no handler call.
 //! 2. **trace extract**: `traceparent`/`tracestate` become the parent of
 //!    the `process` span and of the handler's [`TraceContext`].
-//! 3. **dedup**: the [`Dedup`] hook may skip a message seen before
-//!    ([`NoDedup`] by default).
+//! 3. **dedup**, with [`SubscriberBuilder::deduplicate`]: a key already
+//!    processed settles the message as a duplicate without a call; in
+//!    claim mode the key is claimed with a lease first, renewed while the
+//!    handler runs; see [`dedup`] for the modes, the stores and their crash
+//!    windows.
 //! 4. **rate limit**: a token bucket per subscriber, one token per call.
 //! 5. **handler** on one of `concurrency` workers, under
 //!    `handler_timeout`; a panic is caught and counts as a retriable
@@ -172,7 +175,7 @@
 mod bus;
 mod codec;
 pub mod dead_letter;
-mod dedup;
+pub mod dedup;
 pub mod delayed_retry;
 mod error;
 mod message;
@@ -196,7 +199,6 @@ pub use codec::Codec;
 pub use codec::Json;
 #[cfg(feature = "protobuf")]
 pub use codec::Protobuf;
-pub use dedup::{Dedup, NoDedup};
 pub use error::{CodecError, Error, FailureKind, HandlerError};
 pub use message::{Headers, Message, Metadata};
 pub use publisher::{Publish, Published, Publisher};

@@ -20,6 +20,8 @@ pub const RETRIED: &str = "mq_service_messages_retried_total";
 pub const DELAYED: &str = "mq_service_messages_delayed_total";
 /// Messages published to the dead letters (counter).
 pub const DEAD_LETTERED: &str = "mq_service_messages_dead_lettered_total";
+/// Messages settled as duplicates by the deduplication step (counter).
+pub const DUPLICATES: &str = "mq_service_messages_duplicate_total";
 /// Handler duration in seconds, every attempt (histogram).
 pub const HANDLER_DURATION: &str = "mq_service_handler_duration_seconds";
 /// Messages taken from the broker and not yet settled (gauge).
@@ -40,6 +42,7 @@ pub(crate) struct SubscriberMetrics {
     pub(crate) retried: Counter,
     pub(crate) delayed: Counter,
     pub(crate) dead_lettered: Counter,
+    pub(crate) duplicates: Counter,
     pub(crate) duration: Histogram,
     pub(crate) in_flight: Gauge,
 }
@@ -63,6 +66,7 @@ impl SubscriberMetrics {
             retried: metrics::counter!(RETRIED, &labels),
             delayed: metrics::counter!(DELAYED, &labels),
             dead_lettered: metrics::counter!(DEAD_LETTERED, &labels),
+            duplicates: metrics::counter!(DUPLICATES, &labels),
             duration: metrics::histogram!(HANDLER_DURATION, &labels),
             in_flight: metrics::gauge!(IN_FLIGHT, &labels),
         }

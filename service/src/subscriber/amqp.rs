@@ -20,6 +20,7 @@ use super::{Handler, OrderBy, Settings, TriggerOnDrop, run_loops};
 use crate::bus::{Bus, Inner};
 use crate::codec::Codec;
 use crate::dead_letter::{DeadLetterSink, ORIGIN_EXCHANGE, ORIGIN_QUEUE, ORIGIN_ROUTING_KEY};
+use crate::dedup::Deduplication;
 use crate::delayed_retry::{Carried, RetrySink, return_queue};
 use crate::error::Error;
 use crate::message::{Headers, Metadata};
@@ -38,6 +39,7 @@ pub(super) async fn start<T, C, H>(
     settings: Arc<Settings>,
     codec: Arc<C>,
     handler: Arc<H>,
+    dedup: Option<Deduplication<T>>,
 ) -> Result<JoinHandle<Result<(), Error>>, Error>
 where
     T: Send + 'static,
@@ -120,7 +122,7 @@ where
         },
         stages,
         metrics: SubscriberMetrics::new(semconv::SYSTEM_RABBITMQ, &settings.queue, &settings.group),
-        dedup: settings.dedup.clone(),
+        dedup,
         workers: pool.workers(),
         hard_stop: hard_stop.clone(),
         group: settings.group.as_str().into(),

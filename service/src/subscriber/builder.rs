@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::{Handler, OrderBy, RunningSubscriber, Settings, Subscriber};
 use crate::bus::{Bus, ConsumerHook, Inner};
 use crate::codec::Codec;
-use crate::dedup::{Dedup, NoDedup};
+use crate::dedup::Deduplication;
 use crate::delayed_retry::{return_queue, stage_name};
 use crate::error::Error;
 use crate::retry::{Backoff, RetryPolicy};
@@ -36,7 +36,7 @@ pub struct SubscriberBuilder<T, C> {
     drain_timeout: Duration,
     commit_interval: Duration,
     shutdown: Shutdown,
-    dedup: Arc<dyn Dedup>,
+    dedup: Option<Deduplication<T>>,
     consumer_hook: Option<ConsumerHook>,
     queue: Option<String>,
     queue_options: mq_client::amqp::QueueOptions,
@@ -88,7 +88,7 @@ where
             drain_timeout: Duration::from_secs(30),
             commit_interval: Duration::from_millis(250),
             shutdown: Shutdown::new(),
-            dedup: Arc::new(NoDedup),
+            dedup: None,
             consumer_hook: None,
             queue: None,
             queue_options: mq_client::amqp::QueueOptions::durable(),
@@ -225,9 +225,11 @@ where
         self
     }
 
-    /// The deduplication hook (default [`NoDedup`]).
-    pub fn dedup(mut self, dedup: impl Dedup) -> Self {
-        self.dedup = Arc::new(dedup);
+    /// Deduplicates messages on a key, in a store, before the handler
+    /// (default: none); see [`crate::dedup`] for the modes and their
+    /// crash windows.
+    pub fn deduplicate(mut self, dedup: Deduplication<T>) -> Self {
+        self.dedup = Some(dedup);
         self
     }
 
@@ -325,6 +327,9 @@ where
         };
         self.retry.validate()?;
         self.check_delays()?;
+        if let Some(d) = &self.dedup {
+            d.validate()?;
+        }
         if self.handler_timeout.is_zero() {
             return bad("handler_timeout", "a zero timeout fails every call".into());
         }
@@ -396,7 +401,6 @@ where
                 drain_timeout: self.drain_timeout,
                 commit_interval: self.commit_interval,
                 shutdown: self.shutdown,
-                dedup: self.dedup,
                 consumer_hook: self.consumer_hook,
                 queue,
                 queue_options: self.queue_options,
@@ -404,6 +408,7 @@ where
                 key_header: self.key_header,
                 key_from_routing_key: self.key_from_routing_key,
             }),
+            dedup: self.dedup,
             _payload: PhantomData,
         })
     }

@@ -29,7 +29,7 @@ use tokio::task::JoinHandle;
 
 use crate::bus::{Bus, ConsumerHook, Inner};
 use crate::codec::Codec;
-use crate::dedup::Dedup;
+use crate::dedup::Deduplication;
 use crate::error::{Error, HandlerError};
 use crate::message::Message;
 use crate::retry::RetryPolicy;
@@ -40,8 +40,8 @@ use crate::shutdown::Shutdown;
 /// Into<HandlerError>` (so any error type), and for your own types.
 ///
 /// A handler may run many times for one message (retries, redeliveries
-/// after a crash: at-least-once); make its effects idempotent, or plug in
-/// a [`Dedup`].
+/// after a crash: at-least-once); make its effects idempotent, or
+/// deduplicate ([`SubscriberBuilder::deduplicate`]).
 pub trait Handler<T>: Send + Sync + 'static {
     /// Processes the message. `Err` with a retriable error tries again
     /// after the backoff; a permanent one dead-letters it at once.
@@ -97,7 +97,6 @@ pub(crate) struct Settings {
     pub(crate) drain_timeout: Duration,
     pub(crate) commit_interval: Duration,
     pub(crate) shutdown: Shutdown,
-    pub(crate) dedup: Arc<dyn Dedup>,
     pub(crate) consumer_hook: Option<ConsumerHook>,
     pub(crate) queue: String,
     pub(crate) queue_options: mq_client::amqp::QueueOptions,
@@ -111,6 +110,7 @@ pub struct Subscriber<T, C> {
     bus: Bus,
     codec: Arc<C>,
     settings: Arc<Settings>,
+    dedup: Option<Deduplication<T>>,
     _payload: PhantomData<fn() -> T>,
 }
 
@@ -139,10 +139,24 @@ where
         let handler = Arc::new(handler);
         let task = match &*self.bus.inner {
             Inner::Kafka(_) => {
-                kafka::start(self.bus.clone(), self.settings, self.codec, handler).await?
+                kafka::start(
+                    self.bus.clone(),
+                    self.settings,
+                    self.codec,
+                    handler,
+                    self.dedup,
+                )
+                .await?
             }
             Inner::Amqp(_) => {
-                amqp::start(self.bus.clone(), self.settings, self.codec, handler).await?
+                amqp::start(
+                    self.bus.clone(),
+                    self.settings,
+                    self.codec,
+                    handler,
+                    self.dedup,
+                )
+                .await?
             }
         };
         Ok(RunningSubscriber { shutdown, task })

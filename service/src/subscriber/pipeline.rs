@@ -19,7 +19,7 @@ use tracing::{Instrument, Span, field};
 use super::Handler;
 use crate::codec::{Codec, check_and_decode};
 use crate::dead_letter::{DeadLetter, DeadLetterSink, FailureRecord, Reason, origin_headers};
-use crate::dedup::Dedup;
+use crate::dedup::{self, Claim, DedupMode, Deduplication, StoreError};
 use crate::delayed_retry::{Carried, RetrySink};
 use crate::error::{CodecError, FailureKind, HandlerError};
 use crate::message::{Headers, Message, Metadata};
@@ -54,7 +54,8 @@ pub(crate) enum Outcome {
     /// Forwarded to a delayed-retry stage of this delay, and confirmed:
     /// settle.
     Delayed(Duration),
-    /// The dedup hook had seen it: settle without processing.
+    /// The deduplication step found it processed already: settle without
+    /// processing.
     Duplicate,
     /// Stopped by a hard stop (drain deadline, abort): do not settle; the
     /// broker redelivers it.
@@ -75,6 +76,18 @@ impl Outcome {
             Outcome::Abandoned => "abandoned",
         }
     }
+}
+
+/// What the deduplication step says before a call.
+enum Gate {
+    /// Call the handler.
+    Go,
+    /// Processed already: settle.
+    Duplicate,
+    /// The hard stop came while waiting for another owner.
+    Stopped,
+    /// The store failed.
+    Failed(Failure),
 }
 
 /// A failed attempt.
@@ -107,6 +120,21 @@ impl Failure {
         }
     }
 
+    /// The deduplication store failed (retriable), or the key does not
+    /// fit it (permanent).
+    fn store(e: &StoreError) -> Self {
+        let (kind, error_type) = if e.is_retriable() {
+            (FailureKind::Retriable, "dedup_store")
+        } else {
+            (FailureKind::Permanent, "dedup_key")
+        };
+        Failure {
+            kind,
+            error_type: error_type.to_owned(),
+            message: e.to_string(),
+        }
+    }
+
     fn timeout(after: Duration) -> Self {
         Failure {
             kind: FailureKind::Retriable,
@@ -127,7 +155,8 @@ pub(crate) struct Pipeline<T, C, H> {
     /// The delayed-retry stages, if any.
     pub(crate) stages: Option<RetrySink>,
     pub(crate) metrics: SubscriberMetrics,
-    pub(crate) dedup: Arc<dyn Dedup>,
+    /// The deduplication step, if any.
+    pub(crate) dedup: Option<Deduplication<T>>,
     pub(crate) workers: Arc<Semaphore>,
     /// Triggered at the drain deadline or when the subscriber's task is
     /// dropped: jobs stop where they are.
@@ -243,48 +272,90 @@ where
                 return (self.poison(env, &e, span, before).await, before);
             }
         };
-        let dedup_id = dedup_id(env);
-        if let Some(id) = &dedup_id {
-            if self.dedup.seen(id).await {
-                return (Outcome::Duplicate, 0);
-            }
-        }
         let carried = env.carried;
         let before = carried.map_or(0, |c| c.attempts);
         let stages_done = carried.map_or(0, |c| c.stage);
         let mut first_failure = carried.and_then(|c| c.first_failure);
+        // The first message, built up front: the deduplication key may be
+        // a function of it.
+        let mut pending = decoded
+            .take()
+            .map(|p| self.message(env, p, before.saturating_add(1), ctx));
+        let key = self.dedup.as_ref().and_then(|d| {
+            let m = pending.as_ref()?;
+            d.key_of(m, &self.group).map(|k| (d, k))
+        });
+        let owner = dedup::owner_token();
+        // Claim mode: whether this message holds its key's claim.
+        let mut claimed = false;
+        // The handler succeeded; what is left is marking the key done.
+        let mut handled = false;
         // `local` counts this delivery's calls, `attempt` all of them.
         let mut local = 1u32;
         loop {
             let attempt = before.saturating_add(local);
-            // Decoded once up front; again (same bytes, same result) for
-            // each retry, so payloads need not be Clone.
-            let payload = match decoded.take().map_or_else(decode, Ok) {
-                Ok(p) => p,
-                // A codec that is not deterministic: poison all the same.
-                Err(e) => return (self.poison(env, &e, span, attempt - 1).await, attempt - 1),
-            };
-            let message = Message {
-                payload,
-                headers: env.headers.clone(),
-                key: env.key.clone(),
-                message_id: env.message_id.clone(),
-                metadata: env.metadata.clone(),
-                attempt,
-                trace: ctx.clone(),
-            };
-            let Some(result) = self.attempt(message, ctx).await else {
-                return (Outcome::Abandoned, attempt);
-            };
-            let failure = match result {
-                Ok(()) => {
-                    if let Some(id) = &dedup_id {
-                        self.dedup.mark(id).await;
+            let failure = 'attempt: {
+                if let Some((d, k)) = &key {
+                    if !handled && !claimed {
+                        match self.gate(d, k, &owner).await {
+                            Gate::Go => claimed = matches!(d.mode, DedupMode::Claim { .. }),
+                            Gate::Duplicate => {
+                                self.metrics.duplicates.increment(1);
+                                return (Outcome::Duplicate, attempt - 1);
+                            }
+                            Gate::Stopped => return (Outcome::Abandoned, attempt - 1),
+                            Gate::Failed(f) => break 'attempt f,
+                        }
                     }
-                    self.metrics.processed.increment(1);
-                    return (Outcome::Processed, attempt);
                 }
-                Err(f) => f,
+                if !handled {
+                    // Decoded once up front; again (same bytes, same
+                    // result) for each retry, so payloads need not be Clone.
+                    let message = match pending.take() {
+                        Some(m) => Message { attempt, ..m },
+                        None => match decode() {
+                            Ok(p) => self.message(env, p, attempt, ctx),
+                            // A codec that is not deterministic: poison all
+                            // the same.
+                            Err(e) => {
+                                return (
+                                    self.poison(env, &e, span, attempt - 1).await,
+                                    attempt - 1,
+                                );
+                            }
+                        },
+                    };
+                    let call = self.attempt(message, ctx);
+                    let result = match (&key, claimed, self.dedup.as_ref().map(|d| d.mode)) {
+                        (Some((d, k)), true, Some(DedupMode::Claim { lease })) => {
+                            self.renewing(call, d, k, &owner, lease).await
+                        }
+                        _ => call.await,
+                    };
+                    let Some(result) = result else {
+                        return (Outcome::Abandoned, attempt);
+                    };
+                    match result {
+                        Ok(()) => handled = true,
+                        Err(f) => {
+                            if let (Some((d, k)), true) = (&key, claimed) {
+                                // The retry (or another consumer) claims
+                                // it again.
+                                self.release(d, k, &owner).await;
+                                claimed = false;
+                            }
+                            break 'attempt f;
+                        }
+                    }
+                }
+                if let Some((d, k)) = &key {
+                    let ttl = d.remember;
+                    if let Err(e) = d.call(k, |s| s.mark_done(k, ttl)).await {
+                        break 'attempt Failure::store(&e);
+                    }
+                }
+                self.metrics.processed.increment(1);
+                return (Outcome::Processed, attempt);
             };
             self.metrics.failed.increment(1);
             span.record(semconv::ERROR_TYPE, failure.error_type.as_str());
@@ -346,6 +417,109 @@ where
                     return (self.dead_letter(env, &f).await, attempt);
                 }
             }
+        }
+    }
+
+    /// The message handed to the handler.
+    fn message(&self, env: &Envelope, payload: T, attempt: u32, ctx: &TraceContext) -> Message<T> {
+        Message {
+            payload,
+            headers: env.headers.clone(),
+            key: env.key.clone(),
+            message_id: env.message_id.clone(),
+            metadata: env.metadata.clone(),
+            attempt,
+            trace: ctx.clone(),
+        }
+    }
+
+    /// The deduplication step before a call: mark mode checks the key;
+    /// claim mode claims it, waiting while another owner's lease runs.
+    async fn gate(&self, d: &Deduplication<T>, key: &str, owner: &str) -> Gate {
+        let lease = match d.mode {
+            DedupMode::MarkAfterSuccess => {
+                return match d.call(key, |s| s.is_done(key)).await {
+                    Ok(true) => Gate::Duplicate,
+                    Ok(false) => Gate::Go,
+                    Err(e) => Gate::Failed(Failure::store(&e)),
+                };
+            }
+            DedupMode::Claim { lease } => lease,
+        };
+        // While another owner holds it: look again every tenth of a lease
+        // (it may finish early), and right after its lease runs out.
+        let poll = (lease / 10).clamp(Duration::from_millis(20), Duration::from_secs(1));
+        let mut waited = false;
+        loop {
+            match d.call(key, |s| s.claim(key, owner, lease)).await {
+                Ok(Claim::Acquired) => {
+                    if waited {
+                        tracing::info!(key, "claimed a key another worker held");
+                    }
+                    return Gate::Go;
+                }
+                Ok(Claim::Done) => return Gate::Duplicate,
+                Ok(Claim::Held { expires_in }) => {
+                    if !waited {
+                        tracing::debug!(
+                            key,
+                            expires_in_ms = expires_in.as_millis() as u64,
+                            "the key is claimed by another worker; waiting"
+                        );
+                        waited = true;
+                    }
+                    let wait = poll.min(expires_in + Duration::from_millis(5));
+                    if !self.sleep(wait).await {
+                        return Gate::Stopped;
+                    }
+                }
+                Err(e) => return Gate::Failed(Failure::store(&e)),
+            }
+        }
+    }
+
+    /// Runs `call` while renewing the claim on `key` every third of the
+    /// lease.
+    async fn renewing<F: std::future::Future>(
+        &self,
+        call: F,
+        d: &Deduplication<T>,
+        key: &str,
+        owner: &str,
+        lease: Duration,
+    ) -> F::Output {
+        let every = lease / 3;
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(call);
+        loop {
+            tokio::select! {
+                out = &mut call => return out,
+                _ = tick.tick() => {}
+            }
+            // The renewal runs beside the call, which goes on meanwhile.
+            let renew = d.call(key, |s| s.renew(key, owner, lease));
+            tokio::pin!(renew);
+            tokio::select! {
+                out = &mut call => return out,
+                r = &mut renew => match r {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!(
+                        key,
+                        "the claim's lease ran out before it was renewed: another worker may \
+                         process this key too"
+                    ),
+                    Err(e) => tracing::warn!(key, error = %e, "cannot renew the claim's lease"),
+                },
+            }
+        }
+    }
+
+    /// Gives up this message's claim on `key` (best effort: else it
+    /// expires with its lease).
+    async fn release(&self, d: &Deduplication<T>, key: &str, owner: &str) {
+        if let Err(e) = d.call(key, |s| s.release(key, owner)).await {
+            tracing::warn!(key, error = %e, "cannot release the claim; it expires with its lease");
         }
     }
 
@@ -504,22 +678,5 @@ where
                 }
             }
         }
-    }
-}
-
-/// The id the dedup hook sees: the message id, else a Kafka record's
-/// coordinates.
-fn dedup_id(env: &Envelope) -> Option<String> {
-    if let Some(id) = &env.message_id {
-        return Some(id.clone());
-    }
-    match &env.metadata {
-        Metadata::Kafka {
-            topic,
-            partition,
-            offset,
-            ..
-        } => Some(format!("{topic}/{partition}/{offset}")),
-        Metadata::Amqp { .. } => None,
     }
 }

@@ -4,7 +4,10 @@
 //! offsets back.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod dedup;
 pub mod delayed;
+#[cfg(feature = "postgres")]
+pub mod inbox;
 pub mod metrics_capture;
 pub mod scenarios;
 pub mod tracing_capture;

@@ -615,27 +615,12 @@ pub async fn graceful_shutdown_under_load(broker: Broker) {
     env.cleanup().await;
 }
 
-/// Remembers ids in memory: the dedup hook's test double.
-#[derive(Default, Clone)]
-struct Remember(Arc<Mutex<HashSet<String>>>);
-
-impl mq_service::Dedup for Remember {
-    fn seen<'a>(&'a self, id: &'a str) -> futures_util::future::BoxFuture<'a, bool> {
-        Box::pin(async move { self.0.lock().unwrap().contains(id) })
-    }
-
-    fn mark<'a>(&'a self, id: &'a str) -> futures_util::future::BoxFuture<'a, ()> {
-        Box::pin(async move {
-            self.0.lock().unwrap().insert(id.to_owned());
-        })
-    }
-}
-
-/// The dedup hook: a message id seen before is settled without calling
-/// the handler; ids are marked after success.
+/// Deduplication by message id (the default key) in memory, marked after
+/// success: a message id seen before is settled without calling the
+/// handler.
 pub async fn dedup_hook(broker: Broker) {
     let env = Env::new(broker, "svc-dedup", 1).await;
-    let store = Remember::default();
+    let store = mq_service::dedup::MemoryStore::new(100);
     let calls: Arc<Mutex<Vec<String>>> = Arc::default();
     let handler = {
         let calls = calls.clone();
@@ -665,7 +650,9 @@ pub async fn dedup_hook(broker: Broker) {
             .expect("publish");
     }
     let sub = subscriber(&env)
-        .dedup(store.clone())
+        .deduplicate(mq_service::dedup::Deduplication::mark_after_success(
+            store.clone(),
+        ))
         .start(handler)
         .await
         .expect("start");
@@ -680,10 +667,7 @@ pub async fn dedup_hook(broker: Broker) {
         ["order-1", "order-2"],
         "the repeat was skipped"
     );
-    assert!(
-        store.0.lock().unwrap().contains("order-2"),
-        "ids are marked"
-    );
+    assert_eq!(store.len(), 2, "ids are marked");
     assert_settled(&env, 3).await;
     env.cleanup().await;
 }

@@ -25,6 +25,7 @@ use super::{Handler, OrderBy, Settings, TriggerOnDrop, run_loops};
 use crate::bus::{Bus, Inner, KafkaBus};
 use crate::codec::Codec;
 use crate::dead_letter::DeadLetterSink;
+use crate::dedup::Deduplication;
 use crate::delayed_retry::{Carried, RetrySink};
 use crate::error::Error;
 use crate::message::{Headers, Metadata};
@@ -42,6 +43,7 @@ pub(super) async fn start<T, C, H>(
     settings: Arc<Settings>,
     codec: Arc<C>,
     handler: Arc<H>,
+    dedup: Option<Deduplication<T>>,
 ) -> Result<JoinHandle<Result<(), Error>>, Error>
 where
     T: Send + 'static,
@@ -97,7 +99,7 @@ where
         },
         stages,
         metrics: SubscriberMetrics::new(semconv::SYSTEM_KAFKA, &settings.source, &settings.group),
-        dedup: settings.dedup.clone(),
+        dedup,
         workers: pool.workers(),
         hard_stop: hard_stop.clone(),
         group: settings.group.as_str().into(),
