@@ -83,9 +83,19 @@ impl RedisStore {
             .map_err(|e| StoreError::Unavailable(format!("invalid Redis URL ({:?})", e.kind())))?;
         let info = client.get_connection_info();
         let addr = format!("{}/{}", info.addr, info.redis.db);
-        let conn = ConnectionManager::new(client).await.map_err(|e| {
-            StoreError::Unavailable(format!("cannot connect to Redis at {addr}: {e}"))
-        })?;
+        // Reconnects after a failure quickly and often (at most a second
+        // apart), and gives up on a connect that hangs: a store that comes
+        // back is used again within a second or two.
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_factor(50)
+            .set_max_delay(1000)
+            .set_number_of_retries(8)
+            .set_connection_timeout(std::time::Duration::from_secs(2));
+        let conn = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(|e| {
+                StoreError::Unavailable(format!("cannot connect to Redis at {addr}: {e}"))
+            })?;
         Ok(RedisStore {
             conn,
             addr,
