@@ -107,7 +107,13 @@ async fn spans_link_producer_and_consumer(broker: Broker) {
     let checkout = spans
         .iter()
         .find(|s| s.name == "checkout" && attr(s, "test").as_deref() == Some(env.source.as_str()))
-        .expect("the application's span is exported");
+        .unwrap_or_else(|| {
+            let names: Vec<_> = spans
+                .iter()
+                .map(|s| (s.name.to_string(), attr(s, "test")))
+                .collect();
+            panic!("the application's span is not exported: {names:?}")
+        });
     let trace_id = checkout.span_context.trace_id();
 
     let send = spans

@@ -94,7 +94,7 @@ impl Connection {
             close_timeout: config.close_timeout,
             confirm_timeout: config.confirm_timeout,
         });
-        let span = tracing::info_span!("amqp_connection", connection = %state.label);
+        let span = tracing::info_span!(parent: None, "amqp_connection", connection = %state.label);
         let driver = Driver::new(config.clone(), state, commands, publish_queue, io);
         tokio::spawn(driver.run().instrument(span));
         Connection { handles, config }

@@ -229,7 +229,8 @@ impl Cluster {
         let max_age = cluster.inner.config.metadata_max_age;
         let wake = cluster.inner.refresh_now.clone();
         let task = tokio::spawn(
-            refresh_loop(weak, wake, max_age).instrument(debug_span!("kafka_metadata")),
+            refresh_loop(weak, wake, max_age)
+                .instrument(debug_span!(parent: None, "kafka_metadata")),
         );
         let _ = cluster.inner.refresh_task.set(RefreshGuard(task));
         Ok(cluster)

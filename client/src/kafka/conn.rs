@@ -71,7 +71,7 @@ impl BrokerConn {
             rx,
             rx_closed: false,
         };
-        let span = debug_span!("kafka_broker", node_id, addr = %addr);
+        let span = debug_span!(parent: None, "kafka_broker", node_id, addr = %addr);
         tokio::spawn(driver.run().instrument(span));
         BrokerConn { node_id, addr, tx }
     }

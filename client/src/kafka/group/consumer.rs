@@ -153,7 +153,7 @@ impl<L: RebalanceListener> Consumer<L> {
             Vec::new(),
         )
         .await?;
-        let span = info_span!("kafka_group", group = %shared.settings.group_id);
+        let span = info_span!(parent: None, "kafka_group", group = %shared.settings.group_id);
         let tasks = vec![
             TaskGuard(tokio::spawn(
                 heartbeat::run(shared.clone()).instrument(span.clone()),

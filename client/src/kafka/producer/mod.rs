@@ -270,7 +270,7 @@ impl ProducerBuilder {
             config,
             retries: std::sync::atomic::AtomicU64::new(0),
         });
-        let span = info_span!("kafka_producer_sender", producer_id = identity.id);
+        let span = info_span!(parent: None, "kafka_producer_sender", producer_id = identity.id);
         tokio::spawn(sender::run(shared.clone()).instrument(span));
         Ok(Producer {
             guard: Arc::new(CloseOnDrop(shared.clone())),

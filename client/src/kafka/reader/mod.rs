@@ -388,7 +388,7 @@ impl PartitionReader {
             generations.insert((Arc::<str>::from(topic.as_str()), partition), 0);
             fetcher.assign(topic.into(), partition, offset, 0).await?;
         }
-        let span = tracing::debug_span!("kafka_partition_reader");
+        let span = tracing::debug_span!(parent: None, "kafka_partition_reader");
         tokio::spawn(fetcher.run().instrument(span));
         Ok(PartitionReader {
             cluster,
