@@ -246,8 +246,13 @@ async fn a_stream_is_read_from_each_kind_of_offset() {
     publish_confirmed(&ch, &stream, ["later".to_owned()]).await;
     assert_eq!(take(&mut next_only, 1).await, vec!["later".to_owned()]);
 
+    // Dropped consumers give back what they hold, which a stream refuses
+    // by closing their connection (540): delete on a connection of its own.
     drop((first, from_50, hour, ts, last, next_only));
-    ch.queue_delete(&stream, QueueDeleteOptions::default())
+    let cleanup = connect("queue-types-stream-cleanup").await;
+    let cleanup_ch = cleanup.open_channel().await.expect("channel");
+    cleanup_ch
+        .queue_delete(&stream, QueueDeleteOptions::default())
         .await
         .expect("delete");
 }
