@@ -3,7 +3,7 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use amqp_proto::method::{basic, confirm, exchange, queue, tx};
 use amqp_proto::{BasicProperties, CommandError, FieldTable, Method, ShortStr};
@@ -533,19 +533,21 @@ impl Channel {
         let no_ack = options.no_ack;
         let (dtx, drx) = super::delivery_queue::delivery_queue(capacity);
         let (tx, rx) = oneshot::channel();
+        let stream = Arc::new(AtomicBool::new(false));
         let cmd = Control::Consume {
             chan: self.key(),
             after: self.after(),
             queue: queue.to_owned(),
             options: Box::new(options),
             deliveries: dtx,
+            stream: stream.clone(),
             reply: tx,
         };
         let tag = self.inner.conn.call("basic.consume", cmd, rx).await?;
         Ok(Consumer::new(
             drx,
             self.clone(),
-            Arc::new(ConsumerShared::new(tag)),
+            Arc::new(ConsumerShared::new(tag, stream)),
             no_ack,
         ))
     }

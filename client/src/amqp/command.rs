@@ -62,6 +62,9 @@ pub(crate) enum Control {
         queue: String,
         options: Box<ConsumeOptions>,
         deliveries: DeliverySender<ConsumerMsg>,
+        /// Set once the consumer is known to read a stream queue (see
+        /// [`ConsumerRec`](super::driver)).
+        stream: Arc<AtomicBool>,
         reply: Reply<String>,
     },
     Cancel {

@@ -24,13 +24,17 @@ pub(crate) struct ConsumerShared {
     /// Cancelled by the application: its unsettled deliveries went back to
     /// the queue.
     cancelled: AtomicBool,
+    /// Set by the driver once the consumer is known to read a stream
+    /// queue, before it hands over the first delivery.
+    stream: Arc<AtomicBool>,
 }
 
 impl ConsumerShared {
-    pub(crate) fn new(tag: String) -> Self {
+    pub(crate) fn new(tag: String, stream: Arc<AtomicBool>) -> Self {
         ConsumerShared {
             tag,
             cancelled: AtomicBool::new(false),
+            stream,
         }
     }
 }
@@ -46,7 +50,8 @@ impl ConsumerShared {
 /// Dropping it (or cancelling it) cancels the consumer and sends every
 /// delivery it got that was not yet acked, nacked or rejected back to the
 /// queue; such deliveries can no longer be settled
-/// ([`Error::StaleDelivery`]).
+/// ([`Error::StaleDelivery`]). On a stream queue, which keeps every
+/// message and refuses rejects, they are acked instead.
 pub struct Consumer {
     rx: DeliveryReceiver<ConsumerMsg>,
     channel: Channel,
@@ -292,6 +297,10 @@ impl Delivery {
 
     /// Rejects this delivery; `requeue` puts it back in the queue, else it
     /// is dead-lettered (or dropped).
+    ///
+    /// A delivery from a stream queue cannot be nacked or rejected: a
+    /// stream keeps every message, and RabbitMQ does not support either
+    /// there. That is [`Error::Usage`], and nothing is sent; ack it.
     pub async fn nack(&self, requeue: bool) -> Result<()> {
         self.settle(false, Settle::Nack { requeue }).await
     }
@@ -305,6 +314,16 @@ impl Delivery {
         if self.no_ack {
             return Err(Error::Usage(
                 "the delivery needs no ack (consumed with no_ack)",
+            ));
+        }
+        if !matches!(how, Settle::Ack)
+            && self
+                .consumer
+                .as_ref()
+                .is_some_and(|c| c.stream.load(Ordering::Acquire))
+        {
+            return Err(Error::Usage(
+                "a stream queue takes no nack or reject (it keeps every message); ack the delivery",
             ));
         }
         let handles = self.channel.handles();

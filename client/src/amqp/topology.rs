@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use amqp_proto::method::{exchange, queue};
-use amqp_proto::{Method, ShortStr};
+use amqp_proto::{FieldValue, Method, ShortStr};
 
 /// A recorded queue.
 #[derive(Debug, Clone)]
@@ -71,6 +71,16 @@ pub(crate) struct Topology {
 }
 
 impl Topology {
+    /// Whether the queue now named `name` was declared here as a stream
+    /// (`x-queue-type=stream`).
+    pub(crate) fn is_stream(&self, name: &ShortStr) -> bool {
+        self.queues.iter().any(|q| {
+            q.name == *name
+                && matches!(q.declare.arguments.get("x-queue-type"),
+                    Some(FieldValue::LongStr(t)) if t.as_bytes() == b"stream")
+        })
+    }
+
     /// Records what a confirmed request changed. `reply` is the server's
     /// answer (for the name of a server-named queue).
     pub(crate) fn on_reply(&mut self, request: &Method, reply: &Method) {

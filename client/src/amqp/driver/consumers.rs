@@ -9,6 +9,8 @@
 //! limit; every method here reports how many it held or released.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::Waker;
 
 use amqp_proto::ShortStr;
@@ -31,6 +33,14 @@ pub(crate) struct ConsumerRec {
     overflow: VecDeque<ConsumerMsg>,
     /// basic.cancel is on its way.
     pub(crate) cancelling: bool,
+    /// The consumer reads a stream queue, which takes acks only (RabbitMQ
+    /// does not support nack or reject there: a stream keeps every
+    /// message; a reject that races the stream's deletion makes it close
+    /// the whole connection, 540).
+    /// Shared with the application's [`Consumer`](crate::amqp::Consumer).
+    stream: Arc<AtomicBool>,
+    /// Whether a delivery was looked at for the stream's offset header.
+    stream_checked: bool,
 }
 
 /// Where [`ConsumerRec::deliver`] put a delivery.
@@ -51,6 +61,7 @@ impl ConsumerRec {
         queue: ShortStr,
         options: ConsumeOptions,
         tx: DeliverySender<ConsumerMsg>,
+        stream: Arc<AtomicBool>,
     ) -> Self {
         ConsumerRec {
             id,
@@ -60,6 +71,27 @@ impl ConsumerRec {
             tx,
             overflow: VecDeque::new(),
             cancelling: false,
+            stream,
+            stream_checked: false,
+        }
+    }
+
+    /// Whether the consumer reads a stream queue.
+    pub(crate) fn is_stream(&self) -> bool {
+        self.stream.load(Ordering::Acquire)
+    }
+
+    /// Looks at the first delivery (once): a stream queue gives each
+    /// delivery its offset in the `x-stream-offset` header. Set before the
+    /// delivery reaches the application, so its settle sees it.
+    pub(crate) fn check_stream(&mut self, d: &amqp_proto::Delivery) {
+        if self.stream_checked {
+            return;
+        }
+        self.stream_checked = true;
+        let headers = d.properties().headers;
+        if headers.is_some_and(|h| h.get("x-stream-offset").is_some()) {
+            self.stream.store(true, Ordering::Release);
         }
     }
 
@@ -190,7 +222,14 @@ mod tests {
 
     fn rec(tx: DeliverySender<ConsumerMsg>) -> ConsumerRec {
         let tag = ShortStr::try_from("ctag").expect("short");
-        ConsumerRec::new(1, tag.clone(), tag, ConsumeOptions::default(), tx)
+        ConsumerRec::new(
+            1,
+            tag.clone(),
+            tag,
+            ConsumeOptions::default(),
+            tx,
+            Arc::default(),
+        )
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use amqp_proto::method::basic;
@@ -27,6 +28,7 @@ pub(crate) enum RpcKind {
         queue: ShortStr,
         options: Box<ConsumeOptions>,
         deliveries: DeliverySender<ConsumerMsg>,
+        stream: Arc<AtomicBool>,
     },
     /// basic.cancel from a handle (or a dropped consumer).
     Cancel {
@@ -276,6 +278,7 @@ impl Driver {
                 queue,
                 options,
                 deliveries,
+                stream,
                 reply,
                 ..
             } => {
@@ -291,6 +294,11 @@ impl Driver {
                         return;
                     }
                 };
+                if options.arguments.get("x-stream-offset").is_some()
+                    || self.topology.is_stream(&queue)
+                {
+                    stream.store(true, Ordering::Release);
+                }
                 let tag = match options.tag.as_deref().map(ShortStr::try_from) {
                     None => ShortStr::empty(),
                     Some(Ok(t)) => t,
@@ -324,6 +332,7 @@ impl Driver {
                         queue,
                         options,
                         deliveries,
+                        stream,
                     },
                 );
             }

@@ -142,18 +142,22 @@ impl Driver {
         queue: ShortStr,
         options: crate::amqp::options::ConsumeOptions,
         tx: DeliverySender<ConsumerMsg>,
+        stream: std::sync::Arc<std::sync::atomic::AtomicBool>,
     ) -> u32 {
         let id = self.next_consumer;
         self.next_consumer = self.next_consumer.wrapping_add(1);
         if let Some(chan) = self.chans.get_mut(&key) {
             chan.consumers
-                .add(ConsumerRec::new(id, tag, queue, options, tx));
+                .add(ConsumerRec::new(id, tag, queue, options, tx, stream));
         }
         id
     }
 
     /// Removes a consumer; with `requeue`, what it got and nobody settled
-    /// goes back to the queue.
+    /// goes back to the queue. A stream queue keeps every message and
+    /// does not support rejects (one that races the stream's deletion
+    /// closes the connection): those deliveries are acked, which only
+    /// gives the consumer's credit back.
     pub(super) fn remove_consumer(&mut self, key: ChanKey, tag: &ShortStr, requeue: bool) {
         let Some(chan) = self.chans.get_mut(&key) else {
             return;
@@ -162,6 +166,7 @@ impl Driver {
             return;
         };
         let id = rec.id;
+        let stream = rec.is_stream();
         let dropped = rec.end(ConsumerMsg::Finished, &mut self.wakes);
         self.held_deliveries = self.held_deliveries.saturating_sub(dropped);
         if !requeue {
@@ -172,7 +177,11 @@ impl Driver {
             return;
         };
         for t in tags {
-            let _ = io.core.basic_reject(wire, t, true);
+            let _ = if stream {
+                io.core.basic_ack(wire, t, false)
+            } else {
+                io.core.basic_reject(wire, t, true)
+            };
         }
     }
 }

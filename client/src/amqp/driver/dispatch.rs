@@ -274,13 +274,14 @@ impl Driver {
                 queue,
                 options,
                 deliveries,
+                stream,
             } => {
                 let tag = match reply {
                     RpcReply::Method(Method::BasicConsumeOk(ok)) => ok.consumer_tag,
                     _ => return,
                 };
                 tracing::debug!(connection = %self.state.label, consumer_tag = %tag, queue = %queue, "consumer started");
-                self.add_consumer(rpc.chan, tag.clone(), queue, *options, deliveries);
+                self.add_consumer(rpc.chan, tag.clone(), queue, *options, deliveries, stream);
                 if r.send(Ok(tag.to_string())).is_err() {
                     self.cancel_consumer(rpc.chan, &tag);
                 }
@@ -347,6 +348,7 @@ impl Driver {
             delivery_tag = d.delivery_tag,
             "delivery"
         );
+        c.check_stream(&d);
         if !c.options.no_ack {
             chan.acks.delivered(d.delivery_tag, c.id);
             self.acks_active = true;
