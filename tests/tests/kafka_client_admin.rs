@@ -7,7 +7,7 @@ mod kafka_client_support;
 use std::time::Duration;
 
 use mq_client::kafka::{
-    Admin, ConfigResource, Error, ErrorCode, NewTopic, Offset, Producer, ProducerRecord,
+    Admin, ConfigResource, Error, ErrorCode, NewTopic, OffsetSpec, Producer, ProducerRecord,
 };
 use mq_tests::{endpoints, names};
 
@@ -96,17 +96,17 @@ async fn topics_configs_partitions_offsets_and_records() {
     producer.close().await.expect("close");
 
     let earliest = admin
-        .list_offsets(&name, &[0, 1], Offset::Earliest)
+        .list_offsets(&name, &[0, 1], OffsetSpec::Earliest)
         .await
         .expect("earliest");
     let latest = admin
-        .list_offsets(&name, &[0, 1], Offset::Latest)
+        .list_offsets(&name, &[0, 1], OffsetSpec::Latest)
         .await
         .expect("latest");
     assert_eq!((earliest[&0].offset, latest[&0].offset), (0, 10));
     assert_eq!((earliest[&1].offset, latest[&1].offset), (0, 0));
     let by_time = admin
-        .list_offsets(&name, &[0], Offset::Timestamp(base + 4500))
+        .list_offsets(&name, &[0], OffsetSpec::Timestamp(base + 4500))
         .await
         .expect("by timestamp");
     assert_eq!(
@@ -121,7 +121,7 @@ async fn topics_configs_partitions_offsets_and_records() {
         .expect("delete records");
     assert_eq!(low[&0], 4);
     let earliest = admin
-        .list_offsets(&name, &[0], Offset::Earliest)
+        .list_offsets(&name, &[0], OffsetSpec::Earliest)
         .await
         .expect("earliest");
     assert_eq!(earliest[&0].offset, 4);

@@ -227,3 +227,93 @@ async fn pause_resume_and_leader_epochs() {
     let e = reader.pause(&topic, 3).await.expect_err("not assigned");
     assert!(matches!(e, Error::NotAssigned { partition: 3, .. }), "{e}");
 }
+
+/// Produces `n` records to each of `partitions`, values `p{partition}-{i}`.
+async fn fill_partitions(topic: &str, partitions: &[i32], n: usize) {
+    let producer = Producer::builder(&endpoints::kafka_bootstrap())
+        .build()
+        .await
+        .expect("producer");
+    let mut ds = Vec::new();
+    for &p in partitions {
+        for i in 0..n {
+            let v = format!("p{p}-{i}");
+            ds.push(
+                producer
+                    .enqueue(ProducerRecord::new(topic).partition(p).value(&v))
+                    .await
+                    .expect("enqueue"),
+            );
+        }
+    }
+    for d in ds {
+        d.await.expect("delivery");
+    }
+    producer.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_topic_is_read_to_the_end_it_had_when_reading_began() {
+    let bootstrap = endpoints::kafka_bootstrap();
+    let topic = topic("reader-to-end", 3).await;
+    // Partition 2 stays empty: it is at its end from the start.
+    fill_partitions(&topic, &[0, 1], 10).await;
+
+    let mut reader = PartitionReader::builder(&bootstrap)
+        .assign_topic(&topic, Offset::Earliest)
+        .stop_at_end()
+        .build()
+        .await
+        .expect("reader");
+    // Written after reading began: past the end, never handed out.
+    fill_partitions(&topic, &[0, 1, 2], 5).await;
+    let mut seen = Vec::new();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(20), reader.next())
+            .await
+            .expect("the stream ends in time")
+        {
+            Some(r) => {
+                let r = r.expect("record");
+                seen.push(String::from_utf8(r.value.expect("value").to_vec()).expect("utf8"));
+            }
+            None => break,
+        }
+    }
+    seen.sort();
+    let mut want: Vec<String> = [0, 1]
+        .iter()
+        .flat_map(|p| (0..10).map(move |i| format!("p{p}-{i}")))
+        .collect();
+    want.sort();
+    assert_eq!(seen, want);
+    assert!(matches!(reader.next_batch().await, Err(Error::ReachedEnd)));
+
+    // The batch API: the last batch of each partition is cut at its end.
+    let mut reader = PartitionReader::builder(&bootstrap)
+        .assign_topic(&topic, Offset::At(5))
+        .stop_at_end()
+        .build()
+        .await
+        .expect("reader");
+    let mut offsets = std::collections::BTreeMap::<i32, Vec<i64>>::new();
+    loop {
+        match reader.next_batch().await {
+            Ok(batch) => {
+                for r in batch.iter() {
+                    offsets
+                        .entry(batch.partition())
+                        .or_default()
+                        .push(r.expect("record").offset());
+                }
+            }
+            Err(Error::ReachedEnd) => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    // Partitions 0 and 1 end at 15, partition 2 at 5.
+    let from_5_to_15: Vec<i64> = (5..15).collect();
+    assert_eq!(offsets.get(&0), Some(&from_5_to_15));
+    assert_eq!(offsets.get(&1), Some(&from_5_to_15));
+    assert_eq!(offsets.get(&2), None);
+}

@@ -27,7 +27,8 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use mq_client::kafka::{
-    Acks, Admin, Consumer, NewTopic, Offset, OffsetReset, Producer, ProducerRecord, TopicPartition,
+    Acks, Admin, Consumer, NewTopic, Offset, OffsetReset, OffsetSpec, Producer, ProducerRecord,
+    TopicPartition,
 };
 use mq_client::kafka::{Error, PartitionReader};
 use mq_tests::kafka_proxies::KafkaProxies;
@@ -279,7 +280,7 @@ async fn coordinator_killed_group_reforms_and_commits_go_on() {
     // The commits went on: the group's committed offsets reach the end.
     let all: Vec<i32> = (0..PARTITIONS).collect();
     let ends = admin
-        .list_offsets(&topic, &all, Offset::Latest)
+        .list_offsets(&topic, &all, OffsetSpec::Latest)
         .await
         .expect("end offsets");
     let committed = admin

@@ -12,7 +12,8 @@ use std::collections::VecDeque;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use mq_client::kafka::{
-    Admin, DeliveryFuture, NewTopic, Offset, OffsetReset, PartitionReader, Producer, ProducerRecord,
+    Admin, DeliveryFuture, NewTopic, Offset, OffsetReset, OffsetSpec, PartitionReader, Producer,
+    ProducerRecord,
 };
 use tokio::sync::watch;
 
@@ -74,7 +75,7 @@ async fn run_on(
     let described = describe(admin, topic, &doing).await?;
     let partitions: Vec<i32> = described.partitions.iter().map(|p| p.partition).collect();
     let ends = admin
-        .list_offsets(topic, &partitions, Offset::Latest)
+        .list_offsets(topic, &partitions, OffsetSpec::Latest)
         .await
         .map_err(|e| failure(&e, &doing))?;
     let mut reader = PartitionReader::builder(&bootstrap(&target.url))

@@ -30,7 +30,7 @@
 use std::collections::BTreeMap;
 
 use kafka_proto::record::Record;
-use mq_client::kafka::{Offset, OffsetReset, PartitionReader};
+use mq_client::kafka::{Offset, OffsetReset, OffsetSpec, PartitionReader};
 
 use super::{KafkaTarget, admin, bootstrap, check_partition, describe, failure};
 use crate::cli::{ConsumeArgs, OutputFormat, StartArg};
@@ -75,10 +75,10 @@ async fn consume(
         None => described.partitions.iter().map(|p| p.partition).collect(),
     };
     let offsets = |spec| admin.list_offsets(topic, &partitions, spec);
-    let earliest = offsets(Offset::Earliest)
+    let earliest = offsets(OffsetSpec::Earliest)
         .await
         .map_err(|e| failure(&e, &doing))?;
-    let latest = offsets(Offset::Latest)
+    let latest = offsets(OffsetSpec::Latest)
         .await
         .map_err(|e| failure(&e, &doing))?;
     let from = a.from.unwrap_or(StartArg::Latest);

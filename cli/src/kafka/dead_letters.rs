@@ -10,7 +10,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use bytes::Bytes;
 use kafka_proto::record::Record;
-use mq_client::kafka::{Offset, OffsetReset, PartitionReader, Producer, ProducerRecord};
+use mq_client::kafka::{
+    Offset, OffsetReset, OffsetSpec, PartitionReader, Producer, ProducerRecord,
+};
 
 use super::{KafkaTarget, admin, bootstrap, describe, failure, shown};
 use crate::cli::{DeadLettersListArgs, DeadLettersReplayArgs};
@@ -133,10 +135,10 @@ async fn read_all(
     let described = describe(&admin, topic, &doing).await?;
     let partitions: Vec<i32> = described.partitions.iter().map(|p| p.partition).collect();
     let offsets = |spec| admin.list_offsets(topic, &partitions, spec);
-    let earliest = offsets(Offset::Earliest)
+    let earliest = offsets(OffsetSpec::Earliest)
         .await
         .map_err(|e| failure(&e, &doing))?;
-    let latest = offsets(Offset::Latest)
+    let latest = offsets(OffsetSpec::Latest)
         .await
         .map_err(|e| failure(&e, &doing))?;
     let mut ends: BTreeMap<i32, i64> = BTreeMap::new();

@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use mq_client::kafka::{
-    Admin, Consumer, Error, FetchedBatch, Offset, OffsetAndEpoch, OffsetReset, Rebalance,
+    Admin, Consumer, Error, FetchedBatch, OffsetAndEpoch, OffsetReset, OffsetSpec, Rebalance,
     RebalanceListener, TopicPartition,
 };
 use tokio::sync::Notify;
@@ -332,10 +332,10 @@ impl Ends {
         }
         for (topic, partitions) in by_topic {
             let earliest = admin
-                .list_offsets(topic, &partitions, Offset::Earliest)
+                .list_offsets(topic, &partitions, OffsetSpec::Earliest)
                 .await?;
             let latest = admin
-                .list_offsets(topic, &partitions, Offset::Latest)
+                .list_offsets(topic, &partitions, OffsetSpec::Latest)
                 .await?;
             for p in partitions {
                 let tp = TopicPartition::new(topic, p);

@@ -20,7 +20,7 @@ use tracing::{Instrument, debug, info_span};
 use super::cluster::{BrokerMeta, Cluster, Metadata, TopicMeta, fetch_metadata_from};
 use super::config::{ClientConfig, client_config_setters};
 use super::error::{Error, Result};
-use super::reader::Offset;
+use super::reader::OffsetSpec;
 
 /// A topic to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -396,18 +396,16 @@ impl Admin {
     }
 
     /// The earliest or latest offset of each partition, or the first offset
-    /// whose timestamp is at or after [`Offset::Timestamp`].
+    /// whose timestamp is at or after [`OffsetSpec::Timestamp`].
     pub async fn list_offsets(
         &self,
         topic: &str,
         partitions: &[i32],
-        spec: Offset,
+        spec: OffsetSpec,
     ) -> Result<BTreeMap<i32, ListedOffset>> {
         self.cluster.add_topics([topic]);
         self.cluster.wait_for_topic(topic, self.timeout).await?;
-        let timestamp = spec.list_offsets_timestamp().ok_or_else(|| {
-            Error::Config("list_offsets takes Earliest, Latest or Timestamp".into())
-        })?;
+        let timestamp = spec.timestamp();
         let asks: Vec<(i32, i64)> = partitions.iter().map(|&p| (p, timestamp)).collect();
         list_offsets(&self.cluster, topic, &asks, self.timeout).await
     }

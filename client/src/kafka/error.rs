@@ -131,6 +131,11 @@ pub enum Error {
     /// The producer, admin client or reader was closed.
     #[error("the client is closed")]
     Closed,
+    /// A reader built with
+    /// [`stop_at_end`](crate::kafka::PartitionReaderBuilder::stop_at_end)
+    /// read every partition to the end it had when reading began.
+    #[error("every partition was read to its end")]
+    ReachedEnd,
     /// The partition reader's position is out of range and its reset policy
     /// is [`OffsetReset::None`](crate::kafka::OffsetReset::None).
     #[error("offset {offset} is out of range for {topic}/{partition}")]

@@ -32,6 +32,51 @@
 //! # Ok(()) }
 //! ```
 //!
+//! The fast paths: [`Producer::enqueue`] puts a record in its batch and
+//! returns its [`DeliveryFuture`] at once, so many records are in flight
+//! without a task each (await the futures later, or drop the ones you do
+//! not need); [`PartitionReader::next_batch`] hands out a partition's
+//! fetched records as one [`FetchedBatch`], whose [`FetchedBatch::iter`]
+//! yields zero-copy [`Record`] views with no allocation per record.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), mq_client::kafka::Error> {
+//! use mq_client::kafka::{self, DeliveryFuture, Error, Offset, OffsetSpec, ProducerRecord, Record};
+//!
+//! let producer = kafka::Producer::builder("127.0.0.1:9092").build().await?;
+//! let mut deliveries: Vec<DeliveryFuture> = Vec::with_capacity(100_000);
+//! for i in 0..100_000u32 {
+//!     let value = i.to_be_bytes();
+//!     deliveries.push(producer.enqueue(ProducerRecord::new("orders").value(&value)).await?);
+//! }
+//! for delivery in deliveries {
+//!     let (_partition, _offset) = delivery.await?; // written, acks=all
+//! }
+//!
+//! // Every partition from its start, up to the end it has now.
+//! let mut reader = kafka::PartitionReader::builder("127.0.0.1:9092")
+//!     .assign_topic("orders", Offset::Earliest)
+//!     .stop_at_end()
+//!     .build()
+//!     .await?;
+//! let mut bytes = 0;
+//! loop {
+//!     let batch = match reader.next_batch().await {
+//!         Ok(batch) => batch,
+//!         Err(Error::ReachedEnd) => break,
+//!         Err(e) => return Err(e),
+//!     };
+//!     for record in batch.iter() {
+//!         let record: Record<'_> = record?;
+//!         bytes += record.value().map_or(0, <[u8]>::len);
+//!     }
+//! }
+//! let admin = kafka::Admin::builder("127.0.0.1:9092").build().await?;
+//! let ends = admin.list_offsets("orders", &[0, 1], OffsetSpec::Latest).await?;
+//! println!("{bytes} bytes; partition 0 ends at {}", ends[&0].offset);
+//! # Ok(()) }
+//! ```
+//!
 //! - [`Cluster`]: the metadata cache and one connection driver per broker.
 //! - [`Producer`]: batches, compression, acks, retries, idempotence.
 //! - [`Admin`]: topics, partitions, configs, records and offsets.
@@ -66,10 +111,18 @@ pub use group::{
     OffsetAndEpoch, Rebalance, RebalanceListener, TopicPartition, TopicPattern,
 };
 pub use kafka_proto::ErrorCode;
+// Types the public API hands out or takes, so that users can name them
+// without depending on `kafka-proto`: the zero-copy record views of
+// `FetchedBatch::iter` and their headers, the topic id of `TopicMeta`, the
+// sources of `Error`, and the SASL settings of `ClientConfig`.
+pub use kafka_proto::connection::{Sasl, SaslOAuthBearer, SaslPlain, SaslScram, ScramMechanism};
+pub use kafka_proto::record::{ControlRecordKey, EndTxnMarker, Header, Headers, Record};
+pub use kafka_proto::{ConnectionError, DecodeError, Uuid};
 pub use oauth::{OAuthBearer, OAuthToken};
 
 pub use kafka_proto::compression::Compression;
 pub use producer::{Acks, DeliveryFuture, Producer, ProducerBuilder, ProducerRecord};
 pub use reader::{
-    ConsumerRecord, FetchedBatch, Offset, OffsetReset, PartitionReader, PartitionReaderBuilder,
+    ConsumerRecord, FetchedBatch, Offset, OffsetReset, OffsetSpec, PartitionReader,
+    PartitionReaderBuilder,
 };

@@ -186,14 +186,15 @@ impl Fetcher {
         self.cluster.config().request_timeout + self.settings.max_wait
     }
 
-    /// Resolves `offset` and starts fetching the partition from it.
+    /// Resolves `offset` and starts fetching the partition from it; the
+    /// position it starts at.
     pub(super) async fn assign(
         &mut self,
         topic: Arc<str>,
         partition: i32,
         offset: Offset,
         generation: u64,
-    ) -> Result<()> {
+    ) -> Result<i64> {
         let md = self.cluster.wait_for_topic(&topic, self.timeout()).await?;
         if md
             .topic(&topic)
@@ -242,7 +243,7 @@ impl Fetcher {
                 failures: 0,
             },
         );
-        Ok(())
+        Ok(position)
     }
 
     pub(super) async fn run(mut self) {

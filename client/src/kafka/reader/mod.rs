@@ -59,7 +59,51 @@ impl Offset {
     }
 }
 
-/// What to do when the position is out of range (OFFSET_OUT_OF_RANGE).
+/// What a [`ListOffsets`](crate::kafka::Admin::list_offsets) question asks
+/// for (Java's `OffsetSpec`): unlike [`Offset`], only what a broker can
+/// answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OffsetSpec {
+    /// The first offset still in the log (the log start offset).
+    Earliest,
+    /// The end of the log: the offset the next record will get (for a
+    /// read_committed reader, the last stable offset).
+    Latest,
+    /// The first record whose timestamp (ms since the epoch) is at or
+    /// after this one; the end of the log if there is none.
+    Timestamp(i64),
+}
+
+impl OffsetSpec {
+    /// The ListOffsets timestamp: -2 earliest, -1 latest.
+    pub(crate) fn timestamp(self) -> i64 {
+        match self {
+            OffsetSpec::Earliest => -2,
+            OffsetSpec::Latest => -1,
+            OffsetSpec::Timestamp(t) => t,
+        }
+    }
+}
+
+impl From<OffsetSpec> for Offset {
+    fn from(spec: OffsetSpec) -> Offset {
+        match spec {
+            OffsetSpec::Earliest => Offset::Earliest,
+            OffsetSpec::Latest => Offset::Latest,
+            OffsetSpec::Timestamp(t) => Offset::Timestamp(t),
+        }
+    }
+}
+
+/// What to do when a partition has no valid position: its position is out
+/// of range (OFFSET_OUT_OF_RANGE: retention deleted the records, or an
+/// [`Offset::At`] past the end), or, for a consumer group, the group has
+/// no committed offset for it.
+///
+/// It does not apply when reading starts at [`Offset::Earliest`],
+/// [`Offset::Latest`] or [`Offset::Timestamp`]: those resolve to a
+/// position at once. It matters later only if that position falls out of
+/// range (the log start moves past it while the reader is behind).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OffsetReset {
     /// Start again from the earliest offset.
@@ -86,6 +130,9 @@ pub struct FetchedBatch {
     /// Records before this offset (in a compressed batch that straddles
     /// the position) are skipped.
     start: i64,
+    /// Records from this offset on are past the end the reader stops at
+    /// ([`PartitionReaderBuilder::stop_at_end`]), and skipped.
+    end: i64,
     next_offset: i64,
     high_watermark: i64,
     generation: u64,
@@ -122,7 +169,7 @@ impl FetchedBatch {
 
     /// The records, as zero-copy views borrowed from the batch.
     pub fn iter(&self) -> impl Iterator<Item = Result<Record<'_>>> + '_ {
-        let start = self.start;
+        let (start, end) = (self.start, self.end);
         let topic = &self.topic;
         let partition = self.partition;
         self.records
@@ -135,13 +182,16 @@ impl FetchedBatch {
                     source,
                 })
             })
-            .filter(move |r| r.as_ref().map_or(true, |r| r.offset() >= start))
+            .filter(move |r| {
+                r.as_ref()
+                    .map_or(true, |r| r.offset() >= start && r.offset() < end)
+            })
     }
 
     /// The records, each with the partition leader epoch of its batch
     /// (-1 for the legacy formats), as zero-copy views.
     pub fn iter_with_epochs(&self) -> impl Iterator<Item = Result<(Record<'_>, i32)>> + '_ {
-        let start = self.start;
+        let (start, end) = (self.start, self.end);
         let topic = &self.topic;
         let partition = self.partition;
         self.records
@@ -155,7 +205,10 @@ impl FetchedBatch {
                     source,
                 })
             })
-            .filter(move |r| r.as_ref().map_or(true, |(r, _)| r.offset() >= start))
+            .filter(move |r| {
+                r.as_ref()
+                    .map_or(true, |(r, _)| r.offset() >= start && r.offset() < end)
+            })
     }
 
     /// The partition leader epoch of the last record batch here: the
@@ -193,6 +246,7 @@ impl FetchedBatch {
             topic,
             partition,
             start,
+            end: i64::MAX,
             next_offset,
             high_watermark,
             generation,
@@ -303,8 +357,11 @@ macro_rules! fetch_settings_setters {
             self
         }
 
-        /// What to do on OFFSET_OUT_OF_RANGE. Default
-        /// [`OffsetReset::Latest`](crate::kafka::OffsetReset::Latest).
+        /// What to do when a partition has no valid position (out of
+        /// range, or no committed offset for a group): see
+        /// [`OffsetReset`](crate::kafka::OffsetReset) for when it applies.
+        /// Default [`OffsetReset::Latest`](crate::kafka::OffsetReset::Latest),
+        /// as Java's `auto.offset.reset`.
         pub fn auto_offset_reset(mut self, reset: $crate::kafka::OffsetReset) -> Self {
             self.settings.reset = reset;
             self
@@ -324,6 +381,9 @@ pub(crate) use fetch_settings_setters;
 pub struct PartitionReaderBuilder {
     client: ClientConfig,
     assignments: Vec<(String, i32, Offset)>,
+    /// Topics of which every partition is read.
+    topics: Vec<(String, Offset)>,
+    stop_at_end: bool,
     settings: FetchSettings,
     buffered: usize,
 }
@@ -338,10 +398,46 @@ impl PartitionReaderBuilder {
         self
     }
 
+    /// Reads every partition of `topic` from `offset` (the partitions it
+    /// has when the reader is built).
+    pub fn assign_topic(mut self, topic: impl Into<String>, offset: Offset) -> Self {
+        self.topics.push((topic.into(), offset));
+        self
+    }
+
+    /// Reads up to the end each partition has when reading begins (its
+    /// high watermark then) and stops there, as `kcat -e` does: records
+    /// produced later are not handed out. Once every partition is read to
+    /// its end, the reader's `Stream` ends and
+    /// [`next_batch`](PartitionReader::next_batch) returns
+    /// [`Error::ReachedEnd`]. A partition that is empty from its start
+    /// position is at its end at once.
+    pub fn stop_at_end(mut self) -> Self {
+        self.stop_at_end = true;
+        self
+    }
+
     /// Connects, resolves the start offsets and starts fetching.
     pub async fn build(self) -> Result<PartitionReader> {
         let cluster = Cluster::connect(self.client).await?;
-        PartitionReader::start(cluster, self.settings, self.buffered, self.assignments).await
+        let mut assignments = self.assignments;
+        for (topic, offset) in self.topics {
+            let timeout = cluster.config().request_timeout;
+            let md = cluster.wait_for_topic(&topic, timeout).await?;
+            let partitions: Vec<i32> = md
+                .topic(&topic)
+                .map(|t| t.partitions.iter().map(|p| p.partition).collect())
+                .unwrap_or_default();
+            for partition in partitions {
+                assignments.push((topic.clone(), partition, offset));
+            }
+        }
+        let mut reader =
+            PartitionReader::start(cluster, self.settings, self.buffered, assignments).await?;
+        if self.stop_at_end {
+            reader.find_ends().await?;
+        }
+        Ok(reader)
     }
 }
 
@@ -358,6 +454,9 @@ pub struct PartitionReader {
     /// An error met after records that are still pending.
     pending_error: Option<Error>,
     positions: HashMap<(Arc<str>, i32), i64>,
+    /// With [`PartitionReaderBuilder::stop_at_end`]: the end of each
+    /// partition not yet read to it.
+    ends: Option<HashMap<(Arc<str>, i32), i64>>,
 }
 
 impl PartitionReader {
@@ -366,6 +465,8 @@ impl PartitionReader {
         PartitionReaderBuilder {
             client: ClientConfig::new(bootstrap),
             assignments: Vec::new(),
+            topics: Vec::new(),
+            stop_at_end: false,
             settings: FetchSettings::default(),
             buffered: 16,
         }
@@ -382,11 +483,14 @@ impl PartitionReader {
         let (tx, rx) = mpsc::channel(buffered.max(1));
         let (cmd_tx, cmd_rx) = mpsc::channel(64);
         let mut generations = HashMap::new();
+        let mut positions = HashMap::new();
         let mut fetcher = Fetcher::new(cluster.clone(), settings, tx, cmd_rx);
         for (topic, partition, offset) in assignments {
             cluster.add_topics([topic.as_str()]);
-            generations.insert((Arc::<str>::from(topic.as_str()), partition), 0);
-            fetcher.assign(topic.into(), partition, offset, 0).await?;
+            let key: Arc<str> = topic.as_str().into();
+            generations.insert((key.clone(), partition), 0);
+            let at = fetcher.assign(key.clone(), partition, offset, 0).await?;
+            positions.insert((key, partition), at);
         }
         let span = tracing::debug_span!(parent: None, "kafka_partition_reader");
         tokio::spawn(fetcher.run().instrument(span));
@@ -398,8 +502,52 @@ impl PartitionReader {
             next_generation: 1,
             pending: VecDeque::new(),
             pending_error: None,
-            positions: HashMap::new(),
+            positions,
+            ends: None,
         })
+    }
+
+    /// Lists the end of every assigned partition; from now on each is
+    /// read up to it only.
+    async fn find_ends(&mut self) -> Result<()> {
+        let mut by_topic: HashMap<Arc<str>, Vec<i32>> = HashMap::new();
+        for (topic, partition) in self.generations.keys() {
+            by_topic.entry(topic.clone()).or_default().push(*partition);
+        }
+        let timeout = self.cluster.config().request_timeout;
+        let mut ends = HashMap::new();
+        for (topic, partitions) in by_topic {
+            let asks: Vec<(i32, i64)> = partitions.iter().map(|&p| (p, -1)).collect();
+            let listed = super::admin::list_offsets(&self.cluster, &topic, &asks, timeout).await?;
+            for (partition, listed) in listed {
+                let key = (topic.clone(), partition);
+                let at = self.positions.get(&key).copied().unwrap_or(0);
+                if at < listed.offset {
+                    ends.insert(key, listed.offset);
+                } else {
+                    self.stop(&topic, partition);
+                }
+            }
+        }
+        self.ends = Some(ends);
+        Ok(())
+    }
+
+    /// Stops fetching a partition that reached its end: later batches of
+    /// it are dropped (the fetcher is told if its queue has room; if not,
+    /// what it still fetches is dropped here).
+    fn stop(&mut self, topic: &Arc<str>, partition: i32) {
+        self.generations.remove(&(topic.clone(), partition));
+        let _ = self.commands.try_send(Command::Unassign {
+            topic: topic.clone(),
+            partition,
+        });
+    }
+
+    /// Whether every partition was read to its end (with
+    /// [`PartitionReaderBuilder::stop_at_end`]).
+    fn at_end(&self) -> bool {
+        self.ends.as_ref().is_some_and(HashMap::is_empty)
     }
 
     /// The cluster this reader fetches from.
@@ -416,6 +564,9 @@ impl PartitionReader {
     /// (batches from before a seek, pause or unassign are dropped).
     pub(crate) fn poll_batch(&mut self, cx: &mut Context<'_>) -> Poll<Result<FetchedBatch>> {
         loop {
+            if self.at_end() {
+                return Poll::Ready(Err(Error::ReachedEnd));
+            }
             let item = match self.rx.poll_recv(cx) {
                 Poll::Ready(Some(item)) => item,
                 Poll::Ready(None) => return Poll::Ready(Err(Error::Closed)),
@@ -429,17 +580,28 @@ impl PartitionReader {
         }
     }
 
-    /// Drops batches from before a seek; records positions.
+    /// Drops batches from before a seek; records positions; with an end
+    /// to stop at, cuts the batch there.
     fn accept(&mut self, item: Result<FetchedBatch>) -> Result<Option<FetchedBatch>> {
-        let batch = item?;
+        let mut batch = item?;
         let key = (batch.topic.clone(), batch.partition);
         match self.generations.get(&key) {
-            Some(&g) if g == batch.generation => {
-                self.positions.insert(key, batch.next_offset);
-                Ok(Some(batch))
-            }
-            _ => Ok(None),
+            Some(&g) if g == batch.generation => {}
+            _ => return Ok(None),
         }
+        let end = self.ends.as_ref().and_then(|e| e.get(&key).copied());
+        if let Some(end) = end {
+            batch.end = end;
+            batch.next_offset = batch.next_offset.min(end);
+            if batch.next_offset >= end {
+                if let Some(ends) = &mut self.ends {
+                    ends.remove(&key);
+                }
+                self.stop(&key.0, key.1);
+            }
+        }
+        self.positions.insert(key, batch.next_offset);
+        Ok(Some(batch))
     }
 
     /// The offset the next record of a partition will have, as far as
@@ -571,6 +733,9 @@ impl Stream for PartitionReader {
             }
             if let Some(e) = this.pending_error.take() {
                 return Poll::Ready(Some(Err(e)));
+            }
+            if this.at_end() {
+                return Poll::Ready(None);
             }
             let item = match this.rx.poll_recv(cx) {
                 Poll::Ready(Some(item)) => item,
