@@ -268,17 +268,12 @@ async fn a_whole_topic_is_read_to_the_end_it_had_when_reading_began() {
     // Written after reading began: past the end, never handed out.
     fill_partitions(&topic, &[0, 1, 2], 5).await;
     let mut seen = Vec::new();
-    loop {
-        match tokio::time::timeout(Duration::from_secs(20), reader.next())
-            .await
-            .expect("the stream ends in time")
-        {
-            Some(r) => {
-                let r = r.expect("record");
-                seen.push(String::from_utf8(r.value.expect("value").to_vec()).expect("utf8"));
-            }
-            None => break,
-        }
+    while let Some(r) = tokio::time::timeout(Duration::from_secs(20), reader.next())
+        .await
+        .expect("the stream ends in time")
+    {
+        let r = r.expect("record");
+        seen.push(String::from_utf8(r.value.expect("value").to_vec()).expect("utf8"));
     }
     seen.sort();
     let mut want: Vec<String> = [0, 1]
