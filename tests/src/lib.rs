@@ -11,6 +11,7 @@
 //! - [`probe`]: raw-byte probes that prove a broker speaks its protocol.
 //! - [`tools`]: other clients as interop peers (Kafka's Java tools, kcat).
 
+pub mod brokers;
 pub mod endpoints;
 pub mod kafka_proxies;
 pub mod kafka_wire;

@@ -128,3 +128,33 @@ async fn kcat_murmur2_random_agrees_with_ours() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_for_a_partition_that_does_not_exist_fails_at_once_with_its_name() {
+    let topic = topic("no-such-partition", 3).await;
+    let producer = Producer::builder(&endpoints::kafka_bootstrap())
+        .delivery_timeout(Duration::from_secs(60))
+        .build()
+        .await
+        .expect("producer");
+    let started = std::time::Instant::now();
+    let refused = producer
+        .enqueue(ProducerRecord::new(&topic).partition(3).value("x"))
+        .await
+        .map(|_| ())
+        .expect_err("partition 3 of 3");
+    let took = started.elapsed();
+    assert!(
+        matches!(&refused, mq_client::kafka::Error::UnknownPartition { topic: t, partition: 3 } if *t == topic),
+        "{refused:?}"
+    );
+    // One metadata refresh (partitions may have been added), not the
+    // delivery timeout.
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    // The producer goes on with the partitions that exist.
+    producer
+        .send(ProducerRecord::new(&topic).partition(2).value("y"))
+        .await
+        .expect("partition 2");
+    producer.close().await.expect("close");
+}

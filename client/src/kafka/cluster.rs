@@ -279,8 +279,33 @@ impl Cluster {
     /// Metadata in which `topic` has partitions with leaders, refreshing
     /// until it does or `timeout` passes.
     pub async fn wait_for_topic(&self, topic: &str, timeout: Duration) -> Result<Arc<Metadata>> {
+        self.wait_until_topic(topic, timeout, |t| {
+            t.partitions.iter().all(|p| p.leader >= 0)
+        })
+        .await
+    }
+
+    /// Metadata in which `topic` is known with its partitions, leaders or
+    /// not, refreshing until it is or `timeout` passes. What a producer
+    /// or a reader needs to start: a partition without a leader (offline,
+    /// or still being elected) waits on its own, and does not hold up the
+    /// topic's other partitions.
+    pub async fn wait_for_partitions(
+        &self,
+        topic: &str,
+        timeout: Duration,
+    ) -> Result<Arc<Metadata>> {
+        self.wait_until_topic(topic, timeout, |_| true).await
+    }
+
+    async fn wait_until_topic(
+        &self,
+        topic: &str,
+        timeout: Duration,
+        ready: impl Fn(&TopicMeta) -> bool,
+    ) -> Result<Arc<Metadata>> {
         let md = self.metadata();
-        if md.topic(topic).is_some() {
+        if md.topic(topic).is_some_and(&ready) {
             return Ok(md);
         }
         self.add_topics([topic]);
@@ -292,10 +317,8 @@ impl Cluster {
                 Err(e) if e.is_retriable() => self.metadata(),
                 Err(e) => return Err(e),
             };
-            if let Some(t) = md.topic(topic) {
-                if t.partitions.iter().all(|p| p.leader >= 0) {
-                    return Ok(md);
-                }
+            if md.topic(topic).is_some_and(&ready) {
+                return Ok(md);
             }
             let delay = backoff.next_delay().unwrap_or(Duration::from_secs(1));
             if tokio::time::Instant::now() + delay > deadline {

@@ -120,6 +120,23 @@ pub enum Error {
     /// A record was not delivered within `delivery_timeout`.
     #[error("delivery timed out after {0:?}")]
     DeliveryTimeout(Duration),
+    /// No leader was known for the partition a record must go to, for
+    /// `after`: the partition is offline (its replicas' brokers are
+    /// down), or the topic is still being created. The producer refreshed
+    /// the metadata with backoff all along. A record fails with it at its
+    /// delivery timeout; `enqueue` fails with it when the buffer stays full
+    /// of records waiting for that partition for `max_block`.
+    #[error(
+        "no leader for partition {partition} of topic '{topic}' within {after:?} (the partition is offline, or the topic is still being created)"
+    )]
+    PartitionUnavailable {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// How long the record (or `enqueue`) waited.
+        after: Duration,
+    },
     /// A record is larger than the producer accepts.
     #[error("record of {size} bytes exceeds the limit of {limit} bytes")]
     RecordTooLarge {

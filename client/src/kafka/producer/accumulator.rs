@@ -468,6 +468,21 @@ impl Accumulator {
     }
 
     /// The total of batches in flight.
+    /// A partition holding records (queued or in an open batch) for which
+    /// `has_leader` says no leader is known.
+    pub(crate) fn waiting_for_leader(
+        &self,
+        mut has_leader: impl FnMut(&str, i32) -> bool,
+    ) -> Option<(Arc<str>, i32)> {
+        self.topics.values().find_map(|t| {
+            t.partitions.iter().enumerate().find_map(|(i, q)| {
+                let partition = i32::try_from(i).ok()?;
+                let holds = !q.queued.is_empty() || q.open.is_some();
+                (holds && !has_leader(&t.name, partition)).then(|| (t.name.clone(), partition))
+            })
+        })
+    }
+
     pub(crate) fn in_flight(&self) -> usize {
         self.topics
             .values()

@@ -476,12 +476,7 @@ impl Producer {
                 match tokio::time::timeout(config.max_block, acquire).await {
                     Ok(Ok(p)) => p.forget(),
                     Ok(Err(_)) => return Err(Error::Closed),
-                    Err(_) => {
-                        return Err(Error::Timeout {
-                            what: "buffer space",
-                            after: config.max_block,
-                        });
-                    }
+                    Err(_) => return Err(self.buffer_full()),
                 }
             }
         }
@@ -494,6 +489,25 @@ impl Producer {
         }
     }
 
+    /// Why the buffer stayed full for `max_block`: records waiting for a
+    /// partition without a leader, or the broker not keeping up.
+    fn buffer_full(&self) -> Error {
+        let md = self.shared.cluster.metadata();
+        let stuck = lock(&self.shared.acc).waiting_for_leader(|t, p| md.leader_for(t, p).is_some());
+        let after = self.shared.config.max_block;
+        match stuck {
+            Some((topic, partition)) => Error::PartitionUnavailable {
+                topic: topic.to_string(),
+                partition,
+                after,
+            },
+            None => Error::Timeout {
+                what: "buffer space",
+                after,
+            },
+        }
+    }
+
     async fn append(
         &self,
         record: &ProducerRecord<'_>,
@@ -501,13 +515,17 @@ impl Producer {
         started: Instant,
     ) -> Result<DeliveryFuture> {
         let timestamp = record.timestamp.unwrap_or_else(now_ms);
+        let mut refreshed = false;
         loop {
-            {
+            let beyond = {
                 let mut acc = lock(&self.shared.acc);
                 if acc.closed {
                     return Err(Error::Closed);
                 }
-                if acc.partition_count(record.topic).is_some() {
+                let count = acc.partition_count(record.topic);
+                let beyond = matches!((count, record.partition), (Some(n), Some(p))
+                    if usize::try_from(p).is_ok_and(|p| p >= n));
+                if count.is_some() && (refreshed || !beyond) {
                     let appended = acc.append(
                         Instant::now(),
                         record.topic,
@@ -528,6 +546,19 @@ impl Producer {
                         done: appended.done,
                     });
                 }
+                beyond
+            };
+            if beyond {
+                // Partitions may have been added since the metadata was
+                // fetched: look once more before refusing the record.
+                refreshed = true;
+                if let Ok(md) = self.shared.cluster.refresh().await {
+                    if let Some(t) = md.topic(record.topic) {
+                        lock(&self.shared.acc)
+                            .set_partition_count(record.topic, t.partitions.len());
+                    }
+                }
+                continue;
             }
             // First record for this topic: wait for its metadata.
             let left = self
@@ -538,7 +569,7 @@ impl Producer {
             let md = self
                 .shared
                 .cluster
-                .wait_for_topic(record.topic, left)
+                .wait_for_partitions(record.topic, left)
                 .await?;
             let count = md.topic(record.topic).map_or(0, |t| t.partitions.len());
             debug!(topic = record.topic, partitions = count, "topic metadata");

@@ -32,6 +32,10 @@ type RequestOutcome = (i32, Vec<ProducerBatch>, TopicIds, Result<Option<Response
 /// The topics of one Produce request by id.
 type TopicIds = HashMap<Uuid, Arc<str>>;
 
+/// The longest wait between metadata refreshes while a partition has no
+/// leader.
+const LEADER_REFRESH_MAX: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Runs until the producer is closed and every batch is settled.
 pub(super) async fn run(shared: Arc<Shared>) {
     let mut in_flight = FuturesUnordered::new();
@@ -40,6 +44,8 @@ pub(super) async fn run(shared: Arc<Shared>) {
     let mut ready: Vec<(i32, ProducerBatch)> = Vec::new();
     let mut expired: Vec<ProducerBatch> = Vec::new();
     let config = shared.config.clone();
+    let backoff = shared.cluster.config().retry_backoff;
+    let mut leader_refresh: Option<(Instant, crate::backoff::Backoff)> = None;
     loop {
         let now = Instant::now();
         let md = shared.cluster.metadata();
@@ -68,18 +74,36 @@ pub(super) async fn run(shared: Arc<Shared>) {
         };
         for batch in expired.drain(..) {
             debug!(topic = %batch.topic, partition = batch.partition, "batch expired before it was sent");
-            shared.settle(
-                batch,
-                Err(Error::DeliveryTimeout(config.delivery_timeout)),
-                false,
-            );
+            // Never sent for want of a leader: say so.
+            let error = if md.leader_for(&batch.topic, batch.partition).is_none() {
+                Error::PartitionUnavailable {
+                    topic: batch.topic.to_string(),
+                    partition: batch.partition,
+                    after: config.delivery_timeout,
+                }
+            } else {
+                Error::DeliveryTimeout(config.delivery_timeout)
+            };
+            shared.settle(batch, Err(error), false);
         }
         if finished {
             debug!("producer closed; sender stops");
             return;
         }
+        // A partition without a leader: refresh the metadata with backoff
+        // until one is known (a topic being created, a leader election).
+        // (Java's retry.backoff.ms growing to retry.backoff.max.ms, 1 s.)
+        let mut next = drained.next;
         if drained.missing_leader {
-            shared.cluster.request_refresh();
+            let (at, delays) = leader_refresh.get_or_insert_with(|| (now, backoff.start()));
+            if *at <= now {
+                shared.cluster.request_refresh();
+                let delay = delays.next_delay().unwrap_or(LEADER_REFRESH_MAX);
+                *at = now + delay.min(LEADER_REFRESH_MAX);
+            }
+            next = Some(next.map_or(*at, |n| n.min(*at)));
+        } else {
+            leader_refresh = None;
         }
         if bump {
             bump_epoch(&shared).await;
@@ -93,7 +117,7 @@ pub(super) async fn run(shared: Arc<Shared>) {
             in_flight.push(request);
         }
         let sleep = async {
-            match drained.next {
+            match next {
                 Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
                 None => std::future::pending().await,
             }

@@ -195,7 +195,10 @@ impl Fetcher {
         offset: Offset,
         generation: u64,
     ) -> Result<i64> {
-        let md = self.cluster.wait_for_topic(&topic, self.timeout()).await?;
+        let md = self
+            .cluster
+            .wait_for_partitions(&topic, self.timeout())
+            .await?;
         if md
             .topic(&topic)
             .and_then(|t| t.partition(partition))

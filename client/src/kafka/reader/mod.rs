@@ -423,7 +423,7 @@ impl PartitionReaderBuilder {
         let mut assignments = self.assignments;
         for (topic, offset) in self.topics {
             let timeout = cluster.config().request_timeout;
-            let md = cluster.wait_for_topic(&topic, timeout).await?;
+            let md = cluster.wait_for_partitions(&topic, timeout).await?;
             let partitions: Vec<i32> = md
                 .topic(&topic)
                 .map(|t| t.partitions.iter().map(|p| p.partition).collect())
