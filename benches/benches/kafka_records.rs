@@ -122,7 +122,13 @@ fn encode(c: &mut Criterion) {
     let records = records();
     let mut group = c.benchmark_group("encode");
     group.throughput(Throughput::Elements(RECORDS as u64));
+    let plain = encode_mq(&records, Compression::None).len();
     for codec in CODECS {
+        let size = encode_mq(&records, codec).len();
+        println!(
+            "REPORT size {codec}/mq: {size} bytes, ratio {:.2} (uncompressed batch {plain} bytes)",
+            plain as f64 / size as f64
+        );
         group.bench_function(format!("{codec}/mq"), |b| {
             b.iter(|| encode_mq(black_box(&records), codec))
         });
@@ -207,6 +213,9 @@ mod peers {
             version: 2,
             compression: codec(c),
         };
+        let mut sized = BytesMut::with_capacity(128 * 1024);
+        RecordBatchEncoder::encode(&mut sized, &records, &options).unwrap();
+        println!("REPORT size {c}/kafka-protocol: {} bytes", sized.len());
         group.bench_function(format!("{c}/kafka-protocol"), |b| {
             b.iter(|| {
                 let mut buf = BytesMut::with_capacity(128 * 1024);

@@ -6,7 +6,7 @@
 //! | gzip   | 1  | gzip member (flate2, rust backend)       | one or more gzip members                 |
 //! | snappy | 2  | xerial framing, 32 KiB blocks (as Java)  | xerial framing or a raw snappy block     |
 //! | lz4    | 3  | LZ4 frame, 64 KiB independent blocks     | LZ4 frame (KIP-57), any block size       |
-//! | zstd   | 4  | zstd frame (ruzstd, "fastest" level)     | zstd frames, window capped               |
+//! | zstd   | 4  | zstd frame (zrip, level 3, as Java)      | zstd frames, output capped               |
 //!
 //! Decompression takes a `limit`: output beyond it is an error, so a small
 //! payload cannot make the decoder allocate without bound (a "zip bomb").
