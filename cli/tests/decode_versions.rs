@@ -88,6 +88,9 @@ fn all_versions(s: &mut Stream) {
     s.every_version::<DescribeConfigsRequest>();
     s.every_version::<SaslAuthenticateRequest>();
     s.every_version::<CreatePartitionsRequest>();
+    s.every_version::<DeleteGroupsRequest>();
+    s.every_version::<IncrementalAlterConfigsRequest>();
+    s.every_version::<OffsetDeleteRequest>();
 }
 
 #[test]
@@ -126,8 +129,8 @@ fn every_implemented_version_decodes() {
         .map(|(a, v)| format!("{a} v{v}"))
         .collect();
     assert_eq!(missing, Vec::<String>::new());
-    assert_eq!(SUPPORTED_APIS.len(), 23);
-    assert_eq!(s.versions.len(), 160);
+    assert_eq!(SUPPORTED_APIS.len(), 26);
+    assert_eq!(s.versions.len(), 166);
     for (api, version) in [("Produce", 13), ("Fetch", 18), ("Metadata", 13)] {
         assert!(s.versions.contains(&(api, version)), "{api} v{version}");
     }

@@ -10,10 +10,11 @@ use kafka_proto::api::create_topics::{CreatableTopic, CreatableTopicConfig};
 use kafka_proto::api::delete_records::{DeleteRecordsPartition, DeleteRecordsTopic};
 use kafka_proto::api::delete_topics::DeleteTopicState;
 use kafka_proto::api::describe_configs::DescribeConfigsResource;
+use kafka_proto::api::incremental_alter_configs::{AlterConfigsResource, AlterableConfig};
 use kafka_proto::api::list_offsets::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_proto::api::{
     CreatePartitionsRequest, CreateTopicsRequest, DeleteRecordsRequest, DeleteTopicsRequest,
-    DescribeConfigsRequest, ListOffsetsRequest,
+    DescribeConfigsRequest, IncrementalAlterConfigsRequest, ListOffsetsRequest,
 };
 use tracing::{Instrument, debug, info_span};
 
@@ -89,6 +90,68 @@ pub struct ConfigEntry {
     pub sensitive: bool,
     /// Where the value comes from (Kafka's `ConfigSource`: 1 topic, 5 default, ...).
     pub source: i8,
+}
+
+/// One change of [`Admin::incremental_alter_configs`] (Java's
+/// `AlterConfigOp`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlterConfigOp {
+    /// Sets the entry.
+    Set {
+        /// Config name.
+        name: String,
+        /// New value.
+        value: String,
+    },
+    /// Removes the entry: it falls back to its default.
+    Delete {
+        /// Config name.
+        name: String,
+    },
+    /// Adds values to a list entry (`cleanup.policy`, ...).
+    Append {
+        /// Config name.
+        name: String,
+        /// Values to add, comma-separated.
+        value: String,
+    },
+    /// Removes values from a list entry.
+    Subtract {
+        /// Config name.
+        name: String,
+        /// Values to remove, comma-separated.
+        value: String,
+    },
+}
+
+impl AlterConfigOp {
+    /// `name=value`.
+    pub fn set(name: impl Into<String>, value: impl Into<String>) -> Self {
+        AlterConfigOp::Set {
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+
+    /// Back to the default.
+    pub fn delete(name: impl Into<String>) -> Self {
+        AlterConfigOp::Delete { name: name.into() }
+    }
+
+    fn wire(&self) -> AlterableConfig {
+        let (name, operation, value) = match self {
+            AlterConfigOp::Set { name, value } => (name, 0, Some(value)),
+            AlterConfigOp::Delete { name } => (name, 1, None),
+            AlterConfigOp::Append { name, value } => (name, 2, Some(value)),
+            AlterConfigOp::Subtract { name, value } => (name, 3, Some(value)),
+        };
+        AlterableConfig {
+            name: name.clone(),
+            config_operation: operation,
+            value: value.cloned(),
+            ..Default::default()
+        }
+    }
 }
 
 /// An offset found by [`Admin::list_offsets`].
@@ -350,6 +413,49 @@ impl Admin {
                 source: c.config_source,
             })
             .collect())
+    }
+
+    /// Changes single config entries of a topic or a broker, leaving the
+    /// others as they are (IncrementalAlterConfigs). An unknown name or a
+    /// bad value is refused by the broker (`INVALID_CONFIG`, with its
+    /// message naming the entry), and nothing changes.
+    pub async fn incremental_alter_configs(
+        &self,
+        resource: ConfigResource,
+        ops: &[AlterConfigOp],
+    ) -> Result<()> {
+        let (resource_type, name, broker) = match &resource {
+            ConfigResource::Topic(t) => (2i8, t.clone(), None),
+            ConfigResource::Broker(id) => (4i8, id.to_string(), Some(*id)),
+        };
+        let request = IncrementalAlterConfigsRequest {
+            resources: vec![AlterConfigsResource {
+                resource_type,
+                resource_name: name.clone(),
+                configs: ops.iter().map(AlterConfigOp::wire).collect(),
+                ..Default::default()
+            }],
+            validate_only: false,
+            ..Default::default()
+        };
+        let response = self
+            .retry(|| async {
+                let conn = match broker {
+                    Some(id) => self.cluster.broker(id)?,
+                    None => self.cluster.any_broker()?,
+                };
+                conn.call(request.clone()).await
+            })
+            .await?;
+        for r in &response.responses {
+            if !r.error_code.is_ok() {
+                return Err(Error::broker(
+                    r.error_code,
+                    format!("{name}: {}", r.error_message.as_deref().unwrap_or("")),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Deletes the records of `topic` before the given offsets (per

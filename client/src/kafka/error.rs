@@ -145,6 +145,19 @@ pub enum Error {
         /// `max_request_size` or `buffer_memory`.
         limit: usize,
     },
+    /// A group's committed offsets can change only while it has no
+    /// members ([`Admin::alter_group_offsets`](crate::kafka::Admin::alter_group_offsets)).
+    #[error(
+        "group '{group}' has {members} live member(s) (state {state}): stop them first; its offsets can change only while it is empty"
+    )]
+    GroupNotEmpty {
+        /// The group.
+        group: String,
+        /// Its state.
+        state: String,
+        /// How many members it has.
+        members: usize,
+    },
     /// The producer, admin client or reader was closed.
     #[error("the client is closed")]
     Closed,

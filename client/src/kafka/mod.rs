@@ -99,16 +99,16 @@ mod properties;
 mod reader;
 
 pub use admin::{
-    Admin, AdminBuilder, ClusterDescription, ConfigEntry, ConfigResource, ListedOffset, NewTopic,
-    TopicDescription,
+    Admin, AdminBuilder, AlterConfigOp, ClusterDescription, ConfigEntry, ConfigResource,
+    ListedOffset, NewTopic, TopicDescription,
 };
 pub use cluster::{BrokerMeta, Cluster, Metadata, PartitionMeta, TopicMeta};
 pub use config::{AddressMap, ClientConfig};
 pub use error::{Error, Result};
 pub use group::{
     Assignor, CommitFuture, Consumer, ConsumerBuilder, ConsumerProtocolAssignment,
-    ConsumerProtocolSubscription, GroupDescription, GroupMemberDescription, NoopListener,
-    OffsetAndEpoch, Rebalance, RebalanceListener, TopicPartition, TopicPattern,
+    ConsumerProtocolSubscription, GroupDescription, GroupListing, GroupMemberDescription,
+    NoopListener, OffsetAndEpoch, Rebalance, RebalanceListener, TopicPartition, TopicPattern,
 };
 pub use kafka_proto::ErrorCode;
 // Types the public API hands out or takes, so that users can name them

@@ -259,6 +259,9 @@ all_apis! {
     DescribeConfigs: DescribeConfigsRequest => DescribeConfigsResponse;
     SaslAuthenticate: SaslAuthenticateRequest => SaslAuthenticateResponse;
     CreatePartitions: CreatePartitionsRequest => CreatePartitionsResponse;
+    DeleteGroups: DeleteGroupsRequest => DeleteGroupsResponse;
+    IncrementalAlterConfigs: IncrementalAlterConfigsRequest => IncrementalAlterConfigsResponse;
+    OffsetDelete: OffsetDeleteRequest => OffsetDeleteResponse;
 }
 
 /// What this crate implements of `api_key`, if anything.

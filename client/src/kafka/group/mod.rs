@@ -29,6 +29,7 @@ pub(crate) mod consumer;
 pub(crate) mod coordinator;
 pub(crate) mod heartbeat;
 pub(crate) mod listener;
+mod manage;
 pub(crate) mod membership;
 pub(crate) mod offsets;
 pub(crate) mod progress;
@@ -45,6 +46,7 @@ pub use kafka_proto::api::consumer_protocol::{
     ConsumerProtocolAssignment, ConsumerProtocolSubscription,
 };
 pub use listener::{NoopListener, RebalanceListener};
+pub use manage::GroupListing;
 pub use offsets::CommitFuture;
 pub use rebalance::Rebalance;
 pub use subscription::TopicPattern;
