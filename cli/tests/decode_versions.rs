@@ -88,6 +88,10 @@ fn all_versions(s: &mut Stream) {
     s.every_version::<DescribeConfigsRequest>();
     s.every_version::<SaslAuthenticateRequest>();
     s.every_version::<CreatePartitionsRequest>();
+    s.every_version::<AddPartitionsToTxnRequest>();
+    s.every_version::<AddOffsetsToTxnRequest>();
+    s.every_version::<EndTxnRequest>();
+    s.every_version::<TxnOffsetCommitRequest>();
 }
 
 #[test]
@@ -126,8 +130,8 @@ fn every_implemented_version_decodes() {
         .map(|(a, v)| format!("{a} v{v}"))
         .collect();
     assert_eq!(missing, Vec::<String>::new());
-    assert_eq!(SUPPORTED_APIS.len(), 23);
-    assert_eq!(s.versions.len(), 160);
+    assert_eq!(SUPPORTED_APIS.len(), 27);
+    assert_eq!(s.versions.len(), 183);
     for (api, version) in [("Produce", 13), ("Fetch", 18), ("Metadata", 13)] {
         assert!(s.versions.contains(&(api, version)), "{api} v{version}");
     }

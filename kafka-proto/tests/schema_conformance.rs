@@ -303,7 +303,11 @@ fn check_schema(
 #[test]
 fn every_api_matches_its_schema() {
     let schemas = all_schemas();
-    assert_eq!(schemas.len(), 23, "the 23 APIs of issue 4");
+    assert_eq!(
+        schemas.len(),
+        27,
+        "the 23 APIs of issue 4 and the 4 transaction APIs of issue 18"
+    );
     let mut errors = Vec::new();
     let mut checked_fields = 0;
     for (support, req, resp) in &schemas {
@@ -375,6 +379,10 @@ fn supported_ranges_are_the_kip896_floors() {
         ("DeleteRecords", (0, 2)),
         ("InitProducerId", (0, 6)),
         ("OffsetForLeaderEpoch", (2, 4)),
+        ("AddPartitionsToTxn", (0, 5)),
+        ("AddOffsetsToTxn", (0, 4)),
+        ("EndTxn", (0, 5)),
+        ("TxnOffsetCommit", (0, 5)),
         ("DescribeConfigs", (1, 4)),
         ("SaslAuthenticate", (0, 2)),
         ("CreatePartitions", (0, 3)),
