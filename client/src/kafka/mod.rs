@@ -61,9 +61,10 @@ pub use cluster::{BrokerMeta, Cluster, Metadata, PartitionMeta, TopicMeta};
 pub use config::{AddressMap, ClientConfig};
 pub use error::{Error, Result};
 pub use group::{
-    Assignor, CommitFuture, Consumer, ConsumerBuilder, ConsumerProtocolAssignment,
-    ConsumerProtocolSubscription, GroupDescription, GroupMemberDescription, NoopListener,
-    OffsetAndEpoch, Rebalance, RebalanceListener, TopicPartition, TopicPattern,
+    Assignor, CommitFuture, Consumer, ConsumerBuilder, ConsumerGroupMetadata,
+    ConsumerProtocolAssignment, ConsumerProtocolSubscription, GroupDescription,
+    GroupMemberDescription, NoopListener, OffsetAndEpoch, Rebalance, RebalanceListener,
+    TopicPartition, TopicPattern,
 };
 pub use kafka_proto::ErrorCode;
 pub use oauth::{OAuthBearer, OAuthToken};

@@ -218,6 +218,18 @@ impl<L: RebalanceListener> Consumer<L> {
         self.shared.member().generation
     }
 
+    /// The group, generation and member of this consumer, for
+    /// [`Producer::send_offsets_to_transaction`](crate::kafka::Producer::send_offsets_to_transaction).
+    pub fn group_metadata(&self) -> super::ConsumerGroupMetadata {
+        let member = self.shared.member();
+        super::ConsumerGroupMetadata {
+            group_id: self.shared.settings.group_id.to_string(),
+            generation_id: member.generation,
+            member_id: member.member_id.clone(),
+            group_instance_id: self.shared.settings.instance_id.clone(),
+        }
+    }
+
     /// The partitions assigned to this consumer now.
     pub fn assignment(&self) -> Vec<TopicPartition> {
         self.shared.assignment().into_iter().collect()

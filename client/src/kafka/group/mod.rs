@@ -27,6 +27,7 @@ pub(crate) mod assignor;
 pub(crate) mod config;
 pub(crate) mod consumer;
 pub(crate) mod coordinator;
+pub(crate) mod group_metadata;
 pub(crate) mod heartbeat;
 pub(crate) mod listener;
 pub(crate) mod membership;
@@ -41,6 +42,7 @@ pub use admin::{GroupDescription, GroupMemberDescription};
 pub use assignor::Assignor;
 pub use config::ConsumerBuilder;
 pub use consumer::Consumer;
+pub use group_metadata::ConsumerGroupMetadata;
 pub use kafka_proto::api::consumer_protocol::{
     ConsumerProtocolAssignment, ConsumerProtocolSubscription,
 };

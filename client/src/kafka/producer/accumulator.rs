@@ -496,6 +496,23 @@ impl Accumulator {
         Ok(())
     }
 
+    /// Closes every open batch and takes every queued one (an aborted
+    /// transaction fails what it has not sent). Batches in flight stay.
+    pub(crate) fn take_unsent(&mut self) -> Vec<ProducerBatch> {
+        let identity = self.identity;
+        let idempotent = self.config.idempotent;
+        let mut out = Vec::new();
+        for topic in self.topics.values_mut() {
+            for (index, queue) in topic.partitions.iter_mut().enumerate() {
+                let partition = i32::try_from(index).unwrap_or(i32::MAX);
+                close_open(queue, &topic.name, partition, identity, idempotent);
+                out.extend(queue.queued.drain(..));
+                queue.retrying = false;
+            }
+        }
+        out
+    }
+
     /// Whether nothing is open, queued or in flight.
     pub(crate) fn is_empty(&self) -> bool {
         self.incomplete == 0
