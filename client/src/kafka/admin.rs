@@ -493,12 +493,24 @@ pub(crate) async fn list_offsets(
     asks: &[(i32, i64)],
     timeout: Duration,
 ) -> Result<BTreeMap<i32, ListedOffset>> {
+    list_offsets_isolated(cluster, topic, asks, timeout, 0).await
+}
+
+/// [`list_offsets`] at an isolation level: with 1 (read_committed) "latest"
+/// is the last stable offset, not the high watermark.
+pub(crate) async fn list_offsets_isolated(
+    cluster: &Cluster,
+    topic: &str,
+    asks: &[(i32, i64)],
+    timeout: Duration,
+    isolation_level: i8,
+) -> Result<BTreeMap<i32, ListedOffset>> {
     retry(cluster, timeout, || async {
         let mut out = BTreeMap::new();
         for (leader, parts) in group_by_leader(&cluster.metadata(), topic, asks.iter().copied())? {
             let request = ListOffsetsRequest {
                 replica_id: -1,
-                isolation_level: 0,
+                isolation_level,
                 topics: vec![ListOffsetsTopic {
                     name: topic.to_owned(),
                     partitions: parts

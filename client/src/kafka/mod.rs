@@ -72,5 +72,6 @@ pub use oauth::{OAuthBearer, OAuthToken};
 pub use kafka_proto::compression::Compression;
 pub use producer::{Acks, DeliveryFuture, Producer, ProducerBuilder, ProducerRecord};
 pub use reader::{
-    ConsumerRecord, FetchedBatch, Offset, OffsetReset, PartitionReader, PartitionReaderBuilder,
+    ConsumerRecord, FetchedBatch, IsolationLevel, Offset, OffsetReset, PartitionReader,
+    PartitionReaderBuilder,
 };

@@ -274,6 +274,60 @@ impl ConsumerRecord {
     }
 }
 
+/// Which records a reader or group consumer hands out (Java's
+/// `isolation.level`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum IsolationLevel {
+    /// Records of committed transactions and records outside transactions,
+    /// up to the last stable offset: records of aborted transactions are
+    /// dropped, and those of open ones wait until their transaction ends.
+    /// The default (as in librdkafka).
+    #[default]
+    ReadCommitted,
+    /// Every record up to the high watermark, those of open and aborted
+    /// transactions included.
+    ReadUncommitted,
+}
+
+impl IsolationLevel {
+    /// The Fetch and ListOffsets `isolation_level`.
+    pub(crate) fn wire(self) -> i8 {
+        match self {
+            IsolationLevel::ReadUncommitted => 0,
+            IsolationLevel::ReadCommitted => 1,
+        }
+    }
+
+    /// Java's name: `read_committed` or `read_uncommitted`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IsolationLevel::ReadCommitted => "read_committed",
+            IsolationLevel::ReadUncommitted => "read_uncommitted",
+        }
+    }
+}
+
+impl std::fmt::Display for IsolationLevel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for IsolationLevel {
+    type Err = Error;
+
+    /// Parses Java's names, `read_committed` and `read_uncommitted`.
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "read_committed" => Ok(IsolationLevel::ReadCommitted),
+            "read_uncommitted" => Ok(IsolationLevel::ReadUncommitted),
+            other => Err(Error::Config(format!(
+                "isolation level {other:?}: expected read_committed or read_uncommitted"
+            ))),
+        }
+    }
+}
+
 /// Builder methods for the fetch settings, shared by the partition
 /// reader's and the group consumer's builders (`self.settings`,
 /// `self.buffered`).
@@ -307,6 +361,15 @@ macro_rules! fetch_settings_setters {
         /// [`OffsetReset::Latest`](crate::kafka::OffsetReset::Latest).
         pub fn auto_offset_reset(mut self, reset: $crate::kafka::OffsetReset) -> Self {
             self.settings.reset = reset;
+            self
+        }
+
+        /// Which records to hand out (Java's `isolation.level`). Default
+        /// [`IsolationLevel::ReadCommitted`](crate::kafka::IsolationLevel::ReadCommitted):
+        /// records of aborted transactions never arrive, and reading stops
+        /// at the last stable offset until open transactions end.
+        pub fn isolation_level(mut self, level: $crate::kafka::IsolationLevel) -> Self {
+            self.settings.isolation = level;
             self
         }
 
