@@ -12,8 +12,8 @@ use futures_util::stream::FuturesUnordered;
 use kafka_proto::ErrorCode;
 use kafka_proto::api::FetchRequest;
 use kafka_proto::api::FetchResponse;
-use kafka_proto::api::fetch::{FetchPartition, FetchTopic};
 use kafka_proto::api::fetch::AbortedTransaction;
+use kafka_proto::api::fetch::{FetchPartition, FetchTopic};
 use kafka_proto::record::{Batch, BatchReader, ControlRecordType, Records};
 use tokio::sync::mpsc;
 use tracing::{Instrument, debug, debug_span, warn};
@@ -706,7 +706,13 @@ mod tests {
 
     #[test]
     fn records_then_a_marker_move_the_position_past_the_marker() {
-        let read = read_partition("t", 0, Bytes::from(transaction(0, &["a", "b", "c"])), 0, &[]);
+        let read = read_partition(
+            "t",
+            0,
+            Bytes::from(transaction(0, &["a", "b", "c"])),
+            0,
+            &[],
+        );
         assert!(read.failure.is_none());
         assert_eq!(values(&read), ["a", "b", "c"]);
         assert_eq!(read.next, 4);
@@ -720,7 +726,13 @@ mod tests {
         // The position is the marker's offset: the fetch holds the whole
         // transaction (the broker answers from the batch's start), and
         // only the marker is new.
-        let read = read_partition("t", 0, Bytes::from(transaction(0, &["a", "b", "c"])), 3, &[]);
+        let read = read_partition(
+            "t",
+            0,
+            Bytes::from(transaction(0, &["a", "b", "c"])),
+            3,
+            &[],
+        );
         assert!(read.failure.is_none());
         assert!(read.batches.is_empty());
         assert_eq!(read.next, 4);
