@@ -154,6 +154,8 @@ pub(crate) struct AccumulatorConfig {
     pub(crate) linger: Duration,
     pub(crate) compression: Compression,
     pub(crate) idempotent: bool,
+    /// Batches carry the transactional flag (a transactional producer).
+    pub(crate) transactional: bool,
 }
 
 /// Where a record went.
@@ -293,6 +295,7 @@ impl Accumulator {
         if queue.open.is_none() {
             let options = BatchOptions {
                 compression: config.compression,
+                transactional: config.transactional,
                 ..BatchOptions::default()
             };
             queue.open = Some(OpenBatch {
@@ -580,6 +583,7 @@ mod tests {
                 linger: Duration::from_millis(5),
                 compression: Compression::None,
                 idempotent,
+                transactional: false,
             },
             ProducerIdentity { id: 7, epoch: 0 },
         );

@@ -321,6 +321,7 @@ impl ProducerBuilder {
                 linger: config.linger,
                 compression: config.compression,
                 idempotent,
+                transactional: txn.is_some(),
             },
             identity,
         );
