@@ -64,7 +64,7 @@ pub use group::{
     Assignor, CommitFuture, Consumer, ConsumerBuilder, ConsumerGroupMetadata,
     ConsumerProtocolAssignment, ConsumerProtocolSubscription, GroupDescription,
     GroupMemberDescription, NoopListener, OffsetAndEpoch, Rebalance, RebalanceListener,
-    TopicPartition, TopicPattern,
+    TopicPartition, TopicPattern, Transformed,
 };
 pub use kafka_proto::ErrorCode;
 pub use oauth::{OAuthBearer, OAuthToken};

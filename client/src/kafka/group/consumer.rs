@@ -113,7 +113,7 @@ enum State<L> {
 ///   commits and leaves.
 pub struct Consumer<L = NoopListener> {
     state: Exclusive<State<L>>,
-    shared: Arc<Shared>,
+    pub(super) shared: Arc<Shared>,
     cluster: Cluster,
     _tasks: Vec<TaskGuard>,
 }
@@ -141,7 +141,9 @@ impl Consumer<NoopListener> {
 impl<L: RebalanceListener> Consumer<L> {
     pub(crate) async fn start(builder: ConsumerBuilder<L>) -> Result<Self> {
         let cluster = Cluster::connect(builder.client).await?;
-        let settings = builder.group;
+        let mut settings = builder.group;
+        settings.require_stable =
+            builder.settings.isolation == crate::kafka::IsolationLevel::ReadCommitted;
         let coordinator = Coordinator::new(cluster.clone(), settings.group_id.clone());
         let cooperative = settings.cooperative();
         let backoff = cluster.config().retry_backoff.start();

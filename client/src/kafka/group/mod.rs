@@ -37,6 +37,7 @@ pub(crate) mod protocol;
 pub(crate) mod rebalance;
 pub(crate) mod subscription;
 pub(crate) mod topic_partition;
+pub(crate) mod transform;
 
 pub use admin::{GroupDescription, GroupMemberDescription};
 pub use assignor::Assignor;
@@ -51,3 +52,4 @@ pub use offsets::CommitFuture;
 pub use rebalance::Rebalance;
 pub use subscription::TopicPattern;
 pub use topic_partition::{OffsetAndEpoch, TopicPartition};
+pub use transform::Transformed;

@@ -105,6 +105,11 @@ impl FetchedBatch {
         &self.topic
     }
 
+    /// The offset the fetch read from.
+    pub(crate) fn start_offset(&self) -> i64 {
+        self.start
+    }
+
     /// The partition.
     pub fn partition(&self) -> i32 {
         self.partition
