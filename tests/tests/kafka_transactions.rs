@@ -2,18 +2,23 @@
 //! read_committed and a read_uncommitted reader see them, under both
 //! transaction protocols (version 2, the cluster's, and version 1, forced);
 //! fencing by a second producer with the same `transactional_id`; misuse
-//! errors that leave the producer usable; and interop with Java's
-//! transactional producer and console consumer.
+//! errors that leave the producer usable; interop with Java's
+//! transactional producer and console consumer; and an exactly-once
+//! consume-transform-produce pipeline whose task is killed twice.
 
 mod kafka_client_support;
 
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use mq_client::kafka::{
-    Error, ErrorCode, IsolationLevel, Offset, OffsetReset, PartitionReader, Producer,
-    ProducerRecord,
+    Consumer, Error, ErrorCode, IsolationLevel, Offset, OffsetReset, PartitionReader, Producer,
+    ProducerRecord, Transformed,
 };
 use mq_tests::{endpoints, names, tools};
+use rand::Rng;
 
 use kafka_client_support::{Read, drain, topic};
 
@@ -286,4 +291,171 @@ async fn our_aborted_transactions_are_invisible_to_javas_read_committed_consumer
     let all = text.lines().filter(|l| !l.is_empty()).count();
     println!("kafka-console-consumer --isolation-level read_uncommitted: {all} records");
     assert_eq!(all, 7);
+}
+
+/// One run of the pipeline: a transactional producer (always the same
+/// `transactional_id`, so a restart fences the killed run's producer and
+/// aborts its open transaction) and a static group member (so a restart
+/// takes the killed member's place without waiting for its session to
+/// expire), looping over `transform_in_transaction`.
+async fn pipeline(
+    input: String,
+    output: String,
+    group: String,
+    txn_id: String,
+    done: Arc<AtomicUsize>,
+) {
+    let bootstrap = endpoints::kafka_bootstrap();
+    let producer = Producer::builder(&bootstrap)
+        .transactional_id(&txn_id)
+        .linger(Duration::from_millis(2))
+        .build()
+        .await
+        .expect("producer");
+    producer
+        .init_transactions()
+        .await
+        .expect("init_transactions");
+    let mut consumer = Consumer::builder(&bootstrap)
+        .group(&group)
+        .group_instance_id("pipeline-0")
+        .session_timeout(Duration::from_secs(10))
+        .auto_offset_reset(OffsetReset::Earliest)
+        // Small fetches: many transactions, so the kills land mid-run.
+        .max_partition_fetch_bytes(16 * 1024)
+        .build()
+        .await
+        .expect("consumer");
+    consumer
+        .subscribe([input.as_str()])
+        .await
+        .expect("subscribe");
+    loop {
+        let step = consumer
+            .transform_in_transaction(&producer, &output, |r| {
+                let mut value = b"out:".to_vec();
+                value.extend_from_slice(r.value().unwrap_or_default());
+                vec![Transformed::new(r.key.clone(), value)]
+            })
+            .await;
+        match step {
+            Ok(n) => {
+                done.fetch_add(n, Ordering::Relaxed);
+            }
+            Err(e) if e.is_abortable() => println!("pipeline step aborted: {e}"),
+            Err(e) => panic!("pipeline: {e}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exactly_once_pipeline_survives_two_killed_tasks() {
+    const N: usize = 100_000;
+    let input = topic("eos-in", 4).await;
+    let output = topic("eos-out", 4).await;
+    let group = names::group("eos");
+    let txn_id = names::unique("eos-txn");
+    let bootstrap = endpoints::kafka_bootstrap();
+    let source = Producer::builder(&bootstrap)
+        .linger(Duration::from_millis(10))
+        .build()
+        .await
+        .expect("source producer");
+    let mut deliveries = Vec::with_capacity(N);
+    for i in 0..N {
+        let key = format!("k{}", i % 997);
+        let value = format!("in-{i}");
+        deliveries.push(
+            source
+                .enqueue(ProducerRecord::new(&input).key(&key).value(&value))
+                .await
+                .expect("enqueue"),
+        );
+    }
+    for d in deliveries {
+        d.await.expect("input record");
+    }
+    let done = Arc::new(AtomicUsize::new(0));
+    let start = || {
+        tokio::spawn(pipeline(
+            input.clone(),
+            output.clone(),
+            group.clone(),
+            txn_id.clone(),
+            done.clone(),
+        ))
+    };
+    // Kill the loop's task twice, each time once a random share of the
+    // input is through, plus a random few milliseconds (so the kill lands
+    // anywhere in a transaction), and start it again.
+    for (kill, (lo, hi)) in [(1, (0.10, 0.35)), (2, (0.45, 0.75))] {
+        let task = start();
+        let (at, jitter) = {
+            let mut rng = rand::rng();
+            (rng.random_range(lo..hi), rng.random_range(0..40u64))
+        };
+        let threshold = (N as f64 * at) as usize;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
+        while done.load(Ordering::Relaxed) < threshold {
+            assert!(!task.is_finished(), "the pipeline task ended");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the pipeline is stuck at {} records",
+                done.load(Ordering::Relaxed)
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(jitter)).await;
+        task.abort();
+        let _ = task.await;
+        println!(
+            "kill {kill}: after {} committed input records (threshold {threshold})",
+            done.load(Ordering::Relaxed)
+        );
+    }
+    let task = start();
+    // A read_committed reader of the output sees each input exactly once:
+    // N records, and nothing more in the seconds after (the pipeline goes
+    // on polling meanwhile).
+    let mut builder = PartitionReader::builder(&bootstrap).auto_offset_reset(OffsetReset::Earliest);
+    for p in 0..4 {
+        builder = builder.assign(&output, p, Offset::Earliest);
+    }
+    let mut reader = builder.build().await.expect("reader");
+    let mut committed: Vec<Vec<u8>> = Vec::with_capacity(N);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+    let mut quiet_until: Option<tokio::time::Instant> = None;
+    loop {
+        let until = quiet_until.unwrap_or(deadline);
+        let Ok(batch) = tokio::time::timeout_at(until, reader.next_batch()).await else {
+            break;
+        };
+        for r in batch.expect("fetch").iter() {
+            committed.push(r.expect("record").value().unwrap_or_default().to_vec());
+        }
+        if committed.len() >= N && quiet_until.is_none() {
+            quiet_until = Some(tokio::time::Instant::now() + Duration::from_secs(3));
+        }
+    }
+    task.abort();
+    let _ = task.await;
+    let distinct: HashSet<&[u8]> = committed.iter().map(Vec::as_slice).collect();
+    println!(
+        "read_committed output: {} records, {} distinct",
+        committed.len(),
+        distinct.len()
+    );
+    assert_eq!(distinct.len(), committed.len(), "duplicates in the output");
+    assert_eq!(committed.len(), N, "inputs lost or duplicated");
+    for i in (0..N).step_by(7919) {
+        let want = format!("out:in-{i}");
+        assert!(distinct.contains(want.as_bytes()), "{want} is missing");
+    }
+    let all = read(&output, 4, IsolationLevel::ReadUncommitted, 2 * N).await;
+    println!(
+        "read_uncommitted output: {} records, {} of them from aborted transactions",
+        all.len(),
+        all.len().saturating_sub(N)
+    );
+    assert!(all.len() >= N);
 }
