@@ -159,10 +159,9 @@ pub(super) fn read_partition(
             aborting.insert(producer);
             pending.pop();
         }
-        if batch.is_control() {
-            if aborting.contains(&batch.producer_id()) && is_abort_marker(&batch) {
-                aborting.remove(&batch.producer_id());
-            }
+        if batch.is_control() && aborting.contains(&batch.producer_id()) && is_abort_marker(&batch)
+        {
+            aborting.remove(&batch.producer_id());
         }
         if batch.next_offset() <= read.next {
             continue;
