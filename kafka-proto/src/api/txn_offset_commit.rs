@@ -4,8 +4,8 @@
 //! "If transaction V2 (KIP-890 part 2) is enabled, the TxnOffsetCommit
 //! request will also include the function for a AddOffsetsToTxn call. If V2
 //! is disabled, the client can't use TxnOffsetCommit request version higher
-//! than 4 within a transaction": [`TxnOffsetCommitRequest::max_version`]
-//! carries that choice.
+//! than 4 within a transaction": the sender caps the version it writes
+//! (the schema cannot say which protocol the transaction uses).
 
 use crate::error::ErrorCode;
 
