@@ -336,6 +336,9 @@ pub(crate) struct ConsumeArgs {
     /// Read this partition only [default: every partition of the topic].
     #[arg(long, value_name = "N", value_parser = partition_index, help_heading = "Kafka")]
     pub(crate) partition: Option<i32>,
+    /// read_committed (records of aborted transactions are skipped, open ones waited for) or read_uncommitted (every record) [default: read_committed].
+    #[arg(long, value_name = "LEVEL", value_parser = parse_isolation, help_heading = "Kafka")]
+    pub(crate) isolation: Option<mq_client::kafka::IsolationLevel>,
     /// The queue to consume from.
     #[arg(long, value_name = "Q", help_heading = "AMQP")]
     pub(crate) queue: Option<String>,
@@ -654,6 +657,12 @@ fn parse_start(s: &str) -> Result<StartArg, String> {
             .map(StartArg::Offset)
             .map_err(|_| "expected earliest, latest or an offset (a whole number)".to_owned()),
     }
+}
+
+/// Java's `isolation.level` values.
+fn parse_isolation(s: &str) -> Result<mq_client::kafka::IsolationLevel, String> {
+    s.parse()
+        .map_err(|_| "expected read_committed or read_uncommitted".to_owned())
 }
 
 /// A partition index: 0 to 2^31 - 1, as Kafka's int32 holds it.

@@ -163,6 +163,7 @@ pub(crate) fn check_consume(a: &ConsumeArgs) -> Result<Broker, CliError> {
             ("--from", a.from.is_some()),
             ("--exit-at-end", a.exit_at_end),
             ("--partition", a.partition.is_some()),
+            ("--isolation", a.isolation.is_some()),
         ],
     )?;
     only_for(

@@ -91,6 +91,10 @@ fn all_versions(s: &mut Stream) {
     s.every_version::<DeleteGroupsRequest>();
     s.every_version::<IncrementalAlterConfigsRequest>();
     s.every_version::<OffsetDeleteRequest>();
+    s.every_version::<AddPartitionsToTxnRequest>();
+    s.every_version::<AddOffsetsToTxnRequest>();
+    s.every_version::<EndTxnRequest>();
+    s.every_version::<TxnOffsetCommitRequest>();
 }
 
 #[test]
@@ -129,8 +133,8 @@ fn every_implemented_version_decodes() {
         .map(|(a, v)| format!("{a} v{v}"))
         .collect();
     assert_eq!(missing, Vec::<String>::new());
-    assert_eq!(SUPPORTED_APIS.len(), 26);
-    assert_eq!(s.versions.len(), 166);
+    assert_eq!(SUPPORTED_APIS.len(), 30);
+    assert_eq!(s.versions.len(), 189);
     for (api, version) in [("Produce", 13), ("Fetch", 18), ("Metadata", 13)] {
         assert!(s.versions.contains(&(api, version)), "{api} v{version}");
     }

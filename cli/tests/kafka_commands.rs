@@ -373,3 +373,50 @@ fn exit_at_end_steps_over_transaction_markers() {
         .collect();
     assert_eq!(offsets, [0, 1, 2, 4]);
 }
+
+/// `mq consume` reads read_committed by default: a transaction our
+/// producer aborted is skipped; `--isolation read_uncommitted` shows it.
+#[test]
+fn consume_skips_aborted_transactions_unless_read_uncommitted() {
+    use mq_client::kafka::{Producer, ProducerRecord};
+    let topic = Topic::new("isolation", 1);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let p = Producer::builder(&kafka_bootstrap())
+            .transactional_id(mq_tests::names::unique("mq-cli-isolation"))
+            .build()
+            .await
+            .expect("producer");
+        p.init_transactions().await.expect("init");
+        for (values, commit) in [(["a", "b"], true), (["x", "y"], false), (["c", "d"], true)] {
+            p.begin_transaction().await.expect("begin");
+            for v in values {
+                p.send(ProducerRecord::new(&topic.name).value(v))
+                    .await
+                    .expect("send");
+            }
+            if commit {
+                p.commit_transaction().await.expect("commit");
+            } else {
+                p.abort_transaction().await.expect("abort");
+            }
+        }
+    });
+    let consume = |args: &[&str]| {
+        let mut all = vec![
+            "consume",
+            topic.url.as_str(),
+            "--exit-at-end",
+            "--from",
+            "earliest",
+        ];
+        all.extend_from_slice(args);
+        mq(&all, b"").ok().text()
+    };
+    assert_eq!(consume(&[]), "a\nb\nc\nd\n");
+    assert_eq!(consume(&["--isolation", "read_committed"]), "a\nb\nc\nd\n");
+    assert_eq!(
+        consume(&["--isolation", "read_uncommitted"]),
+        "a\nb\nx\ny\nc\nd\n"
+    );
+}

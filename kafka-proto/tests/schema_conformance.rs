@@ -305,8 +305,8 @@ fn every_api_matches_its_schema() {
     let schemas = all_schemas();
     assert_eq!(
         schemas.len(),
-        26,
-        "the 23 APIs of issue 4 and the group and config admin of issue 19"
+        30,
+        "the 23 APIs of issue 4, the 4 transaction APIs of issue 18, and the group and config admin of issue 19"
     );
     let mut errors = Vec::new();
     let mut checked_fields = 0;
@@ -379,6 +379,10 @@ fn supported_ranges_are_the_kip896_floors() {
         ("DeleteRecords", (0, 2)),
         ("InitProducerId", (0, 6)),
         ("OffsetForLeaderEpoch", (2, 4)),
+        ("AddPartitionsToTxn", (0, 5)),
+        ("AddOffsetsToTxn", (0, 4)),
+        ("EndTxn", (0, 5)),
+        ("TxnOffsetCommit", (0, 5)),
         ("DescribeConfigs", (1, 4)),
         ("SaslAuthenticate", (0, 2)),
         ("CreatePartitions", (0, 3)),

@@ -86,7 +86,8 @@ async fn consume(
     let mut ends: BTreeMap<i32, i64> = BTreeMap::new();
     let mut reader = PartitionReader::builder(&bootstrap(&target.url))
         .client_config(target.client.clone())
-        .auto_offset_reset(OffsetReset::Earliest);
+        .auto_offset_reset(OffsetReset::Earliest)
+        .isolation_level(a.isolation.unwrap_or_default());
     for &p in &partitions {
         let first = earliest.get(&p).map_or(0, |o| o.offset);
         let end = latest.get(&p).map_or(first, |o| o.offset);

@@ -99,6 +99,7 @@ async fn consume(
         .client_config(target.client.clone())
         .group(group)
         .auto_offset_reset(reset)
+        .isolation_level(a.isolation.unwrap_or_default())
         .commit_timeout(COMMIT_TIMEOUT)
         .listener(ends.listener())
         .build()

@@ -368,8 +368,25 @@ impl Admin {
                 ));
             }
         }
+        // Done once the cluster's metadata shows the new partitions with
+        // leaders, as create_topics waits for its topics.
         self.cluster.add_topics([topic]);
-        Ok(())
+        let want = usize::try_from(total).unwrap_or(0);
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        loop {
+            let md = self.cluster.wait_for_topic(topic, self.timeout).await?;
+            if md.topic(topic).is_some_and(|t| t.partitions.len() >= want) {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::Timeout {
+                    what: "the new partitions to appear in the metadata",
+                    after: self.timeout,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let _ = self.cluster.refresh().await;
+        }
     }
 
     /// Describes a topic's or broker's configs.
@@ -597,12 +614,24 @@ pub(crate) async fn list_offsets(
     asks: &[(i32, i64)],
     timeout: Duration,
 ) -> Result<BTreeMap<i32, ListedOffset>> {
+    list_offsets_isolated(cluster, topic, asks, timeout, 0).await
+}
+
+/// [`list_offsets`] at an isolation level: with 1 (read_committed) "latest"
+/// is the last stable offset, not the high watermark.
+pub(crate) async fn list_offsets_isolated(
+    cluster: &Cluster,
+    topic: &str,
+    asks: &[(i32, i64)],
+    timeout: Duration,
+    isolation_level: i8,
+) -> Result<BTreeMap<i32, ListedOffset>> {
     retry(cluster, timeout, || async {
         let mut out = BTreeMap::new();
         for (leader, parts) in group_by_leader(&cluster.metadata(), topic, asks.iter().copied())? {
             let request = ListOffsetsRequest {
                 replica_id: -1,
-                isolation_level: 0,
+                isolation_level,
                 topics: vec![ListOffsetsTopic {
                     name: topic.to_owned(),
                     partitions: parts

@@ -105,6 +105,22 @@ impl BrokerConn {
         self.enqueue(request, timeout).await?.await
     }
 
+    /// Sends `request` at the negotiated version, but at most `max_version`
+    /// (a transactional producer on transaction version 1 keeps Produce,
+    /// EndTxn and TxnOffsetCommit below the versions that mean version 2),
+    /// and decodes the answer.
+    pub(crate) async fn call_capped<R: Request>(
+        &self,
+        request: R,
+        max_version: i16,
+    ) -> Result<R::Response> {
+        let response = self.enqueue_capped(request, max_version).await?.await?;
+        let response = response.ok_or(Error::Disconnected {
+            broker: self.addr.to_string(),
+        })?;
+        decode::<R::Response>(&response)
+    }
+
     /// Queues `request` to the driver (waiting for room in its queue) and
     /// returns the answer's future. Requests queued one after another on
     /// one handle go out in that order.
@@ -113,14 +129,43 @@ impl BrokerConn {
         request: R,
         timeout: Option<Duration>,
     ) -> Result<PendingReply> {
-        let (reply, rx) = oneshot::channel();
         let expects_response = request.expects_response();
         let enqueue: Enqueue = Box::new(move |conn, now| match timeout {
             Some(t) => conn.send_with_timeout(now, &request, t),
             None => conn.send(now, &request),
         });
+        self.queue_command(R::API_KEY, expects_response, enqueue)
+            .await
+    }
+
+    /// Like [`enqueue`](Self::enqueue) with the request timeout, at most at
+    /// `max_version`.
+    pub(crate) async fn enqueue_capped<R: Request>(
+        &self,
+        request: R,
+        max_version: i16,
+    ) -> Result<PendingReply> {
+        let expects_response = request.expects_response();
+        let enqueue: Enqueue = Box::new(move |conn, now| {
+            let version = conn.version_to_send(&request)?.min(max_version);
+            if version < R::MIN_VERSION {
+                return Err(ConnectionError::UnsupportedApi(R::API_KEY));
+            }
+            conn.send_at_version(now, &request, version)
+        });
+        self.queue_command(R::API_KEY, expects_response, enqueue)
+            .await
+    }
+
+    async fn queue_command(
+        &self,
+        api: ApiKey,
+        expects_response: bool,
+        enqueue: Enqueue,
+    ) -> Result<PendingReply> {
+        let (reply, rx) = oneshot::channel();
         let command = Command {
-            api: R::API_KEY,
+            api,
             expects_response,
             enqueue,
             reply,

@@ -197,6 +197,40 @@ pub enum Error {
         /// consumer knew before asking.
         code: ErrorCode,
     },
+    /// This transactional producer is fenced: another producer started
+    /// with the same `transactional_id` (PRODUCER_FENCED,
+    /// INVALID_PRODUCER_EPOCH), the transaction coordinator fenced it
+    /// (TRANSACTION_COORDINATOR_FENCED), or it may not use the id
+    /// (TRANSACTIONAL_ID_AUTHORIZATION_FAILED). Not retriable: nothing this
+    /// producer sends from now on can commit. Drop it; a new producer with
+    /// the same id takes over (and aborts what this one left open).
+    #[error("producer fenced ({code}): {context}")]
+    Fenced {
+        /// The broker's error code.
+        code: ErrorCode,
+        /// Which call or partition saw it.
+        context: String,
+    },
+    /// The current transaction cannot commit: a send in it failed, a
+    /// coordinator refused a step (TRANSACTION_ABORTABLE, a group
+    /// generation that moved on), or a request's outcome is unknown.
+    /// **Abort and retry**: call
+    /// [`abort_transaction`](crate::kafka::Producer::abort_transaction),
+    /// rewind the input to the last committed offsets, and run the whole
+    /// transaction again. The producer stays usable.
+    #[error("the transaction must be aborted: {reason}")]
+    TransactionAbortable {
+        /// What went wrong (the failed send names its topic, partition and
+        /// error).
+        reason: String,
+    },
+    /// A transactional call in the wrong state: `send` outside a
+    /// transaction, `commit` or `abort` without `begin`, a second `begin`,
+    /// transactions before `init_transactions`, or a transactional call on a
+    /// producer without a `transactional_id`. Nothing was done; the producer
+    /// stays usable.
+    #[error("transaction misuse: {0}")]
+    TransactionState(String),
     /// A newly assigned partition has no committed offset and the reset
     /// policy is [`OffsetReset::None`](crate::kafka::OffsetReset::None):
     /// seek it to start reading.
@@ -231,10 +265,22 @@ impl Error {
         }
     }
 
-    /// The broker's error code, for [`Error::Broker`].
+    /// Whether this is [`Error::Fenced`]: the transactional producer must
+    /// be dropped.
+    pub fn is_fenced(&self) -> bool {
+        matches!(self, Error::Fenced { .. })
+    }
+
+    /// Whether this is [`Error::TransactionAbortable`]: abort the
+    /// transaction and retry it.
+    pub fn is_abortable(&self) -> bool {
+        matches!(self, Error::TransactionAbortable { .. })
+    }
+
+    /// The broker's error code, for [`Error::Broker`] and [`Error::Fenced`].
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
-            Error::Broker { code, .. } => Some(*code),
+            Error::Broker { code, .. } | Error::Fenced { code, .. } => Some(*code),
             _ => None,
         }
     }

@@ -106,9 +106,10 @@ pub use cluster::{BrokerMeta, Cluster, Metadata, PartitionMeta, TopicMeta};
 pub use config::{AddressMap, ClientConfig};
 pub use error::{Error, Result};
 pub use group::{
-    Assignor, CommitFuture, Consumer, ConsumerBuilder, ConsumerProtocolAssignment,
-    ConsumerProtocolSubscription, GroupDescription, GroupListing, GroupMemberDescription,
-    NoopListener, OffsetAndEpoch, Rebalance, RebalanceListener, TopicPartition, TopicPattern,
+    Assignor, CommitFuture, Consumer, ConsumerBuilder, ConsumerGroupMetadata,
+    ConsumerProtocolAssignment, ConsumerProtocolSubscription, GroupDescription, GroupListing,
+    GroupMemberDescription, NoopListener, OffsetAndEpoch, Rebalance, RebalanceListener,
+    TopicPartition, TopicPattern, Transformed,
 };
 pub use kafka_proto::ErrorCode;
 // Types the public API hands out or takes, so that users can name them
@@ -123,6 +124,6 @@ pub use oauth::{OAuthBearer, OAuthToken};
 pub use kafka_proto::compression::Compression;
 pub use producer::{Acks, DeliveryFuture, Producer, ProducerBuilder, ProducerRecord};
 pub use reader::{
-    ConsumerRecord, FetchedBatch, Offset, OffsetReset, OffsetSpec, PartitionReader,
+    ConsumerRecord, FetchedBatch, IsolationLevel, Offset, OffsetReset, OffsetSpec, PartitionReader,
     PartitionReaderBuilder,
 };

@@ -256,6 +256,10 @@ all_apis! {
     DeleteRecords: DeleteRecordsRequest => DeleteRecordsResponse;
     InitProducerId: InitProducerIdRequest => InitProducerIdResponse;
     OffsetForLeaderEpoch: OffsetForLeaderEpochRequest => OffsetForLeaderEpochResponse;
+    AddPartitionsToTxn: AddPartitionsToTxnRequest => AddPartitionsToTxnResponse;
+    AddOffsetsToTxn: AddOffsetsToTxnRequest => AddOffsetsToTxnResponse;
+    EndTxn: EndTxnRequest => EndTxnResponse;
+    TxnOffsetCommit: TxnOffsetCommitRequest => TxnOffsetCommitResponse;
     DescribeConfigs: DescribeConfigsRequest => DescribeConfigsResponse;
     SaslAuthenticate: SaslAuthenticateRequest => SaslAuthenticateResponse;
     CreatePartitions: CreatePartitionsRequest => CreatePartitionsResponse;

@@ -72,6 +72,10 @@ api_keys! {
     DELETE_RECORDS = 21, "DeleteRecords";
     INIT_PRODUCER_ID = 22, "InitProducerId";
     OFFSET_FOR_LEADER_EPOCH = 23, "OffsetForLeaderEpoch";
+    ADD_PARTITIONS_TO_TXN = 24, "AddPartitionsToTxn";
+    ADD_OFFSETS_TO_TXN = 25, "AddOffsetsToTxn";
+    END_TXN = 26, "EndTxn";
+    TXN_OFFSET_COMMIT = 28, "TxnOffsetCommit";
     DESCRIBE_CONFIGS = 32, "DescribeConfigs";
     SASL_AUTHENTICATE = 36, "SaslAuthenticate";
     CREATE_PARTITIONS = 37, "CreatePartitions";
@@ -358,6 +362,8 @@ macro_rules! kafka_data {
     };
 }
 
+pub mod add_offsets_to_txn;
+pub mod add_partitions_to_txn;
 pub mod api_versions;
 pub mod consumer_protocol;
 pub mod create_partitions;
@@ -367,6 +373,7 @@ pub mod delete_records;
 pub mod delete_topics;
 pub mod describe_configs;
 pub mod describe_groups;
+pub mod end_txn;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
@@ -385,10 +392,13 @@ pub mod produce;
 pub mod sasl_authenticate;
 pub mod sasl_handshake;
 pub mod sync_group;
+pub mod txn_offset_commit;
 
 mod any;
 pub use any::*;
 
+pub use add_offsets_to_txn::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
+pub use add_partitions_to_txn::{AddPartitionsToTxnRequest, AddPartitionsToTxnResponse};
 pub use api_versions::{ApiVersionsRequest, ApiVersionsResponse};
 pub use consumer_protocol::{
     ConsumerProtocolAssignment, ConsumerProtocolSubscription, StickyAssignorUserData,
@@ -400,6 +410,7 @@ pub use delete_records::{DeleteRecordsRequest, DeleteRecordsResponse};
 pub use delete_topics::{DeleteTopicsRequest, DeleteTopicsResponse};
 pub use describe_configs::{DescribeConfigsRequest, DescribeConfigsResponse};
 pub use describe_groups::{DescribeGroupsRequest, DescribeGroupsResponse};
+pub use end_txn::{EndTxnRequest, EndTxnResponse};
 pub use fetch::{FetchRequest, FetchResponse};
 pub use find_coordinator::{FindCoordinatorRequest, FindCoordinatorResponse};
 pub use heartbeat::{HeartbeatRequest, HeartbeatResponse};
@@ -420,3 +431,4 @@ pub use produce::{ProduceRequest, ProduceResponse};
 pub use sasl_authenticate::{SaslAuthenticateRequest, SaslAuthenticateResponse};
 pub use sasl_handshake::{SaslHandshakeRequest, SaslHandshakeResponse};
 pub use sync_group::{SyncGroupRequest, SyncGroupResponse};
+pub use txn_offset_commit::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};

@@ -23,6 +23,10 @@ pub(crate) struct GroupSettings {
     pub(crate) auto_commit: Option<Duration>,
     pub(crate) commit_timeout: Duration,
     pub(crate) rack_id: Option<String>,
+    /// OffsetFetch asks for stable offsets (KIP-447): a read_committed
+    /// consumer waits for transactional offset commits still pending
+    /// instead of reading the offsets before them.
+    pub(crate) require_stable: bool,
 }
 
 impl Default for GroupSettings {
@@ -38,6 +42,7 @@ impl Default for GroupSettings {
             auto_commit: None,
             commit_timeout: Duration::from_secs(60),
             rack_id: None,
+            require_stable: true,
         }
     }
 }

@@ -113,7 +113,7 @@ enum State<L> {
 ///   commits and leaves.
 pub struct Consumer<L = NoopListener> {
     state: Exclusive<State<L>>,
-    shared: Arc<Shared>,
+    pub(super) shared: Arc<Shared>,
     cluster: Cluster,
     _tasks: Vec<TaskGuard>,
 }
@@ -141,7 +141,9 @@ impl Consumer<NoopListener> {
 impl<L: RebalanceListener> Consumer<L> {
     pub(crate) async fn start(builder: ConsumerBuilder<L>) -> Result<Self> {
         let cluster = Cluster::connect(builder.client).await?;
-        let settings = builder.group;
+        let mut settings = builder.group;
+        settings.require_stable =
+            builder.settings.isolation == crate::kafka::IsolationLevel::ReadCommitted;
         let coordinator = Coordinator::new(cluster.clone(), settings.group_id.clone());
         let cooperative = settings.cooperative();
         let backoff = cluster.config().retry_backoff.start();
@@ -216,6 +218,18 @@ impl<L: RebalanceListener> Consumer<L> {
     /// The group generation this consumer is a member of, or -1.
     pub fn generation(&self) -> i32 {
         self.shared.member().generation
+    }
+
+    /// The group, generation and member of this consumer, for
+    /// [`Producer::send_offsets_to_transaction`](crate::kafka::Producer::send_offsets_to_transaction).
+    pub fn group_metadata(&self) -> super::ConsumerGroupMetadata {
+        let member = self.shared.member();
+        super::ConsumerGroupMetadata {
+            group_id: self.shared.settings.group_id.to_string(),
+            generation_id: member.generation,
+            member_id: member.member_id.clone(),
+            group_instance_id: self.shared.settings.instance_id.clone(),
+        }
     }
 
     /// The partitions assigned to this consumer now.

@@ -1,5 +1,5 @@
-//! Finding a group's coordinator (FindCoordinator) and talking to it on a
-//! dedicated connection.
+//! Finding a group's coordinator, or a transactional id's (FindCoordinator
+//! with key type 0 or 1), and talking to it on a dedicated connection.
 //!
 //! The coordinator is looked up once and cached. A connection failure, or a
 //! NOT_COORDINATOR or COORDINATOR_NOT_AVAILABLE answer from any group API,
@@ -16,11 +16,17 @@ use crate::kafka::cluster::{Cluster, lock};
 use crate::kafka::conn::BrokerConn;
 use crate::kafka::error::{Error, Result};
 
-/// The coordinator of one group.
+/// FindCoordinator's key type of a consumer group.
+pub(crate) const KEY_TYPE_GROUP: i8 = 0;
+/// FindCoordinator's key type of a transactional id.
+pub(crate) const KEY_TYPE_TRANSACTION: i8 = 1;
+
+/// The coordinator of one group (or one transactional id).
 #[derive(Debug)]
 pub(crate) struct Coordinator {
     cluster: Cluster,
     group_id: Arc<str>,
+    key_type: i8,
     current: Mutex<Option<(i32, BrokerConn)>>,
     /// Coalesces concurrent look-ups (heartbeat, commit and join tasks).
     lookup: tokio::sync::Mutex<()>,
@@ -37,9 +43,16 @@ pub(crate) fn is_coordinator_error(code: ErrorCode) -> bool {
 
 impl Coordinator {
     pub(crate) fn new(cluster: Cluster, group_id: Arc<str>) -> Self {
+        Self::with_key_type(cluster, group_id, KEY_TYPE_GROUP)
+    }
+
+    /// The coordinator of `key`, a group id (key type 0) or a
+    /// transactional id (1).
+    pub(crate) fn with_key_type(cluster: Cluster, key: Arc<str>, key_type: i8) -> Self {
         Coordinator {
             cluster,
-            group_id,
+            group_id: key,
+            key_type,
             current: Mutex::new(None),
             lookup: tokio::sync::Mutex::new(()),
         }
@@ -66,10 +79,10 @@ impl Coordinator {
             return Ok(c.clone());
         }
         let (node_id, host, port) = crate::kafka::admin::retry(&self.cluster, timeout, || {
-            find_coordinator(&self.cluster, &self.group_id)
+            find_coordinator_of(&self.cluster, &self.group_id, self.key_type)
         })
         .await?;
-        info!(group = %self.group_id, node_id, host = %host, port, "found the group coordinator");
+        info!(key = %self.group_id, key_type = self.key_type, node_id, host = %host, port, "found the coordinator");
         let conn = self.cluster.coordinator_conn(node_id, &host, port);
         *lock(&self.current) = Some((node_id, conn.clone()));
         Ok(conn)
@@ -110,6 +123,23 @@ impl Coordinator {
         result
     }
 
+    /// Like [`call`](Self::call), with the request timeout, at most at
+    /// `max_version`.
+    pub(crate) async fn call_capped<R: Request>(
+        &self,
+        request: R,
+        max_version: i16,
+    ) -> Result<R::Response> {
+        let conn = self.conn(self.cluster.config().request_timeout).await?;
+        let result = conn.call_capped(request, max_version).await;
+        if let Err(e) = &result {
+            if e.needs_metadata_refresh() {
+                self.invalidate(e);
+            }
+        }
+        result
+    }
+
     /// The error for a group API error code, forgetting the coordinator if
     /// the code says it moved.
     pub(crate) fn error(&self, code: ErrorCode, context: &str) -> Error {
@@ -122,10 +152,20 @@ impl Coordinator {
 
 /// Asks some broker which broker coordinates `group`.
 pub(crate) async fn find_coordinator(cluster: &Cluster, group: &str) -> Result<(i32, String, u16)> {
+    find_coordinator_of(cluster, group, KEY_TYPE_GROUP).await
+}
+
+/// Asks some broker which broker coordinates `group` (key type 0) or the
+/// transactional id `group` (key type 1).
+pub(crate) async fn find_coordinator_of(
+    cluster: &Cluster,
+    group: &str,
+    key_type: i8,
+) -> Result<(i32, String, u16)> {
     let request = FindCoordinatorRequest {
         // Versions up to 3 read `key`, later ones `coordinator_keys`.
         key: group.to_owned(),
-        key_type: 0,
+        key_type,
         coordinator_keys: vec![group.to_owned()],
         ..Default::default()
     };
@@ -144,7 +184,12 @@ pub(crate) async fn find_coordinator(cluster: &Cluster, group: &str) -> Result<(
         return Err(Error::broker(
             code,
             format!(
-                "finding the coordinator of group {group}: {}",
+                "finding the coordinator of {} {group}: {}",
+                if key_type == KEY_TYPE_TRANSACTION {
+                    "transactional id"
+                } else {
+                    "group"
+                },
                 message.unwrap_or_default()
             ),
         ));

@@ -27,6 +27,7 @@ pub(crate) mod assignor;
 pub(crate) mod config;
 pub(crate) mod consumer;
 pub(crate) mod coordinator;
+pub(crate) mod group_metadata;
 pub(crate) mod heartbeat;
 pub(crate) mod listener;
 mod manage;
@@ -37,11 +38,13 @@ pub(crate) mod protocol;
 pub(crate) mod rebalance;
 pub(crate) mod subscription;
 pub(crate) mod topic_partition;
+pub(crate) mod transform;
 
 pub use admin::{GroupDescription, GroupMemberDescription};
 pub use assignor::Assignor;
 pub use config::ConsumerBuilder;
 pub use consumer::Consumer;
+pub use group_metadata::ConsumerGroupMetadata;
 pub use kafka_proto::api::consumer_protocol::{
     ConsumerProtocolAssignment, ConsumerProtocolSubscription,
 };
@@ -51,3 +54,4 @@ pub use offsets::CommitFuture;
 pub use rebalance::Rebalance;
 pub use subscription::TopicPattern;
 pub use topic_partition::{OffsetAndEpoch, TopicPartition};
+pub use transform::Transformed;

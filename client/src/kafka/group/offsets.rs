@@ -336,6 +336,18 @@ pub(crate) async fn fetch_committed(
     partitions: &[TopicPartition],
     timeout: Duration,
 ) -> Result<BTreeMap<TopicPartition, Option<OffsetAndEpoch>>> {
+    fetch_committed_stable(coordinator, partitions, timeout, false).await
+}
+
+/// [`fetch_committed`], asking for stable offsets if `require_stable`
+/// (KIP-447: UNSTABLE_OFFSET_COMMIT, retried, while a transaction that
+/// commits offsets for a partition is open).
+pub(crate) async fn fetch_committed_stable(
+    coordinator: &Coordinator,
+    partitions: &[TopicPartition],
+    timeout: Duration,
+    require_stable: bool,
+) -> Result<BTreeMap<TopicPartition, Option<OffsetAndEpoch>>> {
     let group = coordinator.group_id().to_owned();
     let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
     for tp in partitions {
@@ -374,7 +386,7 @@ pub(crate) async fn fetch_committed(
             ),
             ..Default::default()
         }],
-        require_stable: false,
+        require_stable,
         ..Default::default()
     };
     let cluster = coordinator.cluster().clone();

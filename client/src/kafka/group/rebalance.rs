@@ -13,7 +13,9 @@ use tracing::{info, warn};
 
 use super::listener::RebalanceListener;
 use super::membership::{self, JoinParams, Joined, Phase, Shared};
-use super::offsets::{self, enqueue, enqueue_processed, fetch_committed, validate_positions};
+use super::offsets::{
+    self, enqueue, enqueue_processed, fetch_committed_stable, validate_positions,
+};
 use super::progress::Progress;
 use super::topic_partition::{Compact, OffsetAndEpoch, TopicPartition};
 use crate::backoff::Backoff;
@@ -291,14 +293,16 @@ impl Inner {
             return Ok(());
         }
         let timeout = self.shared.settings.commit_timeout;
-        let committed = match fetch_committed(&self.shared.coordinator, &parts, timeout).await {
-            Ok(c) => c,
-            Err(e) => {
-                let delay = self.shared.coordinator.cluster().config().retry_backoff.max;
-                self.position_retry = Some(Box::pin(tokio::time::sleep(delay)));
-                return Err(e);
-            }
-        };
+        let stable = self.shared.settings.require_stable;
+        let committed =
+            match fetch_committed_stable(&self.shared.coordinator, &parts, timeout, stable).await {
+                Ok(c) => c,
+                Err(e) => {
+                    let delay = self.shared.coordinator.cluster().config().retry_backoff.max;
+                    self.position_retry = Some(Box::pin(tokio::time::sleep(delay)));
+                    return Err(e);
+                }
+            };
         let mut found: BTreeMap<TopicPartition, OffsetAndEpoch> = BTreeMap::new();
         let mut reset: Vec<TopicPartition> = Vec::new();
         for (tp, c) in committed {

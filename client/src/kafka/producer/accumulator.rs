@@ -154,6 +154,8 @@ pub(crate) struct AccumulatorConfig {
     pub(crate) linger: Duration,
     pub(crate) compression: Compression,
     pub(crate) idempotent: bool,
+    /// Batches carry the transactional flag (a transactional producer).
+    pub(crate) transactional: bool,
 }
 
 /// Where a record went.
@@ -293,6 +295,7 @@ impl Accumulator {
         if queue.open.is_none() {
             let options = BatchOptions {
                 compression: config.compression,
+                transactional: config.transactional,
                 ..BatchOptions::default()
             };
             queue.open = Some(OpenBatch {
@@ -511,6 +514,23 @@ impl Accumulator {
         Ok(())
     }
 
+    /// Closes every open batch and takes every queued one (an aborted
+    /// transaction fails what it has not sent). Batches in flight stay.
+    pub(crate) fn take_unsent(&mut self) -> Vec<ProducerBatch> {
+        let identity = self.identity;
+        let idempotent = self.config.idempotent;
+        let mut out = Vec::new();
+        for topic in self.topics.values_mut() {
+            for (index, queue) in topic.partitions.iter_mut().enumerate() {
+                let partition = i32::try_from(index).unwrap_or(i32::MAX);
+                close_open(queue, &topic.name, partition, identity, idempotent);
+                out.extend(queue.queued.drain(..));
+                queue.retrying = false;
+            }
+        }
+        out
+    }
+
     /// Whether nothing is open, queued or in flight.
     pub(crate) fn is_empty(&self) -> bool {
         self.incomplete == 0
@@ -578,6 +598,7 @@ mod tests {
                 linger: Duration::from_millis(5),
                 compression: Compression::None,
                 idempotent,
+                transactional: false,
             },
             ProducerIdentity { id: 7, epoch: 0 },
         );

@@ -6,11 +6,17 @@
 //! idempotence on (no duplicates from retries, order kept per partition),
 //! `linger` 5 ms, `batch_size` 16 KiB, `buffer_memory` 32 MiB, `max_block`
 //! 60 s, `delivery_timeout` 120 s.
+//!
+//! With a `transactional_id` the producer is transactional (see
+//! [`Producer::init_transactions`] and the `transaction` module): records
+//! are sent only inside a transaction and become visible to read_committed
+//! consumers when it commits.
 
 mod accumulator;
 mod delivery;
 mod idempotence;
 mod sender;
+mod transaction;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -139,6 +145,9 @@ pub struct ProducerBuilder {
     max_request_size: usize,
     idempotence: Option<bool>,
     max_in_flight_per_partition: usize,
+    transactional_id: Option<String>,
+    transaction_timeout: Duration,
+    max_transaction_version: u8,
 }
 
 impl ProducerBuilder {
@@ -206,8 +215,52 @@ impl ProducerBuilder {
         self
     }
 
+    /// Makes the producer transactional under this id (Java's
+    /// `transactional.id`): call [`Producer::init_transactions`] once, then
+    /// send inside [`begin_transaction`](Producer::begin_transaction) ..
+    /// [`commit_transaction`](Producer::commit_transaction). Needs
+    /// idempotence (the default). A later producer with the same id fences
+    /// this one.
+    pub fn transactional_id(mut self, id: impl Into<String>) -> Self {
+        self.transactional_id = Some(id.into());
+        self
+    }
+
+    /// How long the coordinator lets a transaction stay open before it
+    /// aborts it (Java's `transaction.timeout.ms`). Default 60 s.
+    pub fn transaction_timeout(mut self, timeout: Duration) -> Self {
+        self.transaction_timeout = timeout;
+        self
+    }
+
+    /// The newest transaction protocol to use: 2 (the default; KIP-890,
+    /// used when the cluster has finalized `transaction.version` 2) or 1
+    /// (AddPartitionsToTxn before the first produce to each partition, as
+    /// clients before Kafka 4 do).
+    pub fn max_transaction_version(mut self, version: u8) -> Self {
+        self.max_transaction_version = version;
+        self
+    }
+
     /// Connects, fetches metadata and (with idempotence) a producer id.
+    /// A transactional producer gets its id in
+    /// [`init_transactions`](Producer::init_transactions) instead.
     pub async fn build(self) -> Result<Producer> {
+        if self.transactional_id.is_some() {
+            if self.idempotence == Some(false) || self.acks != Acks::All {
+                return Err(Error::Config(
+                    "a transactional producer needs idempotence and acks = all".into(),
+                ));
+            }
+            if !(1..=2).contains(&self.max_transaction_version) {
+                return Err(Error::Config(
+                    "max_transaction_version must be 1 or 2".into(),
+                ));
+            }
+            if self.transactional_id.as_deref() == Some("") {
+                return Err(Error::Config("transactional_id must not be empty".into()));
+            }
+        }
         let idempotent = match (self.idempotence, self.acks) {
             (Some(true), Acks::All) | (None, Acks::All) => true,
             (Some(true), _) => {
@@ -247,7 +300,17 @@ impl ProducerBuilder {
         // Enough connection slots for every partition's pipelined batches.
         client.max_in_flight = client.max_in_flight.max(config.max_in_flight_per_partition);
         let cluster = Cluster::connect(client).await?;
-        let identity = if idempotent {
+        let txn = self.transactional_id.as_deref().map(|id| {
+            Arc::new(transaction::Transactions::new(
+                cluster.clone(),
+                id,
+                self.transaction_timeout,
+                self.max_transaction_version,
+            ))
+        });
+        let identity = if txn.is_some() {
+            ProducerIdentity::NONE
+        } else if idempotent {
             idempotence::init_producer_id(&cluster, None, config.delivery_timeout).await?
         } else {
             ProducerIdentity::NONE
@@ -258,6 +321,7 @@ impl ProducerBuilder {
                 linger: config.linger,
                 compression: config.compression,
                 idempotent,
+                transactional: txn.is_some(),
             },
             identity,
         );
@@ -269,6 +333,7 @@ impl ProducerBuilder {
             cluster,
             config,
             retries: std::sync::atomic::AtomicU64::new(0),
+            txn,
         });
         let span = info_span!(parent: None, "kafka_producer_sender", producer_id = identity.id);
         tokio::spawn(sender::run(shared.clone()).instrument(span));
@@ -291,6 +356,8 @@ struct Shared {
     config: ProducerConfig,
     /// Batches retried so far.
     retries: std::sync::atomic::AtomicU64,
+    /// A transactional producer's state.
+    txn: Option<Arc<transaction::Transactions>>,
 }
 
 impl Shared {
@@ -326,7 +393,10 @@ impl Shared {
             }
             Err(e) => {
                 warn!(topic = %batch.topic, partition = batch.partition, records = batch.records,
-                            retries = batch.attempts, error = %e, "batch failed")
+                            retries = batch.attempts, error = %e, "batch failed");
+                if let Some(txn) = &self.txn {
+                    txn.record_failure(&batch, e);
+                }
             }
         }
         self.memory.add_permits(batch.reserved as usize);
@@ -419,6 +489,9 @@ impl Producer {
             max_request_size: 1024 * 1024,
             idempotence: None,
             max_in_flight_per_partition: 5,
+            transactional_id: None,
+            transaction_timeout: Duration::from_secs(60),
+            max_transaction_version: 2,
         }
     }
 
@@ -448,8 +521,15 @@ impl Producer {
         self.shared.config.idempotent
     }
 
+    /// The `transactional_id`, for a transactional producer.
+    pub fn transactional_id(&self) -> Option<&str> {
+        self.shared.txn.as_ref().map(|t| &*t.id)
+    }
+
     /// Sends a record and waits until it is acknowledged: returns its
-    /// partition and offset.
+    /// partition and offset. A transactional producer sends only inside a
+    /// transaction (else [`Error::TransactionState`]); the record is
+    /// visible to read_committed consumers once the transaction commits.
     pub async fn send(&self, record: ProducerRecord<'_>) -> Result<(i32, i64)> {
         self.enqueue(record).await?.await
     }
@@ -458,6 +538,9 @@ impl Producer {
     /// [`DeliveryFuture`] without waiting for the broker. Waits while the buffer
     /// is full or the topic's metadata is unknown, at most `max_block`.
     pub async fn enqueue(&self, record: ProducerRecord<'_>) -> Result<DeliveryFuture> {
+        if let Some(txn) = &self.shared.txn {
+            txn.check_send()?;
+        }
         let config = &self.shared.config;
         let size =
             kafka_proto::record::record_size_upper_bound(record.key, record.value, &record.headers);

@@ -68,7 +68,10 @@ pub(super) async fn run(shared: Arc<Shared>) {
                 &mut ready,
                 &mut expired,
             );
-            let bump = acc.bump_needed && acc.in_flight() == 0 && ready.is_empty();
+            // A transactional producer bumps its epoch when the transaction
+            // ends (EndTxn, or InitProducerId after an abort), not here.
+            let bump =
+                acc.bump_needed && acc.in_flight() == 0 && ready.is_empty() && shared.txn.is_none();
             let finished = acc.closed && acc.is_empty() && in_flight.is_empty();
             (drained, bump, finished)
         };
@@ -108,6 +111,27 @@ pub(super) async fn run(shared: Arc<Shared>) {
         if bump {
             bump_epoch(&shared).await;
             continue;
+        }
+        // Transaction version 1: partitions join the transaction before
+        // their first produce.
+        if let Some(txn) = shared
+            .txn
+            .as_ref()
+            .filter(|t| !t.is_v2() && !ready.is_empty())
+        {
+            let new = txn.unadded(&ready);
+            if !new.is_empty() {
+                let identity = lock(&shared.acc).identity;
+                if let Err(e) = txn.add_partitions(identity, &new).await {
+                    let (failed, keep): (Vec<_>, Vec<_>) = ready
+                        .drain(..)
+                        .partition(|(_, b)| new.contains(&(b.topic.clone(), b.partition)));
+                    ready = keep;
+                    for (_, batch) in failed {
+                        shared.settle(batch, Err(e.clone()), true);
+                    }
+                }
+            }
         }
         // Queue the requests in drain order, so a partition's batches reach
         // its leader's connection in sequence order; then wait for the
@@ -219,8 +243,13 @@ async fn send(shared: &Arc<Shared>, leader: i32, mut batches: Vec<ProducerBatch>
         .map(|t| (t.topic_id, Arc::from(t.name.as_str())))
         .collect();
     let config = &shared.config;
+    let txn = shared.txn.as_ref();
+    if let Some(txn) = txn {
+        txn.mark_started();
+    }
+    let max_version = txn.map(|t| t.produce_max_version());
     let request = ProduceRequest {
-        transactional_id: None,
+        transactional_id: txn.map(|t| t.id.to_string()),
         acks: config.acks.wire(),
         timeout_ms: i32::try_from(shared.cluster.config().request_timeout.as_millis())
             .unwrap_or(i32::MAX),
@@ -236,7 +265,10 @@ async fn send(shared: &Arc<Shared>, leader: i32, mut batches: Vec<ProducerBatch>
     );
     let queued = async {
         let conn = shared.cluster.broker(leader)?;
-        conn.enqueue(request, None).await
+        match max_version {
+            Some(max) => conn.enqueue_capped(request, max).await,
+            None => conn.enqueue(request, None).await,
+        }
     }
     .instrument(span.clone())
     .await;
@@ -316,14 +348,21 @@ fn handle(shared: &Shared, (leader, batches, ids, result): RequestOutcome) {
             Some(m) => format!("{}/{}: {m}", batch.topic, batch.partition),
             None => format!("{}/{}", batch.topic, batch.partition),
         };
-        let v = verdict(
-            code,
-            base_offset,
-            &batch,
-            last_acked,
-            shared.config.idempotent,
-            &context,
-        );
+        let transactional = shared
+            .txn
+            .as_ref()
+            .and_then(|t| t.produce_error(code, &context));
+        let v = match transactional {
+            Some(e) => Verdict::Fail(e),
+            None => verdict(
+                code,
+                base_offset,
+                &batch,
+                last_acked,
+                shared.config.idempotent,
+                &context,
+            ),
+        };
         if matches!(v, Verdict::Retry { refresh: true }) {
             refresh = true;
         }

@@ -12,38 +12,17 @@ use futures_util::stream::FuturesUnordered;
 use kafka_proto::ErrorCode;
 use kafka_proto::api::FetchRequest;
 use kafka_proto::api::FetchResponse;
+use kafka_proto::api::fetch::AbortedTransaction;
 use kafka_proto::api::fetch::{FetchPartition, FetchTopic};
-use kafka_proto::record::{Batch, BatchReader, Records};
+use kafka_proto::record::{Batch, BatchReader, ControlRecordType, Records};
 use tokio::sync::mpsc;
 use tracing::{Instrument, debug, debug_span, warn};
 
-use super::super::admin::list_offsets;
+use super::super::admin::list_offsets_isolated;
 use super::super::cluster::Cluster;
 use super::super::conn::decode;
 use super::super::error::{Error, Result, code_needs_refresh};
-use super::{FetchedBatch, Offset, OffsetReset};
-
-/// Fetch settings.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct FetchSettings {
-    pub(crate) min_bytes: i32,
-    pub(crate) max_bytes: i32,
-    pub(crate) partition_max_bytes: i32,
-    pub(crate) max_wait: Duration,
-    pub(crate) reset: OffsetReset,
-}
-
-impl Default for FetchSettings {
-    fn default() -> Self {
-        FetchSettings {
-            min_bytes: 1,
-            max_bytes: 50 * 1024 * 1024,
-            partition_max_bytes: 1024 * 1024,
-            max_wait: Duration::from_millis(500),
-            reset: OffsetReset::Latest,
-        }
-    }
-}
+use super::{FetchSettings, FetchedBatch, IsolationLevel, Offset, OffsetReset};
 
 /// What the reader asks of the fetcher.
 #[derive(Debug)]
@@ -111,12 +90,26 @@ pub(super) struct PartitionRead {
 /// response) from `position`: batches wholly before it are skipped (a
 /// fetch may start mid-batch), control batches move `next` past them
 /// without yielding records, and a malformed batch stops the reading.
+///
+/// `aborted` is the response's aborted-transactions list (read_committed;
+/// empty for read_uncommitted). As in Java's fetcher: a producer's
+/// transaction counts as aborted from its `first_offset` until that
+/// producer's ABORT marker, and its transactional batches in that span are
+/// skipped (the position still moves past them).
 pub(super) fn read_partition(
     topic: &str,
     partition: i32,
     records: Bytes,
     position: i64,
+    aborted: &[AbortedTransaction],
 ) -> PartitionRead {
+    let mut pending: Vec<(i64, i64)> = aborted
+        .iter()
+        .map(|a| (a.first_offset, a.producer_id))
+        .collect();
+    // Latest first, so the next to open is at the end.
+    pending.sort_unstable_by(|a, b| b.cmp(a));
+    let mut aborting: HashSet<i64> = HashSet::new();
     let mut read = PartitionRead {
         batches: Vec::new(),
         next: position,
@@ -135,10 +128,22 @@ pub(super) fn read_partition(
                 break;
             }
         };
+        while let Some(&(first, producer)) = pending.last() {
+            if first > batch.last_offset() {
+                break;
+            }
+            aborting.insert(producer);
+            pending.pop();
+        }
+        if batch.is_control() && aborting.contains(&batch.producer_id()) && is_abort_marker(&batch)
+        {
+            aborting.remove(&batch.producer_id());
+        }
         if batch.next_offset() <= read.next {
             continue;
         }
-        if !batch.is_control() {
+        let skip = batch.is_transactional() && aborting.contains(&batch.producer_id());
+        if !batch.is_control() && !skip {
             let epoch = match &batch {
                 Batch::V2(b) => b.partition_leader_epoch(),
                 Batch::Legacy(_) => -1,
@@ -154,6 +159,18 @@ pub(super) fn read_partition(
         read.next = batch.next_offset();
     }
     read
+}
+
+/// Whether a control batch holds an ABORT marker (an unreadable one counts
+/// as one: the aborted span ends either way).
+fn is_abort_marker(batch: &Batch) -> bool {
+    let Ok(records) = batch.records() else {
+        return true;
+    };
+    records.iter().next().is_none_or(|r| {
+        r.and_then(|r| r.control_key())
+            .map_or(true, |k| k.record_type == ControlRecordType::ABORT)
+    })
 }
 
 pub(super) struct Fetcher {
@@ -213,15 +230,27 @@ impl Fetcher {
             Offset::At(o) => o,
             other => {
                 let ts = other.list_offsets_timestamp().unwrap_or(-2);
-                let found =
-                    list_offsets(&self.cluster, &topic, &[(partition, ts)], self.timeout()).await?;
+                let isolation = self.settings.isolation.wire();
+                let found = list_offsets_isolated(
+                    &self.cluster,
+                    &topic,
+                    &[(partition, ts)],
+                    self.timeout(),
+                    isolation,
+                )
+                .await?;
                 match found.get(&partition).map(|o| o.offset) {
                     Some(o) if o >= 0 => o,
                     // No record at or after the timestamp: the end.
                     _ => {
-                        let end =
-                            list_offsets(&self.cluster, &topic, &[(partition, -1)], self.timeout())
-                                .await?;
+                        let end = list_offsets_isolated(
+                            &self.cluster,
+                            &topic,
+                            &[(partition, -1)],
+                            self.timeout(),
+                            isolation,
+                        )
+                        .await?;
                         end.get(&partition).map_or(0, |o| o.offset)
                     }
                 }
@@ -399,7 +428,7 @@ impl Fetcher {
                 max_wait_ms: i32::try_from(self.settings.max_wait.as_millis()).unwrap_or(i32::MAX),
                 min_bytes: self.settings.min_bytes,
                 max_bytes: self.settings.max_bytes,
-                isolation_level: 0,
+                isolation_level: self.settings.isolation.wire(),
                 session_id: 0,
                 session_epoch: -1,
                 topics,
@@ -500,7 +529,11 @@ impl Fetcher {
                 let Some(records) = p.records.filter(|r| !r.is_empty()) else {
                     continue;
                 };
-                let read = read_partition(&name, key.1, records, position);
+                let aborted = match self.settings.isolation {
+                    IsolationLevel::ReadCommitted => p.aborted_transactions.unwrap_or_default(),
+                    IsolationLevel::ReadUncommitted => Vec::new(),
+                };
+                let read = read_partition(&name, key.1, records, position, &aborted);
                 debug!(topic = %name, partition = key.1, offset = position, next_offset = read.next,
                        batches = read.batches.len(), high_watermark = p.high_watermark, "fetched");
                 if let Some(state) = self.partitions.get_mut(&key) {
@@ -598,9 +631,15 @@ mod tests {
     /// A transaction as a log holds it: `values` in one transactional
     /// batch from `base`, then its commit marker in a control batch.
     fn transaction(base: i64, values: &[&str]) -> Vec<u8> {
+        ended_transaction(base, 7, values, true)
+    }
+
+    /// `values` of producer `producer` from `base`, then its COMMIT (or
+    /// ABORT) marker.
+    fn ended_transaction(base: i64, producer: i64, values: &[&str], commit: bool) -> Vec<u8> {
         let options = BatchOptions {
             base_offset: base,
-            producer_id: 7,
+            producer_id: producer,
             producer_epoch: 0,
             base_sequence: 0,
             transactional: true,
@@ -621,7 +660,7 @@ mod tests {
         control
             .append_end_txn_marker(
                 1_700_000_000_001,
-                true,
+                commit,
                 EndTxnMarker {
                     version: 0,
                     coordinator_epoch: 0,
@@ -646,7 +685,13 @@ mod tests {
 
     #[test]
     fn records_then_a_marker_move_the_position_past_the_marker() {
-        let read = read_partition("t", 0, Bytes::from(transaction(0, &["a", "b", "c"])), 0);
+        let read = read_partition(
+            "t",
+            0,
+            Bytes::from(transaction(0, &["a", "b", "c"])),
+            0,
+            &[],
+        );
         assert!(read.failure.is_none());
         assert_eq!(values(&read), ["a", "b", "c"]);
         assert_eq!(read.next, 4);
@@ -660,7 +705,13 @@ mod tests {
         // The position is the marker's offset: the fetch holds the whole
         // transaction (the broker answers from the batch's start), and
         // only the marker is new.
-        let read = read_partition("t", 0, Bytes::from(transaction(0, &["a", "b", "c"])), 3);
+        let read = read_partition(
+            "t",
+            0,
+            Bytes::from(transaction(0, &["a", "b", "c"])),
+            3,
+            &[],
+        );
         assert!(read.failure.is_none());
         assert!(read.batches.is_empty());
         assert_eq!(read.next, 4);
@@ -674,10 +725,37 @@ mod tests {
 
     #[test]
     fn a_fetch_that_reads_nothing_new_hands_out_nothing() {
-        let read = read_partition("t", 0, Bytes::from(transaction(0, &["a"])), 2);
+        let read = read_partition("t", 0, Bytes::from(transaction(0, &["a"])), 2, &[]);
         assert!(read.batches.is_empty());
         assert_eq!(read.next, 2);
         assert!(batch(read, 2).is_none());
+    }
+
+    #[test]
+    fn aborted_transactions_are_dropped_and_committed_ones_kept() {
+        // Producer 7 commits a, b; producer 8 aborts x, y; producer 7
+        // commits c; producer 8 then commits z (its abort span ended at
+        // its ABORT marker).
+        let mut log = ended_transaction(0, 7, &["a", "b"], true); // 0-1, marker 2
+        log.extend(ended_transaction(3, 8, &["x", "y"], false)); // 3-4, marker 5
+        log.extend(ended_transaction(6, 7, &["c"], true)); // 6, marker 7
+        log.extend(ended_transaction(8, 8, &["z"], true)); // 8, marker 9
+        let aborted = [AbortedTransaction {
+            producer_id: 8,
+            first_offset: 3,
+            ..Default::default()
+        }];
+        let log = Bytes::from(log);
+        let read = read_partition("t", 0, log.clone(), 0, &aborted);
+        assert!(read.failure.is_none());
+        assert_eq!(values(&read), ["a", "b", "c", "z"]);
+        assert_eq!(read.next, 10, "the position moves past aborted batches");
+        // read_uncommitted: no list, everything.
+        let all = read_partition("t", 0, log.clone(), 0, &[]);
+        assert_eq!(values(&all), ["a", "b", "x", "y", "c", "z"]);
+        // Starting inside the aborted span still drops it.
+        let mid = read_partition("t", 0, log, 4, &aborted);
+        assert_eq!(values(&mid), ["c", "z"]);
     }
 
     #[test]
@@ -687,7 +765,7 @@ mod tests {
         bytes.extend_from_slice(&transaction(2, &["b"]));
         // Corrupt the second transaction's data batch (its CRC no longer matches).
         bytes[good + 63] ^= 0xff;
-        let read = read_partition("t", 0, Bytes::from(bytes), 0);
+        let read = read_partition("t", 0, Bytes::from(bytes), 0, &[]);
         assert_eq!(values(&read), ["a"]);
         assert_eq!(read.next, 2);
         assert!(

@@ -13,320 +13,26 @@
 //! OFFSET_OUT_OF_RANGE moves the position per [`OffsetReset`]; leadership
 //! errors refresh the metadata and the fetch goes to the new leader.
 
+mod batch;
 mod fetcher;
+mod position;
 
 use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
 use futures_core::Stream;
-use kafka_proto::record::{Record, Records};
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
 use super::cluster::Cluster;
 use super::config::{ClientConfig, client_config_setters};
 use super::error::{Error, Result};
-pub(crate) use fetcher::FetchSettings;
+pub use batch::{ConsumerRecord, FetchedBatch};
 use fetcher::{Command, Fetcher};
-
-/// Where to start reading a partition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Offset {
-    /// The first offset still in the log.
-    Earliest,
-    /// The end of the log: only records produced from now on.
-    Latest,
-    /// This exact offset.
-    At(i64),
-    /// The first record whose timestamp (ms since the epoch) is at or
-    /// after this one.
-    Timestamp(i64),
-}
-
-impl Offset {
-    /// The ListOffsets timestamp for this position (-2 earliest, -1
-    /// latest), or `None` for an exact offset.
-    pub(crate) fn list_offsets_timestamp(self) -> Option<i64> {
-        match self {
-            Offset::Earliest => Some(-2),
-            Offset::Latest => Some(-1),
-            Offset::Timestamp(t) => Some(t),
-            Offset::At(_) => None,
-        }
-    }
-}
-
-/// What a [`ListOffsets`](crate::kafka::Admin::list_offsets) question asks
-/// for (Java's `OffsetSpec`): unlike [`Offset`], only what a broker can
-/// answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OffsetSpec {
-    /// The first offset still in the log (the log start offset).
-    Earliest,
-    /// The end of the log: the offset the next record will get (for a
-    /// read_committed reader, the last stable offset).
-    Latest,
-    /// The first record whose timestamp (ms since the epoch) is at or
-    /// after this one; the end of the log if there is none.
-    Timestamp(i64),
-}
-
-impl OffsetSpec {
-    /// The ListOffsets timestamp: -2 earliest, -1 latest.
-    pub(crate) fn timestamp(self) -> i64 {
-        match self {
-            OffsetSpec::Earliest => -2,
-            OffsetSpec::Latest => -1,
-            OffsetSpec::Timestamp(t) => t,
-        }
-    }
-}
-
-impl From<OffsetSpec> for Offset {
-    fn from(spec: OffsetSpec) -> Offset {
-        match spec {
-            OffsetSpec::Earliest => Offset::Earliest,
-            OffsetSpec::Latest => Offset::Latest,
-            OffsetSpec::Timestamp(t) => Offset::Timestamp(t),
-        }
-    }
-}
-
-/// What to do when a partition has no valid position: its position is out
-/// of range (OFFSET_OUT_OF_RANGE: retention deleted the records, or an
-/// [`Offset::At`] past the end), or, for a consumer group, the group has
-/// no committed offset for it.
-///
-/// It does not apply when reading starts at [`Offset::Earliest`],
-/// [`Offset::Latest`] or [`Offset::Timestamp`]: those resolve to a
-/// position at once. It matters later only if that position falls out of
-/// range (the log start moves past it while the reader is behind).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OffsetReset {
-    /// Start again from the earliest offset.
-    Earliest,
-    /// Jump to the end of the log (Java's default).
-    #[default]
-    Latest,
-    /// Report [`Error::OffsetOutOfRange`] and stop reading the partition
-    /// until it is sought.
-    None,
-}
-
-/// One partition's records from one fetch, decompressed.
-///
-/// A fetch that read only control batches (transaction markers) yields a
-/// batch with no records ([`is_empty`](Self::is_empty)) whose
-/// [`next_offset`](Self::next_offset) is past them: the position moved,
-/// and a partition whose last records are markers is seen to reach its
-/// end.
-#[derive(Debug, Clone)]
-pub struct FetchedBatch {
-    topic: Arc<str>,
-    partition: i32,
-    /// Records before this offset (in a compressed batch that straddles
-    /// the position) are skipped.
-    start: i64,
-    /// Records from this offset on are past the end the reader stops at
-    /// ([`PartitionReaderBuilder::stop_at_end`]), and skipped.
-    end: i64,
-    next_offset: i64,
-    high_watermark: i64,
-    generation: u64,
-    records: Vec<Records>,
-    /// The partition leader epoch of each entry of `records`.
-    epochs: Vec<i32>,
-}
-
-impl FetchedBatch {
-    /// The topic.
-    pub fn topic(&self) -> &str {
-        &self.topic
-    }
-
-    /// The topic, shared.
-    pub(crate) fn topic_arc(&self) -> &Arc<str> {
-        &self.topic
-    }
-
-    /// The partition.
-    pub fn partition(&self) -> i32 {
-        self.partition
-    }
-
-    /// The offset after the last record here: where reading goes on.
-    pub fn next_offset(&self) -> i64 {
-        self.next_offset
-    }
-
-    /// The partition's high watermark when fetched.
-    pub fn high_watermark(&self) -> i64 {
-        self.high_watermark
-    }
-
-    /// The records, as zero-copy views borrowed from the batch.
-    pub fn iter(&self) -> impl Iterator<Item = Result<Record<'_>>> + '_ {
-        let (start, end) = (self.start, self.end);
-        let topic = &self.topic;
-        let partition = self.partition;
-        self.records
-            .iter()
-            .flat_map(|r| r.iter())
-            .map(move |r| {
-                r.map_err(|source| Error::Records {
-                    topic: topic.to_string(),
-                    partition,
-                    source,
-                })
-            })
-            .filter(move |r| {
-                r.as_ref()
-                    .map_or(true, |r| r.offset() >= start && r.offset() < end)
-            })
-    }
-
-    /// The records, each with the partition leader epoch of its batch
-    /// (-1 for the legacy formats), as zero-copy views.
-    pub fn iter_with_epochs(&self) -> impl Iterator<Item = Result<(Record<'_>, i32)>> + '_ {
-        let (start, end) = (self.start, self.end);
-        let topic = &self.topic;
-        let partition = self.partition;
-        self.records
-            .iter()
-            .zip(self.epochs.iter().copied())
-            .flat_map(|(r, epoch)| r.iter().map(move |r| (r, epoch)))
-            .map(move |(r, epoch)| {
-                r.map(|r| (r, epoch)).map_err(|source| Error::Records {
-                    topic: topic.to_string(),
-                    partition,
-                    source,
-                })
-            })
-            .filter(move |r| {
-                r.as_ref()
-                    .map_or(true, |(r, _)| r.offset() >= start && r.offset() < end)
-            })
-    }
-
-    /// The partition leader epoch of the last record batch here: the
-    /// epoch to commit [`next_offset`](Self::next_offset) with.
-    pub fn last_leader_epoch(&self) -> i32 {
-        self.epochs.last().copied().unwrap_or(-1)
-    }
-
-    /// Whether the fetch returned no records: it read only control
-    /// batches (transaction markers), and reports that the position moved
-    /// past them, to [`next_offset`](Self::next_offset).
-    pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
-    }
-
-    /// What a fetch from `start` hands out: a batch when it read records,
-    /// or when it only moved the position (past control batches), so that
-    /// the application sees the partition reach its end; `None` when
-    /// nothing was read.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn from_read(
-        topic: Arc<str>,
-        partition: i32,
-        start: i64,
-        next_offset: i64,
-        high_watermark: i64,
-        generation: u64,
-        batches: Vec<(Records, i32)>,
-    ) -> Option<FetchedBatch> {
-        if batches.is_empty() && next_offset <= start {
-            return None;
-        }
-        let (records, epochs) = batches.into_iter().unzip();
-        Some(FetchedBatch {
-            topic,
-            partition,
-            start,
-            end: i64::MAX,
-            next_offset,
-            high_watermark,
-            generation,
-            records,
-            epochs,
-        })
-    }
-}
-
-/// A record read from a partition, owning its data as `Bytes` slices of
-/// the fetched batch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConsumerRecord {
-    /// The topic.
-    pub topic: Arc<str>,
-    /// The partition.
-    pub partition: i32,
-    /// The offset.
-    pub offset: i64,
-    /// The timestamp (ms since the epoch).
-    pub timestamp: i64,
-    /// The key.
-    pub key: Option<Bytes>,
-    /// The value.
-    pub value: Option<Bytes>,
-    /// Headers, in order, duplicates kept.
-    pub headers: Vec<(Bytes, Option<Bytes>)>,
-    /// The partition leader epoch of the record's batch, or -1 (legacy
-    /// formats). Committing `offset + 1` carries it.
-    pub leader_epoch: i32,
-}
-
-impl ConsumerRecord {
-    pub(crate) fn from_view(
-        topic: &Arc<str>,
-        partition: i32,
-        r: &Record<'_>,
-        leader_epoch: i32,
-    ) -> Self {
-        ConsumerRecord {
-            topic: topic.clone(),
-            partition,
-            leader_epoch,
-            offset: r.offset(),
-            timestamp: r.timestamp(),
-            key: r.key_bytes(),
-            value: r.value_bytes(),
-            headers: r
-                .headers()
-                .map(|h| (h.key_bytes(), h.value_bytes()))
-                .collect(),
-        }
-    }
-
-    /// The topic.
-    pub fn topic(&self) -> &str {
-        &self.topic
-    }
-
-    /// The key, if any.
-    pub fn key(&self) -> Option<&[u8]> {
-        self.key.as_deref()
-    }
-
-    /// The value (`None` for a tombstone).
-    pub fn value(&self) -> Option<&[u8]> {
-        self.value.as_deref()
-    }
-
-    /// The values of the headers named `key`, in order.
-    pub fn headers_named<'a>(
-        &'a self,
-        key: &'a [u8],
-    ) -> impl Iterator<Item = Option<&'a [u8]>> + 'a {
-        self.headers
-            .iter()
-            .filter(move |(k, _)| &k[..] == key)
-            .map(|(_, v)| v.as_deref())
-    }
-}
+pub(crate) use position::FetchSettings;
+pub use position::{IsolationLevel, Offset, OffsetReset, OffsetSpec};
 
 /// Builder methods for the fetch settings, shared by the partition
 /// reader's and the group consumer's builders (`self.settings`,
@@ -364,6 +70,15 @@ macro_rules! fetch_settings_setters {
         /// as Java's `auto.offset.reset`.
         pub fn auto_offset_reset(mut self, reset: $crate::kafka::OffsetReset) -> Self {
             self.settings.reset = reset;
+            self
+        }
+
+        /// Which records to hand out (Java's `isolation.level`). Default
+        /// [`IsolationLevel::ReadCommitted`](crate::kafka::IsolationLevel::ReadCommitted):
+        /// records of aborted transactions never arrive, and reading stops
+        /// at the last stable offset until open transactions end.
+        pub fn isolation_level(mut self, level: $crate::kafka::IsolationLevel) -> Self {
+            self.settings.isolation = level;
             self
         }
 
@@ -406,7 +121,8 @@ impl PartitionReaderBuilder {
     }
 
     /// Reads up to the end each partition has when reading begins (its
-    /// high watermark then) and stops there, as `kcat -e` does: records
+    /// last stable offset then under read_committed, its high watermark
+    /// under read_uncommitted) and stops there, as `kcat -e` does: records
     /// produced later are not handed out. Once every partition is read to
     /// its end, the reader's `Stream` ends and
     /// [`next_batch`](PartitionReader::next_batch) returns
@@ -457,6 +173,9 @@ pub struct PartitionReader {
     /// With [`PartitionReaderBuilder::stop_at_end`]: the end of each
     /// partition not yet read to it.
     ends: Option<HashMap<(Arc<str>, i32), i64>>,
+    /// Which records the reader hands out: the end it stops at is the
+    /// last stable offset under read_committed.
+    isolation: IsolationLevel,
 }
 
 impl PartitionReader {
@@ -504,6 +223,7 @@ impl PartitionReader {
             pending_error: None,
             positions,
             ends: None,
+            isolation: settings.isolation,
         })
     }
 
@@ -518,7 +238,14 @@ impl PartitionReader {
         let mut ends = HashMap::new();
         for (topic, partitions) in by_topic {
             let asks: Vec<(i32, i64)> = partitions.iter().map(|&p| (p, -1)).collect();
-            let listed = super::admin::list_offsets(&self.cluster, &topic, &asks, timeout).await?;
+            let listed = super::admin::list_offsets_isolated(
+                &self.cluster,
+                &topic,
+                &asks,
+                timeout,
+                self.isolation.wire(),
+            )
+            .await?;
             for (partition, listed) in listed {
                 let key = (topic.clone(), partition);
                 let at = self.positions.get(&key).copied().unwrap_or(0);
