@@ -86,6 +86,15 @@ pub(crate) enum Command {
     /// Create or delete a Kafka topic.
     #[command(after_help = TOPIC_EXAMPLES, subcommand_required = true)]
     Topic(TopicArgs),
+    /// List a Kafka cluster's groups.
+    #[command(long_about = GROUPS_ABOUT, after_help = GROUPS_EXAMPLES)]
+    Groups(GroupsArgs),
+    /// Reset a Kafka group's offsets, or delete the group.
+    #[command(after_help = GROUP_EXAMPLES, subcommand_required = true)]
+    Group(GroupArgs),
+    /// Show or change a Kafka topic's or broker's configs.
+    #[command(after_help = CONFIG_EXAMPLES, subcommand_required = true)]
+    Config(ConfigArgs),
     /// Declare a RabbitMQ exchange or queue.
     #[command(long_about = DECLARE_ABOUT, after_help = DECLARE_EXAMPLES)]
     Declare(DeclareArgs),
@@ -136,6 +145,12 @@ shows a secret."
     };
 }
 
+mod admin;
+use admin::{CONFIG_EXAMPLES, GROUP_EXAMPLES, GROUPS_ABOUT, GROUPS_EXAMPLES};
+pub(crate) use admin::{
+    ConfigAction, ConfigArgs, ConfigGetArgs, ConfigSetArgs, GroupAction, GroupArgs,
+    GroupDeleteArgs, GroupResetArgs, GroupsArgs, ListFormat,
+};
 mod topics;
 
 use topics::{TOPIC_EXAMPLES, TOPICS_ABOUT, TOPICS_EXAMPLES};
@@ -701,7 +716,9 @@ mod tests {
             seen += 1;
             stack.extend(c.get_subcommands().cloned());
         }
-        assert_eq!(seen, 1 + 9 + 2 + 2);
+        // mq, its 12 commands, and the subcommands of topic, dead-letters,
+        // group and config.
+        assert_eq!(seen, 1 + 12 + 2 + 2 + 2 + 2);
     }
 
     #[test]

@@ -211,6 +211,21 @@ pub(crate) fn check_topics(a: &TopicsArgs) -> Result<KafkaTarget, CliError> {
     KafkaTarget::new(url, &a.props, &Process)
 }
 
+/// The Kafka admin commands (`groups`, `group ...`, `config ...`): a
+/// kafka:// URL, with a topic where `needs_topic`.
+pub(crate) fn check_admin(
+    url: &str,
+    props: &ClientProps,
+    command: &str,
+    needs_topic: bool,
+) -> Result<KafkaTarget, CliError> {
+    let t = Target::parse(url)?;
+    if needs_topic {
+        require_topic(&t, command)?;
+    }
+    KafkaTarget::new(kafka_only(t, command)?, props, &Process)
+}
+
 /// `mq topic create|delete`.
 pub(crate) fn check_topic(action: &TopicAction) -> Result<KafkaTarget, CliError> {
     let (url, name, props) = match action {

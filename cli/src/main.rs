@@ -38,7 +38,7 @@ mod properties;
 mod runtime;
 mod url;
 
-use cli::{Cli, Command, DeadLettersAction, TopicAction};
+use cli::{Cli, Command, ConfigAction, DeadLettersAction, GroupAction, TopicAction};
 use commands::Broker;
 use error::CliError;
 use output::Output;
@@ -87,6 +87,35 @@ fn run(cli: Cli, out: &mut Output) -> Result<(), CliError> {
                 TopicAction::Delete(d) => kafka::delete_topic(d, &url, out),
             }
         }
+        Command::Groups(a) => kafka::groups(
+            a.format,
+            &commands::check_admin(&a.url, &a.props, "groups", false)?,
+            out,
+        ),
+        Command::Group(a) => match &a.action {
+            GroupAction::ResetOffsets(r) => kafka::reset_offsets(
+                r,
+                &commands::check_admin(&r.url, &r.props, "group reset-offsets", true)?,
+                out,
+            ),
+            GroupAction::Delete(d) => kafka::delete_group(
+                d,
+                &commands::check_admin(&d.url, &d.props, "group delete", false)?,
+                out,
+            ),
+        },
+        Command::Config(a) => match &a.action {
+            ConfigAction::Get(g) => kafka::config_get(
+                g,
+                &commands::check_admin(&g.url, &g.props, "config get", false)?,
+                out,
+            ),
+            ConfigAction::Set(s) => kafka::config_set(
+                s,
+                &commands::check_admin(&s.url, &s.props, "config set", false)?,
+                out,
+            ),
+        },
         Command::Declare(a) => {
             let t = commands::check_declare(&a)?;
             amqp::declare(&a, &t.connect, out)

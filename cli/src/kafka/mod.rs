@@ -18,6 +18,7 @@ mod bench;
 mod consume;
 mod dead_letters;
 mod group;
+mod manage;
 mod produce;
 mod topics;
 
@@ -35,6 +36,7 @@ pub(crate) use bench::run as bench;
 pub(crate) use consume::run as consume;
 pub(crate) use dead_letters::{list as list_dead_letters, replay as replay_dead_letters};
 pub(crate) use group::run as consume_group;
+pub(crate) use manage::{config_get, config_set, delete_group, groups, reset_offsets};
 pub(crate) use produce::run as produce;
 pub(crate) use topics::{create as create_topic, delete as delete_topic, list as topics};
 
@@ -166,9 +168,9 @@ pub(crate) fn failure(e: &Error, doing: &str) -> CliError {
             };
             cannot(kind, why)
         }
-        Error::DeliveryTimeout(_) | Error::RecordTooLarge { .. } => {
-            cannot(Failure::NotConfirmed, e.to_string())
-        }
+        Error::DeliveryTimeout(_)
+        | Error::RecordTooLarge { .. }
+        | Error::PartitionUnavailable { .. } => cannot(Failure::NotConfirmed, e.to_string()),
         // One line as the AMQP side says it: "TLS to host:port: why".
         Error::Tls { broker, source } => {
             CliError::new(Failure::Tls, format!("TLS to {broker}: {source}"))

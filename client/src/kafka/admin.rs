@@ -466,10 +466,13 @@ impl Admin {
             .await?;
         for r in &response.responses {
             if !r.error_code.is_ok() {
-                return Err(Error::broker(
-                    r.error_code,
-                    format!("{name}: {}", r.error_message.as_deref().unwrap_or("")),
-                ));
+                // The broker's message names the entry ("Unknown topic
+                // config name: ...").
+                let context = match r.error_message.as_deref().map(str::trim) {
+                    Some(m) if !m.is_empty() => m.to_owned(),
+                    _ => name.clone(),
+                };
+                return Err(Error::broker(r.error_code, context));
             }
         }
         Ok(())
