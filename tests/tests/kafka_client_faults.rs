@@ -137,3 +137,63 @@ async fn stalled_broker_times_requests_out_then_they_are_retried() {
     assert_eq!(records.len(), count, "no loss, no duplicates");
     check_exactly_once_in_order(&records);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_answer_is_reported_possibly_written_and_never_duplicated() {
+    use mq_client::kafka::Error;
+    use mq_tests::proxy::Direction;
+    let bootstrap = endpoints::kafka_bootstrap();
+    let topic = topic("faults-unknown-outcome", 1).await;
+    let proxy = Arc::new(KafkaProxies::start(&bootstrap).await.expect("proxies"));
+    let delivery_timeout = Duration::from_secs(4);
+    let producer = Producer::builder(&proxy.bootstrap())
+        .address_map(proxy.map())
+        .linger(Duration::ZERO)
+        .delivery_timeout(delivery_timeout)
+        .build()
+        .await
+        .expect("producer");
+    producer
+        .send(ProducerRecord::new(&topic).partition(0).value("before"))
+        .await
+        .expect("before the fault");
+
+    // From now on every answer is cut before it reaches the client: the
+    // broker appends the record, the producer never hears so, and every
+    // retry (on a new connection) loses its answer too.
+    for p in proxy.all() {
+        p.close_after(Direction::ToClient, Some(0));
+    }
+    let lost = producer
+        .send(ProducerRecord::new(&topic).partition(0).value("lost"))
+        .await
+        .expect_err("no answer came");
+    println!("the send without an answer: {lost}");
+    assert!(
+        matches!(
+            lost,
+            Error::DeliveryTimeout {
+                possibly_written: true,
+                ..
+            }
+        ),
+        "{lost:?}"
+    );
+    for p in proxy.all() {
+        p.close_after(Direction::ToClient, None);
+    }
+
+    // The next send goes out under a new epoch and is written once; the
+    // record whose answer was lost is in the log once, not twice.
+    producer
+        .send(ProducerRecord::new(&topic).partition(0).value("after"))
+        .await
+        .expect("after the fault");
+    producer.close().await.expect("close");
+    let records = read_all(&bootstrap, &topic, 1, 3, Duration::from_secs(20)).await;
+    let values: Vec<String> = records
+        .iter()
+        .map(|r| String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned())
+        .collect();
+    assert_eq!(values, ["before", "lost", "after"], "{values:?}");
+}

@@ -374,7 +374,9 @@ async fn cut_off_from_one_broker_times_out_then_routes_around() {
                 assert!(!behind_cut, "partition {p} is led by the broker cut off");
                 delivered.push(value);
             }
-            Err(Error::DeliveryTimeout(_) | Error::Timeout { .. }) if behind_cut => timed_out += 1,
+            Err(Error::DeliveryTimeout { .. } | Error::Timeout { .. }) if behind_cut => {
+                timed_out += 1
+            }
             Err(e) => other_errors.push(format!("partition {p}: {e}")),
         }
     }

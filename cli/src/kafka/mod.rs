@@ -168,7 +168,7 @@ pub(crate) fn failure(e: &Error, doing: &str) -> CliError {
             };
             cannot(kind, why)
         }
-        Error::DeliveryTimeout(_)
+        Error::DeliveryTimeout { .. }
         | Error::RecordTooLarge { .. }
         | Error::PartitionUnavailable { .. } => cannot(Failure::NotConfirmed, e.to_string()),
         // One line as the AMQP side says it: "TLS to host:port: why".

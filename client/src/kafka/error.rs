@@ -117,9 +117,23 @@ pub enum Error {
         /// How long.
         after: Duration,
     },
-    /// A record was not delivered within `delivery_timeout`.
-    #[error("delivery timed out after {0:?}")]
-    DeliveryTimeout(Duration),
+    /// A record was not acknowledged within `delivery_timeout`.
+    ///
+    /// `possibly_written` says whether the broker may have it: `false` if
+    /// no request carrying it ever went out, or every one that did was
+    /// answered with an error (it is not in the log); `true` if one went
+    /// out and no answer came back (a broken connection, a request
+    /// timeout), so it may be in the log. Either way the producer never
+    /// reuses its sequence numbers: an idempotent producer moves to a new
+    /// epoch before it sends on, so a record sent again later is a new
+    /// record, and the log holds at most one copy of each send.
+    #[error("delivery timed out after {after:?} ({})", if *possibly_written { "possibly written: a request went out and no answer came" } else { "not written" })]
+    DeliveryTimeout {
+        /// `delivery_timeout`.
+        after: Duration,
+        /// Whether the record may be in the log.
+        possibly_written: bool,
+    },
     /// No leader was known for the partition a record must go to, for
     /// `after`: the partition is offline (its replicas' brokers are
     /// down), or the topic is still being created. The producer refreshed

@@ -55,6 +55,10 @@ pub(crate) struct ProducerBatch {
     pub(crate) records: i32,
     pub(crate) created: Instant,
     pub(crate) attempts: u32,
+    /// A request carrying the batch went out and no answer came (the
+    /// connection broke, or the request timed out): the broker may have
+    /// written it.
+    pub(crate) outcome_unknown: bool,
     pub(crate) retry_at: Option<Instant>,
     pub(crate) base_sequence: i32,
     pub(crate) identity: ProducerIdentity,
@@ -579,6 +583,7 @@ fn close_open(
         records,
         created: open.created,
         attempts: 0,
+        outcome_unknown: false,
         retry_at: None,
         base_sequence,
         identity,

@@ -162,6 +162,7 @@ mod tests {
             records: 10,
             created: Instant::now(),
             attempts: 0,
+            outcome_unknown: false,
             retry_at: None,
             base_sequence,
             identity: ProducerIdentity { id: 1, epoch: 0 },

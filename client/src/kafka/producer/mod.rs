@@ -411,7 +411,18 @@ impl Shared {
 
     /// Requeues a batch after a retriable failure, or fails it if its
     /// delivery timeout would pass first.
-    fn retry_or_fail(&self, batch: ProducerBatch, error: Error, refresh: bool, retriable: bool) {
+    fn retry_or_fail(
+        &self,
+        mut batch: ProducerBatch,
+        error: Error,
+        refresh: bool,
+        retriable: bool,
+    ) {
+        // No answer to a request that went out: it may have been written.
+        batch.outcome_unknown |= matches!(
+            error,
+            Error::Disconnected { .. } | Error::Io { .. } | Error::RequestTimedOut { .. }
+        );
         let now = Instant::now();
         let backoff = self.cluster.config().retry_backoff;
         let mut delay = backoff.start();
@@ -422,7 +433,10 @@ impl Shared {
         let deadline = batch.created + self.config.delivery_timeout;
         if !retriable || now + wait >= deadline {
             let e = if retriable {
-                Error::DeliveryTimeout(self.config.delivery_timeout)
+                Error::DeliveryTimeout {
+                    after: self.config.delivery_timeout,
+                    possibly_written: batch.outcome_unknown,
+                }
             } else {
                 error
             };

@@ -85,7 +85,10 @@ pub(super) async fn run(shared: Arc<Shared>) {
                     after: config.delivery_timeout,
                 }
             } else {
-                Error::DeliveryTimeout(config.delivery_timeout)
+                Error::DeliveryTimeout {
+                    after: config.delivery_timeout,
+                    possibly_written: batch.outcome_unknown,
+                }
             };
             shared.settle(batch, Err(error), false);
         }
