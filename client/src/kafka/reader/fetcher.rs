@@ -6,22 +6,21 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use kafka_proto::ErrorCode;
 use kafka_proto::api::FetchRequest;
 use kafka_proto::api::FetchResponse;
-use kafka_proto::api::fetch::AbortedTransaction;
-use kafka_proto::api::fetch::{FetchPartition, FetchTopic};
-use kafka_proto::record::{Batch, BatchReader, ControlRecordType, Records};
+use kafka_proto::api::fetch::{FetchPartition, FetchTopic, ForgottenTopic};
 use tokio::sync::mpsc;
 use tracing::{Instrument, debug, debug_span, warn};
 
 use super::super::admin::list_offsets_isolated;
-use super::super::cluster::Cluster;
+use super::super::cluster::{Cluster, Metadata};
 use super::super::conn::decode;
 use super::super::error::{Error, Result, code_needs_refresh};
+use super::read::read_partition;
+use super::session::{FetchSession, Plan, Wanted};
 use super::{FetchSettings, FetchedBatch, IsolationLevel, Offset, OffsetReset};
 
 /// What the reader asks of the fetcher.
@@ -71,107 +70,7 @@ struct PartitionState {
 
 type Key = (Arc<str>, i32);
 
-type FetchOutcome = (i32, Vec<(Key, i64, u64)>, Result<FetchResponse>);
-
-/// One partition's record data from one Fetch, read from `position`.
-#[derive(Debug)]
-pub(super) struct PartitionRead {
-    /// The batches that hold records, with their partition leader epochs
-    /// (control batches, the transaction markers, are skipped).
-    pub(super) batches: Vec<(Records, i32)>,
-    /// Where reading goes on: after the last whole batch read, control
-    /// batches included.
-    pub(super) next: i64,
-    /// The malformed batch that stopped the reading, if one did.
-    pub(super) failure: Option<Error>,
-}
-
-/// Reads the record batches of `records` (one partition's data in a Fetch
-/// response) from `position`: batches wholly before it are skipped (a
-/// fetch may start mid-batch), control batches move `next` past them
-/// without yielding records, and a malformed batch stops the reading.
-///
-/// `aborted` is the response's aborted-transactions list (read_committed;
-/// empty for read_uncommitted). As in Java's fetcher: a producer's
-/// transaction counts as aborted from its `first_offset` until that
-/// producer's ABORT marker, and its transactional batches in that span are
-/// skipped (the position still moves past them).
-pub(super) fn read_partition(
-    topic: &str,
-    partition: i32,
-    records: Bytes,
-    position: i64,
-    aborted: &[AbortedTransaction],
-) -> PartitionRead {
-    let mut pending: Vec<(i64, i64)> = aborted
-        .iter()
-        .map(|a| (a.first_offset, a.producer_id))
-        .collect();
-    // Latest first, so the next to open is at the end.
-    pending.sort_unstable_by(|a, b| b.cmp(a));
-    let mut aborting: HashSet<i64> = HashSet::new();
-    let mut read = PartitionRead {
-        batches: Vec::new(),
-        next: position,
-        failure: None,
-    };
-    let bad = |source| Error::Records {
-        topic: topic.to_owned(),
-        partition,
-        source,
-    };
-    for batch in BatchReader::new(records) {
-        let batch = match batch {
-            Ok(b) => b,
-            Err(source) => {
-                read.failure = Some(bad(source));
-                break;
-            }
-        };
-        while let Some(&(first, producer)) = pending.last() {
-            if first > batch.last_offset() {
-                break;
-            }
-            aborting.insert(producer);
-            pending.pop();
-        }
-        if batch.is_control() && aborting.contains(&batch.producer_id()) && is_abort_marker(&batch)
-        {
-            aborting.remove(&batch.producer_id());
-        }
-        if batch.next_offset() <= read.next {
-            continue;
-        }
-        let skip = batch.is_transactional() && aborting.contains(&batch.producer_id());
-        if !batch.is_control() && !skip {
-            let epoch = match &batch {
-                Batch::V2(b) => b.partition_leader_epoch(),
-                Batch::Legacy(_) => -1,
-            };
-            match batch.records() {
-                Ok(r) => read.batches.push((r, epoch)),
-                Err(source) => {
-                    read.failure = Some(bad(source));
-                    break;
-                }
-            }
-        }
-        read.next = batch.next_offset();
-    }
-    read
-}
-
-/// Whether a control batch holds an ABORT marker (an unreadable one counts
-/// as one: the aborted span ends either way).
-fn is_abort_marker(batch: &Batch) -> bool {
-    let Ok(records) = batch.records() else {
-        return true;
-    };
-    records.iter().next().is_none_or(|r| {
-        r.and_then(|r| r.control_key())
-            .map_or(true, |k| k.record_type == ControlRecordType::ABORT)
-    })
-}
+type FetchOutcome = (i32, Vec<(Key, i64, u64)>, Plan, Result<FetchResponse>);
 
 pub(super) struct Fetcher {
     cluster: Cluster,
@@ -180,6 +79,8 @@ pub(super) struct Fetcher {
     commands: mpsc::Receiver<Command>,
     partitions: BTreeMap<Key, PartitionState>,
     busy_leaders: HashSet<i32>,
+    /// One incremental fetch session per broker (KIP-227).
+    sessions: HashMap<i32, FetchSession>,
 }
 
 impl Fetcher {
@@ -196,6 +97,7 @@ impl Fetcher {
             commands,
             partitions: BTreeMap::new(),
             busy_leaders: HashSet::new(),
+            sessions: HashMap::new(),
         }
     }
 
@@ -399,11 +301,25 @@ impl Fetcher {
         }
         for (leader, parts) in by_leader {
             self.busy_leaders.insert(leader);
-            let mut topics: Vec<FetchTopic> = Vec::new();
-            for (key, position, _, epoch) in &parts {
+            let wanted: Vec<Wanted> = parts
+                .iter()
+                .map(|(key, position, _, epoch)| (key.clone(), *position, *epoch))
+                .collect();
+            let plan = self
+                .sessions
+                .entry(leader)
+                .or_default()
+                .plan(&wanted, self.settings.sessions);
+            for (key, _, _, _) in &parts {
                 if let Some(state) = self.partitions.get_mut(key) {
                     state.in_flight = true;
                 }
+            }
+            let mut topics: Vec<FetchTopic> = Vec::new();
+            for &i in &plan.listed {
+                let Some((key, position, _, epoch)) = parts.get(i) else {
+                    continue;
+                };
                 let partition = FetchPartition {
                     partition: key.1,
                     current_leader_epoch: *epoch,
@@ -429,9 +345,10 @@ impl Fetcher {
                 min_bytes: self.settings.min_bytes,
                 max_bytes: self.settings.max_bytes,
                 isolation_level: self.settings.isolation.wire(),
-                session_id: 0,
-                session_epoch: -1,
+                session_id: plan.session_id,
+                session_epoch: plan.epoch,
                 topics,
+                forgotten_topics_data: forgotten(&plan, &md),
                 ..Default::default()
             };
             let asked: Vec<(Key, i64, u64)> = parts
@@ -452,7 +369,7 @@ impl Fetcher {
                         decode::<FetchResponse>(&response)
                     }
                     .await;
-                    (leader, asked, result)
+                    (leader, asked, plan, result)
                 }
                 .instrument(span),
             ));
@@ -460,8 +377,13 @@ impl Fetcher {
         next
     }
 
+    /// The fetch session with broker `leader`.
+    fn session(&mut self, leader: i32) -> &mut FetchSession {
+        self.sessions.entry(leader).or_default()
+    }
+
     /// Settles one Fetch answer. Errors only when the reader is gone.
-    async fn handle(&mut self, (leader, asked, result): FetchOutcome) -> Result<(), ()> {
+    async fn handle(&mut self, (leader, asked, plan, result): FetchOutcome) -> Result<(), ()> {
         self.busy_leaders.remove(&leader);
         for (key, _, _) in &asked {
             if let Some(state) = self.partitions.get_mut(key) {
@@ -471,6 +393,8 @@ impl Fetcher {
         let response = match result {
             Ok(r) => r,
             Err(e) => {
+                // Whether the broker counted the epoch is unknown.
+                self.session(leader).reset();
                 debug!(broker = leader, error = %e, "fetch failed");
                 if e.needs_metadata_refresh() {
                     self.cluster.request_refresh();
@@ -484,7 +408,18 @@ impl Fetcher {
                 return Ok(());
             }
         };
+        if matches!(
+            response.error_code,
+            ErrorCode::FETCH_SESSION_ID_NOT_FOUND | ErrorCode::INVALID_FETCH_SESSION_EPOCH
+        ) {
+            // The broker lost the session (it restarted, or evicted it):
+            // the next fetch restates every partition.
+            debug!(broker = leader, session = plan.session_id, code = %response.error_code, "fetch session gone; fetching in full");
+            self.session(leader).reset();
+            return Ok(());
+        }
         if !response.error_code.is_ok() {
+            self.session(leader).reset();
             for (key, _, _) in &asked {
                 self.back_off(key);
             }
@@ -493,6 +428,7 @@ impl Fetcher {
             }
             return Ok(());
         }
+        self.session(leader).answered(&plan, response.session_id);
         let md = self.cluster.metadata();
         let by_id: HashMap<kafka_proto::Uuid, Arc<str>> = asked
             .iter()
@@ -623,155 +559,20 @@ impl Fetcher {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use kafka_proto::record::{BatchOptions, EndTxnMarker, RecordBatchBuilder};
-
-    /// A transaction as a log holds it: `values` in one transactional
-    /// batch from `base`, then its commit marker in a control batch.
-    fn transaction(base: i64, values: &[&str]) -> Vec<u8> {
-        ended_transaction(base, 7, values, true)
-    }
-
-    /// `values` of producer `producer` from `base`, then its COMMIT (or
-    /// ABORT) marker.
-    fn ended_transaction(base: i64, producer: i64, values: &[&str], commit: bool) -> Vec<u8> {
-        let options = BatchOptions {
-            base_offset: base,
-            producer_id: producer,
-            producer_epoch: 0,
-            base_sequence: 0,
-            transactional: true,
-            ..BatchOptions::default()
-        };
-        let mut data = RecordBatchBuilder::new(options);
-        for v in values {
-            data.append(1_700_000_000_000, None, Some(v.as_bytes()))
-                .unwrap();
+/// The partitions a Fetch drops from its session, grouped by topic (with
+/// the topic's id, for the versions that name topics by id).
+fn forgotten(plan: &Plan, md: &Metadata) -> Vec<ForgottenTopic> {
+    let mut out: Vec<ForgottenTopic> = Vec::new();
+    for (topic, partition) in &plan.forgotten {
+        match out.iter_mut().find(|t| *t.topic == **topic) {
+            Some(t) => t.partitions.push(*partition),
+            None => out.push(ForgottenTopic {
+                topic: topic.to_string(),
+                topic_id: md.topic(topic).map(|t| t.id).unwrap_or_default(),
+                partitions: vec![*partition],
+                ..Default::default()
+            }),
         }
-        let mut out = data.finish().unwrap().to_vec();
-        let marker = BatchOptions {
-            base_offset: base + values.len() as i64,
-            control: true,
-            ..options
-        };
-        let mut control = RecordBatchBuilder::new(marker);
-        control
-            .append_end_txn_marker(
-                1_700_000_000_001,
-                commit,
-                EndTxnMarker {
-                    version: 0,
-                    coordinator_epoch: 0,
-                },
-            )
-            .unwrap();
-        out.extend_from_slice(&control.finish().unwrap());
-        out
     }
-
-    fn values(read: &PartitionRead) -> Vec<String> {
-        read.batches
-            .iter()
-            .flat_map(|(r, _)| r.iter())
-            .map(|r| String::from_utf8(r.unwrap().value().unwrap().to_vec()).unwrap())
-            .collect()
-    }
-
-    fn batch(read: PartitionRead, start: i64) -> Option<FetchedBatch> {
-        FetchedBatch::from_read("t".into(), 0, start, read.next, 4, 1, read.batches)
-    }
-
-    #[test]
-    fn records_then_a_marker_move_the_position_past_the_marker() {
-        let read = read_partition(
-            "t",
-            0,
-            Bytes::from(transaction(0, &["a", "b", "c"])),
-            0,
-            &[],
-        );
-        assert!(read.failure.is_none());
-        assert_eq!(values(&read), ["a", "b", "c"]);
-        assert_eq!(read.next, 4);
-        let b = batch(read, 0).expect("records");
-        assert_eq!(b.iter().count(), 3);
-        assert_eq!(b.next_offset(), 4);
-    }
-
-    #[test]
-    fn a_fetch_of_only_a_marker_reports_the_new_position() {
-        // The position is the marker's offset: the fetch holds the whole
-        // transaction (the broker answers from the batch's start), and
-        // only the marker is new.
-        let read = read_partition(
-            "t",
-            0,
-            Bytes::from(transaction(0, &["a", "b", "c"])),
-            3,
-            &[],
-        );
-        assert!(read.failure.is_none());
-        assert!(read.batches.is_empty());
-        assert_eq!(read.next, 4);
-        let b = batch(read, 3).expect("a batch that moves the position");
-        assert!(b.is_empty());
-        assert_eq!(b.iter().count(), 0);
-        assert_eq!(b.next_offset(), 4);
-        assert_eq!(b.high_watermark(), 4);
-        assert_eq!(b.last_leader_epoch(), -1);
-    }
-
-    #[test]
-    fn a_fetch_that_reads_nothing_new_hands_out_nothing() {
-        let read = read_partition("t", 0, Bytes::from(transaction(0, &["a"])), 2, &[]);
-        assert!(read.batches.is_empty());
-        assert_eq!(read.next, 2);
-        assert!(batch(read, 2).is_none());
-    }
-
-    #[test]
-    fn aborted_transactions_are_dropped_and_committed_ones_kept() {
-        // Producer 7 commits a, b; producer 8 aborts x, y; producer 7
-        // commits c; producer 8 then commits z (its abort span ended at
-        // its ABORT marker).
-        let mut log = ended_transaction(0, 7, &["a", "b"], true); // 0-1, marker 2
-        log.extend(ended_transaction(3, 8, &["x", "y"], false)); // 3-4, marker 5
-        log.extend(ended_transaction(6, 7, &["c"], true)); // 6, marker 7
-        log.extend(ended_transaction(8, 8, &["z"], true)); // 8, marker 9
-        let aborted = [AbortedTransaction {
-            producer_id: 8,
-            first_offset: 3,
-            ..Default::default()
-        }];
-        let log = Bytes::from(log);
-        let read = read_partition("t", 0, log.clone(), 0, &aborted);
-        assert!(read.failure.is_none());
-        assert_eq!(values(&read), ["a", "b", "c", "z"]);
-        assert_eq!(read.next, 10, "the position moves past aborted batches");
-        // read_uncommitted: no list, everything.
-        let all = read_partition("t", 0, log.clone(), 0, &[]);
-        assert_eq!(values(&all), ["a", "b", "x", "y", "c", "z"]);
-        // Starting inside the aborted span still drops it.
-        let mid = read_partition("t", 0, log, 4, &aborted);
-        assert_eq!(values(&mid), ["c", "z"]);
-    }
-
-    #[test]
-    fn a_malformed_batch_after_a_marker_keeps_the_position_before_it() {
-        let mut bytes = transaction(0, &["a"]);
-        let good = bytes.len();
-        bytes.extend_from_slice(&transaction(2, &["b"]));
-        // Corrupt the second transaction's data batch (its CRC no longer matches).
-        bytes[good + 63] ^= 0xff;
-        let read = read_partition("t", 0, Bytes::from(bytes), 0, &[]);
-        assert_eq!(values(&read), ["a"]);
-        assert_eq!(read.next, 2);
-        assert!(
-            matches!(read.failure, Some(Error::Records { partition: 0, .. })),
-            "{:?}",
-            read.failure
-        );
-    }
+    out
 }

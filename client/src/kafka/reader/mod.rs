@@ -16,6 +16,8 @@
 mod batch;
 mod fetcher;
 mod position;
+mod read;
+mod session;
 
 use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
@@ -79,6 +81,15 @@ macro_rules! fetch_settings_setters {
         /// at the last stable offset until open transactions end.
         pub fn isolation_level(mut self, level: $crate::kafka::IsolationLevel) -> Self {
             self.settings.isolation = level;
+            self
+        }
+
+        /// Incremental fetch sessions (KIP-227). On (the default), the first
+        /// Fetch to a broker lists every partition and each later one only
+        /// those whose position moved, which keeps requests small when many
+        /// partitions are read; off, every Fetch lists every partition.
+        pub fn fetch_sessions(mut self, on: bool) -> Self {
+            self.settings.sessions = on;
             self
         }
 

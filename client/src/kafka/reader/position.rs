@@ -152,6 +152,8 @@ pub(crate) struct FetchSettings {
     pub(crate) max_wait: Duration,
     pub(crate) reset: OffsetReset,
     pub(crate) isolation: IsolationLevel,
+    /// Incremental fetch sessions (KIP-227).
+    pub(crate) sessions: bool,
 }
 
 impl Default for FetchSettings {
@@ -163,6 +165,7 @@ impl Default for FetchSettings {
             max_wait: Duration::from_millis(500),
             reset: OffsetReset::Latest,
             isolation: IsolationLevel::ReadCommitted,
+            sessions: true,
         }
     }
 }
