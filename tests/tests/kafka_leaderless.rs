@@ -173,3 +173,139 @@ async fn records_for_an_offline_partition_fail_with_a_named_error() {
     other.close().await.expect("close");
     drop(producer);
 }
+
+/// Reads until `n` distinct values were seen, counting each.
+async fn read_until(
+    reader: &mut mq_client::kafka::PartitionReader,
+    seen: &mut std::collections::BTreeMap<String, u32>,
+    n: usize,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    while seen.len() < n {
+        let batch = tokio::time::timeout_at(deadline, reader.next_batch())
+            .await
+            .expect("records in time")
+            .expect("fetch");
+        for r in batch.iter() {
+            let r = r.expect("record");
+            let v = String::from_utf8_lossy(r.value().unwrap_or_default()).into_owned();
+            *seen.entry(v).or_default() += 1;
+        }
+    }
+}
+
+/// The sizes of the Fetch requests (API key 1) in a recorded client stream.
+fn fetch_sizes(mut stream: &[u8]) -> Vec<usize> {
+    let mut out = Vec::new();
+    while let Some((size, rest)) = stream.split_first_chunk::<4>() {
+        let size = u32::from_be_bytes(*size) as usize;
+        let (frame, rest) = rest.split_at(size.min(rest.len()));
+        if frame.first_chunk::<2>() == Some(&1i16.to_be_bytes()) {
+            out.push(4 + frame.len());
+        }
+        stream = rest;
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_broker_gets_a_full_fetch_and_reading_goes_on() {
+    use mq_client::kafka::{Offset, PartitionReader};
+    use mq_tests::kafka_proxies::KafkaProxies;
+    use std::collections::BTreeMap;
+
+    let bootstrap = endpoints::kafka_bootstrap();
+    let admin = Admin::builder(&bootstrap).build().await.expect("admin");
+    let topic = names::topic("session-restart");
+    admin
+        .create_topics([NewTopic::new(&topic, 6, 1)])
+        .await
+        .expect("create");
+    let described = admin
+        .describe_topics([topic.as_str()])
+        .await
+        .expect("describe");
+    let victim = described[0]
+        .partitions
+        .iter()
+        .find(|m| m.partition == 0)
+        .map(|m| m.leader)
+        .expect("partition 0");
+    let on_victim = described[0]
+        .partitions
+        .iter()
+        .filter(|m| m.leader == victim)
+        .count();
+
+    let proxies = KafkaProxies::start(&bootstrap).await.expect("proxies");
+    proxies.of(victim).record(true);
+    let mut reader = PartitionReader::builder(&proxies.bootstrap())
+        .address_map(proxies.map())
+        .fetch_max_wait(std::time::Duration::from_millis(100))
+        .assign_topic(&topic, Offset::Earliest)
+        .build()
+        .await
+        .expect("reader");
+    let producer = Producer::builder(&bootstrap)
+        .build()
+        .await
+        .expect("producer");
+    let produce = |from: usize| {
+        let producer = producer.clone();
+        let topic = topic.clone();
+        async move {
+            for i in from..from + 60 {
+                let value = format!("v{i}");
+                let partition = i32::try_from(i % 6).expect("partition");
+                producer
+                    .send(
+                        ProducerRecord::new(&topic)
+                            .partition(partition)
+                            .value(&value),
+                    )
+                    .await
+                    .expect("send");
+            }
+        }
+    };
+    let mut seen: BTreeMap<String, u32> = BTreeMap::new();
+    produce(0).await;
+    read_until(&mut reader, &mut seen, 60).await;
+
+    // The broker that leads partition 0 restarts: its fetch sessions are
+    // gone, and the reader's next fetch to it lists its partitions again.
+    {
+        let _restart = RestartKafka(victim);
+        run(&["stop-kafka", &victim.to_string()]);
+    }
+    produce(60).await;
+    read_until(&mut reader, &mut seen, 120).await;
+    producer.close().await.expect("close");
+    let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "read twice: {twice:?}");
+    assert_eq!(seen.len(), 120);
+
+    proxies.of(victim).record(false);
+    let sizes: Vec<usize> = proxies
+        .of(victim)
+        .recorded()
+        .iter()
+        .flat_map(|s| fetch_sizes(s))
+        .collect();
+    let full = sizes.first().copied().unwrap_or(0);
+    let fulls = sizes.iter().filter(|&&s| s * 10 >= full * 9).count();
+    let small = sizes.iter().filter(|&&s| s * 2 < full).count();
+    println!(
+        "fetches to broker {victim} ({on_victim} partitions): {} in all, the first {full} bytes, \
+         {fulls} as large (full), {small} incremental",
+        sizes.len()
+    );
+    assert!(
+        small >= 1,
+        "incremental fetches before the restart: {sizes:?}"
+    );
+    assert!(
+        fulls >= 2,
+        "a full fetch again after the restart: {sizes:?}"
+    );
+}
