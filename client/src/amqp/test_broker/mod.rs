@@ -327,9 +327,10 @@ impl Listener for Shared {
 /// Numbers the brokers of this process, for their host names.
 static BROKERS: AtomicU64 = AtomicU64::new(1);
 
-/// An in-process RabbitMQ (see the [module docs](self)). Cheap to share
-/// by reference; dropping it makes its address unreachable (connections
-/// already made keep working until closed).
+/// An in-process RabbitMQ (see the [module docs](self)). Clones are
+/// handles to the same broker; dropping the last makes its address
+/// unreachable (connections already made keep working until closed).
+#[derive(Clone)]
 pub struct TestBroker {
     shared: Arc<Shared>,
 }

@@ -54,12 +54,21 @@ pub(super) async fn serve(
             }
         }
         core.poll_transmit(&mut wbuf);
+        let mut failed = false;
         while !wbuf.is_empty() {
             match stream.try_write(&wbuf) {
                 Ok(n) => wbuf.advance(n),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(_) => break,
+                Err(_) => {
+                    failed = true;
+                    break;
+                }
             }
+        }
+        if failed {
+            // The client is gone (its socket dropped, or the link cut):
+            // what it published is routed, as on a close.
+            break true;
         }
         if gone {
             // Cut, restarted, or closed: the close-ok (if any) went out.
