@@ -74,7 +74,7 @@ fn seeds() {
     );
     for seed in &failed {
         println!(
-            "reproduce: SIM_SEED={seed} cargo test --release -p mq-client --features test-broker --test simulation -- --nocapture"
+            "reproduce: scripts/simulate --seed {seed}   (or SIM_SEED={seed} cargo test --release -p mq-client --features test-broker --test simulation -- seeds --nocapture)"
         );
     }
     assert!(failed.is_empty(), "failing seeds: {failed:?}");

@@ -466,8 +466,8 @@ fn check(plan: &Plan, broker: &TestBroker, book: &Book, violations: &mut Vec<Str
                         *asked.entry(i).or_default() += 1;
                     }
                 }
-                if n.starts_with("VIOLATION") {
-                    violations.push(n.clone());
+                if let Some(v) = n.strip_prefix("VIOLATION ") {
+                    violations.push(v.to_owned());
                 }
             }
             BrokerEvent::Acked { body, tag, conn, .. } => {

@@ -58,6 +58,9 @@ use tokio::sync::Notify;
 use super::{Connection, Result};
 use crate::simnet::{self, Latency, Link, Listener, Net, Rng, SimStream, lock};
 
+mod exchanges;
+mod methods;
+mod publishes;
 mod serve;
 mod state;
 

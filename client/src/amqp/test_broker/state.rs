@@ -19,6 +19,8 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::BrokerEvent;
+use super::exchanges::Exchanges;
+use super::publishes::Pending;
 use crate::simnet::{Link, Rng};
 
 /// A message as the broker keeps it.
@@ -41,81 +43,62 @@ pub(super) enum Out {
     CloseChannel(u16, ReplyCode, String),
 }
 
-/// A publish received, not yet routed and confirmed (lost if the broker
-/// restarts or the connection is cut first).
 #[derive(Debug)]
-struct Pending {
-    at: Instant,
-    channel: u16,
-    seq: Option<u64>,
-    mandatory: bool,
-    msg: Msg,
-}
-
-#[derive(Debug)]
-struct Unacked {
-    queue: String,
-    msg: Msg,
-    consumer: Option<String>,
+pub(super) struct Unacked {
+    pub(super) queue: String,
+    pub(super) msg: Msg,
+    pub(super) consumer: Option<String>,
 }
 
 #[derive(Debug, Default)]
 pub(super) struct Chan {
     /// In confirm mode: the next publish sequence number.
-    confirm_seq: Option<u64>,
-    prefetch: u16,
-    next_tag: u64,
-    unacked: BTreeMap<u64, Unacked>,
+    pub(super) confirm_seq: Option<u64>,
+    pub(super) prefetch: u16,
+    pub(super) next_tag: u64,
+    pub(super) unacked: BTreeMap<u64, Unacked>,
     /// Unacked deliveries per consumer tag.
-    per_consumer: BTreeMap<String, usize>,
+    pub(super) per_consumer: BTreeMap<String, usize>,
     /// Closing after an error: requests are ignored.
-    closing: bool,
+    pub(super) closing: bool,
 }
 
 #[derive(Debug)]
 pub(super) struct Conn {
     pub(super) link: Arc<Link>,
     pub(super) notify: Arc<Notify>,
-    channels: BTreeMap<u16, Chan>,
+    pub(super) channels: BTreeMap<u16, Chan>,
     outbox: VecDeque<Out>,
-    pending: VecDeque<Pending>,
+    pub(super) pending: VecDeque<Pending>,
 }
 
 #[derive(Debug)]
-struct Consumer {
-    conn: u64,
-    channel: u16,
-    tag: String,
-    no_ack: bool,
-    prefetch: u16,
+pub(super) struct Consumer {
+    pub(super) conn: u64,
+    pub(super) channel: u16,
+    pub(super) tag: String,
+    pub(super) no_ack: bool,
+    pub(super) prefetch: u16,
 }
 
 #[derive(Debug, Default)]
 pub(super) struct Queue {
-    durable: bool,
-    exclusive: Option<u64>,
+    pub(super) durable: bool,
+    pub(super) exclusive: Option<u64>,
     pub(super) ready: VecDeque<Msg>,
-    consumers: Vec<Consumer>,
-    next: usize,
-}
-
-#[derive(Debug)]
-struct Exchange {
-    kind: String,
-    durable: bool,
-    /// (queue, binding key), in the order bound.
-    bindings: Vec<(String, String)>,
+    pub(super) consumers: Vec<Consumer>,
+    pub(super) next: usize,
 }
 
 /// The whole broker.
 #[derive(Debug)]
 pub(super) struct Broker {
     pub(super) queues: BTreeMap<String, Queue>,
-    exchanges: BTreeMap<String, Exchange>,
+    pub(super) exchanges: Exchanges,
     pub(super) conns: BTreeMap<u64, Conn>,
     pub(super) next_conn: u64,
-    next_msg: u64,
-    next_name: u64,
+    pub(super) next_msg: u64,
+    pub(super) next_name: u64,
     pub(super) rng: Rng,
     pub(super) confirm_delay: (Duration, Duration),
     pub(super) down_until: Option<Instant>,
@@ -124,37 +107,15 @@ pub(super) struct Broker {
     pub(super) events: Vec<(Duration, BrokerEvent)>,
 }
 
-type Reply = Result<Option<Method>, (ReplyCode, String)>;
-
-fn short(s: &str) -> ShortStr {
+pub(super) fn short(s: &str) -> ShortStr {
     ShortStr::try_from(s).unwrap_or_default()
-}
-
-fn not_found(what: &str, name: &str) -> (ReplyCode, String) {
-    (
-        ReplyCode::NOT_FOUND,
-        format!("NOT_FOUND - no {what} '{name}'"),
-    )
-}
-
-/// Topic matching: `*` is one word, `#` zero or more.
-fn topic_matches(pattern: &[&str], key: &[&str]) -> bool {
-    match (pattern.first(), key.first()) {
-        (None, None) => true,
-        (Some(&"#"), _) => {
-            topic_matches(&pattern[1..], key)
-                || (!key.is_empty() && topic_matches(pattern, &key[1..]))
-        }
-        (Some(&p), Some(&k)) if p == "*" || p == k => topic_matches(&pattern[1..], &key[1..]),
-        _ => false,
-    }
 }
 
 impl Broker {
     pub(super) fn new(seed: u64, confirm_delay: (Duration, Duration), record: bool) -> Self {
-        let mut b = Broker {
+        Broker {
             queues: BTreeMap::new(),
-            exchanges: BTreeMap::new(),
+            exchanges: Exchanges::new(),
             conns: BTreeMap::new(),
             next_conn: 1,
             next_msg: 1,
@@ -165,22 +126,6 @@ impl Broker {
             started: Instant::now(),
             record,
             events: Vec::new(),
-        };
-        b.builtin_exchanges();
-        b
-    }
-
-    fn builtin_exchanges(&mut self) {
-        for (name, kind) in [
-            ("amq.direct", "direct"),
-            ("amq.fanout", "fanout"),
-            ("amq.topic", "topic"),
-        ] {
-            self.exchanges.entry(name.to_owned()).or_insert(Exchange {
-                kind: kind.to_owned(),
-                durable: true,
-                bindings: Vec::new(),
-            });
         }
     }
 
@@ -208,7 +153,7 @@ impl Broker {
         id
     }
 
-    fn push_out(&mut self, conn: u64, out: Out) {
+    pub(super) fn push_out(&mut self, conn: u64, out: Out) {
         if let Some(c) = self.conns.get_mut(&conn) {
             c.outbox.push_back(out);
             c.notify.notify_one();
@@ -254,7 +199,7 @@ impl Broker {
     }
 
     /// Starts closing a channel after an error.
-    fn channel_error(&mut self, conn: u64, channel: u16, code: ReplyCode, text: String) {
+    pub(super) fn channel_error(&mut self, conn: u64, channel: u16, code: ReplyCode, text: String) {
         self.log(BrokerEvent::ChannelError {
             conn,
             channel,
@@ -331,15 +276,12 @@ impl Broker {
                 m.redelivered = true;
             }
         }
-        self.exchanges.retain(|_, x| x.durable);
-        let names: Vec<String> = self.queues.keys().cloned().collect();
-        for x in self.exchanges.values_mut() {
-            x.bindings.retain(|(q, _)| names.contains(q));
-        }
+        let queues = &self.queues;
+        self.exchanges.restart(|q| queues.contains_key(q));
         self.down_until = Some(Instant::now() + down_for);
     }
 
-    fn drop_consumers(&mut self, which: impl Fn(&Consumer) -> bool) {
+    pub(super) fn drop_consumers(&mut self, which: impl Fn(&Consumer) -> bool) {
         for q in self.queues.values_mut() {
             q.consumers.retain(|c| !which(c));
             q.next = 0;
@@ -347,7 +289,7 @@ impl Broker {
     }
 
     /// Puts deliveries back at the head of their queues, in tag order.
-    fn requeue(&mut self, unacked: Vec<Unacked>) {
+    pub(super) fn requeue(&mut self, unacked: Vec<Unacked>) {
         for u in unacked.into_iter().rev() {
             self.log(BrokerEvent::Requeued { msg: u.msg.id });
             if let Some(q) = self.queues.get_mut(&u.queue) {
@@ -358,13 +300,11 @@ impl Broker {
         }
     }
 
-    fn delete_queue(&mut self, name: &str) -> u32 {
+    pub(super) fn delete_queue(&mut self, name: &str) -> u32 {
         let Some(q) = self.queues.remove(name) else {
             return 0;
         };
-        for x in self.exchanges.values_mut() {
-            x.bindings.retain(|(b, _)| b != name);
-        }
+        self.exchanges.unbind_queue(name);
         for c in q.consumers {
             let cancel = basic::Cancel {
                 consumer_tag: short(&c.tag),
@@ -373,162 +313,6 @@ impl Broker {
             self.push_out(c.conn, Out::Method(c.channel, cancel.into()));
         }
         u32::try_from(q.ready.len()).unwrap_or(u32::MAX)
-    }
-
-    /// The queues a publish goes to; `Err` if the exchange does not exist.
-    fn route(&self, exchange: &str, key: &str) -> Result<Vec<String>, (ReplyCode, String)> {
-        if exchange.is_empty() {
-            return Ok(self
-                .queues
-                .contains_key(key)
-                .then(|| vec![key.to_owned()])
-                .unwrap_or_default());
-        }
-        let x = self
-            .exchanges
-            .get(exchange)
-            .ok_or_else(|| not_found("exchange", exchange))?;
-        let words: Vec<&str> = key.split('.').collect();
-        let mut out: Vec<String> = Vec::new();
-        for (q, b) in &x.bindings {
-            let hit = match x.kind.as_str() {
-                "fanout" => true,
-                "topic" => topic_matches(&b.split('.').collect::<Vec<_>>(), &words),
-                _ => b == key,
-            };
-            if hit && !out.contains(q) {
-                out.push(q.clone());
-            }
-        }
-        Ok(out)
-    }
-
-    /// A message the client published.
-    pub(super) fn publish(&mut self, conn: u64, p: &amqp_proto::Published) {
-        let now = Instant::now();
-        let delay = {
-            let (min, max) = self.confirm_delay;
-            self.rng.between(min, max)
-        };
-        let id = self.next_msg;
-        self.next_msg += 1;
-        let msg = Msg {
-            id,
-            exchange: p.exchange(),
-            routing_key: p.routing_key(),
-            properties: p.properties(),
-            body: p.body(),
-            redelivered: false,
-        };
-        let exchange = msg.exchange.to_string_lossy().into_owned();
-        if let Err((code, text)) = self.route(&exchange, "") {
-            self.channel_error(conn, p.channel, code, text);
-            return;
-        }
-        let Some(c) = self.conns.get_mut(&conn) else {
-            return;
-        };
-        let Some(ch) = c.channels.get_mut(&p.channel).filter(|ch| !ch.closing) else {
-            return;
-        };
-        let seq = ch.confirm_seq.map(|s| {
-            ch.confirm_seq = Some(s + 1);
-            s
-        });
-        // Confirmed in order: never before the publish ahead of it.
-        let at = c
-            .pending
-            .back()
-            .map_or(now + delay, |last| last.at.max(now + delay));
-        c.pending.push_back(Pending {
-            at,
-            channel: p.channel,
-            seq,
-            mandatory: p.mandatory,
-            msg: msg.clone(),
-        });
-        self.log(BrokerEvent::Published {
-            conn,
-            channel: p.channel,
-            seq,
-            msg: id,
-            body: msg.body,
-        });
-        if delay.is_zero() {
-            self.commit_due(conn, now);
-        }
-    }
-
-    /// Routes and confirms the connection's publishes that are due.
-    pub(super) fn commit_due(&mut self, conn: u64, now: Instant) {
-        loop {
-            let Some(c) = self.conns.get_mut(&conn) else {
-                return;
-            };
-            if !c.pending.front().is_some_and(|p| p.at <= now) {
-                break;
-            }
-            if let Some(p) = c.pending.pop_front() {
-                self.commit(conn, p);
-            }
-        }
-        self.dispatch();
-    }
-
-    /// Routes and confirms the publishes on one channel (or all).
-    fn commit_all(&mut self, conn: u64, channel: Option<u16>) {
-        let Some(c) = self.conns.get_mut(&conn) else {
-            return;
-        };
-        let (now, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut c.pending)
-            .into_iter()
-            .partition(|p| channel.is_none_or(|ch| p.channel == ch));
-        c.pending = keep.into();
-        for p in now {
-            self.commit(conn, p);
-        }
-    }
-
-    fn commit(&mut self, conn: u64, p: Pending) {
-        let exchange = p.msg.exchange.to_string_lossy().into_owned();
-        let key = p.msg.routing_key.to_string_lossy().into_owned();
-        let targets = self.route(&exchange, &key).unwrap_or_default();
-        for q in &targets {
-            if let Some(q) = self.queues.get_mut(q) {
-                q.ready.push_back(p.msg.clone());
-            }
-        }
-        let returned = targets.is_empty() && p.mandatory;
-        if returned {
-            let m = basic::Return {
-                reply_code: ReplyCode::NO_ROUTE.0,
-                reply_text: short("NO_ROUTE"),
-                exchange: p.msg.exchange.clone(),
-                routing_key: p.msg.routing_key.clone(),
-            };
-            let out = Out::Content(
-                p.channel,
-                m.into(),
-                p.msg.properties.clone(),
-                p.msg.body.clone(),
-            );
-            self.push_out(conn, out);
-        }
-        if let Some(seq) = p.seq {
-            let ack = basic::Ack {
-                delivery_tag: seq,
-                multiple: false,
-            };
-            self.push_out(conn, Out::Method(p.channel, ack.into()));
-        }
-        self.log(BrokerEvent::Confirmed {
-            conn,
-            channel: p.channel,
-            seq: p.seq,
-            msg: p.msg.id,
-            queues: targets.len(),
-            returned,
-        });
     }
 
     /// Hands ready messages to consumers with room, round robin.
@@ -574,7 +358,7 @@ impl Broker {
 
     /// Sends a delivery (or a basic.get-ok, with `get` the count left).
     #[allow(clippy::too_many_arguments)]
-    fn deliver(
+    pub(super) fn deliver(
         &mut self,
         conn: u64,
         channel: u16,
@@ -639,7 +423,14 @@ impl Broker {
     }
 
     /// basic.ack, basic.nack and basic.reject.
-    fn settle(&mut self, conn: u64, channel: u16, tag: u64, multiple: bool, requeue: Option<bool>) {
+    pub(super) fn settle(
+        &mut self,
+        conn: u64,
+        channel: u16,
+        tag: u64,
+        multiple: bool,
+        requeue: Option<bool>,
+    ) {
         let Some(ch) = self
             .conns
             .get_mut(&conn)
@@ -703,258 +494,6 @@ impl Broker {
         self.dispatch();
     }
 
-    /// A method from the client on an open channel.
-    pub(super) fn request(&mut self, conn: u64, channel: u16, method: Method) {
-        let closing = self
-            .conns
-            .get(&conn)
-            .and_then(|c| c.channels.get(&channel))
-            .is_none_or(|ch| ch.closing);
-        if closing {
-            return;
-        }
-        match self.answer(conn, channel, method) {
-            Ok(Some(reply)) => self.push_out(conn, Out::Method(channel, reply)),
-            Ok(None) => {}
-            Err((code, text)) => self.channel_error(conn, channel, code, text),
-        }
-        self.dispatch();
-    }
-
-    fn answer(&mut self, conn: u64, channel: u16, method: Method) -> Reply {
-        use amqp_proto::method::{confirm, exchange, queue};
-        match method {
-            Method::QueueDeclare(d) => self.queue_declare(conn, d),
-            Method::QueueBind(b) => {
-                let (q, x) = (b.queue.to_string_lossy(), b.exchange.to_string_lossy());
-                if !self.queues.contains_key(q.as_ref()) {
-                    return Err(not_found("queue", &q));
-                }
-                if x.is_empty() {
-                    return Err((
-                        ReplyCode::ACCESS_REFUSED,
-                        "ACCESS_REFUSED - the default exchange takes no bindings".into(),
-                    ));
-                }
-                let ex = self
-                    .exchanges
-                    .get_mut(x.as_ref())
-                    .ok_or_else(|| not_found("exchange", &x))?;
-                let binding = (q.into_owned(), b.routing_key.to_string_lossy().into_owned());
-                if !ex.bindings.contains(&binding) {
-                    ex.bindings.push(binding);
-                }
-                Ok((!b.nowait).then(|| queue::BindOk {}.into()))
-            }
-            Method::QueueUnbind(u) => {
-                let q = u.queue.to_string_lossy().into_owned();
-                let key = u.routing_key.to_string_lossy().into_owned();
-                if let Some(ex) = self
-                    .exchanges
-                    .get_mut(u.exchange.to_string_lossy().as_ref())
-                {
-                    ex.bindings.retain(|b| b != &(q.clone(), key.clone()));
-                }
-                Ok(Some(queue::UnbindOk {}.into()))
-            }
-            Method::QueuePurge(p) => {
-                let name = p.queue.to_string_lossy();
-                let q = self
-                    .queues
-                    .get_mut(name.as_ref())
-                    .ok_or_else(|| not_found("queue", &name))?;
-                let n = u32::try_from(q.ready.len()).unwrap_or(u32::MAX);
-                q.ready.clear();
-                Ok((!p.nowait).then(|| queue::PurgeOk { message_count: n }.into()))
-            }
-            Method::QueueDelete(d) => {
-                let n = self.delete_queue(d.queue.to_string_lossy().as_ref());
-                Ok((!d.nowait).then(|| queue::DeleteOk { message_count: n }.into()))
-            }
-            Method::ExchangeDeclare(d) => {
-                let name = d.exchange.to_string_lossy().into_owned();
-                let kind = d.kind.to_string_lossy().into_owned();
-                match self.exchanges.get(&name) {
-                    Some(x) if x.kind != kind && !d.passive => {
-                        return Err((
-                            ReplyCode::PRECONDITION_FAILED,
-                            format!(
-                                "PRECONDITION_FAILED - exchange '{name}' is of type {}",
-                                x.kind
-                            ),
-                        ));
-                    }
-                    Some(_) => {}
-                    None if d.passive => return Err(not_found("exchange", &name)),
-                    None if !matches!(kind.as_str(), "direct" | "fanout" | "topic") => {
-                        return Err((
-                            ReplyCode::COMMAND_INVALID,
-                            format!("COMMAND_INVALID - the test broker has no '{kind}' exchanges"),
-                        ));
-                    }
-                    None => {
-                        self.exchanges.insert(
-                            name,
-                            Exchange {
-                                kind,
-                                durable: d.durable,
-                                bindings: Vec::new(),
-                            },
-                        );
-                    }
-                }
-                Ok((!d.nowait).then(|| exchange::DeclareOk {}.into()))
-            }
-            Method::ExchangeDelete(d) => {
-                self.exchanges.remove(d.exchange.to_string_lossy().as_ref());
-                Ok((!d.nowait).then(|| exchange::DeleteOk {}.into()))
-            }
-            Method::BasicQos(q) => {
-                if let Some(ch) = self.chan(conn, channel) {
-                    ch.prefetch = q.prefetch_count;
-                }
-                Ok(Some(basic::QosOk {}.into()))
-            }
-            Method::BasicConsume(c) => self.consume(conn, channel, c),
-            Method::BasicCancel(c) => {
-                let tag = c.consumer_tag.to_string_lossy().into_owned();
-                self.drop_consumers(|x| x.conn == conn && x.channel == channel && x.tag == tag);
-                Ok((!c.nowait).then(|| {
-                    basic::CancelOk {
-                        consumer_tag: c.consumer_tag,
-                    }
-                    .into()
-                }))
-            }
-            Method::BasicGet(g) => {
-                let name = g.queue.to_string_lossy().into_owned();
-                let q = self
-                    .queues
-                    .get_mut(&name)
-                    .ok_or_else(|| not_found("queue", &name))?;
-                let Some(msg) = q.ready.pop_front() else {
-                    return Ok(Some(
-                        basic::GetEmpty {
-                            cluster_id: ShortStr::default(),
-                        }
-                        .into(),
-                    ));
-                };
-                let left = u32::try_from(q.ready.len()).unwrap_or(u32::MAX);
-                self.deliver(conn, channel, None, g.no_ack, &name, msg, Some(left));
-                Ok(None)
-            }
-            Method::BasicAck(a) => {
-                self.settle(conn, channel, a.delivery_tag, a.multiple, None);
-                Ok(None)
-            }
-            Method::BasicNack(n) => {
-                self.settle(conn, channel, n.delivery_tag, n.multiple, Some(n.requeue));
-                Ok(None)
-            }
-            Method::BasicReject(r) => {
-                self.settle(conn, channel, r.delivery_tag, false, Some(r.requeue));
-                Ok(None)
-            }
-            Method::BasicRecover(r) => {
-                let unacked = self.chan(conn, channel).map(|ch| {
-                    ch.per_consumer.clear();
-                    std::mem::take(&mut ch.unacked)
-                });
-                if r.requeue {
-                    self.requeue(unacked.unwrap_or_default().into_values().collect());
-                }
-                Ok(Some(basic::RecoverOk {}.into()))
-            }
-            Method::ConfirmSelect(s) => {
-                if let Some(ch) = self.chan(conn, channel) {
-                    ch.confirm_seq.get_or_insert(1);
-                }
-                Ok((!s.nowait).then(|| confirm::SelectOk {}.into()))
-            }
-            m => Err((
-                ReplyCode::NOT_IMPLEMENTED,
-                format!("NOT_IMPLEMENTED - the test broker does not do {}", m.name()),
-            )),
-        }
-    }
-
-    fn chan(&mut self, conn: u64, channel: u16) -> Option<&mut Chan> {
-        self.conns.get_mut(&conn)?.channels.get_mut(&channel)
-    }
-
-    fn queue_declare(&mut self, conn: u64, d: amqp_proto::method::queue::Declare) -> Reply {
-        let mut name = d.queue.to_string_lossy().into_owned();
-        if name.is_empty() {
-            name = format!("amq.gen-{}", self.next_name);
-            self.next_name += 1;
-        }
-        match self.queues.get(&name) {
-            Some(q) if q.exclusive.is_some_and(|owner| owner != conn) => {
-                return Err((
-                    ReplyCode::RESOURCE_LOCKED,
-                    format!("RESOURCE_LOCKED - queue '{name}' is exclusive to another connection"),
-                ));
-            }
-            Some(_) => {}
-            None if d.passive => return Err(not_found("queue", &name)),
-            None => {
-                let q = Queue {
-                    durable: d.durable,
-                    exclusive: d.exclusive.then_some(conn),
-                    ..Queue::default()
-                };
-                self.queues.insert(name.clone(), q);
-            }
-        }
-        let q = self
-            .queues
-            .get(&name)
-            .ok_or_else(|| not_found("queue", &name))?;
-        let ok = amqp_proto::method::queue::DeclareOk {
-            queue: short(&name),
-            message_count: u32::try_from(q.ready.len()).unwrap_or(u32::MAX),
-            consumer_count: u32::try_from(q.consumers.len()).unwrap_or(u32::MAX),
-        };
-        Ok((!d.nowait).then(|| ok.into()))
-    }
-
-    fn consume(&mut self, conn: u64, channel: u16, c: basic::Consume) -> Reply {
-        let name = c.queue.to_string_lossy().into_owned();
-        let mut tag = c.consumer_tag.to_string_lossy().into_owned();
-        if tag.is_empty() {
-            tag = format!("amq.ctag-{}", self.next_name);
-            self.next_name += 1;
-        }
-        let prefetch = self.chan(conn, channel).map_or(0, |ch| ch.prefetch);
-        let q = self
-            .queues
-            .get_mut(&name)
-            .ok_or_else(|| not_found("queue", &name))?;
-        if q.consumers
-            .iter()
-            .any(|x| x.conn == conn && x.channel == channel && x.tag == tag)
-        {
-            return Err((
-                ReplyCode::NOT_ALLOWED,
-                format!("NOT_ALLOWED - consumer tag '{tag}' is in use"),
-            ));
-        }
-        q.consumers.push(Consumer {
-            conn,
-            channel,
-            tag: tag.clone(),
-            no_ack: c.no_ack,
-            prefetch,
-        });
-        Ok((!c.nowait).then(|| {
-            basic::ConsumeOk {
-                consumer_tag: short(&tag),
-            }
-            .into()
-        }))
-    }
-
     /// Deliveries not yet acked, over every connection.
     pub(super) fn unacked(&self) -> usize {
         self.conns
@@ -962,26 +501,5 @@ impl Broker {
             .flat_map(|c| c.channels.values())
             .map(|ch| ch.unacked.len())
             .sum()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::topic_matches;
-
-    #[test]
-    fn topic_patterns() {
-        let m = |p: &str, k: &str| {
-            topic_matches(
-                &p.split('.').collect::<Vec<_>>(),
-                &k.split('.').collect::<Vec<_>>(),
-            )
-        };
-        assert!(m("order.*", "order.created"));
-        assert!(!m("order.*", "order.created.eu"));
-        assert!(m("order.#", "order.created.eu"));
-        assert!(m("#", "anything.at.all"));
-        assert!(m("#.eu", "order.created.eu"));
-        assert!(!m("order.paid", "order.created"));
     }
 }
