@@ -134,8 +134,10 @@ async fn prefetch_bounds_deliveries_and_deleting_a_queue_cancels_its_consumer() 
         .await
         .unwrap();
     for i in 0..10 {
-        let _ = ch
-            .publish("", "work", format!("{i}"), BasicProperties::default())
+        // Not in confirm mode: the confirm is ready at once.
+        ch.publish("", "work", format!("{i}"), BasicProperties::default())
+            .await
+            .unwrap()
             .await
             .unwrap();
     }

@@ -57,10 +57,10 @@ impl Broker {
         let Some(ch) = c.channels.get_mut(&p.channel).filter(|ch| !ch.closing) else {
             return;
         };
-        let seq = ch.confirm_seq.map(|s| {
-            ch.confirm_seq = Some(s + 1);
-            s
-        });
+        let seq = ch.confirm_seq;
+        if let Some(n) = seq {
+            ch.confirm_seq = Some(n + 1);
+        }
         // Confirmed in order: never before the publish ahead of it.
         let at = c
             .pending
@@ -91,7 +91,7 @@ impl Broker {
             let Some(c) = self.conns.get_mut(&conn) else {
                 return;
             };
-            if !c.pending.front().is_some_and(|p| p.at <= now) {
+            if c.pending.front().is_none_or(|p| p.at > now) {
                 break;
             }
             if let Some(p) = c.pending.pop_front() {
@@ -132,12 +132,8 @@ impl Broker {
                 exchange: p.msg.exchange.clone(),
                 routing_key: p.msg.routing_key.clone(),
             };
-            let out = Out::Content(
-                p.channel,
-                m.into(),
-                p.msg.properties.clone(),
-                p.msg.body.clone(),
-            );
+            let head = Box::new((m.into(), p.msg.properties.clone()));
+            let out = Out::Content(p.channel, head, p.msg.body.clone());
             self.push_out(conn, out);
         }
         if let Some(seq) = p.seq {

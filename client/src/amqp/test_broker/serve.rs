@@ -39,7 +39,10 @@ pub(super) async fn serve(
         for out in outbox.into_iter().flatten() {
             let r = match out {
                 Out::Method(ch, m) => core.send_method(ch, m),
-                Out::Content(ch, m, props, body) => core.send_content(ch, m, &props, &body),
+                Out::Content(ch, head, body) => {
+                    let (m, props) = *head;
+                    core.send_content(ch, m, &props, &body)
+                }
                 Out::CloseChannel(ch, code, text) => core.close_channel(ch, code, &text),
             };
             if let Err(e) = r {

@@ -39,7 +39,7 @@ pub(super) struct Msg {
 #[derive(Debug)]
 pub(super) enum Out {
     Method(u16, Method),
-    Content(u16, Method, BasicProperties, Bytes),
+    Content(u16, Box<(Method, BasicProperties)>, Bytes),
     CloseChannel(u16, ReplyCode, String),
 }
 
@@ -418,7 +418,7 @@ impl Broker {
         });
         self.push_out(
             conn,
-            Out::Content(channel, method, msg.properties, msg.body),
+            Out::Content(channel, Box::new((method, msg.properties)), msg.body),
         );
     }
 
