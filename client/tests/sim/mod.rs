@@ -233,10 +233,22 @@ async fn simulate(plan: Plan) -> (Vec<String>, Vec<String>) {
     broker.note(format!("done after {:?}", Instant::now() - started));
 
     check(&plan, &broker, &book.borrow(), &mut violations);
+    // The broker's address (test-broker-N, numbered per process) shows in
+    // the client's error messages: the trace names it the same way in
+    // every process, so that a seed's trace does not depend on what ran
+    // before it.
+    let uri = broker.uri();
+    let addr = uri
+        .split_once('@')
+        .and_then(|(_, rest)| rest.split_once('/'))
+        .map_or("", |(addr, _)| addr);
     let trace = broker
         .events()
         .iter()
-        .map(|(at, e)| format!("{:>10.3} {e}", at.as_secs_f64() * 1000.0))
+        .map(|(at, e)| {
+            let line = format!("{:>10.3} {e}", at.as_secs_f64() * 1000.0);
+            line.replace(addr, "broker:5672")
+        })
         .collect();
     (trace, violations)
 }
