@@ -563,13 +563,4 @@ impl TestBroker {
     pub fn events(&self) -> Vec<(Duration, BrokerEvent)> {
         lock(&self.shared.broker).events.clone()
     }
-
-    /// Whether the link of a connection is up (for the simulation's checks).
-    #[doc(hidden)]
-    pub fn link_up(&self, conn: u64) -> bool {
-        lock(&self.shared.broker)
-            .conns
-            .get(&conn)
-            .is_some_and(|c| c.link.is_up())
-    }
 }
