@@ -189,6 +189,7 @@ impl Link {
     }
 
     /// Whether both ends are still there and the link is not cut.
+    #[cfg(test)]
     pub(crate) fn is_up(&self) -> bool {
         let st = lock(&self.state);
         !st.reset && st.halves.iter().all(|h| !h.fin && !h.reader_gone)
