@@ -12,7 +12,10 @@ pub mod amqp;
 /// gives them `.next()` without a dependency of your own.
 pub use futures_util::{Stream, StreamExt};
 pub mod backoff;
+pub(crate) mod clock;
 pub mod kafka;
+#[cfg(feature = "test-broker")]
+pub(crate) mod simnet;
 #[cfg(feature = "tls")]
 pub mod tls;
 pub(crate) mod transport;

@@ -1,5 +1,6 @@
 //! The byte stream under a broker connection: TCP, or TLS over TCP (with
-//! the `tls` feature).
+//! the `tls` feature), or with the `test-broker` feature a simulated
+//! stream to the test broker.
 
 use std::io;
 use std::pin::Pin;
@@ -18,26 +19,68 @@ pub(crate) enum Stream {
     /// a copy instead of a system call.
     #[cfg(feature = "tls")]
     Tls(Box<tokio_rustls::client::TlsStream<BufferedTcp>>),
+    /// An in-memory stream to the test broker.
+    #[cfg(feature = "test-broker")]
+    Sim(crate::simnet::SimStream),
+}
+
+/// The socket a readiness-driven driver reads and writes: TCP, and with
+/// the `test-broker` feature an enum that may be a simulated stream.
+#[cfg(not(feature = "test-broker"))]
+pub(crate) type Socket = TcpStream;
+#[cfg(feature = "test-broker")]
+pub(crate) use crate::simnet::Socket;
+
+/// The TCP socket under a [`Socket`] (`None`: a simulated stream).
+#[inline]
+pub(crate) fn tcp_of(socket: &Socket) -> Option<&TcpStream> {
+    #[cfg(not(feature = "test-broker"))]
+    {
+        Some(socket)
+    }
+    #[cfg(feature = "test-broker")]
+    {
+        socket.tcp()
+    }
+}
+
+#[cfg(not(feature = "test-broker"))]
+fn socket(tcp: TcpStream) -> Socket {
+    tcp
+}
+
+#[cfg(feature = "test-broker")]
+fn socket(tcp: TcpStream) -> Socket {
+    Socket::Tcp(tcp)
 }
 
 impl Stream {
     /// Whether this stream is encrypted.
     pub(crate) fn is_tls(&self) -> bool {
+        #[cfg(feature = "test-broker")]
+        if matches!(self, Stream::Sim(_)) {
+            return false;
+        }
         !matches!(self, Stream::Tcp(_))
     }
 
     /// The socket, and the TLS session if any, for a driver that moves
     /// bytes by readiness.
-    pub(crate) fn into_parts(self) -> (TcpStream, Option<Box<TlsSession>>) {
+    pub(crate) fn into_parts(self) -> (Socket, Option<Box<TlsSession>>) {
         match self {
-            Stream::Tcp(s) => (s, None),
+            Stream::Tcp(s) => (socket(s), None),
+            #[cfg(feature = "test-broker")]
+            Stream::Sim(s) => (Socket::Sim(s), None),
             #[cfg(feature = "tls")]
             Stream::Tls(s) => {
                 let (buffered, conn) = s.into_inner();
                 // Ciphertext already read into the buffer goes first.
                 let early = bytes::BytesMut::from(buffered.buffer());
                 let tcp = buffered.into_inner();
-                (tcp, Some(Box::new(crate::tls::Session::new(conn, early))))
+                (
+                    socket(tcp),
+                    Some(Box::new(crate::tls::Session::new(conn, early))),
+                )
             }
         }
     }
@@ -89,6 +132,8 @@ impl AsyncRead for Stream {
             Stream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
             #[cfg(feature = "tls")]
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            #[cfg(feature = "test-broker")]
+            Stream::Sim(s) => Pin::new(s).poll_read(cx, buf),
         }
     }
 }
@@ -103,6 +148,8 @@ impl AsyncWrite for Stream {
             Stream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
             #[cfg(feature = "tls")]
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            #[cfg(feature = "test-broker")]
+            Stream::Sim(s) => Pin::new(s).poll_write(cx, buf),
         }
     }
 
@@ -111,6 +158,8 @@ impl AsyncWrite for Stream {
             Stream::Tcp(s) => Pin::new(s).poll_flush(cx),
             #[cfg(feature = "tls")]
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            #[cfg(feature = "test-broker")]
+            Stream::Sim(s) => Pin::new(s).poll_flush(cx),
         }
     }
 
@@ -119,6 +168,8 @@ impl AsyncWrite for Stream {
             Stream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
             #[cfg(feature = "tls")]
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            #[cfg(feature = "test-broker")]
+            Stream::Sim(s) => Pin::new(s).poll_shutdown(cx),
         }
     }
 
@@ -131,6 +182,8 @@ impl AsyncWrite for Stream {
             Stream::Tcp(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             #[cfg(feature = "tls")]
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+            #[cfg(feature = "test-broker")]
+            Stream::Sim(s) => Pin::new(s).poll_write_vectored(cx, bufs),
         }
     }
 
@@ -139,6 +192,8 @@ impl AsyncWrite for Stream {
             Stream::Tcp(s) => s.is_write_vectored(),
             #[cfg(feature = "tls")]
             Stream::Tls(s) => s.is_write_vectored(),
+            #[cfg(feature = "test-broker")]
+            Stream::Sim(s) => s.is_write_vectored(),
         }
     }
 }

@@ -54,6 +54,8 @@ mod publish_queue;
 mod publisher;
 mod queue_types;
 mod returns;
+#[cfg(feature = "test-broker")]
+pub mod test_broker;
 mod topology;
 pub mod uri;
 

@@ -399,6 +399,12 @@ impl Driver {
                 let (rd, wr) = tokio::io::split(tls);
                 self.serve(rd, wr, true, conn, first).await
             }
+            // Kafka has no test broker yet; the variant exists for AMQP's.
+            #[cfg(feature = "test-broker")]
+            sim @ Stream::Sim(_) => {
+                let (rd, wr) = tokio::io::split(sim);
+                self.serve(rd, wr, false, conn, first).await
+            }
         }
     }
 

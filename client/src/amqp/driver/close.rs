@@ -45,7 +45,7 @@ impl Driver {
             None => {
                 self.closing = Some(Closing {
                     replies: reply.into_iter().collect(),
-                    deadline: Instant::now() + self.config.close_timeout,
+                    deadline: crate::clock::now() + self.config.close_timeout,
                     phase: ClosePhase::Confirms,
                 });
             }
@@ -56,7 +56,7 @@ impl Driver {
     /// connection, each bounded by the close deadline.
     pub(super) fn advance_closing(&mut self) {
         let Some(closing) = &self.closing else { return };
-        let now = Instant::now();
+        let now = crate::clock::now();
         let late = now >= closing.deadline;
         match closing.phase {
             ClosePhase::Confirms => {

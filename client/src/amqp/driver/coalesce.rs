@@ -241,7 +241,7 @@ impl ReadCoalescing {
         if was > 1 && io.lowat == 1 {
             self.read_after_unmark = true;
         }
-        self.policy.arm(Instant::now(), io.lowat > 1, read);
+        self.policy.arm(crate::clock::now(), io.lowat > 1, read);
         Ok(())
     }
 

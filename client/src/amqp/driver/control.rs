@@ -381,7 +381,7 @@ impl Driver {
                 }
                 ch.closing = Some(reply.into_iter().collect());
                 // Outstanding confirms come in first, up to the close timeout.
-                ch.close_after = Some(Instant::now() + self.config.close_timeout);
+                ch.close_after = Some(crate::clock::now() + self.config.close_timeout);
                 self.closes_waiting = true;
                 self.advance_channel_closes();
             }
@@ -423,7 +423,7 @@ impl Driver {
         if !self.closes_waiting {
             return;
         }
-        let now = Instant::now();
+        let now = crate::clock::now();
         let mut ready = Vec::new();
         let mut waiting = false;
         for chan in self.chans.values_mut() {

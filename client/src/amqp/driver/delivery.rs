@@ -33,7 +33,7 @@ impl Driver {
         let (Some(wire), true) = (chan.wire, chan.open) else {
             return;
         };
-        let frames = chan.acks.settle(tag, multiple, how, Instant::now());
+        let frames = chan.acks.settle(tag, multiple, how, crate::clock::now());
         if frames.held {
             self.acks_pending = true;
             return;
@@ -71,7 +71,7 @@ impl Driver {
         if !std::mem::take(&mut self.acks_pending) {
             return;
         }
-        let now = Instant::now();
+        let now = crate::clock::now();
         let Some(io) = self.io.as_mut() else { return };
         for chan in self.chans.values_mut() {
             let Some(wire) = chan.wire else { continue };

@@ -2,14 +2,13 @@
 //! non-blocking reads and writes of the driver loop.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use amqp_proto::{ClientConfig, Connection as Core, Event, SaslMechanism};
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 
-use crate::transport::{self, Stream, TlsSession};
+use crate::transport::{self, Socket, Stream, TlsSession};
 
 use crate::amqp::config::Config;
 use crate::amqp::error::{Error, Result};
@@ -34,7 +33,7 @@ pub(crate) enum Read {
 /// One live connection: the socket, the core, and the two buffers.
 #[derive(Debug)]
 pub(crate) struct Io {
-    pub(crate) stream: TcpStream,
+    pub(crate) stream: Socket,
     /// The TLS session over `stream`, for `amqps://`: plaintext goes
     /// through it, ciphertext through the socket.
     tls: Option<Box<TlsSession>>,
@@ -54,8 +53,11 @@ impl Io {
         self.core.poll_transmit(&mut self.wbuf);
         #[cfg(feature = "tls")]
         if let Some(tls) = &mut self.tls {
+            let Some(tcp) = transport::tcp_of(&self.stream) else {
+                return Err(Error::lost("TLS needs a TCP socket"));
+            };
             let n = tls
-                .write(&self.stream, &self.wbuf)
+                .write(tcp, &self.wbuf)
                 .map_err(|e| Error::lost(format!("write to {}: {e}", self.addr)))?;
             self.wbuf.advance(n);
             return Ok(());
@@ -86,7 +88,7 @@ impl Io {
             Some(tls) => tls.cipher(),
             _ => &mut self.rbuf,
         };
-        let read = read_ready(stream, buf, addr)?;
+        let read = read_socket(stream, buf, addr)?;
         self.decrypt()?;
         Ok(read)
     }
@@ -105,7 +107,11 @@ impl Io {
     /// (and the driver woken) only once this many bytes are waiting, or
     /// at the end of the stream. False if the socket refused it.
     pub(crate) fn set_lowat(&mut self, bytes: usize) -> bool {
-        if sys::set_recv_lowat(&self.stream, bytes).is_err() {
+        // A simulated stream has no mark: coalescing stays off.
+        let Some(tcp) = transport::tcp_of(&self.stream) else {
+            return false;
+        };
+        if sys::set_recv_lowat(tcp, bytes).is_err() {
             return false;
         }
         self.lowat = bytes;
@@ -121,8 +127,11 @@ impl Io {
             Some(tls) => tls.cipher(),
             _ => &mut self.rbuf,
         };
+        let Some(tcp) = transport::tcp_of(&self.stream) else {
+            return Ok(Read::Nothing);
+        };
         buf.reserve(READ_CHUNK);
-        let read = match sys::recv_nonblocking(&self.stream, buf) {
+        let read = match sys::recv_nonblocking(tcp, buf) {
             Ok(0) => return Err(Error::lost(format!("{} closed the socket", self.addr))),
             Ok(_) => Read::Drained,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Read::Nothing,
@@ -149,6 +158,32 @@ impl Io {
             return tls.wants_write();
         }
         false
+    }
+}
+
+/// Reads what the socket has (up to one chunk) into `buf` without
+/// blocking: TCP, or a simulated stream.
+#[inline]
+fn read_socket(stream: &Socket, buf: &mut BytesMut, addr: &str) -> Result<Read> {
+    #[cfg(feature = "test-broker")]
+    let stream = match stream {
+        Socket::Tcp(s) => s,
+        Socket::Sim(s) => return read_sim(s, buf, addr),
+    };
+    read_ready(stream, buf, addr)
+}
+
+/// [`read_ready`] for a simulated stream.
+#[cfg(feature = "test-broker")]
+fn read_sim(stream: &crate::simnet::SimStream, buf: &mut BytesMut, addr: &str) -> Result<Read> {
+    buf.reserve(READ_CHUNK);
+    let room = buf.capacity() - buf.len();
+    match stream.try_read_buf(buf, room) {
+        Ok(0) => Err(Error::lost(format!("{addr} closed the socket"))),
+        Ok(n) if n < room => Ok(Read::Drained),
+        Ok(_) => Ok(Read::More),
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(Read::Nothing),
+        Err(e) => Err(Error::lost(format!("read from {addr}: {e}"))),
     }
 }
 
@@ -310,12 +345,20 @@ async fn handshake(
     addr: String,
 ) -> Result<Io> {
     let _ = index;
+    #[cfg(feature = "test-broker")]
+    if let Some(sim) = crate::simnet::dial(&addr) {
+        let sim = sim.map_err(|e| Error::Connect {
+            addr: addr.clone(),
+            source: Arc::new(e),
+        })?;
+        return open(config, uri, secret, addr, Stream::Sim(sim)).await;
+    }
     let tcp = transport::tcp(&addr).await.map_err(|e| Error::Connect {
         addr: addr.clone(),
         source: Arc::new(e),
     })?;
     #[cfg(feature = "tls")]
-    let mut stream = match config.tls_for(index) {
+    let stream = match config.tls_for(index) {
         Some(tls) => Stream::Tls(Box::new(tls.handshake(tcp, &uri.host).await.map_err(
             |source| Error::Tls {
                 addr: addr.clone(),
@@ -325,8 +368,19 @@ async fn handshake(
         None => Stream::Tcp(tcp),
     };
     #[cfg(not(feature = "tls"))]
-    let mut stream = Stream::Tcp(tcp);
-    let mut core = Core::client(client_config(config, uri, secret), Instant::now());
+    let stream = Stream::Tcp(tcp);
+    open(config, uri, secret, addr, stream).await
+}
+
+/// The AMQP handshake on a connected stream.
+async fn open(
+    config: &Config,
+    uri: &AmqpUri,
+    secret: Option<&Secret>,
+    addr: String,
+    mut stream: Stream,
+) -> Result<Io> {
+    let mut core = Core::client(client_config(config, uri, secret), crate::clock::now());
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut wbuf = BytesMut::with_capacity(16 * 1024);
     loop {
@@ -380,7 +434,7 @@ async fn handshake(
                 "{addr} closed the socket during the handshake (wrong credentials or vhost?)"
             )));
         }
-        core.handle_input(Instant::now(), &mut rbuf)
+        core.handle_input(crate::clock::now(), &mut rbuf)
             .map_err(|e| match e {
                 // The core refuses a server that does not offer the
                 // mechanism asked for, before it sends any credential.

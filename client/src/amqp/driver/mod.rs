@@ -330,7 +330,7 @@ impl Driver {
     fn read_and_dispatch(&mut self) -> Result<()> {
         let mut budget = io::READ_BUDGET;
         loop {
-            let now = Instant::now();
+            let now = crate::clock::now();
             let Some(io) = self.io.as_mut() else {
                 return Ok(());
             };
@@ -427,7 +427,7 @@ impl Driver {
             // The timer runs out a linger after the last turn, give or take
             // half (re-arming it every turn would cost more than it saves);
             // a driver that keeps turning never hears from it.
-            let now = Instant::now();
+            let now = crate::clock::now();
             if self.linger_at.is_none_or(|t| t < now + LINGER / 2) {
                 self.linger_at = Some(now + LINGER);
             }

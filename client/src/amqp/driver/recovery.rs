@@ -6,8 +6,6 @@
 //! consumers restored early flow while later ones are still being
 //! restored. Commands that arrive meanwhile are parked and replayed after.
 
-use std::time::Instant;
-
 use amqp_proto::method::{basic, confirm, queue, tx};
 use amqp_proto::{Method, ReplyCode, ShortStr};
 
@@ -98,7 +96,10 @@ impl Driver {
             self.wake_handles();
             let room = self.config.command_queue.saturating_sub(self.parked.len());
             let open = room > 0 && !self.control_closed;
+            // Biased: an unbiased select draws from tokio's random
+            // generator, and a simulation's runs must repeat exactly.
             tokio::select! {
+                biased;
                 _ = tokio::time::sleep_until(until) => return true,
                 _ = self.commands.ready(false), if open => {
                     self.commands.take(&mut self.taken_commands, room);
@@ -171,7 +172,7 @@ impl Driver {
     /// Runs the IO loop until `done`, the operation timeout, or a loss.
     async fn wait_until(&mut self, done: impl Fn(&Driver) -> bool) -> Result<()> {
         let limit = self.config.operation_timeout;
-        let deadline = Instant::now() + limit;
+        let deadline = crate::clock::now() + limit;
         loop {
             self.read_and_dispatch()?;
             self.feed_consumers();
@@ -189,7 +190,7 @@ impl Driver {
             if done(self) {
                 return Ok(());
             }
-            if Instant::now() >= deadline {
+            if crate::clock::now() >= deadline {
                 return Err(Error::Timeout {
                     operation: "recovery",
                     after: limit,
