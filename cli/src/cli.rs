@@ -149,7 +149,7 @@ mod admin;
 use admin::{CONFIG_EXAMPLES, GROUP_EXAMPLES, GROUPS_ABOUT, GROUPS_EXAMPLES};
 pub(crate) use admin::{
     ConfigAction, ConfigArgs, ConfigGetArgs, ConfigSetArgs, GroupAction, GroupArgs,
-    GroupDeleteArgs, GroupResetArgs, GroupsArgs, ListFormat,
+    GroupDeleteArgs, GroupDescribeArgs, GroupResetArgs, GroupsArgs, ListFormat,
 };
 mod topics;
 
@@ -718,7 +718,7 @@ mod tests {
         }
         // mq, its 12 commands, and the subcommands of topic, dead-letters,
         // group and config.
-        assert_eq!(seen, 1 + 12 + 2 + 2 + 2 + 2);
+        assert_eq!(seen, 1 + 12 + 2 + 2 + 3 + 2);
     }
 
     #[test]

@@ -98,6 +98,11 @@ fn run(cli: Cli, out: &mut Output) -> Result<(), CliError> {
                 &commands::check_admin(&r.url, &r.props, "group reset-offsets", true)?,
                 out,
             ),
+            GroupAction::Describe(d) => kafka::describe_group(
+                d,
+                &commands::check_admin(&d.url, &d.props, "group describe", false)?,
+                out,
+            ),
             GroupAction::Delete(d) => kafka::delete_group(
                 d,
                 &commands::check_admin(&d.url, &d.props, "group delete", false)?,

@@ -92,6 +92,31 @@ fn reset_offsets_is_a_dry_run_until_execute_and_refused_with_live_members() {
     again.sort();
     assert_eq!(again, lines);
 
+    // describe: a stopped group, every partition read to its end.
+    let described = mq(&["group", "describe", &topic.url, "--group", &group], b"")
+        .ok()
+        .text();
+    assert!(
+        described.starts_with(&format!("group '{group}': Empty, 0 member(s)")),
+        "{described}"
+    );
+    let doc: serde_json::Value = serde_json::from_slice(
+        &mq(
+            &[
+                "group", "describe", &topic.url, "--group", &group, "--format", "json",
+            ],
+            b"",
+        )
+        .ok()
+        .stdout,
+    )
+    .expect("json");
+    let parts = doc["partitions"].as_array().expect("partitions");
+    assert_eq!(parts.len(), 2, "{doc}");
+    let total: i64 = parts.iter().map(|p| p["end"].as_i64().unwrap_or(-1)).sum();
+    assert_eq!(total, 6, "{doc}");
+    assert!(parts.iter().all(|p| p["lag"] == 0), "{doc}");
+
     // With a live member the reset is refused, in one line that says why.
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let member = rt.block_on(async {

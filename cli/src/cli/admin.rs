@@ -45,6 +45,7 @@ pub(super) const GROUP_EXAMPLES: &str = "\
 Examples:
   mq group reset-offsets kafka://localhost:9092/orders --group billing --to-earliest
   mq group reset-offsets kafka://localhost:9092/orders --group billing --to-earliest --execute
+  mq group describe kafka://localhost:9092/orders --group billing
   mq group delete kafka://localhost:9092 --group billing";
 
 /// `mq group`.
@@ -69,6 +70,17 @@ no live members can be reset: stop its consumers first.", kafka_connection_help!
         after_help = GROUP_EXAMPLES
     )]
     ResetOffsets(GroupResetArgs),
+    /// Show a group: state, members and their partitions, and lag per partition.
+    #[command(
+        long_about = concat!("\
+Show a group: its state and assignor, its members (client id, host) and
+the partitions each is assigned, and per partition the committed offset,
+the end of the log and the lag between them. The partitions are the
+members' assignments and, with a topic in the URL, every partition of
+that topic (a stopped group has no assignment).", kafka_connection_help!()),
+        after_help = GROUP_EXAMPLES
+    )]
+    Describe(GroupDescribeArgs),
     /// Delete a group and its committed offsets (it must have no live members).
     #[command(
         long_about = concat!("Delete a group and its committed offsets; a group with live members is refused.", kafka_connection_help!()),
@@ -112,6 +124,22 @@ pub(crate) struct GroupResetArgs {
     /// Commit the new offsets (without it, only show them).
     #[arg(long)]
     pub(crate) execute: bool,
+    /// Aligned columns, or JSON.
+    #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+    pub(crate) format: ListFormat,
+    #[command(flatten)]
+    pub(crate) props: ClientProps,
+}
+
+/// `mq group describe`.
+#[derive(Debug, Args)]
+pub(crate) struct GroupDescribeArgs {
+    /// kafka://host:port[,host:port...][/topic]
+    #[arg(value_name = "URL")]
+    pub(crate) url: String,
+    /// The group.
+    #[arg(long, value_name = "GROUP")]
+    pub(crate) group: String,
     /// Aligned columns, or JSON.
     #[arg(long, value_enum, default_value_t = ListFormat::Text)]
     pub(crate) format: ListFormat,

@@ -14,7 +14,9 @@ use mq_client::kafka::{
 use serde_json::json;
 
 use super::{KafkaTarget, admin, check_partition, describe, failure};
-use crate::cli::{ConfigGetArgs, ConfigSetArgs, GroupDeleteArgs, GroupResetArgs, ListFormat};
+use crate::cli::{
+    ConfigGetArgs, ConfigSetArgs, GroupDeleteArgs, GroupDescribeArgs, GroupResetArgs, ListFormat,
+};
 use crate::error::{CliError, Failure};
 use crate::output::Output;
 use crate::runtime::block_on;
@@ -92,6 +94,134 @@ pub(crate) fn groups(
                 })
                 .collect();
             out.write_all(table(&["GROUP", "STATE", "TYPE", "PROTOCOL"], &rows).as_bytes())
+        }
+    }
+}
+
+/// `mq group describe`: the group, its members, and lag per partition.
+pub(crate) fn describe_group(
+    a: &GroupDescribeArgs,
+    target: &KafkaTarget,
+    out: &mut Output,
+) -> Result<(), CliError> {
+    let doing = format!("describe group '{}'", a.group);
+    let (group, rows) = block_on(async {
+        let admin = admin(target).await?;
+        let group = admin
+            .describe_consumer_group(&a.group)
+            .await
+            .map_err(|e| failure(&e, &doing))?;
+        // Each partition and the member it is assigned to.
+        let mut owner: BTreeMap<TopicPartition, String> = BTreeMap::new();
+        for m in &group.members {
+            for tp in &m.assignment {
+                owner.insert(tp.clone(), m.client_id.clone());
+            }
+        }
+        if let Some(topic) = target.url.topic.as_deref() {
+            let described = describe(&admin, topic, &doing).await?;
+            for p in &described.partitions {
+                owner
+                    .entry(TopicPartition::new(topic, p.partition))
+                    .or_default();
+            }
+        }
+        let tps: Vec<TopicPartition> = owner.keys().cloned().collect();
+        let committed = admin
+            .consumer_group_offsets(&a.group, &tps)
+            .await
+            .map_err(|e| failure(&e, &doing))?;
+        let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
+        for tp in &tps {
+            by_topic.entry(&tp.topic).or_default().push(tp.partition);
+        }
+        let mut ends: BTreeMap<TopicPartition, i64> = BTreeMap::new();
+        for (topic, partitions) in by_topic {
+            let listed = admin
+                .list_offsets(topic, &partitions, OffsetSpec::Latest)
+                .await
+                .map_err(|e| failure(&e, &doing))?;
+            for (p, o) in listed {
+                ends.insert(TopicPartition::new(topic, p), o.offset);
+            }
+        }
+        let rows: Vec<(TopicPartition, Option<i64>, Option<i64>, String)> = owner
+            .into_iter()
+            .map(|(tp, member)| {
+                let c = committed.get(&tp).copied().flatten().map(|o| o.offset);
+                let end = ends.get(&tp).copied();
+                (tp, c, end, member)
+            })
+            .collect();
+        Ok((group, rows))
+    })?;
+    let lag = |c: Option<i64>, end: Option<i64>| match (c, end) {
+        (Some(c), Some(e)) => Some((e - c).max(0)),
+        _ => None,
+    };
+    match a.format {
+        ListFormat::Json => print_json(
+            out,
+            &json!({
+                "group": group.group_id,
+                "state": group.state,
+                "protocol": group.protocol,
+                "members": group.members.iter().map(|m| json!({
+                    "member_id": m.member_id,
+                    "client_id": m.client_id,
+                    "host": m.client_host,
+                    "instance_id": m.instance_id,
+                    "assignment": m.assignment.iter().map(|tp| json!({
+                        "topic": &*tp.topic, "partition": tp.partition,
+                    })).collect::<Vec<_>>(),
+                })).collect::<Vec<_>>(),
+                "partitions": rows.iter().map(|(tp, c, end, member)| json!({
+                    "topic": &*tp.topic,
+                    "partition": tp.partition,
+                    "committed": c,
+                    "end": end,
+                    "lag": lag(*c, *end),
+                    "member": if member.is_empty() { None } else { Some(member) },
+                })).collect::<Vec<_>>(),
+            }),
+        ),
+        ListFormat::Text => {
+            out.line(&format!(
+                "group '{}': {}, {} member(s){}",
+                group.group_id,
+                group.state,
+                group.members.len(),
+                if group.protocol.is_empty() {
+                    String::new()
+                } else {
+                    format!(", assignor {}", group.protocol)
+                }
+            ))?;
+            let shown = |v: Option<i64>| v.map_or("-".to_owned(), |v| v.to_string());
+            let rows: Vec<Vec<String>> = rows
+                .iter()
+                .map(|(tp, c, end, member)| {
+                    vec![
+                        tp.topic.to_string(),
+                        tp.partition.to_string(),
+                        shown(*c),
+                        shown(*end),
+                        shown(lag(*c, *end)),
+                        if member.is_empty() {
+                            "-".to_owned()
+                        } else {
+                            member.clone()
+                        },
+                    ]
+                })
+                .collect();
+            out.write_all(
+                table(
+                    &["TOPIC", "PARTITION", "COMMITTED", "END", "LAG", "MEMBER"],
+                    &rows,
+                )
+                .as_bytes(),
+            )
         }
     }
 }

@@ -36,7 +36,9 @@ pub(crate) use bench::run as bench;
 pub(crate) use consume::run as consume;
 pub(crate) use dead_letters::{list as list_dead_letters, replay as replay_dead_letters};
 pub(crate) use group::run as consume_group;
-pub(crate) use manage::{config_get, config_set, delete_group, groups, reset_offsets};
+pub(crate) use manage::{
+    config_get, config_set, delete_group, describe_group, groups, reset_offsets,
+};
 pub(crate) use produce::run as produce;
 pub(crate) use topics::{create as create_topic, delete as delete_topic, list as topics};
 
