@@ -195,3 +195,19 @@ pub fn all_on(
         )
         .collect()
 }
+
+/// The sizes (length prefix included) of the requests with API key `api_key`
+/// in a recorded client byte stream (a [`FaultProxy`](crate::proxy::FaultProxy)
+/// recording): how many bytes each Fetch, Produce, ... took on the wire.
+pub fn request_sizes(mut stream: &[u8], api_key: i16) -> Vec<usize> {
+    let mut out = Vec::new();
+    while let Some((size, rest)) = stream.split_first_chunk::<4>() {
+        let size = u32::from_be_bytes(*size) as usize;
+        let (frame, rest) = rest.split_at(size.min(rest.len()));
+        if frame.first_chunk::<2>() == Some(&api_key.to_be_bytes()) {
+            out.push(4 + frame.len());
+        }
+        stream = rest;
+    }
+    out
+}

@@ -17,20 +17,6 @@ use mq_tests::{endpoints, names};
 const TOPICS: usize = 100;
 const PARTITIONS: i32 = 6;
 
-/// The sizes of the Fetch requests (API key 1) in a recorded client stream.
-fn fetch_sizes(mut stream: &[u8]) -> Vec<usize> {
-    let mut out = Vec::new();
-    while let Some((size, rest)) = stream.split_first_chunk::<4>() {
-        let size = u32::from_be_bytes(*size) as usize;
-        let (frame, rest) = rest.split_at(size.min(rest.len()));
-        if frame.first_chunk::<2>() == Some(&1i16.to_be_bytes()) {
-            out.push(4 + frame.len());
-        }
-        stream = rest;
-    }
-    out
-}
-
 fn median(v: &mut [usize]) -> usize {
     v.sort_unstable();
     v.get(v.len() / 2).copied().unwrap_or(0)
@@ -75,7 +61,7 @@ async fn read_through_proxy(
     let sizes = proxy
         .all()
         .flat_map(|p| p.recorded())
-        .flat_map(|s| fetch_sizes(&s))
+        .flat_map(|s| mq_tests::kafka_wire::request_sizes(&s, 1))
         .collect();
     (values, sizes)
 }

@@ -194,20 +194,6 @@ async fn read_until(
     }
 }
 
-/// The sizes of the Fetch requests (API key 1) in a recorded client stream.
-fn fetch_sizes(mut stream: &[u8]) -> Vec<usize> {
-    let mut out = Vec::new();
-    while let Some((size, rest)) = stream.split_first_chunk::<4>() {
-        let size = u32::from_be_bytes(*size) as usize;
-        let (frame, rest) = rest.split_at(size.min(rest.len()));
-        if frame.first_chunk::<2>() == Some(&1i16.to_be_bytes()) {
-            out.push(4 + frame.len());
-        }
-        stream = rest;
-    }
-    out
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_broker_gets_a_full_fetch_and_reading_goes_on() {
     use mq_client::kafka::{Offset, PartitionReader};
@@ -290,7 +276,7 @@ async fn a_restarted_broker_gets_a_full_fetch_and_reading_goes_on() {
         .of(victim)
         .recorded()
         .iter()
-        .flat_map(|s| fetch_sizes(s))
+        .flat_map(|s| mq_tests::kafka_wire::request_sizes(s, 1))
         .collect();
     let full = sizes.first().copied().unwrap_or(0);
     let fulls = sizes.iter().filter(|&&s| s * 10 >= full * 9).count();

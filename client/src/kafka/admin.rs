@@ -77,6 +77,17 @@ pub enum ConfigResource {
     Broker(i32),
 }
 
+impl ConfigResource {
+    /// The resource type (2 topic, 4 broker), its name, and the broker a
+    /// request about it must go to (a broker's own configs).
+    fn wire(&self) -> (i8, String, Option<i32>) {
+        match self {
+            ConfigResource::Topic(t) => (2, t.clone(), None),
+            ConfigResource::Broker(id) => (4, id.to_string(), Some(*id)),
+        }
+    }
+}
+
 /// One config entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigEntry {
@@ -391,10 +402,7 @@ impl Admin {
 
     /// Describes a topic's or broker's configs.
     pub async fn describe_configs(&self, resource: ConfigResource) -> Result<Vec<ConfigEntry>> {
-        let (resource_type, name, broker) = match &resource {
-            ConfigResource::Topic(t) => (2i8, t.clone(), None),
-            ConfigResource::Broker(id) => (4i8, id.to_string(), Some(*id)),
-        };
+        let (resource_type, name, broker) = resource.wire();
         let request = DescribeConfigsRequest {
             resources: vec![DescribeConfigsResource {
                 resource_type,
@@ -404,15 +412,7 @@ impl Admin {
             }],
             ..Default::default()
         };
-        let response = self
-            .retry(|| async {
-                let conn = match broker {
-                    Some(id) => self.cluster.broker(id)?,
-                    None => self.cluster.any_broker()?,
-                };
-                conn.call(request.clone()).await
-            })
-            .await?;
+        let response = self.config_call(broker, &request).await?;
         let result = response.results.into_iter().next().ok_or_else(|| {
             Error::broker(ErrorCode::UNKNOWN_SERVER_ERROR, "empty DescribeConfigs")
         })?;
@@ -432,6 +432,23 @@ impl Admin {
             .collect())
     }
 
+    /// Sends a config request to the broker whose configs it is about, or
+    /// to any broker for a topic's, with retries.
+    async fn config_call<R: kafka_proto::Request>(
+        &self,
+        broker: Option<i32>,
+        request: &R,
+    ) -> Result<R::Response> {
+        self.retry(|| async {
+            let conn = match broker {
+                Some(id) => self.cluster.broker(id)?,
+                None => self.cluster.any_broker()?,
+            };
+            conn.call(request.clone()).await
+        })
+        .await
+    }
+
     /// Changes single config entries of a topic or a broker, leaving the
     /// others as they are (IncrementalAlterConfigs). An unknown name or a
     /// bad value is refused by the broker (`INVALID_CONFIG`, with its
@@ -441,10 +458,7 @@ impl Admin {
         resource: ConfigResource,
         ops: &[AlterConfigOp],
     ) -> Result<()> {
-        let (resource_type, name, broker) = match &resource {
-            ConfigResource::Topic(t) => (2i8, t.clone(), None),
-            ConfigResource::Broker(id) => (4i8, id.to_string(), Some(*id)),
-        };
+        let (resource_type, name, broker) = resource.wire();
         let request = IncrementalAlterConfigsRequest {
             resources: vec![AlterConfigsResource {
                 resource_type,
@@ -455,15 +469,7 @@ impl Admin {
             validate_only: false,
             ..Default::default()
         };
-        let response = self
-            .retry(|| async {
-                let conn = match broker {
-                    Some(id) => self.cluster.broker(id)?,
-                    None => self.cluster.any_broker()?,
-                };
-                conn.call(request.clone()).await
-            })
-            .await?;
+        let response = self.config_call(broker, &request).await?;
         for r in &response.responses {
             if !r.error_code.is_ok() {
                 // The broker's message names the entry ("Unknown topic
