@@ -260,14 +260,21 @@ impl OutboxMessage {
         ))
     }
 
-    /// `value` as JSON ([`Json`](crate::Json)).
+    /// `value` as JSON, as the [`Json`](crate::Json) codec encodes it
+    /// (only `Serialize` is needed).
     #[cfg(feature = "json")]
-    pub fn json<T: serde::Serialize + serde::de::DeserializeOwned>(
+    pub fn json<T: serde::Serialize + ?Sized>(
         destination: impl Into<String>,
         aggregate: impl Into<String>,
         value: &T,
     ) -> Result<Self, CodecError> {
-        Self::encode(destination, aggregate, value, &crate::Json)
+        let payload = serde_json::to_vec(value).map_err(|e| CodecError::Encode(Box::new(e)))?;
+        Ok(Self::raw(
+            destination,
+            aggregate,
+            crate::Json::CONTENT_TYPE,
+            payload,
+        ))
     }
 
     /// Adds a header (sent as is; names starting `x-mq-` are the crate's).
