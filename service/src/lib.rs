@@ -162,6 +162,15 @@
 //! handler's [`TraceContext::current`], log lines) are the exported
 //! spans' own. `service/examples/otel_orders.rs` exports them over OTLP.
 //!
+//! # Transactional outbox
+//!
+//! With the `postgres` feature, `outbox` writes events in the
+//! application's own PostgreSQL transaction, and its `Relay`s publish them
+//! afterwards in order per aggregate, with confirms, deleting each row
+//! once confirmed; several relays share the rows. Every row keeps one
+//! message id, so a subscriber that deduplicates absorbs what a crashed
+//! relay sends again.
+//!
 //! # Shutdown
 //!
 //! [`RunningSubscriber::shutdown`] (or a [`Shutdown`] signal): stop
@@ -183,6 +192,8 @@ pub mod metrics;
 mod offsets;
 #[cfg(feature = "otel")]
 mod otel;
+#[cfg(feature = "postgres")]
+pub mod outbox;
 mod pool;
 pub mod publisher;
 mod random;

@@ -45,6 +45,11 @@
 //!    `SERVICE_BENCH_SLEEP_US` sets the sleep (default 1000); at 500 a
 //!    handler ends on the next tick, about 1 ms after the last one.
 //!
+//! 3. **Deduplication, 16 workers, no-op handler**, RabbitMQ: no store,
+//!    then each store in claim mode (`dedup.rs`), every message a new id.
+//!    `--features stores` adds the redb, Redis and PostgreSQL rows:
+//!    `cargo bench -p mq-benches --features stores --bench service service_dedup16`.
+//!
 //! Results are printed as `REPORT` lines: msg/s and the process's CPU
 //! (getrusage, user + system, every thread; the brokers are other
 //! processes) per message, over every sample, warm-up included.
@@ -70,6 +75,7 @@ use mq_service::{Bus, Json, Message};
 use serde::{Deserialize, Serialize};
 use tokio::runtime::Runtime;
 
+mod dedup;
 mod kafka_side;
 mod rabbitmq;
 
@@ -279,6 +285,7 @@ fn report_added() {
         "REPORT slow16 handler: tokio::time::sleep({:?})",
         handler_sleep()
     );
+    dedup::report_dedup(&rows);
     let ceiling = find("slow16/ceiling");
     for broker in ["amqp", "kafka"] {
         if let Some((rate, _)) = find(&format!("slow16/{broker}/service")) {
@@ -469,6 +476,23 @@ fn bench(c: &mut Criterion) {
     });
     report("publish/amqp/service");
     g.finish();
+
+    // Deduplication: no store, then each store, 16 workers, no-op handler.
+    let (stores, cleanup) = rt.block_on(dedup::rows());
+    let mut g = group(c, "service_dedup16", dedup::DEDUP);
+    for (name, store) in &stores {
+        g.bench_function(*name, |b| {
+            b.iter_custom(|iters| {
+                consume_iters(iters, || {
+                    rt.block_on(dedup::iteration(&rabbit, &slow_keys, store.as_ref()))
+                })
+            })
+        });
+        report(&format!("dedup16/amqp/{name}"));
+    }
+    g.finish();
+    drop(stores);
+    rt.block_on(cleanup.run());
 
     let mut g = group(c, "service_slow16", SLOW);
     g.bench_function("ceiling", |b| {

@@ -70,19 +70,33 @@ impl Rabbit {
     /// Empties `queue`, then fills it through `exchange` with `n` messages
     /// as mq-service's publisher sends them, keyed over `keys`.
     pub(super) async fn fill(&self, exchange: &str, queue: &str, keys: &[String], n: u64) {
+        self.fill_with_ids(exchange, queue, keys, n, None).await;
+    }
+
+    /// [`fill`](Self::fill); with `ids`, message `i`'s id is `<ids>-<i>`
+    /// (else every message has the same id, `MESSAGE_ID`).
+    pub(super) async fn fill_with_ids(
+        &self,
+        exchange: &str,
+        queue: &str,
+        keys: &[String],
+        n: u64,
+        ids: Option<&str>,
+    ) {
         self.ch.queue_purge(queue).await.expect("purge");
         let body = Bytes::from(serde_json::to_vec(&order()).expect("json"));
         let mut window = VecDeque::with_capacity(WINDOW);
         for i in 0..n {
             let key = &keys[i as usize % keys.len()];
+            let id = ids.map_or_else(|| MESSAGE_ID.to_owned(), |p| format!("{p}-{i}"));
             let headers = FieldTable::builder()
-                .insert("x-mq-message-id", MESSAGE_ID)
+                .insert("x-mq-message-id", id.as_str())
                 .insert("traceparent", TRACEPARENT)
                 .insert("x-mq-key", key.as_str())
                 .build();
             let props = BasicProperties::default()
                 .with_content_type(CONTENT_TYPE)
-                .with_message_id(MESSAGE_ID)
+                .with_message_id(id.as_str())
                 .with_headers(headers);
             let c = self
                 .ch

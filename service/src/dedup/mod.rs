@@ -101,6 +101,8 @@ mod redis_store;
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
+#[cfg(feature = "postgres")]
+pub(crate) use postgres::{describe, plain_name};
 #[cfg(feature = "redb")]
 pub use redb_store::EmbeddedStore;
 #[cfg(feature = "redis")]

@@ -8,14 +8,21 @@
 //! transaction inserting the same key waits on the unique index until the
 //! first commits (then it sees the key done) or rolls back (then it goes
 //! ahead); a crashed handler's transaction rolls back with its connection.
+//!
+//! The statements are written once, when the store is made, and prepared
+//! once per connection (on its first use): a store call is one round trip,
+//! with no parsing or planning on the server. The inbox's statement runs
+//! on the application's transaction, whose connection the store does not
+//! own: it goes out typed and unnamed (`query_typed`), also one round trip.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use tokio::sync::Mutex;
-use tokio_postgres::{Client, Config, NoTls, Transaction};
+use tokio::sync::{Mutex, OnceCell};
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Client, Config, NoTls, Statement, Transaction};
 
 use super::{Claim, DedupStore, StoreError, millis};
 
@@ -30,7 +37,97 @@ pub struct PostgresStore {
     /// `host:port/db as user`, without the password.
     addr: String,
     table: String,
-    client: Mutex<Option<Arc<Client>>>,
+    sql: Sql,
+    conn: Mutex<Option<Arc<Conn>>>,
+}
+
+/// The store's statements, written once for its table.
+struct Sql {
+    claim: String,
+    claim_state: String,
+    renew: String,
+    release: String,
+    mark_done: String,
+    is_done: String,
+    inbox: String,
+}
+
+impl Sql {
+    fn new(t: &str) -> Self {
+        Sql {
+            claim: format!(
+                "INSERT INTO {t} (key, owner, expires_at) \
+                 VALUES ($1, $2, now() + $3::bigint * interval '1 millisecond') \
+                 ON CONFLICT (key) DO UPDATE SET owner = EXCLUDED.owner, \
+                 expires_at = EXCLUDED.expires_at \
+                 WHERE {t}.expires_at <= now() OR {t}.owner = EXCLUDED.owner \
+                 RETURNING 1"
+            ),
+            claim_state: format!(
+                "SELECT owner IS NULL, \
+                 GREATEST(0, (EXTRACT(EPOCH FROM expires_at - now()) * 1000))::bigint \
+                 FROM {t} WHERE key = $1"
+            ),
+            renew: format!(
+                "UPDATE {t} SET expires_at = now() + $3::bigint * interval '1 millisecond' \
+                 WHERE key = $1 AND owner = $2 AND expires_at > now() RETURNING 1"
+            ),
+            release: format!("DELETE FROM {t} WHERE key = $1 AND owner = $2"),
+            mark_done: format!(
+                "INSERT INTO {t} (key, owner, expires_at) \
+                 VALUES ($1, NULL, now() + $2::bigint * interval '1 millisecond') \
+                 ON CONFLICT (key) DO UPDATE SET owner = NULL, expires_at = EXCLUDED.expires_at"
+            ),
+            is_done: format!(
+                "SELECT 1 FROM {t} WHERE key = $1 AND owner IS NULL AND expires_at > now()"
+            ),
+            inbox: format!(
+                "INSERT INTO {t} (key, owner, expires_at) \
+                 VALUES ($1, NULL, now() + $2::bigint * interval '1 millisecond') \
+                 ON CONFLICT (key) DO UPDATE SET owner = NULL, expires_at = EXCLUDED.expires_at \
+                 WHERE {t}.expires_at <= now() OR {t}.owner IS NOT NULL \
+                 RETURNING 1"
+            ),
+        }
+    }
+}
+
+/// The statements prepared on one connection.
+struct Prepared {
+    claim: Statement,
+    claim_state: Statement,
+    renew: Statement,
+    release: Statement,
+    mark_done: Statement,
+    is_done: Statement,
+}
+
+impl Prepared {
+    /// Prepares them all, pipelined: one round trip.
+    async fn new(client: &Client, sql: &Sql) -> Result<Self, tokio_postgres::Error> {
+        let (claim, claim_state, renew, release, mark_done, is_done) = tokio::try_join!(
+            client.prepare(&sql.claim),
+            client.prepare(&sql.claim_state),
+            client.prepare(&sql.renew),
+            client.prepare(&sql.release),
+            client.prepare(&sql.mark_done),
+            client.prepare(&sql.is_done),
+        )?;
+        Ok(Prepared {
+            claim,
+            claim_state,
+            renew,
+            release,
+            mark_done,
+            is_done,
+        })
+    }
+}
+
+/// One connection, and its statements once prepared.
+struct Conn {
+    client: Client,
+    prepared: OnceCell<Prepared>,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -53,11 +150,7 @@ impl PostgresStore {
     /// [`connect`](Self::connect), with the keys in `table` (ASCII
     /// letters, digits and `_`, not starting with a digit).
     pub async fn connect_with_table(url: &str, table: &str) -> Result<Self, StoreError> {
-        let valid = !table.is_empty()
-            && table.len() <= 63
-            && table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            && !table.starts_with(|c: char| c.is_ascii_digit());
-        if !valid {
+        if !plain_name(table) {
             return Err(StoreError::Unavailable(format!(
                 "{table:?} is not a plain table name"
             )));
@@ -70,9 +163,11 @@ impl PostgresStore {
             config,
             addr,
             table: table.to_owned(),
-            client: Mutex::new(None),
+            sql: Sql::new(table),
+            conn: Mutex::new(None),
         };
-        let client = store.client().await?;
+        let conn = store.conn().await?;
+        let client = &conn.client;
         let create = format!(
             "CREATE TABLE IF NOT EXISTS {} (key text PRIMARY KEY, owner text, \
              expires_at timestamptz NOT NULL)",
@@ -113,27 +208,19 @@ impl PostgresStore {
                 max: MAX_KEY_LEN,
             });
         }
-        let sql = format!(
-            "INSERT INTO {t} (key, owner, expires_at) \
-             VALUES ($1, NULL, now() + $2::bigint * interval '1 millisecond') \
-             ON CONFLICT (key) DO UPDATE SET owner = NULL, expires_at = EXCLUDED.expires_at \
-             WHERE {t}.expires_at <= now() OR {t}.owner IS NOT NULL \
-             RETURNING 1",
-            t = self.table
-        );
-        let ms = i64::try_from(millis(ttl)).unwrap_or(i64::MAX);
+        let ms = ms_param(ttl);
         let rows = tx
-            .query(&sql, &[&key, &ms])
+            .query_typed(&self.sql.inbox, &[(&key, Type::TEXT), (&ms, Type::INT8)])
             .await
             .map_err(|e| self.err(&e))?;
         Ok(!rows.is_empty())
     }
 
     /// The connection, opened (again) if there is none or it failed.
-    async fn client(&self) -> Result<Arc<Client>, StoreError> {
-        let mut slot = self.client.lock().await;
+    async fn conn(&self) -> Result<Arc<Conn>, StoreError> {
+        let mut slot = self.conn.lock().await;
         if let Some(c) = slot.as_ref() {
-            if !c.is_closed() {
+            if !c.client.is_closed() {
                 return Ok(c.clone());
             }
         }
@@ -144,28 +231,49 @@ impl PostgresStore {
                 tracing::warn!(store = addr.as_str(), error = %e, "PostgreSQL connection ended");
             }
         });
-        let client = Arc::new(client);
-        *slot = Some(client.clone());
-        Ok(client)
+        let conn = Arc::new(Conn {
+            client,
+            prepared: OnceCell::new(),
+        });
+        *slot = Some(conn.clone());
+        Ok(conn)
     }
 
     fn err(&self, e: &tokio_postgres::Error) -> StoreError {
         StoreError::Unavailable(format!("PostgreSQL at {}: {e}", self.addr))
     }
 
-    /// Runs one statement, returning its rows.
+    /// Runs one of the prepared statements (prepared on the connection's
+    /// first use), returning its rows.
     async fn query(
         &self,
-        sql: &str,
-        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+        statement: fn(&Prepared) -> &Statement,
+        params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
-        let client = self.client().await?;
-        client.query(sql, params).await.map_err(|e| self.err(&e))
+        let conn = self.conn().await?;
+        let prepared = conn
+            .prepared
+            .get_or_try_init(|| Prepared::new(&conn.client, &self.sql))
+            .await
+            .map_err(|e| self.err(&e))?;
+        conn.client
+            .query(statement(prepared), params)
+            .await
+            .map_err(|e| self.err(&e))
     }
 }
 
+/// Whether `name` is a plain SQL identifier: ASCII letters, digits and
+/// `_`, not starting with a digit, at most 63 bytes.
+pub(crate) fn plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+}
+
 /// `host:port/db as user`.
-fn describe(c: &Config) -> String {
+pub(crate) fn describe(c: &Config) -> String {
     let host = match c.get_hosts().first() {
         Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
         #[cfg(unix)]
@@ -196,26 +304,15 @@ impl DedupStore for PostgresStore {
         lease: Duration,
     ) -> BoxFuture<'a, Result<Claim, StoreError>> {
         Box::pin(async move {
-            let sql = format!(
-                "INSERT INTO {t} (key, owner, expires_at) \
-                 VALUES ($1, $2, now() + $3::bigint * interval '1 millisecond') \
-                 ON CONFLICT (key) DO UPDATE SET owner = EXCLUDED.owner, \
-                 expires_at = EXCLUDED.expires_at \
-                 WHERE {t}.expires_at <= now() OR {t}.owner = EXCLUDED.owner \
-                 RETURNING 1",
-                t = self.table
-            );
             let ms = ms_param(lease);
-            if !self.query(&sql, &[&key, &owner, &ms]).await?.is_empty() {
+            if !self
+                .query(|p| &p.claim, &[&key, &owner, &ms])
+                .await?
+                .is_empty()
+            {
                 return Ok(Claim::Acquired);
             }
-            let sql = format!(
-                "SELECT owner IS NULL, \
-                 GREATEST(0, (EXTRACT(EPOCH FROM expires_at - now()) * 1000))::bigint \
-                 FROM {} WHERE key = $1",
-                self.table
-            );
-            let rows = self.query(&sql, &[&key]).await?;
+            let rows = self.query(|p| &p.claim_state, &[&key]).await?;
             Ok(match rows.first() {
                 Some(r) if r.get::<_, bool>(0) => Claim::Done,
                 Some(r) => Claim::Held {
@@ -238,13 +335,11 @@ impl DedupStore for PostgresStore {
         lease: Duration,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(async move {
-            let sql = format!(
-                "UPDATE {} SET expires_at = now() + $3::bigint * interval '1 millisecond' \
-                 WHERE key = $1 AND owner = $2 AND expires_at > now() RETURNING 1",
-                self.table
-            );
             let ms = ms_param(lease);
-            Ok(!self.query(&sql, &[&key, &owner, &ms]).await?.is_empty())
+            Ok(!self
+                .query(|p| &p.renew, &[&key, &owner, &ms])
+                .await?
+                .is_empty())
         })
     }
 
@@ -254,8 +349,7 @@ impl DedupStore for PostgresStore {
         owner: &'a str,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let sql = format!("DELETE FROM {} WHERE key = $1 AND owner = $2", self.table);
-            self.query(&sql, &[&key, &owner]).await?;
+            self.query(|p| &p.release, &[&key, &owner]).await?;
             Ok(())
         })
     }
@@ -266,25 +360,13 @@ impl DedupStore for PostgresStore {
         ttl: Duration,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let sql = format!(
-                "INSERT INTO {} (key, owner, expires_at) \
-                 VALUES ($1, NULL, now() + $2::bigint * interval '1 millisecond') \
-                 ON CONFLICT (key) DO UPDATE SET owner = NULL, expires_at = EXCLUDED.expires_at",
-                self.table
-            );
             let ms = ms_param(ttl);
-            self.query(&sql, &[&key, &ms]).await?;
+            self.query(|p| &p.mark_done, &[&key, &ms]).await?;
             Ok(())
         })
     }
 
     fn is_done<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(async move {
-            let sql = format!(
-                "SELECT 1 FROM {} WHERE key = $1 AND owner IS NULL AND expires_at > now()",
-                self.table
-            );
-            Ok(!self.query(&sql, &[&key]).await?.is_empty())
-        })
+        Box::pin(async move { Ok(!self.query(|p| &p.is_done, &[&key]).await?.is_empty()) })
     }
 }

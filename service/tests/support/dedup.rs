@@ -384,6 +384,19 @@ pub async fn store_fault(store: Store, proxy: &mq_tests::proxy::FaultProxy, faul
         Fault::Slow => proxy.set_latency(Duration::ZERO),
         Fault::Down => proxy.refuse_for(Duration::ZERO),
     }
+    // Until it does: requests sent while it was slow are still in flight
+    // (up to two latencies), and one connection answers in order, so a
+    // message published at once could spend its three attempts behind
+    // them and be dead-lettered.
+    within(30, "the store answers again", async {
+        while !matches!(
+            tokio::time::timeout(Duration::from_millis(500), store.is_done("probe")).await,
+            Ok(Ok(_))
+        ) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
     publisher
         .publish(&event(2))
         .key("k2")

@@ -9,6 +9,8 @@ pub mod delayed;
 #[cfg(feature = "postgres")]
 pub mod inbox;
 pub mod metrics_capture;
+#[cfg(feature = "postgres")]
+pub mod outbox;
 pub mod scenarios;
 pub mod tracing_capture;
 
