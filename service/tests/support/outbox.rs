@@ -234,7 +234,7 @@ pub async fn orders_through_the_outbox(url: &str, broker: Broker, orders: u64, w
     // Another session: backend states are read once per transaction.
     let watch = connect(url).await;
     let t = outbox.table().to_owned();
-    let killed = within(120, "relay A blocked before its commit", async {
+    let killed = within(240, "relay A blocked before its commit", async {
         // Mid-run: a fifth of the orders delivered first.
         while (seen.lock().unwrap().ids.len() as u64) < orders / 5 {
             tokio::time::sleep(Duration::from_millis(5)).await;
