@@ -134,8 +134,8 @@ pub(crate) struct GroupResetArgs {
 /// `mq group describe`.
 #[derive(Debug, Args)]
 pub(crate) struct GroupDescribeArgs {
-    /// kafka://host:port[,host:port...][/topic]
-    #[arg(value_name = "URL")]
+    /// The cluster's URL, with a topic to show every partition of it.
+    #[arg(value_name = "URL", help = "kafka://host:port[,host:port...][/topic]")]
     pub(crate) url: String,
     /// The group.
     #[arg(long, value_name = "GROUP")]
