@@ -289,8 +289,8 @@ impl DeadLetter<'_> {
         record.key = self.key.map(|k| &k[..]);
         record.value = self.body.map(|b| &b[..]);
         for (k, v) in self.headers.entries() {
-            if !dropped(k.as_str()) {
-                record.headers.push((k.as_str(), v.as_deref()));
+            if !dropped(k) {
+                record.headers.push((k, v.as_deref()));
             }
         }
         for (k, v) in added {
@@ -309,7 +309,7 @@ impl DeadLetter<'_> {
     ) -> BasicProperties {
         let mut table = FieldTable::builder();
         for (k, v) in self.headers.entries() {
-            if let (false, Some(v)) = (dropped(k.as_str()), v) {
+            if let (false, Some(v)) = (dropped(k), v) {
                 // Names over 255 bytes cannot be AMQP header names.
                 let _ = table.try_insert(k, crate::publisher::field_value(v));
             }

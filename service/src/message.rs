@@ -12,7 +12,39 @@ use crate::trace::TraceContext;
 /// not strings or byte arrays are given as text (`42`, `true`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Headers {
-    entries: Vec<(String, Option<Bytes>)>,
+    entries: Vec<(Name, Option<Bytes>)>,
+}
+
+/// A header name: UTF-8 text held in `Bytes`, so a name read off the wire
+/// shares the message's buffer and a clone of the headers copies no text.
+#[derive(Clone, PartialEq, Eq)]
+struct Name(Bytes);
+
+impl Name {
+    /// Checked once here: every `Name` holds valid UTF-8.
+    fn new(b: Bytes) -> Self {
+        match std::str::from_utf8(&b) {
+            Ok(_) => Name(b),
+            Err(_) => Name(Bytes::from(String::from_utf8_lossy(&b).into_owned())),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        // Valid by construction (see `new` and `From<String>`).
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl From<String> for Name {
+    fn from(s: String) -> Self {
+        Name(Bytes::from(s))
+    }
+}
+
+impl std::fmt::Debug for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
 }
 
 impl Headers {
@@ -21,9 +53,22 @@ impl Headers {
         Self::default()
     }
 
+    /// No headers, with room for `n`.
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        Headers {
+            entries: Vec::with_capacity(n),
+        }
+    }
+
     /// Appends a header.
     pub fn push(&mut self, name: impl Into<String>, value: Option<Bytes>) {
-        self.entries.push((name.into(), value));
+        self.entries.push((Name::from(name.into()), value));
+    }
+
+    /// Appends a header whose name is raw bytes off the wire (kept without
+    /// a copy when they are UTF-8, replaced lossily when not).
+    pub(crate) fn push_raw(&mut self, name: Bytes, value: Option<Bytes>) {
+        self.entries.push((Name::new(name), value));
     }
 
     /// Appends a header (builder style).
@@ -37,11 +82,11 @@ impl Headers {
         self.entries
             .iter()
             .rev()
-            .find(|(k, _)| k == name)
+            .find(|(k, _)| k.0 == name.as_bytes())
             .and_then(|(_, v)| v.as_deref())
     }
 
-    /// The last value of `name`, as UTF-8 text.
+    /// The last value of `name`, if it is UTF-8.
     pub fn get_str(&self, name: &str) -> Option<&str> {
         self.get(name).and_then(|v| std::str::from_utf8(v).ok())
     }
@@ -51,7 +96,7 @@ impl Headers {
         self.entries.iter().map(|(k, v)| (k.as_str(), v.as_deref()))
     }
 
-    /// How many headers.
+    /// The number of headers (repeats included).
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -61,13 +106,14 @@ impl Headers {
         self.entries.is_empty()
     }
 
-    /// Removes every header named `name`.
+    /// Removes every header of `name`.
     pub fn remove(&mut self, name: &str) {
-        self.entries.retain(|(k, _)| k != name);
+        self.entries.retain(|(k, _)| k.0 != name.as_bytes());
     }
 
-    pub(crate) fn entries(&self) -> &[(String, Option<Bytes>)] {
-        &self.entries
+    /// Every header, in order, values as shared bytes.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (&str, &Option<Bytes>)> {
+        self.entries.iter().map(|(k, v)| (k.as_str(), v))
     }
 }
 
@@ -76,7 +122,7 @@ impl<K: Into<String>, V: Into<Bytes>> FromIterator<(K, V)> for Headers {
         Headers {
             entries: iter
                 .into_iter()
-                .map(|(k, v)| (k.into(), Some(v.into())))
+                .map(|(k, v)| (Name::from(k.into()), Some(v.into())))
                 .collect(),
         }
     }

@@ -11,17 +11,24 @@
 //!   around its handler call ([`KeyedPool::workers`]), not while it waits
 //!   out a backoff.
 //!
-//! Each key with work has a *lane*: one task that runs the key's jobs in
-//! order and ends when the lane is empty, so an idle key costs nothing.
+//! Each key with work has a *lane*: a queue of its jobs, of which the
+//! head is running. Lanes live in *runners*, as many long-lived tasks as
+//! workers; a key always goes to the same runner, which polls the head
+//! jobs of its lanes side by side. An idle key costs nothing, and no task
+//! is spawned per message.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use futures_util::FutureExt;
+use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt, StreamExt};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// A job: one message's whole pipeline.
@@ -43,11 +50,23 @@ pub(crate) struct KeyedPool {
     inner: Arc<Inner>,
 }
 
+/// A job on its way to a runner, with the slot it holds until it ends.
+struct Submitted {
+    key: Option<u64>,
+    job: Job,
+    slot: Slot,
+}
+
 struct Inner {
     workers: Arc<Semaphore>,
     slots: Arc<Semaphore>,
     max_in_flight: u32,
-    lanes: Mutex<HashMap<u64, VecDeque<Job>>>,
+    /// One sender per runner; a key always goes to the same runner.
+    runners: Vec<UnboundedSender<Submitted>>,
+    /// Where the next job without a key goes.
+    next_unkeyed: AtomicUsize,
+    /// Lanes open over all runners.
+    lanes: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -55,14 +74,9 @@ impl std::fmt::Debug for Inner {
         f.debug_struct("KeyedPool")
             .field("workers", &self.workers)
             .field("slots", &self.slots)
-            .field("lanes", &self.lanes().len())
+            .field("runners", &self.runners.len())
+            .field("lanes", &self.lanes.load(Ordering::Relaxed))
             .finish()
-    }
-}
-
-impl Inner {
-    fn lanes(&self) -> MutexGuard<'_, HashMap<u64, VecDeque<Job>>> {
-        self.lanes.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -70,26 +84,38 @@ impl KeyedPool {
     /// `workers` handlers at once, `max_in_flight` messages in flight (both
     /// at least 1, checked at build time).
     pub(crate) fn new(workers: usize, max_in_flight: u32) -> Self {
-        KeyedPool {
-            inner: Arc::new(Inner {
-                workers: Arc::new(Semaphore::new(workers.max(1))),
-                slots: Arc::new(Semaphore::new(max_in_flight.max(1) as usize)),
-                max_in_flight: max_in_flight.max(1),
-                lanes: Mutex::new(HashMap::new()),
-            }),
-        }
+        Self::with_workers(
+            Arc::new(Semaphore::new(workers.max(1))),
+            workers,
+            max_in_flight,
+        )
     }
 
-    /// A pool of its own slots and lanes that shares `workers` with
-    /// another: the messages back from the retry stages, which must not
-    /// wait for slots (or lanes) that the source's messages hold.
-    pub(crate) fn with_workers(workers: Arc<Semaphore>, max_in_flight: u32) -> Self {
+    /// A pool of its own slots and lanes that shares `workers` (a
+    /// semaphore of `runners` permits) with another: the messages back
+    /// from the retry stages, which must not wait for slots (or lanes)
+    /// that the source's messages hold.
+    pub(crate) fn with_workers(
+        workers: Arc<Semaphore>,
+        runners: usize,
+        max_in_flight: u32,
+    ) -> Self {
+        let lanes = Arc::new(AtomicUsize::new(0));
+        let runners = (0..runners.max(1))
+            .map(|_| {
+                let (tx, rx) = unbounded_channel();
+                tokio::spawn(run_lanes(rx, lanes.clone()));
+                tx
+            })
+            .collect();
         KeyedPool {
             inner: Arc::new(Inner {
                 workers,
                 slots: Arc::new(Semaphore::new(max_in_flight.max(1) as usize)),
                 max_in_flight: max_in_flight.max(1),
-                lanes: Mutex::new(HashMap::new()),
+                runners,
+                next_unkeyed: AtomicUsize::new(0),
+                lanes,
             }),
         }
     }
@@ -97,6 +123,11 @@ impl KeyedPool {
     /// The worker semaphore, which jobs hold around their handler calls.
     pub(crate) fn workers(&self) -> Arc<Semaphore> {
         self.inner.workers.clone()
+    }
+
+    /// The number of runners (as many as workers).
+    pub(crate) fn runners(&self) -> usize {
+        self.inner.runners.len()
     }
 
     /// Waits for a free slot: a message may be taken from the broker.
@@ -117,25 +148,23 @@ impl KeyedPool {
 
     /// Queues `job`, which holds `slot` until it ends, behind the jobs of
     /// the same key (`None`: no order, any worker).
+    ///
+    /// Each key's jobs go to one runner, a long-lived task that polls its
+    /// lanes' current jobs side by side: no task is spawned per message.
     pub(crate) fn submit_reserved(&self, slot: Slot, key: Option<u64>, job: Job) {
-        let job: Job = Box::pin(async move {
-            job.await;
-            drop(slot);
-        });
-        match key {
-            None => {
-                tokio::spawn(run_caught(job));
-            }
-            Some(k) => {
-                let mut lanes = self.inner.lanes();
-                if let Some(queue) = lanes.get_mut(&k) {
-                    queue.push_back(job);
-                    return;
-                }
-                lanes.insert(k, VecDeque::new());
-                drop(lanes);
-                tokio::spawn(run_lane(self.inner.clone(), k, job));
-            }
+        let runners = &self.inner.runners;
+        let i = match key {
+            Some(k) => (k % runners.len() as u64) as usize,
+            None => self.inner.next_unkeyed.fetch_add(1, Ordering::Relaxed) % runners.len(),
+        };
+        if let Err(e) = runners[i].send(Submitted { key, job, slot }) {
+            // Runners end only when the pool is gone (or the runtime shuts
+            // down); run the job on its own then.
+            let Submitted { job, slot, .. } = e.0;
+            tokio::spawn(async move {
+                run_caught(job).await;
+                drop(slot);
+            });
         }
     }
 
@@ -165,21 +194,50 @@ async fn run_caught(job: Job) {
     }
 }
 
-async fn run_lane(inner: Arc<Inner>, key: u64, first: Job) {
-    let mut job = first;
+/// One job of a lane (or without one), then its slot back; yields the
+/// lane's key so the runner can start the lane's next job.
+async fn run_one(s: Submitted) -> Option<u64> {
+    run_caught(s.job).await;
+    drop(s.slot);
+    s.key
+}
+
+/// A runner: the lanes of its keys, each a queue whose head job is being
+/// polled. A lane exists while it has work; it ends when its last job did.
+/// The runner ends once the pool is gone and its jobs are done.
+async fn run_lanes(mut rx: UnboundedReceiver<Submitted>, open: Arc<AtomicUsize>) {
+    let mut lanes: HashMap<u64, VecDeque<Submitted>> = HashMap::new();
+    let mut running = FuturesUnordered::new();
+    let mut intake = true;
     loop {
-        run_caught(job).await;
-        let next = {
-            let mut lanes = inner.lanes();
-            match lanes.get_mut(&key).and_then(VecDeque::pop_front) {
-                Some(next) => next,
-                None => {
-                    lanes.remove(&key);
-                    return;
+        tokio::select! {
+            biased;
+            Some(done) = running.next(), if !running.is_empty() => {
+                let Some(k) = done else { continue };
+                match lanes.get_mut(&k).and_then(VecDeque::pop_front) {
+                    Some(next) => running.push(run_one(next)),
+                    None => {
+                        lanes.remove(&k);
+                        open.fetch_sub(1, Ordering::Relaxed);
+                    }
                 }
             }
-        };
-        job = next;
+            s = rx.recv(), if intake => match s {
+                Some(s) => match s.key {
+                    None => running.push(run_one(s)),
+                    Some(k) => match lanes.entry(k) {
+                        Entry::Occupied(mut lane) => lane.get_mut().push_back(s),
+                        Entry::Vacant(v) => {
+                            v.insert(VecDeque::new());
+                            open.fetch_add(1, Ordering::Relaxed);
+                            running.push(run_one(s));
+                        }
+                    },
+                },
+                None => intake = false,
+            },
+            else => return,
+        }
     }
 }
 
@@ -187,7 +245,7 @@ async fn run_lane(inner: Arc<Inner>, key: u64, first: Job) {
 mod tests {
     use super::*;
     use crate::random::splitmix64;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
     use std::time::Duration;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -231,12 +289,16 @@ mod tests {
         assert!(peak <= 8, "at most 8 workers at once, saw {peak}");
         // A lane is removed just after its last job released its slot.
         for _ in 0..100 {
-            if pool.inner.lanes().is_empty() {
+            if pool.inner.lanes.load(Ordering::Relaxed) == 0 {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        assert!(pool.inner.lanes().is_empty(), "idle lanes are removed");
+        assert_eq!(
+            pool.inner.lanes.load(Ordering::Relaxed),
+            0,
+            "idle lanes are removed"
+        );
     }
 
     #[tokio::test]

@@ -138,7 +138,7 @@ where
     let return_loop = returns.map(|(channel, consumer)| Loop {
         channel,
         consumer,
-        pool: KeyedPool::with_workers(pool.workers(), settings.max_in_flight),
+        pool: KeyedPool::with_workers(pool.workers(), pool.runners(), settings.max_in_flight),
         pipeline: pipeline.clone(),
         settings: settings.clone(),
         hard_stop: hard_stop.clone(),
@@ -205,15 +205,21 @@ where
         let shutdown = self.stop.clone();
         let mut failure = None;
         loop {
+            // The flag first, then the likely-ready futures before the
+            // shutdown's: a select that finds its first branch ready never
+            // registers a waiter on the others.
+            if shutdown.is_triggered() {
+                break;
+            }
             let slot = tokio::select! {
                 biased;
-                () = shutdown.triggered() => break,
                 slot = self.pool.reserve() => slot,
+                () = shutdown.triggered() => break,
             };
             let delivery = tokio::select! {
                 biased;
-                () = shutdown.triggered() => break,
                 d = self.consumer.next() => d,
+                () = shutdown.triggered() => break,
             };
             let delivery = match delivery {
                 Some(Ok(d)) => d,
@@ -269,7 +275,7 @@ where
         let mut headers = Headers::new();
         if let Some(table) = &properties.headers {
             for (k, v) in table.iter() {
-                headers.push(k.to_string_lossy().into_owned(), header_value(&v));
+                headers.push_raw(k.into_bytes(), header_value(&v));
             }
         }
         let content_type = properties

@@ -564,10 +564,15 @@ where
                 Err(_) => Err(Failure::timeout(self.handler_timeout)),
             }
         };
+        if self.hard_stop.is_triggered() {
+            return None;
+        }
+        // The work first: a handler that is done at its first poll never
+        // registers a waiter on the hard stop.
         tokio::select! {
             biased;
-            () = self.hard_stop.triggered() => None,
             r = work => Some(r),
+            () = self.hard_stop.triggered() => None,
         }
     }
 

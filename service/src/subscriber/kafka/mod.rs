@@ -124,7 +124,7 @@ where
             consumer,
             tracker,
             closing,
-            pool: KeyedPool::with_workers(pool.workers(), settings.max_in_flight),
+            pool: KeyedPool::with_workers(pool.workers(), pool.runners(), settings.max_in_flight),
             pipeline: pipeline.clone(),
             settings: settings.clone(),
             hard_stop: hard_stop.clone(),
@@ -229,13 +229,19 @@ where
         let mut failure = None;
         let mut errors = 0u32;
         'pull: loop {
+            // The flag first, then the likely-ready futures before the
+            // stop's: a select that finds an early branch ready never
+            // registers a waiter on the later ones.
+            if stop.is_triggered() {
+                break 'pull;
+            }
             // A slot first: at the in-flight bound, stop pulling.
             let slot = loop {
                 let event = tokio::select! {
                     biased;
-                    () = stop.triggered() => Event::Stop,
-                    _ = tick.tick() => Event::Tick,
                     slot = self.pool.reserve() => Event::Slot(slot),
+                    _ = tick.tick() => Event::Tick,
+                    () = stop.triggered() => Event::Stop,
                 };
                 match event {
                     Event::Stop => break 'pull,
@@ -247,10 +253,12 @@ where
                 let next_due = self.due.as_ref().and_then(Due::next);
                 let event = tokio::select! {
                     biased;
-                    () = stop.triggered() => Event::Stop,
+                    // The tick before the records, so commits are never
+                    // starved by a consumer that always has one ready.
                     _ = tick.tick() => Event::Tick,
                     () = sleep_until(next_due) => Event::Due,
                     r = self.consumer.next() => Event::Record(r),
+                    () = stop.triggered() => Event::Stop,
                 };
                 match event {
                     Event::Stop | Event::Record(None) => break 'pull,
@@ -428,9 +436,9 @@ where
 
 /// A record as the pipeline sees it.
 fn envelope(r: ConsumerRecord) -> Envelope {
-    let mut headers = Headers::new();
+    let mut headers = Headers::with_capacity(r.headers.len());
     for (k, v) in r.headers {
-        headers.push(String::from_utf8_lossy(&k).into_owned(), v);
+        headers.push_raw(k, v);
     }
     let content_type = headers.get_str(CONTENT_TYPE_HEADER).map(str::to_owned);
     let message_id = headers.get_str(MESSAGE_ID_HEADER).map(str::to_owned);
