@@ -15,33 +15,43 @@ pub struct Headers {
     entries: Vec<(Name, Option<Bytes>)>,
 }
 
-/// A header name: UTF-8 text held in `Bytes`, so a name read off the wire
-/// shares the message's buffer and a clone of the headers copies no text.
+/// UTF-8 text held in `Bytes`: a header name, message id or content type
+/// read off the wire shares the message's buffer, and a clone copies no
+/// text.
 #[derive(Clone, PartialEq, Eq)]
-struct Name(Bytes);
+pub(crate) struct Text(Bytes);
 
-impl Name {
-    /// Checked once here: every `Name` holds valid UTF-8.
-    fn new(b: Bytes) -> Self {
+/// Header names are [`Text`].
+type Name = Text;
+
+impl Text {
+    /// The bytes as text, replaced lossily where they are not UTF-8.
+    pub(crate) fn lossy(b: Bytes) -> Self {
         match std::str::from_utf8(&b) {
-            Ok(_) => Name(b),
-            Err(_) => Name(Bytes::from(String::from_utf8_lossy(&b).into_owned())),
+            Ok(_) => Text(b),
+            Err(_) => Text(Bytes::from(String::from_utf8_lossy(&b).into_owned())),
         }
     }
 
-    fn as_str(&self) -> &str {
-        // Valid by construction (see `new` and `From<String>`).
+    /// The bytes as text, if they are UTF-8.
+    pub(crate) fn from_utf8(b: &Bytes) -> Option<Self> {
+        std::str::from_utf8(b).ok().map(|_| Text(b.clone()))
+    }
+
+    /// The text.
+    pub(crate) fn as_str(&self) -> &str {
+        // Valid by construction (`lossy`, `from_utf8`, `From<String>`).
         std::str::from_utf8(&self.0).unwrap_or_default()
     }
 }
 
-impl From<String> for Name {
+impl From<String> for Text {
     fn from(s: String) -> Self {
-        Name(Bytes::from(s))
+        Text(Bytes::from(s))
     }
 }
 
-impl std::fmt::Debug for Name {
+impl std::fmt::Debug for Text {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         std::fmt::Debug::fmt(self.as_str(), f)
     }
@@ -68,7 +78,7 @@ impl Headers {
     /// Appends a header whose name is raw bytes off the wire (kept without
     /// a copy when they are UTF-8, replaced lossily when not).
     pub(crate) fn push_raw(&mut self, name: Bytes, value: Option<Bytes>) {
-        self.entries.push((Name::new(name), value));
+        self.entries.push((Name::lossy(name), value));
     }
 
     /// Appends a header (builder style).
@@ -89,6 +99,16 @@ impl Headers {
     /// The last value of `name`, if it is UTF-8.
     pub fn get_str(&self, name: &str) -> Option<&str> {
         self.get(name).and_then(|v| std::str::from_utf8(v).ok())
+    }
+
+    /// The last value of `name` as shared text, if it is UTF-8.
+    pub(crate) fn get_text(&self, name: &str) -> Option<Text> {
+        self.entries
+            .iter()
+            .rev()
+            .find(|(k, _)| k.0 == name.as_bytes())
+            .and_then(|(_, v)| v.as_ref())
+            .and_then(Text::from_utf8)
     }
 
     /// Every header, in order.
@@ -164,7 +184,7 @@ pub struct Message<T> {
     pub(crate) payload: T,
     pub(crate) headers: Headers,
     pub(crate) key: Option<Bytes>,
-    pub(crate) message_id: Option<String>,
+    pub(crate) message_id: Option<Text>,
     pub(crate) metadata: Metadata,
     pub(crate) attempt: u32,
     pub(crate) trace: TraceContext,
@@ -201,7 +221,7 @@ impl<T> Message<T> {
     /// The message id, if the publisher set one (this crate's publishers
     /// always do).
     pub fn message_id(&self) -> Option<&str> {
-        self.message_id.as_deref()
+        self.message_id.as_ref().map(Text::as_str)
     }
 
     /// Where it came from.

@@ -23,7 +23,7 @@ use crate::dead_letter::{DeadLetterSink, ORIGIN_EXCHANGE, ORIGIN_QUEUE, ORIGIN_R
 use crate::dedup::Deduplication;
 use crate::delayed_retry::{Carried, RetrySink, return_queue};
 use crate::error::Error;
-use crate::message::{Headers, Metadata};
+use crate::message::{Headers, Metadata, Text};
 use crate::metrics::SubscriberMetrics;
 use crate::pool::{KeyedPool, lane_key};
 use crate::publisher::{CONTENT_TYPE_HEADER, MESSAGE_ID_HEADER};
@@ -281,13 +281,13 @@ where
         let content_type = properties
             .content_type
             .as_ref()
-            .map(|c| c.to_string_lossy().into_owned())
-            .or_else(|| headers.get_str(CONTENT_TYPE_HEADER).map(str::to_owned));
+            .map(|c| Text::lossy(c.to_bytes()))
+            .or_else(|| headers.get_text(CONTENT_TYPE_HEADER));
         let message_id = properties
             .message_id
             .as_ref()
-            .map(|m| m.to_string_lossy().into_owned())
-            .or_else(|| headers.get_str(MESSAGE_ID_HEADER).map(str::to_owned));
+            .map(|m| Text::lossy(m.to_bytes()))
+            .or_else(|| headers.get_text(MESSAGE_ID_HEADER));
         let mut exchange = d.exchange().to_string_lossy().into_owned();
         let mut routing_key = d.routing_key().to_string_lossy().into_owned();
         let mut queue = self.pipeline.destination.clone();

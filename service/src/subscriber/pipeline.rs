@@ -22,7 +22,7 @@ use crate::dead_letter::{DeadLetter, DeadLetterSink, FailureRecord, Reason, orig
 use crate::dedup::{self, Claim, DedupMode, Deduplication, StoreError};
 use crate::delayed_retry::{Carried, RetrySink};
 use crate::error::{CodecError, FailureKind, HandlerError};
-use crate::message::{Headers, Message, Metadata};
+use crate::message::{Headers, Message, Metadata, Text};
 use crate::metrics::SubscriberMetrics;
 use crate::rate_limit::TokenBucket;
 use crate::retry::{RetryDecision, RetryPolicy};
@@ -36,8 +36,8 @@ pub(crate) struct Envelope {
     pub(crate) body: Option<Bytes>,
     pub(crate) headers: Headers,
     pub(crate) key: Option<Bytes>,
-    pub(crate) content_type: Option<String>,
-    pub(crate) message_id: Option<String>,
+    pub(crate) content_type: Option<Text>,
+    pub(crate) message_id: Option<Text>,
     pub(crate) metadata: Metadata,
     pub(crate) amqp_properties: Option<BasicProperties>,
     /// Set when it comes back from a delayed-retry stage.
@@ -194,7 +194,7 @@ where
             { semconv::MESSAGING_OPERATION_NAME } = semconv::OPERATION_PROCESS,
             { semconv::MESSAGING_OPERATION_TYPE } = semconv::OPERATION_PROCESS,
             { semconv::MESSAGING_CONSUMER_GROUP_NAME } = &*self.group,
-            { semconv::MESSAGING_MESSAGE_ID } = env.message_id.as_deref(),
+            { semconv::MESSAGING_MESSAGE_ID } = env.message_id.as_ref().map(Text::as_str),
             { semconv::MESSAGING_KAFKA_MESSAGE_KEY } = field::Empty,
             { semconv::MESSAGING_KAFKA_OFFSET } = field::Empty,
             { semconv::MESSAGING_DESTINATION_PARTITION_ID } = field::Empty,
@@ -240,7 +240,13 @@ where
                 span.record(semconv::MESSAGING_RABBITMQ_DELIVERY_TAG, delivery_tag);
             }
         }
-        let (outcome, attempts) = self.run(&env, &ctx, &span).instrument(span.clone()).await;
+        // Instrumented only when the span is on: wrapping moves the whole
+        // future once more.
+        let (outcome, attempts) = if span.is_disabled() {
+            self.run(&env, &ctx, &span).await
+        } else {
+            self.run(&env, &ctx, &span).instrument(span.clone()).await
+        };
         span.record("attempts", attempts);
         span.record("outcome", outcome.as_str());
         tracing::info!(
@@ -248,7 +254,7 @@ where
             parent: &span,
             trace_id = ctx.trace_id_hex().as_str(),
             destination = &*self.destination,
-            message_id = env.message_id.as_deref().unwrap_or(""),
+            message_id = env.message_id.as_ref().map_or("", Text::as_str),
             duration_ms = started.elapsed().as_secs_f64() * 1000.0,
             outcome = outcome.as_str(),
             attempts,
@@ -257,11 +263,15 @@ where
         outcome
     }
 
+    /// The attempts. The paths off the common one (poison, deduplication,
+    /// backoff, stages, dead letters) are boxed: inline, their states made
+    /// this future, and every future holding it, several kilobytes that
+    /// were copied at each move, for every message.
     async fn run(&self, env: &Envelope, ctx: &TraceContext, span: &Span) -> (Outcome, u32) {
         let decode = || {
             check_and_decode(
                 &*self.codec,
-                env.content_type.as_deref(),
+                env.content_type.as_ref().map(Text::as_str),
                 env.body.as_deref(),
             )
         };
@@ -269,7 +279,7 @@ where
             Ok(v) => Some(v),
             Err(e) => {
                 let before = env.carried.map_or(0, |c| c.attempts);
-                return (self.poison(env, &e, span, before).await, before);
+                return (Box::pin(self.poison(env, &e, span, before)).await, before);
             }
         };
         let carried = env.carried;
@@ -285,7 +295,12 @@ where
             let m = pending.as_ref()?;
             d.key_of(m, &self.group).map(|k| (d, k))
         });
-        let owner = dedup::owner_token();
+        // The claim owner, only with deduplication (a formatted string).
+        let owner = if key.is_some() {
+            dedup::owner_token()
+        } else {
+            String::new()
+        };
         // Claim mode: whether this message holds its key's claim.
         let mut claimed = false;
         // The handler succeeded; what is left is marking the key done.
@@ -297,7 +312,7 @@ where
             let failure = 'attempt: {
                 if let Some((d, k)) = &key {
                     if !handled && !claimed {
-                        match self.gate(d, k, &owner).await {
+                        match Box::pin(self.gate(d, k, &owner)).await {
                             Gate::Go => claimed = matches!(d.mode, DedupMode::Claim { .. }),
                             Gate::Duplicate => {
                                 self.metrics.duplicates.increment(1);
@@ -319,7 +334,7 @@ where
                             // the same.
                             Err(e) => {
                                 return (
-                                    self.poison(env, &e, span, attempt - 1).await,
+                                    Box::pin(self.poison(env, &e, span, attempt - 1)).await,
                                     attempt - 1,
                                 );
                             }
@@ -328,7 +343,7 @@ where
                     let call = self.attempt(message, ctx);
                     let result = match (&key, claimed, self.dedup.as_ref().map(|d| d.mode)) {
                         (Some((d, k)), true, Some(DedupMode::Claim { lease })) => {
-                            self.renewing(call, d, k, &owner, lease).await
+                            Box::pin(self.renewing(call, d, k, &owner, lease)).await
                         }
                         _ => call.await,
                     };
@@ -341,7 +356,7 @@ where
                             if let (Some((d, k)), true) = (&key, claimed) {
                                 // The retry (or another consumer) claims
                                 // it again.
-                                self.release(d, k, &owner).await;
+                                Box::pin(self.release(d, k, &owner)).await;
                                 claimed = false;
                             }
                             break 'attempt f;
@@ -350,7 +365,7 @@ where
                 }
                 if let Some((d, k)) = &key {
                     let ttl = d.remember;
-                    if let Err(e) = d.call(k, |s| s.mark_done(k, ttl)).await {
+                    if let Err(e) = Box::pin(d.call(k, |s| s.mark_done(k, ttl))).await {
                         break 'attempt Failure::store(&e);
                     }
                 }
@@ -371,7 +386,7 @@ where
                         retry_in_ms = delay.as_millis() as u64,
                         "handler failed; retrying"
                     );
-                    if !self.sleep(delay).await {
+                    if !Box::pin(self.sleep(delay)).await {
                         return (Outcome::Abandoned, attempt);
                     }
                     local += 1;
@@ -393,7 +408,7 @@ where
                         first_failure: first,
                         last_failure: now,
                     };
-                    return (self.forward(env, &f, stage, delay).await, attempt);
+                    return (Box::pin(self.forward(env, &f, stage, delay)).await, attempt);
                 }
                 RetryDecision::DeadLetter => {
                     let reason = match failure.kind {
@@ -414,7 +429,7 @@ where
                         first_failure: first,
                         last_failure: now,
                     };
-                    return (self.dead_letter(env, &f).await, attempt);
+                    return (Box::pin(self.dead_letter(env, &f)).await, attempt);
                 }
             }
         }

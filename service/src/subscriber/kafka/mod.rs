@@ -440,8 +440,8 @@ fn envelope(r: ConsumerRecord) -> Envelope {
     for (k, v) in r.headers {
         headers.push_raw(k, v);
     }
-    let content_type = headers.get_str(CONTENT_TYPE_HEADER).map(str::to_owned);
-    let message_id = headers.get_str(MESSAGE_ID_HEADER).map(str::to_owned);
+    let content_type = headers.get_text(CONTENT_TYPE_HEADER);
+    let message_id = headers.get_text(MESSAGE_ID_HEADER);
     Envelope {
         body: r.value,
         key: r.key,
