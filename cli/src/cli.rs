@@ -284,7 +284,10 @@ one of the two is present.
 Kafka: every partition of the topic (or --partition N) is read from --from:
 earliest, latest (the default) or an offset, which is moved into the range
 the partition still holds. --exit-at-end stops once each partition has been
-read up to the end it had when mq started; without it, and without --count,
+read up to the end it had when mq started (under read_committed, the
+default, its last stable offset: a transaction still open there is not
+waited for; under --isolation read_uncommitted its high watermark);
+without it, and without --count,
 mq waits for new records until it is stopped. JSON objects hold topic,
 partition, offset, key (\"key\" as text, \"key_base64\", or null), headers (in
 order, repeated keys kept; a value is text, {\"base64\": ...} when it is not

@@ -274,3 +274,45 @@ fn config_set_is_read_back_by_config_get_and_kafka_configs() {
     fails(&["config", "get", &cluster], b"", 3, "needs a topic");
     fails(&["config", "set", &topic.url], b"", 3, "NAME=VALUE");
 }
+
+/// `group reset-offsets` and `group describe` work on the log, as
+/// kafka-consumer-groups does: with a transaction open at the end of a
+/// partition, `--to-latest` is the high watermark (the open transaction's
+/// records are skipped too) and describe's end is the high watermark, not
+/// the last stable offset a read_committed reader stops at.
+#[test]
+fn reset_to_latest_and_describe_use_the_high_watermark() {
+    let topic = Topic::new("reset-open-txn", 1);
+    let (_rt, _open) = open_transaction(&topic.name, &["a", "b"], &["x", "y", "z"]);
+    let group = mq_tests::names::group("reset-open-txn");
+    let plan = mq(
+        &[
+            "group",
+            "reset-offsets",
+            &topic.url,
+            "--group",
+            &group,
+            "--to-latest",
+            "--execute",
+            "--format",
+            "json",
+        ],
+        b"",
+    )
+    .ok();
+    let doc: serde_json::Value = serde_json::from_slice(&plan.stdout).expect("json");
+    println!("reset-offsets --to-latest with an open transaction: {doc}");
+    assert_eq!(doc["partitions"][0]["new"], 5, "{doc}");
+    let described = mq(
+        &[
+            "group", "describe", &topic.url, "--group", &group, "--format", "json",
+        ],
+        b"",
+    )
+    .ok();
+    let doc: serde_json::Value = serde_json::from_slice(&described.stdout).expect("json");
+    println!("group describe with an open transaction: {doc}");
+    assert_eq!(doc["partitions"][0]["end"], 5, "{doc}");
+    assert_eq!(doc["partitions"][0]["committed"], 5, "{doc}");
+    assert_eq!(doc["partitions"][0]["lag"], 0, "{doc}");
+}

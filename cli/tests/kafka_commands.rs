@@ -420,3 +420,42 @@ fn consume_skips_aborted_transactions_unless_read_uncommitted() {
         "a\nb\nx\ny\nc\nd\n"
     );
 }
+
+/// `--exit-at-end` stops at the end a reader at `--isolation` reaches:
+/// under read_committed (the default) the last stable offset, so a
+/// transaction still open at the end of the partition does not keep `mq`
+/// waiting (the end used to be the high watermark, which a read_committed
+/// reader never passes while the transaction is open); under
+/// read_uncommitted the high watermark, open records included. The same
+/// with a group.
+#[test]
+fn exit_at_end_stops_before_an_open_transaction_under_read_committed() {
+    let topic = Topic::new("open-txn", 1);
+    let (_rt, _open) = open_transaction(&topic.name, &["a", "b"], &["x", "y"]);
+    let consume = |args: &[&str]| {
+        let mut all = vec![
+            "consume",
+            topic.url.as_str(),
+            "--exit-at-end",
+            "--from",
+            "earliest",
+        ];
+        all.extend_from_slice(args);
+        let started = Instant::now();
+        let text = mq(&all, b"").ok().text();
+        println!("mq consume {args:?}: {text:?} in {:?}", started.elapsed());
+        text
+    };
+    assert_eq!(consume(&[]), "a\nb\n");
+    assert_eq!(
+        consume(&["--isolation", "read_uncommitted"]),
+        "a\nb\nx\ny\n"
+    );
+    let group = mq_tests::names::group("open-txn");
+    assert_eq!(consume(&["--group", &group]), "a\nb\n");
+    let group = mq_tests::names::group("open-txn-uncommitted");
+    assert_eq!(
+        consume(&["--group", &group, "--isolation", "read_uncommitted"]),
+        "a\nb\nx\ny\n"
+    );
+}

@@ -2,7 +2,8 @@
 //! read_committed and a read_uncommitted reader see them, under both
 //! transaction protocols (version 2, the cluster's, and version 1, forced);
 //! fencing by a second producer with the same `transactional_id`; misuse
-//! errors that leave the producer usable; interop with Java's
+//! errors that leave the producer usable; `Admin::list_offsets` at
+//! either isolation level around an open transaction; interop with Java's
 //! transactional producer and console consumer; and an exactly-once
 //! consume-transform-produce pipeline whose task is killed twice.
 
@@ -14,8 +15,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use mq_client::kafka::{
-    Consumer, Error, ErrorCode, IsolationLevel, Offset, OffsetReset, PartitionReader, Producer,
-    ProducerRecord, Transformed,
+    Admin, Consumer, Error, ErrorCode, IsolationLevel, Offset, OffsetReset, OffsetSpec,
+    PartitionReader, Producer, ProducerRecord, Transformed,
 };
 use mq_tests::{endpoints, names, tools};
 use rand::Rng;
@@ -223,6 +224,82 @@ async fn a_second_producer_with_the_same_id_fences_the_first() {
     second.commit_transaction().await.expect("commit");
     let got = values(&read(&topic, 2, IsolationLevel::ReadCommitted, 3).await);
     assert_eq!(got, ["second-000", "second-001", "second-002"]);
+}
+
+/// The latest offset of each partition as an admin at `isolation` lists it.
+async fn latest(topic: &str, isolation: Option<IsolationLevel>) -> (i64, i64) {
+    let mut builder = Admin::builder(&endpoints::kafka_bootstrap());
+    if let Some(level) = isolation {
+        builder = builder.isolation_level(level);
+    }
+    let admin = builder.build().await.expect("admin");
+    let listed = admin
+        .list_offsets(topic, &[0, 1], OffsetSpec::Latest)
+        .await
+        .expect("list offsets");
+    (listed[&0].offset, listed[&1].offset)
+}
+
+#[tokio::test]
+async fn list_offsets_latest_is_the_last_stable_offset_under_read_committed() {
+    let topic = topic("txn-lso", 2).await;
+    // Three plain records in each partition: offsets 0 to 2.
+    let plain = Producer::builder(&endpoints::kafka_bootstrap())
+        .build()
+        .await
+        .expect("plain producer");
+    for p in 0..2 {
+        for i in 0..3 {
+            plain
+                .send(
+                    ProducerRecord::new(&topic)
+                        .partition(p)
+                        .value(&format!("plain-{i}")),
+                )
+                .await
+                .expect("send");
+        }
+    }
+    // An open transaction with four records in partition 0 (offsets 3 to
+    // 6); partition 1 has none.
+    let txn = transactional(&names::unique("txn-lso"), 2).await;
+    txn.begin_transaction().await.expect("begin");
+    for i in 0..4 {
+        txn.send(
+            ProducerRecord::new(&topic)
+                .partition(0)
+                .value(&format!("open-{i}")),
+        )
+        .await
+        .expect("send in the transaction");
+    }
+    let default = latest(&topic, None).await;
+    let committed = latest(&topic, Some(IsolationLevel::ReadCommitted)).await;
+    let uncommitted = latest(&topic, Some(IsolationLevel::ReadUncommitted)).await;
+    println!(
+        "open transaction from offset 3 of partition 0: latest (0, 1) read_committed {committed:?} \
+         (the default {default:?}), read_uncommitted {uncommitted:?}"
+    );
+    // read_committed stops at the open transaction's first offset (the
+    // last stable offset); read_uncommitted gives the high watermark.
+    assert_eq!(committed, (3, 3));
+    assert_eq!(default, committed, "read_committed is the default");
+    assert_eq!(uncommitted, (7, 3));
+    // Once it commits, both are past its marker (which the coordinator
+    // writes after EndTxn returns: wait for it).
+    txn.commit_transaction().await.expect("commit");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let committed = loop {
+        let now = latest(&topic, Some(IsolationLevel::ReadCommitted)).await;
+        if now.0 >= 8 || tokio::time::Instant::now() > deadline {
+            break now;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let uncommitted = latest(&topic, Some(IsolationLevel::ReadUncommitted)).await;
+    println!("after the commit: read_committed {committed:?}, read_uncommitted {uncommitted:?}");
+    assert_eq!(committed, (8, 3));
+    assert_eq!(uncommitted, (8, 3));
 }
 
 #[tokio::test]

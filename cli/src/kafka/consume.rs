@@ -4,7 +4,10 @@
 //! Each partition starts at `--from`: its earliest offset, its end (the
 //! default: only new records), or an offset, moved into the range the
 //! partition holds. `--exit-at-end` stops once every partition has been read
-//! up to the end it had when `mq` started; `--count N` after N records.
+//! up to the end it had when `mq` started (at `--isolation`: under
+//! read_committed, the default, the last stable offset, so an open
+//! transaction at the end does not keep `mq` waiting; under
+//! read_uncommitted the high watermark); `--count N` after N records.
 //! Records are written batch by batch, straight from the fetched data, and
 //! stdout is flushed after each batch.
 //!
@@ -32,7 +35,7 @@ use std::collections::BTreeMap;
 use kafka_proto::record::Record;
 use mq_client::kafka::{Offset, OffsetReset, OffsetSpec, PartitionReader};
 
-use super::{KafkaTarget, admin, bootstrap, check_partition, describe, failure};
+use super::{KafkaTarget, admin_at, bootstrap, check_partition, describe, failure};
 use crate::cli::{ConsumeArgs, OutputFormat, StartArg};
 use crate::error::CliError;
 use crate::json::{ObjectWriter, base64_into};
@@ -65,7 +68,10 @@ async fn consume(
     out: &mut Output,
 ) -> Result<(), CliError> {
     let doing = format!("consume from topic '{topic}'");
-    let admin = admin(target).await?;
+    // The ends (and `--from latest`) at the level the records are read
+    // at: a read_committed reader never passes the last stable offset.
+    let isolation = a.isolation.unwrap_or_default();
+    let admin = admin_at(target, isolation).await?;
     let described = describe(&admin, topic, &doing).await?;
     let partitions: Vec<i32> = match a.partition {
         Some(p) => {
@@ -87,7 +93,7 @@ async fn consume(
     let mut reader = PartitionReader::builder(&bootstrap(&target.url))
         .client_config(target.client.clone())
         .auto_offset_reset(OffsetReset::Earliest)
-        .isolation_level(a.isolation.unwrap_or_default());
+        .isolation_level(isolation);
     for &p in &partitions {
         let first = earliest.get(&p).map_or(0, |o| o.offset);
         let end = latest.get(&p).map_or(first, |o| o.offset);

@@ -33,7 +33,7 @@ use mq_client::kafka::{
 };
 use tokio::sync::Notify;
 
-use super::{KafkaTarget, admin, bootstrap, describe, failure};
+use super::{KafkaTarget, admin_at, bootstrap, describe, failure};
 use crate::cli::{ConsumeArgs, StartArg};
 use crate::error::{CliError, Failure};
 use crate::output::Output;
@@ -91,7 +91,9 @@ async fn consume(
     out: &mut Output,
 ) -> Result<(), CliError> {
     let doing = format!("consume from topic '{topic}' in group '{group}'");
-    let admin = admin(target).await?;
+    // The ends `--exit-at-end` waits for, at the consumer's level.
+    let isolation = a.isolation.unwrap_or_default();
+    let admin = admin_at(target, isolation).await?;
     describe(&admin, topic, &doing).await?;
     let reset = reset(a.from);
     let ends = Ends::new(a.exit_at_end.then(|| admin.clone()), reset);
@@ -99,7 +101,7 @@ async fn consume(
         .client_config(target.client.clone())
         .group(group)
         .auto_offset_reset(reset)
-        .isolation_level(a.isolation.unwrap_or_default())
+        .isolation_level(isolation)
         .commit_timeout(COMMIT_TIMEOUT)
         .listener(ends.listener())
         .build()
@@ -244,8 +246,9 @@ impl Signals {
 }
 
 /// For `--exit-at-end`: the partitions assigned to this member and, for
-/// each not yet read to its end, that end (the high watermark when it
-/// was assigned). Shared by the rebalance listener, which keeps it up to
+/// each not yet read to its end, that end (when it was assigned, at the
+/// consumer's isolation level: the last stable offset under
+/// read_committed, the high watermark under read_uncommitted). Shared by the rebalance listener, which keeps it up to
 /// date, and the consuming loop.
 #[derive(Clone)]
 struct Ends {

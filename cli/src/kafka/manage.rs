@@ -9,11 +9,12 @@
 use std::collections::BTreeMap;
 
 use mq_client::kafka::{
-    AlterConfigOp, ConfigEntry, ConfigResource, GroupListing, OffsetSpec, TopicPartition,
+    AlterConfigOp, ConfigEntry, ConfigResource, GroupListing, IsolationLevel, OffsetSpec,
+    TopicPartition,
 };
 use serde_json::json;
 
-use super::{KafkaTarget, admin, check_partition, describe, failure};
+use super::{KafkaTarget, admin, admin_at, check_partition, describe, failure};
 use crate::cli::{
     ConfigGetArgs, ConfigSetArgs, GroupDeleteArgs, GroupDescribeArgs, GroupResetArgs, ListFormat,
 };
@@ -106,7 +107,9 @@ pub(crate) fn describe_group(
 ) -> Result<(), CliError> {
     let doing = format!("describe group '{}'", a.group);
     let (group, rows) = block_on(async {
-        let admin = admin(target).await?;
+        // The end of the log, as kafka-consumer-groups shows it: the high
+        // watermark, records of open transactions included.
+        let admin = admin_at(target, IsolationLevel::ReadUncommitted).await?;
         let group = admin
             .describe_consumer_group(&a.group)
             .await
@@ -255,7 +258,11 @@ pub(crate) fn reset_offsets(
         a.group
     );
     let plan = block_on(async {
-        let admin = admin(target).await?;
+        // Offsets in the log, as kafka-consumer-groups resets them: the
+        // high watermark is the end (--to-latest skips the records of open
+        // transactions too, and --to-offset is clamped to the log, not to
+        // the last stable offset).
+        let admin = admin_at(target, IsolationLevel::ReadUncommitted).await?;
         let described = describe(&admin, topic, &doing).await?;
         let partitions: Vec<i32> = match a.partition {
             Some(p) => {

@@ -25,7 +25,7 @@ mod topics;
 use std::time::Duration;
 
 use kafka_proto::ConnectionError;
-use mq_client::kafka::{Admin, ClientConfig, Error, ErrorCode, TopicDescription};
+use mq_client::kafka::{Admin, ClientConfig, Error, ErrorCode, IsolationLevel, TopicDescription};
 
 use crate::cli::ClientProps;
 use crate::error::{CliError, Failure};
@@ -88,11 +88,20 @@ fn shown(url: &KafkaUrl) -> String {
     format!("kafka://{}", bootstrap(url))
 }
 
-/// Connects an admin client to the cluster `target` names.
+/// Connects an admin client to the cluster `target` names; the latest
+/// offsets it lists are read_committed's (the last stable offsets), as
+/// the readers' and group consumers' default.
 async fn admin(target: &KafkaTarget) -> Result<Admin, CliError> {
+    admin_at(target, IsolationLevel::default()).await
+}
+
+/// [`admin`] listing latest offsets at `isolation`: the ends that a reader
+/// at that level reaches.
+async fn admin_at(target: &KafkaTarget, isolation: IsolationLevel) -> Result<Admin, CliError> {
     Admin::builder(&bootstrap(&target.url))
         .client_config(target.client.clone())
         .operation_timeout(ADMIN_TIMEOUT)
+        .isolation_level(isolation)
         .build()
         .await
         .map_err(|e| failure(&e, &format!("connect to {}", shown(&target.url))))

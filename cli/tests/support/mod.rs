@@ -232,6 +232,44 @@ pub struct Topic {
     pub url: String,
 }
 
+/// A transaction left open on partition 0 of `topic`: the plain records
+/// `before` first, then the transaction's `open` records. The transaction
+/// stays open while the returned runtime and producer live.
+pub fn open_transaction(
+    topic: &str,
+    before: &[&str],
+    open: &[&str],
+) -> (tokio::runtime::Runtime, mq_client::kafka::Producer) {
+    use mq_client::kafka::{Producer, ProducerRecord};
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let producer = rt.block_on(async {
+        let plain = Producer::builder(&kafka_bootstrap())
+            .build()
+            .await
+            .expect("producer");
+        for v in before {
+            plain
+                .send(ProducerRecord::new(topic).partition(0).value(v))
+                .await
+                .expect("send");
+        }
+        let txn = Producer::builder(&kafka_bootstrap())
+            .transactional_id(mq_tests::names::unique("mq-cli-open-txn"))
+            .build()
+            .await
+            .expect("transactional producer");
+        txn.init_transactions().await.expect("init");
+        txn.begin_transaction().await.expect("begin");
+        for v in open {
+            txn.send(ProducerRecord::new(topic).partition(0).value(v))
+                .await
+                .expect("send in the transaction");
+        }
+        txn
+    });
+    (rt, producer)
+}
+
 impl Topic {
     /// A topic with `partitions` partitions.
     pub fn new(prefix: &str, partitions: u32) -> Topic {

@@ -21,7 +21,7 @@ use tracing::{Instrument, debug, info_span};
 use super::cluster::{BrokerMeta, Cluster, Metadata, TopicMeta, fetch_metadata_from};
 use super::config::{ClientConfig, client_config_setters};
 use super::error::{Error, Result};
-use super::reader::OffsetSpec;
+use super::reader::{IsolationLevel, OffsetSpec};
 
 /// A topic to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,6 +181,7 @@ pub struct ListedOffset {
 pub struct AdminBuilder {
     client: ClientConfig,
     operation_timeout: Duration,
+    isolation: IsolationLevel,
 }
 
 impl AdminBuilder {
@@ -192,12 +193,25 @@ impl AdminBuilder {
         self
     }
 
+    /// Which end [`Admin::list_offsets`] reports for
+    /// [`OffsetSpec::Latest`], and how far a timestamp look-up searches:
+    /// under [`IsolationLevel::ReadCommitted`] (the default, as for
+    /// readers and group consumers) the last stable offset, the first
+    /// offset of the oldest open transaction, which is where a
+    /// read_committed reader stops; under
+    /// [`IsolationLevel::ReadUncommitted`] the high watermark.
+    pub fn isolation_level(mut self, level: IsolationLevel) -> Self {
+        self.isolation = level;
+        self
+    }
+
     /// Connects and fetches the cluster metadata.
     pub async fn build(self) -> Result<Admin> {
         let cluster = Cluster::connect(self.client).await?;
         Ok(Admin {
             cluster,
             timeout: self.operation_timeout,
+            isolation: self.isolation,
         })
     }
 }
@@ -207,6 +221,7 @@ impl AdminBuilder {
 pub struct Admin {
     cluster: Cluster,
     timeout: Duration,
+    isolation: IsolationLevel,
 }
 
 impl Admin {
@@ -215,6 +230,7 @@ impl Admin {
         AdminBuilder {
             client: ClientConfig::new(bootstrap),
             operation_timeout: Duration::from_secs(60),
+            isolation: IsolationLevel::default(),
         }
     }
 
@@ -529,6 +545,12 @@ impl Admin {
 
     /// The earliest or latest offset of each partition, or the first offset
     /// whose timestamp is at or after [`OffsetSpec::Timestamp`].
+    ///
+    /// "Latest" follows the admin's
+    /// [`isolation_level`](AdminBuilder::isolation_level): by default
+    /// (read_committed) the last stable offset, which stops at the first
+    /// record of a transaction still open; under read_uncommitted the high
+    /// watermark.
     pub async fn list_offsets(
         &self,
         topic: &str,
@@ -539,7 +561,14 @@ impl Admin {
         self.cluster.wait_for_topic(topic, self.timeout).await?;
         let timestamp = spec.timestamp();
         let asks: Vec<(i32, i64)> = partitions.iter().map(|&p| (p, timestamp)).collect();
-        list_offsets(&self.cluster, topic, &asks, self.timeout).await
+        list_offsets_isolated(
+            &self.cluster,
+            topic,
+            &asks,
+            self.timeout,
+            self.isolation.wire(),
+        )
+        .await
     }
 
     fn by_leader(
@@ -616,18 +645,9 @@ where
 }
 
 /// ListOffsets for `(partition, timestamp)` pairs of one topic (timestamp -2
-/// earliest, -1 latest), asking each partition's leader, with retries.
-pub(crate) async fn list_offsets(
-    cluster: &Cluster,
-    topic: &str,
-    asks: &[(i32, i64)],
-    timeout: Duration,
-) -> Result<BTreeMap<i32, ListedOffset>> {
-    list_offsets_isolated(cluster, topic, asks, timeout, 0).await
-}
-
-/// [`list_offsets`] at an isolation level: with 1 (read_committed) "latest"
-/// is the last stable offset, not the high watermark.
+/// earliest, -1 latest), asking each partition's leader, with retries, at
+/// an isolation level: with 1 (read_committed) "latest" is the last stable
+/// offset, not the high watermark.
 pub(crate) async fn list_offsets_isolated(
     cluster: &Cluster,
     topic: &str,

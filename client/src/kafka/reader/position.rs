@@ -39,8 +39,10 @@ impl Offset {
 pub enum OffsetSpec {
     /// The first offset still in the log (the log start offset).
     Earliest,
-    /// The end of the log: the offset the next record will get (for a
-    /// read_committed reader, the last stable offset).
+    /// The end of the log: the offset the next record will get (the high
+    /// watermark) under read_uncommitted; under read_committed (the
+    /// default) the last stable offset, where a read_committed reader
+    /// stops.
     Latest,
     /// The first record whose timestamp (ms since the epoch) is at or
     /// after this one; the end of the log if there is none.
