@@ -101,14 +101,18 @@ impl Headers {
         self.get(name).and_then(|v| std::str::from_utf8(v).ok())
     }
 
-    /// The last value of `name` as shared text, if it is UTF-8.
-    pub(crate) fn get_text(&self, name: &str) -> Option<Text> {
+    /// The last value of `name` as shared bytes (no copy).
+    pub(crate) fn get_bytes(&self, name: &str) -> Option<&Bytes> {
         self.entries
             .iter()
             .rev()
             .find(|(k, _)| k.0 == name.as_bytes())
             .and_then(|(_, v)| v.as_ref())
-            .and_then(Text::from_utf8)
+    }
+
+    /// The last value of `name` as shared text, if it is UTF-8.
+    pub(crate) fn get_text(&self, name: &str) -> Option<Text> {
+        self.get_bytes(name).and_then(Text::from_utf8)
     }
 
     /// Every header, in order.

@@ -261,10 +261,15 @@ impl<'a, T, C: Codec<T>> Publish<'a, T, C> {
             span.record("trace_id", ctx.trace_id_hex().as_str());
             span.record("span_id", ctx.span_id_hex().as_str());
         }
-        let result = self
-            .send_in_span(body, &ctx, &message_id, &span)
-            .instrument(span.clone())
-            .await;
+        // Instrumented only when the span is on: wrapping moves the whole
+        // future once more.
+        let result = if span.is_disabled() {
+            self.send_in_span(body, &ctx, &message_id, &span).await
+        } else {
+            self.send_in_span(body, &ctx, &message_id, &span)
+                .instrument(span.clone())
+                .await
+        };
         if let Err(e) = &result {
             span.record(semconv::ERROR_TYPE, error_type(e));
         }
@@ -390,9 +395,10 @@ impl<'a, T, C: Codec<T>> Publish<'a, T, C> {
 
 /// 32 random hex digits.
 fn random_id() -> String {
-    let mut id = trace::hex(&crate::random::u64().to_be_bytes());
-    id.push_str(&trace::hex(&crate::random::u64().to_be_bytes()));
-    id
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&crate::random::u64().to_be_bytes());
+    bytes[8..].copy_from_slice(&crate::random::u64().to_be_bytes());
+    trace::hex(&bytes)
 }
 
 /// A header value for AMQP: a string if it is UTF-8 (what other clients

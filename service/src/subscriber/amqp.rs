@@ -308,8 +308,8 @@ where
             .settings
             .key_header
             .as_deref()
-            .and_then(|h| headers.get(h))
-            .map(Bytes::copy_from_slice)
+            .and_then(|h| headers.get_bytes(h))
+            .cloned()
             .or_else(|| {
                 self.settings
                     .key_from_routing_key
