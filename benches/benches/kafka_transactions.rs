@@ -191,10 +191,12 @@ async fn produce_in_transactions(
             );
         }
         if abort_every.is_some_and(|n| t % n == n - 1) {
-            // Every delivery settles before the abort: an abort with
-            // records still unsent left some of them behind, to time out
-            // and fail the next transaction's commit (issue 18, found by
-            // this bench; see BENCHMARKS.md).
+            // Every delivery settles before the abort, so that the aborted
+            // transaction's records are in the log for the isolation part
+            // to skip: an abort fails the records still unsent (with
+            // `Error::TransactionAborted`) and never sends them. (It no
+            // longer leaves them behind to fail the next commit, the bug
+            // this bench found: see BENCHMARKS.md.)
             for d in deliveries {
                 d.await.expect("delivery");
             }

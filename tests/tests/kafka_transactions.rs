@@ -2,7 +2,9 @@
 //! read_committed and a read_uncommitted reader see them, under both
 //! transaction protocols (version 2, the cluster's, and version 1, forced);
 //! fencing by a second producer with the same `transactional_id`; misuse
-//! errors that leave the producer usable; `Admin::list_offsets` at
+//! errors that leave the producer usable; an abort with records still
+//! unsent, which must leave nothing behind for the next transaction (a
+//! failed send is `kafka_transaction_failures`); `Admin::list_offsets` at
 //! either isolation level around an open transaction; interop with Java's
 //! transactional producer and console consumer; and an exactly-once
 //! consume-transform-produce pipeline whose task is killed twice.
@@ -14,9 +16,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use mq_client::kafka::IsolationLevel::{ReadCommitted, ReadUncommitted};
 use mq_client::kafka::{
-    Admin, Consumer, Error, ErrorCode, IsolationLevel, Offset, OffsetReset, OffsetSpec,
-    PartitionReader, Producer, ProducerRecord, Transformed,
+    Admin, Consumer, DeliveryFuture, Error, ErrorCode, IsolationLevel, Offset, OffsetReset,
+    OffsetSpec, PartitionReader, Producer, ProducerRecord, Transformed,
 };
 use mq_tests::{endpoints, names, tools};
 use rand::Rng;
@@ -45,13 +48,24 @@ async fn read(
     isolation: IsolationLevel,
     expected: usize,
 ) -> Vec<Read> {
+    read_for(topic, partitions, isolation, expected, WAIT).await
+}
+
+/// As [`read`], waiting at most `wait` for `expected` records.
+async fn read_for(
+    topic: &str,
+    partitions: i32,
+    isolation: IsolationLevel,
+    expected: usize,
+    wait: Duration,
+) -> Vec<Read> {
     let mut builder = PartitionReader::builder(&endpoints::kafka_bootstrap())
         .auto_offset_reset(OffsetReset::Earliest)
         .isolation_level(isolation);
     for p in 0..partitions {
         builder = builder.assign(topic, p, Offset::Earliest);
     }
-    drain(builder.build().await.expect("reader"), expected, WAIT).await
+    drain(builder.build().await.expect("reader"), expected, wait).await
 }
 
 fn values(records: &[Read]) -> Vec<String> {
@@ -224,6 +238,158 @@ async fn a_second_producer_with_the_same_id_fences_the_first() {
     second.commit_transaction().await.expect("commit");
     let got = values(&read(&topic, 2, IsolationLevel::ReadCommitted, 3).await);
     assert_eq!(got, ["second-000", "second-001", "second-002"]);
+}
+
+/// Records of an aborted transaction as its `DeliveryFuture`s report them.
+#[derive(Debug, Default)]
+struct Settled {
+    /// Acknowledged: the request was in flight when the abort began (the
+    /// abort marker covers them).
+    written: usize,
+    /// Failed with [`Error::TransactionAborted`]: never sent.
+    aborted: usize,
+}
+
+/// Enqueues the records numbered `range` with values of `prefix` (keys
+/// spread over the partitions) without awaiting their deliveries.
+async fn enqueue_all(
+    p: &Producer,
+    topic: &str,
+    prefix: &str,
+    range: std::ops::Range<usize>,
+) -> Vec<DeliveryFuture> {
+    let mut deliveries = Vec::with_capacity(range.len());
+    for i in range {
+        let key = format!("k{i}");
+        let value = format!("{prefix}-{i:05}-{}", "x".repeat(80));
+        deliveries.push(
+            p.enqueue(ProducerRecord::new(topic).key(&key).value(&value))
+                .await
+                .expect("enqueue"),
+        );
+    }
+    deliveries
+}
+
+/// Aborts at once and checks that every delivery settles promptly: each
+/// record is acknowledged (it was in flight) or fails with the abort.
+async fn abort_and_settle(p: &Producer, deliveries: Vec<DeliveryFuture>) -> Settled {
+    let started = std::time::Instant::now();
+    tokio::time::timeout(WAIT, p.abort_transaction())
+        .await
+        .expect("the abort hung")
+        .expect("abort");
+    let mut settled = Settled::default();
+    for d in deliveries {
+        match tokio::time::timeout(WAIT, d).await {
+            Err(_) => panic!("a delivery was still pending {WAIT:?} after the abort"),
+            Ok(Ok(_)) => settled.written += 1,
+            Ok(Err(Error::TransactionAborted)) => settled.aborted += 1,
+            Ok(Err(e)) => panic!("a record of the aborted transaction failed with {e:?}"),
+        }
+    }
+    println!(
+        "abort and every delivery settled in {:?}: {settled:?}",
+        started.elapsed()
+    );
+    settled
+}
+
+/// A transaction of 5 records, `prefix`-0..4, that must commit promptly.
+async fn commit_five(p: &Producer, topic: &str, prefix: &str) {
+    p.begin_transaction().await.expect("begin");
+    let deliveries = enqueue_all(p, topic, prefix, 0..5).await;
+    tokio::time::timeout(WAIT, p.commit_transaction())
+        .await
+        .expect("the commit after an abort hung")
+        .expect("commit after an abort");
+    for d in deliveries {
+        d.await.expect("delivery of a committed record");
+    }
+}
+
+/// An abort right after `enqueue`, with most records still in the
+/// accumulator (BENCHMARKS.md, "Found by this bench"): the unsent ones
+/// fail with [`Error::TransactionAborted`] at once and never reach the log,
+/// and the next transaction commits (before the fix, under transaction
+/// version 2, the next commit waited for the delivery timeout and failed
+/// with it). Two aborts, each followed by a commit: one before the sender
+/// took anything (no request of the transaction went out), one with a
+/// batch per partition in flight and the rest queued behind it (the next
+/// transaction's sequences must follow the batches sent, not the ones
+/// failed). The delivery timeout is far longer than the test may take, so
+/// a record left behind would show as a hang, not as a timeout error.
+async fn abort_with_records_unsent(version: u8) {
+    const PARTITIONS: i32 = 4;
+    const RECORDS: usize = 5_000;
+    let topic = topic(&format!("txn-abort-unsent-v{version}"), PARTITIONS).await;
+    let p = Producer::builder(&endpoints::kafka_bootstrap())
+        .transactional_id(names::unique("txn-id"))
+        .max_transaction_version(version)
+        .linger(Duration::ZERO)
+        .delivery_timeout(Duration::from_secs(900))
+        .build()
+        .await
+        .expect("producer");
+    p.init_transactions().await.expect("init_transactions");
+
+    // 1. Nothing sent: enqueue never yields to the sender here (the
+    // topic's metadata is fetched once, before the transaction).
+    p.cluster()
+        .wait_for_partitions(&topic, WAIT)
+        .await
+        .expect("metadata");
+    p.begin_transaction().await.expect("begin 1");
+    let deliveries = enqueue_all(&p, &topic, "aborted-1", 0..RECORDS).await;
+    let first = abort_and_settle(&p, deliveries).await;
+    assert_eq!(first.written + first.aborted, RECORDS);
+    assert!(first.aborted > 0, "{first:?}");
+    commit_five(&p, &topic, "committed-1").await;
+
+    // 2. Batches in flight: half the records, a moment for the sender to
+    // take the first batch of each partition (the rest wait for its
+    // answer), then the other half and the abort at once, before any
+    // answer is read (one thread).
+    p.begin_transaction().await.expect("begin 2");
+    let mut deliveries = enqueue_all(&p, &topic, "aborted-2", 0..RECORDS / 2).await;
+    for _ in 0..5 {
+        tokio::task::yield_now().await;
+    }
+    deliveries.extend(enqueue_all(&p, &topic, "aborted-2", RECORDS / 2..RECORDS).await);
+    let second = abort_and_settle(&p, deliveries).await;
+    assert_eq!(second.written + second.aborted, RECORDS);
+    assert!(second.written > 0, "nothing was in flight: {second:?}");
+    assert!(second.aborted > 0, "nothing was left unsent: {second:?}");
+    commit_five(&p, &topic, "committed-2").await;
+
+    // read_committed sees exactly the committed transactions; the log holds
+    // only the records acknowledged in the aborted ones besides (the unsent
+    // ones were never sent later). One record more is waited for, briefly.
+    let short = Duration::from_secs(3);
+    let committed = values(&read_for(&topic, PARTITIONS, ReadCommitted, 11, short).await);
+    assert_eq!(committed.len(), 10, "{committed:?}");
+    assert!(
+        committed.iter().all(|v| v.starts_with("committed-")),
+        "{committed:?}"
+    );
+    let written = first.written + second.written;
+    let all = read_for(&topic, PARTITIONS, ReadUncommitted, written + 11, short).await;
+    println!(
+        "transaction version {version}: read_committed sees {}, read_uncommitted {} ({written} of them aborted)",
+        committed.len(),
+        all.len()
+    );
+    assert_eq!(all.len(), written + 10);
+}
+
+#[tokio::test]
+async fn an_abort_fails_unsent_records_at_once_and_the_next_commit_succeeds_v2() {
+    abort_with_records_unsent(2).await;
+}
+
+#[tokio::test]
+async fn an_abort_fails_unsent_records_at_once_and_the_next_commit_succeeds_v1() {
+    abort_with_records_unsent(1).await;
 }
 
 /// The latest offset of each partition as an admin at `isolation` lists it.

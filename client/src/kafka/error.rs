@@ -238,6 +238,14 @@ pub enum Error {
         /// error).
         reason: String,
     },
+    /// The record's transaction was aborted before the record was
+    /// acknowledged: [`abort_transaction`](crate::kafka::Producer::abort_transaction)
+    /// failed it instead of sending it (or sending it again). It is not in
+    /// the log, or only as part of the aborted transaction, which
+    /// read_committed consumers never see. Send it in a new transaction
+    /// if it is still wanted.
+    #[error("the record's transaction was aborted before it was acknowledged: not committed")]
+    TransactionAborted,
     /// A transactional call in the wrong state: `send` outside a
     /// transaction, `commit` or `abort` without `begin`, a second `begin`,
     /// transactions before `init_transactions`, or a transactional call on a

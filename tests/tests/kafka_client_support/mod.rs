@@ -19,16 +19,24 @@ pub fn init_tracing() {
 
 /// Creates a topic with a unique name and returns the name.
 pub async fn topic(prefix: &str, partitions: i32) -> String {
+    topic_with_config(prefix, partitions, &[]).await
+}
+
+/// Creates a topic with a unique name and these topic configs (such as
+/// `max.message.bytes`) and returns the name.
+pub async fn topic_with_config(prefix: &str, partitions: i32, config: &[(&str, &str)]) -> String {
     init_tracing();
     let name = names::topic(prefix);
     let admin = Admin::builder(&endpoints::kafka_bootstrap())
         .build()
         .await
         .expect("admin");
-    admin
-        .create_topics([NewTopic::new(&name, partitions, 1)])
-        .await
-        .expect("create topic");
+    let new = config
+        .iter()
+        .fold(NewTopic::new(&name, partitions, 1), |t, (k, v)| {
+            t.config(*k, *v)
+        });
+    admin.create_topics([new]).await.expect("create topic");
     name
 }
 

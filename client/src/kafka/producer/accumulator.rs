@@ -518,8 +518,16 @@ impl Accumulator {
         Ok(())
     }
 
-    /// Closes every open batch and takes every queued one (an aborted
-    /// transaction fails what it has not sent). Batches in flight stay.
+    /// Closes every open batch and takes every queued one: their
+    /// transaction is being aborted, or cannot commit. Batches in flight
+    /// stay.
+    ///
+    /// A partition whose taken batches never went out gets their sequence
+    /// numbers back (they come back with [`NO_SEQUENCE`]): its next batch
+    /// follows the last one sent, with no gap, so failing them needs no
+    /// epoch bump. A batch waiting for a retry went out before and may be
+    /// in the log: its partition keeps the sequences, and failing it asks
+    /// for the bump as any failed sequenced batch does.
     pub(crate) fn take_unsent(&mut self) -> Vec<ProducerBatch> {
         let identity = self.identity;
         let idempotent = self.config.idempotent;
@@ -528,8 +536,17 @@ impl Accumulator {
             for (index, queue) in topic.partitions.iter_mut().enumerate() {
                 let partition = i32::try_from(index).unwrap_or(i32::MAX);
                 close_open(queue, &topic.name, partition, identity, idempotent);
+                let first = out.len();
                 out.extend(queue.queued.drain(..));
                 queue.retrying = false;
+                let taken = &mut out[first..];
+                let base = taken.first().map_or(NO_SEQUENCE, |b| b.base_sequence);
+                if base != NO_SEQUENCE && taken.iter().all(|b| b.attempts == 0) {
+                    queue.next_sequence = base;
+                    for batch in taken {
+                        batch.base_sequence = NO_SEQUENCE;
+                    }
+                }
             }
         }
         out
@@ -593,186 +610,4 @@ fn close_open(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn acc(idempotent: bool) -> Accumulator {
-        let mut a = Accumulator::new(
-            AccumulatorConfig {
-                batch_size: 200,
-                linger: Duration::from_millis(5),
-                compression: Compression::None,
-                idempotent,
-                transactional: false,
-            },
-            ProducerIdentity { id: 7, epoch: 0 },
-        );
-        a.set_partition_count("t", 3);
-        a
-    }
-
-    fn drain_all(a: &mut Accumulator, now: Instant) -> Vec<(i32, ProducerBatch)> {
-        let mut out = Vec::new();
-        let mut expired = Vec::new();
-        a.drain(
-            now,
-            Duration::from_secs(60),
-            5,
-            |_, _| Some(1),
-            &mut out,
-            &mut expired,
-        );
-        assert!(expired.is_empty());
-        out
-    }
-
-    #[test]
-    fn keyed_records_follow_murmur2_and_batches_fill_to_batch_size() {
-        let mut a = acc(true);
-        let now = Instant::now();
-        let key = b"order-42";
-        let want = partition_for_key(key, 3);
-        for i in 0..10 {
-            let r = a
-                .append(now, "t", None, Some(key), Some(&[0u8; 40]), &[], 1, 80)
-                .unwrap();
-            assert_eq!(r.partition, want);
-            if i == 0 {
-                assert!(r.wake);
-            }
-        }
-        // 10 records of ~55 bytes with a 200-byte batch size: several batches.
-        let q = a.queue("t", want).unwrap();
-        assert!(q.queued.len() >= 2, "{}", q.queued.len());
-        // Sequences are contiguous across the closed batches.
-        let mut seq = 0;
-        for b in &q.queued {
-            assert_eq!(b.base_sequence, seq);
-            seq += b.records;
-        }
-        // Nothing is sent before linger for the open batch, but full ones go.
-        let out = drain_all(&mut a, now);
-        assert_eq!(out.len(), 1, "one batch per partition per drain");
-        a.queue("t", want).unwrap().in_flight -= 1;
-        let later = now + Duration::from_millis(6);
-        let mut total = out.len();
-        loop {
-            let more = drain_all(&mut a, later);
-            if more.is_empty() {
-                break;
-            }
-            total += more.len();
-            for (_, b) in more {
-                let q = a.queue("t", b.partition).unwrap();
-                q.in_flight -= 1;
-            }
-        }
-        assert!(total >= 3);
-    }
-
-    #[test]
-    fn keyless_records_stick_to_one_partition_per_batch() {
-        let mut a = acc(false);
-        let now = Instant::now();
-        let first = a
-            .append(now, "t", None, None, Some(b"x"), &[], 1, 40)
-            .unwrap();
-        for _ in 0..3 {
-            let r = a
-                .append(now, "t", None, None, Some(b"x"), &[], 1, 40)
-                .unwrap();
-            assert_eq!(r.partition, first.partition);
-        }
-        let explicit = a.append(now, "t", Some(2), None, None, &[], 1, 40).unwrap();
-        assert_eq!(explicit.partition, 2);
-        assert!(matches!(
-            a.append(now, "t", Some(3), None, None, &[], 1, 40),
-            Err(Error::UnknownPartition { partition: 3, .. })
-        ));
-    }
-
-    #[test]
-    fn retries_go_first_in_sequence_order_and_epoch_reset_restamps() {
-        let mut a = acc(true);
-        let now = Instant::now();
-        for _ in 0..12 {
-            a.append(now, "t", Some(0), Some(b"k"), Some(&[1u8; 50]), &[], 1, 80)
-                .unwrap();
-        }
-        // As if the broker had acknowledged a first batch: pipelining is on.
-        a.queue("t", 0).unwrap().last_acked = 0;
-        let mut sent = Vec::new();
-        for _ in 0..3 {
-            for (_, b) in drain_all(&mut a, now + Duration::from_secs(1)) {
-                sent.push(b);
-            }
-        }
-        assert!(sent.len() >= 2);
-        let seqs: Vec<i32> = sent.iter().map(|b| b.base_sequence).collect();
-        // Requeue in reverse order: the queue must still be sorted.
-        for b in sent.into_iter().rev() {
-            a.queue("t", 0).unwrap().in_flight -= 1;
-            a.requeue(b, now);
-        }
-        let q = a.queue("t", 0).unwrap();
-        assert!(q.retrying);
-        let requeued: Vec<i32> = q
-            .queued
-            .iter()
-            .take(seqs.len())
-            .map(|b| b.base_sequence)
-            .collect();
-        assert_eq!(requeued, seqs);
-        // While retrying, one batch at a time.
-        let out = drain_all(&mut a, now + Duration::from_secs(1));
-        assert_eq!(out.len(), 1);
-        assert!(drain_all(&mut a, now + Duration::from_secs(1)).is_empty());
-        // An epoch bump renumbers what is queued from 0.
-        let (_, mut b) = out.into_iter().next().unwrap();
-        a.queue("t", 0).unwrap().in_flight -= 1;
-        b.finish().unwrap();
-        a.requeue(b, now);
-        a.reset_sequences(ProducerIdentity { id: 7, epoch: 1 })
-            .unwrap();
-        let q = a.queue("t", 0).unwrap();
-        let mut seq = 0;
-        for b in &q.queued {
-            assert_eq!(b.base_sequence, seq);
-            assert_eq!(b.identity.epoch, 1);
-            seq += b.records;
-        }
-        assert_eq!(q.next_sequence, seq);
-    }
-
-    #[test]
-    fn one_batch_in_flight_until_the_first_ack() {
-        let mut a = acc(true);
-        let now = Instant::now();
-        for _ in 0..12 {
-            a.append(now, "t", Some(1), Some(b"k"), Some(&[1u8; 50]), &[], 1, 80)
-                .unwrap();
-        }
-        let later = now + Duration::from_secs(1);
-        assert_eq!(drain_all(&mut a, later).len(), 1);
-        assert!(
-            drain_all(&mut a, later).is_empty(),
-            "no second batch before an ack"
-        );
-        let q = a.queue("t", 1).unwrap();
-        q.in_flight -= 1;
-        q.last_acked = 2;
-        assert_eq!(drain_all(&mut a, later).len(), 1);
-        assert_eq!(
-            drain_all(&mut a, later).len(),
-            1,
-            "pipelined after the first ack"
-        );
-    }
-
-    #[test]
-    fn sequence_numbers_wrap() {
-        assert_eq!(seq_add(i32::MAX, 1), 0);
-        assert_eq!(seq_add(i32::MAX - 1, 3), 1);
-        assert_eq!(seq_add(5, 3), 8);
-    }
-}
+mod tests;

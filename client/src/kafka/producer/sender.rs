@@ -47,6 +47,15 @@ pub(super) async fn run(shared: Arc<Shared>) {
     let backoff = shared.cluster.config().retry_backoff;
     let mut leader_refresh: Option<(Instant, crate::backoff::Backoff)> = None;
     loop {
+        // A transaction being aborted, or one that can only be aborted now:
+        // what it still has in the accumulator (a batch back for a retry
+        // above all) is failed at once, never sent.
+        if let Some(error) = shared.txn.as_ref().and_then(|t| t.unsendable()) {
+            let abandoned = lock(&shared.acc).take_unsent();
+            for batch in abandoned {
+                shared.settle(batch, Err(error.clone()), false);
+            }
+        }
         let now = Instant::now();
         let md = shared.cluster.metadata();
         let (drained, bump, finished) = {

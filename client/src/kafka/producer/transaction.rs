@@ -24,7 +24,10 @@
 //! Errors: a fenced producer gets [`Error::Fenced`] from every later call;
 //! anything that spoils the current transaction (a failed send above all)
 //! makes `commit_transaction` fail with [`Error::TransactionAbortable`],
-//! naming the first failed send: abort and retry.
+//! naming the first failed send: abort and retry. Records of the spoiled
+//! transaction not sent yet fail with it at once. An abort fails the
+//! records not sent yet with [`Error::TransactionAborted`], waits for the
+//! requests in flight, and leaves nothing behind for the next transaction.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -80,6 +83,9 @@ struct TxnState {
     started: bool,
     /// The first failed send (or step) of the current transaction.
     failed: Option<String>,
+    /// `abort_transaction` has begun (and not finished) on the current
+    /// transaction: nothing more of it may be sent.
+    aborting: bool,
     /// Set once fenced: every later call fails with it.
     fenced: Option<Error>,
 }
@@ -150,6 +156,11 @@ impl Transactions {
             Phase::Ready => Err(Error::TransactionState(
                 "send outside a transaction: call begin_transaction first".into(),
             )),
+            Phase::InTransaction if st.aborting => Err(Error::TransactionState(
+                "send while the transaction is being aborted: begin the next one after \
+                 abort_transaction returns"
+                    .into(),
+            )),
             Phase::InTransaction => match &st.failed {
                 Some(why) => Err(Error::TransactionAbortable {
                     reason: format!("an earlier step of this transaction failed: {why}"),
@@ -157,6 +168,29 @@ impl Transactions {
                 None => Ok(()),
             },
         }
+    }
+
+    /// The error for the current transaction's records still in the
+    /// accumulator, if they must not be sent: the transaction is being
+    /// aborted ([`Error::TransactionAborted`]), the producer is fenced, or
+    /// a step of the transaction failed, so it can only be aborted
+    /// ([`Error::TransactionAbortable`]). The sender fails them at once
+    /// rather than let them wait, behind the epoch bump a failed batch asks
+    /// for, until their delivery timeout.
+    pub(crate) fn unsendable(&self) -> Option<Error> {
+        let st = lock(&self.state);
+        if st.phase != Phase::InTransaction {
+            return None;
+        }
+        if st.aborting {
+            return Some(Error::TransactionAborted);
+        }
+        if let Some(e) = &st.fenced {
+            return Some(e.clone());
+        }
+        st.failed.as_ref().map(|why| Error::TransactionAbortable {
+            reason: format!("not sent: an earlier step of this transaction failed: {why}"),
+        })
     }
 
     /// The state a transactional call other than `send` needs: fenced
@@ -407,6 +441,7 @@ impl Producer {
         st.added.clear();
         st.started = false;
         st.failed = None;
+        st.aborting = false;
         Ok(())
     }
 
@@ -525,15 +560,24 @@ impl Producer {
         })
     }
 
-    /// Sends what is buffered and commits the transaction (EndTxn). Fails
-    /// with [`Error::TransactionAbortable`], naming the first failed send,
-    /// if any send of the transaction failed: the transaction is still open
-    /// and must be aborted. With transaction version 2 the coordinator
-    /// bumps the producer epoch here.
+    /// Sends what is buffered, waits until every record of the
+    /// transaction is acknowledged, and commits the transaction (EndTxn).
+    /// Fails with [`Error::TransactionAbortable`], naming the first failed
+    /// send, if any send of the transaction failed (the records not sent
+    /// by then fail with it at once): the transaction is still open and
+    /// must be aborted. With transaction version 2 the coordinator bumps
+    /// the producer epoch here.
     pub async fn commit_transaction(&self) -> Result<()> {
         let txn = self.transactions()?;
         let _op = txn.ops.lock().await;
         txn.check_phase("commit_transaction", Phase::InTransaction)?;
+        if lock(&txn.state).aborting {
+            return Err(Error::TransactionState(
+                "commit_transaction: an abort of this transaction did not finish: \
+                 call abort_transaction again"
+                    .into(),
+            ));
+        }
         self.flush().await?;
         {
             let st = lock(&txn.state);
@@ -549,24 +593,27 @@ impl Producer {
         self.end_transaction(txn, true).await
     }
 
-    /// Aborts the transaction: records not sent yet are failed (their
-    /// futures get [`Error::TransactionAbortable`]), records in flight are
-    /// waited for, and EndTxn marks everything sent in the transaction
+    /// Aborts the transaction. Records not sent yet are failed at once
+    /// and never sent: their [`DeliveryFuture`](super::DeliveryFuture)s
+    /// resolve to [`Error::TransactionAborted`]. Requests already in flight
+    /// are waited for (a record that comes back for a retry fails the same
+    /// way instead); then EndTxn marks everything sent in the transaction
     /// aborted, so read_committed consumers never see it. The producer can
-    /// begin the next transaction afterwards.
+    /// begin the next transaction afterwards: nothing of this one is left
+    /// behind. If the abort fails (or its future is dropped), call it
+    /// again.
     pub async fn abort_transaction(&self) -> Result<()> {
         let txn = self.transactions()?;
         let _op = txn.ops.lock().await;
         txn.check_phase("abort_transaction", Phase::InTransaction)?;
+        // From here the sender fails, rather than sends, what it finds of
+        // this transaction (a batch requeued for a retry, a record enqueued
+        // by another handle meanwhile).
+        lock(&txn.state).aborting = true;
         let unsent = lock(&self.shared.acc).take_unsent();
         for batch in unsent {
-            self.shared.settle(
-                batch,
-                Err(Error::TransactionAbortable {
-                    reason: "the transaction was aborted before this record was sent".into(),
-                }),
-                false,
-            );
+            self.shared
+                .settle(batch, Err(Error::TransactionAborted), false);
         }
         self.wait_drained().await?;
         self.end_transaction(txn, false).await
@@ -616,9 +663,13 @@ impl Producer {
                 lock(&self.shared.acc).reset_sequences(next)?;
             }
         }
-        if !v2 && !commit && lock(&self.shared.acc).bump_needed {
-            // A batch failed with a sequence gap: after the abort, bump the
-            // epoch (KIP-360) so the next transaction starts at sequence 0.
+        if !commit && lock(&self.shared.acc).bump_needed {
+            // A batch failed with a sequence gap and no EndTxn moved the
+            // epoch on: version 1, or version 2 when no request of the
+            // transaction went out (its batches expired unsent, say, for
+            // want of a leader). Bump the epoch (KIP-360) so the next
+            // transaction starts at sequence 0; without the bump every later
+            // batch would wait for one until its delivery timeout.
             let identity = lock(&self.shared.acc).identity;
             let request = InitProducerIdRequest {
                 transactional_id: Some(txn.id.to_string()),
@@ -645,6 +696,7 @@ impl Producer {
         st.added.clear();
         st.started = false;
         st.failed = None;
+        st.aborting = false;
         debug!(transactional_id = %txn.id, outcome = what, "transaction ended");
         Ok(())
     }
