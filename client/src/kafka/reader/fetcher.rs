@@ -429,6 +429,12 @@ impl Fetcher {
             return Ok(());
         }
         self.session(leader).answered(&plan, response.session_id);
+        if response.responses.is_empty() {
+            // Nothing new (an incremental fetch of an idle reader answers
+            // with no partitions): skip the lookups built below, which
+            // cost O(partitions asked) per poll.
+            return Ok(());
+        }
         let md = self.cluster.metadata();
         let by_id: HashMap<kafka_proto::Uuid, Arc<str>> = asked
             .iter()
