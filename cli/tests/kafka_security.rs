@@ -108,10 +108,10 @@ fn scram_config() -> TempFile {
     )
 }
 
-/// The librdkafka version kcat runs on, from `kcat -V` ("... librdkafka
-/// 2.0.2 builtin.features=...").
+/// The librdkafka version the current kcat runs on, from `kcat -V` ("...
+/// librdkafka 2.16.0 builtin.features=...").
 fn librdkafka_version() -> (u32, u32, u32) {
-    let out = mq_tests::tools::kcat(&["-V"], b"");
+    let out = mq_tests::tools::kcat_current(&["-V"], b"");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let version = text
         .split("librdkafka ")
@@ -123,18 +123,15 @@ fn librdkafka_version() -> (u32, u32, u32) {
     (next(), next(), next())
 }
 
-/// The mechanism kcat logs in with on the SASL_SSL listener: SCRAM-SHA-256
-/// as mq does, when its librdkafka can. Before 2.6.1 librdkafka repeats the
-/// client nonce in SCRAM's client-final-message, which Kafka 4.x rejects as
-/// invalid credentials (confluentinc/librdkafka#4895; Debian bookworm's
-/// kcat has 2.0.2); such a kcat uses PLAIN on the same listener, so the
-/// records still cross it both ways.
-fn kcat_mechanism() -> &'static str {
-    if librdkafka_version() >= (2, 6, 1) {
-        "SCRAM-SHA-256"
-    } else {
-        "PLAIN"
-    }
+/// kcat logs in with SCRAM-SHA-256 as mq does. It runs on the current
+/// librdkafka that `scripts/brokers up` fetches: before 2.6.1 librdkafka
+/// repeats the client nonce in SCRAM's client-final-message, which Kafka
+/// 4.x rejects as invalid credentials (confluentinc/librdkafka#4895;
+/// Debian bookworm's kcat has 2.0.2).
+#[test]
+fn kcat_runs_on_a_librdkafka_whose_scram_kafka_4_takes() {
+    let version = librdkafka_version();
+    assert!(version >= (2, 6, 1), "kcat runs on librdkafka {version:?}");
 }
 
 /// kcat's arguments for the SASL_SSL listener.
@@ -145,7 +142,7 @@ fn kcat_scram(topic: &str) -> Vec<String> {
         "-X",
         "security.protocol=SASL_SSL",
         "-X",
-        &format!("sasl.mechanisms={}", kcat_mechanism()),
+        "sasl.mechanisms=SCRAM-SHA-256",
         "-X",
         &format!("sasl.username={KAFKA_SASL_USER}"),
         "-X",
@@ -163,7 +160,7 @@ fn kcat_scram(topic: &str) -> Vec<String> {
 fn kcat(args: &[String], extra: &[&str], stdin: &[u8]) -> std::process::Output {
     let mut all: Vec<&str> = args.iter().map(String::as_str).collect();
     all.extend_from_slice(extra);
-    let out = mq_tests::tools::kcat(&all, stdin);
+    let out = mq_tests::tools::kcat_current(&all, stdin);
     mq_tests::tools::check(&format!("kcat {extra:?}"), &out);
     out
 }

@@ -60,9 +60,39 @@ pub fn kafka_java_with_stdin(main_class: &str, args: &[&str], stdin: &[u8]) -> O
     child.wait_with_output().expect("java output")
 }
 
-/// Runs `kcat` with `args`, feeding `stdin`.
+/// Where `scripts/brokers up` puts a current librdkafka for kcat (see
+/// `install_current_librdkafka` there): Debian's kcat runs on librdkafka
+/// 2.0.2, whose SCRAM Kafka 4.x refuses.
+pub const CURRENT_LIBRDKAFKA_DIR: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../.brokers/librdkafka");
+
+/// Runs `kcat` with `args`, feeding `stdin`, on Debian's librdkafka.
 pub fn kcat(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new("kcat")
+    kcat_on(None, args, stdin)
+}
+
+/// Runs `kcat` on the current librdkafka that `scripts/brokers up`
+/// fetched ([`CURRENT_LIBRDKAFKA_DIR`]), for what Debian's cannot do
+/// (SCRAM against Kafka 4.x).
+///
+/// # Panics
+/// If that librdkafka is not there.
+pub fn kcat_current(args: &[&str], stdin: &[u8]) -> Output {
+    let dir = std::path::Path::new(CURRENT_LIBRDKAFKA_DIR);
+    assert!(
+        dir.join("librdkafka.so.1").is_file(),
+        "no current librdkafka in {}: run scripts/brokers up",
+        dir.display()
+    );
+    kcat_on(Some(dir), args, stdin)
+}
+
+fn kcat_on(lib: Option<&std::path::Path>, args: &[&str], stdin: &[u8]) -> Output {
+    let mut command = Command::new("kcat");
+    if let Some(lib) = lib {
+        command.env("LD_LIBRARY_PATH", lib);
+    }
+    let mut child = command
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
