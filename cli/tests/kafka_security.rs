@@ -63,6 +63,26 @@ fn ssl_round_trip_with_properties() {
     );
 }
 
+/// PKCS12 trust and key stores (made by Java's keytool) by the Java
+/// client's property names, the store password from the environment.
+#[test]
+fn ssl_round_trip_with_pkcs12_stores() {
+    let topic = Topic::new("ssl-pkcs12", 1);
+    round_trip(
+        &url(&kafka_ssl_bootstrap(), &topic.name),
+        &[
+            "security.protocol=SSL".to_owned(),
+            "ssl.truststore.type=PKCS12".to_owned(),
+            format!("ssl.truststore.location={}", tls_file("ca-truststore.p12")),
+            "ssl.truststore.password=${env:MQ_TEST_PW}".to_owned(),
+            "ssl.keystore.type=PKCS12".to_owned(),
+            format!("ssl.keystore.location={}", tls_file("client-keytool.p12")),
+            "ssl.keystore.password=${env:MQ_TEST_PW}".to_owned(),
+        ],
+        &[("MQ_TEST_PW", mq_tests::endpoints::CLIENT_P12_PASSWORD)],
+    );
+}
+
 /// PLAIN over SASL_PLAINTEXT, the password from MQ_KAFKA_PASSWORD and the
 /// CA by librdkafka's name for it.
 #[test]

@@ -63,6 +63,12 @@ struct TlsProps {
     cert_pem: Option<String>,
     key_pem: Option<String>,
     no_verify: bool,
+    /// `ssl.keystore.type` and `ssl.truststore.type` are PKCS12.
+    keystore_pkcs12: bool,
+    truststore_pkcs12: bool,
+    keystore_password: Option<String>,
+    truststore_password: Option<String>,
+    key_password: Option<String>,
 }
 
 impl ClientConfig {
@@ -240,7 +246,7 @@ impl ClientConfig {
         if tls {
             #[cfg(feature = "tls")]
             {
-                self.tls = Some(tls_of(g.tls));
+                self.tls = Some(tls_of(g.tls)?);
             }
             #[cfg(not(feature = "tls"))]
             return Err(Error::Config(format!(
@@ -344,17 +350,24 @@ fn jaas_credentials(jaas: &str) -> Result<(String, String)> {
 
 #[cfg(feature = "tls")]
 fn tls_property(t: &mut TlsProps, key: &str, value: &str) -> Result<()> {
-    let pem_only = |v: &str| {
+    // Whether a store type names PKCS12 (else PEM).
+    let pkcs12 = |v: &str| {
         if v.eq_ignore_ascii_case("PEM") {
-            Ok(())
+            Ok(false)
+        } else if v.eq_ignore_ascii_case("PKCS12") {
+            Ok(true)
         } else {
-            Err(bad(key, v, "only PEM stores are supported"))
+            Err(bad(key, v, "PEM and PKCS12 stores are supported, not JKS"))
         }
     };
     match key {
         "ssl.truststore.location" | "ssl.ca.location" => t.ca_file = Some(value.to_owned()),
         "ssl.truststore.certificates" | "ssl.ca.pem" => t.ca_pem = Some(value.to_owned()),
-        "ssl.truststore.type" | "ssl.keystore.type" => pem_only(value)?,
+        "ssl.truststore.type" => t.truststore_pkcs12 = pkcs12(value)?,
+        "ssl.keystore.type" => t.keystore_pkcs12 = pkcs12(value)?,
+        "ssl.keystore.password" => t.keystore_password = Some(value.to_owned()),
+        "ssl.truststore.password" => t.truststore_password = Some(value.to_owned()),
+        "ssl.key.password" => t.key_password = Some(value.to_owned()),
         "ssl.keystore.location" => t.keystore_file = Some(value.to_owned()),
         "ssl.certificate.location" => t.cert_file = Some(value.to_owned()),
         "ssl.key.location" => t.key_file = Some(value.to_owned()),
@@ -377,12 +390,10 @@ fn tls_property(t: &mut TlsProps, key: &str, value: &str) -> Result<()> {
             "false" => t.no_verify = true,
             _ => return Err(bad(key, value, "true or false")),
         },
-        "ssl.key.password" | "ssl.keystore.password" | "ssl.truststore.password"
-            if value.is_empty() => {}
         _ => {
             return Err(Error::Config(format!(
-                "unsupported TLS property {key} (PEM files only: ssl.truststore.location, \
-                 ssl.keystore.location or ssl.certificate.location + ssl.key.location)"
+                "unsupported TLS property {key} (PEM or PKCS12 stores: ssl.truststore.location, \
+                 ssl.keystore.location, or ssl.certificate.location + ssl.key.location)"
             )));
         }
     }
@@ -390,17 +401,71 @@ fn tls_property(t: &mut TlsProps, key: &str, value: &str) -> Result<()> {
 }
 
 #[cfg(feature = "tls")]
-fn tls_of(t: TlsProps) -> crate::tls::TlsConfig {
+fn tls_of(t: TlsProps) -> Result<crate::tls::TlsConfig> {
     let mut tls = crate::tls::TlsConfig::new();
+    let needs_pkcs12 = || {
+        Error::Config(
+            "PKCS12 stores need mq-client's pkcs12 feature, which this build does not have".into(),
+        )
+    };
+    // A password only means something to a PKCS12 store (PEM keys here
+    // are not encrypted): one given for PEM is an error, not ignored.
+    let pem_password = |name: &str, password: &Option<String>| match password {
+        Some(p) if !p.is_empty() => Err(Error::Config(format!(
+            "{name} is set, but the store is PEM, whose key cannot be encrypted here \
+             (set the store's type to PKCS12, or give an unencrypted PEM key)"
+        ))),
+        _ => Ok(()),
+    };
+    // One password opens a PKCS12 store and its key, as Java's keytool
+    // makes them.
+    if t.keystore_pkcs12 && t.key_password.is_some() && t.key_password != t.keystore_password {
+        return Err(Error::Config(
+            "ssl.key.password differs from ssl.keystore.password: \
+             PKCS12 keys under a password of their own are not supported"
+                .into(),
+        ));
+    }
     if let Some(ca) = t.ca_file {
-        tls = tls.ca_file(ca);
+        if t.truststore_pkcs12 {
+            #[cfg(feature = "pkcs12")]
+            {
+                tls = tls.ca_pkcs12_file(ca, t.truststore_password.clone().unwrap_or_default());
+            }
+            #[cfg(not(feature = "pkcs12"))]
+            return Err(needs_pkcs12());
+        } else {
+            tls = tls.ca_file(ca);
+        }
     }
     if let Some(ca) = t.ca_pem {
         tls = tls.ca_pem(ca);
     }
     if let Some(store) = t.keystore_file {
-        // A PEM key store holds the key and the chain in one file.
-        tls = tls.client_cert_files(store.clone(), store);
+        if t.keystore_pkcs12 {
+            let password = t.keystore_password.clone().unwrap_or_default();
+            #[cfg(feature = "pkcs12")]
+            {
+                tls = tls.client_pkcs12_file(store, password);
+            }
+            #[cfg(not(feature = "pkcs12"))]
+            {
+                let _ = (store, password);
+                return Err(needs_pkcs12());
+            }
+        } else {
+            pem_password("ssl.keystore.password", &t.keystore_password)?;
+            pem_password("ssl.key.password", &t.key_password)?;
+            // A PEM key store holds the key and the chain in one file.
+            tls = tls.client_cert_files(store.clone(), store);
+        }
+    } else if t.keystore_pkcs12 && (t.cert_pem.is_some() || t.cert_file.is_some()) {
+        return Err(Error::Config(
+            "ssl.keystore.type=PKCS12 needs ssl.keystore.location".into(),
+        ));
+    }
+    if !t.truststore_pkcs12 {
+        pem_password("ssl.truststore.password", &t.truststore_password)?;
     }
     if let (Some(cert), Some(key)) = (t.cert_file, t.key_file) {
         tls = tls.client_cert_files(cert, key);
@@ -408,7 +473,8 @@ fn tls_of(t: TlsProps) -> crate::tls::TlsConfig {
     if let (Some(cert), Some(key)) = (t.cert_pem, t.key_pem) {
         tls = tls.client_cert_pem(cert, key);
     }
-    tls.danger_accept_invalid_certs(t.no_verify)
+    let _ = needs_pkcs12;
+    Ok(tls.danger_accept_invalid_certs(t.no_verify))
 }
 
 #[cfg(test)]
@@ -536,5 +602,56 @@ mod tests {
         ])
         .unwrap_err();
         assert!(e.to_string().contains("PEM"), "{e}");
+        // A password for a PEM store is refused, not ignored, and the
+        // error does not echo it.
+        let e = ClientConfig::from_properties([
+            ("bootstrap.servers", "a:1"),
+            ("security.protocol", "SSL"),
+            ("ssl.keystore.location", "/client.pem"),
+            ("ssl.keystore.password", "s3cr3t-pw"),
+        ])
+        .unwrap_err();
+        assert!(e.to_string().contains("ssl.keystore.password"), "{e}");
+        assert!(!format!("{e} {e:?}").contains("s3cr3t-pw"), "{e}");
+    }
+
+    #[cfg(feature = "tls")]
+    #[test]
+    fn pkcs12_stores_from_properties() {
+        let props = [
+            ("bootstrap.servers", "a:1"),
+            ("security.protocol", "SSL"),
+            ("ssl.truststore.type", "PKCS12"),
+            ("ssl.truststore.location", "/trust.p12"),
+            ("ssl.truststore.password", "trust-pw"),
+            ("ssl.keystore.type", "PKCS12"),
+            ("ssl.keystore.location", "/client.p12"),
+            ("ssl.keystore.password", "store-pw"),
+            ("ssl.key.password", "store-pw"),
+        ];
+        let got = ClientConfig::from_properties(props);
+        #[cfg(feature = "pkcs12")]
+        {
+            let c = got.unwrap();
+            let want = crate::tls::TlsConfig::new()
+                .ca_pkcs12_file("/trust.p12", "trust-pw")
+                .client_pkcs12_file("/client.p12", "store-pw");
+            assert_eq!(c.tls, Some(want));
+            let shown = format!("{:?}", c.tls);
+            assert!(
+                !shown.contains("store-pw") && !shown.contains("trust-pw"),
+                "{shown}"
+            );
+        }
+        #[cfg(not(feature = "pkcs12"))]
+        {
+            let e = got.unwrap_err();
+            assert!(e.to_string().contains("pkcs12 feature"), "{e}");
+        }
+        let mut other_key_password = props;
+        other_key_password[8].1 = "key-pw";
+        let e = ClientConfig::from_properties(other_key_password).unwrap_err();
+        assert!(e.to_string().contains("ssl.key.password"), "{e}");
+        assert!(!format!("{e} {e:?}").contains("key-pw"), "{e}");
     }
 }

@@ -7,6 +7,8 @@
 //!   `ssl.truststore.location` do; or the bundled webpki roots
 //!   (`TlsConfig::webpki_roots`, feature `webpki-roots`);
 //! - a client certificate and key, PEM ([`TlsConfig::client_cert_files`]),
+//!   or a PKCS#12 key store (`TlsConfig::client_pkcs12_file`, feature
+//!   `pkcs12`; `TlsConfig::ca_pkcs12_file` for a PKCS#12 trust store),
 //!   for RabbitMQ's EXTERNAL login or Kafka's `ssl.client.auth`;
 //! - the name the server's certificate must carry, which is also the SNI
 //!   name: the host dialled, unless [`TlsConfig::server_name`] says another.
@@ -30,6 +32,9 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConnection, DigitallySignedStruct, RootCertStore};
 use tokio::net::TcpStream;
+
+#[cfg(feature = "pkcs12")]
+mod pkcs12;
 
 /// Why TLS could not be set up or the handshake failed. Messages never
 /// contain key material.
@@ -106,8 +111,20 @@ enum Roots {
 /// A client certificate chain and its key, PEM.
 #[derive(Clone, PartialEq, Eq)]
 enum Identity {
-    Files { cert: PathBuf, key: PathBuf },
-    Pem { cert: Vec<u8>, key: Vec<u8> },
+    Files {
+        cert: PathBuf,
+        key: PathBuf,
+    },
+    Pem {
+        cert: Vec<u8>,
+        key: Vec<u8>,
+    },
+    /// A PKCS#12 key store and its password.
+    #[cfg(feature = "pkcs12")]
+    Pkcs12 {
+        path: PathBuf,
+        password: String,
+    },
 }
 
 /// TLS settings for broker connections. Cheap to clone; the rustls
@@ -126,6 +143,9 @@ pub struct TlsConfig {
     roots: Roots,
     ca_files: Vec<PathBuf>,
     ca_pems: Vec<Vec<u8>>,
+    /// PKCS#12 trust stores and their passwords.
+    #[cfg(feature = "pkcs12")]
+    ca_pkcs12: Vec<(PathBuf, String)>,
     identity: Option<Identity>,
     server_name: Option<String>,
     sni: bool,
@@ -144,6 +164,7 @@ impl PartialEq for TlsConfig {
         self.roots == other.roots
             && self.ca_files == other.ca_files
             && self.ca_pems == other.ca_pems
+            && self.pkcs12_trust_eq(other)
             && self.identity == other.identity
             && self.server_name == other.server_name
             && self.sni == other.sni
@@ -158,11 +179,20 @@ impl fmt::Debug for TlsConfig {
             None => "none".to_owned(),
             Some(Identity::Files { cert, .. }) => format!("{} (key: <redacted>)", cert.display()),
             Some(Identity::Pem { .. }) => "PEM (key: <redacted>)".to_owned(),
+            #[cfg(feature = "pkcs12")]
+            Some(Identity::Pkcs12 { path, .. }) => {
+                format!("{} (PKCS#12, password: <redacted>)", path.display())
+            }
         };
+        #[cfg(feature = "pkcs12")]
+        let ca_pkcs12: Vec<&Path> = self.ca_pkcs12.iter().map(|(p, _)| p.as_path()).collect();
+        #[cfg(not(feature = "pkcs12"))]
+        let ca_pkcs12: Vec<&Path> = Vec::new();
         f.debug_struct("TlsConfig")
             .field("roots", &self.roots)
             .field("ca_files", &self.ca_files)
             .field("ca_pems", &self.ca_pems.len())
+            .field("ca_pkcs12", &ca_pkcs12)
             .field("client_identity", &identity)
             .field("server_name", &self.server_name)
             .field("sni", &self.sni)
@@ -179,6 +209,8 @@ impl TlsConfig {
             roots: Roots::System,
             ca_files: Vec::new(),
             ca_pems: Vec::new(),
+            #[cfg(feature = "pkcs12")]
+            ca_pkcs12: Vec::new(),
             identity: None,
             server_name: None,
             sni: true,
@@ -190,6 +222,44 @@ impl TlsConfig {
     fn changed(mut self) -> Self {
         self.built = Arc::default();
         self
+    }
+
+    #[cfg(feature = "pkcs12")]
+    fn pkcs12_trust_eq(&self, other: &Self) -> bool {
+        self.ca_pkcs12 == other.ca_pkcs12
+    }
+
+    #[cfg(not(feature = "pkcs12"))]
+    fn pkcs12_trust_eq(&self, _other: &Self) -> bool {
+        true
+    }
+
+    /// Trusts the certificates in this PKCS#12 trust store (Java's
+    /// `ssl.truststore.type=PKCS12`) instead of the system's store, as
+    /// [`ca_file`](Self::ca_file) does for PEM.
+    #[cfg(feature = "pkcs12")]
+    pub fn ca_pkcs12_file(mut self, path: impl Into<PathBuf>, password: impl Into<String>) -> Self {
+        if self.roots == Roots::System {
+            self.roots = Roots::Custom;
+        }
+        self.ca_pkcs12.push((path.into(), password.into()));
+        self.changed()
+    }
+
+    /// Presents the key and certificate chain of this PKCS#12 key store
+    /// (`.p12`, `.pfx`; Java's `ssl.keystore.type=PKCS12`). The password
+    /// opens the store and its key; it never shows in `Debug` or errors.
+    #[cfg(feature = "pkcs12")]
+    pub fn client_pkcs12_file(
+        mut self,
+        path: impl Into<PathBuf>,
+        password: impl Into<String>,
+    ) -> Self {
+        self.identity = Some(Identity::Pkcs12 {
+            path: path.into(),
+            password: password.into(),
+        });
+        self.changed()
     }
 
     /// Trusts the CAs in this PEM file instead of the system's store (call
@@ -320,6 +390,17 @@ impl TlsConfig {
             if added == 0 {
                 return Err(TlsError::File {
                     what: "CA file",
+                    path: path.clone(),
+                    reason: "no usable CA certificate in it".into(),
+                });
+            }
+        }
+        #[cfg(feature = "pkcs12")]
+        for (path, password) in &self.ca_pkcs12 {
+            let (added, _) = store.add_parsable_certificates(pkcs12::certificates(path, password)?);
+            if added == 0 {
+                return Err(TlsError::File {
+                    what: "CA store",
                     path: path.clone(),
                     reason: "no usable CA certificate in it".into(),
                 });
@@ -457,6 +538,8 @@ fn load_identity(
                 .map_err(|e| TlsError::ClientIdentity(format!("key: {}", pem_reason(&e))))?;
             Ok((chain, key))
         }
+        #[cfg(feature = "pkcs12")]
+        Identity::Pkcs12 { path, password } => pkcs12::identity(path, password),
     }
 }
 
