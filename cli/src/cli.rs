@@ -95,6 +95,9 @@ pub(crate) enum Command {
     /// Show or change a Kafka topic's or broker's configs.
     #[command(after_help = CONFIG_EXAMPLES, subcommand_required = true)]
     Config(ConfigArgs),
+    /// List, add or remove a Kafka cluster's ACLs.
+    #[command(after_help = ACL_EXAMPLES, subcommand_required = true)]
+    Acl(AclArgs),
     /// Declare a RabbitMQ exchange or queue.
     #[command(long_about = DECLARE_ABOUT, after_help = DECLARE_EXAMPLES)]
     Declare(DeclareArgs),
@@ -145,6 +148,9 @@ shows a secret."
     };
 }
 
+mod acl;
+use acl::ACL_EXAMPLES;
+pub(crate) use acl::{AclAction, AclAddArgs, AclArgs, AclListArgs, AclRemoveArgs, AclResource};
 mod admin;
 use admin::{CONFIG_EXAMPLES, GROUP_EXAMPLES, GROUPS_ABOUT, GROUPS_EXAMPLES};
 pub(crate) use admin::{

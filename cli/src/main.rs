@@ -38,7 +38,7 @@ mod properties;
 mod runtime;
 mod url;
 
-use cli::{Cli, Command, ConfigAction, DeadLettersAction, GroupAction, TopicAction};
+use cli::{AclAction, Cli, Command, ConfigAction, DeadLettersAction, GroupAction, TopicAction};
 use commands::Broker;
 use error::CliError;
 use output::Output;
@@ -118,6 +118,23 @@ fn run(cli: Cli, out: &mut Output) -> Result<(), CliError> {
             ConfigAction::Set(s) => kafka::config_set(
                 s,
                 &commands::check_admin(&s.url, &s.props, "config set", false)?,
+                out,
+            ),
+        },
+        Command::Acl(a) => match &a.action {
+            AclAction::List(l) => kafka::acl_list(
+                l,
+                &commands::check_admin(&l.url, &l.props, "acl list", false)?,
+                out,
+            ),
+            AclAction::Add(d) => kafka::acl_add(
+                d,
+                &commands::check_admin(&d.url, &d.props, "acl add", false)?,
+                out,
+            ),
+            AclAction::Remove(r) => kafka::acl_remove(
+                r,
+                &commands::check_admin(&r.url, &r.props, "acl remove", false)?,
                 out,
             ),
         },

@@ -133,7 +133,7 @@ fn every_implemented_version_decodes() {
         .map(|(a, v)| format!("{a} v{v}"))
         .collect();
     assert_eq!(missing, Vec::<String>::new());
-    assert_eq!(SUPPORTED_APIS.len(), 30);
+    assert_eq!(SUPPORTED_APIS.len(), 33);
     assert_eq!(s.versions.len(), 189);
     for (api, version) in [("Produce", 13), ("Fetch", 18), ("Metadata", 13)] {
         assert!(s.versions.contains(&(api, version)), "{api} v{version}");

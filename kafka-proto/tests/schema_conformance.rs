@@ -305,8 +305,8 @@ fn every_api_matches_its_schema() {
     let schemas = all_schemas();
     assert_eq!(
         schemas.len(),
-        30,
-        "the 23 APIs of issue 4, the 4 transaction APIs of issue 18, and the group and config admin of issue 19"
+        33,
+        "the 23 APIs of issue 4, the 4 transaction APIs of issue 18, and the group, config and ACL admin of issue 19"
     );
     let mut errors = Vec::new();
     let mut checked_fields = 0;
@@ -389,6 +389,9 @@ fn supported_ranges_are_the_kip896_floors() {
         ("DeleteGroups", (0, 2)),
         ("IncrementalAlterConfigs", (0, 1)),
         ("OffsetDelete", (0, 0)),
+        ("DescribeAcls", (1, 3)),
+        ("CreateAcls", (1, 3)),
+        ("DeleteAcls", (1, 3)),
     ]
     .into_iter()
     .collect();

@@ -24,7 +24,7 @@ use crate::runtime::block_on;
 
 /// Aligned columns: the header, then the rows; the last column is not
 /// padded.
-fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+pub(super) fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {

@@ -14,6 +14,7 @@
 //! list with the command line's `-X` and `--config` properties on top
 //! (security protocol, TLS, SASL, ...), see [`crate::properties`].
 
+mod acl;
 mod bench;
 mod consume;
 mod dead_letters;
@@ -32,6 +33,7 @@ use crate::error::{CliError, Failure};
 use crate::properties::{self, Sources};
 use crate::url::KafkaUrl;
 
+pub(crate) use acl::{add as acl_add, list as acl_list, remove as acl_remove};
 pub(crate) use bench::run as bench;
 pub(crate) use consume::run as consume;
 pub(crate) use dead_letters::{list as list_dead_letters, replay as replay_dead_letters};

@@ -320,6 +320,14 @@ impl Cluster {
             if md.topic(topic).is_some_and(&ready) {
                 return Ok(md);
             }
+            // An error no wait mends (TOPIC_AUTHORIZATION_FAILED for a
+            // topic the principal may not describe, INVALID_TOPIC_EXCEPTION)
+            // fails at once, as Java's producer does, not after `timeout`.
+            if let Some(t) = md.topics.get(topic) {
+                if !t.error.is_ok() && !t.error.is_retriable() {
+                    return Err(Error::broker(t.error, topic));
+                }
+            }
             let delay = backoff.next_delay().unwrap_or(Duration::from_secs(1));
             if tokio::time::Instant::now() + delay > deadline {
                 return match md.topics.get(topic) {

@@ -86,6 +86,7 @@
 //!   (range, roundrobin, cooperative-sticky), heartbeats in the background,
 //!   commits; a `Stream` of records or batches. See its docs.
 
+mod acl;
 mod admin;
 mod cluster;
 mod config;
@@ -98,6 +99,9 @@ mod producer;
 mod properties;
 mod reader;
 
+pub use acl::{
+    AclBinding, AclBindingFilter, AclOperation, AclPermissionType, PatternType, ResourceType,
+};
 pub use admin::{
     Admin, AdminBuilder, AlterConfigOp, ClusterDescription, ConfigEntry, ConfigResource,
     ListedOffset, NewTopic, TopicDescription,

@@ -260,6 +260,9 @@ all_apis! {
     AddOffsetsToTxn: AddOffsetsToTxnRequest => AddOffsetsToTxnResponse;
     EndTxn: EndTxnRequest => EndTxnResponse;
     TxnOffsetCommit: TxnOffsetCommitRequest => TxnOffsetCommitResponse;
+    DescribeAcls: DescribeAclsRequest => DescribeAclsResponse;
+    CreateAcls: CreateAclsRequest => CreateAclsResponse;
+    DeleteAcls: DeleteAclsRequest => DeleteAclsResponse;
     DescribeConfigs: DescribeConfigsRequest => DescribeConfigsResponse;
     SaslAuthenticate: SaslAuthenticateRequest => SaslAuthenticateResponse;
     CreatePartitions: CreatePartitionsRequest => CreatePartitionsResponse;

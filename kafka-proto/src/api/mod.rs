@@ -76,6 +76,9 @@ api_keys! {
     ADD_OFFSETS_TO_TXN = 25, "AddOffsetsToTxn";
     END_TXN = 26, "EndTxn";
     TXN_OFFSET_COMMIT = 28, "TxnOffsetCommit";
+    DESCRIBE_ACLS = 29, "DescribeAcls";
+    CREATE_ACLS = 30, "CreateAcls";
+    DELETE_ACLS = 31, "DeleteAcls";
     DESCRIBE_CONFIGS = 32, "DescribeConfigs";
     SASL_AUTHENTICATE = 36, "SaslAuthenticate";
     CREATE_PARTITIONS = 37, "CreatePartitions";
@@ -362,6 +365,7 @@ macro_rules! kafka_data {
     };
 }
 
+pub mod acls;
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
 pub mod api_versions;
@@ -397,6 +401,10 @@ pub mod txn_offset_commit;
 mod any;
 pub use any::*;
 
+pub use acls::{
+    CreateAclsRequest, CreateAclsResponse, DeleteAclsRequest, DeleteAclsResponse,
+    DescribeAclsRequest, DescribeAclsResponse,
+};
 pub use add_offsets_to_txn::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
 pub use add_partitions_to_txn::{AddPartitionsToTxnRequest, AddPartitionsToTxnResponse};
 pub use api_versions::{ApiVersionsRequest, ApiVersionsResponse};
