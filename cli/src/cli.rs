@@ -725,9 +725,9 @@ mod tests {
             seen += 1;
             stack.extend(c.get_subcommands().cloned());
         }
-        // mq, its 12 commands, and the subcommands of topic, dead-letters,
-        // group and config.
-        assert_eq!(seen, 1 + 12 + 2 + 2 + 3 + 2);
+        // mq, its 13 commands, and the subcommands of topic, dead-letters,
+        // group, config and acl.
+        assert_eq!(seen, 1 + 13 + 2 + 2 + 3 + 2 + 3);
     }
 
     #[test]

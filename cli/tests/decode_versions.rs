@@ -95,6 +95,10 @@ fn all_versions(s: &mut Stream) {
     s.every_version::<AddOffsetsToTxnRequest>();
     s.every_version::<EndTxnRequest>();
     s.every_version::<TxnOffsetCommitRequest>();
+    s.every_version::<DescribeAclsRequest>();
+    s.every_version::<CreateAclsRequest>();
+    s.every_version::<DeleteAclsRequest>();
+    s.every_version::<ConsumerGroupDescribeRequest>();
 }
 
 #[test]
@@ -133,8 +137,8 @@ fn every_implemented_version_decodes() {
         .map(|(a, v)| format!("{a} v{v}"))
         .collect();
     assert_eq!(missing, Vec::<String>::new());
-    assert_eq!(SUPPORTED_APIS.len(), 33);
-    assert_eq!(s.versions.len(), 189);
+    assert_eq!(SUPPORTED_APIS.len(), 34);
+    assert_eq!(s.versions.len(), 200);
     for (api, version) in [("Produce", 13), ("Fetch", 18), ("Metadata", 13)] {
         assert!(s.versions.contains(&(api, version)), "{api} v{version}");
     }

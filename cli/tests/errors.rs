@@ -194,7 +194,7 @@ fn usage_errors_exit_3_with_one_line() {
         (&["frobnicate"], "unrecognized subcommand 'frobnicate'"),
         (
             &[],
-            "'mq' needs a subcommand: produce, consume, topics, topic, groups, group, config, declare, dead-letters, bench, decode, completions",
+            "'mq' needs a subcommand: produce, consume, topics, topic, groups, group, config, acl, declare, dead-letters, bench, decode, completions",
         ),
         (&["topic"], "'mq topic' needs a subcommand: create, delete"),
         (

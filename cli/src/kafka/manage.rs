@@ -167,6 +167,7 @@ pub(crate) fn describe_group(
             out,
             &json!({
                 "group": group.group_id,
+                "type": group.group_type,
                 "state": group.state,
                 "protocol": group.protocol,
                 "members": group.members.iter().map(|m| json!({
@@ -174,6 +175,7 @@ pub(crate) fn describe_group(
                     "client_id": m.client_id,
                     "host": m.client_host,
                     "instance_id": m.instance_id,
+                    "member_epoch": m.member_epoch,
                     "assignment": m.assignment.iter().map(|tp| json!({
                         "topic": &*tp.topic, "partition": tp.partition,
                     })).collect::<Vec<_>>(),
@@ -190,7 +192,7 @@ pub(crate) fn describe_group(
         ),
         ListFormat::Text => {
             out.line(&format!(
-                "group '{}': {}, {} member(s){}",
+                "group '{}': {}, {} member(s){}{}",
                 group.group_id,
                 group.state,
                 group.members.len(),
@@ -198,6 +200,11 @@ pub(crate) fn describe_group(
                     String::new()
                 } else {
                     format!(", assignor {}", group.protocol)
+                },
+                if group.group_type == "classic" {
+                    ""
+                } else {
+                    ", consumer protocol (KIP-848)"
                 }
             ))?;
             let shown = |v: Option<i64>| v.map_or("-".to_owned(), |v| v.to_string());

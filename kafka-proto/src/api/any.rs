@@ -269,6 +269,7 @@ all_apis! {
     DeleteGroups: DeleteGroupsRequest => DeleteGroupsResponse;
     IncrementalAlterConfigs: IncrementalAlterConfigsRequest => IncrementalAlterConfigsResponse;
     OffsetDelete: OffsetDeleteRequest => OffsetDeleteResponse;
+    ConsumerGroupDescribe: ConsumerGroupDescribeRequest => ConsumerGroupDescribeResponse;
 }
 
 /// What this crate implements of `api_key`, if anything.

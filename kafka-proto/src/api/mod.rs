@@ -85,6 +85,7 @@ api_keys! {
     DELETE_GROUPS = 42, "DeleteGroups";
     INCREMENTAL_ALTER_CONFIGS = 44, "IncrementalAlterConfigs";
     OFFSET_DELETE = 47, "OffsetDelete";
+    CONSUMER_GROUP_DESCRIBE = 69, "ConsumerGroupDescribe";
 }
 
 impl fmt::Debug for ApiKey {
@@ -369,6 +370,7 @@ pub mod acls;
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
 pub mod api_versions;
+pub mod consumer_group_describe;
 pub mod consumer_protocol;
 pub mod create_partitions;
 pub mod create_topics;
@@ -408,6 +410,7 @@ pub use acls::{
 pub use add_offsets_to_txn::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
 pub use add_partitions_to_txn::{AddPartitionsToTxnRequest, AddPartitionsToTxnResponse};
 pub use api_versions::{ApiVersionsRequest, ApiVersionsResponse};
+pub use consumer_group_describe::{ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse};
 pub use consumer_protocol::{
     ConsumerProtocolAssignment, ConsumerProtocolSubscription, StickyAssignorUserData,
 };

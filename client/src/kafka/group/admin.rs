@@ -4,9 +4,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use kafka_proto::api::DescribeGroupsRequest;
+use kafka_proto::ConnectionError;
+use kafka_proto::api::consumer_group_describe::{
+    ConsumerGroupAssignment, ConsumerGroupDescribedGroup,
+};
 use kafka_proto::api::consumer_protocol::ConsumerProtocolSubscription;
 use kafka_proto::api::describe_groups::DescribedGroup;
+use kafka_proto::api::{ConsumerGroupDescribeRequest, DescribeGroupsRequest};
 
 use super::coordinator::{Coordinator, find_coordinator};
 use super::offsets::fetch_committed;
@@ -20,12 +24,18 @@ use crate::kafka::error::{Error, Result};
 pub struct GroupDescription {
     /// The group id.
     pub group_id: String,
-    /// `Stable`, `PreparingRebalance`, `CompletingRebalance`, `Empty` or
-    /// `Dead`.
+    /// `classic` (JoinGroup/SyncGroup), or `consumer` for the consumer
+    /// group protocol of KIP-848 (`group.protocol=consumer`).
+    pub group_type: String,
+    /// Classic: `Stable`, `PreparingRebalance`, `CompletingRebalance`,
+    /// `Empty` or `Dead`; consumer: `Stable`, `Assigning`, `Reconciling`,
+    /// `Empty` or `Dead`.
     pub state: String,
     /// `consumer` for consumer groups.
     pub protocol_type: String,
-    /// The assignor in use (`range`, `cooperative-sticky`, ...).
+    /// The assignor in use: the client-side one of a classic group
+    /// (`range`, `cooperative-sticky`, ...) or the server-side one of a
+    /// consumer group (`uniform`, `range`).
     pub protocol: String,
     /// The members.
     pub members: Vec<GroupMemberDescription>,
@@ -47,13 +57,21 @@ pub struct GroupMemberDescription {
     pub subscription: Option<ConsumerProtocolSubscription>,
     /// Its assignment (empty if none, or if it does not decode).
     pub assignment: Vec<TopicPartition>,
+    /// Consumer groups: the member epoch (`None` in a classic group).
+    pub member_epoch: Option<i32>,
 }
 
 impl Admin {
-    /// Describes a consumer group: state, assignor, members and their
-    /// assignments.
+    /// Describes a consumer group of either protocol: state, assignor,
+    /// members and their assignments. A group of the consumer protocol
+    /// (KIP-848) is described by ConsumerGroupDescribe, a classic one by
+    /// DescribeGroups (each answers GROUP_ID_NOT_FOUND for the other kind,
+    /// and a broker before Kafka 4.0 may not have the first at all).
     pub async fn describe_consumer_group(&self, group: &str) -> Result<GroupDescription> {
         let coordinator = Coordinator::new(self.cluster().clone(), Arc::from(group));
+        if let Some(described) = self.describe_kip848_group(&coordinator, group).await? {
+            return Ok(described);
+        }
         let response = retry(self.cluster(), self.operation_timeout(), || async {
             let request = DescribeGroupsRequest {
                 groups: vec![group.to_owned()],
@@ -85,6 +103,7 @@ impl Admin {
         let consumer = response.protocol_type == "consumer";
         Ok(GroupDescription {
             group_id: response.group_id,
+            group_type: "classic".into(),
             state: response.group_state,
             protocol_type: response.protocol_type,
             protocol: response.protocol_data,
@@ -104,9 +123,44 @@ impl Admin {
                         .then(|| decode_assignment(&m.member_assignment).ok())
                         .flatten()
                         .unwrap_or_default(),
+                    member_epoch: None,
                 })
                 .collect(),
         })
+    }
+
+    /// ConsumerGroupDescribe; `None` when the group is not a consumer
+    /// group (or none at all), or the broker lacks the API.
+    async fn describe_kip848_group(
+        &self,
+        coordinator: &Coordinator,
+        group: &str,
+    ) -> Result<Option<GroupDescription>> {
+        let result = retry(self.cluster(), self.operation_timeout(), || async {
+            let request = ConsumerGroupDescribeRequest {
+                group_ids: vec![group.to_owned()],
+                ..Default::default()
+            };
+            match coordinator.call(request, None).await {
+                Ok(response) => Ok(response.groups.into_iter().next()),
+                Err(Error::Connection {
+                    source: ConnectionError::UnsupportedApi(_),
+                    ..
+                }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+        .await?;
+        let Some(described) = result else {
+            return Ok(None);
+        };
+        if described.error_code == kafka_proto::ErrorCode::GROUP_ID_NOT_FOUND {
+            return Ok(None);
+        }
+        if !described.error_code.is_ok() {
+            return Err(coordinator.error(described.error_code, "ConsumerGroupDescribe"));
+        }
+        Ok(Some(kip848_description(described)))
     }
 
     /// The id of the broker that coordinates `group` (FindCoordinator;
@@ -140,5 +194,46 @@ impl Admin {
         }
         let coordinator = Coordinator::new(self.cluster().clone(), Arc::from(group));
         fetch_committed(&coordinator, partitions, self.operation_timeout()).await
+    }
+}
+
+/// A consumer group (KIP-848) as a [`GroupDescription`].
+fn kip848_description(g: ConsumerGroupDescribedGroup) -> GroupDescription {
+    let partitions = |a: ConsumerGroupAssignment| -> Vec<TopicPartition> {
+        let mut out: Vec<TopicPartition> = a
+            .topic_partitions
+            .into_iter()
+            .flat_map(|t| {
+                let topic: Arc<str> = Arc::from(t.topic_name);
+                t.partitions
+                    .into_iter()
+                    .map(move |p| TopicPartition::new(topic.clone(), p))
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    GroupDescription {
+        group_id: g.group_id,
+        group_type: "consumer".into(),
+        state: g.group_state,
+        protocol_type: "consumer".into(),
+        protocol: g.assignor_name,
+        members: g
+            .members
+            .into_iter()
+            .map(|m| GroupMemberDescription {
+                member_id: m.member_id,
+                instance_id: m.instance_id,
+                client_id: m.client_id,
+                client_host: m.client_host,
+                subscription: Some(ConsumerProtocolSubscription {
+                    topics: m.subscribed_topic_names,
+                    ..Default::default()
+                }),
+                assignment: partitions(m.assignment),
+                member_epoch: Some(m.member_epoch),
+            })
+            .collect(),
     }
 }
