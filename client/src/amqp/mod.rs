@@ -49,6 +49,7 @@ mod error;
 mod events;
 mod handles;
 mod last_target;
+mod metrics;
 mod options;
 mod publish_queue;
 mod publisher;
@@ -67,6 +68,7 @@ pub use connection::Connection;
 pub use consumer::{Consumer, Delivery};
 pub use error::{Error, Result};
 pub use events::{ConnectionEvent, ConnectionEvents};
+pub use metrics::ConnectionMetrics;
 pub use options::{
     ConsumeOptions, ExchangeKind, ExchangeOptions, PublishOptions, QueueDeleteOptions, QueueOptions,
 };

@@ -93,6 +93,7 @@ mod config;
 mod conn;
 mod error;
 mod group;
+mod metrics;
 mod oauth;
 pub mod partitioner;
 mod producer;
@@ -116,6 +117,9 @@ pub use group::{
     TopicPartition, TopicPattern, Transformed,
 };
 pub use kafka_proto::ErrorCode;
+pub use metrics::{
+    ClientKind, ClientMetrics, ConsumerMetrics, PartitionLag, ProducerMetrics, RequestMetrics,
+};
 // Types the public API hands out or takes, so that users can name them
 // without depending on `kafka-proto`: the zero-copy record views of
 // `FetchedBatch::iter` and their headers, the topic id of `TopicMeta`, the
