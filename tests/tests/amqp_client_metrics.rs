@@ -1,16 +1,22 @@
 //! Connection metrics against the real RabbitMQ: N messages published
 //! with confirms and consumed make the snapshot count N publishes, N acked
 //! confirms and N deliveries; a nack'd publish (a full queue that rejects
-//! new messages) counts as nacked; the Prometheus text parses strictly
-//! with the same figures.
+//! new messages) counts as nacked; a cut connection counts one loss and
+//! one recovery; the Prometheus text parses strictly with the same
+//! figures.
 
 mod amqp_client_support;
 
-use amqp_client_support::{connect, next};
+use std::time::Duration;
+
+use amqp_client_support::{connect, next, proxy_uri, wait_event};
 use mq_client::amqp::{
-    BasicProperties, ConnectionMetrics, ConsumeOptions, Error, Overflow, QueueOptions,
+    BasicProperties, Connection, ConnectionEvent, ConnectionMetrics, ConsumeOptions, Error,
+    Overflow, QueueDeleteOptions, QueueOptions, RecoveryConfig,
 };
-use mq_tests::{names, prometheus};
+use mq_client::backoff::BackoffConfig;
+use mq_tests::proxy::FaultProxy;
+use mq_tests::{endpoints, names, prometheus};
 
 const MESSAGES: usize = 1_000;
 
@@ -130,5 +136,56 @@ async fn a_nacked_publish_is_counted_as_nacked() {
         "{m:?}"
     );
     check_text(&m);
+    conn.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recovery_is_counted_and_the_channel_stays_open() {
+    let proxy = FaultProxy::start(endpoints::amqp_addr())
+        .await
+        .expect("proxy");
+    let conn = Connection::builder()
+        .uri(proxy_uri(proxy.addr(), ""))
+        .name("metrics-recovery")
+        .operation_timeout(Duration::from_secs(10))
+        .recovery(RecoveryConfig {
+            backoff: BackoffConfig {
+                initial: Duration::from_millis(50),
+                max: Duration::from_millis(500),
+                multiplier: 2.0,
+                jitter: 0.2,
+                max_attempts: Some(40),
+            },
+            ..RecoveryConfig::default()
+        })
+        .connect()
+        .await
+        .expect("connect");
+    let mut events = conn.events();
+    let ch = conn.open_channel().await.expect("channel");
+    let queue = names::queue("metrics-recovery");
+    ch.queue_declare(&queue, QueueOptions::default().auto_delete())
+        .await
+        .expect("declare");
+    ch.confirm_select().await.expect("confirm mode");
+    let publish = || ch.publish("", &queue, &b"m"[..], BasicProperties::default());
+    publish().await.expect("publish").await.expect("acked");
+    let before = conn.metrics();
+    assert_eq!((before.recoveries, before.connection_losses), (0, 0));
+    proxy.cut_all();
+    wait_event(&mut events, Duration::from_secs(10), |e| {
+        matches!(e, ConnectionEvent::Recovered { .. })
+    })
+    .await;
+    publish().await.expect("publish").await.expect("acked");
+    let m = conn.metrics();
+    assert_eq!((m.recoveries, m.connection_losses), (1, 1), "{m:?}");
+    assert_eq!(m.channels_open, 1, "the channel was reopened: {m:?}");
+    assert_eq!((m.publishes, m.confirms_acked), (2, 2), "{m:?}");
+    assert!(m.bytes_sent > before.bytes_sent && m.bytes_received > before.bytes_received);
+    check_text(&m);
+    ch.queue_delete(&queue, QueueDeleteOptions::default())
+        .await
+        .expect("delete");
     conn.close().await.expect("close");
 }

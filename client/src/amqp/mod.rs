@@ -33,6 +33,11 @@
 //! Recovery (on by default) reconnects with backoff and restores channels,
 //! QoS, confirm mode, recorded topology and consumers; see
 //! [`ConnectionEvent`] for what it reports.
+//!
+//! [`Connection::metrics`] counts bytes, publishes, confirms, deliveries,
+//! recoveries and channels ([`ConnectionMetrics`], with a Prometheus text
+//! rendering, and a `publish` to the `metrics` facade under the `metrics`
+//! feature).
 
 mod batch_queue;
 mod channel;

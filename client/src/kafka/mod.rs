@@ -85,6 +85,12 @@
 //! - [`Consumer`]: a member of a consumer group; subscribes, rebalances
 //!   (range, roundrobin, cooperative-sticky), heartbeats in the background,
 //!   commits; a `Stream` of records or batches. See its docs.
+//!
+//! Each client's `metrics()` returns a [`ClientMetrics`] snapshot: bytes,
+//! connections, requests per API with latencies, and the producer's or
+//! consumer's own figures (batches, records, buffer, lag), with a
+//! Prometheus text rendering, and a `publish` to the `metrics` facade
+//! under the `metrics` feature.
 
 mod acl;
 mod admin;
