@@ -53,6 +53,15 @@ impl Stats {
 /// Render it with [`to_prometheus_text`](Self::to_prometheus_text), or,
 /// with the `metrics` feature, publish it to the `metrics` facade with
 /// `publish`.
+///
+/// ```no_run
+/// # async fn demo(conn: mq_client::amqp::Connection) {
+/// let m = conn.metrics();
+/// // With every channel in confirm mode: publishes not yet confirmed.
+/// let waiting = m.publishes.saturating_sub(m.confirms_acked + m.confirms_nacked);
+/// println!("{waiting} publishes await a confirm; {} recoveries", m.recoveries);
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct ConnectionMetrics {

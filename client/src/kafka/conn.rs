@@ -284,7 +284,7 @@ impl Driver {
                     backoff.reset();
                     debug!("connected");
                     self.stats.connects.fetch_add(1, Relaxed);
-                    if failed_before {
+                    if std::mem::take(&mut failed_before) {
                         self.stats.reconnects.fetch_add(1, Relaxed);
                     }
                     match self.session(stream, conn, first).await {

@@ -274,8 +274,10 @@ pub struct PartitionLag {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct ConsumerMetrics {
-    /// Records handed to the application (in batches or one by one;
-    /// transaction markers and aborted records are not counted).
+    /// Records handed to the application, counted once per fetched batch
+    /// when the batch is handed out (by `next_batch`, or to the `Stream`,
+    /// which then yields its records one by one); transaction markers,
+    /// aborted records and records before the position are not counted.
     pub records_consumed: u64,
     /// Fetched partition batches handed to the application.
     pub batches_consumed: u64,
@@ -293,6 +295,20 @@ pub struct ConsumerMetrics {
 /// Render it with [`to_prometheus_text`](Self::to_prometheus_text), or,
 /// with the `metrics` feature, publish it to the `metrics` facade with
 /// `publish`.
+///
+/// ```no_run
+/// # async fn demo(producer: mq_client::kafka::Producer) {
+/// let m = producer.metrics();
+/// if let Some(p) = &m.producer {
+///     println!("{} records sent in {} batches", p.records_sent, p.batches_sent);
+/// }
+/// if let Some(produce) = m.request(0) {
+///     println!("Produce: {:?} on average", produce.latency_sum / produce.answered.max(1) as u32);
+/// }
+/// let scrape: String = m.to_prometheus_text(); // what a /metrics endpoint serves
+/// # drop(scrape);
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ClientMetrics {
