@@ -13,6 +13,7 @@ pub mod amqp;
 pub use futures_util::{Stream, StreamExt};
 pub mod backoff;
 pub(crate) mod clock;
+pub(crate) mod exposition;
 pub mod kafka;
 #[cfg(feature = "test-broker")]
 pub(crate) mod simnet;

@@ -8,6 +8,8 @@
 //! - [`kafka_proxies`]: a fault proxy in front of each Kafka broker.
 //! - [`kafka_wire`]: a blocking driver for `kafka_proto`'s sans-IO connection
 //!   over a plain `TcpStream`, for protocol-core tests.
+//! - [`prometheus`]: a strict parser of the Prometheus text format, for
+//!   the clients' metrics snapshots.
 //! - [`probe`]: raw-byte probes that prove a broker speaks its protocol.
 //! - [`tools`]: other clients as interop peers (Kafka's Java tools, kcat).
 
@@ -17,5 +19,6 @@ pub mod kafka_proxies;
 pub mod kafka_wire;
 pub mod names;
 pub mod probe;
+pub mod prometheus;
 pub mod proxy;
 pub mod tools;

@@ -15,6 +15,7 @@ use super::batch_queue::lock;
 use super::delivery_queue::DeliverySender;
 use super::error::{Error, Result};
 use super::events::ConnectionEvent;
+use super::metrics::Stats;
 use super::options::ConsumeOptions;
 
 /// A logical channel: stable across recovery, unlike the wire number.
@@ -149,10 +150,12 @@ pub(crate) struct State {
     pub(crate) room: Notify,
     /// The driver holds deliveries for a full consumer queue.
     pub(crate) wants_room: AtomicBool,
+    /// The connection's metrics.
+    pub(crate) stats: Arc<Stats>,
 }
 
 impl State {
-    pub(crate) fn new(label: String) -> Self {
+    pub(crate) fn new(label: String, stats: Arc<Stats>) -> Self {
         State {
             label,
             generation: AtomicU64::new(0),
@@ -162,6 +165,7 @@ impl State {
             subscribers: Mutex::new(Vec::new()),
             room: Notify::new(),
             wants_room: AtomicBool::new(false),
+            stats,
         }
     }
 

@@ -16,6 +16,7 @@ use super::driver::{Driver, io};
 use super::error::{Error, Result};
 use super::events::ConnectionEvents;
 use super::handles::Handles;
+use super::metrics::{ConnectionMetrics, Stats};
 use super::publish_queue::PublishQueue;
 use super::uri::Secret;
 
@@ -67,11 +68,12 @@ impl Connection {
         let config = Arc::new(config);
         let label = config.label();
         let mut last = Error::Usage("no broker URI given");
+        let stats = Arc::new(Stats::default());
         for (i, uri) in config.uris.iter().enumerate() {
-            match io::connect(&config, i, None).await {
+            match io::connect(&config, i, None, &stats).await {
                 Ok(io) => {
                     tracing::info!(connection = %label, addr = %io.addr, "connected");
-                    return Ok(Self::spawn(config.clone(), io));
+                    return Ok(Self::spawn(config.clone(), io, stats));
                 }
                 Err(e) => {
                     tracing::warn!(connection = %label, %uri, error = %e, "connect failed");
@@ -82,8 +84,8 @@ impl Connection {
         Err(last)
     }
 
-    fn spawn(config: Arc<Config>, io: io::Io) -> Connection {
-        let state = Arc::new(State::new(config.label()));
+    fn spawn(config: Arc<Config>, io: io::Io, stats: Arc<Stats>) -> Connection {
+        let state = Arc::new(State::new(config.label(), stats));
         let commands = Arc::new(CommandQueue::new(config.command_queue));
         let publish_queue = Arc::new(PublishQueue::new(config.publish_queue));
         let handles = Arc::new(Handles {
@@ -176,6 +178,12 @@ impl Connection {
     /// Whether the connection is closed for good.
     pub fn is_closed(&self) -> bool {
         self.handles.state.closed.get().is_some()
+    }
+
+    /// A snapshot of the connection's metrics: bytes, publishes, confirms,
+    /// deliveries, recoveries, channels. See [`ConnectionMetrics`].
+    pub fn metrics(&self) -> ConnectionMetrics {
+        self.handles.state.stats.snapshot(&self.handles.state.label)
     }
 
     /// The connection name.

@@ -33,6 +33,11 @@
 //! Recovery (on by default) reconnects with backoff and restores channels,
 //! QoS, confirm mode, recorded topology and consumers; see
 //! [`ConnectionEvent`] for what it reports.
+//!
+//! [`Connection::metrics`] counts bytes, publishes, confirms, deliveries,
+//! recoveries and channels ([`ConnectionMetrics`], with a Prometheus text
+//! rendering, and a `publish` to the `metrics` facade under the `metrics`
+//! feature).
 
 mod batch_queue;
 mod channel;
@@ -49,6 +54,7 @@ mod error;
 mod events;
 mod handles;
 mod last_target;
+mod metrics;
 mod options;
 mod publish_queue;
 mod publisher;
@@ -67,6 +73,7 @@ pub use connection::Connection;
 pub use consumer::{Consumer, Delivery};
 pub use error::{Error, Result};
 pub use events::{ConnectionEvent, ConnectionEvents};
+pub use metrics::ConnectionMetrics;
 pub use options::{
     ConsumeOptions, ExchangeKind, ExchangeOptions, PublishOptions, QueueDeleteOptions, QueueOptions,
 };

@@ -239,6 +239,13 @@ impl Admin {
         &self.cluster
     }
 
+    /// A snapshot of the admin client's metrics: connections and requests
+    /// per API with their latencies. See [`ClientMetrics`](super::ClientMetrics).
+    pub fn metrics(&self) -> super::ClientMetrics {
+        let client_id = &self.cluster.config().client_id;
+        (self.cluster.stats()).snapshot(super::ClientKind::Admin, client_id)
+    }
+
     /// How long each operation may take.
     pub(crate) fn operation_timeout(&self) -> Duration {
         self.timeout

@@ -21,6 +21,7 @@ use tracing::{Instrument, debug, debug_span, warn};
 use super::config::{ClientConfig, split_host_port};
 use super::conn::BrokerConn;
 use super::error::{Error, Result};
+use super::metrics::Stats;
 
 /// A broker, as the metadata names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,6 +180,8 @@ struct Inner {
     refresh_lock: tokio::sync::Mutex<()>,
     refresh_now: Arc<Notify>,
     refresh_task: std::sync::OnceLock<RefreshGuard>,
+    /// The client's metrics, which every connection driver adds to.
+    stats: Arc<Stats>,
 }
 
 /// Cluster metadata and broker connections, shared by one client's parts.
@@ -222,6 +225,7 @@ impl Cluster {
             refresh_lock: tokio::sync::Mutex::new(()),
             refresh_now: Arc::new(Notify::new()),
             refresh_task: std::sync::OnceLock::new(),
+            stats: Arc::new(Stats::default()),
         });
         let cluster = Cluster { inner };
         cluster.refresh().await?;
@@ -341,6 +345,11 @@ impl Cluster {
         }
     }
 
+    /// The client's live metrics counters.
+    pub(crate) fn stats(&self) -> &Arc<Stats> {
+        &self.inner.stats
+    }
+
     /// The connection to broker `node_id`.
     pub(crate) fn broker(&self, node_id: i32) -> Result<BrokerConn> {
         if let Some(c) = lock(&self.inner.conns).get(&node_id) {
@@ -354,7 +363,9 @@ impl Cluster {
         let mut conns = lock(&self.inner.conns);
         Ok(conns
             .entry(node_id)
-            .or_insert_with(|| BrokerConn::spawn(node_id, addr, &self.inner.config))
+            .or_insert_with(|| {
+                BrokerConn::spawn(node_id, addr, &self.inner.config, &self.inner.stats)
+            })
             .clone())
     }
 
@@ -369,7 +380,7 @@ impl Cluster {
         match conns.get(&key) {
             Some(c) if c.addr() == addr => c.clone(),
             _ => {
-                let conn = BrokerConn::spawn(node_id, addr, &self.inner.config);
+                let conn = BrokerConn::spawn(node_id, addr, &self.inner.config, &self.inner.stats);
                 conns.insert(key, conn.clone());
                 conn
             }
@@ -501,7 +512,7 @@ async fn fetch_metadata(
             let mut conns = lock(&inner.conns);
             conns
                 .entry(id)
-                .or_insert_with(|| BrokerConn::spawn(id, addr, &inner.config))
+                .or_insert_with(|| BrokerConn::spawn(id, addr, &inner.config, &inner.stats))
                 .clone()
         };
         match conn.call(request.clone()).await {

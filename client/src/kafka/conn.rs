@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -26,6 +27,7 @@ use tracing::{Instrument, debug, debug_span, warn};
 
 use super::config::ClientConfig;
 use super::error::{Error, Result};
+use super::metrics::Stats;
 
 /// Queues a request into the sans-IO connection; returns its correlation id.
 type Enqueue = Box<dyn FnOnce(&mut Connection, Instant) -> Result<i32, ConnectionError> + Send>;
@@ -62,7 +64,12 @@ impl fmt::Debug for BrokerConn {
 impl BrokerConn {
     /// Spawns the driver for broker `node_id` at `addr` (negative ids are
     /// bootstrap entries). Connecting happens on the first request.
-    pub(crate) fn spawn(node_id: i32, addr: String, config: &ClientConfig) -> BrokerConn {
+    pub(crate) fn spawn(
+        node_id: i32,
+        addr: String,
+        config: &ClientConfig,
+        stats: &Arc<Stats>,
+    ) -> BrokerConn {
         let addr: Arc<str> = addr.into();
         let (tx, rx) = mpsc::channel(config.max_in_flight.max(1) * 2);
         let driver = Driver {
@@ -70,6 +77,7 @@ impl BrokerConn {
             config: config.clone(),
             rx,
             rx_closed: false,
+            stats: stats.clone(),
         };
         let span = debug_span!(parent: None, "kafka_broker", node_id, addr = %addr);
         tokio::spawn(driver.run().instrument(span));
@@ -208,19 +216,21 @@ impl std::future::Future for PendingReply {
 }
 
 /// Writes what the socket takes of `out`, then flushes a buffering stream
-/// (TLS), so that no record waits in it while the loop sleeps.
+/// (TLS), so that no record waits in it while the loop sleeps. Returns the
+/// bytes written.
 async fn write_out<W: AsyncWrite + Unpin>(
     wr: &mut W,
     out: &mut BytesMut,
     buffered: bool,
-) -> std::io::Result<()> {
+) -> std::io::Result<usize> {
+    let mut n = 0;
     if !out.is_empty() {
-        wr.write_buf(out).await?;
+        n = wr.write_buf(out).await?;
     }
     if buffered {
         wr.flush().await?;
     }
-    Ok(())
+    Ok(n)
 }
 
 /// Decodes a response body as `M`.
@@ -236,6 +246,7 @@ struct Driver {
     config: ClientConfig,
     rx: mpsc::Receiver<Command>,
     rx_closed: bool,
+    stats: Arc<Stats>,
 }
 
 /// How a session ended.
@@ -249,12 +260,17 @@ enum End {
 struct Pending {
     api: ApiKey,
     reply: Reply,
+    /// When the request was queued on the connection, for its latency.
+    sent_at: Instant,
 }
 
 impl Driver {
     async fn run(mut self) {
         let mut backoff = self.config.reconnect_backoff.start();
         let mut retry_at: Option<tokio::time::Instant> = None;
+        // A connection failed or could not be opened: the next one opened
+        // is a reconnect.
+        let mut failed_before = false;
         loop {
             let Some(first) = self.rx.recv().await else {
                 return;
@@ -267,9 +283,14 @@ impl Driver {
                 Ok((stream, conn)) => {
                     backoff.reset();
                     debug!("connected");
+                    self.stats.connects.fetch_add(1, Relaxed);
+                    if std::mem::take(&mut failed_before) {
+                        self.stats.reconnects.fetch_add(1, Relaxed);
+                    }
                     match self.session(stream, conn, first).await {
                         End::Closed => return,
                         End::Failed => {
+                            failed_before = true;
                             // The first reconnect is quick; repeated
                             // failures back off.
                             let delay = backoff
@@ -280,6 +301,8 @@ impl Driver {
                     }
                 }
                 Err(e) => {
+                    failed_before = true;
+                    self.stats.connect_failures.fetch_add(1, Relaxed);
                     let delay = backoff
                         .next_delay()
                         .unwrap_or(self.config.reconnect_backoff.max);
@@ -350,6 +373,7 @@ impl Driver {
                     .write_all(&out)
                     .await
                     .map_err(|e| self.io_error(&e))?;
+                self.stats.bytes_sent.fetch_add(out.len() as u64, Relaxed);
                 stream.flush().await.map_err(|e| self.io_error(&e))?;
                 out.clear();
             }
@@ -378,6 +402,7 @@ impl Driver {
             if n == 0 {
                 return Err(self.disconnected());
             }
+            self.stats.bytes_received.fetch_add(n as u64, Relaxed);
             conn.handle_input(Instant::now(), &mut inbuf)
                 .map_err(|source| Error::Connection {
                     broker: self.addr.to_string(),
@@ -456,7 +481,8 @@ impl Driver {
                 read = rd.read_buf(&mut inbuf) => {
                     match read {
                         Ok(0) => return self.fail_all(pending, self.disconnected()),
-                        Ok(_) => {
+                        Ok(n) => {
+                            self.stats.bytes_received.fetch_add(n as u64, Relaxed);
                             if let Err(source) = conn.handle_input(Instant::now(), &mut inbuf) {
                                 let e = Error::Connection { broker: self.addr.to_string(), source };
                                 return self.fail_all(pending, e);
@@ -470,7 +496,10 @@ impl Driver {
                 }
                 written = write_out(&mut wr, &mut out, buffered), if !out.is_empty() || unflushed => {
                     match written {
-                        Ok(()) => unflushed = buffered && !out.is_empty(),
+                        Ok(n) => {
+                            self.stats.bytes_sent.fetch_add(n as u64, Relaxed);
+                            unflushed = buffered && !out.is_empty();
+                        }
                         Err(e) => return self.fail_all(pending, self.io_error(&e)),
                     }
                 }
@@ -527,14 +556,18 @@ impl Driver {
         pending: &mut HashMap<i32, Pending>,
         command: Command,
     ) -> Result<(), Error> {
-        match (command.enqueue)(conn, Instant::now()) {
+        let now = Instant::now();
+        match (command.enqueue)(conn, now) {
             Ok(id) => {
+                self.stats
+                    .request_sent(command.api, command.expects_response);
                 if command.expects_response {
                     pending.insert(
                         id,
                         Pending {
                             api: command.api,
                             reply: command.reply,
+                            sent_at: now,
                         },
                     );
                 } else {
@@ -580,6 +613,7 @@ impl Driver {
             match event {
                 Event::Response(response) => {
                     if let Some(p) = pending.remove(&response.correlation_id) {
+                        self.stats.request_answered(p.api, p.sent_at.elapsed());
                         let _ = p.reply.send(Ok(Some(response)));
                     }
                 }
@@ -590,6 +624,7 @@ impl Driver {
                 } => {
                     warn!(api = %api_key, "request timed out; closing the connection");
                     if let Some(p) = pending.remove(&correlation_id) {
+                        self.stats.request_failed(p.api);
                         let _ = p.reply.send(Err(Error::RequestTimedOut {
                             broker: self.addr.to_string(),
                             api: p.api,
@@ -614,6 +649,7 @@ impl Driver {
             debug!(in_flight = pending.len(), error = %error, "connection failed with requests in flight");
         }
         for (_, p) in pending {
+            self.stats.request_failed(p.api);
             let _ = p.reply.send(Err(error.clone()));
         }
         if self.rx_closed {

@@ -85,6 +85,12 @@
 //! - [`Consumer`]: a member of a consumer group; subscribes, rebalances
 //!   (range, roundrobin, cooperative-sticky), heartbeats in the background,
 //!   commits; a `Stream` of records or batches. See its docs.
+//!
+//! Each client's `metrics()` returns a [`ClientMetrics`] snapshot: bytes,
+//! connections, requests per API with latencies, and the producer's or
+//! consumer's own figures (batches, records, buffer, lag), with a
+//! Prometheus text rendering, and a `publish` to the `metrics` facade
+//! under the `metrics` feature.
 
 mod acl;
 mod admin;
@@ -93,6 +99,7 @@ mod config;
 mod conn;
 mod error;
 mod group;
+mod metrics;
 mod oauth;
 pub mod partitioner;
 mod producer;
@@ -116,6 +123,9 @@ pub use group::{
     TopicPartition, TopicPattern, Transformed,
 };
 pub use kafka_proto::ErrorCode;
+pub use metrics::{
+    ClientKind, ClientMetrics, ConsumerMetrics, PartitionLag, ProducerMetrics, RequestMetrics,
+};
 // Types the public API hands out or takes, so that users can name them
 // without depending on `kafka-proto`: the zero-copy record views of
 // `FetchedBatch::iter` and their headers, the topic id of `TopicMeta`, the

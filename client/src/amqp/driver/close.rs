@@ -116,7 +116,9 @@ impl Driver {
         self.on_lost(&error);
         let _ = self.state.closed.set(error.clone());
         self.state.connected.store(false, Ordering::Release);
-        for (_, chan) in std::mem::take(&mut self.chans) {
+        let chans = std::mem::take(&mut self.chans);
+        self.note_channels();
+        for (_, chan) in chans {
             let _ = chan.shared.closed.set(error.clone());
             chan.shared.returns.close();
             for (_, c) in chan.deferred {
@@ -187,6 +189,7 @@ impl Driver {
         for key in closed.drain(..) {
             self.chans.remove(&key);
         }
+        self.note_channels();
         self.by_wire.clear();
         for (key, chan) in self.chans.iter_mut() {
             chan.wire = None;
@@ -209,6 +212,7 @@ impl Driver {
         }
         for key in closed {
             if let Some(mut chan) = self.chans.remove(&key) {
+                self.note_channels();
                 let closed = Error::ChannelClosed {
                     code: amqp_proto::ReplyCode::SUCCESS,
                     text: "closed by the application".to_owned(),

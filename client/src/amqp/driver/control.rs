@@ -232,6 +232,7 @@ impl Driver {
                 let mut chan = Chan::new(Arc::new(ChannelShared::new(key)));
                 chan.wire = Some(wire);
                 self.chans.insert(key, chan);
+                self.note_channels();
                 self.by_wire.insert(wire, key);
                 self.requests.opens.insert(wire, (key, reply));
                 tracing::debug!(connection = %self.state.label, channel = wire, "opening channel");

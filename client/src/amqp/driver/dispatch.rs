@@ -10,6 +10,7 @@ use super::{Driver, Exit, RpcKind};
 use crate::amqp::command::{ConsumerMsg, RpcReply};
 use crate::amqp::error::Error;
 use crate::amqp::events::ConnectionEvent;
+use crate::amqp::metrics::Stats;
 
 impl Driver {
     pub(super) fn on_event(&mut self, ev: Event) {
@@ -178,6 +179,7 @@ impl Driver {
         let Some(mut chan) = self.chans.remove(&key) else {
             return;
         };
+        self.note_channels();
         let by_app = chan.closing.is_some() || self.closing.is_some();
         let reason = if by_app {
             Error::ChannelClosed {
@@ -337,6 +339,7 @@ impl Driver {
         let Some(chan) = self.chans.get_mut(&key) else {
             return;
         };
+        Stats::add(&self.state.stats.deliveries, 1);
         let tag = d.consumer_tag();
         let Some(c) = chan.consumers.get_mut(&tag) else {
             tracing::debug!(connection = %self.state.label, channel = d.channel, consumer_tag = %tag, "delivery for an unknown consumer");
@@ -397,7 +400,26 @@ impl Driver {
         }
     }
 
+    /// Tells the metrics how many channels the connection has now.
+    pub(super) fn note_channels(&self) {
+        let n = self.chans.len() as u64;
+        self.state
+            .stats
+            .channels
+            .store(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
     fn on_confirmed(&mut self, wire: u16, first: u64, last: u64, ack: bool) {
+        let stats = &self.state.stats;
+        let n = last.saturating_sub(first).saturating_add(1);
+        Stats::add(
+            if ack {
+                &stats.confirms_acked
+            } else {
+                &stats.confirms_nacked
+            },
+            n,
+        );
         let Some(chan) = self.by_wire.get(&wire).and_then(|k| self.chans.get_mut(k)) else {
             return;
         };

@@ -12,6 +12,7 @@ use crate::transport::{self, Socket, Stream, TlsSession};
 
 use crate::amqp::config::Config;
 use crate::amqp::error::{Error, Result};
+use crate::amqp::metrics::Stats;
 use crate::amqp::uri::{AmqpUri, AuthMechanism, Secret};
 
 /// Bytes asked of the socket per read call.
@@ -44,6 +45,8 @@ pub(crate) struct Io {
     /// The socket's receive low-water mark (see `coalesce`); 1 is the
     /// default.
     pub(crate) lowat: usize,
+    /// The connection's metrics (bytes in and out).
+    stats: Arc<Stats>,
 }
 
 impl Io {
@@ -51,6 +54,15 @@ impl Io {
     /// the socket takes without blocking.
     pub(crate) fn flush(&mut self) -> Result<()> {
         self.core.poll_transmit(&mut self.wbuf);
+        let before = self.wbuf.len();
+        let result = self.write();
+        let written = before.saturating_sub(self.wbuf.len());
+        Stats::add(&self.stats.bytes_sent, written as u64);
+        result
+    }
+
+    /// Writes what the socket takes of the write buffer.
+    fn write(&mut self) -> Result<()> {
         #[cfg(feature = "tls")]
         if let Some(tls) = &mut self.tls {
             let Some(tcp) = transport::tcp_of(&self.stream) else {
@@ -82,6 +94,7 @@ impl Io {
     /// clears only the readiness it saw before the read, so data that
     /// arrives meanwhile still wakes the driver.
     pub(crate) fn read_some(&mut self) -> Result<Read> {
+        let before = self.rbuf.len();
         let (stream, addr) = (&self.stream, &self.addr);
         let buf = match &mut self.tls {
             #[cfg(feature = "tls")]
@@ -90,7 +103,14 @@ impl Io {
         };
         let read = read_socket(stream, buf, addr)?;
         self.decrypt()?;
+        self.count_read(before);
         Ok(read)
+    }
+
+    /// Counts what `rbuf` gained since it held `before` bytes.
+    fn count_read(&self, before: usize) {
+        let got = self.rbuf.len().saturating_sub(before);
+        Stats::add(&self.stats.bytes_received, got as u64);
     }
 
     /// Over TLS: turns the ciphertext read into plaintext in `rbuf`.
@@ -137,7 +157,9 @@ impl Io {
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Read::Nothing,
             Err(e) => return Err(Error::lost(format!("read from {}: {e}", self.addr))),
         };
+        let before = self.rbuf.len();
         self.decrypt()?;
+        self.count_read(before);
         Ok(read)
     }
 
@@ -322,13 +344,19 @@ fn client_config(config: &Config, uri: &AmqpUri, secret: Option<&Secret>) -> Cli
 ///
 /// `secret`: what `Connection::update_secret` last set, which replaces
 /// the URI's password when recovery reconnects.
-pub(crate) async fn connect(config: &Config, index: usize, secret: Option<&Secret>) -> Result<Io> {
+pub(crate) async fn connect(
+    config: &Config,
+    index: usize,
+    secret: Option<&Secret>,
+    stats: &Arc<Stats>,
+) -> Result<Io> {
     let Some(uri) = config.uris.get(index) else {
         return Err(Error::Usage("no broker URI"));
     };
     let addr = uri.authority();
     let limit = config.connect_timeout();
-    match tokio::time::timeout(limit, handshake(config, index, uri, secret, addr.clone())).await {
+    let handshake = handshake(config, index, uri, secret, addr.clone(), stats);
+    match tokio::time::timeout(limit, handshake).await {
         Ok(r) => r,
         Err(_) => Err(Error::Timeout {
             operation: "connect",
@@ -343,6 +371,7 @@ async fn handshake(
     uri: &AmqpUri,
     secret: Option<&Secret>,
     addr: String,
+    stats: &Arc<Stats>,
 ) -> Result<Io> {
     let _ = index;
     #[cfg(feature = "test-broker")]
@@ -351,7 +380,7 @@ async fn handshake(
             addr: addr.clone(),
             source: Arc::new(e),
         })?;
-        return open(config, uri, secret, addr, Stream::Sim(sim)).await;
+        return open(config, uri, secret, addr, Stream::Sim(sim), stats).await;
     }
     let tcp = transport::tcp(&addr).await.map_err(|e| Error::Connect {
         addr: addr.clone(),
@@ -369,7 +398,7 @@ async fn handshake(
     };
     #[cfg(not(feature = "tls"))]
     let stream = Stream::Tcp(tcp);
-    open(config, uri, secret, addr, stream).await
+    open(config, uri, secret, addr, stream, stats).await
 }
 
 /// The AMQP handshake on a connected stream.
@@ -379,6 +408,7 @@ async fn open(
     secret: Option<&Secret>,
     addr: String,
     mut stream: Stream,
+    stats: &Arc<Stats>,
 ) -> Result<Io> {
     let mut core = Core::client(client_config(config, uri, secret), crate::clock::now());
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
@@ -394,6 +424,7 @@ async fn open(
                 .flush()
                 .await
                 .map_err(|e| Error::lost(format!("write to {addr}: {e}")))?;
+            Stats::add(&stats.bytes_sent, wbuf.len() as u64);
             wbuf.clear();
         }
         while let Some(ev) = core.poll_event() {
@@ -409,6 +440,7 @@ async fn open(
                         wbuf,
                         addr,
                         lowat: 1,
+                        stats: stats.clone(),
                     };
                     // Records that came with the handshake's last bytes.
                     io.decrypt()?;
@@ -434,6 +466,7 @@ async fn open(
                 "{addr} closed the socket during the handshake (wrong credentials or vhost?)"
             )));
         }
+        Stats::add(&stats.bytes_received, n as u64);
         core.handle_input(crate::clock::now(), &mut rbuf)
             .map_err(|e| match e {
                 // The core refuses a server that does not offer the

@@ -205,6 +205,7 @@ impl Driver {
                 Exit::Lost(error) => {
                     tracing::warn!(connection = %self.state.label, %error, "connection lost");
                     self.on_lost(&error);
+                    crate::amqp::metrics::Stats::add(&self.state.stats.connection_losses, 1);
                     self.state.emit(ConnectionEvent::Lost {
                         error: error.clone(),
                     });

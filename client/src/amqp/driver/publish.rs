@@ -7,6 +7,7 @@ use super::Driver;
 use super::control::command_error;
 use crate::amqp::command::{ChanKey, Publish};
 use crate::amqp::error::Error;
+use crate::amqp::metrics::Stats;
 
 impl Driver {
     pub(super) fn on_publish(&mut self, mut p: Publish) {
@@ -73,10 +74,12 @@ impl Driver {
             p.body,
         ) {
             Ok(Some(seq)) => {
+                Stats::add(&self.state.stats.publishes, 1);
                 let mandatory = kept.map(|body| (target.clone(), body));
                 chan.publishes.sent(seq, p.confirm, mandatory);
             }
             Ok(None) => {
+                Stats::add(&self.state.stats.publishes, 1);
                 if let Some(n) = p.confirm {
                     self.publish_queue.settle(n, Ok(()), &mut self.wakes);
                 }

@@ -47,14 +47,20 @@ impl Driver {
             }
             let n = self.config.uris.len().max(1);
             let index = (attempt as usize - 1) % n;
-            let result =
-                match io::connect(&self.config, index, self.secrets.accepted.as_ref()).await {
-                    Ok(io) => {
-                        self.io = Some(io);
-                        self.restore().await
-                    }
-                    Err(e) => Err(e),
-                };
+            let result = match io::connect(
+                &self.config,
+                index,
+                self.secrets.accepted.as_ref(),
+                &self.state.stats,
+            )
+            .await
+            {
+                Ok(io) => {
+                    self.io = Some(io);
+                    self.restore().await
+                }
+                Err(e) => Err(e),
+            };
             match result {
                 Ok(()) => {
                     let addr = self
@@ -66,6 +72,7 @@ impl Driver {
                         .connected
                         .store(true, std::sync::atomic::Ordering::Release);
                     tracing::info!(connection = %self.state.label, %addr, attempts = attempt, "recovered");
+                    crate::amqp::metrics::Stats::add(&self.state.stats.recoveries, 1);
                     self.state.emit(ConnectionEvent::Recovered {
                         addr,
                         attempts: attempt,

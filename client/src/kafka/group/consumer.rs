@@ -521,6 +521,27 @@ impl<L: RebalanceListener> Consumer<L> {
         }
     }
 
+    /// A snapshot of the consumer's metrics: connections, requests per API
+    /// with their latencies, records and batches handed out, and
+    /// [`lag`](Self::lag) per partition (empty while a rebalance is under
+    /// way). See [`ClientMetrics`](crate::kafka::ClientMetrics).
+    pub fn metrics(&self) -> crate::kafka::ClientMetrics {
+        let stats = self.cluster.stats();
+        let kind = crate::kafka::ClientKind::Consumer;
+        let mut m = stats.snapshot(kind, &self.cluster.config().client_id);
+        let lag = self
+            .lag()
+            .into_iter()
+            .map(|(tp, lag)| crate::kafka::PartitionLag {
+                topic: tp.topic.to_string(),
+                partition: tp.partition,
+                lag,
+            })
+            .collect();
+        m.consumer = Some(stats.consumer_section(lag));
+        m
+    }
+
     /// Stops fetching `partitions` (which stay assigned) until resumed;
     /// the next record handed out after the resume is the one after the
     /// last handed out before the pause.

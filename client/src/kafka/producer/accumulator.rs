@@ -178,6 +178,8 @@ pub(crate) struct Accumulator {
     pub(crate) identity: ProducerIdentity,
     /// Batches not yet done (open, queued or in flight).
     pub(crate) incomplete: usize,
+    /// Records appended and not yet settled (a metric).
+    pub(crate) buffered_records: usize,
     /// While non-zero, open batches are sent without waiting for linger.
     pub(crate) flushing: usize,
     pub(crate) closed: bool,
@@ -193,6 +195,7 @@ impl Accumulator {
             topics: HashMap::new(),
             identity,
             incomplete: 0,
+            buffered_records: 0,
             flushing: 0,
             closed: false,
             bump_needed: false,
@@ -324,6 +327,7 @@ impl Accumulator {
         }
         open.reserved = open.reserved.saturating_add(reserved);
         let done = open.done.clone();
+        self.buffered_records += 1;
         if closed_sticky {
             self.switch_sticky(topic, count, partition);
         }

@@ -18,6 +18,7 @@ mod idempotence;
 mod sender;
 mod transaction;
 
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -31,6 +32,7 @@ use self::idempotence::MAX_IN_FLIGHT_IDEMPOTENT;
 use super::cluster::{Cluster, lock};
 use super::config::{ClientConfig, client_config_setters};
 use super::error::{Error, Result};
+use super::metrics::{ClientKind, ClientMetrics};
 
 /// How many replicas must have a record before the leader answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -384,7 +386,16 @@ impl Shared {
                 bump = true;
             }
             acc.incomplete = acc.incomplete.saturating_sub(1);
+            acc.buffered_records = acc
+                .buffered_records
+                .saturating_sub(usize::try_from(batch.records).unwrap_or(0));
             acc.is_empty()
+        };
+        let stats = self.cluster.stats();
+        let records = u64::try_from(batch.records).unwrap_or(0);
+        match &result {
+            Ok(_) => stats.records_sent.fetch_add(records, Relaxed),
+            Err(_) => stats.records_failed.fetch_add(records, Relaxed),
         };
         match &result {
             Ok(offset) => {
@@ -521,6 +532,23 @@ impl Producer {
             .config
             .buffer_memory
             .saturating_sub(self.shared.memory.available_permits())
+    }
+
+    /// A snapshot of the producer's metrics: connections, requests per
+    /// API with their latencies, batches and records sent, the buffer
+    /// now. See [`ClientMetrics`].
+    pub fn metrics(&self) -> ClientMetrics {
+        let stats = self.shared.cluster.stats();
+        let mut m = stats.snapshot(
+            ClientKind::Producer,
+            &self.shared.cluster.config().client_id,
+        );
+        let mut p = stats.producer_section();
+        p.retries = self.retries();
+        p.buffered_bytes = self.buffered_bytes() as u64;
+        p.buffered_records = lock(&self.shared.acc).buffered_records as u64;
+        m.producer = Some(p);
+        m
     }
 
     /// How many times a batch was sent again after a failure.

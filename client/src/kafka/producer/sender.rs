@@ -215,6 +215,7 @@ async fn send(shared: &Arc<Shared>, leader: i32, mut batches: Vec<ProducerBatch>
     let records: i32 = batches.iter().map(|b| b.records).sum();
     let mut topics: Vec<TopicProduceData> = Vec::new();
     let mut bytes = 0usize;
+    let mut largest = 0usize;
     let metadata = shared.cluster.metadata();
     for batch in &mut batches {
         let data = match batch.finish() {
@@ -229,6 +230,7 @@ async fn send(shared: &Arc<Shared>, leader: i32, mut batches: Vec<ProducerBatch>
             }
         };
         bytes += data.len();
+        largest = largest.max(data.len());
         let partition = PartitionProduceData {
             index: batch.partition,
             records: Some(data),
@@ -285,13 +287,19 @@ async fn send(shared: &Arc<Shared>, leader: i32, mut batches: Vec<ProducerBatch>
     .instrument(span.clone())
     .await;
     match queued {
-        Ok(reply) => Box::pin(
-            async move {
-                let result = reply.await;
-                (leader, batches, ids, result)
-            }
-            .instrument(span),
-        ),
+        Ok(reply) => {
+            shared
+                .cluster
+                .stats()
+                .produce_sent(batches.len(), records, bytes, largest);
+            Box::pin(
+                async move {
+                    let result = reply.await;
+                    (leader, batches, ids, result)
+                }
+                .instrument(span),
+            )
+        }
         Err(e) => Box::pin(std::future::ready((leader, batches, ids, Err(e)))),
     }
 }

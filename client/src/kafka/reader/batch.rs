@@ -31,6 +31,8 @@ pub struct FetchedBatch {
     pub(super) records: Vec<Records>,
     /// The partition leader epoch of each entry of `records`.
     pub(super) epochs: Vec<i32>,
+    /// How many records `records` hold from `start` on (a metric).
+    pub(super) count: u64,
 }
 
 impl FetchedBatch {
@@ -149,6 +151,7 @@ impl FetchedBatch {
             generation,
             records,
             epochs,
+            count: 0,
         })
     }
 }

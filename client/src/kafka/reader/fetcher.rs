@@ -482,7 +482,7 @@ impl Fetcher {
                     state.position = read.next;
                     state.failures = 0;
                 }
-                let (next, failure) = (read.next, read.failure);
+                let (next, failure, count) = (read.next, read.failure, read.records);
                 let fetched = FetchedBatch::from_read(
                     name.clone(),
                     key.1,
@@ -492,7 +492,8 @@ impl Fetcher {
                     generation,
                     read.batches,
                 );
-                if let Some(fetched) = fetched {
+                if let Some(mut fetched) = fetched {
+                    fetched.count = count;
                     self.tx.send(Ok(fetched)).await.map_err(|_| ())?;
                 }
                 if let Some(e) = failure {

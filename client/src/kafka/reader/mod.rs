@@ -22,6 +22,7 @@ mod session;
 use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
@@ -31,6 +32,7 @@ use tracing::Instrument;
 use super::cluster::Cluster;
 use super::config::{ClientConfig, client_config_setters};
 use super::error::{Error, Result};
+use super::metrics::{ClientKind, ClientMetrics};
 pub use batch::{ConsumerRecord, FetchedBatch};
 use fetcher::{Command, Fetcher};
 pub(crate) use position::FetchSettings;
@@ -293,6 +295,19 @@ impl PartitionReader {
         &self.cluster
     }
 
+    /// A snapshot of the reader's metrics: connections, requests per API
+    /// with their latencies, records and batches handed out. See
+    /// [`ClientMetrics`].
+    pub fn metrics(&self) -> ClientMetrics {
+        let stats = self.cluster.stats();
+        let mut m = stats.snapshot(
+            ClientKind::PartitionReader,
+            &self.cluster.config().client_id,
+        );
+        m.consumer = Some(stats.consumer_section(Vec::new()));
+        m
+    }
+
     /// The next batch of records (of one partition). Waits for data.
     pub async fn next_batch(&mut self) -> Result<FetchedBatch> {
         std::future::poll_fn(|cx| self.poll_batch(cx)).await
@@ -330,6 +345,9 @@ impl PartitionReader {
         let end = self.ends.as_ref().and_then(|e| e.get(&key).copied());
         if let Some(end) = end {
             batch.end = end;
+            // Records past the end are not handed out.
+            let before_end = u64::try_from(end.saturating_sub(batch.start)).unwrap_or(0);
+            batch.count = batch.count.min(before_end);
             batch.next_offset = batch.next_offset.min(end);
             if batch.next_offset >= end {
                 if let Some(ends) = &mut self.ends {
@@ -339,6 +357,9 @@ impl PartitionReader {
             }
         }
         self.positions.insert(key, batch.next_offset);
+        let stats = self.cluster.stats();
+        stats.records_consumed.fetch_add(batch.count, Relaxed);
+        stats.batches_consumed.fetch_add(1, Relaxed);
         Ok(Some(batch))
     }
 

@@ -19,6 +19,9 @@ pub(super) struct PartitionRead {
     /// Where reading goes on: after the last whole batch read, control
     /// batches included.
     pub(super) next: i64,
+    /// How many records `batches` hold from the position on (a metric;
+    /// a legacy message counts as one).
+    pub(super) records: u64,
     /// The malformed batch that stopped the reading, if one did.
     pub(super) failure: Option<Error>,
 }
@@ -50,6 +53,7 @@ pub(super) fn read_partition(
     let mut read = PartitionRead {
         batches: Vec::new(),
         next: position,
+        records: 0,
         failure: None,
     };
     let bad = |source| Error::Records {
@@ -81,12 +85,24 @@ pub(super) fn read_partition(
         }
         let skip = batch.is_transactional() && aborting.contains(&batch.producer_id());
         if !batch.is_control() && !skip {
-            let epoch = match &batch {
-                Batch::V2(b) => b.partition_leader_epoch(),
-                Batch::Legacy(_) => -1,
+            let (epoch, count) = match &batch {
+                Batch::V2(b) => {
+                    // A batch that straddles the position: only its
+                    // records from the position on are handed out.
+                    let past = b.last_offset().saturating_sub(read.next).saturating_add(1);
+                    let count = i64::from(b.record_count()).min(past);
+                    (
+                        b.partition_leader_epoch(),
+                        u64::try_from(count).unwrap_or(0),
+                    )
+                }
+                Batch::Legacy(_) => (-1, 1),
             };
             match batch.records() {
-                Ok(r) => read.batches.push((r, epoch)),
+                Ok(r) => {
+                    read.batches.push((r, epoch));
+                    read.records += count;
+                }
                 Err(source) => {
                     read.failure = Some(bad(source));
                     break;
@@ -169,6 +185,15 @@ mod tests {
 
     fn batch(read: PartitionRead, start: i64) -> Option<FetchedBatch> {
         FetchedBatch::from_read("t".into(), 0, start, read.next, 4, 1, read.batches)
+    }
+
+    #[test]
+    fn the_record_count_leaves_out_markers_and_records_before_the_position() {
+        let log = Bytes::from([transaction(0, &["a", "b", "c"]), transaction(4, &["d"])].concat());
+        assert_eq!(read_partition("t", 0, log.clone(), 0, &[]).records, 4);
+        // From inside the first batch: its first record is not handed out.
+        assert_eq!(read_partition("t", 0, log.clone(), 1, &[]).records, 3);
+        assert_eq!(read_partition("t", 0, log, 4, &[]).records, 1);
     }
 
     #[test]
