@@ -80,11 +80,20 @@ api_keys! {
     CREATE_ACLS = 30, "CreateAcls";
     DELETE_ACLS = 31, "DeleteAcls";
     DESCRIBE_CONFIGS = 32, "DescribeConfigs";
+    DESCRIBE_LOG_DIRS = 35, "DescribeLogDirs";
     SASL_AUTHENTICATE = 36, "SaslAuthenticate";
     CREATE_PARTITIONS = 37, "CreatePartitions";
     DELETE_GROUPS = 42, "DeleteGroups";
+    ELECT_LEADERS = 43, "ElectLeaders";
     INCREMENTAL_ALTER_CONFIGS = 44, "IncrementalAlterConfigs";
+    ALTER_PARTITION_REASSIGNMENTS = 45, "AlterPartitionReassignments";
+    LIST_PARTITION_REASSIGNMENTS = 46, "ListPartitionReassignments";
     OFFSET_DELETE = 47, "OffsetDelete";
+    DESCRIBE_USER_SCRAM_CREDENTIALS = 50, "DescribeUserScramCredentials";
+    ALTER_USER_SCRAM_CREDENTIALS = 51, "AlterUserScramCredentials";
+    DESCRIBE_PRODUCERS = 61, "DescribeProducers";
+    DESCRIBE_TRANSACTIONS = 65, "DescribeTransactions";
+    LIST_TRANSACTIONS = 66, "ListTransactions";
     CONSUMER_GROUP_DESCRIBE = 69, "ConsumerGroupDescribe";
 }
 
@@ -379,6 +388,9 @@ pub mod delete_records;
 pub mod delete_topics;
 pub mod describe_configs;
 pub mod describe_groups;
+pub mod describe_log_dirs;
+pub mod describe_producers;
+pub mod elect_leaders;
 pub mod end_txn;
 pub mod fetch;
 pub mod find_coordinator;
@@ -394,11 +406,14 @@ pub mod offset_commit;
 pub mod offset_delete;
 pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
+pub mod partition_reassignments;
 pub mod produce;
 pub mod sasl_authenticate;
 pub mod sasl_handshake;
 pub mod sync_group;
+pub mod transactions;
 pub mod txn_offset_commit;
+pub mod user_scram_credentials;
 
 mod any;
 pub use any::*;
@@ -421,6 +436,9 @@ pub use delete_records::{DeleteRecordsRequest, DeleteRecordsResponse};
 pub use delete_topics::{DeleteTopicsRequest, DeleteTopicsResponse};
 pub use describe_configs::{DescribeConfigsRequest, DescribeConfigsResponse};
 pub use describe_groups::{DescribeGroupsRequest, DescribeGroupsResponse};
+pub use describe_log_dirs::{DescribeLogDirsRequest, DescribeLogDirsResponse};
+pub use describe_producers::{DescribeProducersRequest, DescribeProducersResponse};
+pub use elect_leaders::{ElectLeadersRequest, ElectLeadersResponse};
 pub use end_txn::{EndTxnRequest, EndTxnResponse};
 pub use fetch::{FetchRequest, FetchResponse};
 pub use find_coordinator::{FindCoordinatorRequest, FindCoordinatorResponse};
@@ -438,8 +456,20 @@ pub use offset_commit::{OffsetCommitRequest, OffsetCommitResponse};
 pub use offset_delete::{OffsetDeleteRequest, OffsetDeleteResponse};
 pub use offset_fetch::{OffsetFetchRequest, OffsetFetchResponse};
 pub use offset_for_leader_epoch::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
+pub use partition_reassignments::{
+    AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse,
+    ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse,
+};
 pub use produce::{ProduceRequest, ProduceResponse};
 pub use sasl_authenticate::{SaslAuthenticateRequest, SaslAuthenticateResponse};
 pub use sasl_handshake::{SaslHandshakeRequest, SaslHandshakeResponse};
 pub use sync_group::{SyncGroupRequest, SyncGroupResponse};
+pub use transactions::{
+    DescribeTransactionsRequest, DescribeTransactionsResponse, ListTransactionsRequest,
+    ListTransactionsResponse,
+};
 pub use txn_offset_commit::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
+pub use user_scram_credentials::{
+    AlterUserScramCredentialsRequest, AlterUserScramCredentialsResponse,
+    DescribeUserScramCredentialsRequest, DescribeUserScramCredentialsResponse,
+};
