@@ -61,4 +61,5 @@ kafka_struct! {
     }
 }
 
-kafka_api!(ElectLeadersRequest => ElectLeadersResponse, key ELECT_LEADERS, versions 0..=2, flexible Some(2));
+kafka_api!(ElectLeadersRequest => ElectLeadersResponse, key ELECT_LEADERS, versions 0..=2, flexible Some(2),
+    min_usable_version |r| if r.election_type == 0 { 0 } else { 1 });

@@ -159,6 +159,17 @@ pub trait Request: Message {
     fn max_usable_version(&self) -> i16 {
         Self::MAX_VERSION
     }
+
+    /// The lowest version this request's content can be written at. It is
+    /// [`MIN_VERSION`](Message::MIN_VERSION) unless the request asks for
+    /// something older versions cannot say, which they would silently
+    /// drop: an unclean ElectLeaders needs v1 (v0 is always preferred),
+    /// a ListTransactions duration filter v1 and its transactional-id
+    /// pattern v2. A connection refuses to send below it, as Java's client
+    /// fails with `UnsupportedVersionException`.
+    fn min_usable_version(&self) -> i16 {
+        Self::MIN_VERSION
+    }
 }
 
 /// A versioned data format of Kafka's (a schema of type `data`): a struct
@@ -280,6 +291,7 @@ macro_rules! kafka_api {
         $req:ident => $resp:ident, key $key:ident, versions $min:literal ..= $max:literal,
         flexible $flex:expr $(, expects_response |$r:ident| $expects:expr)?
         $(, max_usable_version |$mr:ident| $max_usable:expr)?
+        $(, min_usable_version |$nr:ident| $min_usable:expr)?
     ) => {
         kafka_api!(@message $req, $key, $min, $max, $flex);
         kafka_api!(@message $resp, $key, $min, $max, $flex);
@@ -295,6 +307,12 @@ macro_rules! kafka_api {
                 fn max_usable_version(&self) -> i16 {
                     let $mr = self;
                     $max_usable
+                }
+            )?
+            $(
+                fn min_usable_version(&self) -> i16 {
+                    let $nr = self;
+                    $min_usable
                 }
             )?
         }

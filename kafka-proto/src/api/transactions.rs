@@ -45,7 +45,16 @@ kafka_struct! {
     }
 }
 
-kafka_api!(ListTransactionsRequest => ListTransactionsResponse, key LIST_TRANSACTIONS, versions 0..=2, flexible Some(0));
+kafka_api!(ListTransactionsRequest => ListTransactionsResponse, key LIST_TRANSACTIONS, versions 0..=2, flexible Some(0),
+min_usable_version |r| {
+    if r.transactional_id_pattern.as_deref().is_some_and(|p| !p.is_empty()) {
+        2
+    } else if r.duration_filter >= 0 {
+        1
+    } else {
+        0
+    }
+});
 
 kafka_struct! {
     /// Describes transactional ids (sent to their coordinator).

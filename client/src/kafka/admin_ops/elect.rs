@@ -45,7 +45,10 @@ impl Admin {
     /// `ELIGIBLE_LEADERS_NOT_AVAILABLE`, ... A request-wide error (such as
     /// `CLUSTER_AUTHORIZATION_FAILED`) is the `Err`.
     ///
-    /// Sent to any broker, which forwards it to the KRaft controller.
+    /// Sent to any broker, which forwards it to the KRaft controller. An
+    /// unclean election needs ElectLeaders v1 (Kafka 2.4); a broker with
+    /// only v0 fails it with [`Error::Connection`](crate::kafka::Error::Connection)
+    /// rather than hold a preferred one.
     pub async fn elect_leaders(
         &self,
         election: ElectionType,

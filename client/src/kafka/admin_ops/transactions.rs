@@ -183,8 +183,9 @@ impl Admin {
     /// broker lists those it coordinates. Sorted by transactional id.
     ///
     /// A filter the broker's ListTransactions version cannot carry
-    /// (`longer_than` before v1, the pattern before v2) is not sent, and
-    /// the broker does not apply it.
+    /// (`longer_than` needs v1, Kafka 3.8; the pattern v2, Kafka 4.1)
+    /// fails with [`Error::Connection`] (the broker supports no version
+    /// that can say it) rather than list unfiltered.
     pub async fn list_transactions(
         &self,
         options: &ListTransactionsOptions,
