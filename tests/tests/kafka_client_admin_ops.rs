@@ -289,6 +289,41 @@ async fn an_open_transaction_is_listed_described_and_its_producer_shown() {
         .await
         .expect("list committed");
     assert!(committed.is_empty(), "{committed:?}");
+    // The newer filters (ListTransactions v1 and v2): not yet open an
+    // hour; an id pattern that matches it, and one that does not.
+    let ids = |listed: Vec<mq_client::kafka::TransactionListing>| {
+        listed
+            .into_iter()
+            .map(|t| t.transactional_id)
+            .collect::<Vec<_>>()
+    };
+    let old = admin
+        .list_transactions(
+            &ListTransactionsOptions::default()
+                .producer_id(pid)
+                .longer_than(Duration::from_secs(3600)),
+        )
+        .await
+        .expect("list by duration");
+    assert!(old.is_empty(), "{old:?}");
+    let young = admin
+        .list_transactions(&ListTransactionsOptions::default().longer_than(Duration::ZERO))
+        .await
+        .expect("list by duration");
+    assert!(ids(young).contains(&id));
+    let pattern = format!("^{}$", id.replace('.', "\\."));
+    let matching = admin
+        .list_transactions(&ListTransactionsOptions::default().transactional_id_pattern(&pattern))
+        .await
+        .expect("list by pattern");
+    assert_eq!(ids(matching), [id.clone()], "{pattern}");
+    let other = admin
+        .list_transactions(
+            &ListTransactionsOptions::default().transactional_id_pattern(format!("{pattern}-not")),
+        )
+        .await
+        .expect("list by pattern");
+    assert!(other.is_empty(), "{other:?}");
 
     let described = admin.describe_transaction(&id).await.expect("describe");
     assert_eq!(described.state, "Ongoing");
