@@ -316,7 +316,7 @@ async fn an_open_transaction_is_listed_described_and_its_producer_shown() {
         .list_transactions(&ListTransactionsOptions::default().transactional_id_pattern(&pattern))
         .await
         .expect("list by pattern");
-    assert_eq!(ids(matching), [id.clone()], "{pattern}");
+    assert_eq!(ids(matching), std::slice::from_ref(&id), "{pattern}");
     let other = admin
         .list_transactions(
             &ListTransactionsOptions::default().transactional_id_pattern(format!("{pattern}-not")),
