@@ -305,8 +305,8 @@ fn every_api_matches_its_schema() {
     let schemas = all_schemas();
     assert_eq!(
         schemas.len(),
-        34,
-        "the 23 APIs of issue 4, the 4 transaction APIs of issue 18, and the group, config and ACL admin of issue 19"
+        43,
+        "the 23 APIs of issue 4, the 4 transaction APIs of issue 18, and the group, config, ACL and operator admin of issue 19"
     );
     let mut errors = Vec::new();
     let mut checked_fields = 0;
@@ -393,6 +393,15 @@ fn supported_ranges_are_the_kip896_floors() {
         ("CreateAcls", (1, 3)),
         ("DeleteAcls", (1, 3)),
         ("ConsumerGroupDescribe", (0, 1)),
+        ("DescribeLogDirs", (1, 5)),
+        ("ElectLeaders", (0, 2)),
+        ("AlterPartitionReassignments", (0, 1)),
+        ("ListPartitionReassignments", (0, 0)),
+        ("DescribeUserScramCredentials", (0, 0)),
+        ("AlterUserScramCredentials", (0, 0)),
+        ("DescribeProducers", (0, 0)),
+        ("DescribeTransactions", (0, 0)),
+        ("ListTransactions", (0, 2)),
     ]
     .into_iter()
     .collect();

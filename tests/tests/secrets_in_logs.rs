@@ -1,16 +1,17 @@
 //! Every log line at trace level, captured while the clients log in with
 //! SCRAM-SHA-256, SCRAM-SHA-512 and PLAIN (Kafka SASL_SSL) and with
-//! EXTERNAL and a client certificate (RabbitMQ), holds neither the Kafka
-//! password nor any line of the private key. The capture itself is checked
+//! EXTERNAL and a client certificate (RabbitMQ), and while an admin
+//! creates and deletes a SCRAM user, holds neither a Kafka password nor
+//! any line of the private key. The capture itself is checked
 //! to be non-empty, so the test cannot pass by capturing nothing.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use mq_client::amqp::{AuthMechanism, Connection};
-use mq_client::kafka::{Admin, ClientConfig};
+use mq_client::kafka::{Admin, ClientConfig, ScramMechanism, UserScramCredentialAlteration};
 use mq_client::tls::TlsConfig;
-use mq_tests::endpoints;
+use mq_tests::{endpoints, names};
 use tracing_subscriber::fmt::MakeWriter;
 
 #[derive(Clone, Default)]
@@ -73,6 +74,27 @@ async fn no_secret_reaches_a_log_at_trace_level() {
         admin.list_topics().await.expect("logged in");
     }
 
+    // A SCRAM user created and deleted by the admin, its changes logged.
+    let user = names::unique("logged-user");
+    let scram_password = format!("{}-pw", names::unique("never-logged"));
+    let admin = Admin::builder(&endpoints::kafka_bootstrap())
+        .build()
+        .await
+        .unwrap();
+    let changes = [
+        UserScramCredentialAlteration::upsert(&user, ScramMechanism::Sha256, 4096, &scram_password),
+        UserScramCredentialAlteration::upsert(&user, ScramMechanism::Sha512, 100, &scram_password),
+    ];
+    tracing::debug!(?changes, "scram changes");
+    let results = admin.alter_user_scram_credentials(&changes).await.unwrap();
+    tracing::debug!(?results, "scram results");
+    let delete = [UserScramCredentialAlteration::delete(
+        &user,
+        ScramMechanism::Sha256,
+    )];
+    let results = admin.alter_user_scram_credentials(&delete).await.unwrap();
+    tracing::debug!(?results, "scram deletion");
+
     // RabbitMQ: EXTERNAL with the client certificate, and PLAIN over TLS.
     let tls = TlsConfig::new()
         .ca_file(tls_dir.join("ca.pem"))
@@ -110,6 +132,11 @@ async fn no_secret_reaches_a_log_at_trace_level() {
     assert!(
         !logs.contains(endpoints::KAFKA_SASL_PASSWORD),
         "the Kafka password was logged"
+    );
+    assert!(logs.contains(&user), "the SCRAM changes were logged");
+    assert!(
+        !logs.contains(&scram_password),
+        "a SCRAM password was logged"
     );
     // No line of the private key's base64 body (each is long enough not
     // to occur by chance).

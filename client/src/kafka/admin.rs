@@ -251,7 +251,7 @@ impl Admin {
         self.timeout
     }
 
-    fn timeout_ms(&self) -> i32 {
+    pub(crate) fn timeout_ms(&self) -> i32 {
         i32::try_from(self.timeout.as_millis()).unwrap_or(i32::MAX)
     }
 
@@ -595,7 +595,7 @@ impl Admin {
     }
 }
 
-fn group_by_leader(
+pub(crate) fn group_by_leader(
     md: &Metadata,
     topic: &str,
     parts: impl Iterator<Item = (i32, i64)>,

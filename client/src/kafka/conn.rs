@@ -156,7 +156,7 @@ impl BrokerConn {
         let expects_response = request.expects_response();
         let enqueue: Enqueue = Box::new(move |conn, now| {
             let version = conn.version_to_send(&request)?.min(max_version);
-            if version < R::MIN_VERSION {
+            if version < request.min_usable_version() {
                 return Err(ConnectionError::UnsupportedApi(R::API_KEY));
             }
             conn.send_at_version(now, &request, version)

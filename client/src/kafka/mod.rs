@@ -79,7 +79,9 @@
 //!
 //! - [`Cluster`]: the metadata cache and one connection driver per broker.
 //! - [`Producer`]: batches, compression, acks, retries, idempotence.
-//! - [`Admin`]: topics, partitions, configs, records and offsets.
+//! - [`Admin`]: topics, partitions, configs, records and offsets; groups,
+//!   ACLs, leader elections, reassignments, log directories, producers,
+//!   transactions and SCRAM credentials.
 //! - [`PartitionReader`]: fetches assigned partitions; a `Stream` of
 //!   records, or zero-copy batches with [`PartitionReader::next_batch`].
 //! - [`Consumer`]: a member of a consumer group; subscribes, rebalances
@@ -94,6 +96,7 @@
 
 mod acl;
 mod admin;
+mod admin_ops;
 mod cluster;
 mod config;
 mod conn;
@@ -112,6 +115,11 @@ pub use acl::{
 pub use admin::{
     Admin, AdminBuilder, AlterConfigOp, ClusterDescription, ConfigEntry, ConfigResource,
     ListedOffset, NewTopic, TopicDescription,
+};
+pub use admin_ops::{
+    ActiveProducer, ElectionType, ListTransactionsOptions, LogDirDescription,
+    PartitionReassignment, ReplicaInfo, ScramCredentialInfo, TransactionDescription,
+    TransactionListing, UserScramCredentialAlteration,
 };
 pub use cluster::{BrokerMeta, Cluster, Metadata, PartitionMeta, TopicMeta};
 pub use config::{AddressMap, ClientConfig};

@@ -264,11 +264,20 @@ all_apis! {
     CreateAcls: CreateAclsRequest => CreateAclsResponse;
     DeleteAcls: DeleteAclsRequest => DeleteAclsResponse;
     DescribeConfigs: DescribeConfigsRequest => DescribeConfigsResponse;
+    DescribeLogDirs: DescribeLogDirsRequest => DescribeLogDirsResponse;
     SaslAuthenticate: SaslAuthenticateRequest => SaslAuthenticateResponse;
     CreatePartitions: CreatePartitionsRequest => CreatePartitionsResponse;
     DeleteGroups: DeleteGroupsRequest => DeleteGroupsResponse;
+    ElectLeaders: ElectLeadersRequest => ElectLeadersResponse;
     IncrementalAlterConfigs: IncrementalAlterConfigsRequest => IncrementalAlterConfigsResponse;
+    AlterPartitionReassignments: AlterPartitionReassignmentsRequest => AlterPartitionReassignmentsResponse;
+    ListPartitionReassignments: ListPartitionReassignmentsRequest => ListPartitionReassignmentsResponse;
     OffsetDelete: OffsetDeleteRequest => OffsetDeleteResponse;
+    DescribeUserScramCredentials: DescribeUserScramCredentialsRequest => DescribeUserScramCredentialsResponse;
+    AlterUserScramCredentials: AlterUserScramCredentialsRequest => AlterUserScramCredentialsResponse;
+    DescribeProducers: DescribeProducersRequest => DescribeProducersResponse;
+    DescribeTransactions: DescribeTransactionsRequest => DescribeTransactionsResponse;
+    ListTransactions: ListTransactionsRequest => ListTransactionsResponse;
     ConsumerGroupDescribe: ConsumerGroupDescribeRequest => ConsumerGroupDescribeResponse;
 }
 

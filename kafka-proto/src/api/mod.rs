@@ -80,11 +80,20 @@ api_keys! {
     CREATE_ACLS = 30, "CreateAcls";
     DELETE_ACLS = 31, "DeleteAcls";
     DESCRIBE_CONFIGS = 32, "DescribeConfigs";
+    DESCRIBE_LOG_DIRS = 35, "DescribeLogDirs";
     SASL_AUTHENTICATE = 36, "SaslAuthenticate";
     CREATE_PARTITIONS = 37, "CreatePartitions";
     DELETE_GROUPS = 42, "DeleteGroups";
+    ELECT_LEADERS = 43, "ElectLeaders";
     INCREMENTAL_ALTER_CONFIGS = 44, "IncrementalAlterConfigs";
+    ALTER_PARTITION_REASSIGNMENTS = 45, "AlterPartitionReassignments";
+    LIST_PARTITION_REASSIGNMENTS = 46, "ListPartitionReassignments";
     OFFSET_DELETE = 47, "OffsetDelete";
+    DESCRIBE_USER_SCRAM_CREDENTIALS = 50, "DescribeUserScramCredentials";
+    ALTER_USER_SCRAM_CREDENTIALS = 51, "AlterUserScramCredentials";
+    DESCRIBE_PRODUCERS = 61, "DescribeProducers";
+    DESCRIBE_TRANSACTIONS = 65, "DescribeTransactions";
+    LIST_TRANSACTIONS = 66, "ListTransactions";
     CONSUMER_GROUP_DESCRIBE = 69, "ConsumerGroupDescribe";
 }
 
@@ -149,6 +158,17 @@ pub trait Request: Message {
     /// the highest version both sides support, capped by this.
     fn max_usable_version(&self) -> i16 {
         Self::MAX_VERSION
+    }
+
+    /// The lowest version this request's content can be written at. It is
+    /// [`MIN_VERSION`](Message::MIN_VERSION) unless the request asks for
+    /// something older versions cannot say, which they would silently
+    /// drop: an unclean ElectLeaders needs v1 (v0 is always preferred),
+    /// a ListTransactions duration filter v1 and its transactional-id
+    /// pattern v2. A connection refuses to send below it, as Java's client
+    /// fails with `UnsupportedVersionException`.
+    fn min_usable_version(&self) -> i16 {
+        Self::MIN_VERSION
     }
 }
 
@@ -271,6 +291,7 @@ macro_rules! kafka_api {
         $req:ident => $resp:ident, key $key:ident, versions $min:literal ..= $max:literal,
         flexible $flex:expr $(, expects_response |$r:ident| $expects:expr)?
         $(, max_usable_version |$mr:ident| $max_usable:expr)?
+        $(, min_usable_version |$nr:ident| $min_usable:expr)?
     ) => {
         kafka_api!(@message $req, $key, $min, $max, $flex);
         kafka_api!(@message $resp, $key, $min, $max, $flex);
@@ -286,6 +307,12 @@ macro_rules! kafka_api {
                 fn max_usable_version(&self) -> i16 {
                     let $mr = self;
                     $max_usable
+                }
+            )?
+            $(
+                fn min_usable_version(&self) -> i16 {
+                    let $nr = self;
+                    $min_usable
                 }
             )?
         }
@@ -379,6 +406,9 @@ pub mod delete_records;
 pub mod delete_topics;
 pub mod describe_configs;
 pub mod describe_groups;
+pub mod describe_log_dirs;
+pub mod describe_producers;
+pub mod elect_leaders;
 pub mod end_txn;
 pub mod fetch;
 pub mod find_coordinator;
@@ -394,11 +424,14 @@ pub mod offset_commit;
 pub mod offset_delete;
 pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
+pub mod partition_reassignments;
 pub mod produce;
 pub mod sasl_authenticate;
 pub mod sasl_handshake;
 pub mod sync_group;
+pub mod transactions;
 pub mod txn_offset_commit;
+pub mod user_scram_credentials;
 
 mod any;
 pub use any::*;
@@ -421,6 +454,9 @@ pub use delete_records::{DeleteRecordsRequest, DeleteRecordsResponse};
 pub use delete_topics::{DeleteTopicsRequest, DeleteTopicsResponse};
 pub use describe_configs::{DescribeConfigsRequest, DescribeConfigsResponse};
 pub use describe_groups::{DescribeGroupsRequest, DescribeGroupsResponse};
+pub use describe_log_dirs::{DescribeLogDirsRequest, DescribeLogDirsResponse};
+pub use describe_producers::{DescribeProducersRequest, DescribeProducersResponse};
+pub use elect_leaders::{ElectLeadersRequest, ElectLeadersResponse};
 pub use end_txn::{EndTxnRequest, EndTxnResponse};
 pub use fetch::{FetchRequest, FetchResponse};
 pub use find_coordinator::{FindCoordinatorRequest, FindCoordinatorResponse};
@@ -438,8 +474,20 @@ pub use offset_commit::{OffsetCommitRequest, OffsetCommitResponse};
 pub use offset_delete::{OffsetDeleteRequest, OffsetDeleteResponse};
 pub use offset_fetch::{OffsetFetchRequest, OffsetFetchResponse};
 pub use offset_for_leader_epoch::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
+pub use partition_reassignments::{
+    AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse,
+    ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse,
+};
 pub use produce::{ProduceRequest, ProduceResponse};
 pub use sasl_authenticate::{SaslAuthenticateRequest, SaslAuthenticateResponse};
 pub use sasl_handshake::{SaslHandshakeRequest, SaslHandshakeResponse};
 pub use sync_group::{SyncGroupRequest, SyncGroupResponse};
+pub use transactions::{
+    DescribeTransactionsRequest, DescribeTransactionsResponse, ListTransactionsRequest,
+    ListTransactionsResponse,
+};
 pub use txn_offset_commit::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
+pub use user_scram_credentials::{
+    AlterUserScramCredentialsRequest, AlterUserScramCredentialsResponse,
+    DescribeUserScramCredentialsRequest, DescribeUserScramCredentialsResponse,
+};

@@ -273,7 +273,7 @@ impl Connection {
         }
         self.version_for(R::API_KEY)
             .map(|v| v.min(request.max_usable_version()))
-            .filter(|v| *v >= R::MIN_VERSION)
+            .filter(|v| *v >= request.min_usable_version())
             .ok_or(ConnectionError::UnsupportedApi(R::API_KEY))
     }
 

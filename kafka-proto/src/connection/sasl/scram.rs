@@ -55,6 +55,30 @@ impl ScramMechanism {
             ScramMechanism::Sha512 => "SCRAM-SHA-512",
         }
     }
+
+    /// RFC 5802's `SaltedPassword := Hi(password, salt, iterations)`
+    /// (PBKDF2 with this mechanism's HMAC; 32 or 64 bytes), as the login
+    /// exchange computes it: what AlterUserScramCredentials stores for a
+    /// user. `password` is used as its UTF-8 bytes (Kafka applies no
+    /// SASLprep). Credential material: do not log it.
+    pub fn salted_password(self, password: &str, salt: &[u8], iterations: u32) -> Vec<u8> {
+        match self {
+            ScramMechanism::Sha256 => hi::<Hmac<Sha256>>(password.as_bytes(), salt, iterations),
+            ScramMechanism::Sha512 => hi::<Hmac<Sha512>>(password.as_bytes(), salt, iterations),
+        }
+    }
+}
+
+/// `Hi(password, salt, i)`: PBKDF2 with the HMAC `M`, one output block.
+fn hi<M>(password: &[u8], salt: &[u8], iterations: u32) -> Vec<u8>
+where
+    M: Mac + KeyInit + FixedOutput + Clone + Sync,
+{
+    let mut salted = vec![0u8; <M as OutputSizeUser>::output_size()];
+    // PBKDF2 fails only for an HMAC that refuses the key's length, and
+    // HMAC takes keys of any length.
+    let _ = pbkdf2::pbkdf2::<M>(password, salt, iterations, &mut salted);
+    salted
 }
 
 /// Credentials for `SCRAM-SHA-256` / `SCRAM-SHA-512`.
@@ -384,8 +408,7 @@ where
             "SCRAM: HMAC could not be keyed",
         )
     };
-    let mut salted = vec![0u8; <M as OutputSizeUser>::output_size()];
-    pbkdf2::pbkdf2::<M>(password, salt, iterations, &mut salted).map_err(hmac_failed)?;
+    let salted = hi::<M>(password, salt, iterations);
     let hmac = |key: &[u8], data: &[u8]| -> Result<Vec<u8>, SaslFault> {
         let mut mac = <M as KeyInit>::new_from_slice(key).map_err(hmac_failed)?;
         Mac::update(&mut mac, data);
@@ -508,6 +531,23 @@ mod tests {
         assert_eq!(
             base64::encode(&proof.server_signature),
             "rmF9pqV8S7suAoZWja4dJRkFsKQ="
+        );
+    }
+
+    /// PBKDF2's published vectors (RFC 7914 section 11 style, as
+    /// `hashlib.pbkdf2_hmac` computes them): the salted password that
+    /// AlterUserScramCredentials stores is the login's `Hi`.
+    #[test]
+    fn salted_password_is_pbkdf2() {
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        assert_eq!(
+            hex(&ScramMechanism::Sha256.salted_password("password", b"salt", 4096)),
+            "c5e478d59288c841aa530db6845c4c8d962893a001ce4e11a4963873aa98134a"
+        );
+        assert_eq!(
+            hex(&ScramMechanism::Sha512.salted_password("password", b"salt", 1)),
+            "867f70cf1ade02cff3752599a3a53dc4af34c7a669815ae5d513554e1c8cf252\
+             c02d470a285a0501bad999bfe943c08f050235d7d68b1da55e63f73b60a57fce"
         );
     }
 

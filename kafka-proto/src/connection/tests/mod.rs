@@ -473,3 +473,53 @@ fn an_older_broker_gets_topic_names_from_the_same_request() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_request_older_versions_cannot_say_is_not_sent_to_an_older_broker() {
+    use crate::api::{ElectLeadersRequest, ListTransactionsRequest};
+
+    // Kafka 3.7's table: ListTransactions v0 only (no duration filter),
+    // and an ElectLeaders capped at v0 (always preferred).
+    let table = vec![
+        api(ApiKey::API_VERSIONS, 0, 4),
+        api(ApiKey::LIST_TRANSACTIONS, 0, 0),
+        api(ApiKey::ELECT_LEADERS, 0, 0),
+    ];
+    let now = t0();
+    let mut conn = ready_connection_with(Config::default(), now, table);
+    let _ = conn.poll_event();
+    let plain = ListTransactionsRequest::default();
+    assert_eq!(conn.version_to_send(&plain), Ok(0));
+    let by_duration = ListTransactionsRequest {
+        duration_filter: 60_000,
+        ..Default::default()
+    };
+    let by_pattern = ListTransactionsRequest {
+        transactional_id_pattern: Some("app-.*".into()),
+        ..Default::default()
+    };
+    for request in [&by_duration, &by_pattern] {
+        assert_eq!(
+            conn.send(now, request),
+            Err(ConnectionError::UnsupportedApi(ApiKey::LIST_TRANSACTIONS)),
+            "{request:?}"
+        );
+    }
+    let preferred = ElectLeadersRequest::default();
+    assert_eq!(conn.version_to_send(&preferred), Ok(0));
+    let unclean = ElectLeadersRequest {
+        election_type: 1,
+        ..Default::default()
+    };
+    assert_eq!(
+        conn.send(now, &unclean),
+        Err(ConnectionError::UnsupportedApi(ApiKey::ELECT_LEADERS))
+    );
+    assert!(requests(&mut conn).is_empty(), "nothing went out");
+    // An empty pattern means no pattern (the schema's words), so v0 does.
+    let empty_pattern = ListTransactionsRequest {
+        transactional_id_pattern: Some(String::new()),
+        ..Default::default()
+    };
+    assert_eq!(conn.version_to_send(&empty_pattern), Ok(0));
+}
