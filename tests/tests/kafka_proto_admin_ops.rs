@@ -213,7 +213,22 @@ fn scram_producers_and_transactions_at_every_version() {
             }],
             ..Default::default()
         };
-        let resp = client.call_at(&request, v).expect("DescribeProducers");
+        // The broker serves the partition once it has applied the new
+        // topic; until then it answers NOT_LEADER_OR_FOLLOWER (or
+        // UNKNOWN_TOPIC_OR_PARTITION).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        let resp = loop {
+            let resp = client.call_at(&request, v).expect("DescribeProducers");
+            let code = resp.topics[0].partitions[0].error_code;
+            let settling = matches!(
+                code,
+                ErrorCode::NOT_LEADER_OR_FOLLOWER | ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+            );
+            if !settling || std::time::Instant::now() > deadline {
+                break resp;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
         let p = &resp.topics[0].partitions[0];
         assert_eq!(p.error_code, ErrorCode::NONE, "v{v}: {p:?}");
         assert!(p.active_producers.is_empty(), "v{v}: {p:?}");
