@@ -219,7 +219,13 @@ async fn producer_and_group_consumer_count_10k_records() {
     check_connection(&m);
     let c = m.consumer.clone().expect("a consumer section");
     assert_eq!(c.records_consumed, RECORDS as u64, "{c:?}");
-    assert!(c.lag.is_empty());
+    // Read to the end: every partition is 0 behind, in the snapshot and in
+    // `lag()`.
+    assert_eq!(c.lag.len(), PARTITIONS as usize, "{c:?}");
+    assert!(c.lag.iter().all(|l| l.lag == 0), "{c:?}");
+    let lag = reader.lag();
+    assert_eq!(lag.len(), PARTITIONS as usize);
+    assert!(lag.values().all(|l| *l == 0), "{lag:?}");
     check_text(&m);
 
     let admin = Admin::builder(&bootstrap).build().await.expect("admin");

@@ -264,9 +264,9 @@ pub struct PartitionLag {
     pub topic: String,
     /// The partition.
     pub partition: i32,
-    /// Records between the consumer's position and the partition's end
-    /// (high watermark, or last stable offset under read_committed), as of
-    /// the last fetch: [`Consumer::lag`](super::Consumer::lag).
+    /// Records between the consumer's position and the partition's high
+    /// watermark, as of the last fetch: [`Consumer::lag`](super::Consumer::lag)
+    /// or [`PartitionReader::lag`](super::PartitionReader::lag).
     pub lag: i64,
 }
 

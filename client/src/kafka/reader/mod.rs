@@ -183,6 +183,8 @@ pub struct PartitionReader {
     /// An error met after records that are still pending.
     pending_error: Option<Error>,
     positions: HashMap<(Arc<str>, i32), i64>,
+    /// Records behind each partition's end, as of its last batch.
+    lag: HashMap<(Arc<str>, i32), i64>,
     /// With [`PartitionReaderBuilder::stop_at_end`]: the end of each
     /// partition not yet read to it.
     ends: Option<HashMap<(Arc<str>, i32), i64>>,
@@ -235,6 +237,7 @@ impl PartitionReader {
             pending: VecDeque::new(),
             pending_error: None,
             positions,
+            lag: HashMap::new(),
             ends: None,
             isolation: settings.isolation,
         })
@@ -304,8 +307,32 @@ impl PartitionReader {
             ClientKind::PartitionReader,
             &self.cluster.config().client_id,
         );
-        m.consumer = Some(stats.consumer_section(Vec::new()));
+        let mut lag: Vec<crate::kafka::PartitionLag> = self
+            .lag
+            .iter()
+            .map(|((topic, partition), lag)| crate::kafka::PartitionLag {
+                topic: topic.to_string(),
+                partition: *partition,
+                lag: *lag,
+            })
+            .collect();
+        lag.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+        m.consumer = Some(stats.consumer_section(lag));
         m
+    }
+
+    /// Records behind the high watermark per assigned partition, as of
+    /// each partition's last batch handed out.
+    pub fn lag(&self) -> std::collections::BTreeMap<crate::kafka::TopicPartition, i64> {
+        self.lag
+            .iter()
+            .map(|((topic, partition), lag)| {
+                (
+                    crate::kafka::TopicPartition::new(topic.clone(), *partition),
+                    *lag,
+                )
+            })
+            .collect()
     }
 
     /// The next batch of records (of one partition). Waits for data.
@@ -356,7 +383,14 @@ impl PartitionReader {
                 self.stop(&key.0, key.1);
             }
         }
-        self.positions.insert(key, batch.next_offset);
+        self.positions.insert(key.clone(), batch.next_offset);
+        self.lag.insert(
+            key,
+            batch
+                .high_watermark
+                .saturating_sub(batch.next_offset)
+                .max(0),
+        );
         let stats = self.cluster.stats();
         stats.records_consumed.fetch_add(batch.count, Relaxed);
         stats.batches_consumed.fetch_add(1, Relaxed);
@@ -391,6 +425,7 @@ impl PartitionReader {
     pub async fn seek(&mut self, topic: &str, partition: i32, offset: Offset) -> Result<()> {
         let (key, generation) = self.bump_generation(topic, partition);
         self.positions.remove(&(key.clone(), partition));
+        self.lag.remove(&(key.clone(), partition));
         self.pending
             .retain(|r| !(*r.topic == *topic && r.partition == partition));
         self.cluster.add_topics([topic]);
