@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use kafka_proto::api::ElectLeadersRequest;
 use kafka_proto::api::elect_leaders::ElectLeadersTopicPartitions;
 
-use super::{by_topic, partition_result, top_level};
-use crate::kafka::admin::{Admin, retry};
+use super::{by_topic, partition_result};
+use crate::kafka::admin::Admin;
 use crate::kafka::error::Result;
 use crate::kafka::group::TopicPartition;
 
@@ -69,12 +69,9 @@ impl Admin {
             timeout_ms: self.timeout_ms(),
             ..Default::default()
         };
-        let response = retry(self.cluster(), self.operation_timeout(), || async {
-            let response = self.cluster().controller()?.call(request.clone()).await?;
-            top_level(response.error_code, None, "ElectLeaders")?;
-            Ok(response)
-        })
-        .await?;
+        let response = self
+            .controller_call(&request, "ElectLeaders", |r| (r.error_code, None))
+            .await?;
         let mut out = BTreeMap::new();
         for topic in response.replica_election_results {
             for p in topic.partition_result {

@@ -28,10 +28,32 @@ pub use transactions::{
 
 use std::collections::BTreeMap;
 
-use kafka_proto::ErrorCode;
+use kafka_proto::{ErrorCode, Request};
 
+use super::admin::{Admin, retry};
 use super::error::{Error, Result};
 use super::group::TopicPartition;
+
+impl Admin {
+    /// Sends `request` to the controller (in KRaft any broker, which
+    /// forwards it), with the admin's retries, and turns the answer's
+    /// request-wide error (`top`: its code and message) into an error
+    /// naming `what`.
+    async fn controller_call<R: Request>(
+        &self,
+        request: &R,
+        what: &str,
+        top: impl Fn(&R::Response) -> (ErrorCode, Option<&str>),
+    ) -> Result<R::Response> {
+        retry(self.cluster(), self.operation_timeout(), || async {
+            let response = self.cluster().controller()?.call(request.clone()).await?;
+            let (code, message) = top(&response);
+            top_level(code, message, what)?;
+            Ok(response)
+        })
+        .await
+    }
+}
 
 /// A partition's error code as a result: `Ok` for NONE, otherwise the
 /// broker's error naming the partition and the broker's message.

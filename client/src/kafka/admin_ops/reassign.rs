@@ -9,8 +9,8 @@ use kafka_proto::api::partition_reassignments::{
 };
 use kafka_proto::api::{AlterPartitionReassignmentsRequest, ListPartitionReassignmentsRequest};
 
-use super::{by_topic, partition_result, top_level};
-use crate::kafka::admin::{Admin, retry};
+use super::{by_topic, partition_result};
+use crate::kafka::admin::Admin;
 use crate::kafka::error::Result;
 use crate::kafka::group::TopicPartition;
 
@@ -66,16 +66,11 @@ impl Admin {
                 .collect(),
             ..Default::default()
         };
-        let response = retry(self.cluster(), self.operation_timeout(), || async {
-            let response = self.cluster().controller()?.call(request.clone()).await?;
-            top_level(
-                response.error_code,
-                response.error_message.as_deref(),
-                "AlterPartitionReassignments",
-            )?;
-            Ok(response)
-        })
-        .await?;
+        let response = self
+            .controller_call(&request, "AlterPartitionReassignments", |r| {
+                (r.error_code, r.error_message.as_deref())
+            })
+            .await?;
         let mut out = BTreeMap::new();
         for topic in response.responses {
             for p in topic.partitions {
@@ -111,16 +106,11 @@ impl Admin {
             }),
             ..Default::default()
         };
-        let response = retry(self.cluster(), self.operation_timeout(), || async {
-            let response = self.cluster().controller()?.call(request.clone()).await?;
-            top_level(
-                response.error_code,
-                response.error_message.as_deref(),
-                "ListPartitionReassignments",
-            )?;
-            Ok(response)
-        })
-        .await?;
+        let response = self
+            .controller_call(&request, "ListPartitionReassignments", |r| {
+                (r.error_code, r.error_message.as_deref())
+            })
+            .await?;
         let mut out = BTreeMap::new();
         for topic in response.topics {
             for p in topic.partitions {

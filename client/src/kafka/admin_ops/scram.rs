@@ -18,8 +18,7 @@ use kafka_proto::api::user_scram_credentials::{
 use kafka_proto::api::{AlterUserScramCredentialsRequest, DescribeUserScramCredentialsRequest};
 use kafka_proto::connection::ScramMechanism;
 
-use super::top_level;
-use crate::kafka::admin::{Admin, retry};
+use crate::kafka::admin::Admin;
 use crate::kafka::error::{Error, Result};
 
 /// The length of the random salt of a new credential, in bytes.
@@ -158,16 +157,11 @@ impl Admin {
             }),
             ..Default::default()
         };
-        let response = retry(self.cluster(), self.operation_timeout(), || async {
-            let response = self.cluster().controller()?.call(request.clone()).await?;
-            top_level(
-                response.error_code,
-                response.error_message.as_deref(),
-                "DescribeUserScramCredentials",
-            )?;
-            Ok(response)
-        })
-        .await?;
+        let response = self
+            .controller_call(&request, "DescribeUserScramCredentials", |r| {
+                (r.error_code, r.error_message.as_deref())
+            })
+            .await?;
         let mut out = BTreeMap::new();
         for r in response.results {
             if !r.error_code.is_ok() {
@@ -235,10 +229,11 @@ impl Admin {
                 }
             }
         }
-        let response = retry(self.cluster(), self.operation_timeout(), || async {
-            self.cluster().controller()?.call(request.clone()).await
-        })
-        .await?;
+        let response = self
+            .controller_call(&request, "AlterUserScramCredentials", |_| {
+                (kafka_proto::ErrorCode::NONE, None)
+            })
+            .await?;
         let mut out = BTreeMap::new();
         for r in response.results {
             let result = if r.error_code.is_ok() {
