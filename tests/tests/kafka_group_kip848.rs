@@ -1,8 +1,9 @@
 //! What only the consumer protocol of KIP-848 has (the group tests run on
 //! both protocols: `MQ_GROUP_PROTOCOL=consumer` in `scripts/test`):
-//! - a Java consumer and ours in one consumer-protocol group, sharing the
-//!   partitions through the coordinator's assignor, and the Java member
-//!   taking everything once ours leaves;
+//! - three of ours and a Java consumer in one consumer-protocol group on 12
+//!   partitions: each join moves only what must move, every record is
+//!   consumed at least once, and the Java member takes everything back once
+//!   ours leave;
 //! - the server-side assignor the consumer names is the group's, and one
 //!   the broker does not have is a clear error the application can match.
 
@@ -16,12 +17,13 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use mq_client::kafka::{
-    Admin, Consumer, ErrorCode, GroupDescription, GroupProtocol, TopicPartition,
+    Admin, Consumer, ErrorCode, GroupDescription, GroupProtocol, Producer, ProducerRecord,
+    TopicPartition,
 };
 use mq_tests::{endpoints, names, tools};
 
 use kafka_client_support::topic;
-use kafka_group_support::{Log, Stop, all_partitions, builder, produce_to_each, spawn_with};
+use kafka_group_support::{Event, Log, Stop, all_partitions, builder, spawn_with};
 
 async fn admin() -> Admin {
     Admin::builder(&endpoints::kafka_bootstrap())
@@ -35,7 +37,9 @@ async fn admin() -> Admin {
 struct JavaConsumer(Child);
 
 impl JavaConsumer {
-    fn start(topic: &str, group: &str) -> Self {
+    /// Starts it; the values it reads go to `out`, one per line.
+    fn start(topic: &str, group: &str, out: &std::path::Path) -> Self {
+        let out = std::fs::File::create(out).expect("output file");
         let child = Command::new("java")
             .arg("-cp")
             .arg(format!("{}/*", tools::kafka_libs().display()))
@@ -54,7 +58,7 @@ impl JavaConsumer {
                 "client.id=java-kip848",
             ])
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(out)
             .stderr(Stdio::null())
             .spawn()
             .expect("java must be installed");
@@ -100,87 +104,145 @@ fn assignment_of<'a>(d: &'a GroupDescription, client_id: &str) -> BTreeSet<&'a T
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_java_member_and_ours_share_a_consumer_protocol_group() {
+async fn three_of_ours_and_a_java_member_share_twelve_partitions() {
     kafka_client_support::init_tracing();
-    let topic = topic("kip848-java", 6).await;
+    let topic = topic("kip848-java", 12).await;
     let group = names::group("kip848-java");
-    let all = all_partitions(&topic, 6);
-    produce_to_each(&topic, 6, 5).await;
+    let all = all_partitions(&topic, 12);
     let admin = admin().await;
 
-    let _java = JavaConsumer::start(&topic, &group);
+    let java_out = std::env::temp_dir().join(format!("{group}.out"));
+    let _java = JavaConsumer::start(&topic, &group, &java_out);
     describe_until(
         &admin,
         &group,
         Duration::from_secs(60),
-        "the Java member takes all six",
-        |d| d.state == "Stable" && assignment_of(d, "java-kip848").len() == 6,
+        "the Java member takes all twelve",
+        |d| d.state == "Stable" && assignment_of(d, "java-kip848").len() == 12,
     )
     .await;
 
+    // Ours join one at a time; each join moves partitions one member at a
+    // time, through the coordinator's assignor.
     let log = Arc::new(Log::default());
-    let ours = spawn_with(
-        "ours",
-        builder(&group)
-            .group_protocol(GroupProtocol::Consumer)
-            .client_id("mq-kip848"),
-        &topic,
-        log.clone(),
-    )
-    .await;
-    // The coordinator moves three partitions, one member at a time: the
-    // Java member revokes, ours takes them up; the listener agrees with the
-    // coordinator, and together they own each partition once.
-    let d = describe_until(&admin, &group, Duration::from_secs(60), "three each", |d| {
-        d.state == "Stable"
-            && assignment_of(d, "java-kip848").len() == 3
-            && assignment_of(d, "mq-kip848").len() == 3
-            && ours.owned().len() == 3
-    })
-    .await;
+    let mut ours = Vec::new();
+    for name in ["mq-1", "mq-2", "mq-3"] {
+        let member = spawn_with(
+            name,
+            builder(&group)
+                .group_protocol(GroupProtocol::Consumer)
+                .client_id(name),
+            &topic,
+            log.clone(),
+        )
+        .await;
+        ours.push(member);
+        let n = ours.len() + 1;
+        describe_until(
+            &admin,
+            &group,
+            Duration::from_secs(60),
+            "an even split",
+            |d| {
+                d.state == "Stable"
+                    && d.members.len() == n
+                    && d.members.iter().all(|m| m.assignment.len() == 12 / n)
+                    && ours.iter().all(|m| m.owned().len() == 12 / n)
+            },
+        )
+        .await;
+    }
+    let d = admin
+        .describe_consumer_group(&group)
+        .await
+        .expect("describe");
     assert_eq!(d.group_type, "consumer", "{d:#?}");
-    assert_eq!(d.members.len(), 2, "{d:#?}");
-    let theirs = assignment_of(&d, "java-kip848");
-    let mine = assignment_of(&d, "mq-kip848");
-    assert!(theirs.is_disjoint(&mine), "{d:#?}");
-    let owned = ours.owned();
-    assert_eq!(owned.iter().collect::<BTreeSet<_>>(), mine);
     assert!(
         d.members
             .iter()
             .all(|m| m.member_epoch.is_some_and(|e| e > 0)),
         "{d:#?}"
     );
-    // Ours reads what is produced to its partitions from now on (the Java
-    // member read and committed the first five of each).
-    produce_to_each(&topic, 6, 5).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
+    // The listeners agree with the coordinator, and the four own each
+    // partition once.
+    let mut owned_by_all: BTreeSet<TopicPartition> = assignment_of(&d, "java-kip848")
+        .into_iter()
+        .cloned()
+        .collect();
+    for m in &ours {
+        let owned = m.owned();
+        let described: BTreeSet<TopicPartition> =
+            assignment_of(&d, &m.name).into_iter().cloned().collect();
+        assert_eq!(owned, described, "{}", m.name);
+        assert!(owned_by_all.is_disjoint(&owned), "{d:#?}");
+        owned_by_all.extend(owned);
+    }
+    assert_eq!(owned_by_all, all);
+    // Only what had to move moved: no member of ours gave up a partition it
+    // later got back, or lost one, and each took up only its share plus
+    // what it handed on.
+    for m in &ours {
+        let events = m.events();
+        let mut revoked = BTreeSet::new();
+        let mut assigned = 0;
+        for e in &events {
+            match e {
+                Event::Assigned(p) => assigned += p.len(),
+                Event::Revoked(p) => revoked.extend(p.iter().cloned()),
+                Event::Lost(_) => panic!("{}: lost partitions: {events:?}", m.name),
+            }
+        }
+        assert!(revoked.is_disjoint(&m.owned()), "{}: {events:?}", m.name);
+        assert_eq!(assigned, 3 + revoked.len(), "{}: {events:?}", m.name);
+    }
+
+    // Every record produced now is consumed at least once, by ours or by
+    // the Java member.
+    let mut produced = BTreeSet::new();
+    let producer = Producer::builder(&endpoints::kafka_bootstrap())
+        .build()
+        .await
+        .expect("producer");
+    for p in 0..12 {
+        for i in 0..10 {
+            let value = format!("p{p}-{i}");
+            producer
+                .send(ProducerRecord::new(&topic).partition(p).value(&value))
+                .await
+                .expect("produce");
+            produced.insert(value);
+        }
+    }
+    producer.close().await.expect("close");
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let seen: BTreeSet<(i32, i64)> = log
+        let mut seen: BTreeSet<String> = log
             .processed
             .lock()
             .unwrap()
             .iter()
-            .map(|p| (p.partition, p.offset))
+            .map(|p| p.value.clone())
             .collect();
-        if owned
-            .iter()
-            .all(|tp| (5..10).all(|o| seen.contains(&(tp.partition, o))))
-        {
+        let java = std::fs::read_to_string(&java_out).unwrap_or_default();
+        seen.extend(java.lines().map(str::to_owned));
+        let missing: Vec<&String> = produced.difference(&seen).collect();
+        if missing.is_empty() {
             break;
         }
-        assert!(Instant::now() < deadline, "ours read {seen:?}");
+        assert!(Instant::now() < deadline, "not consumed: {missing:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    // Ours leaves (epoch -1): the Java member gets everything back.
-    ours.stop(Stop::Close).await;
+    // Ours leave (epoch -1): the Java member gets everything back.
+    for m in ours {
+        m.stop(Stop::Close).await;
+    }
     let d = describe_until(
         &admin,
         &group,
         Duration::from_secs(60),
         "Java takes all back",
-        |d| d.members.len() == 1 && assignment_of(d, "java-kip848").len() == 6,
+        |d| d.members.len() == 1 && assignment_of(d, "java-kip848").len() == 12,
     )
     .await;
     let theirs: BTreeSet<TopicPartition> = assignment_of(&d, "java-kip848")
@@ -188,6 +250,7 @@ async fn a_java_member_and_ours_share_a_consumer_protocol_group() {
         .cloned()
         .collect();
     assert_eq!(theirs, all);
+    let _ = std::fs::remove_file(&java_out);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
