@@ -100,6 +100,8 @@ fn all_versions(s: &mut Stream) {
     s.every_version::<DeleteAclsRequest>();
     s.every_version::<ConsumerGroupDescribeRequest>();
     s.every_version::<ConsumerGroupHeartbeatRequest>();
+    s.every_version::<GetTelemetrySubscriptionsRequest>();
+    s.every_version::<PushTelemetryRequest>();
     s.every_version::<DescribeLogDirsRequest>();
     s.every_version::<ElectLeadersRequest>();
     s.every_version::<AlterPartitionReassignmentsRequest>();
@@ -147,8 +149,8 @@ fn every_implemented_version_decodes() {
         .map(|(a, v)| format!("{a} v{v}"))
         .collect();
     assert_eq!(missing, Vec::<String>::new());
-    assert_eq!(SUPPORTED_APIS.len(), 44);
-    assert_eq!(s.versions.len(), 220);
+    assert_eq!(SUPPORTED_APIS.len(), 46);
+    assert_eq!(s.versions.len(), 222);
     for (api, version) in [("Produce", 13), ("Fetch", 18), ("Metadata", 13)] {
         assert!(s.versions.contains(&(api, version)), "{api} v{version}");
     }

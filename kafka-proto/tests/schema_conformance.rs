@@ -305,8 +305,8 @@ fn every_api_matches_its_schema() {
     let schemas = all_schemas();
     assert_eq!(
         schemas.len(),
-        44,
-        "the 23 APIs of issue 4, the 4 transaction APIs of issue 18, and the group, config, ACL, operator admin and KIP-848 APIs of issue 19"
+        46,
+        "the 23 APIs of issue 4, the 4 transaction APIs of issue 18, and the group, config, ACL, operator admin, KIP-848 and KIP-714 APIs of issue 19"
     );
     let mut errors = Vec::new();
     let mut checked_fields = 0;
@@ -394,6 +394,8 @@ fn supported_ranges_are_the_kip896_floors() {
         ("DeleteAcls", (1, 3)),
         ("ConsumerGroupHeartbeat", (0, 1)),
         ("ConsumerGroupDescribe", (0, 1)),
+        ("GetTelemetrySubscriptions", (0, 0)),
+        ("PushTelemetry", (0, 0)),
         ("DescribeLogDirs", (1, 5)),
         ("ElectLeaders", (0, 2)),
         ("AlterPartitionReassignments", (0, 1)),

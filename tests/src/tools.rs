@@ -114,3 +114,18 @@ pub fn check(what: &str, out: &Output) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The file the test brokers' telemetry reporter
+/// (`scripts/lib/kafka-plugin`) appends the KIP-714 pushes it receives to:
+/// `$KAFKA_TELEMETRY_LOG`, else broker 1's in `.brokers/kafka` of this
+/// checkout (or of `$BROKERS_STATE`).
+pub fn kafka_telemetry_log() -> PathBuf {
+    if let Ok(file) = std::env::var("KAFKA_TELEMETRY_LOG") {
+        return PathBuf::from(file);
+    }
+    let state = std::env::var("BROKERS_STATE").map_or_else(
+        |_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.brokers"),
+        PathBuf::from,
+    );
+    state.join("kafka/1/logs/client-telemetry.log")
+}

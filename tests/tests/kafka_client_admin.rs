@@ -351,9 +351,22 @@ async fn config_entries_are_set_read_back_and_reset() {
         .incremental_alter_configs(resource.clone(), &[AlterConfigOp::delete("retention.ms")])
         .await
         .expect("delete");
-    let entries = admin.describe_configs(resource).await.expect("describe");
-    assert_eq!(
-        value_of(&entries, "retention.ms").as_deref(),
-        Some("604800000")
-    );
+    // The broker applies a config change through its metadata log: a
+    // describe right after may still see the old value for a moment.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let entries = admin
+            .describe_configs(resource.clone())
+            .await
+            .expect("describe");
+        let value = value_of(&entries, "retention.ms");
+        if value.as_deref() == Some("604800000") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "retention.ms still {value:?} after the delete"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

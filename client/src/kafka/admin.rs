@@ -208,10 +208,21 @@ impl AdminBuilder {
     /// Connects and fetches the cluster metadata.
     pub async fn build(self) -> Result<Admin> {
         let cluster = Cluster::connect(self.client).await?;
+        let telemetry = {
+            let c = cluster.clone();
+            super::telemetry::start(
+                &cluster,
+                std::sync::Arc::new(move || {
+                    c.stats()
+                        .snapshot(super::ClientKind::Admin, &c.config().client_id)
+                }),
+            )
+        };
         Ok(Admin {
             cluster,
             timeout: self.operation_timeout,
             isolation: self.isolation,
+            _telemetry: telemetry.map(std::sync::Arc::new),
         })
     }
 }
@@ -222,6 +233,8 @@ pub struct Admin {
     cluster: Cluster,
     timeout: Duration,
     isolation: IsolationLevel,
+    /// KIP-714 pushes, while any clone lives.
+    _telemetry: Option<std::sync::Arc<super::telemetry::Telemetry>>,
 }
 
 impl Admin {

@@ -49,6 +49,10 @@ pub struct ClientConfig {
     pub oauth: Option<super::oauth::OAuthBearer>,
     /// Rewrites advertised broker addresses before dialling.
     pub address_map: Option<AddressMap>,
+    /// Pushes the client's metrics to a broker that subscribes to them
+    /// (KIP-714, Java's `enable.metrics.push`). Default `true`: brokers
+    /// subscribe only clients an operator picked (`kafka-client-metrics`).
+    pub enable_metrics_push: bool,
     /// TLS settings: `Some` for the `SSL` and `SASL_SSL` security
     /// protocols.
     #[cfg(feature = "tls")]
@@ -72,6 +76,7 @@ impl fmt::Debug for ClientConfig {
             .field("sasl", &self.sasl.as_ref().map(Sasl::mechanism))
             .field("oauth", &self.oauth.as_ref().map(|_| "OAUTHBEARER"))
             .field("address_map", &self.address_map.as_ref().map(|_| "<fn>"))
+            .field("enable_metrics_push", &self.enable_metrics_push)
             .field("security_protocol", &self.security_protocol())
             .finish()
     }
@@ -107,6 +112,7 @@ impl ClientConfig {
             sasl: None,
             oauth: None,
             address_map: None,
+            enable_metrics_push: true,
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -268,6 +274,13 @@ macro_rules! client_config_setters {
             map: impl Fn(&str, u16) -> String + Send + Sync + 'static,
         ) -> Self {
             self.client.address_map = Some(::std::sync::Arc::new(map));
+            self
+        }
+
+        /// Whether the client pushes its metrics to brokers that subscribe
+        /// to them (KIP-714, `enable.metrics.push`). Default `true`.
+        pub fn enable_metrics_push(mut self, enable: bool) -> Self {
+            self.client.enable_metrics_push = enable;
             self
         }
 

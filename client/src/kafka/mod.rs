@@ -108,6 +108,7 @@ pub mod partitioner;
 mod producer;
 mod properties;
 mod reader;
+mod telemetry;
 
 pub use acl::{
     AclBinding, AclBindingFilter, AclOperation, AclPermissionType, PatternType, ResourceType,

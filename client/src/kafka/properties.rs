@@ -145,6 +145,13 @@ impl ClientConfig {
                 };
             }
             "client.id" => self.client_id = value.to_owned(),
+            "enable.metrics.push" => {
+                self.enable_metrics_push = match value.to_ascii_lowercase().as_str() {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(bad(key, value, "not true or false")),
+                }
+            }
             "request.timeout.ms" => self.request_timeout = ms()?,
             "socket.connection.setup.timeout.ms" | "socket.timeout.ms" => {
                 self.connect_timeout = ms()?

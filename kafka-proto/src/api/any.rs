@@ -280,6 +280,8 @@ all_apis! {
     ListTransactions: ListTransactionsRequest => ListTransactionsResponse;
     ConsumerGroupHeartbeat: ConsumerGroupHeartbeatRequest => ConsumerGroupHeartbeatResponse;
     ConsumerGroupDescribe: ConsumerGroupDescribeRequest => ConsumerGroupDescribeResponse;
+    GetTelemetrySubscriptions: GetTelemetrySubscriptionsRequest => GetTelemetrySubscriptionsResponse;
+    PushTelemetry: PushTelemetryRequest => PushTelemetryResponse;
 }
 
 /// What this crate implements of `api_key`, if anything.

@@ -96,6 +96,8 @@ api_keys! {
     LIST_TRANSACTIONS = 66, "ListTransactions";
     CONSUMER_GROUP_HEARTBEAT = 68, "ConsumerGroupHeartbeat";
     CONSUMER_GROUP_DESCRIBE = 69, "ConsumerGroupDescribe";
+    GET_TELEMETRY_SUBSCRIPTIONS = 71, "GetTelemetrySubscriptions";
+    PUSH_TELEMETRY = 72, "PushTelemetry";
 }
 
 impl fmt::Debug for ApiKey {
@@ -431,6 +433,7 @@ pub mod produce;
 pub mod sasl_authenticate;
 pub mod sasl_handshake;
 pub mod sync_group;
+pub mod telemetry;
 pub mod transactions;
 pub mod txn_offset_commit;
 pub mod user_scram_credentials;
@@ -485,6 +488,10 @@ pub use produce::{ProduceRequest, ProduceResponse};
 pub use sasl_authenticate::{SaslAuthenticateRequest, SaslAuthenticateResponse};
 pub use sasl_handshake::{SaslHandshakeRequest, SaslHandshakeResponse};
 pub use sync_group::{SyncGroupRequest, SyncGroupResponse};
+pub use telemetry::{
+    GetTelemetrySubscriptionsRequest, GetTelemetrySubscriptionsResponse, PushTelemetryRequest,
+    PushTelemetryResponse,
+};
 pub use transactions::{
     DescribeTransactionsRequest, DescribeTransactionsResponse, ListTransactionsRequest,
     ListTransactionsResponse,

@@ -118,6 +118,8 @@ pub struct Consumer<L = NoopListener> {
     pub(super) shared: Arc<Shared>,
     cluster: Cluster,
     _tasks: Vec<TaskGuard>,
+    /// KIP-714 pushes.
+    _telemetry: Option<crate::kafka::telemetry::Telemetry>,
 }
 
 impl<L> std::fmt::Debug for Consumer<L> {
@@ -170,6 +172,19 @@ impl<L: RebalanceListener> Consumer<L> {
                 tokio::spawn(kip848::run(shared.clone()).instrument(span.clone()))
             }
         };
+        let telemetry = {
+            let c = cluster.clone();
+            crate::kafka::telemetry::start(
+                &cluster,
+                Arc::new(move || {
+                    let stats = c.stats();
+                    let mut m =
+                        stats.snapshot(crate::kafka::ClientKind::Consumer, &c.config().client_id);
+                    m.consumer = Some(stats.consumer_section(Vec::new()));
+                    m
+                }),
+            )
+        };
         let tasks = vec![
             TaskGuard(membership),
             TaskGuard(tokio::spawn(
@@ -208,6 +223,7 @@ impl<L: RebalanceListener> Consumer<L> {
             shared,
             cluster,
             _tasks: tasks,
+            _telemetry: telemetry,
         })
     }
 

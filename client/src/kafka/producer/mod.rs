@@ -339,8 +339,15 @@ impl ProducerBuilder {
         });
         let span = info_span!(parent: None, "kafka_producer_sender", producer_id = identity.id);
         tokio::spawn(sender::run(shared.clone()).instrument(span));
+        let telemetry = {
+            let shared = shared.clone();
+            crate::kafka::telemetry::start(
+                &shared.cluster.clone(),
+                Arc::new(move || shared.metrics()),
+            )
+        };
         Ok(Producer {
-            guard: Arc::new(CloseOnDrop(shared.clone())),
+            guard: Arc::new(CloseOnDrop(shared.clone(), telemetry)),
             shared,
         })
     }
@@ -363,6 +370,21 @@ struct Shared {
 }
 
 impl Shared {
+    /// The producer's metrics snapshot.
+    fn metrics(&self) -> ClientMetrics {
+        let stats = self.cluster.stats();
+        let mut m = stats.snapshot(ClientKind::Producer, &self.cluster.config().client_id);
+        let mut p = stats.producer_section();
+        p.retries = self.retries.load(std::sync::atomic::Ordering::Relaxed);
+        p.buffered_bytes = self
+            .config
+            .buffer_memory
+            .saturating_sub(self.memory.available_permits()) as u64;
+        p.buffered_records = lock(&self.acc).buffered_records as u64;
+        m.producer = Some(p);
+        m
+    }
+
     /// Settles a batch: its records learn the outcome and its memory is freed.
     fn settle(&self, batch: ProducerBatch, result: Result<i64>, was_in_flight: bool) {
         let mut bump = false;
@@ -472,8 +494,12 @@ impl Shared {
     }
 }
 
-/// Closes the producer (draining it) when the last handle is dropped.
-struct CloseOnDrop(Arc<Shared>);
+/// Closes the producer (draining it) when the last handle is dropped; the
+/// KIP-714 push task (aborted when dropped) goes with it.
+struct CloseOnDrop(
+    Arc<Shared>,
+    #[allow(dead_code)] Option<crate::kafka::telemetry::Telemetry>,
+);
 
 impl Drop for CloseOnDrop {
     fn drop(&mut self) {
@@ -538,17 +564,7 @@ impl Producer {
     /// API with their latencies, batches and records sent, the buffer
     /// now. See [`ClientMetrics`].
     pub fn metrics(&self) -> ClientMetrics {
-        let stats = self.shared.cluster.stats();
-        let mut m = stats.snapshot(
-            ClientKind::Producer,
-            &self.shared.cluster.config().client_id,
-        );
-        let mut p = stats.producer_section();
-        p.retries = self.retries();
-        p.buffered_bytes = self.buffered_bytes() as u64;
-        p.buffered_records = lock(&self.shared.acc).buffered_records as u64;
-        m.producer = Some(p);
-        m
+        self.shared.metrics()
     }
 
     /// How many times a batch was sent again after a failure.

@@ -163,6 +163,19 @@ impl PartitionReaderBuilder {
         }
         let mut reader =
             PartitionReader::start(cluster, self.settings, self.buffered, assignments).await?;
+        reader._telemetry = {
+            let cluster = reader.cluster.clone();
+            crate::kafka::telemetry::start(
+                &reader.cluster,
+                std::sync::Arc::new(move || {
+                    let stats = cluster.stats();
+                    let mut m =
+                        stats.snapshot(ClientKind::PartitionReader, &cluster.config().client_id);
+                    m.consumer = Some(stats.consumer_section(Vec::new()));
+                    m
+                }),
+            )
+        };
         if self.stop_at_end {
             reader.find_ends().await?;
         }
@@ -191,6 +204,9 @@ pub struct PartitionReader {
     /// Which records the reader hands out: the end it stops at is the
     /// last stable offset under read_committed.
     isolation: IsolationLevel,
+    /// KIP-714 pushes, for a reader built by the application (a group
+    /// consumer's reader pushes nothing: the consumer does).
+    _telemetry: Option<crate::kafka::telemetry::Telemetry>,
 }
 
 impl PartitionReader {
@@ -240,6 +256,7 @@ impl PartitionReader {
             lag: HashMap::new(),
             ends: None,
             isolation: settings.isolation,
+            _telemetry: None,
         })
     }
 
