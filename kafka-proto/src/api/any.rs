@@ -279,6 +279,10 @@ all_apis! {
     DescribeTransactions: DescribeTransactionsRequest => DescribeTransactionsResponse;
     ListTransactions: ListTransactionsRequest => ListTransactionsResponse;
     ConsumerGroupDescribe: ConsumerGroupDescribeRequest => ConsumerGroupDescribeResponse;
+    ShareGroupHeartbeat: ShareGroupHeartbeatRequest => ShareGroupHeartbeatResponse;
+    ShareGroupDescribe: ShareGroupDescribeRequest => ShareGroupDescribeResponse;
+    ShareFetch: ShareFetchRequest => ShareFetchResponse;
+    ShareAcknowledge: ShareAcknowledgeRequest => ShareAcknowledgeResponse;
 }
 
 /// What this crate implements of `api_key`, if anything.
