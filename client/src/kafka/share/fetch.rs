@@ -17,7 +17,7 @@ use kafka_proto::ErrorCode;
 use kafka_proto::api::ShareFetchResponse;
 use kafka_proto::api::share_fetch::SharePartitionData;
 use tokio::sync::{mpsc, oneshot, watch};
-use tracing::{debug, warn};
+use tracing::{debug, trace, warn};
 
 use super::acks::{Acquired, PartitionKey, describe_ranges};
 use super::config::{AcquireMode, ShareSettings};
@@ -217,6 +217,13 @@ impl Fetcher {
                 Vec::new()
             };
             let request = session.fetch(&group, &member_id, wanted, &acks, params);
+            trace!(
+                leader,
+                epoch = request.share_session_epoch,
+                acks = acks.len(),
+                max_records = params.max_records,
+                "ShareFetch"
+            );
             let timeout = self.settings.fetch_max_wait + self.cluster.config().request_timeout;
             calls.push(async move {
                 let sent = Instant::now();
@@ -276,6 +283,9 @@ impl Fetcher {
                 .unwrap_or_else(|| Arc::from(topic.topic_id.to_string().as_str()));
             for partition in topic.partitions {
                 let key = (topic.topic_id, partition.partition_index);
+                trace!(topic = %name, partition = key.1, error = %partition.error_code,
+                       ack_error = %partition.acknowledge_error_code,
+                       acquired = partition.acquired_records.len(), "ShareFetch partition");
                 self.ack_result(&name, key, acks, &partition);
                 if !partition.error_code.is_ok() {
                     self.partition_failed(&name, key, &partition);
@@ -470,6 +480,7 @@ impl Fetcher {
                 Ok(conn) => conn.call(request).await,
                 Err(e) => Err(e),
             };
+            debug!(leader, close, acks = ?acks, outcome = ?outcome, "ShareAcknowledge");
             let s = self.sessions.entry(leader).or_default();
             match outcome {
                 Ok(r) if r.error_code.is_ok() => {
