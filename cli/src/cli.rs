@@ -313,6 +313,13 @@ when it was assigned (a member assigned no partition waits). On --count,
 --exit-at-end, a closed stdout, Ctrl-C or SIGTERM, mq commits and leaves
 the group, so its partitions move to the other members at once.
 
+Kafka with --share-group G (KIP-932, Kafka 4.1+): mq joins share group G,
+whose members share the partitions record by record; each record is
+accepted after it was written and stdout flushed (JSON objects add
+\"delivery_count\"). A new group starts where its share.auto.offset.reset
+config says (latest unless set), so --from, --partition, --exit-at-end
+and --isolation are refused.
+
 AMQP: deliveries are acknowledged after they are written and stdout is
 flushed, so a message that could not be written goes back to the queue.
 Without --count, mq consumes until it is stopped. JSON objects hold queue,
@@ -330,6 +337,7 @@ Examples:
   mq consume kafka://localhost:9092/orders --partition 2 --from 1000 --count 10 --format json
   mq consume kafka://localhost:9092/orders --group billing --from earliest
   mq consume kafka://localhost:9092/orders --group billing --exit-at-end --format json
+  mq consume kafka://localhost:9092/jobs --share-group workers --count 100 --format json
   mq consume amqp://guest:guest@localhost:5672/%2f --queue orders --prefetch 50
   mq consume amqp://guest:guest@localhost:5672/%2f --queue orders --count 10 --format json
   mq consume kafka://broker:9094/orders --config client.properties --from earliest --exit-at-end
@@ -351,6 +359,9 @@ pub(crate) struct ConsumeArgs {
     /// Consume as a member of this consumer group, committing offsets.
     #[arg(long, value_name = "G", help_heading = "Kafka")]
     pub(crate) group: Option<String>,
+    /// Consume as a member of this share group (Kafka 4.1+), accepting each record written.
+    #[arg(long, value_name = "G", help_heading = "Kafka")]
+    pub(crate) share_group: Option<String>,
     /// Where to start: earliest, latest or an offset (not with --group) [default: latest, or the group's offset].
     #[arg(long, value_name = "WHERE", value_parser = parse_start, help_heading = "Kafka")]
     pub(crate) from: Option<StartArg>,
