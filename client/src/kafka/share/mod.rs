@@ -12,7 +12,7 @@
 //! - [`fetch`]: the fetcher task.
 //! - [`record`]: the [`ShareRecord`] handed out.
 //! - [`consumer`] and [`config`]: the public consumer and its builder.
-//! - [`describe`]: `Admin::describe_share_group`.
+//! - [`describe`], for the admin client: ShareGroupDescribe.
 
 pub(crate) mod acks;
 pub(crate) mod config;
