@@ -418,3 +418,48 @@ async fn share_group_describe_shows_the_group_and_its_members() {
         "{missing}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_id_taken_by_a_consumer_group_is_an_error_to_match_on() {
+    let (topic, _) = setup("share-taken", &[]).await;
+    produce(&topic, ["x".to_owned()]).await;
+    let group = names::group("share-taken");
+    let mut classic = mq_client::kafka::Consumer::builder(&endpoints::kafka_bootstrap())
+        .group(&group)
+        .auto_offset_reset(mq_client::kafka::OffsetReset::Earliest)
+        .build()
+        .await
+        .expect("consumer");
+    classic
+        .subscribe([topic.as_str()])
+        .await
+        .expect("subscribe");
+    let first = tokio::time::timeout(Duration::from_secs(30), classic.next())
+        .await
+        .expect("a record within 30 s")
+        .expect("stream open")
+        .expect("record");
+    classic.commit(&first).await.expect("commit");
+
+    let mut share = consumer(&group, &topic, |b| b).await;
+    let item = tokio::time::timeout(Duration::from_secs(30), share.next())
+        .await
+        .expect("an answer within 30 s")
+        .expect("the error, then the end");
+    let e = item.expect_err("the group id is a consumer group's");
+    assert!(
+        matches!(
+            e,
+            Error::Broker {
+                code: ErrorCode::GROUP_ID_NOT_FOUND | ErrorCode::INCONSISTENT_GROUP_PROTOCOL,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    println!("share consumer on a consumer group's id: {e}");
+    assert!(!e.is_retriable(), "{e}");
+    assert!(share.next().await.is_none(), "the stream ends after it");
+    share.close().await.expect("close");
+    classic.close().await.expect("close");
+}

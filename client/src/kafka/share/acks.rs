@@ -61,7 +61,16 @@ impl Acquired {
             .map(|r| (r.first_offset, r.last_offset, r.delivery_count))
             .collect();
         ranges.sort_unstable();
-        Acquired { ranges }
+        // Overlapping ranges (a broker would not send them) keep the
+        // first: each offset is handed out or acknowledged once.
+        let mut kept: Vec<(i64, i64, i16)> = Vec::with_capacity(ranges.len());
+        for r in ranges {
+            match kept.last() {
+                Some(&(_, last, _)) if r.0 <= last => {}
+                _ => kept.push(r),
+            }
+        }
+        Acquired { ranges: kept }
     }
 
     /// The delivery count of `offset` if this member acquired it.
@@ -77,8 +86,8 @@ impl Acquired {
     pub(crate) fn len(&self) -> u64 {
         self.ranges
             .iter()
-            .map(|&(f, l, _)| u64::try_from(l - f).unwrap_or(0).saturating_add(1))
-            .sum()
+            .map(|&(f, l, _)| l.abs_diff(f).saturating_add(1))
+            .fold(0u64, u64::saturating_add)
     }
 
     /// Every acquired offset, in order.
@@ -310,6 +319,12 @@ mod tests {
                 first_offset: 30,
                 last_offset: 29,
                 delivery_count: 1,
+                ..Default::default()
+            },
+            AcquiredRecords {
+                first_offset: 8,
+                last_offset: 12,
+                delivery_count: 4,
                 ..Default::default()
             },
         ]);

@@ -321,4 +321,20 @@ mod tests {
         .unwrap_err();
         assert!(e.to_string().contains("no.such.property"), "{e}");
     }
+
+    #[test]
+    fn debug_hides_the_password() {
+        let b = ShareConsumerBuilder::from_properties([
+            ("bootstrap.servers", "127.0.0.1:9092"),
+            ("group.id", "g1"),
+            ("security.protocol", "SASL_PLAINTEXT"),
+            ("sasl.mechanism", "PLAIN"),
+            ("sasl.username", "alice"),
+            ("sasl.password", "s3cr3t-share-pw"),
+        ])
+        .unwrap();
+        let shown = format!("{b:?}");
+        assert!(shown.contains("g1"), "{shown}");
+        assert!(!shown.contains("s3cr3t-share-pw"), "{shown}");
+    }
 }

@@ -245,7 +245,11 @@ impl Fetcher {
                 Ok(r) if r.error_code.is_ok() => {
                     any_ok = true;
                     self.sessions.entry(leader).or_default().answered();
-                    room = self.take_fetched(routes, &acks, sent, r, room);
+                    let (left, partition_errors) = self.take_fetched(routes, &acks, sent, r, room);
+                    room = left;
+                    // A partition that failed (a leader moving) is not
+                    // fetched again at once: back off as for a failure.
+                    any_ok &= !partition_errors;
                 }
                 Ok(r) => {
                     self.session_failed(leader, &acks, r.error_code, r.error_message);
@@ -263,7 +267,7 @@ impl Fetcher {
     }
 
     /// Reads a ShareFetch answer: acknowledgement results, then records.
-    /// Returns the room left.
+    /// Returns the room left, and whether a partition failed.
     fn take_fetched(
         &mut self,
         routes: &Routes,
@@ -271,7 +275,8 @@ impl Fetcher {
         sent: Instant,
         response: ShareFetchResponse,
         mut room: usize,
-    ) -> usize {
+    ) -> (usize, bool) {
+        let mut failed = false;
         let lock_ms = u64::try_from(response.acquisition_lock_timeout_ms).unwrap_or(0);
         let lock_expires_at = (lock_ms > 0).then(|| sent + Duration::from_millis(lock_ms));
         let limit = acquired_limit(self.settings.max_poll_records);
@@ -288,6 +293,7 @@ impl Fetcher {
                        acquired = partition.acquired_records.len(), "ShareFetch partition");
                 self.ack_result(&name, key, acks, &partition);
                 if !partition.error_code.is_ok() {
+                    failed = true;
                     self.partition_failed(&name, key, &partition);
                     continue;
                 }
@@ -329,7 +335,7 @@ impl Fetcher {
                 }
             }
         }
-        room
+        (room, failed)
     }
 
     /// Surfaces the broker's verdict on acknowledgements sent with a

@@ -217,6 +217,16 @@ pub(crate) async fn run(shared: Arc<MemberShared>, wake: Arc<tokio::sync::Notify
         let request = crate::kafka::cluster::lock(&shared.member).heartbeat();
         let response = shared.coordinator.call(request, Some(timeout)).await;
         let delay = match response {
+            Err(e) if !e.is_retriable() && !e.needs_metadata_refresh() => {
+                // The broker has no share groups (ShareGroupHeartbeat
+                // unsupported: share.version not finalized), or refused
+                // the request outright: retrying will not mend it.
+                warn!(error = %e, "share group heartbeat failed for good");
+                *crate::kafka::cluster::lock(&shared.fatal) = Some(e);
+                shared.assignment.send_replace(Arc::new(Vec::new()));
+                wake.notify_one();
+                return;
+            }
             Err(e) => {
                 debug!(error = %e, "share group heartbeat failed");
                 crate::kafka::cluster::lock(&shared.member).unanswered();
