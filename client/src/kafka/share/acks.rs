@@ -125,6 +125,11 @@ impl AckBook {
         !self.pending.is_empty()
     }
 
+    /// Whether acknowledgements wait for a partition `which` says yes to.
+    pub(crate) fn has_pending_for(&self, mut which: impl FnMut(&PartitionKey) -> bool) -> bool {
+        self.pending.keys().any(|k| which(k))
+    }
+
     /// A record of `key` at `offset` was acquired and is handed out.
     pub(crate) fn deliver(&mut self, key: PartitionKey, offset: i64) {
         if self.in_flight.entry(key).or_default().insert(offset) {
@@ -294,6 +299,8 @@ mod tests {
         book.acknowledge(other, 1, AcknowledgeType::Release)
             .unwrap();
         assert_eq!(book.in_flight(), 0);
+        assert!(book.has_pending_for(|k| *k == other));
+        assert!(!book.has_pending_for(|k| k.1 == 9));
         let taken = book.take_pending(|k| *k == other);
         assert_eq!(taken.len(), 1);
         assert_eq!(taken[0].0, other);

@@ -217,6 +217,8 @@ impl ShareConsumer {
             Ok(()) => rx.await.unwrap_or(Err(Error::Closed)),
             Err(_) => Err(Error::Closed),
         };
+        // No heartbeat after the leave: one would join the group again.
+        self._tasks.clear();
         membership::leave(&self.member).await;
         debug!(group = %self.settings.group_id, "share consumer closed");
         result

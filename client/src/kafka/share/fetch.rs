@@ -86,6 +86,17 @@ impl Fetcher {
                 )
             };
             let pending = lock(&self.shared.book).has_pending();
+            // Acknowledgements for partitions no longer assigned do not
+            // ride on fetches (which would fetch those partitions again):
+            // they go alone, now.
+            let unassigned =
+                pending && lock(&self.shared.book).has_pending_for(|k| !assignment.contains(k));
+            if unassigned {
+                if let Err(e) = self.acknowledge_all(false).await {
+                    self.push_error(e);
+                }
+                continue;
+            }
             if room == 0 || errors_unread || routes.by_leader.is_empty() {
                 if pending {
                     if let Err(e) = self.acknowledge_all(false).await {

@@ -248,7 +248,7 @@ pub(crate) async fn run(shared: Arc<MemberShared>, wake: Arc<tokio::sync::Notify
                         warn!(member_id = %m.member_id(), error = %code, "dropped by the share group coordinator; joining again");
                         shared.assignment.send_replace(Arc::new(Vec::new()));
                         wake.notify_one();
-                        Duration::ZERO
+                        retry
                     }
                     Outcome::CoordinatorMoved(code) => {
                         drop(m);
