@@ -126,8 +126,8 @@ impl AckBook {
     }
 
     /// Whether acknowledgements wait for a partition `which` says yes to.
-    pub(crate) fn has_pending_for(&self, mut which: impl FnMut(&PartitionKey) -> bool) -> bool {
-        self.pending.keys().any(|k| which(k))
+    pub(crate) fn has_pending_for(&self, which: impl FnMut(&PartitionKey) -> bool) -> bool {
+        self.pending.keys().any(which)
     }
 
     /// A record of `key` at `offset` was acquired and is handed out.
