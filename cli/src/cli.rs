@@ -312,6 +312,9 @@ stops once every partition assigned to mq has been read to the end it had
 when it was assigned (a member assigned no partition waits). On --count,
 --exit-at-end, a closed stdout, Ctrl-C or SIGTERM, mq commits and leaves
 the group, so its partitions move to the other members at once.
+--group-protocol consumer joins with the consumer protocol of KIP-848
+(Kafka 4): the broker assigns the partitions and moves them one member at
+a time.
 
 Kafka with --share-group G (KIP-932, Kafka 4.1+): mq joins share group G,
 whose members share the partitions record by record; each record is
@@ -337,6 +340,7 @@ Examples:
   mq consume kafka://localhost:9092/orders --partition 2 --from 1000 --count 10 --format json
   mq consume kafka://localhost:9092/orders --group billing --from earliest
   mq consume kafka://localhost:9092/orders --group billing --exit-at-end --format json
+  mq consume kafka://localhost:9092/orders --group billing --group-protocol consumer
   mq consume kafka://localhost:9092/jobs --share-group workers --count 100 --format json
   mq consume amqp://guest:guest@localhost:5672/%2f --queue orders --prefetch 50
   mq consume amqp://guest:guest@localhost:5672/%2f --queue orders --count 10 --format json
@@ -359,6 +363,9 @@ pub(crate) struct ConsumeArgs {
     /// Consume as a member of this consumer group, committing offsets.
     #[arg(long, value_name = "G", help_heading = "Kafka")]
     pub(crate) group: Option<String>,
+    /// The group's rebalance protocol, as Java's group.protocol: classic, or consumer (KIP-848, Kafka 4) [default: classic].
+    #[arg(long, value_name = "P", value_parser = parse_group_protocol, requires = "group", help_heading = "Kafka")]
+    pub(crate) group_protocol: Option<mq_client::kafka::GroupProtocol>,
     /// Consume as a member of this share group (Kafka 4.1+), accepting each record written.
     #[arg(long, value_name = "G", help_heading = "Kafka")]
     pub(crate) share_group: Option<String>,
@@ -695,6 +702,11 @@ fn parse_start(s: &str) -> Result<StartArg, String> {
 }
 
 /// Java's `isolation.level` values.
+fn parse_group_protocol(s: &str) -> Result<mq_client::kafka::GroupProtocol, String> {
+    mq_client::kafka::GroupProtocol::from_name(s)
+        .ok_or_else(|| "expected classic or consumer".to_owned())
+}
+
 fn parse_isolation(s: &str) -> Result<mq_client::kafka::IsolationLevel, String> {
     s.parse()
         .map_err(|_| "expected read_committed or read_uncommitted".to_owned())

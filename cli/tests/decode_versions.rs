@@ -99,6 +99,7 @@ fn all_versions(s: &mut Stream) {
     s.every_version::<CreateAclsRequest>();
     s.every_version::<DeleteAclsRequest>();
     s.every_version::<ConsumerGroupDescribeRequest>();
+    s.every_version::<ConsumerGroupHeartbeatRequest>();
     s.every_version::<DescribeLogDirsRequest>();
     s.every_version::<ElectLeadersRequest>();
     s.every_version::<AlterPartitionReassignmentsRequest>();
@@ -150,8 +151,8 @@ fn every_implemented_version_decodes() {
         .map(|(a, v)| format!("{a} v{v}"))
         .collect();
     assert_eq!(missing, Vec::<String>::new());
-    assert_eq!(SUPPORTED_APIS.len(), 47);
-    assert_eq!(s.versions.len(), 224);
+    assert_eq!(SUPPORTED_APIS.len(), 48);
+    assert_eq!(s.versions.len(), 226);
     for (api, version) in [("Produce", 13), ("Fetch", 18), ("Metadata", 13)] {
         assert!(s.versions.contains(&(api, version)), "{api} v{version}");
     }

@@ -247,6 +247,21 @@ fn usage_errors_exit_3_with_one_line() {
             "expected a partition index",
         ),
         (
+            &[
+                "consume",
+                "kafka://h/t",
+                "--group",
+                "g",
+                "--group-protocol",
+                "eager",
+            ],
+            "expected classic or consumer",
+        ),
+        (
+            &["consume", "kafka://h/t", "--group-protocol", "consumer"],
+            "--group",
+        ),
+        (
             &["produce", "kafka://h/t", "--partition", "2147483648"],
             "expected a partition index",
         ),

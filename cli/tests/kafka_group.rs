@@ -151,6 +151,38 @@ fn a_group_goes_on_after_its_committed_offsets() {
     assert_eq!(run.text(), "");
 }
 
+/// (a') The same on the consumer protocol of KIP-848: the group is a
+/// consumer-protocol group, the runs go on after each other's commits, and
+/// each run leaves it.
+#[test]
+fn the_consumer_protocol_goes_on_after_its_committed_offsets() {
+    let topic = Topic::new("group-kip848", 3);
+    let values = produce_keyed(&topic.name, 30);
+    let g = group("kip848");
+    let consume = |args: &[&str]| {
+        let mut all = vec![
+            "consume",
+            topic.url.as_str(),
+            "--group",
+            g.as_str(),
+            "--group-protocol",
+            "consumer",
+        ];
+        all.extend_from_slice(args);
+        lines(&mq(&all, b"").ok())
+    };
+    let first = consume(&["--from", "earliest", "--count", "10"]);
+    assert_eq!(first.len(), 10, "{first:?}");
+    let d = describe_group(&g);
+    assert_eq!(d.group_type, "consumer", "{d:#?}");
+    assert!(d.members.is_empty(), "the run left the group: {d:#?}");
+    let rest = consume(&["--from", "earliest", "--exit-at-end"]);
+    assert_eq!(rest.len(), 20, "{rest:?}");
+    let all: Vec<String> = first.into_iter().chain(rest).collect();
+    assert_eq!(sorted(all), values, "every record exactly once");
+    assert_eq!(consume(&["--exit-at-end"]), Vec::<String>::new());
+}
+
 /// (b) Two members at once split a four-partition topic, and between
 /// them print every record exactly once.
 ///

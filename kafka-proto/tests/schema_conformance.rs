@@ -305,8 +305,8 @@ fn every_api_matches_its_schema() {
     let schemas = all_schemas();
     assert_eq!(
         schemas.len(),
-        47,
-        "the 23 APIs of issue 4, the 4 transaction APIs of issue 18, the group, config, ACL and operator admin of issue 19, and the 4 share group APIs (KIP-932)"
+        48,
+        "the 23 APIs of issue 4, the 4 transaction APIs of issue 18, the group, config, ACL, operator admin and KIP-848 APIs of issue 19, and the 4 share group APIs (KIP-932)"
     );
     let mut errors = Vec::new();
     let mut checked_fields = 0;
@@ -392,6 +392,7 @@ fn supported_ranges_are_the_kip896_floors() {
         ("DescribeAcls", (1, 3)),
         ("CreateAcls", (1, 3)),
         ("DeleteAcls", (1, 3)),
+        ("ConsumerGroupHeartbeat", (0, 1)),
         ("ConsumerGroupDescribe", (0, 1)),
         ("DescribeLogDirs", (1, 5)),
         ("ElectLeaders", (0, 2)),

@@ -13,16 +13,18 @@ use mq_client::kafka::{Admin, Assignor, TopicPartition};
 use mq_tests::{endpoints, names};
 
 use kafka_client_support::topic;
-use kafka_group_support::{Log, Stop, all_partitions, eventually, spawn_member, split_exactly};
+use kafka_group_support::{
+    Log, Stop, all_partitions, eventually, spawn_classic_member, split_exactly,
+};
 
 async fn three_members_split_twelve_partitions(assignor: Assignor) {
     let topic = topic("group-split", 12).await;
     let group = names::group("split");
     let log = Arc::new(Log::default());
     let all = all_partitions(&topic, 12);
-    let a = spawn_member("a", &group, &topic, assignor, log.clone()).await;
-    let b = spawn_member("b", &group, &topic, assignor, log.clone()).await;
-    let c = spawn_member("c", &group, &topic, assignor, log.clone()).await;
+    let a = spawn_classic_member("a", &group, &topic, assignor, log.clone()).await;
+    let b = spawn_classic_member("b", &group, &topic, assignor, log.clone()).await;
+    let c = spawn_classic_member("c", &group, &topic, assignor, log.clone()).await;
     eventually(
         &format!("{assignor}: three members split the 12 partitions"),
         Duration::from_secs(60),

@@ -14,7 +14,7 @@ use mq_tests::names;
 
 use kafka_client_support::topic;
 use kafka_group_support::{
-    Event, Log, Stop, all_partitions, eventually, spawn_member, split_exactly,
+    Event, Log, Stop, all_partitions, eventually, spawn_classic_member, spawn_member, split_exactly,
 };
 
 fn revoked(events: &[Event]) -> BTreeSet<TopicPartition> {
@@ -102,13 +102,13 @@ async fn eager_range_revokes_everything_for_contrast() {
     let group = names::group("eager");
     let log = Arc::new(Log::default());
     let all = all_partitions(&topic, 12);
-    let a = spawn_member("a", &group, &topic, Assignor::Range, log.clone()).await;
+    let a = spawn_classic_member("a", &group, &topic, Assignor::Range, log.clone()).await;
     eventually("a owns everything", Duration::from_secs(60), || {
         a.owned() == all
     })
     .await;
     let seen = a.events().len();
-    let b = spawn_member("b", &group, &topic, Assignor::Range, log.clone()).await;
+    let b = spawn_classic_member("b", &group, &topic, Assignor::Range, log.clone()).await;
     eventually("a and b split", Duration::from_secs(60), || {
         split_exactly(&[&a, &b], &all) && a.owned().len() == 6
     })

@@ -100,6 +100,7 @@ async fn consume(
     let mut consumer = Consumer::builder(&bootstrap(&target.url))
         .client_config(target.client.clone())
         .group(group)
+        .group_protocol(a.group_protocol.unwrap_or_default())
         .auto_offset_reset(reset)
         .isolation_level(isolation)
         .commit_timeout(COMMIT_TIMEOUT)

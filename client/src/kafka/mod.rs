@@ -131,8 +131,8 @@ pub use error::{Error, Result};
 pub use group::{
     Assignor, CommitFuture, Consumer, ConsumerBuilder, ConsumerGroupMetadata,
     ConsumerProtocolAssignment, ConsumerProtocolSubscription, GroupDescription, GroupListing,
-    GroupMemberDescription, NoopListener, OffsetAndEpoch, Rebalance, RebalanceListener,
-    TopicPartition, TopicPattern, Transformed,
+    GroupMemberDescription, GroupProtocol, NoopListener, OffsetAndEpoch, Rebalance,
+    RebalanceListener, TopicPartition, TopicPattern, Transformed,
 };
 pub use kafka_proto::ErrorCode;
 pub use metrics::{

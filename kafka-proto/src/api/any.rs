@@ -278,6 +278,7 @@ all_apis! {
     DescribeProducers: DescribeProducersRequest => DescribeProducersResponse;
     DescribeTransactions: DescribeTransactionsRequest => DescribeTransactionsResponse;
     ListTransactions: ListTransactionsRequest => ListTransactionsResponse;
+    ConsumerGroupHeartbeat: ConsumerGroupHeartbeatRequest => ConsumerGroupHeartbeatResponse;
     ConsumerGroupDescribe: ConsumerGroupDescribeRequest => ConsumerGroupDescribeResponse;
     ShareGroupHeartbeat: ShareGroupHeartbeatRequest => ShareGroupHeartbeatResponse;
     ShareGroupDescribe: ShareGroupDescribeRequest => ShareGroupDescribeResponse;

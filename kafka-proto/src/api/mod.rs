@@ -94,6 +94,7 @@ api_keys! {
     DESCRIBE_PRODUCERS = 61, "DescribeProducers";
     DESCRIBE_TRANSACTIONS = 65, "DescribeTransactions";
     LIST_TRANSACTIONS = 66, "ListTransactions";
+    CONSUMER_GROUP_HEARTBEAT = 68, "ConsumerGroupHeartbeat";
     CONSUMER_GROUP_DESCRIBE = 69, "ConsumerGroupDescribe";
     SHARE_GROUP_HEARTBEAT = 76, "ShareGroupHeartbeat";
     SHARE_GROUP_DESCRIBE = 77, "ShareGroupDescribe";
@@ -402,6 +403,7 @@ pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
 pub mod api_versions;
 pub mod consumer_group_describe;
+pub mod consumer_group_heartbeat;
 pub mod consumer_protocol;
 pub mod create_partitions;
 pub mod create_topics;
@@ -452,6 +454,7 @@ pub use add_offsets_to_txn::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
 pub use add_partitions_to_txn::{AddPartitionsToTxnRequest, AddPartitionsToTxnResponse};
 pub use api_versions::{ApiVersionsRequest, ApiVersionsResponse};
 pub use consumer_group_describe::{ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse};
+pub use consumer_group_heartbeat::{ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse};
 pub use consumer_protocol::{
     ConsumerProtocolAssignment, ConsumerProtocolSubscription, StickyAssignorUserData,
 };

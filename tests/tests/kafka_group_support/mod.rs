@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use mq_client::kafka::{
-    Assignor, Consumer, ConsumerBuilder, Error, OffsetReset, Producer, ProducerRecord, Rebalance,
-    RebalanceListener, TopicPartition,
+    Assignor, Consumer, ConsumerBuilder, Error, GroupProtocol, OffsetReset, Producer,
+    ProducerRecord, Rebalance, RebalanceListener, TopicPartition,
 };
 use mq_tests::endpoints;
 use tokio::sync::mpsc;
@@ -175,10 +175,12 @@ impl Member {
 }
 
 /// A consumer builder with test-friendly timeouts: the broker's minimum
-/// session timeout (6 s) and a 500 ms heartbeat.
+/// session timeout (6 s) and a 500 ms heartbeat. `MQ_GROUP_PROTOCOL=consumer`
+/// runs the test on the KIP-848 protocol instead of the classic one.
 pub fn builder(group: &str) -> ConsumerBuilder {
     Consumer::builder(&endpoints::kafka_bootstrap())
         .group(group)
+        .group_protocol(protocol())
         .auto_offset_reset(OffsetReset::Earliest)
         .session_timeout(Duration::from_secs(6))
         .heartbeat_interval(Duration::from_millis(500))
@@ -196,6 +198,29 @@ pub async fn spawn_member(
     log: Arc<Log>,
 ) -> Member {
     spawn_with(name, builder(group).assignor(assignor), topic, log).await
+}
+
+/// Like [`spawn_member`], but always on the classic protocol, for tests of
+/// what only it has: client-side assignors and eager rebalances.
+pub async fn spawn_classic_member(
+    name: &str,
+    group: &str,
+    topic: &str,
+    assignor: Assignor,
+    log: Arc<Log>,
+) -> Member {
+    let builder = builder(group)
+        .group_protocol(GroupProtocol::Classic)
+        .assignor(assignor);
+    spawn_with(name, builder, topic, log).await
+}
+
+/// The protocol the tests run on (`MQ_GROUP_PROTOCOL`, classic by default).
+pub fn protocol() -> GroupProtocol {
+    std::env::var("MQ_GROUP_PROTOCOL")
+        .ok()
+        .and_then(|p| GroupProtocol::from_name(&p))
+        .unwrap_or_default()
 }
 
 /// Starts a member from `builder`.

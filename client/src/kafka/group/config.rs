@@ -10,9 +10,50 @@ use crate::kafka::config::{ClientConfig, client_config_setters};
 use crate::kafka::error::{Error, Result};
 use crate::kafka::reader::{FetchSettings, fetch_settings_setters};
 
+/// The rebalance protocol a group consumer speaks (`group.protocol`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GroupProtocol {
+    /// The classic protocol (JoinGroup, SyncGroup, Heartbeat): a member
+    /// leads and runs the assignor; every rebalance is a round of joins.
+    /// The default, as in Java.
+    #[default]
+    Classic,
+    /// The consumer protocol of KIP-848 (ConsumerGroupHeartbeat, Kafka 4.0
+    /// and later): the coordinator runs the assignor and moves partitions
+    /// one member at a time, with no group-wide barrier. The heartbeat
+    /// interval and session timeout are the broker's
+    /// (`group.consumer.heartbeat.interval.ms`,
+    /// `group.consumer.session.timeout.ms`), and the assignor is a
+    /// server-side one ([`ConsumerBuilder::group_remote_assignor`]).
+    Consumer,
+}
+
+impl GroupProtocol {
+    /// Reads `group.protocol` as Java writes it (`classic`, `consumer`,
+    /// any case).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "classic" => Some(GroupProtocol::Classic),
+            "consumer" => Some(GroupProtocol::Consumer),
+            _ => None,
+        }
+    }
+
+    /// The name Java gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            GroupProtocol::Classic => "classic",
+            GroupProtocol::Consumer => "consumer",
+        }
+    }
+}
+
 /// Group membership and commit settings, named after Java's.
 #[derive(Debug, Clone)]
 pub(crate) struct GroupSettings {
+    pub(crate) protocol: GroupProtocol,
+    /// The server-side assignor to ask for (consumer protocol only).
+    pub(crate) remote_assignor: Option<String>,
     pub(crate) group_id: Arc<str>,
     pub(crate) instance_id: Option<String>,
     pub(crate) session_timeout: Duration,
@@ -32,6 +73,8 @@ pub(crate) struct GroupSettings {
 impl Default for GroupSettings {
     fn default() -> Self {
         GroupSettings {
+            protocol: GroupProtocol::Classic,
+            remote_assignor: None,
             group_id: "".into(),
             instance_id: None,
             session_timeout: Duration::from_secs(45),
@@ -58,7 +101,8 @@ impl GroupSettings {
     /// assignor it offers supports it (as in Java), since the group may
     /// pick any of them.
     pub(crate) fn cooperative(&self) -> bool {
-        self.assignors.iter().all(|a| a.is_cooperative())
+        self.protocol == GroupProtocol::Consumer
+            || self.assignors.iter().all(|a| a.is_cooperative())
     }
 
     pub(crate) fn validate(&self) -> Result<()> {
@@ -99,6 +143,16 @@ impl GroupSettings {
         if names.len() != self.assignors.len() {
             return Err(Error::Config("an assignor is listed twice".into()));
         }
+        if self.remote_assignor.as_deref() == Some("") {
+            return Err(Error::Config(
+                "the remote assignor name must not be empty".into(),
+            ));
+        }
+        if self.remote_assignor.is_some() && self.protocol != GroupProtocol::Consumer {
+            return Err(Error::Config(
+                "group_remote_assignor needs group_protocol(GroupProtocol::Consumer): the classic protocol assigns in the client".into(),
+            ));
+        }
         if self.auto_commit.is_some_and(|d| d.is_zero()) {
             return Err(Error::Config(
                 "the auto-commit interval must be above zero".into(),
@@ -133,6 +187,24 @@ impl ConsumerBuilder<NoopListener> {
 impl<L: RebalanceListener> ConsumerBuilder<L> {
     client_config_setters!();
     fetch_settings_setters!();
+
+    /// The rebalance protocol (`group.protocol`): [`GroupProtocol::Classic`]
+    /// (the default) or [`GroupProtocol::Consumer`] (KIP-848). The
+    /// listener, static membership, commits and the `Stream` work the same
+    /// with both. With the consumer protocol the broker sets the heartbeat
+    /// interval, and `assignor`/`assignors` are not used.
+    pub fn group_protocol(mut self, protocol: GroupProtocol) -> Self {
+        self.group.protocol = protocol;
+        self
+    }
+
+    /// The server-side assignor the group should use
+    /// (`group.remote.assignor`): `uniform` or `range` on Kafka 4, or the
+    /// broker's default (`uniform`) when not set. Consumer protocol only.
+    pub fn group_remote_assignor(mut self, assignor: impl Into<String>) -> Self {
+        self.group.remote_assignor = Some(assignor.into());
+        self
+    }
 
     /// The group id (`group.id`); required.
     pub fn group(mut self, group_id: impl Into<String>) -> Self {

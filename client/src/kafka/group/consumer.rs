@@ -12,8 +12,10 @@ use futures_core::Stream;
 use tracing::{Instrument, debug, info, info_span};
 
 use super::config::ConsumerBuilder;
+use super::config::GroupProtocol;
 use super::coordinator::Coordinator;
 use super::heartbeat;
+use super::kip848;
 use super::listener::{NoopListener, RebalanceListener};
 use super::membership::{self, Phase, Shared};
 use super::offsets::{self, CommitFuture};
@@ -147,7 +149,11 @@ impl<L: RebalanceListener> Consumer<L> {
         let coordinator = Coordinator::new(cluster.clone(), settings.group_id.clone());
         let cooperative = settings.cooperative();
         let backoff = cluster.config().retry_backoff.start();
+        let protocol = settings.protocol;
         let (shared, doorbell) = Shared::new(settings, coordinator);
+        if protocol == GroupProtocol::Consumer {
+            shared.member().member_id = kip848::new_member_id();
+        }
         let reader = PartitionReader::start(
             cluster.clone(),
             builder.settings,
@@ -156,10 +162,16 @@ impl<L: RebalanceListener> Consumer<L> {
         )
         .await?;
         let span = info_span!(parent: None, "kafka_group", group = %shared.settings.group_id);
+        let membership = match protocol {
+            GroupProtocol::Classic => {
+                tokio::spawn(heartbeat::run(shared.clone()).instrument(span.clone()))
+            }
+            GroupProtocol::Consumer => {
+                tokio::spawn(kip848::run(shared.clone()).instrument(span.clone()))
+            }
+        };
         let tasks = vec![
-            TaskGuard(tokio::spawn(
-                heartbeat::run(shared.clone()).instrument(span.clone()),
-            )),
+            TaskGuard(membership),
             TaskGuard(tokio::spawn(
                 offsets::run_committer(shared.clone()).instrument(span.clone()),
             )),
@@ -267,6 +279,7 @@ impl<L: RebalanceListener> Consumer<L> {
             debug!(error = %e, "metadata refresh on subscribe failed");
         }
         info!(group = %self.shared.settings.group_id, topics = ?topics, "subscribed");
+        self.shared.member().fatal = None;
         *lock(&self.shared.topics) = topics.clone();
         *lock(&self.shared.subscription) = Some(Subscription::Topics(topics));
         self.shared.request_rejoin("subscription changed");
@@ -277,6 +290,7 @@ impl<L: RebalanceListener> Consumer<L> {
     /// created or deleted (checked every `metadata_max_age`).
     pub async fn subscribe_pattern(&mut self, pattern: TopicPattern) -> Result<()> {
         self.core().await?;
+        self.shared.member().fatal = None;
         *lock(&self.shared.subscription) = Some(Subscription::Pattern(pattern.clone()));
         lock(&self.shared.topics).clear();
         subscription::refresh_pattern(&self.shared, &pattern).await?;
@@ -628,6 +642,10 @@ impl<L: RebalanceListener> Consumer<L> {
         }
         if leave {
             membership::leave(&self.shared, "the consumer is closing").await;
+        } else if self.shared.settings.protocol == GroupProtocol::Consumer {
+            // A static member tells the coordinator it will be back: its
+            // partitions wait for it until the session timeout.
+            kip848::leave(&self.shared, "the consumer is closing", true).await;
         }
         info!(group = %self.shared.settings.group_id, "consumer closed");
         *self.state.get_mut() = State::Closed;

@@ -66,6 +66,10 @@ pub(crate) struct Member {
     /// The coordinator fenced this static member: another instance with
     /// its id took over. Fatal, as in Java.
     pub(crate) fenced: bool,
+    /// The coordinator refused the membership for good (consumer
+    /// protocol: an unknown assignor, a bad regex, a static id still in
+    /// use): every poll fails with it until the next subscribe.
+    pub(crate) fatal: Option<(ErrorCode, String)>,
     /// When the coordinator last accepted a heartbeat (or the join).
     pub(crate) last_contact: Instant,
 }
@@ -176,6 +180,21 @@ pub(crate) struct Shared {
     /// Set by the auto-commit tick: the consumer publishes its progress at
     /// the next record.
     pub(crate) progress_wanted: AtomicBool,
+    /// Consumer protocol: the assignment the coordinator sent last, until
+    /// the consumer takes it up.
+    pub(crate) target: Mutex<Option<Target>>,
+    /// Consumer protocol: heartbeat now (the owned partitions or the
+    /// subscription changed, or lost partitions were reported).
+    pub(crate) heartbeat_now: Notify,
+}
+
+/// An assignment sent by the coordinator (consumer protocol).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Target {
+    /// The member epoch it came with.
+    pub(crate) epoch: i32,
+    /// The partitions, sorted.
+    pub(crate) partitions: Vec<TopicPartition>,
 }
 
 impl Shared {
@@ -194,6 +213,7 @@ impl Shared {
                 rejoin: None,
                 lost: None,
                 fenced: false,
+                fatal: None,
                 last_contact: Instant::now(),
             }),
             doorbell,
@@ -208,6 +228,8 @@ impl Shared {
             commits: Mutex::new(CommitQueue::default()),
             commit_wake: Notify::new(),
             progress_wanted: AtomicBool::new(false),
+            target: Mutex::new(None),
+            heartbeat_now: Notify::new(),
         };
         (Arc::new(shared), rx)
     }
@@ -222,8 +244,16 @@ impl Shared {
         let _ = self.doorbell.try_send(());
     }
 
-    /// Asks for a rebalance (keeping the first reason).
+    /// Asks for a rebalance (keeping the first reason). With the consumer
+    /// protocol, the heartbeat goes out now instead: the coordinator
+    /// decides whether anything moves.
     pub(crate) fn request_rejoin(&self, reason: impl Into<String>) {
+        if self.settings.protocol == super::config::GroupProtocol::Consumer {
+            debug!(group = %self.settings.group_id, reason = %reason.into(), "heartbeat requested");
+            self.heartbeat_now.notify_one();
+            self.ring();
+            return;
+        }
         let mut m = self.member();
         if m.rejoin.is_none() {
             let reason = reason.into();
@@ -255,6 +285,8 @@ impl Shared {
         m.lost = Some(reason.clone());
         m.rejoin.get_or_insert(reason);
         drop(m);
+        // An assignment not taken up yet belongs to the lost membership.
+        *lock(&self.target) = None;
         self.member_changed.notify_waiters();
         self.ring();
     }
@@ -558,6 +590,7 @@ pub(crate) fn is_membership_error(code: ErrorCode) -> bool {
         ErrorCode::UNKNOWN_MEMBER_ID
             | ErrorCode::ILLEGAL_GENERATION
             | ErrorCode::FENCED_INSTANCE_ID
+            | ErrorCode::FENCED_MEMBER_EPOCH
     )
 }
 
@@ -571,6 +604,10 @@ pub(crate) fn retry_after_lookup(code: ErrorCode) -> bool {
 /// asked to) and forgets the membership. Errors are logged: the session
 /// timeout removes the member anyway.
 pub(crate) async fn leave(shared: &Shared, reason: &str) {
+    if shared.settings.protocol == super::config::GroupProtocol::Consumer {
+        super::kip848::leave(shared, reason, false).await;
+        return;
+    }
     let (member_id, generation) = {
         let m = shared.member();
         (m.member_id.clone(), m.generation)

@@ -1,6 +1,8 @@
 //! Consumer groups: the [`Consumer`] that services use to share a topic's
 //! partitions, on the classic group protocol (JoinGroup / SyncGroup /
-//! Heartbeat), interoperable with Java and librdkafka members.
+//! Heartbeat) or on the consumer protocol of KIP-848
+//! (ConsumerGroupHeartbeat), interoperable with Java and librdkafka
+//! members.
 //!
 //! - [`coordinator`]: FindCoordinator and a dedicated coordinator
 //!   connection.
@@ -13,6 +15,9 @@
 //!   partitions.
 //! - [`heartbeat`]: the background heartbeat, session and
 //!   `max_poll_interval` watch.
+//! - [`kip848`]: the consumer protocol of KIP-848 instead (one
+//!   ConsumerGroupHeartbeat loop that joins, heartbeats, reports owned
+//!   partitions and receives the coordinator's assignment).
 //! - [`offsets`]: commits through one ordered committer task, OffsetFetch,
 //!   and log-truncation checks with OffsetForLeaderEpoch.
 //! - [`listener`] and [`rebalance`]: the rebalance listener and the
@@ -29,6 +34,7 @@ pub(crate) mod consumer;
 pub(crate) mod coordinator;
 pub(crate) mod group_metadata;
 pub(crate) mod heartbeat;
+pub(crate) mod kip848;
 pub(crate) mod listener;
 mod manage;
 pub(crate) mod membership;
@@ -42,7 +48,7 @@ pub(crate) mod transform;
 
 pub use admin::{GroupDescription, GroupMemberDescription};
 pub use assignor::Assignor;
-pub use config::ConsumerBuilder;
+pub use config::{ConsumerBuilder, GroupProtocol};
 pub use consumer::Consumer;
 pub use group_metadata::ConsumerGroupMetadata;
 pub use kafka_proto::api::consumer_protocol::{

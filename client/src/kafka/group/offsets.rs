@@ -269,7 +269,7 @@ async fn commit(
             return Ok(());
         };
         match code {
-            Some(ErrorCode::REBALANCE_IN_PROGRESS) => {
+            Some(ErrorCode::REBALANCE_IN_PROGRESS | ErrorCode::STALE_MEMBER_EPOCH) => {
                 // The group is between generations: wait for the new one
                 // (the cooperative protocol keeps these partitions ours, or
                 // unowned, until this consumer revokes them).

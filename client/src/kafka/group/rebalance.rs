@@ -11,8 +11,9 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
+use super::config::GroupProtocol;
 use super::listener::RebalanceListener;
-use super::membership::{self, JoinParams, Joined, Phase, Shared};
+use super::membership::{self, JoinParams, Joined, Phase, Shared, Target};
 use super::offsets::{
     self, enqueue, enqueue_processed, fetch_committed_stable, validate_positions,
 };
@@ -46,6 +47,9 @@ pub(crate) enum Work {
     RevokeUnsubscribed,
     /// Newly assigned partitions still need their positions.
     Position,
+    /// Consumer protocol: take up the coordinator's assignment (revoke,
+    /// then assign), then report it.
+    Reconcile(Target),
 }
 
 /// What the consumer must do before handing out more records.
@@ -131,10 +135,19 @@ impl Inner {
     fn check_group(&mut self, cx: &mut Context<'_>) -> Option<Step> {
         loop {
             while let Poll::Ready(Some(())) = self.doorbell.poll_recv(cx) {}
-            let (phase, rejoin, lost, fenced) = {
+            let (phase, rejoin, lost, fenced, fatal) = {
                 let m = self.shared.member();
-                (m.phase, m.rejoin.clone(), m.lost.is_some(), m.fenced)
+                (
+                    m.phase,
+                    m.rejoin.clone(),
+                    m.lost.is_some(),
+                    m.fenced,
+                    m.fatal.clone(),
+                )
             };
+            if let Some((code, message)) = fatal {
+                return Some(Step::Fail(Error::broker(code, message)));
+            }
             if fenced {
                 return Some(Step::Fail(Error::broker(
                     kafka_proto::ErrorCode::FENCED_INSTANCE_ID,
@@ -146,6 +159,9 @@ impl Inner {
             }
             if lost && self.join.is_none() {
                 return Some(Step::Run(Work::Lost));
+            }
+            if self.shared.settings.protocol == GroupProtocol::Consumer {
+                return self.check_consumer_protocol(cx);
             }
             if self.join.is_none()
                 && self.assigned.is_empty()
@@ -207,6 +223,24 @@ impl Inner {
             }
             return self.positions_step(cx);
         }
+    }
+
+    /// The consumer protocol's check: the background heartbeat joins and
+    /// keeps the membership; the consumer takes up assignments.
+    fn check_consumer_protocol(&mut self, cx: &mut Context<'_>) -> Option<Step> {
+        if self.assigned.is_empty() && lock(&self.shared.subscription).is_none() {
+            return Some(Step::Fail(Error::Config(
+                "the consumer is not subscribed to any topic: call subscribe first".into(),
+            )));
+        }
+        if let Some(target) = lock(&self.shared.target).take() {
+            let epoch = self.shared.member().generation;
+            if target.epoch >= epoch {
+                return Some(Step::Run(Work::Reconcile(target)));
+            }
+            // Sent before a newer epoch, whose own assignment follows.
+        }
+        self.positions_step(cx)
     }
 
     fn positions_step(&mut self, cx: &mut Context<'_>) -> Option<Step> {
@@ -378,6 +412,8 @@ pub(crate) async fn run<L: RebalanceListener>(
                 inner.drop_partitions(&parts).await?;
             }
             inner.shared.member().lost = None;
+            // Consumer protocol: rejoin now that they are reported.
+            inner.shared.heartbeat_now.notify_one();
             Ok(())
         }
         Work::RevokeAll => {
@@ -390,6 +426,7 @@ pub(crate) async fn run<L: RebalanceListener>(
         }
         Work::Apply(joined) => apply(listener, inner, joined).await,
         Work::Position => inner.position().await,
+        Work::Reconcile(target) => reconcile(listener, inner, target).await,
     }
 }
 
@@ -425,29 +462,63 @@ impl Inner {
     }
 }
 
+/// The partitions of `assignment` this member subscribed to: a leader may
+/// only hand out those (anything else is a leader's bug, not to be read),
+/// and a coordinator may send an assignment made before a subscription
+/// change.
+fn subscribed(inner: &Inner, assignment: &[TopicPartition]) -> BTreeSet<TopicPartition> {
+    let subscription = lock(&inner.shared.subscription);
+    assignment
+        .iter()
+        .filter(|tp| {
+            let ok = subscription.as_ref().is_some_and(|s| s.matches(&tp.topic));
+            if !ok {
+                warn!(group = %inner.shared.settings.group_id, partition = %tp,
+                      "assigned a partition of a topic not subscribed; ignored");
+            }
+            ok
+        })
+        .cloned()
+        .collect()
+}
+
+/// Consumer protocol: revokes what the coordinator took away (listener,
+/// commit), reports it at once so the coordinator can move it, then takes
+/// up what it added (positions, listener) and reports that.
+async fn reconcile<L: RebalanceListener>(
+    listener: &mut L,
+    inner: &mut Inner,
+    target: Target,
+) -> Result<()> {
+    let new = subscribed(inner, &target.partitions);
+    let revoked: Vec<TopicPartition> = inner.assigned.difference(&new).cloned().collect();
+    let added: Vec<TopicPartition> = new.difference(&inner.assigned).cloned().collect();
+    if !revoked.is_empty() {
+        revoke(listener, inner, &revoked).await?;
+        inner.shared.heartbeat_now.notify_one();
+    }
+    if added.is_empty() {
+        return Ok(());
+    }
+    inner.assigned.extend(added.iter().cloned());
+    inner.unpositioned.extend(added.iter().cloned());
+    inner.shared.set_assignment(inner.assigned.clone());
+    inner.shared.heartbeat_now.notify_one();
+    info!(group = %inner.shared.settings.group_id, epoch = target.epoch,
+          assigned = %Compact(&added), total = inner.assigned.len(), "partitions assigned");
+    let positioned = inner.position().await;
+    listener
+        .on_assigned(&mut Rebalance { inner: &mut *inner }, &added)
+        .await;
+    positioned
+}
+
 async fn apply<L: RebalanceListener>(
     listener: &mut L,
     inner: &mut Inner,
     joined: Joined,
 ) -> Result<()> {
-    // A leader may only hand out partitions of topics this member asked
-    // for; anything else is a leader's bug, not to be read.
-    let new: BTreeSet<TopicPartition> = {
-        let subscription = lock(&inner.shared.subscription);
-        joined
-            .assignment
-            .iter()
-            .filter(|tp| {
-                let ok = subscription.as_ref().is_some_and(|s| s.matches(&tp.topic));
-                if !ok {
-                    warn!(group = %inner.shared.settings.group_id, partition = %tp,
-                          "the leader assigned a partition of a topic not subscribed; ignored");
-                }
-                ok
-            })
-            .cloned()
-            .collect()
-    };
+    let new = subscribed(inner, &joined.assignment);
     let revoked: Vec<TopicPartition> = inner.assigned.difference(&new).cloned().collect();
     let added: Vec<TopicPartition> = new.difference(&inner.assigned).cloned().collect();
     if !revoked.is_empty() {

@@ -21,6 +21,8 @@ use crate::kafka::error::Result;
 #[derive(Clone)]
 pub struct TopicPattern {
     description: String,
+    /// The glob, for patterns made by [`TopicPattern::glob`].
+    glob: Option<String>,
     matcher: Arc<dyn Fn(&str) -> bool + Send + Sync>,
 }
 
@@ -38,6 +40,7 @@ impl TopicPattern {
         let p: Vec<char> = pattern.chars().collect();
         TopicPattern {
             description: format!("glob {pattern:?}"),
+            glob: Some(pattern.to_owned()),
             matcher: Arc::new(move |topic| glob_match(&p, topic)),
         }
     }
@@ -49,6 +52,7 @@ impl TopicPattern {
     ) -> Self {
         TopicPattern {
             description: description.into(),
+            glob: None,
             matcher: Arc::new(predicate),
         }
     }
@@ -56,6 +60,27 @@ impl TopicPattern {
     /// Whether `topic` matches.
     pub fn matches(&self, topic: &str) -> bool {
         (self.matcher)(topic)
+    }
+
+    /// The glob as a regular expression in the syntax the broker reads
+    /// (RE2/J, anchored: the whole name must match), for the consumer
+    /// protocol's server-side subscription; `None` for a predicate, which
+    /// only the client can evaluate.
+    pub(crate) fn to_broker_regex(&self) -> Option<String> {
+        let glob = self.glob.as_ref()?;
+        let mut re = String::with_capacity(glob.len() + 8);
+        for c in glob.chars() {
+            match c {
+                '*' => re.push_str(".*"),
+                '?' => re.push('.'),
+                c if c.is_ascii_alphanumeric() || c == '_' || c == '-' => re.push(c),
+                c => {
+                    re.push('\\');
+                    re.push(c);
+                }
+            }
+        }
+        Some(re)
     }
 }
 
@@ -202,7 +227,10 @@ pub(crate) async fn watch(shared: Arc<Shared>) {
                 }
             }
         }
-        if shared.member().phase != Phase::Stable {
+        if shared.member().phase != Phase::Stable
+            || shared.settings.protocol == super::config::GroupProtocol::Consumer
+        {
+            // The consumer protocol's coordinator watches partition counts.
             continue;
         }
         let md = cluster.metadata();
@@ -238,6 +266,20 @@ mod tests {
         assert!(g("exact", "exact"));
         assert!(!g("exact", "exactly"));
         assert!(g("**", ""));
+    }
+
+    #[test]
+    fn globs_become_anchored_broker_regexes() {
+        let re = |g: &str| TopicPattern::glob(g).to_broker_regex();
+        assert_eq!(re("orders-*").as_deref(), Some("orders-.*"));
+        assert_eq!(re("a?c").as_deref(), Some("a.c"));
+        // Dots and other regex characters stand for themselves.
+        assert_eq!(re("events.*.v2").as_deref(), Some("events\\..*\\.v2"));
+        assert_eq!(re("x+(y)").as_deref(), Some("x\\+\\(y\\)"));
+        assert_eq!(
+            TopicPattern::predicate("any", |_| true).to_broker_regex(),
+            None
+        );
     }
 
     #[test]
