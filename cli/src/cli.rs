@@ -316,6 +316,13 @@ the group, so its partitions move to the other members at once.
 (Kafka 4): the broker assigns the partitions and moves them one member at
 a time.
 
+Kafka with --share-group G (KIP-932, Kafka 4.1+): mq joins share group G,
+whose members share the partitions record by record; each record is
+accepted after it was written and stdout flushed (JSON objects add
+\"delivery_count\"). A new group starts where its share.auto.offset.reset
+config says (latest unless set), so --from, --partition, --exit-at-end
+and --isolation are refused.
+
 AMQP: deliveries are acknowledged after they are written and stdout is
 flushed, so a message that could not be written goes back to the queue.
 Without --count, mq consumes until it is stopped. JSON objects hold queue,
@@ -334,6 +341,7 @@ Examples:
   mq consume kafka://localhost:9092/orders --group billing --from earliest
   mq consume kafka://localhost:9092/orders --group billing --exit-at-end --format json
   mq consume kafka://localhost:9092/orders --group billing --group-protocol consumer
+  mq consume kafka://localhost:9092/jobs --share-group workers --count 100 --format json
   mq consume amqp://guest:guest@localhost:5672/%2f --queue orders --prefetch 50
   mq consume amqp://guest:guest@localhost:5672/%2f --queue orders --count 10 --format json
   mq consume kafka://broker:9094/orders --config client.properties --from earliest --exit-at-end
@@ -358,6 +366,9 @@ pub(crate) struct ConsumeArgs {
     /// The group's rebalance protocol, as Java's group.protocol: classic, or consumer (KIP-848, Kafka 4) [default: classic].
     #[arg(long, value_name = "P", value_parser = parse_group_protocol, requires = "group", help_heading = "Kafka")]
     pub(crate) group_protocol: Option<mq_client::kafka::GroupProtocol>,
+    /// Consume as a member of this share group (Kafka 4.1+), accepting each record written.
+    #[arg(long, value_name = "G", help_heading = "Kafka")]
+    pub(crate) share_group: Option<String>,
     /// Where to start: earliest, latest or an offset (not with --group) [default: latest, or the group's offset].
     #[arg(long, value_name = "WHERE", value_parser = parse_start, help_heading = "Kafka")]
     pub(crate) from: Option<StartArg>,

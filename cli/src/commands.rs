@@ -160,6 +160,7 @@ pub(crate) fn check_consume(a: &ConsumeArgs) -> Result<Broker, CliError> {
         Protocol::Kafka,
         &[
             ("--group", a.group.is_some()),
+            ("--share-group", a.share_group.is_some()),
             ("--from", a.from.is_some()),
             ("--exit-at-end", a.exit_at_end),
             ("--partition", a.partition.is_some()),
@@ -182,7 +183,32 @@ pub(crate) fn check_consume(a: &ConsumeArgs) -> Result<Broker, CliError> {
     if let Some(group) = &a.group {
         check_group(group, a)?;
     }
+    if let Some(group) = &a.share_group {
+        check_share_group(group, a)?;
+    }
     broker(&a.url, t, &a.props, &Process)
+}
+
+/// `mq consume kafka://... --share-group G`: the group hands out records,
+/// from where its `share.auto.offset.reset` config says.
+fn check_share_group(group: &str, a: &ConsumeArgs) -> Result<(), CliError> {
+    if group.is_empty() {
+        return Err(CliError::usage("--share-group must not be empty"));
+    }
+    let refused = [
+        ("--group", a.group.is_some()),
+        ("--from", a.from.is_some()),
+        ("--partition", a.partition.is_some()),
+        ("--exit-at-end", a.exit_at_end),
+        ("--isolation", a.isolation.is_some()),
+    ];
+    if let Some((flag, _)) = refused.iter().find(|(_, set)| *set) {
+        return Err(CliError::usage(format!(
+            "{flag} cannot be used with --share-group: a share group hands out records from \
+             where its share.auto.offset.reset config says, at its share.isolation.level"
+        )));
+    }
+    Ok(())
 }
 
 /// `mq consume kafka://... --group G`: the group picks the partitions and

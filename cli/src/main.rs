@@ -74,9 +74,10 @@ fn run(cli: Cli, out: &mut Output) -> Result<(), CliError> {
         },
         Command::Consume(a) => match commands::check_consume(&a)? {
             Broker::Amqp(t) => amqp::consume(&a, &t.connect, out),
-            Broker::Kafka(k) => match a.group.as_deref() {
-                Some(group) => kafka::consume_group(&a, &k, group, out),
-                None => kafka::consume(&a, &k, out),
+            Broker::Kafka(k) => match (a.group.as_deref(), a.share_group.as_deref()) {
+                (Some(group), _) => kafka::consume_group(&a, &k, group, out),
+                (None, Some(group)) => kafka::consume_share_group(&a, &k, group, out),
+                (None, None) => kafka::consume(&a, &k, out),
             },
         },
         Command::Topics(a) => kafka::topics(&commands::check_topics(&a)?, out),

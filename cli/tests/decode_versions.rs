@@ -111,6 +111,10 @@ fn all_versions(s: &mut Stream) {
     s.every_version::<DescribeProducersRequest>();
     s.every_version::<DescribeTransactionsRequest>();
     s.every_version::<ListTransactionsRequest>();
+    s.every_version::<ShareGroupHeartbeatRequest>();
+    s.every_version::<ShareGroupDescribeRequest>();
+    s.every_version::<ShareFetchRequest>();
+    s.every_version::<ShareAcknowledgeRequest>();
 }
 
 #[test]
@@ -149,8 +153,8 @@ fn every_implemented_version_decodes() {
         .map(|(a, v)| format!("{a} v{v}"))
         .collect();
     assert_eq!(missing, Vec::<String>::new());
-    assert_eq!(SUPPORTED_APIS.len(), 46);
-    assert_eq!(s.versions.len(), 222);
+    assert_eq!(SUPPORTED_APIS.len(), 50);
+    assert_eq!(s.versions.len(), 228);
     for (api, version) in [("Produce", 13), ("Fetch", 18), ("Metadata", 13)] {
         assert!(s.versions.contains(&(api, version)), "{api} v{version}");
     }

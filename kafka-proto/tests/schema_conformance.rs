@@ -305,8 +305,8 @@ fn every_api_matches_its_schema() {
     let schemas = all_schemas();
     assert_eq!(
         schemas.len(),
-        46,
-        "the 23 APIs of issue 4, the 4 transaction APIs of issue 18, and the group, config, ACL, operator admin, KIP-848 and KIP-714 APIs of issue 19"
+        50,
+        "the 23 APIs of issue 4, the 4 transaction APIs of issue 18, the group, config, ACL, operator admin, KIP-848 and KIP-714 APIs of issue 19, and the 4 share group APIs (KIP-932)"
     );
     let mut errors = Vec::new();
     let mut checked_fields = 0;
@@ -405,6 +405,10 @@ fn supported_ranges_are_the_kip896_floors() {
         ("DescribeProducers", (0, 0)),
         ("DescribeTransactions", (0, 0)),
         ("ListTransactions", (0, 2)),
+        ("ShareGroupHeartbeat", (1, 1)),
+        ("ShareGroupDescribe", (1, 1)),
+        ("ShareFetch", (1, 2)),
+        ("ShareAcknowledge", (1, 2)),
     ]
     .into_iter()
     .collect();

@@ -1,8 +1,8 @@
 //! The Kafka side of the broker commands, on `mq_client::kafka`:
-//! `mq produce`, `consume` (alone or in a consumer group), `topics`,
-//! `topic create|delete`, `bench` and `dead-letters` (see [`mod@produce`],
-//! [`mod@consume`], [`mod@group`], [`mod@topics`], [`mod@bench`] and
-//! [`mod@dead_letters`]).
+//! `mq produce`, `consume` (alone, in a consumer group or in a share
+//! group), `topics`, `topic create|delete`, `bench` and `dead-letters` (see
+//! [`mod@produce`], [`mod@consume`], [`mod@group`], [`mod@share`],
+//! [`mod@topics`], [`mod@bench`] and [`mod@dead_letters`]).
 //!
 //! Every command first connects an [`Admin`] client: it fails fast when no
 //! broker answers, and it looks the topic up without creating it (a
@@ -21,6 +21,7 @@ mod dead_letters;
 mod group;
 mod manage;
 mod produce;
+mod share;
 mod topics;
 
 use std::time::Duration;
@@ -42,6 +43,7 @@ pub(crate) use manage::{
     config_get, config_set, delete_group, describe_group, groups, reset_offsets,
 };
 pub(crate) use produce::run as produce;
+pub(crate) use share::run as consume_share_group;
 pub(crate) use topics::{create as create_topic, delete as delete_topic, list as topics};
 
 /// The `client.id` brokers see, unless a `client.id` property says

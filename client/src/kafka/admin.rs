@@ -75,15 +75,19 @@ pub enum ConfigResource {
     Topic(String),
     /// A broker's configs.
     Broker(i32),
+    /// A group's configs (resource type 32, Kafka 4.0+): a share group's
+    /// `share.auto.offset.reset`, `share.record.lock.duration.ms`, ...
+    Group(String),
 }
 
 impl ConfigResource {
-    /// The resource type (2 topic, 4 broker), its name, and the broker a
-    /// request about it must go to (a broker's own configs).
+    /// The resource type (2 topic, 4 broker, 32 group), its name, and the
+    /// broker a request about it must go to (a broker's own configs).
     fn wire(&self) -> (i8, String, Option<i32>) {
         match self {
             ConfigResource::Topic(t) => (2, t.clone(), None),
             ConfigResource::Broker(id) => (4, id.to_string(), Some(*id)),
+            ConfigResource::Group(g) => (32, g.clone(), None),
         }
     }
 }

@@ -87,6 +87,9 @@
 //! - [`Consumer`]: a member of a consumer group; subscribes, rebalances
 //!   (range, roundrobin, cooperative-sticky), heartbeats in the background,
 //!   commits; a `Stream` of records or batches. See its docs.
+//! - [`ShareConsumer`]: a member of a share group (KIP-932, queues for
+//!   Kafka): records shared among members one by one, each accepted,
+//!   released or rejected on its own; a `Stream` of [`ShareRecord`]s.
 //!
 //! Each client's `metrics()` returns a [`ClientMetrics`] snapshot: bytes,
 //! connections, requests per API with latencies, and the producer's or
@@ -108,6 +111,7 @@ pub mod partitioner;
 mod producer;
 mod properties;
 mod reader;
+mod share;
 mod telemetry;
 
 pub use acl::{
@@ -149,4 +153,8 @@ pub use producer::{Acks, DeliveryFuture, Producer, ProducerBuilder, ProducerReco
 pub use reader::{
     ConsumerRecord, FetchedBatch, IsolationLevel, Offset, OffsetReset, OffsetSpec, PartitionReader,
     PartitionReaderBuilder,
+};
+pub use share::{
+    AcknowledgeType, AcknowledgementMode, AcquireMode, ShareConsumer, ShareConsumerBuilder,
+    ShareGroupDescription, ShareMemberDescription, ShareRecord,
 };

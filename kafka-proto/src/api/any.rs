@@ -282,6 +282,10 @@ all_apis! {
     ConsumerGroupDescribe: ConsumerGroupDescribeRequest => ConsumerGroupDescribeResponse;
     GetTelemetrySubscriptions: GetTelemetrySubscriptionsRequest => GetTelemetrySubscriptionsResponse;
     PushTelemetry: PushTelemetryRequest => PushTelemetryResponse;
+    ShareGroupHeartbeat: ShareGroupHeartbeatRequest => ShareGroupHeartbeatResponse;
+    ShareGroupDescribe: ShareGroupDescribeRequest => ShareGroupDescribeResponse;
+    ShareFetch: ShareFetchRequest => ShareFetchResponse;
+    ShareAcknowledge: ShareAcknowledgeRequest => ShareAcknowledgeResponse;
 }
 
 /// What this crate implements of `api_key`, if anything.

@@ -98,6 +98,10 @@ api_keys! {
     CONSUMER_GROUP_DESCRIBE = 69, "ConsumerGroupDescribe";
     GET_TELEMETRY_SUBSCRIPTIONS = 71, "GetTelemetrySubscriptions";
     PUSH_TELEMETRY = 72, "PushTelemetry";
+    SHARE_GROUP_HEARTBEAT = 76, "ShareGroupHeartbeat";
+    SHARE_GROUP_DESCRIBE = 77, "ShareGroupDescribe";
+    SHARE_FETCH = 78, "ShareFetch";
+    SHARE_ACKNOWLEDGE = 79, "ShareAcknowledge";
 }
 
 impl fmt::Debug for ApiKey {
@@ -432,6 +436,10 @@ pub mod partition_reassignments;
 pub mod produce;
 pub mod sasl_authenticate;
 pub mod sasl_handshake;
+pub mod share_acknowledge;
+pub mod share_fetch;
+pub mod share_group_describe;
+pub mod share_group_heartbeat;
 pub mod sync_group;
 pub mod telemetry;
 pub mod transactions;
@@ -487,6 +495,10 @@ pub use partition_reassignments::{
 pub use produce::{ProduceRequest, ProduceResponse};
 pub use sasl_authenticate::{SaslAuthenticateRequest, SaslAuthenticateResponse};
 pub use sasl_handshake::{SaslHandshakeRequest, SaslHandshakeResponse};
+pub use share_acknowledge::{ShareAcknowledgeRequest, ShareAcknowledgeResponse};
+pub use share_fetch::{ShareFetchRequest, ShareFetchResponse};
+pub use share_group_describe::{ShareGroupDescribeRequest, ShareGroupDescribeResponse};
+pub use share_group_heartbeat::{ShareGroupHeartbeatRequest, ShareGroupHeartbeatResponse};
 pub use sync_group::{SyncGroupRequest, SyncGroupResponse};
 pub use telemetry::{
     GetTelemetrySubscriptionsRequest, GetTelemetrySubscriptionsResponse, PushTelemetryRequest,
