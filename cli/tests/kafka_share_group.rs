@@ -88,6 +88,33 @@ fn records_are_written_with_their_delivery_count_and_accepted() {
         assert!(next.is_err(), "a record was left in the group: {next:?}");
         c.close().await.expect("close");
     });
+
+    // `mq groups` and `mq group describe` know it as a share group.
+    let listed = mq(
+        &[
+            "groups",
+            &topic.url.replace(&format!("/{}", topic.name), ""),
+        ],
+        b"",
+    )
+    .ok();
+    let line = listed
+        .text()
+        .lines()
+        .find(|l| l.starts_with(&group))
+        .map(str::to_owned)
+        .unwrap_or_default();
+    assert!(line.contains("share"), "{}", listed.text());
+    let described = mq(
+        &[
+            "group", "describe", &topic.url, "--group", &group, "--format", "json",
+        ],
+        b"",
+    )
+    .ok();
+    let d: serde_json::Value = serde_json::from_slice(&described.stdout).expect("json");
+    assert_eq!(d["type"], "share", "{d}");
+    assert_ne!(d["state"], "Dead", "{d}");
 }
 
 #[test]

@@ -201,10 +201,10 @@ pub(crate) fn describe_group(
                 } else {
                     format!(", assignor {}", group.protocol)
                 },
-                if group.group_type == "classic" {
-                    ""
-                } else {
-                    ", consumer protocol (KIP-848)"
+                match group.group_type.as_str() {
+                    "classic" => "",
+                    "share" => ", share group (KIP-932)",
+                    _ => ", consumer protocol (KIP-848)",
                 }
             ))?;
             let shown = |v: Option<i64>| v.map_or("-".to_owned(), |v| v.to_string());

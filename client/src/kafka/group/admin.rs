@@ -24,8 +24,9 @@ use crate::kafka::error::{Error, Result};
 pub struct GroupDescription {
     /// The group id.
     pub group_id: String,
-    /// `classic` (JoinGroup/SyncGroup), or `consumer` for the consumer
-    /// group protocol of KIP-848 (`group.protocol=consumer`).
+    /// `classic` (JoinGroup/SyncGroup), `consumer` for the consumer
+    /// group protocol of KIP-848 (`group.protocol=consumer`), or `share`
+    /// for a share group (KIP-932).
     pub group_type: String,
     /// Classic: `Stable`, `PreparingRebalance`, `CompletingRebalance`,
     /// `Empty` or `Dead`; consumer: `Stable`, `Assigning`, `Reconciling`,
@@ -100,6 +101,12 @@ impl Admin {
             Ok(described)
         })
         .await?;
+        if response.group_state == "Dead" && response.members.is_empty() {
+            // Neither a consumer nor a classic group: a share group, or none.
+            if let Some(share) = self.describe_share_as_group(group).await? {
+                return Ok(share);
+            }
+        }
         let consumer = response.protocol_type == "consumer";
         Ok(GroupDescription {
             group_id: response.group_id,
@@ -127,6 +134,52 @@ impl Admin {
                 })
                 .collect(),
         })
+    }
+
+    /// ShareGroupDescribe, in the shape of the other groups' descriptions
+    /// (type and protocol type `share`, the server-side assignor);
+    /// `None` when it is no share group either, or the broker lacks the
+    /// API.
+    async fn describe_share_as_group(&self, group: &str) -> Result<Option<GroupDescription>> {
+        let share = match self.describe_share_group(group).await {
+            Ok(share) => share,
+            Err(Error::Broker {
+                code: kafka_proto::ErrorCode::GROUP_ID_NOT_FOUND,
+                ..
+            }) => return Ok(None),
+            Err(Error::Connection {
+                source: ConnectionError::UnsupportedApi(_),
+                ..
+            }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(Some(GroupDescription {
+            group_id: share.group_id,
+            group_type: "share".into(),
+            state: share.state,
+            protocol_type: "share".into(),
+            protocol: share.assignor,
+            members: share
+                .members
+                .into_iter()
+                .map(|m| GroupMemberDescription {
+                    member_id: m.member_id,
+                    instance_id: None,
+                    client_id: m.client_id,
+                    client_host: m.client_host,
+                    subscription: Some(ConsumerProtocolSubscription {
+                        topics: m.subscribed_topics,
+                        ..Default::default()
+                    }),
+                    assignment: m
+                        .assignment
+                        .into_iter()
+                        .map(|(t, p)| TopicPartition::new(t, p))
+                        .collect(),
+                    member_epoch: Some(m.member_epoch),
+                })
+                .collect(),
+        }))
     }
 
     /// ConsumerGroupDescribe; `None` when the group is not a consumer
