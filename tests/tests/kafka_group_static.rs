@@ -8,12 +8,12 @@ mod kafka_group_support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mq_client::kafka::{Admin, Assignor};
+use mq_client::kafka::{Admin, Assignor, GroupProtocol};
 use mq_tests::{endpoints, names};
 
 use kafka_client_support::topic;
 use kafka_group_support::{
-    Log, Stop, all_partitions, builder, eventually, spawn_with, split_exactly,
+    Log, Stop, all_partitions, builder, eventually, protocol, spawn_with, split_exactly,
 };
 
 async fn static_restart_triggers_no_rebalance(assignor: Assignor) {
@@ -46,15 +46,22 @@ async fn static_restart_triggers_no_rebalance(assignor: Assignor) {
     })
     .await;
     assert_eq!(a.owned(), a_owned, "a gets its own partitions back");
-    assert_eq!(
-        a.generation(),
-        generation,
-        "no new generation: no rebalance"
-    );
+    if protocol() == GroupProtocol::Classic {
+        assert_eq!(
+            a.generation(),
+            generation,
+            "no new generation: no rebalance"
+        );
+    }
+    // On the consumer protocol the rejoining instance has a new member id,
+    // and the coordinator may write its inherited assignment under a new
+    // epoch; nothing moves, which b's silence below shows.
     // Give a rebalance, if one had started, time to reach b.
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(b.events(), b_events, "b heard nothing");
-    assert_eq!(b.generation(), generation);
+    if protocol() == GroupProtocol::Classic {
+        assert_eq!(b.generation(), generation);
+    }
     let admin = Admin::builder(&endpoints::kafka_bootstrap())
         .build()
         .await

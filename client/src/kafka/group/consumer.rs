@@ -644,6 +644,11 @@ impl<L: RebalanceListener> Consumer<L> {
 
     async fn shutdown(mut self, leave: bool) -> Result<()> {
         let shared = self.shared.clone();
+        if shared.settings.protocol == GroupProtocol::Consumer {
+            // No heartbeat may report the partitions revoked below as
+            // given up: the leaving heartbeat after them says how.
+            shared.member().closing = true;
+        }
         let core = self.core().await;
         let mut result = Ok(());
         if let Ok(core) = core {

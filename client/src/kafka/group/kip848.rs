@@ -235,7 +235,7 @@ impl Loop {
                 m.generation,
                 m.member_id.clone(),
                 m.last_contact,
-                m.lost.is_some() || m.fenced || m.fatal.is_some(),
+                m.lost.is_some() || m.fenced || m.fatal.is_some() || m.closing,
             )
         };
         let Some(subscription) = lock(&shared.subscription).clone() else {
@@ -337,8 +337,9 @@ impl Loop {
         }
         let changed = {
             let mut m = shared.member();
-            if m.lost.is_some() || m.fenced || m.fatal.is_some() {
-                // Lost while this heartbeat was out: rejoin afresh later.
+            if m.lost.is_some() || m.fenced || m.fatal.is_some() || m.closing {
+                // Lost (or closing) while this heartbeat was out: rejoin
+                // afresh later, or not at all.
                 return self.interval;
             }
             if let Some(id) = response.member_id.filter(|id| !id.is_empty()) {

@@ -70,6 +70,10 @@ pub(crate) struct Member {
     /// protocol: an unknown assignor, a bad regex, a static id still in
     /// use): every poll fails with it until the next subscribe.
     pub(crate) fatal: Option<(ErrorCode, String)>,
+    /// The consumer is closing (consumer protocol): the heartbeat task
+    /// sends nothing more, so the partitions revoked on the way out are
+    /// not reported as given up before the leaving heartbeat goes.
+    pub(crate) closing: bool,
     /// When the coordinator last accepted a heartbeat (or the join).
     pub(crate) last_contact: Instant,
 }
@@ -214,6 +218,7 @@ impl Shared {
                 lost: None,
                 fenced: false,
                 fatal: None,
+                closing: false,
                 last_contact: Instant::now(),
             }),
             doorbell,
