@@ -155,7 +155,24 @@ async fn resubscribing_revokes_the_old_topics_partitions_first() {
         .expect("resubscribe");
     let want = all_partitions(&second, 2);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while consumer.assignment().into_iter().collect::<BTreeSet<_>>() != want {
+    // The assignment shows the new partitions as soon as they are taken
+    // up, before the listener has run for them: wait for both.
+    let heard = |want: &BTreeSet<TopicPartition>| {
+        recorder
+            .events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|e| match e {
+                Event::Assigned(p) => Some(p.clone()),
+                _ => None,
+            })
+            .flatten()
+            .filter(|tp| want.contains(tp))
+            .count()
+            == want.len()
+    };
+    while consumer.assignment().into_iter().collect::<BTreeSet<_>>() != want || !heard(&want) {
         assert!(
             tokio::time::Instant::now() < deadline,
             "moved to the second topic"
