@@ -611,10 +611,14 @@ fn the_server_closes_a_channel_and_waiting_requests_fail() {
     assert_eq!(p.client.open_channel().unwrap(), ch);
     // And the client can close one too.
     p.pump();
+    assert!(p.client.is_channel_open(ch) && !p.client.is_channel_closing(ch));
     p.client
         .close_channel(ch, ReplyCode::SUCCESS, "bye")
         .unwrap();
+    // Until the close-ok, the channel is closing, not open.
+    assert!(!p.client.is_channel_open(ch) && p.client.is_channel_closing(ch));
     p.pump();
+    assert!(!p.client.is_channel_closing(ch));
     assert!(p.client_events().iter().any(|e| matches!(
         e,
         Event::ChannelClosed {

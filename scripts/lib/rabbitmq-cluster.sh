@@ -114,6 +114,15 @@ kill_rabbit_node() {
   done
 }
 
+# SIGSTOP of the node's Erlang VM: its sockets stay open and the kernel
+# takes what clients send, but nothing is answered (a kill ends it).
+pause_rabbit_node() {
+  local n=$1 pid
+  pid=$(rabbit_node_pid "$n") || die "RabbitMQ node $n is not running"
+  log "pausing RabbitMQ node $(rabbit_node_name "$n") (pid $pid) with SIGSTOP"
+  kill -STOP "$pid"
+}
+
 stop_rabbit_cluster() {
   local size n
   size=$(rabbit_cluster_size)

@@ -172,3 +172,108 @@ async fn a_bounded_publisher_hands_back_the_tag_of_what_failed() {
     publisher.flush().await.expect("nothing else outstanding");
     conn.close().await.unwrap();
 }
+
+/// Confirm state is per channel: two channels of one connection publish
+/// side by side in confirm mode, and one of them is then closed by the
+/// broker (a publish to an exchange that does not exist). Every confirm of
+/// the healthy channel resolves acked and its queue holds every message;
+/// the closed channel's unconfirmed publishes fail with the channel's
+/// error and none is reported acked that the broker did not ack.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_channel_s_confirms_are_its_own() {
+    let conn = connect("confirms-per-channel").await;
+    let a = conn.open_channel().await.unwrap();
+    let b = conn.open_channel().await.unwrap();
+    a.confirm_select().await.unwrap();
+    b.confirm_select().await.unwrap();
+    let qa = a
+        .queue_declare("", QueueOptions::default().exclusive())
+        .await
+        .unwrap();
+    let qb = b
+        .queue_declare("", QueueOptions::default().exclusive())
+        .await
+        .unwrap();
+    let qb = qb.name().to_owned();
+    const N: usize = 5_000;
+    let mut ca = Vec::with_capacity(N);
+    let mut cb = Vec::with_capacity(N);
+    for i in 0..N {
+        let body = format!("{i}");
+        ca.push(
+            a.publish(
+                "",
+                qa.name(),
+                body.clone().into_bytes(),
+                BasicProperties::default(),
+            )
+            .await
+            .unwrap(),
+        );
+        cb.push(
+            b.publish("", &qb, body.into_bytes(), BasicProperties::default())
+                .await
+                .unwrap(),
+        );
+    }
+    for c in ca {
+        c.await.expect("channel a acked");
+    }
+    for c in cb {
+        c.await.expect("channel b acked");
+    }
+    wait_count(&a, qa.name(), N as u32).await;
+    wait_count(&a, &qb, N as u32).await;
+
+    // Channel b goes: its publish to a missing exchange closes it with
+    // 404, and the confirms of what followed it fail, never acked.
+    let missing = names::exchange("no-such-exchange");
+    let doomed = b
+        .publish(&missing, "", &b"x"[..], BasicProperties::default())
+        .await
+        .unwrap();
+    let mut after = Vec::new();
+    for _ in 0..100 {
+        match b
+            .publish("", &qb, &b"late"[..], BasicProperties::default())
+            .await
+        {
+            Ok(c) => after.push(c),
+            Err(_) => break,
+        }
+    }
+    let mut more_a = Vec::new();
+    for i in 0..1_000 {
+        more_a.push(
+            a.publish(
+                "",
+                qa.name(),
+                format!("more {i}").into_bytes(),
+                BasicProperties::default(),
+            )
+            .await
+            .unwrap(),
+        );
+    }
+    match doomed.await {
+        Err(Error::ChannelClosed { code, .. }) => assert_eq!(code, ReplyCode::NOT_FOUND),
+        other => panic!("the publish to a missing exchange: {other:?}"),
+    }
+    let mut acked_late = 0;
+    for c in after {
+        match c.await {
+            Ok(()) => acked_late += 1,
+            Err(Error::ChannelClosed { code, .. }) => assert_eq!(code, ReplyCode::NOT_FOUND),
+            Err(e) => panic!("a late publish on the closed channel: {e:?}"),
+        }
+    }
+    for c in more_a {
+        c.await.expect("channel a goes on acking");
+    }
+    wait_count(&a, qa.name(), N as u32 + 1_000).await;
+    // Whatever channel b's confirms called acked is in its queue: the
+    // broker closes the channel at the bad publish, so nothing after it
+    // can be.
+    wait_count(&a, &qb, (N + acked_late) as u32).await;
+    assert_eq!(acked_late, 0, "nothing after the channel's close was acked");
+}

@@ -50,12 +50,31 @@ fn node_number(name: &str) -> usize {
 }
 
 fn brokers(command: &str, node: usize) {
+    assert!(
+        brokers_ran(command, node),
+        "scripts/brokers {command} {node} failed"
+    );
+}
+
+fn brokers_ran(command: &str, node: usize) -> bool {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/brokers");
-    let status = Command::new(script)
+    Command::new(script)
         .args([command, &node.to_string()])
         .status()
-        .expect("scripts/brokers");
-    assert!(status.success(), "scripts/brokers {command} {node} failed");
+        .expect("scripts/brokers")
+        .success()
+}
+
+/// Kills a node paused with SIGSTOP if the test fails before it does, so
+/// that [`Restart`] (dropped after it) can start the node again.
+struct KillIfPaused(Option<usize>);
+
+impl Drop for KillIfPaused {
+    fn drop(&mut self) {
+        if let Some(n) = self.0 {
+            brokers_ran("kill-rabbitmq", n);
+        }
+    }
 }
 
 /// Starts the killed node again even if the test fails, so that the next
@@ -220,18 +239,35 @@ async fn quorum_leader_killed_mid_publish_loses_nothing_confirmed() {
             }
         }
     };
+    // The leader is paused (SIGSTOP) at a third of the way, PAUSED more
+    // publishes go out that it cannot confirm, and then it is killed: so
+    // the kill always finds confirms pending, whatever the timing. (Killed
+    // straight from this loop, the node had sometimes confirmed all it got
+    // before the kill landed.) While it is paused, the window is not
+    // awaited: its oldest confirm may be one the node will never send.
+    const PAUSED: u32 = 200;
+    let paused_at = N / 3;
     let mut restart = None;
+    let mut paused = KillIfPaused(None);
     for i in 0..N {
-        if i == N / 3 {
-            brokers("kill-rabbitmq", leader);
+        if i == paused_at {
             restart = Some(Restart(leader));
+            paused.0 = Some(leader);
+            brokers("pause-rabbitmq", leader);
+        }
+        if i == paused_at + PAUSED {
+            // Give the driver a moment to write what was queued.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            paused.0 = None;
+            brokers("kill-rabbitmq", leader);
         }
         let confirm = ch
             .publish("", &queue, body(i), BasicProperties::default())
             .await
             .expect("publishes wait through the recovery");
         window.push_back((i, confirm));
-        if window.len() == WINDOW {
+        let pausing = (paused_at..paused_at + PAUSED).contains(&i);
+        while window.len() >= WINDOW && !pausing {
             let (i, c) = window.pop_front().expect("full window");
             settle((i, c.await), &mut acked, &mut failed);
         }
@@ -254,7 +290,8 @@ async fn quorum_leader_killed_mid_publish_loses_nothing_confirmed() {
     );
     assert!(
         !failed.is_empty(),
-        "the kill left confirms pending; they were reported"
+        "the kill left confirms pending (published while the node was paused); they were \
+         reported"
     );
 
     // The application publishes again what failed, until it is confirmed.
@@ -287,10 +324,10 @@ async fn quorum_leader_killed_mid_publish_loses_nothing_confirmed() {
         .count();
     let duplicates: u32 = counts.iter().map(|c| c.saturating_sub(1)).sum();
     println!(
-        "quorum publish, leader node {leader} killed at {}: {N} published, {retried} retried \
-         after the kill, lost {lost}, duplicates {duplicates} (a retried message the broker \
-         had written before the node died), recovered to {addr}",
-        N / 3
+        "quorum publish, leader node {leader} paused at {paused_at} and killed {PAUSED} \
+         publishes later: {N} published, {retried} retried after the kill, lost {lost}, \
+         duplicates {duplicates} (a retried message the broker had written before the node \
+         died), recovered to {addr}"
     );
     assert_eq!(lost, 0, "a confirmed message is missing");
     assert!(acked.iter().all(|a| *a));

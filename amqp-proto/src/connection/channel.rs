@@ -106,6 +106,10 @@ impl Channel {
         self.state == ChannelState::Open
     }
 
+    pub(crate) fn is_closing(&self) -> bool {
+        self.state == ChannelState::Closing
+    }
+
     /// Whether a command can go out now rather than wait in the queue.
     #[inline]
     pub(crate) fn can_send_now(&self) -> bool {

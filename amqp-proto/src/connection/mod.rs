@@ -480,6 +480,12 @@ impl Connection {
         self.channel(channel).is_some_and(|c| c.is_open())
     }
 
+    /// Whether the channel is closing: channel.close went out (or came
+    /// in) and the close-ok has not.
+    pub fn is_channel_closing(&self, channel: ChannelId) -> bool {
+        self.channel(channel).is_some_and(|c| c.is_closing())
+    }
+
     /// Publishes on the channel still waiting for a confirm (0 when the
     /// channel is not in confirm mode or not open).
     pub fn unconfirmed(&self, channel: ChannelId) -> usize {

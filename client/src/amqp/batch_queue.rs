@@ -5,7 +5,7 @@
 //! One side pushes an item at a time; the other moves everything queued
 //! out in one move, so the two touch the lock once per batch. Each queue
 //! keeps it under its own lock, beside what that queue adds (who is woken
-//! when, publish numbers and confirms); this type owns the items, the
+//! when, where each publish sits); this type owns the items, the
 //! bound, and the two ways a push is refused.
 //!
 //! [`CommandQueue`]: super::command_queue::CommandQueue
@@ -121,6 +121,11 @@ impl<T> BatchQueue<T> {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.items.is_empty()
+    }
+
+    /// How many items are queued.
+    pub(crate) fn len(&self) -> usize {
+        self.items.len()
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = &T> {

@@ -19,7 +19,7 @@ use super::handles::Handles;
 use super::options::{
     ConsumeOptions, ExchangeKind, ExchangeOptions, PublishOptions, QueueDeleteOptions, QueueOptions,
 };
-use super::publish_queue::Request;
+use super::publish_queue::{Queued, Request};
 
 /// BasicProperties travel boxed, and the default ones not at all (they are
 /// most of a publish's size, and publishes are moved between queues).
@@ -488,15 +488,15 @@ impl Channel {
             confirm: self.is_confirm_mode(),
             published: &self.inner.shared.published,
         });
-        let number = match conn.publish_queue.try_push(&mut request) {
+        let queued = match conn.publish_queue.try_push(&mut request) {
             Ok(n) => n,
             // The wait and its timer live on the heap: the common case
             // (room in the queue) keeps the future small.
             Err(Refused::Full) => Box::pin(self.push_waiting(&mut request)).await?,
             Err(Refused::Closed) => return Err(conn.state.gone()),
         };
-        Ok(match number {
-            Some(n) => Confirm::pending(conn.publish_queue.clone(), n)
+        Ok(match queued {
+            Some((cell, position)) => Confirm::pending(conn.publish_queue.clone(), cell, position)
                 .with_timeout(options.confirm_timeout.or(conn.confirm_timeout)),
             None => Confirm::ready(),
         })
@@ -504,7 +504,7 @@ impl Channel {
 
     /// Waits for room in the full publish queue, up to the operation
     /// timeout.
-    async fn push_waiting(&self, request: &mut Option<Request<'_>>) -> Result<Option<u64>> {
+    async fn push_waiting(&self, request: &mut Option<Request<'_>>) -> Result<Queued> {
         let conn = &self.inner.conn;
         let limit = conn.operation_timeout;
         match tokio::time::timeout(limit, conn.publish_queue.push(request)).await {

@@ -118,8 +118,9 @@ pub(crate) struct Publish {
     /// between queues, and the properties are most of their size.
     pub(crate) properties: Option<Box<BasicProperties>>,
     pub(crate) body: Bytes,
-    /// The publish number, when the channel is in confirm mode.
-    pub(crate) confirm: Option<u64>,
+    /// The driver's side of the publish's confirm, when the channel is
+    /// in confirm mode.
+    pub(crate) confirm: Option<super::confirm_cell::Settler>,
 }
 
 /// What a consumer's queue carries.

@@ -158,7 +158,7 @@ impl CommandQueue {
 mod tests {
     use super::*;
     use crate::amqp::command::Settle;
-    use crate::amqp::confirm_slots::tests::Count;
+    use crate::amqp::confirm_cell::tests::Count;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::task::Waker;

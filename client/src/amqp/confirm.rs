@@ -1,13 +1,11 @@
-//! Publisher confirms: the future a publish returns, and the bookkeeping
-//! the driver settles them in.
+//! Publisher confirms: the future a publish returns.
 //!
-//! A publish in confirm mode takes the next publish number of its
-//! connection (in the [`PublishQueue`], under the lock that queues it); its
-//! [`Confirm`] holds the publish queue and that number. The driver settles
-//! numbers as the broker's acks and nacks come in, collecting the wakers
-//! of the confirms that wait, and wakes them once per turn, after its
-//! writes: no allocation per publish, one lock per ack frame, one wake-up
-//! per batch of confirms.
+//! A publish in confirm mode makes a [`ConfirmCell`]; its [`Confirm`]
+//! waits on the cell, and the publish carries the cell's settler to the
+//! driver, where the channel's map of unconfirmed publishes (keyed by the
+//! core's sequence number) settles it from the broker's acks and nacks.
+//! The driver collects the wakers of the confirms that wait and wakes them
+//! once per turn, after its writes: one wake-up per batch of confirms.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -15,6 +13,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use super::confirm_cell::ConfirmCell;
 use super::error::{Error, Result};
 use super::publish_queue::PublishQueue;
 
@@ -36,18 +35,26 @@ use super::publish_queue::PublishQueue;
 /// Dropping it does not cancel the publish.
 #[must_use = "a confirm tells whether the broker took the message"]
 pub struct Confirm {
-    /// The publish queue and the publish number; `None` once resolved, or for a
-    /// publish outside confirm mode.
-    pending: Option<(Arc<PublishQueue>, u64)>,
+    /// What it waits on; `None` once resolved, or for a publish outside
+    /// confirm mode.
+    pending: Option<Pending>,
     /// The confirm timeout, started at the publish (on the heap: most
     /// publishes have none, and the future stays small).
     timer: Option<(Duration, Pin<Box<tokio::time::Sleep>>)>,
 }
 
+/// A confirm's cell, and where its publish sits in the publish queue (to
+/// wake a lazily parked driver while it is still queued).
+struct Pending {
+    cell: Arc<ConfirmCell>,
+    queue: Arc<PublishQueue>,
+    position: u64,
+}
+
 impl std::fmt::Debug for Confirm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Confirm")
-            .field("publish", &self.pending.as_ref().map(|(_, n)| *n))
+            .field("pending", &self.pending.is_some())
             .finish()
     }
 }
@@ -60,9 +67,14 @@ impl Confirm {
         }
     }
 
-    pub(crate) fn pending(publish_queue: Arc<PublishQueue>, number: u64) -> Self {
+    /// Waits on `cell`, for the publish queued at `position`.
+    pub(crate) fn pending(queue: Arc<PublishQueue>, cell: Arc<ConfirmCell>, position: u64) -> Self {
         Confirm {
-            pending: Some((publish_queue, number)),
+            pending: Some(Pending {
+                cell,
+                queue,
+                position,
+            }),
             timer: None,
         }
     }
@@ -81,13 +93,15 @@ impl Future for Confirm {
     type Output = Result<()>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        let Some((publish_queue, number)) = &self.pending else {
+        let Some(p) = &self.pending else {
             return Poll::Ready(Ok(()));
         };
-        match publish_queue.poll_confirm(*number, cx) {
-            Poll::Pending => {}
+        match p.cell.poll(cx) {
+            Poll::Pending => p.queue.wake_if_queued(p.position),
             Poll::Ready(r) => {
-                self.pending = None;
+                if let Some(p) = self.pending.take() {
+                    ConfirmCell::recycle(p.cell);
+                }
                 self.timer = None;
                 return Poll::Ready(r);
             }
@@ -99,18 +113,19 @@ impl Future for Confirm {
         if sleep.as_mut().poll(cx).is_pending() {
             return Poll::Pending;
         }
+        // The publish stays with the driver; its verdict, when it comes,
+        // reaches nobody.
         self.timer = None;
-        if let Some((publish_queue, number)) = self.pending.take() {
-            publish_queue.forget_confirm(number);
-        }
+        self.pending = None;
         Poll::Ready(Err(Error::ConfirmTimeout { after }))
     }
 }
 
 impl Drop for Confirm {
     fn drop(&mut self) {
-        if let Some((publish_queue, number)) = self.pending.take() {
-            publish_queue.forget_confirm(number);
+        // Settled and never awaited: the cell can serve again.
+        if let Some(p) = self.pending.take() {
+            ConfirmCell::recycle(p.cell);
         }
     }
 }

@@ -45,7 +45,7 @@ mod command;
 mod command_queue;
 mod config;
 mod confirm;
-mod confirm_slots;
+mod confirm_cell;
 mod connection;
 mod consumer;
 mod delivery_queue;

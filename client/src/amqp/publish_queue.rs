@@ -1,5 +1,4 @@
-//! The publish queue from handles to the driver, with the connection's
-//! publish numbers and confirms under the same lock.
+//! The publish queue from handles to the driver.
 //!
 //! Handles push one publish at a time; the driver takes everything
 //! queued in one move. A publish to the same exchange and routing key as
@@ -27,7 +26,7 @@
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
@@ -38,7 +37,7 @@ use tokio::sync::Notify;
 use super::batch_queue::lock;
 use super::batch_queue::{BatchQueue, DriverWaker, Refused};
 use super::command::{ChanKey, Publish, Target};
-use super::confirm_slots::Confirms;
+use super::confirm_cell::{ConfirmCell, Settler};
 use super::error::{Error, Result};
 use super::last_target::LastTarget;
 
@@ -52,7 +51,7 @@ pub(crate) struct Request<'a> {
     /// `None` for the default (empty) properties.
     pub(crate) properties: Option<Box<BasicProperties>>,
     pub(crate) body: Bytes,
-    /// Take a publish number (the channel is in confirm mode).
+    /// Make a confirm (the channel is in confirm mode).
     pub(crate) confirm: bool,
     /// The channel's count of queued publishes: counted under the lock
     /// that queues them, so a plain load and store suffice.
@@ -65,15 +64,10 @@ pub(crate) struct PublishQueue {
     state: Mutex<State>,
     /// Publishers wait here for room.
     room: Notify,
-    /// Every publish number below this one is settled (a copy of the
-    /// confirms' base, stored under the lock after each change): a
-    /// confirm polled after its answer came resolves without the lock.
-    settled_below: AtomicU64,
-    /// Some settled publish failed and its confirm has not taken the
-    /// error yet: confirms then look under the lock. Stored before
-    /// `settled_below`, so whoever sees a base past a failed publish sees
-    /// this set.
-    failures: AtomicBool,
+    /// Publishes queued at positions below this one were taken by the
+    /// driver (a copy stored under the lock at each take): a confirm
+    /// polled after its publish was taken needs no lock to know.
+    taken_below: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -84,11 +78,13 @@ struct State {
     /// The driver waits for publishes (lazily: pushes from other
     /// threads do not wake it).
     driver: DriverWaker,
-    /// Publish numbers from here on are still queued (not taken by the
-    /// driver).
-    queued_from: u64,
-    confirms: Confirms,
+    /// Publishes queued so far: the position of the next one.
+    pushed: u64,
 }
+
+/// A queued publish's confirm: the cell it waits on and the publish's
+/// position in the queue.
+pub(crate) type Queued = Option<(Arc<ConfirmCell>, u64)>;
 
 impl PublishQueue {
     /// A publish queue for up to `capacity` queued publishes (at least one).
@@ -98,21 +94,19 @@ impl PublishQueue {
                 queue: BatchQueue::new(capacity),
                 last_target: LastTarget::default(),
                 driver: DriverWaker::default(),
-                queued_from: 0,
-                confirms: Confirms::default(),
+                pushed: 0,
             }),
             room: Notify::new(),
-            settled_below: AtomicU64::new(0),
-            failures: AtomicBool::new(false),
+            taken_below: AtomicU64::new(0),
         }
     }
 
-    /// Queues the request (taking it out of `slot`); its publish number
-    /// if it takes one. A full queue leaves the request in `slot`.
+    /// Queues the request (taking it out of `slot`); its confirm in
+    /// confirm mode. A full queue leaves the request in `slot`.
     pub(crate) fn try_push(
         &self,
         slot: &mut Option<Request<'_>>,
-    ) -> std::result::Result<Option<u64>, Refused> {
+    ) -> std::result::Result<Queued, Refused> {
         let mut s = lock(&self.state);
         s.queue.check(true)?;
         let Some(r) = slot.take() else {
@@ -127,14 +121,22 @@ impl PublishQueue {
                 routing_key: r.routing_key.to_owned(),
             }))
         };
-        let number = r.confirm.then(|| s.confirms.register());
+        let position = s.pushed;
+        s.pushed += 1;
+        let (settler, confirm) = match r.confirm {
+            true => {
+                let (settler, cell) = Settler::new();
+                (Some(settler), Some((cell, position)))
+            }
+            false => (None, None),
+        };
         s.queue.push_checked(Publish {
             chan: r.chan,
             target,
             mandatory: r.mandatory,
             properties: r.properties,
             body: r.body,
-            confirm: number,
+            confirm: settler,
         });
         // Every count of this channel's publishes happens under this lock.
         let published = r.published.load(Ordering::Relaxed);
@@ -144,12 +146,12 @@ impl PublishQueue {
         if let Some(w) = driver {
             w.wake();
         }
-        Ok(number)
+        Ok(confirm)
     }
 
     /// Queues a publish, waiting for room while the queue is full.
     /// Cancel-safe: dropped while waiting, nothing was queued.
-    pub(crate) async fn push(&self, slot: &mut Option<Request<'_>>) -> Result<Option<u64>> {
+    pub(crate) async fn push(&self, slot: &mut Option<Request<'_>>) -> Result<Queued> {
         loop {
             let mut room = pin!(self.room.notified());
             room.as_mut().enable();
@@ -166,8 +168,8 @@ impl PublishQueue {
     pub(crate) fn take(&self, out: &mut VecDeque<Publish>, max: usize) {
         let mut s = lock(&self.state);
         let full = s.queue.take(out, max);
-        let queued = s.queue.iter().find_map(|p| p.confirm);
-        s.queued_from = queued.unwrap_or_else(|| s.confirms.next_number());
+        let taken = s.pushed - s.queue.len() as u64;
+        self.taken_below.store(taken, Ordering::Release);
         drop(s);
         if full {
             self.room.notify_waiters();
@@ -194,75 +196,30 @@ impl PublishQueue {
         poll_fn(|cx| self.poll_queued(cx, lazy)).await
     }
 
-    /// The driver is gone for good: later pushes are refused, queued
-    /// publishes are dropped, and every confirm still waiting (queued or
-    /// sent) fails with `error`.
+    /// The driver is gone for good: later pushes are refused, and the
+    /// confirms of queued publishes fail with `error`.
     pub(crate) fn close(&self, error: &Error, wakes: &mut Vec<Waker>) {
         let queued = {
             let mut s = lock(&self.state);
             s.driver.clear();
-            s.confirms.fail_all(error, wakes);
-            self.publish_settled(&s.confirms);
             s.queue.close()
         };
-        drop(queued);
+        for settler in queued.into_iter().filter_map(|p| p.confirm) {
+            settler.fail(error.clone(), wakes);
+        }
         self.room.notify_waiters();
     }
 
-    /// Copies what a confirm may read without the lock; called under
-    /// the lock after the confirms change.
-    fn publish_settled(&self, confirms: &Confirms) {
-        self.failures
-            .store(confirms.has_failures(), Ordering::Release);
-        self.settled_below
-            .store(confirms.settled_below(), Ordering::Release);
-    }
-
-    /// Settles one publish (see [`Confirms::settle`]).
-    pub(crate) fn settle(&self, number: u64, result: Result<()>, wakes: &mut Vec<Waker>) {
-        let mut s = lock(&self.state);
-        s.confirms.settle(number, result, wakes);
-        self.publish_settled(&s.confirms);
-    }
-
-    /// Works on the confirms under the lock.
-    pub(crate) fn with_confirms<R>(&self, f: impl FnOnce(&mut Confirms) -> R) -> R {
-        let mut s = lock(&self.state);
-        let r = f(&mut s.confirms);
-        self.publish_settled(&s.confirms);
-        r
-    }
-
-    /// Settles a run of publishes under one lock.
-    pub(crate) fn settle_all(
-        &self,
-        results: impl IntoIterator<Item = (u64, Result<()>)>,
-        wakes: &mut Vec<Waker>,
-    ) {
-        let mut s = lock(&self.state);
-        for (n, r) in results {
-            s.confirms.settle(n, r, wakes);
-        }
-        self.publish_settled(&s.confirms);
-    }
-
-    /// Polls a publish's confirm. Its publish still queued and the driver
-    /// parked lazily: the driver is woken, so that an awaited confirm
-    /// never waits for the linger timer.
-    pub(crate) fn poll_confirm(&self, number: u64, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        // Acked, and no error waits to be taken: no lock (see
-        // `failures` for the order of the two loads).
-        if number < self.settled_below.load(Ordering::Acquire)
-            && !self.failures.load(Ordering::Acquire)
-        {
-            return Poll::Ready(Ok(()));
+    /// A confirm waits for the publish at `position`: while that publish
+    /// is still queued and the driver parked lazily, the driver is woken,
+    /// so that an awaited confirm never waits for the linger timer.
+    pub(crate) fn wake_if_queued(&self, position: u64) {
+        if position < self.taken_below.load(Ordering::Acquire) {
+            return;
         }
         let mut s = lock(&self.state);
-        let r = s.confirms.poll(number, cx);
-        if r.is_ready() {
-            self.publish_settled(&s.confirms);
-        }
-        let driver = if r.is_pending() && s.driver.is_lazy() && number >= s.queued_from {
+        let queued = position >= s.pushed - s.queue.len() as u64;
+        let driver = if queued && s.driver.is_lazy() {
             s.driver.take()
         } else {
             None
@@ -271,13 +228,6 @@ impl PublishQueue {
         if let Some(w) = driver {
             w.wake();
         }
-        r
-    }
-
-    pub(crate) fn forget_confirm(&self, number: u64) {
-        let mut s = lock(&self.state);
-        s.confirms.forget(number);
-        self.publish_settled(&s.confirms);
     }
 }
 
@@ -286,6 +236,7 @@ mod tests {
     use super::*;
     use crate::amqp::confirm::Confirm;
     use std::future::Future;
+    use std::pin::Pin;
 
     static PUBLISHED: AtomicU64 = AtomicU64::new(0);
 
@@ -302,18 +253,26 @@ mod tests {
         }
     }
 
+    fn position(queued: std::result::Result<Queued, Refused>) -> Option<u64> {
+        queued.ok().flatten().map(|(_, position)| position)
+    }
+
+    fn confirm(o: &Arc<PublishQueue>, queued: std::result::Result<Queued, Refused>) -> Confirm {
+        let (cell, position) = queued.ok().flatten().expect("a confirm");
+        Confirm::pending(o.clone(), cell, position)
+    }
+
     #[test]
     fn same_target_is_shared_and_batches_move_whole() {
         let o = PublishQueue::new(8);
+        assert_eq!(position(o.try_push(&mut Some(request("a", true)))), Some(0));
         assert_eq!(
-            o.try_push(&mut Some(request("a", true))).ok(),
-            Some(Some(0))
+            o.try_push(&mut Some(request("a", false)))
+                .ok()
+                .map(|q| q.is_none()),
+            Some(true)
         );
-        assert_eq!(o.try_push(&mut Some(request("a", false))).ok(), Some(None));
-        assert_eq!(
-            o.try_push(&mut Some(request("b", true))).ok(),
-            Some(Some(1))
-        );
+        assert_eq!(position(o.try_push(&mut Some(request("b", true)))), Some(2));
         let mut batch = VecDeque::new();
         o.take(&mut batch, 8);
         assert!(o.is_empty());
@@ -322,7 +281,8 @@ mod tests {
             .map(|p| p.target.as_ref().map(|t| t.routing_key.clone()))
             .collect();
         assert_eq!(targets, [Some("a".into()), None, Some("b".into())]);
-        assert_eq!(batch[2].confirm, Some(1));
+        let settlers: Vec<bool> = batch.iter().map(|p| p.confirm.is_some()).collect();
+        assert_eq!(settlers, [true, false, true]);
     }
 
     #[tokio::test]
@@ -343,21 +303,16 @@ mod tests {
         let mut batch = VecDeque::new();
         o.take(&mut batch, 1);
         assert_eq!(batch.len(), 1);
-        let n = waiting.await.expect("task").expect("queued");
-        assert_eq!(n, Some(0));
+        let queued = waiting.await.expect("task").expect("queued");
+        assert_eq!(queued.map(|(_, position)| position), Some(2));
         o.take(&mut batch, 8);
         assert_eq!(batch.len(), 3);
     }
 
     #[tokio::test]
-    async fn close_refuses_pushes_and_fails_waiting_confirms() {
+    async fn close_refuses_pushes_and_fails_the_confirms_of_queued_publishes() {
         let o = Arc::new(PublishQueue::new(2));
-        let n = o
-            .try_push(&mut Some(request("a", true)))
-            .ok()
-            .flatten()
-            .expect("number");
-        let mut confirm = Confirm::pending(o.clone(), n);
+        let mut confirm = confirm(&o, o.try_push(&mut Some(request("a", true))));
         let waker = Waker::noop();
         let mut cx = Context::from_waker(waker);
         assert!(Pin::new(&mut confirm).poll(&mut cx).is_pending());
@@ -374,7 +329,35 @@ mod tests {
             Err(Refused::Closed)
         ));
         assert!(o.push(&mut Some(request("a", true))).await.is_err());
-        assert!(lock(&o.state).confirms.is_clear());
+    }
+
+    #[test]
+    fn a_taken_publish_s_confirm_resolves_only_by_its_settler() {
+        let o = Arc::new(PublishQueue::new(8));
+        let mut first = confirm(&o, o.try_push(&mut Some(request("a", true))));
+        let mut second = confirm(&o, o.try_push(&mut Some(request("a", true))));
+        let mut batch = VecDeque::new();
+        o.take(&mut batch, 8);
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(Pin::new(&mut first).poll(&mut cx).is_pending());
+        let mut wakes = Vec::new();
+        let settlers: Vec<Settler> = batch.drain(..).filter_map(|p| p.confirm).collect();
+        let mut settlers = settlers.into_iter();
+        settlers
+            .next()
+            .expect("first")
+            .broker_verdict(true, None, &mut wakes);
+        assert!(matches!(
+            Pin::new(&mut first).poll(&mut cx),
+            Poll::Ready(Ok(()))
+        ));
+        assert!(Pin::new(&mut second).poll(&mut cx).is_pending());
+        // The driver drops a publish unsettled: its confirm fails.
+        drop(settlers);
+        assert!(matches!(
+            Pin::new(&mut second).poll(&mut cx),
+            Poll::Ready(Err(Error::ConfirmLost))
+        ));
     }
 
     #[tokio::test]
@@ -395,8 +378,8 @@ mod tests {
 
     #[test]
     fn a_lazy_driver_is_woken_only_by_a_confirm_awaited_while_queued() {
-        use crate::amqp::confirm_slots::tests::Count;
-        use std::sync::atomic::{AtomicUsize, Ordering};
+        use crate::amqp::confirm_cell::tests::Count;
+        use std::sync::atomic::AtomicUsize;
         let o = Arc::new(PublishQueue::new(8));
         let count = Arc::new(Count(AtomicUsize::new(0)));
         let driver = Waker::from(count.clone());
@@ -412,24 +395,21 @@ mod tests {
         };
         // Parked lazily: pushes from this thread queue without a wake-up.
         assert!(park(true).is_pending());
-        let a = o.try_push(&mut Some(request("a", true))).expect("room");
-        let b = o.try_push(&mut Some(request("a", true))).expect("room");
+        let mut first = confirm(&o, o.try_push(&mut Some(request("a", true))));
+        let mut second = confirm(&o, o.try_push(&mut Some(request("a", true))));
         assert_eq!(woken(), 0);
         // Taken and sent: awaiting its confirm wakes nobody.
         let mut batch = VecDeque::new();
         o.take(&mut batch, 8);
-        let mut first = Confirm::pending(o.clone(), a.expect("number"));
         assert!(Pin::new(&mut first).poll(&mut app_cx).is_pending());
         assert_eq!(woken(), 0);
         // Parked lazily again; a new publish is awaited while queued.
         assert!(park(true).is_pending());
-        let c = o.try_push(&mut Some(request("a", true))).expect("room");
-        let mut second = Confirm::pending(o.clone(), b.expect("number"));
+        let mut third = confirm(&o, o.try_push(&mut Some(request("a", true))));
         assert!(Pin::new(&mut second).poll(&mut app_cx).is_pending());
-        assert_eq!(woken(), 0, "b was taken");
-        let mut third = Confirm::pending(o.clone(), c.expect("number"));
+        assert_eq!(woken(), 0, "the second was taken");
         assert!(Pin::new(&mut third).poll(&mut app_cx).is_pending());
-        assert_eq!(woken(), 1, "c is still queued");
+        assert_eq!(woken(), 1, "the third is still queued");
         // Not lazy: the first push wakes the driver.
         o.take(&mut batch, 8);
         assert!(park(false).is_pending());
@@ -442,54 +422,4 @@ mod tests {
         o.try_push(&mut Some(request("a", false))).expect("room");
         assert_eq!(woken(), 3);
     }
-
-    #[test]
-    fn a_settled_confirm_skips_the_lock_only_while_no_error_waits() {
-        let o = Arc::new(PublishQueue::new(8));
-        let number = || {
-            o.try_push(&mut Some(request("a", true)))
-                .ok()
-                .flatten()
-                .expect("number")
-        };
-        let (a, b, c) = (number(), number(), number());
-        let mut cx = Context::from_waker(Waker::noop());
-        let mut wakes = Vec::new();
-        o.settle_all([(a, Err(Error::Nacked)), (b, Ok(()))], &mut wakes);
-        assert_eq!(o.settled_below.load(Ordering::Acquire), 2);
-        assert!(o.failures.load(Ordering::Acquire));
-        // Both are below the settled mark; a's error must still reach it.
-        let mut second = Confirm::pending(o.clone(), b);
-        assert!(matches!(
-            Pin::new(&mut second).poll(&mut cx),
-            Poll::Ready(Ok(()))
-        ));
-        let mut first = Confirm::pending(o.clone(), a);
-        assert!(matches!(
-            Pin::new(&mut first).poll(&mut cx),
-            Poll::Ready(Err(Error::Nacked))
-        ));
-        assert!(!o.failures.load(Ordering::Acquire), "the error was taken");
-        let mut third = Confirm::pending(o.clone(), c);
-        assert!(Pin::new(&mut third).poll(&mut cx).is_pending());
-        o.settle(c, Ok(()), &mut wakes);
-        assert_eq!(o.settled_below.load(Ordering::Acquire), 3);
-        assert!(matches!(
-            Pin::new(&mut third).poll(&mut cx),
-            Poll::Ready(Ok(()))
-        ));
-        // A connection closed with confirms waiting: they fail, never
-        // resolve as acked.
-        let d = number();
-        o.close(&Error::ConfirmLost, &mut wakes);
-        assert!(o.failures.load(Ordering::Acquire));
-        let mut fourth = Confirm::pending(o.clone(), d);
-        assert!(matches!(
-            Pin::new(&mut fourth).poll(&mut cx),
-            Poll::Ready(Err(Error::ConfirmLost))
-        ));
-        assert!(lock(&o.state).confirms.is_clear());
-    }
-
-    use std::pin::Pin;
 }

@@ -15,6 +15,7 @@ use amqp_proto::method::basic;
 
 use super::acks::Acks;
 use super::consumers::Consumers;
+use super::io::Io;
 use super::publishes::Publishes;
 use crate::amqp::command::{ChanKey, ChannelShared, Control, Reply};
 
@@ -52,13 +53,17 @@ impl WireMap {
 #[derive(Debug)]
 pub(crate) struct Chan {
     pub(super) shared: Arc<ChannelShared>,
-    /// The wire number on the current connection, once opened.
+    /// The wire number on the current connection, once opened. Whether
+    /// that wire channel is open or closing is the core's to say
+    /// ([`Chan::open_wire`]).
     pub(super) wire: Option<u16>,
-    pub(super) open: bool,
     /// The application closes it; these wait for the close-ok.
     pub(super) closing: Option<Vec<Reply<()>>>,
     /// The close waits for outstanding confirms until then.
     pub(super) close_after: Option<Instant>,
+    /// What recovery restores on a new connection, whose core knows
+    /// nothing of the lost one's channels: the prefetch, and the confirm
+    /// and transaction modes.
     pub(super) qos: Option<basic::Qos>,
     pub(super) confirm: bool,
     pub(super) tx_mode: bool,
@@ -72,6 +77,22 @@ pub(crate) struct Chan {
 }
 
 impl Chan {
+    /// The wire number, while the core has that channel open (not
+    /// opening, not closing) on a live connection.
+    pub(super) fn open_wire(&self, io: Option<&Io>) -> Option<u16> {
+        let wire = self.wire?;
+        io.is_some_and(|io| io.core.is_channel_open(wire))
+            .then_some(wire)
+    }
+
+    /// Whether the channel is open or closing on the wire (a close sent
+    /// for it still waits for its close-ok).
+    pub(super) fn on_wire(&self, io: Option<&Io>) -> bool {
+        self.wire.is_some_and(|w| {
+            io.is_some_and(|io| io.core.is_channel_open(w) || io.core.is_channel_closing(w))
+        })
+    }
+
     /// The channel's prefetch window (0: none).
     pub(super) fn prefetch(&self) -> u16 {
         self.qos.as_ref().map_or(0, |q| q.prefetch_count)
@@ -81,7 +102,6 @@ impl Chan {
         Chan {
             shared,
             wire: None,
-            open: false,
             closing: None,
             close_after: None,
             qos: None,

@@ -66,7 +66,7 @@ impl Driver {
                     self.flush_acks(true);
                     for chan in self.chans.values_mut() {
                         chan.close_after = None;
-                        if let (Some(wire), true) = (chan.wire, chan.open) {
+                        if let Some(wire) = chan.open_wire(self.io.as_ref()) {
                             if let Some(io) = self.io.as_mut() {
                                 let _ = io.core.close_channel(
                                     wire,
@@ -83,7 +83,8 @@ impl Driver {
                 }
             }
             ClosePhase::Channels => {
-                let open = self.chans.values().any(|c| c.open);
+                let io = self.io.as_ref();
+                let open = self.chans.values().any(|c| c.on_wire(io));
                 if late || !open {
                     let closed = match self.io.as_mut() {
                         Some(io) => io
@@ -118,8 +119,9 @@ impl Driver {
         self.state.connected.store(false, Ordering::Release);
         let chans = std::mem::take(&mut self.chans);
         self.note_channels();
-        for (_, chan) in chans {
+        for (_, mut chan) in chans {
             let _ = chan.shared.closed.set(error.clone());
+            chan.publishes.fail_held(&error, &mut self.wakes);
             chan.shared.returns.close();
             for (_, c) in chan.deferred {
                 control::fail_control(c, &error);
@@ -144,9 +146,12 @@ impl Driver {
         for c in self.taken_commands.drain(..).chain(queued) {
             control::fail_control(c, &error);
         }
-        // Every confirm still waiting (held, queued or sent) fails.
+        // The confirms of publishes still queued fail too (the sent ones
+        // failed with their channels above).
         self.publish_queue.close(&error, &mut self.wakes);
-        self.taken_publishes.clear();
+        for w in self.taken_publishes.drain(..).filter_map(|p| p.confirm) {
+            w.fail(error.clone(), &mut self.wakes);
+        }
         self.wake_handles();
         self.state.emit(ConnectionEvent::Closed);
         tracing::info!(connection = %self.state.label, %error, "connection closed");
@@ -193,14 +198,10 @@ impl Driver {
         self.by_wire.clear();
         for (key, chan) in self.chans.iter_mut() {
             chan.wire = None;
-            chan.open = false;
             chan.publishes.flow_paused = false;
             chan.acks.clear();
-            chan.publishes.fail_unconfirmed(
-                &Error::ConfirmLost,
-                &self.publish_queue,
-                &mut self.wakes,
-            );
+            chan.publishes
+                .fail_unconfirmed(&Error::ConfirmLost, &mut self.wakes);
             let dropped = chan.consumers.drop_held();
             self.held_deliveries = self.held_deliveries.saturating_sub(dropped);
             if let Some(replies) = chan.closing.take() {
@@ -217,9 +218,7 @@ impl Driver {
                     code: amqp_proto::ReplyCode::SUCCESS,
                     text: "closed by the application".to_owned(),
                 };
-                let bytes = chan
-                    .publishes
-                    .fail_held(&closed, &self.publish_queue, &mut self.wakes);
+                let bytes = chan.publishes.fail_held(&closed, &mut self.wakes);
                 self.held_publish_bytes = self.held_publish_bytes.saturating_sub(bytes);
                 let _ = chan.shared.closed.set(closed);
                 chan.shared.returns.close();

@@ -30,7 +30,7 @@ impl Driver {
         let Some(chan) = self.chans.get_mut(&key) else {
             return;
         };
-        let (Some(wire), true) = (chan.wire, chan.open) else {
+        let Some(wire) = chan.open_wire(self.io.as_ref()) else {
             return;
         };
         let frames = chan.acks.settle(tag, multiple, how, crate::clock::now());

@@ -157,7 +157,6 @@ impl Driver {
         let Some(chan) = self.chans.get_mut(&key) else {
             return;
         };
-        chan.open = true;
         tracing::debug!(connection = %self.state.label, channel = wire, "channel open");
         if reply.send(Ok(chan.shared.clone())).is_err() {
             // The caller gave up (timeout or drop): nobody holds it.
@@ -195,11 +194,8 @@ impl Driver {
             let _ = r.send(Ok(()));
         }
         // Unconfirmed and held publishes fail with the channel.
-        chan.publishes
-            .fail_unconfirmed(&reason, &self.publish_queue, &mut self.wakes);
-        let bytes = chan
-            .publishes
-            .fail_held(&reason, &self.publish_queue, &mut self.wakes);
+        chan.publishes.fail_unconfirmed(&reason, &mut self.wakes);
+        let bytes = chan.publishes.fail_held(&reason, &mut self.wakes);
         self.held_publish_bytes = self.held_publish_bytes.saturating_sub(bytes);
         for (_, c) in chan.deferred {
             fail_control(c, &reason);
@@ -424,6 +420,6 @@ impl Driver {
             return;
         };
         chan.publishes
-            .on_confirmed(first, last, ack, &self.publish_queue, &mut self.wakes);
+            .on_confirmed(first, last, ack, &mut self.wakes);
     }
 }

@@ -127,7 +127,8 @@ impl std::fmt::Debug for Driver {
 
 impl Drop for Driver {
     /// The task was dropped (its runtime shut down) with channels still
-    /// open: their confirms fail rather than wait forever.
+    /// open: their confirms fail rather than wait forever (queued ones
+    /// here; sent and held ones as their settlers drop with the channels).
     fn drop(&mut self) {
         self.publish_queue
             .close(&Error::ConfirmLost, &mut self.wakes);

@@ -18,9 +18,8 @@ impl Driver {
             self.last_target = Some(t);
         }
         let Some(chan) = self.chans.get_mut(&key) else {
-            if let Some(n) = p.confirm {
-                let e = Error::Usage("the channel is closed");
-                self.publish_queue.settle(n, Err(e), &mut self.wakes);
+            if let Some(w) = p.confirm {
+                w.fail(Error::Usage("the channel is closed"), &mut self.wakes);
             }
             return;
         };
@@ -28,9 +27,8 @@ impl Driver {
         // Commands waiting for this publish to be taken (almost never).
         let deferred = !chan.deferred.is_empty();
         if let Some(e) = chan.shared.closed.get() {
-            if let Some(n) = p.confirm {
-                self.publish_queue
-                    .settle(n, Err(e.clone()), &mut self.wakes);
+            if let Some(w) = p.confirm {
+                w.fail(e.clone(), &mut self.wakes);
             }
         } else if chan.publishes.must_hold() || chan.wire.is_none() {
             self.held_publish_bytes += p.body.len();
@@ -79,15 +77,21 @@ impl Driver {
                 chan.publishes.sent(seq, p.confirm, mandatory);
             }
             Ok(None) => {
+                // Sent outside confirm mode: the broker will not confirm
+                // it, so its confirm cannot succeed (the handle saw
+                // confirm mode, which recovery restores before it sends
+                // held publishes; this is not expected).
                 Stats::add(&self.state.stats.publishes, 1);
-                if let Some(n) = p.confirm {
-                    self.publish_queue.settle(n, Ok(()), &mut self.wakes);
+                if let Some(w) = p.confirm {
+                    w.fail(
+                        Error::Usage("the channel is not in confirm mode"),
+                        &mut self.wakes,
+                    );
                 }
             }
             Err(e) => {
-                if let Some(n) = p.confirm {
-                    let e = command_error(e);
-                    self.publish_queue.settle(n, Err(e), &mut self.wakes);
+                if let Some(w) = p.confirm {
+                    w.fail(command_error(e), &mut self.wakes);
                 }
             }
         }
@@ -116,7 +120,7 @@ impl Driver {
             let Some(chan) = self.chans.get_mut(&key) else {
                 return;
             };
-            if chan.wire.is_none() || !chan.open {
+            if chan.open_wire(self.io.as_ref()).is_none() {
                 return;
             }
             let Some(p) = chan.publishes.release() else {

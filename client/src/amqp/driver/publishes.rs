@@ -1,15 +1,14 @@
-//! One channel's publishing side in the driver: publishes sent and
-//! waiting for the broker's confirm (with what a basic.return must match),
-//! publishes held while the channel is paused or reopening, and the count
-//! of publishes taken from the publish queue (commands wait for the
-//! publishes queued before them).
+//! One channel's publishing side in the driver: the channel's map from
+//! the core's sequence number to the confirm waiting for it (with what a
+//! basic.return must match), publishes held while the channel is paused
+//! or reopening, and the count of publishes taken from the publish queue
+//! (commands wait for the publishes queued before them).
 //!
 //! The core numbers a channel's publishes (its delivery tags) and reports
-//! settled ranges; each entry here maps the core's number to the number
-//! the handle's [`Confirm`](crate::amqp::Confirm) waits on. A publish is
-//! reported settled only by [`Publishes::on_confirmed`] (the broker's ack
-//! or nack) or failed by [`Publishes::fail_unconfirmed`]; nothing else
-//! resolves it.
+//! settled ranges. This map is where a channel's confirm state lives: an
+//! entry is made when the core numbers a publish, and leaves it only
+//! through [`Publishes::on_confirmed`] (the broker's ack or nack, the one
+//! path to a success) or [`Publishes::fail_unconfirmed`] (an error).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -19,17 +18,17 @@ use amqp_proto::Returned;
 use bytes::Bytes;
 
 use crate::amqp::command::{Publish, Target};
-use crate::amqp::error::{Error, Result};
-use crate::amqp::publish_queue::PublishQueue;
+use crate::amqp::confirm_cell::Settler;
+use crate::amqp::error::Error;
 
 /// A publish waiting for its confirm.
 #[derive(Debug)]
-struct PendingConfirm {
+struct Unconfirmed {
     /// The core's number (the channel's delivery tag).
     seq: u64,
-    /// The number its `Confirm` waits on (`None` for a publish made
-    /// before the handle saw confirm mode).
-    number: Option<u64>,
+    /// What its `Confirm` waits on (`None` for a publish made before the
+    /// handle saw confirm mode).
+    waiter: Option<Settler>,
     /// For a mandatory publish: exchange, routing key and body, to match
     /// a basic.return to it.
     mandatory: Option<Box<(Arc<Target>, Bytes)>>,
@@ -39,7 +38,8 @@ struct PendingConfirm {
 /// See the module documentation.
 #[derive(Debug, Default)]
 pub(crate) struct Publishes {
-    unconfirmed: VecDeque<PendingConfirm>,
+    /// Sent and unconfirmed, by the core's sequence number (ascending).
+    unconfirmed: VecDeque<Unconfirmed>,
     /// Held while the channel is paused (channel.flow) or not open.
     held: VecDeque<Publish>,
     /// channel.flow(false) from the server.
@@ -58,12 +58,12 @@ impl Publishes {
     pub(crate) fn sent(
         &mut self,
         seq: u64,
-        number: Option<u64>,
+        waiter: Option<Settler>,
         mandatory: Option<(Arc<Target>, Bytes)>,
     ) {
-        self.unconfirmed.push_back(PendingConfirm {
+        self.unconfirmed.push_back(Unconfirmed {
             seq,
-            number,
+            waiter,
             mandatory: mandatory.map(Box::new),
             returned: None,
         });
@@ -91,70 +91,53 @@ impl Publishes {
     }
 
     /// The broker settled the core's numbers `first..=last`: their
-    /// confirms resolve (under one lock of the publish queue).
+    /// confirms resolve with its verdict.
     pub(crate) fn on_confirmed(
         &mut self,
         first: u64,
         last: u64,
         ack: bool,
-        publish_queue: &PublishQueue,
         wakes: &mut Vec<Waker>,
     ) {
         if first == last {
             if let Ok(at) = self.unconfirmed.binary_search_by_key(&first, |pc| pc.seq) {
                 if let Some(pc) = self.unconfirmed.remove(at) {
-                    if let Some(n) = pc.number {
-                        publish_queue.settle(n, verdict(pc.returned, ack), wakes);
+                    if let Some(w) = pc.waiter {
+                        w.broker_verdict(ack, pc.returned, wakes);
                     }
                 }
             }
             return;
         }
-        let unconfirmed = &mut self.unconfirmed;
-        publish_queue.with_confirms(|c| {
-            while unconfirmed.front().is_some_and(|pc| pc.seq <= last) {
-                let Some(pc) = unconfirmed.pop_front() else {
-                    break;
-                };
-                match (pc.seq >= first, pc.number) {
-                    (true, Some(n)) if ack && pc.returned.is_none() => c.settle(n, Ok(()), wakes),
-                    (true, Some(n)) => c.settle(n, verdict(pc.returned, ack), wakes),
-                    _ => {}
-                }
+        while self.unconfirmed.front().is_some_and(|pc| pc.seq <= last) {
+            let Some(pc) = self.unconfirmed.pop_front() else {
+                break;
+            };
+            match (pc.seq >= first, pc.waiter) {
+                (true, Some(w)) => w.broker_verdict(ack, pc.returned, wakes),
+                // Below the range: settled by an earlier answer the
+                // broker never sent (it acks every number once), so
+                // not by this one.
+                (false, Some(w)) => w.fail(Error::ConfirmLost, wakes),
+                (_, None) => {}
             }
-        });
+        }
     }
 
     /// Every unconfirmed publish fails with `error` (the connection or
     /// the channel went first).
-    pub(crate) fn fail_unconfirmed(
-        &mut self,
-        error: &Error,
-        publish_queue: &PublishQueue,
-        wakes: &mut Vec<Waker>,
-    ) {
-        publish_queue.settle_all(
-            self.unconfirmed
-                .drain(..)
-                .filter_map(|pc| Some((pc.number?, Err(error.clone())))),
-            wakes,
-        );
+    pub(crate) fn fail_unconfirmed(&mut self, error: &Error, wakes: &mut Vec<Waker>) {
+        for w in self.unconfirmed.drain(..).filter_map(|pc| pc.waiter) {
+            w.fail(error.clone(), wakes);
+        }
     }
 
     /// Every held publish fails with `error`; the bytes they held.
-    pub(crate) fn fail_held(
-        &mut self,
-        error: &Error,
-        publish_queue: &PublishQueue,
-        wakes: &mut Vec<Waker>,
-    ) -> usize {
+    pub(crate) fn fail_held(&mut self, error: &Error, wakes: &mut Vec<Waker>) -> usize {
         let bytes = self.held.iter().map(|p| p.body.len()).sum();
-        publish_queue.settle_all(
-            self.held
-                .drain(..)
-                .filter_map(|p| Some((p.confirm?, Err(error.clone())))),
-            wakes,
-        );
+        for w in self.held.drain(..).filter_map(|p| p.confirm) {
+            w.fail(error.clone(), wakes);
+        }
         bytes
     }
 
@@ -177,131 +160,98 @@ impl Publishes {
     }
 }
 
-/// What a confirm resolves to.
-fn verdict(returned: Option<Box<Returned>>, ack: bool) -> Result<()> {
-    match (ack, returned) {
-        (false, _) => Err(Error::Nacked),
-        (true, Some(r)) => Err(Error::Returned {
-            code: r.reply_code,
-            text: r.reply_text().to_string(),
-            message: r,
-        }),
-        (true, None) => Ok(()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::amqp::publish_queue::Request;
-    use std::sync::atomic::AtomicU64;
+    use crate::amqp::confirm_cell::ConfirmCell;
+    use crate::amqp::error::Result;
     use std::task::{Context, Poll};
 
-    static PUBLISHED: AtomicU64 = AtomicU64::new(0);
-
-    /// Queues `n` confirm-mode publishes in an publish queue and takes them, as
-    /// the driver would; their numbers.
-    fn numbers(publish_queue: &PublishQueue, n: usize) -> Vec<u64> {
-        let mut out = Vec::new();
-        for _ in 0..n {
-            let mut r = Some(Request {
-                chan: 1,
-                exchange: "",
-                routing_key: "q",
-                mandatory: false,
-                properties: None,
-                body: Bytes::from_static(b"x"),
-                confirm: true,
-                published: &PUBLISHED,
-            });
-            out.push(
-                publish_queue
-                    .try_push(&mut r)
-                    .ok()
-                    .flatten()
-                    .expect("a number"),
-            );
-        }
-        publish_queue.take(&mut VecDeque::new(), n);
-        out
+    fn poll(cell: &ConfirmCell) -> Poll<Result<()>> {
+        cell.poll(&mut Context::from_waker(Waker::noop()))
     }
 
-    fn poll(publish_queue: &PublishQueue, n: u64) -> Poll<Result<()>> {
-        publish_queue.poll_confirm(n, &mut Context::from_waker(Waker::noop()))
+    fn cells(n: usize) -> (Vec<Settler>, Vec<Arc<ConfirmCell>>) {
+        (0..n).map(|_| Settler::new()).unzip()
     }
 
     #[test]
     fn ranges_settle_in_order_and_a_nack_fails_its_publish() {
-        let publish_queue = PublishQueue::new(16);
-        let n = numbers(&publish_queue, 5);
+        let (settlers, c) = cells(5);
         let mut p = Publishes::default();
         let target = Arc::new(Target {
             exchange: String::new(),
             routing_key: "q".into(),
         });
-        for (seq, number) in (1..=5).zip(&n) {
+        for (seq, settler) in (1..=5).zip(settlers) {
             let mandatory = (seq == 2).then(|| (target.clone(), Bytes::from_static(b"body")));
-            p.sent(seq, Some(*number), mandatory);
+            p.sent(seq, Some(settler), mandatory);
         }
         assert_eq!(p.unconfirmed(), 5);
         let mut wakes = Vec::new();
         // Nothing is settled before the broker says so.
-        assert!(poll(&publish_queue, n[0]).is_pending());
+        assert!(poll(&c[0]).is_pending());
         // Acks 1..=3, nack 4, ack 5 (returns are matched against the
         // real broker: amqp_client_publisher, amqp_client_basic).
-        p.on_confirmed(1, 3, true, &publish_queue, &mut wakes);
-        p.on_confirmed(4, 4, false, &publish_queue, &mut wakes);
-        assert!(poll(&publish_queue, n[4]).is_pending());
-        p.on_confirmed(5, 5, true, &publish_queue, &mut wakes);
-        assert!(matches!(poll(&publish_queue, n[0]), Poll::Ready(Ok(()))));
-        assert!(matches!(poll(&publish_queue, n[1]), Poll::Ready(Ok(()))));
-        assert!(matches!(poll(&publish_queue, n[2]), Poll::Ready(Ok(()))));
-        assert!(matches!(
-            poll(&publish_queue, n[3]),
-            Poll::Ready(Err(Error::Nacked))
-        ));
-        assert!(matches!(poll(&publish_queue, n[4]), Poll::Ready(Ok(()))));
+        p.on_confirmed(1, 3, true, &mut wakes);
+        p.on_confirmed(4, 4, false, &mut wakes);
+        assert!(poll(&c[4]).is_pending());
+        p.on_confirmed(5, 5, true, &mut wakes);
+        assert!(matches!(poll(&c[0]), Poll::Ready(Ok(()))));
+        assert!(matches!(poll(&c[1]), Poll::Ready(Ok(()))));
+        assert!(matches!(poll(&c[2]), Poll::Ready(Ok(()))));
+        assert!(matches!(poll(&c[3]), Poll::Ready(Err(Error::Nacked))));
+        assert!(matches!(poll(&c[4]), Poll::Ready(Ok(()))));
         assert_eq!(p.unconfirmed(), 0);
     }
 
     #[test]
-    fn a_loss_fails_unconfirmed_and_held_publishes_never_acks_them() {
-        let publish_queue = PublishQueue::new(16);
-        let n = numbers(&publish_queue, 3);
+    fn an_ack_settles_only_its_own_numbers() {
+        let (settlers, c) = cells(3);
         let mut p = Publishes::default();
-        p.sent(1, Some(n[0]), None);
+        for (seq, settler) in (1..=3).zip(settlers) {
+            p.sent(seq, Some(settler), None);
+        }
+        let mut wakes = Vec::new();
+        // An ack for a number never sent, then one out of order.
+        p.on_confirmed(9, 9, true, &mut wakes);
+        p.on_confirmed(2, 2, true, &mut wakes);
+        assert!(poll(&c[0]).is_pending());
+        assert!(matches!(poll(&c[1]), Poll::Ready(Ok(()))));
+        assert!(poll(&c[2]).is_pending());
+        assert_eq!(p.unconfirmed(), 2);
+    }
+
+    #[test]
+    fn a_loss_fails_unconfirmed_and_held_publishes_never_acks_them() {
+        let (settlers, c) = cells(3);
+        let mut settlers = settlers.into_iter();
+        let mut p = Publishes::default();
+        p.sent(1, settlers.next(), None);
         p.flow_paused = true;
         assert!(p.must_hold());
-        for number in &n[1..] {
+        for settler in settlers {
             p.hold(Publish {
                 chan: 1,
                 target: None,
                 mandatory: false,
                 properties: None,
                 body: Bytes::from_static(b"abc"),
-                confirm: Some(*number),
+                confirm: Some(settler),
             });
         }
         assert!(p.release().is_none(), "flow pauses the channel");
         p.flow_paused = false;
         let first = p.release().expect("held");
-        assert_eq!(first.confirm, Some(n[1]));
+        assert!(first.confirm.is_some());
         let mut wakes = Vec::new();
-        p.fail_unconfirmed(&Error::ConfirmLost, &publish_queue, &mut wakes);
-        assert_eq!(
-            p.fail_held(&Error::ConfirmLost, &publish_queue, &mut wakes),
-            3
-        );
+        p.fail_unconfirmed(&Error::ConfirmLost, &mut wakes);
+        assert_eq!(p.fail_held(&Error::ConfirmLost, &mut wakes), 3);
         assert!(!p.must_hold());
-        assert!(matches!(
-            poll(&publish_queue, n[0]),
-            Poll::Ready(Err(Error::ConfirmLost))
-        ));
-        assert!(matches!(
-            poll(&publish_queue, n[2]),
-            Poll::Ready(Err(Error::ConfirmLost))
-        ));
+        assert!(matches!(poll(&c[0]), Poll::Ready(Err(Error::ConfirmLost))));
+        assert!(matches!(poll(&c[2]), Poll::Ready(Err(Error::ConfirmLost))));
         // The released one is the caller's to send: still waiting.
-        assert!(poll(&publish_queue, n[1]).is_pending());
+        assert!(poll(&c[1]).is_pending());
+        drop(first);
     }
 }

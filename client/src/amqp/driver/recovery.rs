@@ -228,7 +228,6 @@ impl Driver {
             return Ok(());
         };
         chan.wire = Some(wire);
-        chan.open = true;
         let (qos, confirm, tx_mode) = (chan.qos.clone(), chan.confirm, chan.tx_mode);
         self.by_wire.insert(wire, key);
         tracing::debug!(connection = %self.state.label, channel = wire, "channel re-opened");
