@@ -29,6 +29,10 @@ async fn producer(version: u8, linger: Duration, delivery_timeout: Duration) -> 
         .max_transaction_version(version)
         .linger(linger)
         .delivery_timeout(delivery_timeout)
+        // Batches close at 16 KiB as they fill: a backlog would otherwise
+        // grow one batch up to the request size, and these tests need
+        // batches queued behind the first.
+        .max_request_size(16 * 1024)
         .build()
         .await
         .expect("producer");

@@ -24,6 +24,10 @@ use super::delivery::BatchDone;
 use super::super::error::{Error, Result};
 use super::super::partitioner::partition_for_key;
 
+/// The largest batch a backlog builds (franz-go's default batch limit):
+/// under the brokers' default `max.message.bytes` (1 MiB and 12 bytes).
+pub(crate) const BACKLOG_BATCH_MAX: usize = 1_000_000;
+
 /// Producer id and epoch (or none, without idempotence).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ProducerIdentity {
@@ -154,7 +158,13 @@ pub(crate) struct TopicQueues {
 /// Settings the accumulator needs.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AccumulatorConfig {
+    /// A batch this big is sent as soon as its leader's connection has
+    /// room (before linger).
     pub(crate) batch_size: usize,
+    /// While its partition cannot send (every request slot to the leader
+    /// busy, or batches ahead of it), an open batch keeps taking records up
+    /// to this size, so a backlog goes out in fewer, larger batches.
+    pub(crate) batch_max: usize,
     pub(crate) linger: Duration,
     pub(crate) compression: Compression,
     pub(crate) idempotent: bool,
@@ -203,11 +213,6 @@ impl Accumulator {
         }
     }
 
-    /// The partition count known for `topic`.
-    pub(crate) fn partition_count(&self, topic: &str) -> Option<usize> {
-        self.topics.get(topic).map(|t| t.partitions.len())
-    }
-
     /// Records (or grows) a topic's partition count.
     pub(crate) fn set_partition_count(&mut self, topic: &str, count: usize) {
         match self.topics.get_mut(topic) {
@@ -232,18 +237,10 @@ impl Accumulator {
         }
     }
 
-    fn random(&mut self, n: usize) -> usize {
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        (self.rng % n.max(1) as u64) as usize
-    }
-
     /// Appends a record. The topic's partition count must be known.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn append(
         &mut self,
-        now: Instant,
         topic: &str,
         partition: Option<i32>,
         key: Option<&[u8]>,
@@ -252,9 +249,10 @@ impl Accumulator {
         timestamp: i64,
         reserved: u32,
     ) -> Result<Appended> {
-        let count = self
-            .partition_count(topic)
-            .ok_or_else(|| Error::UnknownTopic(topic.to_owned()))?;
+        let Some(topic_queues) = self.topics.get_mut(topic) else {
+            return Err(Error::UnknownTopic(topic.to_owned()));
+        };
+        let count = topic_queues.partitions.len();
         let partition = match (partition, key) {
             (Some(p), _) => {
                 if usize::try_from(p).map_or(true, |i| i >= count) {
@@ -266,15 +264,18 @@ impl Accumulator {
                 p
             }
             (None, Some(key)) => partition_for_key(key, u32::try_from(count).unwrap_or(u32::MAX)),
-            (None, None) => self.sticky_partition(topic, count),
+            (None, None) => match topic_queues.sticky {
+                Some(p) => p,
+                None => {
+                    let p = i32::try_from(random(&mut self.rng, count)).unwrap_or(0);
+                    topic_queues.sticky = Some(p);
+                    p
+                }
+            },
         };
         let config = self.config;
         let identity = self.identity;
         let mut wake = false;
-        let topic_queues = self
-            .topics
-            .get_mut(topic)
-            .ok_or_else(|| Error::UnknownTopic(topic.to_owned()))?;
         let queue = usize::try_from(partition)
             .ok()
             .and_then(|i| topic_queues.partitions.get_mut(i))
@@ -283,12 +284,15 @@ impl Accumulator {
                 partition,
             })?;
         let needed = kafka_proto::record::record_size_upper_bound(key, value, headers);
-        let full = queue.open.as_ref().is_some_and(|b| {
+        // A batch that would pass `batch_max` is closed here and waits its
+        // turn. Below that it keeps taking records until the sender can
+        // close it (see `drain`).
+        let over_max = queue.open.as_ref().is_some_and(|b| {
             !b.builder.is_empty()
-                && b.builder.encoded_size().saturating_add(needed) > config.batch_size
+                && b.builder.encoded_size().saturating_add(needed)
+                    > config.batch_max.max(config.batch_size)
         });
-        let mut closed_sticky = false;
-        if full {
+        if over_max {
             close_open(
                 queue,
                 &topic_queues.name,
@@ -296,7 +300,6 @@ impl Accumulator {
                 identity,
                 config.idempotent,
             );
-            closed_sticky = topic_queues.sticky == Some(partition);
             wake = true;
         }
         if queue.open.is_none() {
@@ -310,7 +313,7 @@ impl Accumulator {
                     options,
                     config.batch_size.max(needed),
                 )),
-                created: now,
+                created: Instant::now(),
                 reserved: 0,
                 done: Arc::new(BatchDone::default()),
             });
@@ -319,17 +322,25 @@ impl Accumulator {
         }
         let open = queue.open.as_mut().ok_or(Error::Closed)?;
         let index = i32::try_from(open.builder.len()).unwrap_or(i32::MAX);
+        let before = open.builder.encoded_size();
         if headers.is_empty() {
             open.builder.append(timestamp, key, value)?;
         } else {
             open.builder
                 .append_with_headers(timestamp, key, value, headers)?;
         }
+        // The record that fills the batch to `batch_size` makes it ready:
+        // the sender is told, and keyless records move to another
+        // partition.
+        let filled = before < config.batch_size && open.builder.encoded_size() >= config.batch_size;
         open.reserved = open.reserved.saturating_add(reserved);
         let done = open.done.clone();
         self.buffered_records += 1;
-        if closed_sticky {
-            self.switch_sticky(topic, count, partition);
+        if filled || over_max {
+            wake = true;
+        }
+        if (filled || over_max) && topic_queues.sticky == Some(partition) {
+            switch_sticky(topic_queues, &mut self.rng, partition);
         }
         Ok(Appended {
             partition,
@@ -339,38 +350,24 @@ impl Accumulator {
         })
     }
 
-    fn sticky_partition(&mut self, topic: &str, count: usize) -> i32 {
-        if let Some(p) = self.topics.get(topic).and_then(|t| t.sticky) {
-            return p;
-        }
-        let p = i32::try_from(self.random(count)).unwrap_or(0);
-        if let Some(t) = self.topics.get_mut(topic) {
-            t.sticky = Some(p);
-        }
-        p
-    }
-
-    /// After the sticky partition's batch closed, moves to another one.
-    fn switch_sticky(&mut self, topic: &str, count: usize, old: i32) {
-        let mut p = i32::try_from(self.random(count)).unwrap_or(0);
-        if count > 1 && p == old {
-            p = (p + 1) % i32::try_from(count).unwrap_or(1);
-        }
-        if let Some(t) = self.topics.get_mut(topic) {
-            t.sticky = Some(p);
-        }
-    }
-
     /// Takes the batches that can be sent now, at most one per partition,
-    /// for partitions whose leader `leader_of` knows; returns them and the
-    /// earliest time something else becomes ready. Batches past their
+    /// for partitions whose leader `leader_of` knows and whose leader's
+    /// connection `room` says can take another request; returns them and
+    /// the earliest time something else becomes ready. Batches past their
     /// delivery timeout come back in `expired`.
+    ///
+    /// An open batch is closed here only when it is ready (full, lingered
+    /// or flushed) and its partition can send it now: until then it keeps
+    /// taking records, so a backlog builds larger batches instead of a
+    /// queue of small ones (franz-go's batching by backlog).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn drain(
         &mut self,
         now: Instant,
         delivery_timeout: Duration,
         max_in_flight: usize,
         mut leader_of: impl FnMut(&str, i32) -> Option<i32>,
+        mut room: impl FnMut(i32) -> bool,
         out: &mut Vec<(i32, ProducerBatch)>,
         expired: &mut Vec<ProducerBatch>,
     ) -> Drained {
@@ -380,11 +377,23 @@ impl Accumulator {
         let identity = self.identity;
         let flushing = self.flushing > 0 || self.closed;
         let bump_needed = self.bump_needed;
-        let mut closed_sticky: Vec<(Arc<str>, usize, i32)> = Vec::new();
+        let mut closed_sticky: Vec<(Arc<str>, i32)> = Vec::new();
         for topic in self.topics.values_mut() {
-            let count = topic.partitions.len();
             for (index, queue) in topic.partitions.iter_mut().enumerate() {
                 let partition = i32::try_from(index).unwrap_or(i32::MAX);
+                if queue.open.is_none() && queue.queued.is_empty() {
+                    continue;
+                }
+                // A ready open batch that could not go out within the
+                // delivery timeout is closed, to expire with the queued ones.
+                if queue.open.as_ref().is_some_and(|o| {
+                    now.duration_since(o.created) >= delivery_timeout
+                        && (flushing
+                            || now.duration_since(o.created) >= config.linger
+                            || o.builder.encoded_size() >= config.batch_size)
+                }) {
+                    close_open(queue, &topic.name, partition, identity, config.idempotent);
+                }
                 // Expire queued batches past their delivery timeout.
                 while queue
                     .queued
@@ -395,53 +404,71 @@ impl Accumulator {
                         expired.push(b);
                     }
                 }
+                // Until the broker has acknowledged a first batch of this
+                // epoch it holds no sequence state for us and would accept a
+                // later batch before an earlier one that failed: send one at
+                // a time until then (and while retrying).
+                let one_at_a_time = queue.retrying || (config.idempotent && queue.last_acked < 0);
+                let blocked = bump_needed
+                    || queue.in_flight >= max_in_flight
+                    || (one_at_a_time && queue.in_flight > 0);
+                let leader = if queue.open.is_some() || !queue.queued.is_empty() {
+                    let leader = leader_of(&topic.name, partition);
+                    missing_leader |= leader.is_none();
+                    leader
+                } else {
+                    None
+                };
+                let can_send = !blocked && leader.is_some_and(&mut room);
                 if let Some(open) = &queue.open {
                     let ready_at = open.created + config.linger;
-                    let full = open.builder.encoded_size() >= config.batch_size;
-                    if full || flushing || ready_at <= now {
+                    let ready = flushing
+                        || ready_at <= now
+                        || open.builder.encoded_size() >= config.batch_size;
+                    if !ready {
+                        next = min_instant(next, ready_at);
+                    } else if can_send && queue.queued.is_empty() {
                         close_open(queue, &topic.name, partition, identity, config.idempotent);
                         if topic.sticky == Some(partition) {
-                            closed_sticky.push((topic.name.clone(), count, partition));
+                            closed_sticky.push((topic.name.clone(), partition));
                         }
                     } else {
-                        next = min_instant(next, ready_at);
+                        // Ready but held back: sent when a slot frees, or
+                        // expired at the delivery timeout.
+                        next = min_instant(next, open.created + delivery_timeout);
                     }
                 }
                 let Some(front) = queue.queued.front() else {
                     continue;
                 };
                 next = min_instant(next, front.created + delivery_timeout);
-                // Until the broker has acknowledged a first batch of this
-                // epoch it holds no sequence state for us and would accept a
-                // later batch before an earlier one that failed: send one at
-                // a time until then (and while retrying).
-                let one_at_a_time = queue.retrying || (config.idempotent && queue.last_acked < 0);
-                if bump_needed
-                    || queue.in_flight >= max_in_flight
-                    || (one_at_a_time && queue.in_flight > 0)
-                {
+                if !can_send {
                     continue;
                 }
                 if let Some(at) = front.retry_at.filter(|&at| at > now) {
                     next = min_instant(next, at);
                     continue;
                 }
-                let Some(leader) = leader_of(&topic.name, partition) else {
-                    missing_leader = true;
+                let Some(leader) = leader else {
                     continue;
                 };
                 if let Some(batch) = queue.queued.pop_front() {
                     queue.in_flight += 1;
                     out.push((leader, batch));
                 }
-                if !queue.queued.is_empty() && queue.in_flight < max_in_flight && !one_at_a_time {
-                    // More is ready for this partition: come back at once.
+                if (!queue.queued.is_empty() || queue.open.is_some())
+                    && queue.in_flight < max_in_flight
+                    && !one_at_a_time
+                {
+                    // More may be ready for this partition: come back at once.
                     next = Some(now);
                 }
             }
         }
-        for (topic, count, old) in closed_sticky {
-            self.switch_sticky(&topic, count, old);
+        for (topic, old) in closed_sticky {
+            if let Some(t) = self.topics.get_mut(&topic) {
+                switch_sticky(t, &mut self.rng, old);
+            }
         }
         Drained {
             next,
@@ -569,6 +596,25 @@ pub(crate) struct Drained {
     pub(crate) next: Option<Instant>,
     /// Some partition with batches has no known leader.
     pub(crate) missing_leader: bool,
+}
+
+/// A xorshift step: the sticky partitioner's choice among `n`.
+fn random(rng: &mut u64, n: usize) -> usize {
+    *rng ^= *rng << 13;
+    *rng ^= *rng >> 7;
+    *rng ^= *rng << 17;
+    (*rng % n.max(1) as u64) as usize
+}
+
+/// After the sticky partition's batch filled, moves keyless records to
+/// another partition.
+fn switch_sticky(topic: &mut TopicQueues, rng: &mut u64, old: i32) {
+    let count = topic.partitions.len();
+    let mut p = i32::try_from(random(rng, count)).unwrap_or(0);
+    if count > 1 && p == old {
+        p = (p + 1) % i32::try_from(count).unwrap_or(1);
+    }
+    topic.sticky = Some(p);
 }
 
 fn min_instant(a: Option<Instant>, b: Instant) -> Option<Instant> {

@@ -7,6 +7,32 @@
 //! `linger` 5 ms, `batch_size` 16 KiB, `buffer_memory` 32 MiB, `max_block`
 //! 60 s, `delivery_timeout` 120 s.
 //!
+//! # Batching: what each default trades
+//!
+//! - **`linger` (5 ms)**: the longest a record waits for company before its
+//!   batch may go. A lightly loaded producer pays up to 5 ms per record for
+//!   fewer requests; zero suits a low rate where every millisecond counts.
+//! - **`batch_size` (16 KiB)** is the size at which a batch may go before
+//!   its linger is up. It is not a cap: a batch goes only when its
+//!   leader's connection has a free request slot, and until then it keeps
+//!   taking records, up to about 1 MB (and never past
+//!   `max_request_size`). So a backlog goes out in a few large batches
+//!   rather than a queue of small ones (franz-go batches the same way), and
+//!   the brokers handle fewer requests per record. A larger `batch_size`
+//!   only delays batches that could already have gone. A topic whose
+//!   `max.message.bytes` is below 1 MB needs `max_request_size` set no
+//!   higher than it (as with librdkafka's and franz-go's 1 MB batches).
+//! - **Request slots: `max.in.flight.requests.per.connection` (5)** on the
+//!   client config. Every ready partition led by one broker goes in the
+//!   same Produce request, and at most this many requests wait for that
+//!   broker's answer at once. More slots let small batches go sooner on a
+//!   slow link; fewer make each request larger. With idempotence a
+//!   partition has at most 5 batches in flight
+//!   ([`max_in_flight_per_partition`](ProducerBuilder::max_in_flight_per_partition)),
+//!   and order is kept across retries.
+//! - **`buffer_memory` (32 MiB)** bounds the records held: `enqueue` waits
+//!   (at most `max_block`) when the brokers fall behind.
+//!
 //! With a `transactional_id` the producer is transactional (see
 //! [`Producer::init_transactions`] and the `transaction` module): records
 //! are sent only inside a transaction and become visible to read_committed
@@ -26,7 +52,9 @@ use kafka_proto::compression::Compression;
 use tokio::sync::{Notify, Semaphore};
 use tracing::{Instrument, debug, info_span, warn};
 
-use self::accumulator::{Accumulator, AccumulatorConfig, ProducerBatch, ProducerIdentity};
+use self::accumulator::{
+    Accumulator, AccumulatorConfig, BACKLOG_BATCH_MAX, ProducerBatch, ProducerIdentity,
+};
 pub use self::delivery::DeliveryFuture;
 use self::idempotence::MAX_IN_FLIGHT_IDEMPOTENT;
 use super::cluster::{Cluster, lock};
@@ -169,13 +197,18 @@ impl ProducerBuilder {
         self
     }
 
-    /// How long a batch waits for more records. Default 5 ms.
+    /// How long a batch waits for more records before it may go (Java's
+    /// `linger.ms`). Default 5 ms: up to 5 ms more latency for a record
+    /// sent alone, for fewer requests. See the module docs on batching.
     pub fn linger(mut self, linger: Duration) -> Self {
         self.linger = linger;
         self
     }
 
-    /// Batch size in bytes, before compression. Default 16 KiB.
+    /// The size in bytes (before compression) at which a batch may go
+    /// before its linger is up (Java's `batch.size`). Default 16 KiB.
+    /// While its leader's connection has no free request slot a batch keeps
+    /// growing past it, up to about 1 MB; see the module docs on batching.
     pub fn batch_size(mut self, bytes: usize) -> Self {
         self.batch_size = bytes;
         self
@@ -320,6 +353,7 @@ impl ProducerBuilder {
         let acc = Accumulator::new(
             AccumulatorConfig {
                 batch_size: config.batch_size,
+                batch_max: config.max_request_size.min(BACKLOG_BATCH_MAX),
                 linger: config.linger,
                 compression: config.compression,
                 idempotent,
@@ -609,10 +643,12 @@ impl Producer {
             });
         }
         let permits = u32::try_from(size).unwrap_or(u32::MAX);
-        let started = Instant::now();
+        // The clock is read only when `enqueue` may have to wait.
+        let mut started = None;
         match self.shared.memory.try_acquire_many(permits) {
             Ok(p) => p.forget(),
             Err(_) => {
+                started = Some(Instant::now());
                 let acquire = self.shared.memory.acquire_many(permits);
                 match tokio::time::timeout(config.max_block, acquire).await {
                     Ok(Ok(p)) => p.forget(),
@@ -653,7 +689,7 @@ impl Producer {
         &self,
         record: &ProducerRecord<'_>,
         permits: u32,
-        started: Instant,
+        mut started: Option<Instant>,
     ) -> Result<DeliveryFuture> {
         let timestamp = record.timestamp.unwrap_or_else(now_ms);
         let mut refreshed = false;
@@ -663,31 +699,33 @@ impl Producer {
                 if acc.closed {
                     return Err(Error::Closed);
                 }
-                let count = acc.partition_count(record.topic);
-                let beyond = matches!((count, record.partition), (Some(n), Some(p))
-                    if usize::try_from(p).is_ok_and(|p| p >= n));
-                if count.is_some() && (refreshed || !beyond) {
-                    let appended = acc.append(
-                        Instant::now(),
-                        record.topic,
-                        record.partition,
-                        record.key,
-                        record.value,
-                        &record.headers,
-                        timestamp,
-                        permits,
-                    )?;
-                    drop(acc);
-                    if appended.wake {
-                        self.shared.wake.notify_one();
+                let appended = acc.append(
+                    record.topic,
+                    record.partition,
+                    record.key,
+                    record.value,
+                    &record.headers,
+                    timestamp,
+                    permits,
+                );
+                match appended {
+                    Ok(appended) => {
+                        drop(acc);
+                        if appended.wake {
+                            self.shared.wake.notify_one();
+                        }
+                        return Ok(DeliveryFuture {
+                            partition: appended.partition,
+                            index: appended.index,
+                            done: appended.done,
+                        });
                     }
-                    return Ok(DeliveryFuture {
-                        partition: appended.partition,
-                        index: appended.index,
-                        done: appended.done,
-                    });
+                    // A topic seen for the first time: wait for its metadata.
+                    Err(Error::UnknownTopic(_)) => false,
+                    Err(e @ Error::UnknownPartition { .. }) if refreshed => return Err(e),
+                    Err(Error::UnknownPartition { .. }) => true,
+                    Err(e) => return Err(e),
                 }
-                beyond
             };
             if beyond {
                 // Partitions may have been added since the metadata was
@@ -706,7 +744,7 @@ impl Producer {
                 .shared
                 .config
                 .max_block
-                .saturating_sub(started.elapsed());
+                .saturating_sub(started.get_or_insert_with(Instant::now).elapsed());
             let md = self
                 .shared
                 .cluster

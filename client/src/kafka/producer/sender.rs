@@ -46,6 +46,11 @@ pub(super) async fn run(shared: Arc<Shared>) {
     let config = shared.config.clone();
     let backoff = shared.cluster.config().retry_backoff;
     let mut leader_refresh: Option<(Instant, crate::backoff::Backoff)> = None;
+    // Produce requests in flight per broker, at most the connection's
+    // `max_in_flight`: while a leader has no free slot its partitions'
+    // batches keep filling.
+    let mut requests: HashMap<i32, usize> = HashMap::new();
+    let slots = shared.cluster.config().max_in_flight.max(1);
     loop {
         // A transaction being aborted, or one that can only be aborted now:
         // what it still has in the accumulator (a batch back for a retry
@@ -74,6 +79,7 @@ pub(super) async fn run(shared: Arc<Shared>) {
                 config.delivery_timeout,
                 config.max_in_flight_per_partition,
                 |topic, partition| md.leader_for(topic, partition),
+                |leader| requests.get(&leader).copied().unwrap_or(0) < slots,
                 &mut ready,
                 &mut expired,
             );
@@ -149,6 +155,7 @@ pub(super) async fn run(shared: Arc<Shared>) {
         // its leader's connection in sequence order; then wait for the
         // answers in any order.
         for (leader, batches) in group(&mut ready, config.max_request_size) {
+            *requests.entry(leader).or_insert(0) += 1;
             let request = send(&shared, leader, batches).await;
             in_flight.push(request);
         }
@@ -162,9 +169,11 @@ pub(super) async fn run(shared: Arc<Shared>) {
             () = shared.wake.notified() => {}
             () = sleep => {}
             Some(outcome) = in_flight.next(), if !in_flight.is_empty() => {
+                release(&mut requests, outcome.0);
                 handle(&shared, outcome);
                 // Settle everything that is already answered in one go.
                 while let Some(Some(outcome)) = futures_util::FutureExt::now_or_never(in_flight.next()) {
+                    release(&mut requests, outcome.0);
                     handle(&shared, outcome);
                 }
             }
@@ -175,6 +184,13 @@ pub(super) async fn run(shared: Arc<Shared>) {
                 }
             }
         }
+    }
+}
+
+/// A Produce request to `leader` is answered (or failed): its slot is free.
+fn release(requests: &mut HashMap<i32, usize>, leader: i32) {
+    if let Some(n) = requests.get_mut(&leader) {
+        *n = n.saturating_sub(1);
     }
 }
 
