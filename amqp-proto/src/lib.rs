@@ -43,4 +43,4 @@ pub use frame::{FrameDecoder, FrameKind, PROTOCOL_HEADER, RawFrame};
 pub use method::Method;
 pub use properties::{BasicProperties, ContentHeader};
 pub use strings::{LongStr, ShortStr};
-pub use table::{FieldArray, FieldTable, FieldValue};
+pub use table::{FieldArray, FieldTable, FieldValue, TableBuilder};

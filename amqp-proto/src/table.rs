@@ -445,6 +445,31 @@ pub struct TableBuilder {
 }
 
 impl TableBuilder {
+    /// A builder with room for `bytes` of entries, so that building a
+    /// table of known size does not reallocate.
+    pub fn with_capacity(bytes: usize) -> Self {
+        TableBuilder {
+            buf: BytesMut::with_capacity(bytes),
+        }
+    }
+
+    /// Appends a long-string entry (`S`) straight from `value`, without
+    /// making a [`FieldValue`] first; fails if the key is longer than 255
+    /// bytes.
+    pub fn try_insert_str(
+        &mut self,
+        key: &str,
+        value: &str,
+    ) -> Result<&mut Self, crate::strings::TooLong> {
+        if key.len() > ShortStr::MAX_LEN {
+            return Err(crate::strings::TooLong { len: key.len() });
+        }
+        put_shortstr(&mut self.buf, key.as_bytes());
+        self.buf.put_u8(b'S');
+        put_longstr(&mut self.buf, value.as_bytes());
+        Ok(self)
+    }
+
     /// Appends an entry.
     ///
     /// # Panics
@@ -566,6 +591,18 @@ impl Iterator for ArrayIter<'_> {
 pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn a_str_entry_is_the_long_string_entry(key in ".{0,40}", value in ".{0,300}") {
+            let mut direct = TableBuilder::with_capacity(8);
+            let mut general = TableBuilder::default();
+            let a = direct.try_insert_str(&key, &value).map(|_| ());
+            let b = general.try_insert(&key, value.as_str()).map(|_| ());
+            prop_assert_eq!(a.is_ok(), b.is_ok());
+            prop_assert_eq!(direct.build(), general.build());
+        }
+    }
 
     pub(crate) fn arb_value() -> impl Strategy<Value = FieldValue> {
         let leaf = prop_oneof![

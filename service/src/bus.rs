@@ -154,10 +154,15 @@ pub(crate) struct KafkaBus {
 impl KafkaBus {
     /// The bus's producer (acks=all), connected on first use.
     pub(crate) async fn producer(&self) -> Result<&kafka::Producer, Error> {
-        Ok(self
+        if let Some(producer) = self.producer.get() {
+            return Ok(producer);
+        }
+        // Boxed: the build's future is large, and every publish's future
+        // would otherwise carry its size (and be copied with it).
+        let init = self
             .producer
-            .get_or_try_init(|| self.config.producer_builder().build())
-            .await?)
+            .get_or_try_init(|| self.config.producer_builder().build());
+        Ok(Box::pin(init).await?)
     }
 }
 

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use mq_client::amqp::{self, BasicProperties, ExchangeKind, ExchangeOptions, FieldTable};
+use mq_client::amqp::{self, BasicProperties, ExchangeKind, ExchangeOptions};
 use mq_client::kafka::ProducerRecord;
 use tokio::sync::Mutex;
 use tracing::{Instrument, field};
@@ -112,6 +112,17 @@ impl<T, C: Codec<T>> Publisher<T, C> {
     /// The channel, opened (and the exchange declared) on first use, and
     /// opened again if the broker closed it.
     async fn channel(&self, bus: &crate::bus::AmqpBus) -> Result<amqp::Channel, Error> {
+        if let Ok(slot) = self.channel.try_lock() {
+            if let Some(ch) = slot.as_ref().filter(|c| c.is_open()) {
+                return Ok(ch.clone());
+            }
+        }
+        // Boxed: opening and declaring make a large future, which every
+        // publish's future would otherwise carry (and be copied with).
+        Box::pin(self.open_channel(bus)).await
+    }
+
+    async fn open_channel(&self, bus: &crate::bus::AmqpBus) -> Result<amqp::Channel, Error> {
         let mut slot = self.channel.lock().await;
         if let Some(ch) = slot.as_ref().filter(|c| c.is_open()) {
             return Ok(ch.clone());
@@ -151,7 +162,9 @@ pub struct Publish<'a, T, C> {
     partition: Option<i32>,
     exchange: Option<String>,
     routing_key: Option<String>,
-    properties: Option<BasicProperties>,
+    /// Boxed: every publish's future holds the builder, and the properties
+    /// are large and rarely set.
+    properties: Option<Box<BasicProperties>>,
 }
 
 impl<T, C> fmt::Debug for Publish<'_, T, C> {
@@ -216,7 +229,7 @@ impl<'a, T, C: Codec<T>> Publish<'a, T, C> {
     /// headers...). The content type, message id, persistence and the
     /// trace headers are set over them.
     pub fn properties(mut self, properties: BasicProperties) -> Self {
-        self.properties = Some(properties);
+        self.properties = Some(Box::new(properties));
         self
     }
 
@@ -288,108 +301,150 @@ impl<'a, T, C: Codec<T>> Publish<'a, T, C> {
         message_id: &str,
         span: &tracing::Span,
     ) -> Result<(Option<i32>, Option<i64>), Error> {
-        let p = self.publisher;
-        let traceparent = ctx.traceparent();
-        match &*p.bus.inner {
-            Inner::Kafka(k) => {
-                for (set, option) in [
-                    (self.exchange.is_some(), "exchange"),
-                    (self.routing_key.is_some(), "routing_key"),
-                    (self.properties.is_some(), "properties"),
-                ] {
-                    if set {
-                        return Err(Error::WrongBroker {
-                            option,
-                            broker: "RabbitMQ",
-                        });
-                    }
-                }
-                if let Some(key) = self.key.as_deref() {
-                    span.record(
-                        semconv::MESSAGING_KAFKA_MESSAGE_KEY,
-                        &*String::from_utf8_lossy(key),
-                    );
-                }
-                let mut record = ProducerRecord::new(&p.destination).value(&body);
-                record.key = self.key.as_deref();
-                record.partition = self.partition;
-                let content_type = p.codec.content_type();
-                record = record
-                    .header(CONTENT_TYPE_HEADER, Some(content_type))
-                    .header(MESSAGE_ID_HEADER, Some(message_id))
-                    .header(trace::TRACEPARENT, Some(traceparent.as_str()));
-                if let Some(state) = ctx.tracestate() {
-                    record = record.header(trace::TRACESTATE, Some(state));
-                }
-                for (k, v) in &self.headers {
-                    record = record.header(k, Some(v));
-                }
-                let producer = k.producer().await?;
-                let (partition, offset) = producer.send(record).await?;
-                Ok((Some(partition), Some(offset)))
-            }
+        // One async fn per broker: a shared body would lay out both
+        // brokers' locals side by side in every publish's future.
+        match &*self.publisher.bus.inner {
+            Inner::Kafka(k) => self.send_kafka(k, body, ctx, message_id, span).await,
             Inner::Amqp(a) => {
-                if self.partition.is_some() {
-                    return Err(Error::WrongBroker {
-                        option: "partition",
-                        broker: "Kafka",
-                    });
-                }
-                let exchange = self.exchange.as_deref().unwrap_or(&p.destination);
-                let routing_key = match (&self.routing_key, &self.key) {
-                    (Some(rk), _) => rk.clone(),
-                    (None, Some(k)) => String::from_utf8_lossy(k).into_owned(),
-                    (None, None) => String::new(),
-                };
-                span.record(
-                    semconv::MESSAGING_RABBITMQ_ROUTING_KEY,
-                    routing_key.as_str(),
-                );
-                let base = self.properties.clone().unwrap_or_default();
-                let mut table = FieldTable::builder();
-                if let Some(h) = &base.headers {
-                    for (k, v) in h.iter() {
-                        table.push(&k, v);
-                    }
-                }
-                let mut put = |k: &str, v: amqp::FieldValue| {
-                    table.try_insert(k, v).map(|_| ()).map_err(|_| {
-                        Error::Codec(crate::error::CodecError::Encode(
-                            format!("header name {k:?} is over 255 bytes").into(),
-                        ))
-                    })
-                };
-                put(MESSAGE_ID_HEADER, message_id.into())?;
-                put(trace::TRACEPARENT, traceparent.as_str().into())?;
-                if let Some(state) = ctx.tracestate() {
-                    put(trace::TRACESTATE, state.into())?;
-                }
-                if let Some(key) = &self.key {
-                    put(KEY_HEADER, field_value(key))?;
-                }
-                for (k, v) in &self.headers {
-                    put(k, field_value(v))?;
-                }
-                let mut properties = base
-                    .persistent()
-                    .with_content_type(p.codec.content_type())
-                    .with_headers(table.build());
-                if properties.message_id.is_none() && message_id.len() <= 255 {
-                    properties = properties.with_message_id(message_id);
-                }
-                let ch = p.channel(a).await?;
-                let confirm = ch.publish(exchange, &routing_key, body, properties).await;
-                let confirm = match confirm {
-                    Ok(c) => c,
-                    Err(e) => {
-                        // A closed channel is opened again next time.
-                        return Err(e.into());
-                    }
-                };
-                confirm.await?;
+                self.send_amqp(a, body, ctx, message_id, span).await?;
                 Ok((None, None))
             }
         }
+    }
+
+    async fn send_kafka(
+        &self,
+        k: &crate::bus::KafkaBus,
+        body: Vec<u8>,
+        ctx: &TraceContext,
+        message_id: &str,
+        span: &tracing::Span,
+    ) -> Result<(Option<i32>, Option<i64>), Error> {
+        let p = self.publisher;
+        for (set, option) in [
+            (self.exchange.is_some(), "exchange"),
+            (self.routing_key.is_some(), "routing_key"),
+            (self.properties.is_some(), "properties"),
+        ] {
+            if set {
+                return Err(Error::WrongBroker {
+                    option,
+                    broker: "RabbitMQ",
+                });
+            }
+        }
+        if let Some(key) = self.key.as_deref() {
+            span.record(
+                semconv::MESSAGING_KAFKA_MESSAGE_KEY,
+                &*String::from_utf8_lossy(key),
+            );
+        }
+        let traceparent = ctx.traceparent_bytes();
+        let traceparent = std::str::from_utf8(&traceparent).unwrap_or_default();
+        let mut record = ProducerRecord::new(&p.destination).value(&body);
+        record.key = self.key.as_deref();
+        record.partition = self.partition;
+        let content_type = p.codec.content_type();
+        record = record
+            .header(CONTENT_TYPE_HEADER, Some(content_type))
+            .header(MESSAGE_ID_HEADER, Some(message_id))
+            .header(trace::TRACEPARENT, Some(traceparent));
+        if let Some(state) = ctx.tracestate() {
+            record = record.header(trace::TRACESTATE, Some(state));
+        }
+        for (k, v) in &self.headers {
+            record = record.header(k, Some(v));
+        }
+        let producer = k.producer().await?;
+        let (partition, offset) = producer.send(record).await?;
+        Ok((Some(partition), Some(offset)))
+    }
+
+    async fn send_amqp(
+        &self,
+        a: &crate::bus::AmqpBus,
+        body: Vec<u8>,
+        ctx: &TraceContext,
+        message_id: &str,
+        span: &tracing::Span,
+    ) -> Result<(), Error> {
+        let p = self.publisher;
+        if self.partition.is_some() {
+            return Err(Error::WrongBroker {
+                option: "partition",
+                broker: "Kafka",
+            });
+        }
+        let exchange = self.exchange.as_deref().unwrap_or(&p.destination);
+        let routing_key = match (&self.routing_key, &self.key) {
+            (Some(rk), _) => rk.clone(),
+            (None, Some(k)) => String::from_utf8_lossy(k).into_owned(),
+            (None, None) => String::new(),
+        };
+        span.record(
+            semconv::MESSAGING_RABBITMQ_ROUTING_KEY,
+            routing_key.as_str(),
+        );
+        let ch = p.channel(a).await?;
+        // Built after the channel's await and moved straight into the
+        // publish, so the properties are not kept in this future too.
+        let properties = self.amqp_properties(ctx, message_id)?;
+        // A closed channel is opened again next time.
+        let confirm = ch.publish(exchange, &routing_key, body, properties).await?;
+        confirm.await?;
+        Ok(())
+    }
+
+    /// The properties of an AMQP publish: the base ones, persistent, the
+    /// codec's content type, the message id, and the headers (the trace
+    /// context, the key, the publish's own).
+    fn amqp_properties(
+        &self,
+        ctx: &TraceContext,
+        message_id: &str,
+    ) -> Result<BasicProperties, Error> {
+        let base = self.properties.as_deref().cloned().unwrap_or_default();
+        let mut table = amqp::TableBuilder::with_capacity(256);
+        if let Some(h) = &base.headers {
+            for (k, v) in h.iter() {
+                table.push(&k, v);
+            }
+        }
+        let too_long = |k: &str| {
+            Error::Codec(crate::error::CodecError::Encode(
+                format!("header name {k:?} is over 255 bytes").into(),
+            ))
+        };
+        // A UTF-8 value is written as a long string without a FieldValue
+        // made first; anything else as a byte array.
+        let mut put = |k: &str, v: &[u8]| {
+            let done = match std::str::from_utf8(v) {
+                Ok(s) => table.try_insert_str(k, s).map(|_| ()),
+                Err(_) => table
+                    .try_insert(k, amqp::FieldValue::Bytes(Bytes::copy_from_slice(v)))
+                    .map(|_| ()),
+            };
+            done.map_err(|_| too_long(k))
+        };
+        put(MESSAGE_ID_HEADER, message_id.as_bytes())?;
+        put(trace::TRACEPARENT, &ctx.traceparent_bytes())?;
+        if let Some(state) = ctx.tracestate() {
+            put(trace::TRACESTATE, state.as_bytes())?;
+        }
+        if let Some(key) = &self.key {
+            put(KEY_HEADER, key)?;
+        }
+        for (k, v) in &self.headers {
+            put(k, v)?;
+        }
+        let mut properties = base
+            .persistent()
+            .with_content_type(self.publisher.codec.content_type())
+            .with_headers(table.build());
+        if properties.message_id.is_none() && message_id.len() <= 255 {
+            properties = properties.with_message_id(message_id);
+        }
+        Ok(properties)
     }
 }
 

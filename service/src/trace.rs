@@ -136,12 +136,20 @@ impl TraceContext {
 
     /// The `traceparent` value: `00-<trace-id>-<span-id>-<flags>`.
     pub fn traceparent(&self) -> String {
-        format!(
-            "00-{}-{}-{:02x}",
-            hex(&self.trace_id),
-            hex(&self.span_id),
-            self.flags
-        )
+        String::from_utf8(self.traceparent_bytes().to_vec()).unwrap_or_default()
+    }
+
+    /// The `traceparent` value (version 00, 55 ASCII bytes) without an
+    /// allocation: every message published writes one.
+    pub(crate) fn traceparent_bytes(&self) -> [u8; 55] {
+        let mut out = [0u8; 55];
+        out[..3].copy_from_slice(b"00-");
+        write_hex(&mut out[3..35], &self.trace_id);
+        out[35] = b'-';
+        write_hex(&mut out[36..52], &self.span_id);
+        out[52] = b'-';
+        write_hex(&mut out[53..], &[self.flags]);
+        out
     }
 
     /// The `tracestate` value, if any.
@@ -230,12 +238,26 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Lowercase hex.
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
+    let mut out = Vec::with_capacity(bytes.len() * 2);
+    push_hex(&mut out, bytes);
+    // Hex digits are ASCII.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Appends `bytes` in lowercase hex.
+fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
     for b in bytes {
-        s.push(HEX[usize::from(b >> 4)] as char);
-        s.push(HEX[usize::from(b & 0xf)] as char);
+        out.push(HEX[usize::from(b >> 4)]);
+        out.push(HEX[usize::from(b & 0xf)]);
     }
-    s
+}
+
+/// Writes `bytes` in lowercase hex into `out` (twice as long).
+fn write_hex(out: &mut [u8], bytes: &[u8]) {
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = HEX[usize::from(b >> 4)];
+        pair[1] = HEX[usize::from(b & 0xf)];
+    }
 }
 
 /// One lowercase hex digit (the spec forbids uppercase).

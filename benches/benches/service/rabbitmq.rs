@@ -186,6 +186,34 @@ impl Rabbit {
         }
     }
 
+    /// The raw client awaited as the service's publishes are: each
+    /// publish its own future, to its confirm, `WINDOW` at once.
+    pub(super) async fn publish_raw_each(&self, keys: &[String], n: u64) {
+        let o = order();
+        let mut inflight = FuturesUnordered::new();
+        for i in 0..n as usize {
+            if inflight.len() >= WINDOW {
+                inflight.next().await.expect("in flight");
+            }
+            let key = &keys[i % keys.len()];
+            let ch = &self.ch;
+            let exchange = &self.publish.0;
+            let o = &o;
+            inflight.push(async move {
+                let body = serde_json::to_vec(o).expect("encode");
+                let props = BasicProperties::default()
+                    .persistent()
+                    .with_content_type(CONTENT_TYPE);
+                let c = ch
+                    .publish(exchange, key, body, props)
+                    .await
+                    .expect("publish");
+                c.await.expect("acked");
+            });
+        }
+        while inflight.next().await.is_some() {}
+    }
+
     pub(super) async fn cleanup(&self) {
         for (x, q) in [&self.noop, &self.slow, &self.publish] {
             let _ = self.ch.queue_delete(q, Default::default()).await;

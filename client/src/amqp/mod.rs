@@ -65,7 +65,9 @@ pub mod test_broker;
 mod topology;
 pub mod uri;
 
-pub use amqp_proto::{BasicProperties, FieldTable, FieldValue, ReplyCode, Returned, ShortStr};
+pub use amqp_proto::{
+    BasicProperties, FieldTable, FieldValue, ReplyCode, Returned, ShortStr, TableBuilder,
+};
 pub use channel::{Channel, Queue};
 pub use config::{ConnectionBuilder, RecoveryConfig};
 pub use confirm::Confirm;

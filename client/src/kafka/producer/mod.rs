@@ -649,8 +649,11 @@ impl Producer {
             Ok(p) => p.forget(),
             Err(_) => {
                 started = Some(Instant::now());
+                // Waits are boxed (here and in `append`): their futures
+                // are large, and a caller's future holding this one would
+                // carry their size on every record.
                 let acquire = self.shared.memory.acquire_many(permits);
-                match tokio::time::timeout(config.max_block, acquire).await {
+                match Box::pin(tokio::time::timeout(config.max_block, acquire)).await {
                     Ok(Ok(p)) => p.forget(),
                     Ok(Err(_)) => return Err(Error::Closed),
                     Err(_) => return Err(self.buffer_full()),
@@ -731,7 +734,7 @@ impl Producer {
                 // Partitions may have been added since the metadata was
                 // fetched: look once more before refusing the record.
                 refreshed = true;
-                if let Ok(md) = self.shared.cluster.refresh().await {
+                if let Ok(md) = Box::pin(self.shared.cluster.refresh()).await {
                     if let Some(t) = md.topic(record.topic) {
                         lock(&self.shared.acc)
                             .set_partition_count(record.topic, t.partitions.len());
@@ -745,11 +748,7 @@ impl Producer {
                 .config
                 .max_block
                 .saturating_sub(started.get_or_insert_with(Instant::now).elapsed());
-            let md = self
-                .shared
-                .cluster
-                .wait_for_partitions(record.topic, left)
-                .await?;
+            let md = Box::pin(self.shared.cluster.wait_for_partitions(record.topic, left)).await?;
             let count = md.topic(record.topic).map_or(0, |t| t.partitions.len());
             debug!(topic = record.topic, partitions = count, "topic metadata");
             if count == 0 {
