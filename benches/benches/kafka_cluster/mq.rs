@@ -44,7 +44,7 @@ pub(crate) async fn produce(
     elapsed
 }
 
-/// One record every 10 ms for `run_for`, each delivery awaited in its own
+/// One record every 10 ms, `run_for` / 10 ms records, each delivery awaited in its own
 /// task; the time from enqueue to acknowledgement of every record.
 pub(crate) async fn latency(bootstrap: &str, topic: &str, run_for: Duration) -> Vec<Duration> {
     let value = super::value();
@@ -53,13 +53,11 @@ pub(crate) async fn latency(bootstrap: &str, topic: &str, run_for: Duration) -> 
         .await
         .expect("mq producer");
     let mut tick = tokio::time::interval(Duration::from_millis(10));
-    let end = Instant::now() + run_for;
-    let mut tasks = Vec::new();
-    let mut i = 0;
-    while Instant::now() < end {
+    let records = run_for.as_millis() as u64 / 10;
+    let mut tasks = Vec::with_capacity(records as usize);
+    for i in 0..records {
         tick.tick().await;
         let key = super::key(i);
-        i += 1;
         let sent = Instant::now();
         let delivery = producer
             .enqueue(ProducerRecord::new(topic).key(&key).value(&value))

@@ -63,19 +63,17 @@ pub(crate) async fn produce(bootstrap: &str, topic: &str, n: u64) -> Duration {
     elapsed
 }
 
-/// One record every 10 ms for `run_for`, each delivery awaited in its own
+/// One record every 10 ms, `run_for` / 10 ms records, each delivery awaited in its own
 /// task.
 pub(crate) async fn latency(bootstrap: &str, topic: &str, run_for: Duration) -> Vec<Duration> {
     let value = super::value();
     let producer = producer(bootstrap);
     let mut tick = tokio::time::interval(Duration::from_millis(10));
-    let end = Instant::now() + run_for;
-    let mut tasks = Vec::new();
-    let mut i = 0;
-    while Instant::now() < end {
+    let records = run_for.as_millis() as u64 / 10;
+    let mut tasks = Vec::with_capacity(records as usize);
+    for i in 0..records {
         tick.tick().await;
         let key = super::key(i);
-        i += 1;
         let sent = Instant::now();
         let record = FutureRecord::to(topic).key(&key[..]).payload(&value[..]);
         let delivery = match producer.send_result(record) {
