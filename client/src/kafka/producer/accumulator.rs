@@ -24,8 +24,9 @@ use super::delivery::BatchDone;
 use super::super::error::{Error, Result};
 use super::super::partitioner::partition_for_key;
 
-/// The largest batch a backlog builds (franz-go's default batch limit):
-/// under the brokers' default `max.message.bytes` (1 MiB and 12 bytes).
+/// The largest batch a backlog builds unless `batch_size` asks for more
+/// (franz-go's and librdkafka's default batch limit): under the brokers'
+/// default `max.message.bytes` (1 MiB and 12 bytes).
 pub(crate) const BACKLOG_BATCH_MAX: usize = 1_000_000;
 
 /// Producer id and epoch (or none, without idempotence).
@@ -172,6 +173,16 @@ pub(crate) struct AccumulatorConfig {
     pub(crate) transactional: bool,
 }
 
+impl AccumulatorConfig {
+    /// The size at which a batch is ready without waiting for linger.
+    fn full_at(&self) -> usize {
+        self.batch_size.min(self.batch_max)
+    }
+}
+
+/// What a new batch's buffer starts with; it grows as records come.
+const INITIAL_CAPACITY: usize = 16 * 1024;
+
 /// Where a record went.
 pub(crate) struct Appended {
     pub(crate) partition: i32,
@@ -289,8 +300,7 @@ impl Accumulator {
         // close it (see `drain`).
         let over_max = queue.open.as_ref().is_some_and(|b| {
             !b.builder.is_empty()
-                && b.builder.encoded_size().saturating_add(needed)
-                    > config.batch_max.max(config.batch_size)
+                && b.builder.encoded_size().saturating_add(needed) > config.batch_max
         });
         if over_max {
             close_open(
@@ -311,7 +321,7 @@ impl Accumulator {
             queue.open = Some(OpenBatch {
                 builder: Box::new(RecordBatchBuilder::with_capacity(
                     options,
-                    config.batch_size.max(needed),
+                    config.batch_size.min(INITIAL_CAPACITY).max(needed),
                 )),
                 created: Instant::now(),
                 reserved: 0,
@@ -332,7 +342,8 @@ impl Accumulator {
         // The record that fills the batch to `batch_size` makes it ready:
         // the sender is told, and keyless records move to another
         // partition.
-        let filled = before < config.batch_size && open.builder.encoded_size() >= config.batch_size;
+        let full_at = config.full_at();
+        let filled = before < full_at && open.builder.encoded_size() >= full_at;
         open.reserved = open.reserved.saturating_add(reserved);
         let done = open.done.clone();
         self.buffered_records += 1;
@@ -390,7 +401,7 @@ impl Accumulator {
                     now.duration_since(o.created) >= delivery_timeout
                         && (flushing
                             || now.duration_since(o.created) >= config.linger
-                            || o.builder.encoded_size() >= config.batch_size)
+                            || o.builder.encoded_size() >= config.full_at())
                 }) {
                     close_open(queue, &topic.name, partition, identity, config.idempotent);
                 }
@@ -424,7 +435,7 @@ impl Accumulator {
                     let ready_at = open.created + config.linger;
                     let ready = flushing
                         || ready_at <= now
-                        || open.builder.encoded_size() >= config.batch_size;
+                        || open.builder.encoded_size() >= config.full_at();
                     if !ready {
                         next = min_instant(next, ready_at);
                     } else if can_send && queue.queued.is_empty() {

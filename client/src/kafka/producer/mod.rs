@@ -353,7 +353,9 @@ impl ProducerBuilder {
         let acc = Accumulator::new(
             AccumulatorConfig {
                 batch_size: config.batch_size,
-                batch_max: config.max_request_size.min(BACKLOG_BATCH_MAX),
+                batch_max: config
+                    .max_request_size
+                    .min(config.batch_size.max(BACKLOG_BATCH_MAX)),
                 linger: config.linger,
                 compression: config.compression,
                 idempotent,
