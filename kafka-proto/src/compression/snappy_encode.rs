@@ -15,17 +15,18 @@
 //! - `11` copy with a four-byte offset, which this encoder never writes.
 //!
 //! The match finder is a single-entry hash table of four-byte sequences,
-//! as in snappy itself, with three additions that suit record batches,
-//! where each record repeats most of the one before it, a record length
-//! back: the previous match's offset is tried first at every position
-//! ("repeat offset"), so the match that resumes after a changed digit or
-//! two is found without a table lookup; a match found is extended
-//! backwards over the literal bytes before it; and a few positions inside
-//! each match are added to the table, so a record whose length changed
-//! still finds the one before it. Matches are extended eight bytes at a
-//! time (XOR and trailing zeros). Where nothing matches, the search steps
-//! further the longer it has failed (snappy's heuristic), so incompressible
-//! input costs little.
+//! as in snappy itself, with additions that suit record batches, where
+//! each record repeats most of the one before it (or one some records
+//! back): the previous match's offset is tried first at every position
+//! ("repeat offset"); when a match stops, the same offset is tried again
+//! one to three bytes further on, so the match that resumes after a
+//! changed digit or two is found without a table lookup (further than
+//! three, the table's candidates make a smaller output: a changed amount
+//! is better covered by a record further back than by five literal
+//! digits); and a match found is extended backwards over the literal bytes
+//! before it. Matches are extended eight bytes at a time (XOR and trailing
+//! zeros). Where nothing matches, the search steps further the longer it
+//! has failed (snappy's heuristic), so incompressible input costs little.
 //!
 //! Input is cut into fragments of at most 64 KiB, each compressed on its
 //! own (no copy reaches across), so every offset fits the two-byte form.
@@ -39,9 +40,10 @@ use crate::error::EncodeError;
 /// The most bytes one pass of the match finder covers: offsets stay below
 /// 65,536 so every copy has a two-byte offset at most.
 const FRAGMENT: usize = 1 << 16;
-/// Table size bounds, as powers of two (entries are `u32`).
-const MIN_TABLE_BITS: u32 = 8;
-const MAX_TABLE_BITS: u32 = 12;
+/// Table sizes (entries): the small one for blocks up to 1 KiB, which a
+/// batch of one or a few records is, the large one (16 KiB) for the rest.
+const SMALL_TABLE: usize = 1 << 8;
+const LARGE_TABLE: usize = 1 << 12;
 /// Fragments shorter than this are written as one literal.
 const MIN_MATCH_INPUT: usize = 16;
 /// How far past the end of a match the same offset is tried again.
@@ -62,31 +64,33 @@ pub(super) fn max_compress_len(n: usize) -> usize {
 #[derive(Debug)]
 pub(super) struct Encoder {
     /// Positions (counted from `0` = the first byte ever compressed, see
-    /// `base`) of the last four-byte sequence seen with each hash.
-    table: Vec<u32>,
-    /// `32 - log2(table.len())`: the hash is the top bits of a product.
-    shift: u32,
+    /// `base`) of the last four-byte sequence seen with each hash. A fixed
+    /// size per variant, so indexing by a hash needs no bounds check.
+    table: Table,
     /// The position of the next fragment's first byte.
     base: u32,
+}
+
+#[derive(Debug)]
+enum Table {
+    Small(Box<[u32; SMALL_TABLE]>),
+    Large(Box<[u32; LARGE_TABLE]>),
 }
 
 impl Encoder {
     /// An encoder whose table suits blocks of about `block_len` bytes.
     pub(super) fn new(block_len: usize) -> Encoder {
-        let bits = block_len
-            .max(1)
-            .next_power_of_two()
-            .trailing_zeros()
-            .clamp(MIN_TABLE_BITS, MAX_TABLE_BITS);
-        Encoder {
-            table: vec![0; 1 << bits],
-            shift: 32 - bits,
-            base: 0,
-        }
+        let table = if block_len <= 1024 {
+            Table::Small(Box::new([0; SMALL_TABLE]))
+        } else {
+            Table::Large(Box::new([0; LARGE_TABLE]))
+        };
+        Encoder { table, base: 0 }
     }
 
     /// Appends `input` as one raw snappy block to `out`, at most
-    /// [`max_compress_len`]`(input.len())` bytes.
+    /// [`max_compress_len`]`(input.len())` bytes (`out` grows by 16 bytes
+    /// more while the block is written, then is cut back).
     ///
     /// Fails only for input longer than `u32::MAX` bytes, which the format
     /// cannot describe.
@@ -120,7 +124,10 @@ impl Encoder {
         // len <= FRAGMENT, so this never truncates.
         let len = len as u32;
         if self.base.checked_add(len).is_none() {
-            self.table.fill(0);
+            match &mut self.table {
+                Table::Small(t) => t.fill(0),
+                Table::Large(t) => t.fill(0),
+            }
             self.base = 0;
         }
         let base = self.base;
@@ -130,87 +137,102 @@ impl Encoder {
 
     /// Compresses one fragment (at most [`FRAGMENT`] bytes) into elements
     /// at `dst[op..]`; returns the position after them.
-    fn fragment(&mut self, src: &[u8], dst: &mut [u8], mut op: usize) -> usize {
-        let n = src.len();
-        let base = self.start_fragment(n);
-        let shift = self.shift;
-        let table = &mut self.table[..];
-        let mut next_emit = 0;
-        if n >= MIN_MATCH_INPUT {
-            // The last position a search reads eight bytes from.
-            let last = n - 8;
-            let mut ip = 1;
-            // The previous match's offset, 1 until there is one; always at
-            // most `ip`, as a match at `p` with offset `o` has `p >= o`.
-            let mut rep = 1;
-            'search: loop {
-                // Look for a match: the previous offset first, then the
-                // table, stepping further the longer nothing is found.
-                let mut skip = 32usize;
-                let mut cand;
-                loop {
-                    if ip > last {
-                        break 'search;
-                    }
-                    let seq = load32(src, ip);
-                    cand = ip - rep;
+    fn fragment(&mut self, src: &[u8], dst: &mut [u8], op: usize) -> usize {
+        let base = self.start_fragment(src.len());
+        match &mut self.table {
+            Table::Small(t) => fragment(&mut **t, base, src, dst, op),
+            Table::Large(t) => fragment(&mut **t, base, src, dst, op),
+        }
+    }
+}
+
+/// Compresses one fragment (at most [`FRAGMENT`] bytes, its first byte
+/// numbered `base` in `table`) into elements at `dst[op..]`; returns the
+/// position after them.
+fn fragment<const N: usize>(
+    table: &mut [u32; N],
+    base: u32,
+    src: &[u8],
+    dst: &mut [u8],
+    mut op: usize,
+) -> usize {
+    let n = src.len();
+    let shift = 32 - N.trailing_zeros();
+    let mut next_emit = 0;
+    if n >= MIN_MATCH_INPUT {
+        // The last position a search reads eight bytes from.
+        let last = n - 8;
+        let mut ip = 1;
+        // The previous match's offset, 1 until there is one; always at
+        // most `ip`, as a match at `p` with offset `o` has `p >= o`.
+        let mut rep = 1;
+        'search: loop {
+            // Look for a match: the previous offset first, then the
+            // table, stepping further the longer nothing is found.
+            let mut skip = 32usize;
+            let mut cand;
+            loop {
+                if ip > last {
+                    break 'search;
+                }
+                let seq = load32(src, ip);
+                cand = ip - rep;
+                if load32(src, cand) == seq {
+                    break;
+                }
+                let h = hash(seq, shift);
+                let here = base + ip as u32;
+                let entry = table[h];
+                table[h] = here;
+                // Entries from earlier fragments (or never written) are
+                // further back than `ip`.
+                let offset = here.wrapping_sub(entry) as usize;
+                if offset != 0 && offset <= ip {
+                    cand = ip - offset;
                     if load32(src, cand) == seq {
                         break;
                     }
-                    let h = hash(seq, shift);
-                    let here = base + ip as u32;
-                    let entry = table[h];
-                    table[h] = here;
-                    // Entries from earlier fragments (or never written) are
-                    // further back than `ip`.
-                    let offset = here.wrapping_sub(entry) as usize;
-                    if offset != 0 && offset <= ip {
-                        cand = ip - offset;
-                        if load32(src, cand) == seq {
-                            break;
-                        }
-                    }
-                    ip += skip >> 5;
-                    skip += 1;
                 }
-                // Extend backwards over bytes not yet emitted.
-                while ip > next_emit && cand > 0 && src[ip - 1] == src[cand - 1] {
-                    ip -= 1;
-                    cand -= 1;
+                ip += skip >> 5;
+                skip += 1;
+            }
+            // Extend backwards over bytes not yet emitted.
+            while ip > next_emit && cand > 0 && src[ip - 1] == src[cand - 1] {
+                ip -= 1;
+                cand -= 1;
+            }
+            // Emit the match, and while the same offset resumes within
+            // `PROBE` bytes of where it stopped (a changed digit or
+            // two), the few bytes before it and the next match.
+            loop {
+                let offset = ip - cand;
+                let len = 4 + match_len(src, cand + 4, ip + 4);
+                op = emit_literal(dst, op, src, next_emit, ip);
+                op = emit_copy(dst, op, offset, len);
+                rep = offset;
+                ip += len;
+                next_emit = ip;
+                if ip + PROBE > last {
+                    continue 'search;
                 }
-                // Emit the match, and while the same offset resumes within
-                // `PROBE` bytes of where it stopped (a changed digit or
-                // two), the few bytes before it and the next match.
+                // The byte at `ip` differs at this offset (or the
+                // fragment ends); try the ones after it.
+                let mut k = 1;
                 loop {
-                    let offset = ip - cand;
-                    let len = 4 + match_len(src, cand + 4, ip + 4);
-                    op = emit_literal(dst, op, src, next_emit, ip);
-                    op = emit_copy(dst, op, offset, len);
-                    rep = offset;
-                    ip += len;
-                    next_emit = ip;
-                    if ip + PROBE > last {
+                    if load32(src, ip + k) == load32(src, ip + k - rep) {
+                        break;
+                    }
+                    if k == PROBE {
                         continue 'search;
                     }
-                    // The byte at `ip` differs at this offset (or the
-                    // fragment ends); try the ones after it.
-                    let mut k = 1;
-                    loop {
-                        if load32(src, ip + k) == load32(src, ip + k - rep) {
-                            break;
-                        }
-                        if k == PROBE {
-                            continue 'search;
-                        }
-                        k += 1;
-                    }
-                    ip += k;
-                    cand = ip - rep;
+                    k += 1;
                 }
+                ip += k;
+                cand = ip - rep;
             }
         }
-        emit_literal(dst, op, src, next_emit, n)
     }
+    emit_literal(dst, op, src, next_emit, n)
 }
 
 /// The four bytes at `i`, little-endian.

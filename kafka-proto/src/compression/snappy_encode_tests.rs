@@ -24,7 +24,11 @@ fn round_trip(data: &[u8]) -> Vec<u8> {
     let decoded = snap::raw::Decoder::new()
         .decompress_vec(&block)
         .expect("snap decodes our block");
-    assert!(decoded == data, "round trip of {} bytes differs", data.len());
+    assert!(
+        decoded == data,
+        "round trip of {} bytes differs",
+        data.len()
+    );
     block
 }
 
@@ -59,7 +63,9 @@ fn incompressible_input_stays_within_the_bound() {
 
 #[test]
 fn zero_runs() {
-    for len in [4, 5, 11, 12, 63, 64, 65, 67, 68, 1000, 65535, 65536, 65537, 300_000] {
+    for len in [
+        4, 5, 11, 12, 63, 64, 65, 67, 68, 1000, 65535, 65536, 65537, 300_000,
+    ] {
         let block = round_trip(&vec![0; len]);
         if len >= 1000 {
             assert!(block.len() < len / 16, "{len} zeros took {}", block.len());
@@ -100,7 +106,9 @@ fn literal_length_boundaries() {
 #[test]
 fn copy_length_and_offset_boundaries() {
     for offset in [1, 2, 3, 4, 7, 8, 100, 2047, 2048, 2049, 40_000, 65535] {
-        for len in [4, 5, 11, 12, 13, 63, 64, 65, 66, 67, 68, 69, 127, 128, 131, 1000] {
+        for len in [
+            4, 5, 11, 12, 13, 63, 64, 65, 66, 67, 68, 69, 127, 128, 131, 1000,
+        ] {
             // `offset` random bytes, then `len` bytes repeating them, then
             // a byte that ends the match.
             let mut data = random(offset, offset as u64);
@@ -130,16 +138,33 @@ fn offsets_beyond_64_kib_are_never_written() {
 fn xerial_block_boundaries() {
     let mut record = Vec::new();
     for i in 0..3000 {
-        record.extend_from_slice(format!("order-{i:010} {{\"amount\":{}}}", i * 7919 % 100_000).as_bytes());
+        record.extend_from_slice(
+            format!("order-{i:010} {{\"amount\":{}}}", i * 7919 % 100_000).as_bytes(),
+        );
     }
-    for len in [0, 1, 32 * 1024 - 1, 32 * 1024, 32 * 1024 + 1, 64 * 1024, 64 * 1024 + 5, record.len()] {
+    for len in [
+        0,
+        1,
+        32 * 1024 - 1,
+        32 * 1024,
+        32 * 1024 + 1,
+        64 * 1024,
+        64 * 1024 + 5,
+        record.len(),
+    ] {
         let data = &record[..len.min(record.len())];
         let mut out = Vec::new();
         snappy::compress_xerial(data, &mut out).unwrap();
-        assert_eq!(Compression::Snappy.decompress(&out, data.len()).unwrap(), data);
+        assert_eq!(
+            Compression::Snappy.decompress(&out, data.len()).unwrap(),
+            data
+        );
         let mut raw = Vec::new();
         snappy::compress_raw(data, &mut raw).unwrap();
-        assert_eq!(Compression::Snappy.decompress(&raw, data.len()).unwrap(), data);
+        assert_eq!(
+            Compression::Snappy.decompress(&raw, data.len()).unwrap(),
+            data
+        );
     }
 }
 
@@ -151,14 +176,20 @@ fn reused_encoder_ignores_stale_table_entries() {
     for data in [&a, &b, &a, &b] {
         let mut out = Vec::new();
         encoder.compress(data, &mut out).unwrap();
-        assert_eq!(snap::raw::Decoder::new().decompress_vec(&out).unwrap(), **data);
+        assert_eq!(
+            snap::raw::Decoder::new().decompress_vec(&out).unwrap(),
+            **data
+        );
     }
     // Near the end of the position numbering, the table is cleared.
     encoder.base = u32::MAX - 500;
     for data in [&a, &b] {
         let mut out = Vec::new();
         encoder.compress(data, &mut out).unwrap();
-        assert_eq!(snap::raw::Decoder::new().decompress_vec(&out).unwrap(), **data);
+        assert_eq!(
+            snap::raw::Decoder::new().decompress_vec(&out).unwrap(),
+            **data
+        );
     }
 }
 
