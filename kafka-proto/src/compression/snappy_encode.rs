@@ -223,6 +223,9 @@ fn fragment<const N: usize>(
                         break;
                     }
                     if k == PROBE {
+                        // Search on from `ip + 2`: a table candidate at
+                        // the two bytes that differ pays off too rarely.
+                        ip += 2;
                         continue 'search;
                     }
                     k += 1;
