@@ -98,9 +98,13 @@ impl Encoder {
         let length = u32::try_from(input.len())
             .map_err(|_| compress_error(Compression::Snappy, "input longer than 4 GiB"))?;
         let at = out.len();
-        // Zeroed room for the worst case plus the slack the fixed-width
-        // stores of short elements write past the element's end.
-        out.resize(at + max_compress_len(input.len()) + SLACK, 0);
+        // Elements are written into zeroed room: first a quarter of the
+        // input (the bench batch compresses to a fifth), then, if that runs
+        // short, the worst case plus the slack the fixed-width stores of
+        // short elements write past an element's end.
+        let full = at + max_compress_len(input.len()) + SLACK;
+        out.resize(full.min(at + input.len() / 4 + 64), 0);
+        let room = Room { at, full };
         let dst = &mut out[at..];
         let mut op = 0;
         let mut v = length;
@@ -112,7 +116,7 @@ impl Encoder {
         dst[op] = v as u8;
         op += 1;
         for fragment in input.chunks(FRAGMENT) {
-            op = self.fragment(fragment, dst, op);
+            op = self.fragment(fragment, out, room, op);
         }
         out.truncate(at + op);
         Ok(())
@@ -137,11 +141,11 @@ impl Encoder {
 
     /// Compresses one fragment (at most [`FRAGMENT`] bytes) into elements
     /// at `dst[op..]`; returns the position after them.
-    fn fragment(&mut self, src: &[u8], dst: &mut [u8], op: usize) -> usize {
+    fn fragment(&mut self, src: &[u8], out: &mut Vec<u8>, room: Room, op: usize) -> usize {
         let base = self.start_fragment(src.len());
         match &mut self.table {
-            Table::Small(t) => fragment(&mut **t, base, src, dst, op),
-            Table::Large(t) => fragment(&mut **t, base, src, dst, op),
+            Table::Small(t) => fragment(&mut **t, base, src, out, room, op),
+            Table::Large(t) => fragment(&mut **t, base, src, out, room, op),
         }
     }
 }
@@ -153,10 +157,12 @@ fn fragment<const N: usize>(
     table: &mut [u32; N],
     base: u32,
     src: &[u8],
-    dst: &mut [u8],
+    out: &mut Vec<u8>,
+    room: Room,
     mut op: usize,
 ) -> usize {
     let n = src.len();
+    let mut dst = &mut out[room.at..];
     let shift = 32 - N.trailing_zeros();
     let mut next_emit = 0;
     if n >= MIN_MATCH_INPUT {
@@ -207,6 +213,11 @@ fn fragment<const N: usize>(
             loop {
                 let offset = ip - cand;
                 let len = 4 + match_len(src, cand + 4, ip + 4);
+                // Room for the literal, its header (at most 5 bytes), the
+                // copies (3 bytes per 64 and at most 6 more) and the slack.
+                if op + (ip - next_emit) + 3 * (len / 64) + 11 + SLACK > dst.len() {
+                    dst = room.grow(out);
+                }
                 op = emit_literal(dst, op, src, next_emit, ip);
                 op = emit_copy(dst, op, offset, len);
                 rep = offset;
@@ -235,7 +246,28 @@ fn fragment<const N: usize>(
             }
         }
     }
+    if op + (n - next_emit) + 5 + SLACK > dst.len() {
+        dst = room.grow(out);
+    }
     emit_literal(dst, op, src, next_emit, n)
+}
+
+/// Where a block's output starts in the `Vec` it is appended to, and how
+/// long the `Vec` needs to be for the worst case.
+#[derive(Debug, Clone, Copy)]
+struct Room {
+    at: usize,
+    full: usize,
+}
+
+impl Room {
+    /// Zero-extends `out` to the worst case (which every element written
+    /// fits in, see [`max_compress_len`]) and returns the block's part.
+    #[cold]
+    fn grow(self, out: &mut Vec<u8>) -> &mut [u8] {
+        out.resize(self.full.max(out.len()), 0);
+        &mut out[self.at..]
+    }
 }
 
 /// The four bytes at `i`, little-endian.
