@@ -144,8 +144,8 @@ impl Encoder {
     fn fragment(&mut self, src: &[u8], out: &mut Vec<u8>, room: Room, op: usize) -> usize {
         let base = self.start_fragment(src.len());
         match &mut self.table {
-            Table::Small(t) => fragment(&mut **t, base, src, out, room, op),
-            Table::Large(t) => fragment(&mut **t, base, src, out, room, op),
+            Table::Small(t) => fragment(t, base, src, out, room, op),
+            Table::Large(t) => fragment(t, base, src, out, room, op),
         }
     }
 }
