@@ -151,8 +151,8 @@ impl Encoder {
 }
 
 /// Compresses one fragment (at most [`FRAGMENT`] bytes, its first byte
-/// numbered `base` in `table`) into elements at `dst[op..]`; returns the
-/// position after them.
+/// numbered `base` in `table`) into elements at `out[room.at + op..]`,
+/// growing `out` if needed; returns the `op` after them.
 fn fragment<const N: usize>(
     table: &mut [u32; N],
     base: u32,
