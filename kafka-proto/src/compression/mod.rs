@@ -15,6 +15,7 @@
 mod gzip;
 mod lz4;
 mod snappy;
+mod snappy_encode;
 pub(crate) mod xxhash32;
 mod zstd;
 

@@ -7,8 +7,9 @@
 //! Java's `SnappyInputStream` tells them apart: by the header magic. We write
 //! the xerial framing, which Java and librdkafka both read.
 
-use snap::raw::{Decoder, Encoder, decompress_len, max_compress_len};
+use snap::raw::{Decoder, decompress_len};
 
+use super::snappy_encode::{Encoder, max_compress_len};
 use super::{Compression, compress_error, decompress_error};
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 
@@ -24,21 +25,20 @@ const XERIAL_BLOCK: usize = 32 * 1024;
 
 /// Appends `input` in the xerial framing to `out`.
 pub(super) fn compress_xerial(input: &[u8], out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    let blocks = input.len().div_ceil(XERIAL_BLOCK);
+    out.reserve(XERIAL_HEADER.len() + blocks * 4 + max_compress_len(input.len()));
     out.extend_from_slice(&XERIAL_HEADER);
-    let mut encoder = Encoder::new();
+    let mut encoder = Encoder::new(input.len().min(XERIAL_BLOCK));
     for block in input.chunks(XERIAL_BLOCK) {
         let length_at = out.len();
-        let data_at = length_at + 4;
-        out.resize(data_at + max_compress_len(block.len()), 0);
-        let written = encoder
-            .compress(block, &mut out[data_at..])
-            .map_err(|e| compress_error(Compression::Snappy, e))?;
-        out.truncate(data_at + written);
+        out.extend_from_slice(&[0; 4]);
+        encoder.compress(block, out)?;
         // A block is at most max_compress_len(32 KiB), far below i32::MAX.
+        let written = out.len() - length_at - 4;
         let length = i32::try_from(written)
             .map_err(|e| compress_error(Compression::Snappy, e))?
             .to_be_bytes();
-        out[length_at..data_at].copy_from_slice(&length);
+        out[length_at..length_at + 4].copy_from_slice(&length);
     }
     Ok(())
 }
@@ -46,13 +46,7 @@ pub(super) fn compress_xerial(input: &[u8], out: &mut Vec<u8>) -> Result<(), Enc
 /// Appends `input` as one raw snappy block (librdkafka's form) to `out`.
 #[cfg(test)]
 pub(super) fn compress_raw(input: &[u8], out: &mut Vec<u8>) -> Result<(), EncodeError> {
-    let at = out.len();
-    out.resize(at + max_compress_len(input.len()), 0);
-    let written = Encoder::new()
-        .compress(input, &mut out[at..])
-        .map_err(|e| compress_error(Compression::Snappy, e))?;
-    out.truncate(at + written);
-    Ok(())
+    Encoder::new(input.len()).compress(input, out)
 }
 
 /// Decodes xerial-framed or raw snappy, at most `limit` bytes of output.
