@@ -12,6 +12,7 @@
 //!   the clients' metrics snapshots.
 //! - [`probe`]: raw-byte probes that prove a broker speaks its protocol.
 //! - [`tools`]: other clients as interop peers (Kafka's Java tools, kcat).
+//! - [`topics`]: waiting for a new topic to be usable.
 
 pub mod brokers;
 pub mod endpoints;
@@ -22,3 +23,4 @@ pub mod probe;
 pub mod prometheus;
 pub mod proxy;
 pub mod tools;
+pub mod topics;

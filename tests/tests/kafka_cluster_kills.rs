@@ -68,29 +68,9 @@ async fn replicated_topic(admin: &Admin, prefix: &str) -> String {
         .create_topics([NewTopic::new(&topic, PARTITIONS, 3).config("min.insync.replicas", "2")])
         .await
         .expect("create");
-    // Created is not yet known everywhere: right after a broker restart,
-    // a describe sent at once was answered UNKNOWN_TOPIC_OR_PARTITION (a
-    // CI run). Wait until every partition has a leader.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let ready = admin
-            .describe_topics([topic.as_str()])
-            .await
-            .is_ok_and(|t| {
-                t.first().is_some_and(|t| {
-                    t.partitions.len() == PARTITIONS as usize
-                        && t.partitions.iter().all(|p| p.leader >= 0)
-                })
-            });
-        if ready {
-            return topic;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "topic {topic} has no leader for every partition after 30 s"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    mq_tests::topics::wait_for_leaders(admin, &topic, PARTITIONS as usize, Duration::from_secs(30))
+        .await;
+    topic
 }
 
 /// What the group consumer read: how many times each value.

@@ -206,26 +206,13 @@ fn create_topic(rt: &Runtime, admin: &Admin, client: &str) -> String {
             .create_topics([NewTopic::new(&topic, PARTITIONS, REPLICATION)])
             .await
             .expect("create topic");
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let ready = admin
-                .describe_topics([topic.as_str()])
-                .await
-                .is_ok_and(|t| {
-                    t.first().is_some_and(|t| {
-                        t.partitions.len() == PARTITIONS as usize
-                            && t.partitions.iter().all(|p| p.leader >= 0)
-                    })
-                });
-            if ready {
-                break;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "topic {topic} has no leader for every partition after 30 s"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        mq_tests::topics::wait_for_leaders(
+            admin,
+            &topic,
+            PARTITIONS as usize,
+            Duration::from_secs(30),
+        )
+        .await;
         tokio::time::sleep(Duration::from_secs(1)).await;
     });
     topic
