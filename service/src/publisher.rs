@@ -100,12 +100,7 @@ impl<T, C: Codec<T>> Publisher<T, C> {
             value,
             key: None,
             headers: Vec::new(),
-            trace: None,
-            message_id: None,
-            partition: None,
-            exchange: None,
-            routing_key: None,
-            properties: None,
+            options: None,
         }
     }
 
@@ -157,14 +152,20 @@ pub struct Publish<'a, T, C> {
     value: &'a T,
     key: Option<Bytes>,
     headers: Vec<(String, Bytes)>,
+    /// The options most publishes leave unset, boxed: every publish's
+    /// future holds the builder.
+    options: Option<Box<PublishOptions>>,
+}
+
+/// A publish's less common options.
+#[derive(Debug, Default)]
+struct PublishOptions {
     trace: Option<TraceContext>,
     message_id: Option<String>,
     partition: Option<i32>,
     exchange: Option<String>,
     routing_key: Option<String>,
-    /// Boxed: every publish's future holds the builder, and the properties
-    /// are large and rarely set.
-    properties: Option<Box<BasicProperties>>,
+    properties: Option<BasicProperties>,
 }
 
 impl<T, C> fmt::Debug for Publish<'_, T, C> {
@@ -173,12 +174,20 @@ impl<T, C> fmt::Debug for Publish<'_, T, C> {
             .field("destination", &self.publisher.destination)
             .field("key", &self.key)
             .field("headers", &self.headers)
-            .field("trace", &self.trace)
+            .field("options", &self.options)
             .finish_non_exhaustive()
     }
 }
 
 impl<'a, T, C: Codec<T>> Publish<'a, T, C> {
+    fn options_mut(&mut self) -> &mut PublishOptions {
+        self.options.get_or_insert_with(Box::default)
+    }
+
+    fn option(&self) -> Option<&PublishOptions> {
+        self.options.as_deref()
+    }
+
     /// The key: the Kafka record key (it picks the partition); on RabbitMQ
     /// the `x-mq-key` header and, unless set otherwise, the routing key.
     /// Subscribers keep the order of messages of one key.
@@ -197,31 +206,31 @@ impl<'a, T, C: Codec<T>> Publish<'a, T, C> {
     /// The trace context to continue (the default: the current one, see
     /// [`TraceContext::current`], else a new trace).
     pub fn trace_context(mut self, ctx: TraceContext) -> Self {
-        self.trace = Some(ctx);
+        self.options_mut().trace = Some(ctx);
         self
     }
 
     /// The message id (the default: 32 random hex digits).
     pub fn message_id(mut self, id: impl Into<String>) -> Self {
-        self.message_id = Some(id.into());
+        self.options_mut().message_id = Some(id.into());
         self
     }
 
     /// Kafka: sends to this partition rather than the key's.
     pub fn partition(mut self, partition: i32) -> Self {
-        self.partition = Some(partition);
+        self.options_mut().partition = Some(partition);
         self
     }
 
     /// RabbitMQ: publishes to this exchange rather than the destination.
     pub fn exchange(mut self, exchange: impl Into<String>) -> Self {
-        self.exchange = Some(exchange.into());
+        self.options_mut().exchange = Some(exchange.into());
         self
     }
 
     /// RabbitMQ: the routing key (the default: the key, or empty).
     pub fn routing_key(mut self, routing_key: impl Into<String>) -> Self {
-        self.routing_key = Some(routing_key.into());
+        self.options_mut().routing_key = Some(routing_key.into());
         self
     }
 
@@ -229,24 +238,61 @@ impl<'a, T, C: Codec<T>> Publish<'a, T, C> {
     /// headers...). The content type, message id, persistence and the
     /// trace headers are set over them.
     pub fn properties(mut self, properties: BasicProperties) -> Self {
-        self.properties = Some(Box::new(properties));
+        self.options_mut().properties = Some(properties);
         self
     }
 
-    async fn send(self) -> Result<Published, Error> {
+    /// The publish. An `async move` block rather than an `async fn`: an
+    /// `async fn` taking `self` keeps the builder twice in its future.
+    #[allow(
+        clippy::manual_async_fn,
+        reason = "an async fn would hold the builder twice in its future"
+    )]
+    fn send(self) -> impl Future<Output = Result<Published, Error>> + 'a {
+        async move {
+            let (body, ctx, message_id, span) = self.prepare()?;
+            // Instrumented (and boxed) only when the span is on: the
+            // common future stays small.
+            let result = if span.is_disabled() {
+                self.send_in_span(body, &ctx, &message_id, &span).await
+            } else {
+                Box::pin(
+                    self.send_in_span(body, &ctx, &message_id, &span)
+                        .instrument(span.clone()),
+                )
+                .await
+            };
+            if let Err(e) = &result {
+                span.record(semconv::ERROR_TYPE, error_type(e));
+            }
+            result.map(|(partition, offset)| Published {
+                message_id,
+                trace_context: ctx,
+                partition,
+                offset,
+            })
+        }
+    }
+
+    /// Encodes the value and makes the trace context, the message id and
+    /// the send span.
+    fn prepare(&self) -> Result<(Vec<u8>, TraceContext, String, tracing::Span), Error> {
         let p = self.publisher;
         let body = p.codec.encode(self.value)?;
-        let parent = self.trace.clone().or_else(TraceContext::current);
+        let parent = self
+            .option()
+            .and_then(|o| o.trace.clone())
+            .or_else(TraceContext::current);
         #[cfg_attr(not(feature = "otel"), allow(unused_mut))]
         let mut ctx = match &parent {
             Some(parent) => parent.child(),
             None => TraceContext::new_root(),
         };
         let message_id = self
-            .message_id
-            .clone()
+            .option()
+            .and_then(|o| o.message_id.clone())
             .or_else(|| {
-                let id = self.properties.as_ref()?.message_id.as_ref()?;
+                let id = self.option()?.properties.as_ref()?.message_id.as_ref()?;
                 Some(id.to_string_lossy().into_owned())
             })
             .unwrap_or_else(random_id);
@@ -274,24 +320,7 @@ impl<'a, T, C: Codec<T>> Publish<'a, T, C> {
             span.record("trace_id", ctx.trace_id_hex().as_str());
             span.record("span_id", ctx.span_id_hex().as_str());
         }
-        // Instrumented only when the span is on: wrapping moves the whole
-        // future once more.
-        let result = if span.is_disabled() {
-            self.send_in_span(body, &ctx, &message_id, &span).await
-        } else {
-            self.send_in_span(body, &ctx, &message_id, &span)
-                .instrument(span.clone())
-                .await
-        };
-        if let Err(e) = &result {
-            span.record(semconv::ERROR_TYPE, error_type(e));
-        }
-        result.map(|(partition, offset)| Published {
-            message_id,
-            trace_context: ctx,
-            partition,
-            offset,
-        })
+        Ok((body, ctx, message_id, span))
     }
 
     async fn send_in_span(
@@ -321,10 +350,11 @@ impl<'a, T, C: Codec<T>> Publish<'a, T, C> {
         span: &tracing::Span,
     ) -> Result<(Option<i32>, Option<i64>), Error> {
         let p = self.publisher;
+        let o = self.option();
         for (set, option) in [
-            (self.exchange.is_some(), "exchange"),
-            (self.routing_key.is_some(), "routing_key"),
-            (self.properties.is_some(), "properties"),
+            (o.is_some_and(|o| o.exchange.is_some()), "exchange"),
+            (o.is_some_and(|o| o.routing_key.is_some()), "routing_key"),
+            (o.is_some_and(|o| o.properties.is_some()), "properties"),
         ] {
             if set {
                 return Err(Error::WrongBroker {
@@ -343,7 +373,7 @@ impl<'a, T, C: Codec<T>> Publish<'a, T, C> {
         let traceparent = std::str::from_utf8(&traceparent).unwrap_or_default();
         let mut record = ProducerRecord::new(&p.destination).value(&body);
         record.key = self.key.as_deref();
-        record.partition = self.partition;
+        record.partition = o.and_then(|o| o.partition);
         let content_type = p.codec.content_type();
         record = record
             .header(CONTENT_TYPE_HEADER, Some(content_type))
@@ -369,14 +399,17 @@ impl<'a, T, C: Codec<T>> Publish<'a, T, C> {
         span: &tracing::Span,
     ) -> Result<(), Error> {
         let p = self.publisher;
-        if self.partition.is_some() {
+        let o = self.option();
+        if o.is_some_and(|o| o.partition.is_some()) {
             return Err(Error::WrongBroker {
                 option: "partition",
                 broker: "Kafka",
             });
         }
-        let exchange = self.exchange.as_deref().unwrap_or(&p.destination);
-        let routing_key = match (&self.routing_key, &self.key) {
+        let exchange = o
+            .and_then(|o| o.exchange.as_deref())
+            .unwrap_or(&p.destination);
+        let routing_key = match (o.and_then(|o| o.routing_key.as_ref()), &self.key) {
             (Some(rk), _) => rk.clone(),
             (None, Some(k)) => String::from_utf8_lossy(k).into_owned(),
             (None, None) => String::new(),
@@ -403,7 +436,10 @@ impl<'a, T, C: Codec<T>> Publish<'a, T, C> {
         ctx: &TraceContext,
         message_id: &str,
     ) -> Result<BasicProperties, Error> {
-        let base = self.properties.as_deref().cloned().unwrap_or_default();
+        let base = self
+            .option()
+            .and_then(|o| o.properties.clone())
+            .unwrap_or_default();
         let mut table = amqp::TableBuilder::with_capacity(256);
         if let Some(h) = &base.headers {
             for (k, v) in h.iter() {
