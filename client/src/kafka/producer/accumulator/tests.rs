@@ -20,6 +20,12 @@ fn acc(idempotent: bool) -> Accumulator {
 }
 
 fn drain_all(a: &mut Accumulator, now: Instant) -> Vec<(i32, ProducerBatch)> {
+    drain_with(a, now, true)
+}
+
+/// One drain (leader 1 known for every partition, `room` on its
+/// connection, a 60 s delivery timeout); nothing may expire.
+fn drain_with(a: &mut Accumulator, now: Instant, room: bool) -> Vec<(i32, ProducerBatch)> {
     let mut out = Vec::new();
     let mut expired = Vec::new();
     a.drain(
@@ -27,7 +33,7 @@ fn drain_all(a: &mut Accumulator, now: Instant) -> Vec<(i32, ProducerBatch)> {
         Duration::from_secs(60),
         5,
         |_, _| Some(1),
-        |_| true,
+        |_| room,
         &mut out,
         &mut expired,
     );
@@ -226,18 +232,7 @@ fn unsent_batches_taken_give_their_sequences_back_unless_one_was_sent() {
 /// A drain with `room` for the leader's connection, and the batches'
 /// record counts.
 fn drain_with_room(a: &mut Accumulator, now: Instant, room: bool) -> Vec<i32> {
-    let mut out = Vec::new();
-    let mut expired = Vec::new();
-    a.drain(
-        now,
-        Duration::from_secs(60),
-        5,
-        |_, _| Some(1),
-        |_| room,
-        &mut out,
-        &mut expired,
-    );
-    assert!(expired.is_empty());
+    let out = drain_with(a, now, room);
     for (_, b) in &out {
         a.queue("t", b.partition).unwrap().in_flight -= 1;
     }
