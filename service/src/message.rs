@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use mq_client::amqp::BasicProperties;
 
 use crate::trace::TraceContext;
 
@@ -63,16 +64,18 @@ impl Headers {
         Self::default()
     }
 
-    /// No headers, with room for `n`.
-    pub(crate) fn with_capacity(n: usize) -> Self {
-        Headers {
-            entries: Vec::with_capacity(n),
-        }
-    }
-
     /// Appends a header.
     pub fn push(&mut self, name: impl Into<String>, value: Option<Bytes>) {
         self.entries.push((Name::from(name.into()), value));
+    }
+
+    /// Headers off the wire, names as raw bytes (kept without a copy when
+    /// they are UTF-8, replaced lossily when not). The list's allocation
+    /// is reused.
+    pub(crate) fn from_raw(raw: Vec<(Bytes, Option<Bytes>)>) -> Self {
+        Headers {
+            entries: raw.into_iter().map(|(k, v)| (Name::lossy(k), v)).collect(),
+        }
     }
 
     /// Appends a header whose name is raw bytes off the wire (kept without
@@ -182,16 +185,42 @@ pub enum Metadata {
     },
 }
 
-/// A message handed to a handler.
-#[derive(Debug, Clone)]
-pub struct Message<T> {
-    pub(crate) payload: T,
+/// What a received message carries besides its body, built once per
+/// message and shared (one reference count, no copy) by the pipeline's
+/// envelope and every attempt's [`Message`].
+#[derive(Debug)]
+pub(crate) struct Received {
     pub(crate) headers: Headers,
     pub(crate) key: Option<Bytes>,
+    pub(crate) content_type: Option<Text>,
     pub(crate) message_id: Option<Text>,
     pub(crate) metadata: Metadata,
+    /// Boxed: most of its fields are unset, and Kafka has none.
+    pub(crate) amqp_properties: Option<Box<BasicProperties>>,
+}
+
+/// A message handed to a handler.
+#[derive(Clone)]
+pub struct Message<T> {
+    pub(crate) payload: T,
+    pub(crate) received: Arc<Received>,
     pub(crate) attempt: u32,
     pub(crate) trace: TraceContext,
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Message<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let r = &*self.received;
+        f.debug_struct("Message")
+            .field("payload", &self.payload)
+            .field("headers", &r.headers)
+            .field("key", &r.key)
+            .field("message_id", &r.message_id)
+            .field("metadata", &r.metadata)
+            .field("attempt", &self.attempt)
+            .field("trace", &self.trace)
+            .finish()
+    }
 }
 
 impl<T> Message<T> {
@@ -208,13 +237,13 @@ impl<T> Message<T> {
     /// The headers, as received (`traceparent`, `content-type` and the
     /// crate's own `x-mq-*` ones included).
     pub fn headers(&self) -> &Headers {
-        &self.headers
+        &self.received.headers
     }
 
     /// The key: the Kafka record key, or on RabbitMQ the `x-mq-key`
     /// header (or another configured header, or the routing key).
     pub fn key(&self) -> Option<&[u8]> {
-        self.key.as_deref()
+        self.received.key.as_deref()
     }
 
     /// The key as UTF-8 text.
@@ -225,12 +254,12 @@ impl<T> Message<T> {
     /// The message id, if the publisher set one (this crate's publishers
     /// always do).
     pub fn message_id(&self) -> Option<&str> {
-        self.message_id.as_ref().map(Text::as_str)
+        self.received.message_id.as_ref().map(Text::as_str)
     }
 
     /// Where it came from.
     pub fn metadata(&self) -> &Metadata {
-        &self.metadata
+        &self.received.metadata
     }
 
     /// This attempt's number: 1 the first time, 2 on the first retry...

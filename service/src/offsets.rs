@@ -4,7 +4,7 @@
 //! that was not processed. At worst, records after the first unfinished
 //! one are processed again (at-least-once).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use mq_client::kafka::{OffsetAndEpoch, TopicPartition};
 
@@ -19,8 +19,8 @@ pub(crate) struct OffsetTracker {
 struct Progress {
     /// Bumped on every (re)assignment: completions from before are stale.
     generation: u64,
-    /// Dispatched and not completed: offset -> leader epoch.
-    in_flight: BTreeMap<i64, i32>,
+    /// Dispatched and not completed.
+    in_flight: Window,
     /// In flight but parked: waiting in process for their key, not
     /// started (see [`OffsetTracker::park`]).
     parked: BTreeSet<i64>,
@@ -28,6 +28,81 @@ struct Progress {
     last: Option<(i64, i32)>,
     /// The last offset handed out for commit.
     committed: Option<i64>,
+}
+
+/// The records of a partition in flight, in offset order: a queue, since
+/// records are dispatched in offset order and mostly finish in it too.
+/// A finished record is marked, and leaves once it reaches the front.
+#[derive(Debug, Default)]
+struct Window {
+    /// (offset, leader epoch, finished), offsets ascending; the front is
+    /// never finished.
+    slots: VecDeque<(i64, i32, bool)>,
+    /// Slots not finished.
+    live: usize,
+}
+
+impl Window {
+    fn insert(&mut self, offset: i64, epoch: i32) {
+        match self.slots.back() {
+            Some(&(last, ..)) if offset <= last => {
+                // Out of order (not seen from a consumer, kept correct).
+                match self.slots.binary_search_by_key(&offset, |s| s.0) {
+                    Ok(i) => {
+                        let s = &mut self.slots[i];
+                        if s.2 {
+                            self.live += 1;
+                        }
+                        *s = (offset, epoch, false);
+                    }
+                    Err(i) => {
+                        self.slots.insert(i, (offset, epoch, false));
+                        self.live += 1;
+                    }
+                }
+            }
+            _ => {
+                self.slots.push_back((offset, epoch, false));
+                self.live += 1;
+            }
+        }
+    }
+
+    fn position(&self, offset: i64) -> Option<usize> {
+        // Mostly the front: completions come roughly in order.
+        match self.slots.front() {
+            Some(&(o, _, false)) if o == offset => Some(0),
+            _ => self.slots.binary_search_by_key(&offset, |s| s.0).ok(),
+        }
+    }
+
+    fn remove(&mut self, offset: i64) {
+        let Some(i) = self.position(offset) else {
+            return;
+        };
+        let slot = &mut self.slots[i];
+        if slot.2 {
+            return;
+        }
+        slot.2 = true;
+        self.live -= 1;
+        while self.slots.front().is_some_and(|s| s.2) {
+            self.slots.pop_front();
+        }
+    }
+
+    fn contains(&self, offset: i64) -> bool {
+        self.position(offset).is_some_and(|i| !self.slots[i].2)
+    }
+
+    /// The first record not finished.
+    fn first(&self) -> Option<(i64, i32)> {
+        self.slots.front().map(|&(o, e, _)| (o, e))
+    }
+
+    fn len(&self) -> usize {
+        self.live
+    }
 }
 
 /// A record in flight: what its completion reports.
@@ -46,7 +121,7 @@ impl OffsetTracker {
                 tp.clone(),
                 Progress {
                     generation: self.generations,
-                    in_flight: BTreeMap::new(),
+                    in_flight: Window::default(),
                     parked: BTreeSet::new(),
                     last: None,
                     committed: None,
@@ -88,8 +163,10 @@ impl OffsetTracker {
     pub(crate) fn complete(&mut self, ticket: &Ticket) {
         if let Some(p) = self.parts.get_mut(&ticket.tp) {
             if p.generation == ticket.generation {
-                p.in_flight.remove(&ticket.offset);
-                p.parked.remove(&ticket.offset);
+                p.in_flight.remove(ticket.offset);
+                if !p.parked.is_empty() {
+                    p.parked.remove(&ticket.offset);
+                }
             }
         }
     }
@@ -99,7 +176,7 @@ impl OffsetTracker {
     /// sees it is no longer [current](Self::is_current)).
     pub(crate) fn park(&mut self, ticket: &Ticket) {
         if let Some(p) = self.parts.get_mut(&ticket.tp) {
-            if p.generation == ticket.generation && p.in_flight.contains_key(&ticket.offset) {
+            if p.generation == ticket.generation && p.in_flight.contains(ticket.offset) {
                 p.parked.insert(ticket.offset);
             }
         }
@@ -139,8 +216,8 @@ impl OffsetTracker {
     /// record still in flight, or one past the last dispatched.
     pub(crate) fn committable(&self, tp: &TopicPartition) -> Option<OffsetAndEpoch> {
         let p = self.parts.get(tp)?;
-        match p.in_flight.first_key_value() {
-            Some((&offset, &epoch)) => Some(OffsetAndEpoch::new(offset, epoch)),
+        match p.in_flight.first() {
+            Some((offset, epoch)) => Some(OffsetAndEpoch::new(offset, epoch)),
             None => p
                 .last
                 .map(|(o, e)| OffsetAndEpoch::new(o.saturating_add(1), e)),
@@ -244,6 +321,32 @@ mod tests {
         t.assign(&tp(0));
         assert!(!t.is_current(&b), "a new generation");
         assert_eq!(t.busy(&tp(0)), 0);
+    }
+
+    #[test]
+    fn a_record_dispatched_below_the_last_keeps_the_commit_behind_it() {
+        let mut t = OffsetTracker::default();
+        let a = t.dispatch(&tp(0), 5, 0);
+        let b = t.dispatch(&tp(0), 6, 0);
+        // A rewind inside one assignment: offset 3 again.
+        let c = t.dispatch(&tp(0), 3, 0);
+        assert_eq!(t.in_flight(&tp(0)), 3);
+        t.complete(&a);
+        t.complete(&b);
+        assert_eq!(t.committable(&tp(0)).unwrap().offset, 3);
+        t.complete(&c);
+        assert_eq!(t.committable(&tp(0)).unwrap().offset, 7);
+        // Completing twice changes nothing.
+        t.complete(&c);
+        assert_eq!(t.in_flight(&tp(0)), 0);
+        // The same offset dispatched again while in flight counts once.
+        let d = t.dispatch(&tp(0), 8, 1);
+        let d2 = t.dispatch(&tp(0), 8, 1);
+        assert_eq!(t.in_flight(&tp(0)), 1);
+        t.complete(&d2);
+        assert_eq!(t.in_flight(&tp(0)), 0);
+        t.complete(&d);
+        assert_eq!(t.committable(&tp(0)).unwrap().offset, 9);
     }
 
     proptest! {

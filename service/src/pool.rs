@@ -40,6 +40,29 @@ pub(crate) fn lane_key(key: &[u8]) -> u64 {
     BuildHasherDefault::<DefaultHasher>::default().hash_one(key)
 }
 
+/// The lanes' map hashes nothing: its keys are [`lane_key`] hashes already.
+#[derive(Default)]
+struct LaneHasher(u64);
+
+impl std::hash::Hasher for LaneHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` keys are hashed (`write_u64`); anything else folds in.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type Lanes = HashMap<u64, VecDeque<Submitted>, BuildHasherDefault<LaneHasher>>;
+
 /// A slot in flight, from [`KeyedPool::reserve`].
 #[derive(Debug)]
 pub(crate) struct Slot(#[allow(dead_code)] OwnedSemaphorePermit);
@@ -206,7 +229,7 @@ async fn run_one(s: Submitted) -> Option<u64> {
 /// polled. A lane exists while it has work; it ends when its last job did.
 /// The runner ends once the pool is gone and its jobs are done.
 async fn run_lanes(mut rx: UnboundedReceiver<Submitted>, open: Arc<AtomicUsize>) {
-    let mut lanes: HashMap<u64, VecDeque<Submitted>> = HashMap::new();
+    let mut lanes = Lanes::default();
     let mut running = FuturesUnordered::new();
     let mut intake = true;
     loop {

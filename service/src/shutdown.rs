@@ -1,6 +1,9 @@
 //! A shutdown signal: a tiny cancellation token on `tokio::sync::watch`.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use tokio::sync::watch;
 
@@ -52,6 +55,44 @@ impl Shutdown {
     }
 }
 
+impl Shutdown {
+    /// Waits until it is triggered, like [`Shutdown::triggered`], but
+    /// takes three words until first polled and boxes its wait only then:
+    /// the stop side of a race whose other side is usually ready at once
+    /// (which `triggered`'s 176-byte future made part of every message's
+    /// job).
+    pub(crate) fn stopped(&self) -> Stopped<'_> {
+        Stopped {
+            shutdown: self,
+            wait: None,
+        }
+    }
+}
+
+/// See [`Shutdown::stopped`].
+pub(crate) struct Stopped<'a> {
+    shutdown: &'a Shutdown,
+    wait: Option<Pin<Box<dyn Future<Output = ()> + Send + 'a>>>,
+}
+
+impl Future for Stopped<'_> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        if this.wait.is_none() {
+            if this.shutdown.is_triggered() {
+                return Poll::Ready(());
+            }
+            this.wait = Some(Box::pin(this.shutdown.triggered()));
+        }
+        match &mut this.wait {
+            Some(w) => w.as_mut().poll(cx),
+            None => Poll::Ready(()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,5 +108,20 @@ mod tests {
         assert!(s.is_triggered());
         // Already triggered: returns at once.
         s.triggered().await;
+        s.stopped().await;
+    }
+
+    #[tokio::test]
+    async fn stopped_waits_for_the_trigger() {
+        let s = Shutdown::new();
+        let c = s.clone();
+        let waiter = tokio::spawn(async move { c.stopped().await });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        s.trigger();
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+            .await
+            .expect("woken by the trigger")
+            .unwrap();
     }
 }

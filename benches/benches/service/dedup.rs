@@ -124,7 +124,10 @@ pub(super) async fn iteration(
     if let Some(store) = store {
         b = b.deduplicate(Deduplication::claim(store.clone(), LEASE));
     }
-    let running = b.start(handler(&probe, None)).await.expect("subscriber");
+    let running = b
+        .start(handler(&probe, Wait::None))
+        .await
+        .expect("subscriber");
     let sample = probe.finished().await;
     running.shutdown().await.expect("shutdown");
     sample

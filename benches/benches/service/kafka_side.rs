@@ -137,7 +137,7 @@ impl Kafka {
         topic: &str,
         workers: usize,
         max_in_flight: Option<u32>,
-        sleep: Option<Duration>,
+        wait: Wait,
         probe: &Arc<Probe>,
     ) -> Sample {
         let mut b = self
@@ -149,7 +149,7 @@ impl Kafka {
         if let Some(m) = max_in_flight {
             b = b.max_in_flight(m);
         }
-        let running = b.start(handler(probe, sleep)).await.expect("subscriber");
+        let running = b.start(handler(probe, wait)).await.expect("subscriber");
         let sample = probe.finished().await;
         running.shutdown().await.expect("shutdown");
         sample

@@ -44,6 +44,9 @@
 //!    sleep begun just after a tick ends two ticks later: about 2 ms.
 //!    `SERVICE_BENCH_SLEEP_US` sets the sleep (default 1000); at 500 a
 //!    handler ends on the next tick, about 1 ms after the last one.
+//!    The `slow16-io` rows run the same three with a handler that awaits
+//!    a 1 ms call completed from outside tokio's timer, as a database or
+//!    HTTP answer is (`delay.rs`): a handler that takes 1 ms, not 2.
 //!
 //! 3. **Deduplication, 16 workers, no-op handler**, RabbitMQ: no store,
 //!    then each store in claim mode (`dedup.rs`), every message a new id.
@@ -75,7 +78,10 @@ use mq_service::{Bus, Json, Message};
 use serde::{Deserialize, Serialize};
 use tokio::runtime::Runtime;
 
+use delay::Wait;
+
 mod dedup;
+mod delay;
 mod kafka_side;
 mod rabbitmq;
 
@@ -103,6 +109,15 @@ fn handler_sleep() -> Duration {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000);
     Duration::from_micros(us)
+}
+/// The slow rows' waits, with their row-name suffix: tokio's sleep (the
+/// rows `slow16/...`), then a 1 ms call completed from outside tokio's
+/// timer (`slow16-io/...`; see `delay.rs`).
+fn slow_waits() -> [(&'static str, Wait); 2] {
+    [
+        ("", Wait::Sleep(handler_sleep())),
+        ("-io", Wait::Io(Duration::from_millis(1))),
+    ]
 }
 const COMMIT_INTERVAL: Duration = Duration::from_millis(250);
 
@@ -286,21 +301,20 @@ fn report_added() {
             }
         }
     }
-    println!(
-        "REPORT slow16 handler: tokio::time::sleep({:?})",
-        handler_sleep()
-    );
     dedup::report_dedup(&rows);
-    let ceiling = find("slow16/ceiling");
-    for broker in ["amqp", "kafka"] {
-        if let Some((rate, _)) = find(&format!("slow16/{broker}/service")) {
-            let of_ceiling = ceiling.map_or(String::new(), |(c, _)| {
-                format!(", {:.0}% of the tokio ceiling {c:.0}", rate * 100.0 / c)
-            });
-            println!(
-                "REPORT slow16/{broker}: {rate:.0} msg/s = {:.0}% of 16,000 (target >= 80%){of_ceiling}",
-                rate * 100.0 / 16_000.0
-            );
+    for (row, wait) in slow_waits() {
+        println!("REPORT slow16{row} handler: {}", wait.describe());
+        let ceiling = find(&format!("slow16{row}/ceiling"));
+        for broker in ["amqp", "kafka"] {
+            if let Some((rate, _)) = find(&format!("slow16{row}/{broker}/service")) {
+                let of_ceiling = ceiling.map_or(String::new(), |(c, _)| {
+                    format!(", {:.0}% of the wait's ceiling {c:.0}", rate * 100.0 / c)
+                });
+                println!(
+                    "REPORT slow16{row}/{broker}: {rate:.0} msg/s = {:.0}% of 16,000 (target >= 80%){of_ceiling}",
+                    rate * 100.0 / 16_000.0
+                );
+            }
         }
     }
 }
@@ -308,22 +322,27 @@ fn report_added() {
 /// What a handler returns.
 type Handled = std::pin::Pin<Box<dyn Future<Output = Result<(), Infallible>> + Send>>;
 
-/// The handler: no-op (decode was done by the service), or a 1 ms sleep.
+/// The handler: no-op (decode was done by the service), or a 1 ms wait.
 fn handler(
     probe: &Arc<Probe>,
-    sleep: Option<Duration>,
+    wait: Wait,
 ) -> impl Fn(Message<Order>) -> Handled + Send + Sync + 'static {
     let probe = probe.clone();
     move |m: Message<Order>| {
         let probe = probe.clone();
-        Box::pin(async move {
-            if let Some(d) = sleep {
-                tokio::time::sleep(d).await;
-            }
-            std::hint::black_box(m.payload());
-            probe.hit();
-            Ok(())
-        })
+        match wait {
+            Wait::None => Box::pin(async move {
+                std::hint::black_box(m.payload());
+                probe.hit();
+                Ok(())
+            }),
+            wait => Box::pin(async move {
+                wait.run().await;
+                std::hint::black_box(m.payload());
+                probe.hit();
+                Ok(())
+            }),
+        }
     }
 }
 
@@ -354,14 +373,14 @@ async fn publish_service(publisher: &mq_service::Publisher<Order, Json>, keys: &
     }
 }
 
-/// 16 tasks sleeping 1 ms in a loop: tokio's timer alone.
-async fn ceiling(probe: &Arc<Probe>, sleep: Duration) -> Sample {
+/// 16 tasks waiting 1 ms in a loop, no broker: what the wait allows at all.
+async fn ceiling(probe: &Arc<Probe>, wait: Wait) -> Sample {
     let tasks: Vec<_> = (0..WORKERS)
         .map(|_| {
             let p = probe.clone();
             tokio::spawn(async move {
                 loop {
-                    tokio::time::sleep(sleep).await;
+                    wait.run().await;
                     if p.hit() {
                         break;
                     }
@@ -453,7 +472,13 @@ fn bench(c: &mut Criterion) {
                     rabbit.fill(x, q, &noop_keys, WARM + AMQP_NOOP).await;
                     let probe = Probe::new(WARM, AMQP_NOOP);
                     rabbit
-                        .consume_service(&rabbit.noop, 1, Some(u32::from(PREFETCH)), None, &probe)
+                        .consume_service(
+                            &rabbit.noop,
+                            1,
+                            Some(u32::from(PREFETCH)),
+                            Wait::None,
+                            &probe,
+                        )
                         .await
                 })
             })
@@ -508,50 +533,54 @@ fn bench(c: &mut Criterion) {
     rt.block_on(cleanup.run());
 
     let mut g = group(c, "service_slow16", SLOW);
-    g.bench_function("ceiling", |b| {
-        b.iter_custom(|iters| {
-            consume_iters(iters, || {
-                rt.block_on(async {
-                    let probe = Probe::new(WARM / 4, SLOW);
-                    ceiling(&probe, handler_sleep()).await
+    for (row, wait) in slow_waits() {
+        g.bench_function(format!("{row}ceiling"), |b| {
+            b.iter_custom(|iters| {
+                consume_iters(iters, || {
+                    rt.block_on(async {
+                        let probe = Probe::new(WARM / 4, SLOW);
+                        ceiling(&probe, wait).await
+                    })
                 })
             })
-        })
-    });
-    report("slow16/ceiling");
-    g.bench_function("amqp", |b| {
-        b.iter_custom(|iters| {
-            consume_iters(iters, || {
-                rt.block_on(async {
-                    let (x, q) = &rabbit.slow;
-                    rabbit.fill(x, q, &slow_keys, WARM / 4 + SLOW).await;
-                    let probe = Probe::new(WARM / 4, SLOW);
-                    rabbit
-                        .consume_service(&rabbit.slow, WORKERS, None, Some(handler_sleep()), &probe)
-                        .await
+        });
+        report(&format!("slow16{row}/ceiling"));
+        g.bench_function(format!("{row}amqp"), |b| {
+            b.iter_custom(|iters| {
+                consume_iters(iters, || {
+                    rt.block_on(async {
+                        let (x, q) = &rabbit.slow;
+                        rabbit.fill(x, q, &slow_keys, WARM / 4 + SLOW).await;
+                        let probe = Probe::new(WARM / 4, SLOW);
+                        rabbit
+                            .consume_service(&rabbit.slow, WORKERS, None, wait, &probe)
+                            .await
+                    })
                 })
             })
-        })
-    });
-    report("slow16/amqp/service");
+        });
+        report(&format!("slow16{row}/amqp/service"));
+    }
     rt.block_on(rabbit.cleanup());
 
     // Kafka.
     let k = rt.block_on(Kafka::new());
     rt.block_on(k.fill(&k.noop, &noop_keys, WARM + KAFKA_NOOP));
     rt.block_on(k.fill(&k.slow, &slow_keys, WARM / 4 + SLOW));
-    g.bench_function("kafka", |b| {
-        b.iter_custom(|iters| {
-            consume_iters(iters, || {
-                rt.block_on(async {
-                    let probe = Probe::new(WARM / 4, SLOW);
-                    k.consume_service(&k.slow, WORKERS, None, Some(handler_sleep()), &probe)
-                        .await
+    for (row, wait) in slow_waits() {
+        g.bench_function(format!("{row}kafka"), |b| {
+            b.iter_custom(|iters| {
+                consume_iters(iters, || {
+                    rt.block_on(async {
+                        let probe = Probe::new(WARM / 4, SLOW);
+                        k.consume_service(&k.slow, WORKERS, None, wait, &probe)
+                            .await
+                    })
                 })
             })
-        })
-    });
-    report("slow16/kafka/service");
+        });
+        report(&format!("slow16{row}/kafka/service"));
+    }
     g.finish();
 
     let mut g = group(c, "service_kafka_consume_noop", KAFKA_NOOP);
@@ -571,7 +600,7 @@ fn bench(c: &mut Criterion) {
             consume_iters(iters, || {
                 rt.block_on(async {
                     let probe = Probe::new(WARM, KAFKA_NOOP);
-                    k.consume_service(&k.noop, 1, Some(u32::from(PREFETCH)), None, &probe)
+                    k.consume_service(&k.noop, 1, Some(u32::from(PREFETCH)), Wait::None, &probe)
                         .await
                 })
             })

@@ -23,7 +23,7 @@ use crate::dead_letter::{DeadLetterSink, ORIGIN_EXCHANGE, ORIGIN_QUEUE, ORIGIN_R
 use crate::dedup::Deduplication;
 use crate::delayed_retry::{Carried, RetrySink, return_queue};
 use crate::error::Error;
-use crate::message::{Headers, Metadata, Text};
+use crate::message::{Headers, Metadata, Received, Text};
 use crate::metrics::SubscriberMetrics;
 use crate::pool::{KeyedPool, lane_key};
 use crate::publisher::{CONTENT_TYPE_HEADER, MESSAGE_ID_HEADER};
@@ -240,8 +240,10 @@ where
                 key,
                 Box::pin(async move {
                     if let Some((holds, lane)) = &hold {
+                        // Boxed: kept out of the job's layout when not held.
                         if !from_stage
-                            && holds.wait(*lane, &stop, &pipeline.hard_stop, || true).await
+                            && Box::pin(holds.wait(*lane, &stop, &pipeline.hard_stop, || true))
+                                .await
                                 == Waited::Abandon
                         {
                             pipeline.metrics.in_flight.decrement(1.0);
@@ -249,7 +251,7 @@ where
                             return;
                         }
                     }
-                    let outcome = pipeline.process(env).await;
+                    let outcome = pipeline.process(&env).await;
                     pipeline.metrics.in_flight.decrement(1.0);
                     if let Some((holds, lane)) = &hold {
                         holds.settled(*lane, from_stage, outcome);
@@ -322,18 +324,20 @@ where
         };
         let env = Envelope {
             body: Some(d.body()),
-            key,
-            content_type,
-            message_id,
-            metadata: Metadata::Amqp {
-                exchange,
-                routing_key,
-                queue,
-                delivery_tag: d.delivery_tag(),
-                redelivered: d.redelivered(),
-            },
-            headers,
-            amqp_properties: Some(properties),
+            received: Arc::new(Received {
+                key,
+                content_type,
+                message_id,
+                metadata: Metadata::Amqp {
+                    exchange,
+                    routing_key,
+                    queue,
+                    delivery_tag: d.delivery_tag(),
+                    redelivered: d.redelivered(),
+                },
+                headers,
+                amqp_properties: Some(Box::new(properties)),
+            }),
             carried,
         };
         (env, lane)
@@ -387,7 +391,7 @@ async fn settle(d: &Delivery, outcome: Outcome) {
 /// and booleans as text, no value as `None`.
 fn header_value(v: &FieldValue) -> Option<Bytes> {
     Some(match v {
-        FieldValue::LongStr(s) => Bytes::copy_from_slice(s.as_bytes()),
+        FieldValue::LongStr(s) => s.to_bytes(),
         FieldValue::Bytes(b) => b.clone(),
         FieldValue::Void => return None,
         FieldValue::Bool(b) => Bytes::from(b.to_string()),

@@ -55,8 +55,9 @@ where
     E: Into<HandlerError>,
 {
     fn handle(&self, message: Message<T>) -> impl Future<Output = Result<(), HandlerError>> + Send {
-        let fut = self(message);
-        async move { fut.await.map_err(Into::into) }
+        // A combinator, not `async move { fut.await }`, which would lay the
+        // handler's future out twice.
+        futures_util::TryFutureExt::map_err(self(message), Into::into)
     }
 }
 

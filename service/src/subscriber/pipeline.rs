@@ -12,7 +12,6 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use futures_util::FutureExt;
-use mq_client::amqp::BasicProperties;
 use tokio::sync::Semaphore;
 use tracing::{Instrument, Span, field};
 
@@ -22,7 +21,7 @@ use crate::dead_letter::{DeadLetter, DeadLetterSink, FailureRecord, Reason, orig
 use crate::dedup::{self, Claim, DedupMode, Deduplication, StoreError};
 use crate::delayed_retry::{Carried, RetrySink};
 use crate::error::{CodecError, FailureKind, HandlerError};
-use crate::message::{Headers, Message, Metadata, Text};
+use crate::message::{Message, Metadata, Received, Text};
 use crate::metrics::SubscriberMetrics;
 use crate::rate_limit::TokenBucket;
 use crate::retry::{RetryDecision, RetryPolicy};
@@ -31,17 +30,22 @@ use crate::shutdown::Shutdown;
 use crate::trace::{self, TraceContext};
 
 /// A received message, before decoding: the same shape for both brokers.
+/// What does not change between attempts is in [`Received`], shared with
+/// each attempt's [`Message`]; the envelope reads through to it.
 #[derive(Debug)]
 pub(crate) struct Envelope {
     pub(crate) body: Option<Bytes>,
-    pub(crate) headers: Headers,
-    pub(crate) key: Option<Bytes>,
-    pub(crate) content_type: Option<Text>,
-    pub(crate) message_id: Option<Text>,
-    pub(crate) metadata: Metadata,
-    pub(crate) amqp_properties: Option<BasicProperties>,
+    pub(crate) received: Arc<Received>,
     /// Set when it comes back from a delayed-retry stage.
     pub(crate) carried: Option<Carried>,
+}
+
+impl std::ops::Deref for Envelope {
+    type Target = Received;
+
+    fn deref(&self) -> &Received {
+        &self.received
+    }
 }
 
 /// How a message ended.
@@ -175,10 +179,50 @@ where
     H: Handler<T>,
 {
     /// Processes one message to its end.
-    pub(crate) async fn process(&self, env: Envelope) -> Outcome {
-        // The clock only for the log line's duration, when it is on.
-        let started = tracing::enabled!(target: "mq_service::message", tracing::Level::INFO)
-            .then(Instant::now);
+    ///
+    /// An `async move` block over a borrowed envelope, not an `async fn`
+    /// taking it: the job that holds the envelope and this future is boxed
+    /// for every message, and an `async fn` keeps a second copy of its
+    /// arguments.
+    #[allow(clippy::manual_async_fn)] // on purpose: see above
+    pub(crate) fn process<'a>(
+        &'a self,
+        env: &'a Envelope,
+    ) -> impl Future<Output = Outcome> + Send + 'a {
+        async move {
+            // The clock only for the log line's duration, when it is on.
+            let started = tracing::enabled!(target: "mq_service::message", tracing::Level::INFO)
+                .then(Instant::now);
+            let (ctx, span) = self.open_span(env);
+            // Instrumented only when the span is on, and then boxed (the
+            // span costs more than the box): the wrapper would otherwise
+            // widen every message's job.
+            let (outcome, attempts) = if span.is_disabled() {
+                self.run(env, &ctx, &span).await
+            } else {
+                Box::pin(self.run(env, &ctx, &span).instrument(span.clone())).await
+            };
+            span.record("attempts", attempts);
+            span.record("outcome", outcome.as_str());
+            tracing::info!(
+                target: "mq_service::message",
+                parent: &span,
+                trace_id = ctx.trace_id_hex().as_str(),
+                destination = &*self.destination,
+                message_id = env.message_id.as_ref().map_or("", Text::as_str),
+                duration_ms = started.map_or(0.0, |s| s.elapsed().as_secs_f64() * 1000.0),
+                outcome = outcome.as_str(),
+                attempts,
+                "message settled"
+            );
+            outcome
+        }
+    }
+
+    /// The trace context of a message's processing (a child of the one
+    /// it carries, or a new root) and its span, with the attributes known
+    /// before the handler runs.
+    fn open_span(&self, env: &Envelope) -> (TraceContext, Span) {
         let parent = env
             .headers
             .get_str(trace::TRACEPARENT)
@@ -242,27 +286,7 @@ where
                 span.record(semconv::MESSAGING_RABBITMQ_DELIVERY_TAG, delivery_tag);
             }
         }
-        // Instrumented only when the span is on: wrapping moves the whole
-        // future once more.
-        let (outcome, attempts) = if span.is_disabled() {
-            self.run(&env, &ctx, &span).await
-        } else {
-            self.run(&env, &ctx, &span).instrument(span.clone()).await
-        };
-        span.record("attempts", attempts);
-        span.record("outcome", outcome.as_str());
-        tracing::info!(
-            target: "mq_service::message",
-            parent: &span,
-            trace_id = ctx.trace_id_hex().as_str(),
-            destination = &*self.destination,
-            message_id = env.message_id.as_ref().map_or("", Text::as_str),
-            duration_ms = started.map_or(0.0, |s| s.elapsed().as_secs_f64() * 1000.0),
-            outcome = outcome.as_str(),
-            attempts,
-            "message settled"
-        );
-        outcome
+        (ctx, span)
     }
 
     /// The attempts. The paths off the common one (poison, deduplication,
@@ -277,8 +301,8 @@ where
                 env.body.as_deref(),
             )
         };
-        let mut decoded = match decode() {
-            Ok(v) => Some(v),
+        let decoded = match decode() {
+            Ok(v) => v,
             Err(e) => {
                 let before = env.carried.map_or(0, |c| c.attempts);
                 return (Box::pin(self.poison(env, &e, span, before)).await, before);
@@ -290,9 +314,7 @@ where
         let mut first_failure = carried.and_then(|c| c.first_failure);
         // The first message, built up front: the deduplication key may be
         // a function of it.
-        let mut pending = decoded
-            .take()
-            .map(|p| self.message(env, p, before.saturating_add(1), ctx));
+        let mut pending = Some(self.message(env, decoded, before.saturating_add(1), ctx));
         let key = self.dedup.as_ref().and_then(|d| {
             let m = pending.as_ref()?;
             d.key_of(m, &self.group).map(|k| (d, k))
@@ -328,10 +350,10 @@ where
                 if !handled {
                     // Decoded once up front; again (same bytes, same
                     // result) for each retry, so payloads need not be Clone.
-                    let message = match pending.take() {
-                        Some(m) => Message { attempt, ..m },
+                    match pending.as_mut() {
+                        Some(m) => m.attempt = attempt,
                         None => match decode() {
-                            Ok(p) => self.message(env, p, attempt, ctx),
+                            Ok(p) => pending = Some(self.message(env, p, attempt, ctx)),
                             // A codec that is not deterministic: poison all
                             // the same.
                             Err(e) => {
@@ -341,13 +363,21 @@ where
                                 );
                             }
                         },
-                    };
-                    let call = self.attempt(message, ctx);
+                    }
+                    // Each call's future made where it is awaited: a
+                    // future held in a local first is laid out twice.
                     let result = match (&key, claimed, self.dedup.as_ref().map(|d| d.mode)) {
                         (Some((d, k)), true, Some(DedupMode::Claim { lease })) => {
-                            Box::pin(self.renewing(call, d, k, &owner, lease)).await
+                            Box::pin(self.renewing(
+                                self.attempt(&mut pending, ctx),
+                                d,
+                                k,
+                                &owner,
+                                lease,
+                            ))
+                            .await
                         }
-                        _ => call.await,
+                        _ => self.attempt(&mut pending, ctx).await,
                     };
                     let Some(result) = result else {
                         return (Outcome::Abandoned, attempt);
@@ -441,10 +471,7 @@ where
     fn message(&self, env: &Envelope, payload: T, attempt: u32, ctx: &TraceContext) -> Message<T> {
         Message {
             payload,
-            headers: env.headers.clone(),
-            key: env.key.clone(),
-            message_id: env.message_id.clone(),
-            metadata: env.metadata.clone(),
+            received: env.received.clone(),
             attempt,
             trace: ctx.clone(),
         }
@@ -559,37 +586,57 @@ where
 
     /// One handler call: rate limit, a worker, the call under its timeout
     /// with panics caught. `None` if the hard stop came first.
-    async fn attempt(
-        &self,
-        message: Message<T>,
-        ctx: &TraceContext,
-    ) -> Option<Result<(), Failure>> {
-        let work = async {
+    ///
+    /// It takes the message out of the caller's `message` (always `Some`)
+    /// when it calls the handler, so the message is laid out once in the
+    /// caller's future and not again in this one; and it is an `async
+    /// move` block rather than an `async fn` (which copies its arguments
+    /// into its body). Each wait is raced with the hard stop where it is
+    /// awaited, the likely-ready side first: a handler done at its first
+    /// poll never registers a waiter on the stop.
+    #[allow(clippy::manual_async_fn)] // on purpose: see above
+    fn attempt<'a>(
+        &'a self,
+        message: &'a mut Option<Message<T>>,
+        ctx: &'a TraceContext,
+    ) -> impl Future<Output = Option<Result<(), Failure>>> + Send + 'a {
+        async move {
+            if self.hard_stop.is_triggered() {
+                return None;
+            }
             if let Some(rate) = &self.rate {
-                rate.acquire().await;
+                tokio::select! {
+                    biased;
+                    () = rate.acquire() => {}
+                    () = self.hard_stop.stopped() => return None,
+                }
             }
             // The semaphore is never closed.
-            let _worker = self.workers.acquire().await.ok();
-            let started = Instant::now();
-            let call = AssertUnwindSafe(ctx.clone().scope(self.handler.handle(message)));
-            let result = tokio::time::timeout(self.handler_timeout, call.catch_unwind()).await;
+            let _worker = tokio::select! {
+                biased;
+                w = self.workers.acquire() => w.ok(),
+                () = self.hard_stop.stopped() => return None,
+            };
+            // Always there: the caller puts it in for each attempt.
+            let message = message.take()?;
+            // One clock read for the duration and the deadline.
+            let started = tokio::time::Instant::now();
+            let result = tokio::select! {
+                biased;
+                r = tokio::time::timeout_at(
+                    started + self.handler_timeout,
+                    AssertUnwindSafe(ctx.clone().scope(self.handler.handle(message)))
+                        .catch_unwind(),
+                ) => r,
+                () = self.hard_stop.stopped() => return None,
+            };
             self.metrics.handler_took(started.elapsed());
-            match result {
+            Some(match result {
                 Ok(Ok(Ok(()))) => Ok(()),
                 Ok(Ok(Err(e))) => Err(Failure::handler(e)),
                 Ok(Err(panic)) => Err(Failure::panic(panic)),
                 Err(_) => Err(Failure::timeout(self.handler_timeout)),
-            }
-        };
-        if self.hard_stop.is_triggered() {
-            return None;
-        }
-        // The work first: a handler that is done at its first poll never
-        // registers a waiter on the hard stop.
-        tokio::select! {
-            biased;
-            r = work => Some(r),
-            () = self.hard_stop.triggered() => None,
+            })
         }
     }
 
@@ -615,7 +662,7 @@ where
             metadata: &env.metadata,
             origin,
             group: &self.group,
-            amqp_properties: env.amqp_properties.as_ref(),
+            amqp_properties: env.amqp_properties.as_deref(),
         }
     }
 

@@ -28,7 +28,7 @@ use crate::dead_letter::DeadLetterSink;
 use crate::dedup::Deduplication;
 use crate::delayed_retry::{Carried, RetrySink};
 use crate::error::Error;
-use crate::message::{Headers, Metadata};
+use crate::message::{Headers, Metadata, Received};
 use crate::metrics::SubscriberMetrics;
 use crate::pool::{KeyedPool, Slot, lane_key};
 use crate::publisher::{CONTENT_TYPE_HEADER, MESSAGE_ID_HEADER};
@@ -372,35 +372,32 @@ where
         let hold = self.holds.clone().zip(key);
         let stop = self.stop.clone();
         pipeline.metrics.in_flight.increment(1.0);
-        self.pool.submit_reserved(
-            slot,
-            key,
-            Box::pin(async move {
-                if let Some((holds, lane)) = &hold {
-                    if !from_stage && holds.is_held(*lane) {
-                        lock(&tracker).park(&ticket);
-                        let waited = holds
-                            .wait(*lane, &stop, &pipeline.hard_stop, || {
-                                lock(&tracker).is_current(&ticket)
-                            })
-                            .await;
-                        lock(&tracker).unpark(&ticket);
-                        if waited == Waited::Abandon {
-                            pipeline.metrics.in_flight.decrement(1.0);
-                            return;
-                        }
+        let job = async move {
+            if let Some((holds, lane)) = &hold {
+                if !from_stage && holds.is_held(*lane) {
+                    lock(&tracker).park(&ticket);
+                    // Boxed: the rare path, kept out of every job's layout.
+                    let waited = Box::pin(holds.wait(*lane, &stop, &pipeline.hard_stop, || {
+                        lock(&tracker).is_current(&ticket)
+                    }))
+                    .await;
+                    lock(&tracker).unpark(&ticket);
+                    if waited == Waited::Abandon {
+                        pipeline.metrics.in_flight.decrement(1.0);
+                        return;
                     }
                 }
-                let outcome = pipeline.process(env).await;
-                pipeline.metrics.in_flight.decrement(1.0);
-                if let Some((holds, lane)) = &hold {
-                    holds.settled(*lane, from_stage, outcome);
-                }
-                if outcome.settles() {
-                    lock(&tracker).complete(&ticket);
-                }
-            }),
-        );
+            }
+            let outcome = pipeline.process(&env).await;
+            pipeline.metrics.in_flight.decrement(1.0);
+            if let Some((holds, lane)) = &hold {
+                holds.settled(*lane, from_stage, outcome);
+            }
+            if outcome.settles() {
+                lock(&tracker).complete(&ticket);
+            }
+        };
+        self.pool.submit_reserved(slot, key, Box::pin(job));
     }
 
     /// Graceful stop: drain up to the deadline, abandon the rest, commit
@@ -436,25 +433,24 @@ where
 
 /// A record as the pipeline sees it.
 fn envelope(r: ConsumerRecord) -> Envelope {
-    let mut headers = Headers::with_capacity(r.headers.len());
-    for (k, v) in r.headers {
-        headers.push_raw(k, v);
-    }
+    let headers = Headers::from_raw(r.headers);
     let content_type = headers.get_text(CONTENT_TYPE_HEADER);
     let message_id = headers.get_text(MESSAGE_ID_HEADER);
     Envelope {
         body: r.value,
-        key: r.key,
-        content_type,
-        message_id,
-        metadata: Metadata::Kafka {
-            topic: r.topic,
-            partition: r.partition,
-            offset: r.offset,
-            timestamp: r.timestamp,
-        },
-        headers,
-        amqp_properties: None,
+        received: Arc::new(Received {
+            key: r.key,
+            content_type,
+            message_id,
+            metadata: Metadata::Kafka {
+                topic: r.topic,
+                partition: r.partition,
+                offset: r.offset,
+                timestamp: r.timestamp,
+            },
+            headers,
+            amqp_properties: None,
+        }),
         carried: None,
     }
 }
