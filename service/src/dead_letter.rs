@@ -133,8 +133,8 @@ pub(crate) fn origin_headers(
             queue,
             ..
         } => vec![
-            (ORIGIN_EXCHANGE, exchange.clone()),
-            (ORIGIN_ROUTING_KEY, routing_key.clone()),
+            (ORIGIN_EXCHANGE, exchange.to_string()),
+            (ORIGIN_ROUTING_KEY, routing_key.to_string()),
             (ORIGIN_QUEUE, queue.to_string()),
         ],
     }
@@ -414,7 +414,7 @@ impl DeadLetterSink {
                 // A per-message TTL would expire the dead letter too: none.
                 let properties = m.amqp_properties(dropped, &added);
                 let routing_key = match m.metadata {
-                    Metadata::Amqp { routing_key, .. } => routing_key.as_str(),
+                    Metadata::Amqp { routing_key, .. } => routing_key,
                     Metadata::Kafka { .. } => "",
                 };
                 let body = m.body.cloned().unwrap_or_default();
@@ -511,7 +511,7 @@ mod tests {
             .with(ORIGIN_ROUTING_KEY, "order.paid")
             .with(ORIGIN_QUEUE, "orders.billing");
         let back = Metadata::Amqp {
-            exchange: String::new(),
+            exchange: "".into(),
             routing_key: "orders.billing.retry".into(),
             queue: Arc::from("orders.billing.retry"),
             delivery_tag: 2,

@@ -173,9 +173,9 @@ pub enum Metadata {
     /// A RabbitMQ delivery.
     Amqp {
         /// The exchange it was published to.
-        exchange: String,
+        exchange: Arc<str>,
         /// Its routing key.
-        routing_key: String,
+        routing_key: Arc<str>,
         /// The queue it was consumed from.
         queue: Arc<str>,
         /// The channel's delivery tag.

@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use tokio::sync::watch;
@@ -20,7 +21,16 @@ use tokio::sync::watch;
 /// ```
 #[derive(Debug, Clone)]
 pub struct Shutdown {
-    tx: Arc<watch::Sender<bool>>,
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// Read for every message: one atomic load, where the watch's value
+    /// takes a read lock.
+    flag: AtomicBool,
+    /// Wakes the waiters.
+    tx: watch::Sender<bool>,
 }
 
 impl Default for Shutdown {
@@ -33,23 +43,27 @@ impl Shutdown {
     /// A signal not yet triggered.
     pub fn new() -> Self {
         Shutdown {
-            tx: Arc::new(watch::channel(false).0),
+            inner: Arc::new(Inner {
+                flag: AtomicBool::new(false),
+                tx: watch::channel(false).0,
+            }),
         }
     }
 
     /// Triggers it (again is harmless).
     pub fn trigger(&self) {
-        self.tx.send_replace(true);
+        self.inner.flag.store(true, Ordering::Release);
+        self.inner.tx.send_replace(true);
     }
 
     /// Whether it was triggered.
     pub fn is_triggered(&self) -> bool {
-        *self.tx.borrow()
+        self.inner.flag.load(Ordering::Acquire)
     }
 
     /// Waits until it is triggered.
     pub async fn triggered(&self) {
-        let mut rx = self.tx.subscribe();
+        let mut rx = self.inner.tx.subscribe();
         // The sender lives in `self`, so this cannot fail.
         let _ = rx.wait_for(|t| *t).await;
     }

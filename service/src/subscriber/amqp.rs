@@ -145,6 +145,7 @@ where
         stop: stop.clone(),
         holds: holds.clone(),
         from_stage: true,
+        names: Names::default(),
     });
     let main_loop = Loop {
         channel,
@@ -156,6 +157,7 @@ where
         stop: stop.clone(),
         holds,
         from_stage: false,
+        names: Names::default(),
     };
     let sinks = main_loop.pipeline.clone();
     Ok(tokio::spawn(async move {
@@ -192,6 +194,34 @@ struct Loop<T, C, H> {
     holds: Option<Arc<Holds>>,
     /// The loop of the messages back from the retry stages.
     from_stage: bool,
+    names: Names,
+}
+
+/// The last exchange and routing key seen, shared while they repeat (a
+/// queue's deliveries mostly come from one exchange, often with one
+/// routing key): no allocation for them per message then.
+#[derive(Default)]
+struct Names {
+    exchange: LastName,
+    routing_key: LastName,
+}
+
+#[derive(Default)]
+struct LastName(Option<Arc<str>>);
+
+impl LastName {
+    /// `name` (replaced lossily where it is not UTF-8), shared with the
+    /// last one if equal.
+    fn get(&mut self, name: &[u8]) -> Arc<str> {
+        if let Some(last) = &self.0 {
+            if last.as_bytes() == name {
+                return last.clone();
+            }
+        }
+        let shared: Arc<str> = Arc::from(String::from_utf8_lossy(name).as_ref());
+        self.0 = Some(shared.clone());
+        shared
+    }
 }
 
 impl<T, C, H> Loop<T, C, H>
@@ -272,7 +302,7 @@ where
     }
 
     /// The envelope and the lane key of a delivery.
-    fn envelope(&self, d: &Delivery) -> (Envelope, Option<u64>) {
+    fn envelope(&mut self, d: &Delivery) -> (Envelope, Option<u64>) {
         let properties = d.properties();
         let mut headers = Headers::new();
         if let Some(table) = &properties.headers {
@@ -290,16 +320,16 @@ where
             .as_ref()
             .map(|m| Text::lossy(m.to_bytes()))
             .or_else(|| headers.get_text(MESSAGE_ID_HEADER));
-        let mut exchange = d.exchange().to_string_lossy().into_owned();
-        let mut routing_key = d.routing_key().to_string_lossy().into_owned();
+        let mut exchange = self.names.exchange.get(d.exchange().as_bytes());
+        let mut routing_key = self.names.routing_key.get(d.routing_key().as_bytes());
         let mut queue = self.pipeline.destination.clone();
         let carried = self.from_stage.then(|| {
             // Back from a stage: where it was first published and read.
             if let Some(x) = headers.get_str(ORIGIN_EXCHANGE) {
-                exchange = x.to_owned();
+                exchange = x.into();
             }
             if let Some(rk) = headers.get_str(ORIGIN_ROUTING_KEY) {
-                routing_key = rk.to_owned();
+                routing_key = rk.into();
             }
             if let Some(q) = headers.get_str(ORIGIN_QUEUE) {
                 queue = q.into();

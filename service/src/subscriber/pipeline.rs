@@ -279,10 +279,7 @@ where
                 delivery_tag,
                 ..
             } => {
-                span.record(
-                    semconv::MESSAGING_RABBITMQ_ROUTING_KEY,
-                    routing_key.as_str(),
-                );
+                span.record(semconv::MESSAGING_RABBITMQ_ROUTING_KEY, &**routing_key);
                 span.record(semconv::MESSAGING_RABBITMQ_DELIVERY_TAG, delivery_tag);
             }
         }
