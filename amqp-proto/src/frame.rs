@@ -514,6 +514,54 @@ mod tests {
     }
 
     #[test]
+    fn frame_type_octets() {
+        for (kind, octet) in [
+            (FrameKind::Method, 1),
+            (FrameKind::Header, 2),
+            (FrameKind::Body, 3),
+            (FrameKind::Heartbeat, 8),
+        ] {
+            assert_eq!(kind.octet(), octet);
+            assert_eq!(FrameKind::from_octet(octet), Ok(kind));
+        }
+    }
+
+    #[test]
+    fn a_heartbeat_has_no_payload() {
+        let raw = |payload: &'static [u8]| RawFrame {
+            kind: FrameKind::Heartbeat,
+            channel: 0,
+            payload: Bytes::from_static(payload),
+        };
+        assert_eq!(Frame::decode(&raw(b"")), Ok(Frame::Heartbeat));
+        assert_eq!(
+            Frame::decode(&raw(b"x")),
+            Err(DecodeError::InvalidValue {
+                what: "heartbeat frame size",
+                value: 1
+            })
+        );
+    }
+
+    #[test]
+    fn the_limit_follows_tuning() {
+        let mut frame = BytesMut::new();
+        encode_body_frames(&mut frame, 1, &[1; 5000], 131_072);
+        let mut d = FrameDecoder::new(4096);
+        assert!(matches!(
+            d.decode(&mut frame.clone()),
+            Err(DecodeError::FrameTooLarge {
+                size: 5008,
+                max: 4096
+            })
+        ));
+        d.set_frame_max(5008);
+        assert_eq!(d.frame_max(), 5008);
+        let f = d.decode(&mut frame).unwrap().unwrap();
+        assert_eq!(f.payload.len(), 5000);
+    }
+
+    #[test]
     fn protocol_header() {
         let mut b = BytesMut::from(&b"AMQ"[..]);
         assert_eq!(decode_protocol_header(&mut b).unwrap(), None);

@@ -284,3 +284,112 @@ pub(crate) fn patch_u32(out: &mut BytesMut, at: usize, v: u32) {
         slot.copy_from_slice(&v.to_be_bytes());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader over `inner`, set in a window with `pad` bytes before and
+    /// after it (as a frame's payload sits inside a read chunk).
+    fn padded(inner: &[u8], pad: usize) -> Bytes {
+        let mut b = vec![0xEE; pad];
+        b.extend_from_slice(inner);
+        b.extend(std::iter::repeat_n(0xEE, pad));
+        Bytes::from(b)
+    }
+
+    #[test]
+    fn a_window_reads_only_its_bytes_and_counts_from_its_start() {
+        let buf = padded(b"\x00\x07\x03abc\xFF", 5);
+        let mut r = Reader::window(&buf, 5, 5 + 7);
+        assert_eq!((r.pos(), r.remaining()), (0, 7));
+        assert_eq!(r.short("a").unwrap(), 7);
+        assert_eq!(r.pos(), 2);
+        assert_eq!(r.shortstr("b").unwrap().as_bytes(), b"abc");
+        assert_eq!((r.pos(), r.remaining()), (6, 1));
+        assert_eq!(
+            r.finish("m"),
+            Err(DecodeError::TrailingBytes {
+                what: "m",
+                extra: 1
+            })
+        );
+        assert_eq!(r.octet("c").unwrap(), 0xFF);
+        assert_eq!(r.finish("m"), Ok(()));
+        // The padding after the window is not readable, and a truncation is
+        // reported at its offset within the window.
+        assert_eq!(
+            r.octet("d"),
+            Err(DecodeError::Truncated {
+                what: "d",
+                offset: 7
+            })
+        );
+        // A window clamped to the buffer.
+        let r = Reader::window(&buf, 20, 40);
+        assert_eq!((r.pos(), r.remaining()), (0, 0));
+    }
+
+    #[test]
+    fn reads_are_big_endian_and_slices_are_the_bytes_at_the_position() {
+        let buf = Bytes::from_static(
+            b"\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0A\x0B\x0C\x0D\x0E\x0F\x10\x00\x00\x00\x02hi",
+        );
+        let mut r = Reader::new(&buf);
+        assert_eq!(r.octet("o").unwrap(), 0x01);
+        assert_eq!(r.short("s").unwrap(), 0x0203);
+        assert_eq!(r.long("l").unwrap(), 0x0405_0607);
+        assert_eq!(r.longlong("ll").unwrap(), 0x0809_0A0B_0C0D_0E0F);
+        assert_eq!(r.slice(1, "x").unwrap(), Bytes::from_static(b"\x10"));
+        assert_eq!(r.slice(0, "x").unwrap(), Bytes::new());
+        assert_eq!(r.longstr("ls").unwrap().as_bytes(), b"hi");
+        assert_eq!(r.remaining(), 0);
+        let mut r = Reader::new(&buf);
+        r.slice(3, "x").unwrap();
+        assert_eq!(r.slice(2, "x").unwrap(), Bytes::from_static(b"\x04\x05"));
+        assert_eq!(
+            r.longlong("ll"),
+            Ok(0x0607_0809_0A0B_0C0D),
+            "the position moved by exactly the slice"
+        );
+    }
+
+    #[test]
+    fn bits_pack_from_the_low_bit_eight_to_an_octet() {
+        let pattern = [
+            true, false, true, true, false, false, false, true, // 0x8D
+            false, true, // 0x02
+        ];
+        let mut out = BytesMut::new();
+        let mut w = Writer::new(&mut out);
+        w.octet(0x11);
+        for &b in &pattern {
+            w.bit(b);
+        }
+        w.short(0x2233);
+        w.bit(true);
+        w.finish();
+        assert_eq!(&out[..], b"\x11\x8D\x02\x22\x33\x01");
+
+        let buf = out.freeze();
+        let mut r = Reader::new(&buf);
+        assert_eq!(r.octet("o").unwrap(), 0x11);
+        for (i, &b) in pattern.iter().enumerate() {
+            assert_eq!(r.bit("bit").unwrap(), b, "bit {i}");
+        }
+        assert_eq!(r.short("s").unwrap(), 0x2233);
+        assert!(r.bit("bit").unwrap());
+        assert_eq!(r.finish("m"), Ok(()));
+    }
+
+    #[test]
+    fn patch_u32_writes_in_place_and_ignores_a_slot_past_the_end() {
+        let mut out = BytesMut::from(&[0u8; 9][..]);
+        patch_u32(&mut out, 3, 0x0102_0304);
+        assert_eq!(&out[..], b"\x00\x00\x00\x01\x02\x03\x04\x00\x00");
+        patch_u32(&mut out, 5, 0xFFFF_FFFF);
+        assert_eq!(&out[..], b"\x00\x00\x00\x01\x02\xFF\xFF\xFF\xFF");
+        patch_u32(&mut out, 6, 0);
+        assert_eq!(&out[..], b"\x00\x00\x00\x01\x02\xFF\xFF\xFF\xFF");
+    }
+}
