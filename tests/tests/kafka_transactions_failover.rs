@@ -42,6 +42,10 @@ struct Pipeline {
     done: Arc<AtomicUsize>,
     /// Steps that failed and were aborted and retried.
     aborted_steps: Arc<AtomicUsize>,
+    /// No new step starts once `done` reaches this: the test holds the
+    /// pipeline here, so a fault it then injects lands while input is
+    /// left however the machine paces the run (`usize::MAX`: no hold).
+    hold_at: Arc<AtomicUsize>,
 }
 
 impl Pipeline {
@@ -76,6 +80,9 @@ impl Pipeline {
             .await?;
         consumer.subscribe([self.input.as_str()]).await?;
         loop {
+            while self.done.load(Ordering::Relaxed) >= self.hold_at.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
             let step = consumer
                 .transform_in_transaction(&producer, &self.output, |r| {
                     let mut value = b"out:".to_vec();
@@ -188,6 +195,12 @@ async fn create_topics(admin: &Admin, input: &str, output: &str) {
 async fn write_input(topic: &str) {
     let source = Producer::builder(&endpoints::kafka_bootstrap())
         .linger(Duration::from_millis(10))
+        // Record batches of at most 16 KiB, as the pipeline's fetches: a
+        // broker hands out a whole batch however small the fetch, and a
+        // backlog grows batches to 1 MB (some 7,000 of these records), so
+        // one step would take thousands of records and the faults could
+        // miss the middle of the run.
+        .max_request_size(16 * 1024)
         .build()
         .await
         .expect("source producer");
@@ -264,6 +277,7 @@ async fn exactly_once_across_two_killed_tasks_and_a_stopped_leader() {
         txn_id: names::unique("eos3-txn"),
         done: Arc::new(AtomicUsize::new(0)),
         aborted_steps: Arc::new(AtomicUsize::new(0)),
+        hold_at: Arc::new(AtomicUsize::new(usize::MAX)),
     };
     create_topics(&admin, &pipeline.input, &pipeline.output).await;
     write_input(&pipeline.input).await;
@@ -322,8 +336,15 @@ async fn exactly_once_across_two_killed_tasks_and_a_stopped_leader() {
     // reached while input is left.
     let lo = (done() + N / 50).min(N * 90 / 100);
     let at = rand::rng().random_range(lo..(lo + N / 8).min(N * 95 / 100).max(lo + 1));
+    // Held at `at`: a CI run once went from below `at` to the whole input
+    // between two looks. A step takes one fetched batch (16 KiB of one
+    // partition, some 120 records), so the pipeline stops well short of
+    // the end.
+    pipeline.hold_at.store(at, Ordering::Relaxed);
     supervisor.wait_for(at, "the second kill").await;
     assert!(done() < N, "the pipeline finished before the second kill");
+    // Let it go on, so the kill (after its jitter) lands in a step.
+    pipeline.hold_at.store(usize::MAX, Ordering::Relaxed);
     supervisor.kill_and_restart().await;
     println!("kill 2: after {} committed input records (at {at})", done());
 
