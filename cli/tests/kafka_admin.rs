@@ -207,6 +207,29 @@ fn groups_are_listed_and_deleted() {
     );
 }
 
+/// `retention.ms` as `mq config get --format json` reports it, once its
+/// source is `source` or 15 s have passed: a broker applies a config
+/// change from the metadata log a moment after the controller accepted it
+/// (a CI run read the old value right after `--delete`).
+fn retention_when(url: &str, source: &str) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let json = mq(&["config", "get", url, "--format", "json"], b"").ok();
+        let doc: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
+        let retention = doc
+            .as_array()
+            .expect("an array")
+            .iter()
+            .find(|e| e["name"] == "retention.ms")
+            .expect("retention.ms")
+            .clone();
+        if retention["source"] == source || std::time::Instant::now() > deadline {
+            return retention;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn config_set_is_read_back_by_config_get_and_kafka_configs() {
     let topic = Topic::new("config", 1);
@@ -215,6 +238,8 @@ fn config_set_is_read_back_by_config_get_and_kafka_configs() {
         set.text(),
         format!("topic '{}': retention.ms=5400000\n", topic.name)
     );
+    // The broker applies the change a moment after the controller took it.
+    retention_when(&topic.url, "topic");
     let got = mq(&["config", "get", &topic.url], b"").ok().text();
     let line = got
         .lines()
@@ -252,14 +277,7 @@ fn config_set_is_read_back_by_config_get_and_kafka_configs() {
         b"",
     )
     .ok();
-    let json = mq(&["config", "get", &topic.url, "--format", "json"], b"").ok();
-    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
-    let retention = doc
-        .as_array()
-        .expect("an array")
-        .iter()
-        .find(|e| e["name"] == "retention.ms")
-        .expect("retention.ms");
+    let retention = retention_when(&topic.url, "default");
     assert_eq!(retention["source"], "default", "{retention}");
 
     // A broker's configs, and the usage errors.
