@@ -93,6 +93,62 @@ fn protocol_violations_get_the_right_connection_close() {
 }
 
 #[test]
+fn a_second_cancel_ok_for_one_cancel_is_dropped() {
+    // RabbitMQ answers a basic.cancel twice when the quorum queue is
+    // deleted while the cancel is under way: the client keeps going.
+    let (mut p, _) = Pair::connected();
+    p.server_events();
+    let ch = p.open_channel();
+    let tag = ShortStr::from_static("ctag-1");
+    let cancel = basic::Cancel {
+        consumer_tag: tag.clone(),
+        nowait: false,
+    };
+    let id = p.client.call(ch, cancel.into()).unwrap();
+    p.pump();
+    p.serve(|server, channel, m| {
+        assert!(matches!(m, amqp_proto::Method::BasicCancel(_)), "{m:?}");
+        for _ in 0..2 {
+            let ok = basic::CancelOk {
+                consumer_tag: ShortStr::from_static("ctag-1"),
+            };
+            server.send_method(channel, ok.into()).unwrap();
+        }
+    });
+    let replies: Vec<_> = p
+        .client_events()
+        .into_iter()
+        .filter(|e| matches!(e, Event::Reply { .. }))
+        .collect();
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert!(
+        matches!(&replies[0], Event::Reply { request, .. } if *request == id),
+        "{replies:?}"
+    );
+    assert!(p.client_errors.is_empty(), "{:?}", p.client_errors);
+    // The channel still works: the next request is answered.
+    let declare = queue::Declare {
+        queue: ShortStr::from_static("after"),
+        ..Default::default()
+    };
+    let next = p.client.call(ch, declare.into()).unwrap();
+    p.pump();
+    p.serve(support::ok_reply);
+    assert!(
+        p.client_events()
+            .iter()
+            .any(|e| matches!(e, Event::Reply { request, .. } if *request == next))
+    );
+    // Any other reply nobody asked for still closes the connection.
+    let (_, code) = violate(&{
+        let mut f = BytesMut::new();
+        amqp_proto::frame::encode_method_frame(&mut f, 1, &basic::QosOk {}.into());
+        f
+    });
+    assert_eq!(code, 503);
+}
+
+#[test]
 fn a_server_that_speaks_another_version_is_reported() {
     let now = Instant::now();
     let mut c = Connection::client(

@@ -4,7 +4,8 @@
 //! - a heartbeat on a channel other than 0: 501 FRAME_ERROR (spec 4.2.7,
 //!   "Heartbeat frames ... MUST use channel zero");
 //! - a method the peer's role may not send: 503 COMMAND_INVALID;
-//! - a reply that answers no request in flight: 503 COMMAND_INVALID;
+//! - a reply that answers no request in flight: 503 COMMAND_INVALID, save
+//!   a second basic.cancel-ok, which a client drops (see below);
 //! - a method on a channel that is not open: 504 CHANNEL_ERROR;
 //! - a method, header or body out of content sequence: 505 UNEXPECTED_FRAME;
 //! - a malformed frame or field: 501 / 502 (from the decoder).
@@ -376,6 +377,14 @@ impl Connection {
                     .awaiting
                     .as_ref()
                     .is_some_and(|(_, req)| m.is_reply_to(req));
+                if !answers && matches!(m, Method::BasicCancelOk(_)) {
+                    // RabbitMQ can answer one basic.cancel twice: a quorum
+                    // queue's channel sends the cancel-ok before it tells
+                    // the queue, and when the queue is deleted meanwhile
+                    // the failed call sends it again. A cancel-ok carries
+                    // nothing to act on, so a stray one is dropped.
+                    return Ok(());
+                }
                 if !answers {
                     return Err(err(
                         ReplyCode::COMMAND_INVALID,
