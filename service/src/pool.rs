@@ -16,6 +16,13 @@
 //! workers; a key always goes to the same runner, which polls the head
 //! jobs of its lanes side by side. An idle key costs nothing, and no task
 //! is spawned per message.
+//!
+//! A pool of one worker runs a job in the submitter's task when its runner
+//! holds nothing: the job is polled there once, and goes to the runner
+//! only if it waits. A handler that finishes without waiting (a no-op or
+//! in-memory handler) then costs no hand-off, no wake of another thread
+//! and no queue node. With more workers every job goes to a runner, so
+//! that handlers that compute without waiting still run in parallel.
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
@@ -25,6 +32,7 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::Poll;
 
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
@@ -90,6 +98,10 @@ struct Inner {
     next_unkeyed: AtomicUsize,
     /// Lanes open over all runners.
     lanes: Arc<AtomicUsize>,
+    /// With one runner: the jobs it holds (queued or running). While it
+    /// holds none, a job may run in the submitter's task (see the module
+    /// documentation).
+    queued: Option<Arc<AtomicUsize>>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -124,10 +136,11 @@ impl KeyedPool {
         max_in_flight: u32,
     ) -> Self {
         let lanes = Arc::new(AtomicUsize::new(0));
+        let queued = (runners <= 1).then(Arc::default);
         let runners = (0..runners.max(1))
             .map(|_| {
                 let (tx, rx) = unbounded_channel();
-                tokio::spawn(run_lanes(rx, lanes.clone()));
+                tokio::spawn(run_lanes(rx, lanes.clone(), queued.clone()));
                 tx
             })
             .collect();
@@ -139,6 +152,7 @@ impl KeyedPool {
                 runners,
                 next_unkeyed: AtomicUsize::new(0),
                 lanes,
+                queued,
             }),
         }
     }
@@ -166,7 +180,7 @@ impl KeyedPool {
     #[cfg(test)]
     pub(crate) async fn submit(&self, key: Option<u64>, job: Job) {
         let slot = self.reserve().await;
-        self.submit_reserved(slot, key, job);
+        self.submit_reserved(slot, key, job).await;
     }
 
     /// Queues `job`, which holds `slot` until it ends, behind the jobs of
@@ -174,7 +188,37 @@ impl KeyedPool {
     ///
     /// Each key's jobs go to one runner, a long-lived task that polls its
     /// lanes' current jobs side by side: no task is spawned per message.
-    pub(crate) fn submit_reserved(&self, slot: Slot, key: Option<u64>, job: Job) {
+    /// In a pool of one worker whose runner holds nothing, the job is
+    /// polled here first, and goes to the runner only if it waits. Jobs of
+    /// one key keep their order either way.
+    pub(crate) async fn submit_reserved(&self, slot: Slot, key: Option<u64>, mut job: Job) {
+        if let Some(queued) = &self.inner.queued {
+            // Acquire: a count of 0 means every job handed to the runner
+            // has ended, and what it did is seen here.
+            if queued.load(Ordering::Acquire) == 0 {
+                let first = std::future::poll_fn(|cx| {
+                    Poll::Ready(std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        job.as_mut().poll(cx)
+                    })))
+                })
+                .await;
+                match first {
+                    // The slot goes back as the job ends.
+                    Ok(Poll::Ready(())) => return,
+                    Ok(Poll::Pending) => {}
+                    Err(_) => {
+                        tracing::error!("a message job panicked outside its handler");
+                        return;
+                    }
+                }
+            }
+            queued.fetch_add(1, Ordering::Relaxed);
+        }
+        self.hand_over(slot, key, job);
+    }
+
+    /// Sends a job to the runner of its key.
+    fn hand_over(&self, slot: Slot, key: Option<u64>, job: Job) {
         let runners = &self.inner.runners;
         let i = match key {
             Some(k) => (k % runners.len() as u64) as usize,
@@ -184,9 +228,13 @@ impl KeyedPool {
             // Runners end only when the pool is gone (or the runtime shuts
             // down); run the job on its own then.
             let Submitted { job, slot, .. } = e.0;
+            let queued = self.inner.queued.clone();
             tokio::spawn(async move {
                 run_caught(job).await;
                 drop(slot);
+                if let Some(q) = queued {
+                    q.fetch_sub(1, Ordering::Release);
+                }
             });
         }
     }
@@ -228,7 +276,11 @@ async fn run_one(s: Submitted) -> Option<u64> {
 /// A runner: the lanes of its keys, each a queue whose head job is being
 /// polled. A lane exists while it has work; it ends when its last job did.
 /// The runner ends once the pool is gone and its jobs are done.
-async fn run_lanes(mut rx: UnboundedReceiver<Submitted>, open: Arc<AtomicUsize>) {
+async fn run_lanes(
+    mut rx: UnboundedReceiver<Submitted>,
+    open: Arc<AtomicUsize>,
+    queued: Option<Arc<AtomicUsize>>,
+) {
     let mut lanes = Lanes::default();
     let mut running = FuturesUnordered::new();
     let mut intake = true;
@@ -236,6 +288,10 @@ async fn run_lanes(mut rx: UnboundedReceiver<Submitted>, open: Arc<AtomicUsize>)
         tokio::select! {
             biased;
             Some(done) = running.next(), if !running.is_empty() => {
+                if let Some(q) = &queued {
+                    // Release: pairs with the submitter's Acquire load.
+                    q.fetch_sub(1, Ordering::Release);
+                }
                 let Some(k) = done else { continue };
                 match lanes.get_mut(&k).and_then(VecDeque::pop_front) {
                     Some(next) => running.push(run_one(next)),
@@ -353,6 +409,70 @@ mod tests {
         tx.send(()).unwrap();
         third.await;
         pool.drained().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_worker_runs_a_job_in_place_only_when_nothing_is_queued() {
+        let pool = KeyedPool::new(1, 8);
+        let log: Arc<Mutex<Vec<&'static str>>> = Arc::default();
+        let push = |what: &'static str| {
+            let log = log.clone();
+            move || log.lock().unwrap().push(what)
+        };
+        // Nothing queued: a job that does not wait has run when submit
+        // returns.
+        let first = push("first");
+        pool.submit(Some(1), Box::pin(async move { first() })).await;
+        assert_eq!(*log.lock().unwrap(), ["first"]);
+        // A job that waits goes to the runner; the key's next job, which
+        // would not wait, queues behind it, and so does another key's.
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let (waiting, after, other) = (push("waiting"), push("after"), push("other"));
+        pool.submit(
+            Some(1),
+            Box::pin(async move {
+                let _ = rx.await;
+                waiting();
+            }),
+        )
+        .await;
+        pool.submit(Some(1), Box::pin(async move { after() })).await;
+        pool.submit(Some(2), Box::pin(async move { other() })).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(*log.lock().unwrap(), ["first", "other"]);
+        tx.send(()).unwrap();
+        pool.drained().await;
+        assert_eq!(*log.lock().unwrap(), ["first", "other", "waiting", "after"]);
+        // Once the runner is empty again, jobs run in place again.
+        for _ in 0..100 {
+            if pool.inner.queued.as_ref().unwrap().load(Ordering::Acquire) == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let last = push("last");
+        pool.submit(Some(1), Box::pin(async move { last() })).await;
+        assert_eq!(log.lock().unwrap().last(), Some(&"last"));
+    }
+
+    #[tokio::test]
+    async fn a_job_that_panics_in_place_frees_its_slot() {
+        let pool = KeyedPool::new(1, 1);
+        pool.submit(Some(1), Box::pin(async { panic!("bug") }))
+            .await;
+        let done = Arc::new(AtomicUsize::new(0));
+        let d = done.clone();
+        let next = pool.submit(
+            Some(1),
+            Box::pin(async move {
+                d.fetch_add(1, Ordering::SeqCst);
+            }),
+        );
+        tokio::time::timeout(Duration::from_secs(5), next)
+            .await
+            .expect("the panicked job's slot came back");
+        pool.drained().await;
+        assert_eq!(done.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]

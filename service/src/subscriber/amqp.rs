@@ -265,30 +265,34 @@ where
             let hold = self.holds.clone().zip(key);
             let (from_stage, stop) = (self.from_stage, self.stop.clone());
             pipeline.metrics.in_flight.increment(1.0);
-            self.pool.submit_reserved(
-                slot,
-                key,
-                Box::pin(async move {
-                    if let Some((holds, lane)) = &hold {
-                        // Boxed: kept out of the job's layout when not held.
-                        if !from_stage
-                            && Box::pin(holds.wait(*lane, &stop, &pipeline.hard_stop, || true))
-                                .await
-                                == Waited::Abandon
-                        {
-                            pipeline.metrics.in_flight.decrement(1.0);
-                            settle(&delivery, Outcome::Abandoned).await;
-                            return;
+            self.pool
+                .submit_reserved(
+                    slot,
+                    key,
+                    Box::pin(async move {
+                        if let Some((holds, lane)) = &hold {
+                            // Boxed, and only when held: the rare path, kept
+                            // out of every job's layout and allocations.
+                            if !from_stage
+                                && holds.is_held(*lane)
+                                && Box::pin(holds.wait(*lane, &stop, &pipeline.hard_stop, || true))
+                                    .await
+                                    == Waited::Abandon
+                            {
+                                pipeline.metrics.in_flight.decrement(1.0);
+                                settle(&delivery, Outcome::Abandoned).await;
+                                return;
+                            }
                         }
-                    }
-                    let outcome = pipeline.process(&env).await;
-                    pipeline.metrics.in_flight.decrement(1.0);
-                    if let Some((holds, lane)) = &hold {
-                        holds.settled(*lane, from_stage, outcome);
-                    }
-                    settle(&delivery, outcome).await;
-                }),
-            );
+                        let outcome = pipeline.process(&env).await;
+                        pipeline.metrics.in_flight.decrement(1.0);
+                        if let Some((holds, lane)) = &hold {
+                            holds.settled(*lane, from_stage, outcome);
+                        }
+                        settle(&delivery, outcome).await;
+                    }),
+                )
+                .await;
         }
         if failure.is_some() {
             // The other loop stops too.

@@ -287,7 +287,7 @@ where
                     _ => self.commit_due(),
                 }
             };
-            self.dispatch(record, slot);
+            self.dispatch(record, slot).await;
         }
         if failure.is_some() {
             // The other loop stops too.
@@ -351,7 +351,7 @@ where
         }
     }
 
-    fn dispatch(&self, record: ConsumerRecord, slot: Slot) {
+    async fn dispatch(&self, record: ConsumerRecord, slot: Slot) {
         let tp = TopicPartition::new(record.topic.clone(), record.partition);
         let ticket = lock(&self.tracker).dispatch(&tp, record.offset, record.leader_epoch);
         let key = match self.settings.order {
@@ -397,7 +397,7 @@ where
                 lock(&tracker).complete(&ticket);
             }
         };
-        self.pool.submit_reserved(slot, key, Box::pin(job));
+        self.pool.submit_reserved(slot, key, Box::pin(job)).await;
     }
 
     /// Graceful stop: drain up to the deadline, abandon the rest, commit
