@@ -196,11 +196,17 @@ impl KeyedPool {
             // Acquire: a count of 0 means every job handed to the runner
             // has ended, and what it did is seen here.
             if queued.load(Ordering::Acquire) == 0 {
-                let first = std::future::poll_fn(|cx| {
+                // Unconstrained: the submitter's task has spent its
+                // cooperative budget on the messages it took, and a job
+                // polled on what is left would find every tokio resource
+                // pending and go to the runner for that alone. The
+                // submitter still yields where it waits for a slot or a
+                // message.
+                let first = tokio::task::unconstrained(std::future::poll_fn(|cx| {
                     Poll::Ready(std::panic::catch_unwind(AssertUnwindSafe(|| {
                         job.as_mut().poll(cx)
                     })))
-                })
+                }))
                 .await;
                 match first {
                     // The slot goes back as the job ends.

@@ -78,13 +78,43 @@ async fn wait_until(secs: u64, what: &str, mut done: impl FnMut() -> bool) {
 /// 100,000 messages over 1,000 keys, 16 workers, random 0-5 ms handler
 /// delays: no key out of order, every message processed.
 pub async fn per_key_order(broker: Broker) {
-    const KEYS: u64 = 1000;
-    const PER_KEY: u64 = 100;
-    const TOTAL: usize = (KEYS * PER_KEY) as usize;
+    keyed_order(broker, 1000, 100, 16, |seq| Pause::Sleep(splitmix(seq) % 6)).await;
+}
+
+/// One worker, 5,000 messages over 200 keys. Most handlers finish without
+/// waiting (the pool runs those in the pull loop), a quarter yield once
+/// and one in eight sleeps 1 ms (those go to the pool's runner, and the
+/// jobs after them queue there): no key out of order, every message
+/// processed, never two handlers at once.
+pub async fn per_key_order_one_worker(broker: Broker) {
+    keyed_order(broker, 200, 25, 1, |seq| match splitmix(seq) % 8 {
+        0 => Pause::Sleep(1),
+        1 | 2 => Pause::Yield,
+        _ => Pause::None,
+    })
+    .await;
+}
+
+/// What an ordering scenario's handler does before it finishes.
+#[derive(Clone, Copy)]
+enum Pause {
+    None,
+    Yield,
+    Sleep(u64),
+}
+
+async fn keyed_order(
+    broker: Broker,
+    keys: u64,
+    per_key: u64,
+    workers: usize,
+    pause: fn(u64) -> Pause,
+) {
+    let total = (keys * per_key) as usize;
     let env = Env::new(broker, "svc-order", 4).await;
     let publisher = env.bus.publisher::<Event, Json>(&env.source);
     let t0 = Instant::now();
-    within(600, "publishing", publish_keyed(&publisher, KEYS, PER_KEY)).await;
+    within(600, "publishing", publish_keyed(&publisher, keys, per_key)).await;
     let published_in = t0.elapsed();
 
     let next: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
@@ -112,15 +142,18 @@ pub async fn per_key_order(broker: Broker) {
                 let e = msg.payload();
                 let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                 peak.fetch_max(now, Ordering::SeqCst);
-                let seq_in_key = e.seq % PER_KEY;
+                let seq_in_key = e.seq % per_key;
                 {
                     let n = next.lock().unwrap();
                     if n.get(&e.key).copied().unwrap_or(0) != seq_in_key {
                         violations.fetch_add(1, Ordering::SeqCst);
                     }
                 }
-                let delay = splitmix(e.seq) % 6;
-                tokio::time::sleep(Duration::from_millis(delay)).await;
+                match pause(e.seq) {
+                    Pause::None => {}
+                    Pause::Yield => tokio::task::yield_now().await,
+                    Pause::Sleep(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
+                }
                 next.lock().unwrap().insert(e.key.clone(), seq_in_key + 1);
                 running.fetch_sub(1, Ordering::SeqCst);
                 processed.fetch_add(1, Ordering::SeqCst);
@@ -130,22 +163,22 @@ pub async fn per_key_order(broker: Broker) {
     };
     let t1 = Instant::now();
     let sub = subscriber(&env)
-        .concurrency(16)
+        .concurrency(workers)
         .ordered_by_key()
         .start(handler)
         .await
         .expect("start");
-    wait_until(900, "processing 100,000 messages", || {
-        processed.load(Ordering::SeqCst) >= TOTAL
+    wait_until(900, &format!("processing {total} messages"), || {
+        processed.load(Ordering::SeqCst) >= total
     })
     .await;
     let processed_in = t1.elapsed();
     sub.shutdown().await.expect("shutdown");
     println!(
-        "{broker:?}: published {TOTAL} in {:.1} s, processed in {:.1} s ({:.0} msg/s), peak {} handlers at once",
+        "{broker:?}: published {total} in {:.1} s, processed in {:.1} s ({:.0} msg/s) by {workers} workers, peak {} handlers at once",
         published_in.as_secs_f64(),
         processed_in.as_secs_f64(),
-        TOTAL as f64 / processed_in.as_secs_f64(),
+        total as f64 / processed_in.as_secs_f64(),
         peak.load(Ordering::SeqCst)
     );
     assert_eq!(
@@ -153,14 +186,16 @@ pub async fn per_key_order(broker: Broker) {
         0,
         "a key went out of order"
     );
-    assert_eq!(processed.load(Ordering::SeqCst), TOTAL, "no message twice");
+    assert_eq!(processed.load(Ordering::SeqCst), total, "no message twice");
     let next = next.lock().unwrap().clone();
-    assert_eq!(next.len(), KEYS as usize);
+    assert_eq!(next.len(), keys as usize);
     assert!(
-        next.values().all(|&n| n == PER_KEY),
+        next.values().all(|&n| n == per_key),
         "every message of every key"
     );
-    if broker == Broker::Kafka {
+    if workers == 1 {
+        assert_eq!(peak.load(Ordering::SeqCst), 1, "one handler at a time");
+    } else if broker == Broker::Kafka {
         assert!(
             peak.load(Ordering::SeqCst) > env.partitions as usize,
             "parallel beyond the partition count"
