@@ -18,6 +18,7 @@
 //! the rows' client CPU.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -41,7 +42,13 @@ impl Wait {
         match self {
             Wait::None => {}
             Wait::Sleep(d) => tokio::time::sleep(d).await,
-            Wait::Io(d) => DelayLine::global().wait(d).await,
+            Wait::Io(d) => {
+                let begun = Instant::now();
+                DelayLine::global().wait(d).await;
+                let took = u64::try_from(begun.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                CALLS.fetch_add(1, Ordering::Relaxed);
+                CALL_NANOS.fetch_add(took, Ordering::Relaxed);
+            }
         }
     }
 
@@ -53,6 +60,20 @@ impl Wait {
             Wait::Io(d) => format!("a {d:?} call completed from a timer thread"),
         }
     }
+}
+
+/// `Wait::Io` calls since the last [`take_call_time`], and their summed
+/// length as the waiting task saw it (from the call to the task running
+/// again: the delay, the timer thread's lateness and the task's wake).
+static CALLS: AtomicU64 = AtomicU64::new(0);
+static CALL_NANOS: AtomicU64 = AtomicU64::new(0);
+
+/// The mean length of the `Wait::Io` calls since the last look, as their
+/// tasks saw it, and how many there were; `None` if there were none.
+pub(super) fn take_call_time() -> Option<(Duration, u64)> {
+    let calls = CALLS.swap(0, Ordering::Relaxed);
+    let nanos = CALL_NANOS.swap(0, Ordering::Relaxed);
+    (calls > 0).then(|| (Duration::from_nanos(nanos / calls), calls))
 }
 
 /// Deadlines in the order they fall, each with the waiter to complete.
