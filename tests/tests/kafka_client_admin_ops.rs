@@ -173,36 +173,40 @@ async fn log_dirs_list_the_topic_and_grow_after_producing() {
         .collect();
     let tp0 = TopicPartition::new(topic.as_str(), 0);
     let tp1 = TopicPartition::new(topic.as_str(), 1);
-    // The sizes of the topic's two partitions, once the broker lists both
-    // (it creates their logs as it applies the new topic).
+    // The sizes of the topic's two partitions (one replica each), once the
+    // brokers list both: they create the logs as they apply the new topic.
+    // On a cluster the two may sit on different brokers.
     let sizes = || async {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             let dirs = admin.describe_log_dirs(&brokers).await.expect("log dirs");
             assert_eq!(dirs.len(), brokers.len());
-            let holding: Vec<_> = dirs
-                .values()
-                .flatten()
-                .filter(|d| d.replicas.contains_key(&tp0) || d.replicas.contains_key(&tp1))
-                .collect();
-            if let [dir] = holding[..] {
-                if let (Some(r0), Some(r1)) = (dir.replicas.get(&tp0), dir.replicas.get(&tp1)) {
-                    assert!(
-                        dir.error.is_none() && dir.path.starts_with('/'),
-                        "{}",
-                        dir.path
-                    );
-                    let total = dir.total_bytes.expect("total bytes (v4+)");
-                    let usable = dir.usable_bytes.expect("usable bytes (v4+)");
-                    assert!(usable > 0 && usable <= total, "{usable} of {total}");
-                    assert!(!r0.is_future && r0.offset_lag == 0, "{r0:?}");
-                    return (r0.size, r1.size);
-                }
+            let size_of = |tp: &TopicPartition| {
+                let holding: Vec<_> = dirs
+                    .values()
+                    .flatten()
+                    .filter_map(|d| d.replicas.get(tp).map(|r| (d, r)))
+                    .collect();
+                let [(dir, r)] = holding[..] else {
+                    return None;
+                };
+                assert!(
+                    dir.error.is_none() && dir.path.starts_with('/'),
+                    "{}",
+                    dir.path
+                );
+                let total = dir.total_bytes.expect("total bytes (v4+)");
+                let usable = dir.usable_bytes.expect("usable bytes (v4+)");
+                assert!(usable > 0 && usable <= total, "{usable} of {total}");
+                assert!(!r.is_future && r.offset_lag == 0, "{r:?}");
+                Some(r.size)
+            };
+            if let (Some(s0), Some(s1)) = (size_of(&tp0), size_of(&tp1)) {
+                return (s0, s1);
             }
             assert!(
                 Instant::now() < deadline,
-                "{tp0} and {tp1} not in one log dir: {} dirs",
-                holding.len()
+                "{tp0} and {tp1} not each in one log dir"
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
