@@ -567,3 +567,7 @@ pub(crate) mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+#[path = "properties_tests.rs"]
+mod edge_tests;
