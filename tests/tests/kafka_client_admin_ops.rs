@@ -427,10 +427,22 @@ async fn scram_credentials_are_created_used_and_deleted() {
         .expect("alter");
     assert!(matches!(results.get(&user), Some(Ok(()))), "{results:?}");
 
-    let described = admin
-        .describe_user_scram_credentials(&[user.as_str()])
-        .await
-        .expect("describe");
+    // Described once the broker asked has applied the change from the
+    // metadata log (on a cluster it may not be the controller's).
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let described = loop {
+        let d = admin
+            .describe_user_scram_credentials(&[user.as_str()])
+            .await;
+        match d {
+            Ok(d) => break d,
+            Err(_) if code_of(&d) == Some(ErrorCode::RESOURCE_NOT_FOUND) => {
+                assert!(Instant::now() < deadline, "{user} never described");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("describe: {e}"),
+        }
+    };
     let infos = &described[&user];
     assert_eq!(infos.len(), 1, "{infos:?}");
     assert_eq!(infos[0].mechanism, Some(ScramMechanism::Sha512));
@@ -475,14 +487,23 @@ async fn scram_credentials_are_created_used_and_deleted() {
         .await
         .expect("delete");
     assert!(matches!(results.get(&user), Some(Ok(()))), "{results:?}");
-    let gone = admin
-        .describe_user_scram_credentials(&[user.as_str()])
-        .await;
-    assert_eq!(
-        code_of(&gone),
-        Some(ErrorCode::RESOURCE_NOT_FOUND),
-        "{gone:?}"
-    );
+    // A broker applies the deletion from the metadata log a moment after
+    // the controller took it; on a cluster the describe may go to one
+    // that has not yet.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let gone = admin
+            .describe_user_scram_credentials(&[user.as_str()])
+            .await;
+        if code_of(&gone) == Some(ErrorCode::RESOURCE_NOT_FOUND) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline && matches!(&gone, Ok(m) if m.contains_key(&user)),
+            "{gone:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let again = admin
         .alter_user_scram_credentials(&[delete])
         .await
